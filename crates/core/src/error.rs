@@ -1,0 +1,59 @@
+//! Domain failures. Doors map each variant to their own status (HTTP status, XMPP condition)
+//! through one error-code table in the HTTP crate.
+
+/// The kind of thing that was not found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    User,
+    Channel,
+    Message,
+    Member,
+    Token,
+    Reaction,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::User => "user",
+            Entity::Channel => "channel",
+            Entity::Message => "message",
+            Entity::Member => "member",
+            Entity::Token => "token",
+            Entity::Reaction => "reaction",
+        })
+    }
+}
+
+/// What went wrong, in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The thing does not exist, or the actor may not know that it exists.
+    #[error("{0} not found")]
+    NotFound(Entity),
+    /// The actor can see the thing but may not do this to it.
+    #[error("not allowed: {0}")]
+    Forbidden(&'static str),
+    /// The request conflicts with the current state (a taken name, an archived channel).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// An input is malformed or out of range.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: &'static str },
+    /// No valid credentials were presented.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Too many attempts; try again after the given number of seconds.
+    #[error("too many attempts, retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// A configured quantity limit was reached (members in a group DM, reactions on a message).
+    #[error("limit reached: {0}")]
+    LimitExceeded(&'static str),
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(field: &'static str, reason: &'static str) -> Self {
+        Error::Invalid { field, reason }
+    }
+}

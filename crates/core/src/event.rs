@@ -1,0 +1,193 @@
+//! The durable, ordered log of state changes.
+//!
+//! Every change to shared state appends one or more [`Event`]s in the same transaction as the
+//! change itself. An event holds references (ids), not copies: a door that delivers it loads the
+//! current state of what it names. Positions increase strictly in commit order, so a client that
+//! remembers the last position it saw can ask for exactly what came after.
+
+use crate::ids::{ChannelId, MessageId, Millis, UserId};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    MessageCreated,
+    MessageEdited,
+    MessageDeleted,
+    ReactionAdded,
+    ReactionRemoved,
+    MessagePinned,
+    MessageUnpinned,
+    /// A thread root's reply count or last-reply time changed.
+    ThreadUpdated,
+    ChannelCreated,
+    ChannelUpdated,
+    ChannelArchived,
+    ChannelUnarchived,
+    MemberAdded,
+    MemberRemoved,
+    MemberUpdated,
+    /// A member's read position changed (seen by that member's other devices only).
+    ReadUpdated,
+    UserCreated,
+    UserUpdated,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 18] = [
+        EventKind::MessageCreated,
+        EventKind::MessageEdited,
+        EventKind::MessageDeleted,
+        EventKind::ReactionAdded,
+        EventKind::ReactionRemoved,
+        EventKind::MessagePinned,
+        EventKind::MessageUnpinned,
+        EventKind::ThreadUpdated,
+        EventKind::ChannelCreated,
+        EventKind::ChannelUpdated,
+        EventKind::ChannelArchived,
+        EventKind::ChannelUnarchived,
+        EventKind::MemberAdded,
+        EventKind::MemberRemoved,
+        EventKind::MemberUpdated,
+        EventKind::ReadUpdated,
+        EventKind::UserCreated,
+        EventKind::UserUpdated,
+    ];
+
+    /// The `noun.verb` name used on every wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::MessageCreated => "message.created",
+            EventKind::MessageEdited => "message.edited",
+            EventKind::MessageDeleted => "message.deleted",
+            EventKind::ReactionAdded => "reaction.added",
+            EventKind::ReactionRemoved => "reaction.removed",
+            EventKind::MessagePinned => "message.pinned",
+            EventKind::MessageUnpinned => "message.unpinned",
+            EventKind::ThreadUpdated => "thread.updated",
+            EventKind::ChannelCreated => "channel.created",
+            EventKind::ChannelUpdated => "channel.updated",
+            EventKind::ChannelArchived => "channel.archived",
+            EventKind::ChannelUnarchived => "channel.unarchived",
+            EventKind::MemberAdded => "member.added",
+            EventKind::MemberRemoved => "member.removed",
+            EventKind::MemberUpdated => "member.updated",
+            EventKind::ReadUpdated => "read.updated",
+            EventKind::UserCreated => "user.created",
+            EventKind::UserUpdated => "user.updated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Who may see an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every active user (account changes: names are public inside the organisation).
+    Everyone,
+    /// The members of the channel; for membership changes also the member concerned.
+    Channel(ChannelId),
+    /// One user only (their own read state, on their other devices).
+    User(UserId),
+}
+
+/// One durable state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Strictly increasing, assigned at commit, no gaps among committed events.
+    pub position: i64,
+    pub kind: EventKind,
+    pub channel_id: Option<ChannelId>,
+    /// The user the event is about (the member added, the reader, the account changed).
+    pub user_id: Option<UserId>,
+    /// Who caused it.
+    pub actor_id: Option<UserId>,
+    pub message_id: Option<MessageId>,
+    /// A short detail: the emoji of a reaction event, the sequence number of a read event.
+    pub extra: Option<String>,
+    pub created_at: Millis,
+}
+
+/// An event about to be appended: everything but its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub channel_id: Option<ChannelId>,
+    pub user_id: Option<UserId>,
+    pub actor_id: Option<UserId>,
+    pub message_id: Option<MessageId>,
+    pub extra: Option<String>,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind) -> Self {
+        NewEvent { kind, channel_id: None, user_id: None, actor_id: None, message_id: None, extra: None }
+    }
+    pub fn channel(mut self, id: ChannelId) -> Self {
+        self.channel_id = Some(id);
+        self
+    }
+    pub fn user(mut self, id: UserId) -> Self {
+        self.user_id = Some(id);
+        self
+    }
+    pub fn actor(mut self, id: UserId) -> Self {
+        self.actor_id = Some(id);
+        self
+    }
+    pub fn message(mut self, id: MessageId) -> Self {
+        self.message_id = Some(id);
+        self
+    }
+    pub fn extra(mut self, s: impl Into<String>) -> Self {
+        self.extra = Some(s.into());
+        self
+    }
+}
+
+impl Event {
+    /// Who may see this event.
+    pub fn audience(&self) -> Audience {
+        match (self.kind, self.channel_id, self.user_id) {
+            (EventKind::ReadUpdated, _, Some(u)) => Audience::User(u),
+            (EventKind::UserCreated | EventKind::UserUpdated, _, _) => Audience::Everyone,
+            (_, Some(c), _) => Audience::Channel(c),
+            (_, None, Some(u)) => Audience::User(u),
+            (_, None, None) => Audience::Everyone,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            assert!(seen.insert(k.as_str()));
+        }
+    }
+
+    #[test]
+    fn read_state_is_private_to_its_owner() {
+        let e = Event {
+            position: 1,
+            kind: EventKind::ReadUpdated,
+            channel_id: Some(ChannelId(5)),
+            user_id: Some(UserId(7)),
+            actor_id: Some(UserId(7)),
+            message_id: None,
+            extra: Some("3".into()),
+            created_at: Millis(0),
+        };
+        assert_eq!(e.audience(), Audience::User(UserId(7)));
+        let e = Event { kind: EventKind::MessageCreated, ..e };
+        assert_eq!(e.audience(), Audience::Channel(ChannelId(5)));
+    }
+}

@@ -1,0 +1,21 @@
+//! Enclave's domain core: the nouns of team chat (users, channels, memberships, messages,
+//! events) and the pure rules over them.
+//!
+//! This crate does no I/O and knows nothing of HTTP, XMPP, JSON or SQL. Every door (REST,
+//! WebSocket, XMPP, CLI) asks the same functions here whether an actor may do something
+//! ([`permissions`]) and whether an input is acceptable ([`validate`]), so no door can allow what
+//! another refuses.
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod mentions;
+pub mod model;
+pub mod permissions;
+pub mod validate;
+
+pub use error::{Entity, Error};
+pub use event::{Audience, Event, EventKind, NewEvent};
+pub use ids::{ChannelId, MessageId, Millis, TokenId, UserId};
+pub use model::*;
+pub use permissions::{Action, Actor};

@@ -1,0 +1,237 @@
+//! The domain records. They carry no serialisation: each door defines its own wire shapes.
+
+use crate::ids::{ChannelId, MessageId, Millis, TokenId, UserId};
+
+/// A person or bot account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    /// Lower-case handle, unique; what `@mentions` name.
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// Site administrator: manages accounts and public channels.
+    pub is_admin: bool,
+    pub is_bot: bool,
+    /// A deactivated user cannot authenticate; their sessions stop working at once.
+    pub active: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The four kinds of conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    /// Listed in the directory; any active user may read and join.
+    Public,
+    /// Visible only to its members; joined by invitation.
+    Private,
+    /// A direct conversation between two people (or one person's notes to self).
+    Dm,
+    /// A direct conversation among three to [`MAX_GROUP_DM_MEMBERS`] people; fixed membership.
+    GroupDm,
+}
+
+/// The most people in a group direct message, the creator included.
+pub const MAX_GROUP_DM_MEMBERS: usize = 8;
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 4] = [ChannelKind::Public, ChannelKind::Private, ChannelKind::Dm, ChannelKind::GroupDm];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Public => "public",
+            ChannelKind::Private => "private",
+            ChannelKind::Dm => "dm",
+            ChannelKind::GroupDm => "group_dm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Direct conversations have a fixed membership and no name of their own.
+    pub fn is_direct(self) -> bool {
+        matches!(self, ChannelKind::Dm | ChannelKind::GroupDm)
+    }
+}
+
+/// A member's role within one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChannelRole {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl ChannelRole {
+    pub const ALL: [ChannelRole; 3] = [ChannelRole::Member, ChannelRole::Admin, ChannelRole::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelRole::Member => "member",
+            ChannelRole::Admin => "admin",
+            ChannelRole::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ChannelRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Owners and admins moderate the channel.
+    pub fn moderates(self) -> bool {
+        self >= ChannelRole::Admin
+    }
+}
+
+/// A conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub kind: ChannelKind,
+    /// Display name of a public or private channel; `None` for direct conversations.
+    pub name: Option<String>,
+    pub topic: String,
+    pub purpose: String,
+    pub creator_id: Option<UserId>,
+    /// Sequence number of the newest message (0 when empty).
+    pub last_seq: i64,
+    pub n_members: i64,
+    pub archived_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Channel {
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some()
+    }
+}
+
+/// One user's membership in one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub role: ChannelRole,
+    /// Messages with `seq` up to this one count as read.
+    pub last_read_seq: i64,
+    pub joined_at: Millis,
+}
+
+/// A channel as one member sees it in their list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSummary {
+    pub channel: Channel,
+    pub membership: Membership,
+    /// Unread top-level messages by others.
+    pub unread_count: i64,
+    /// Unread messages (replies included) that mention this member, `@channel` and `@here` included.
+    pub mention_count: i64,
+    /// For direct conversations: the other members' ids (empty for notes to self).
+    pub dm_user_ids: Vec<UserId>,
+}
+
+/// Who a message mentions, as parsed from its text and resolved to accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    pub user_ids: Vec<UserId>,
+    /// `@channel`, `@all` or `@everyone`.
+    pub channel: bool,
+    /// `@here`.
+    pub here: bool,
+}
+
+/// All reactions with one emoji on one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionGroup {
+    pub emoji: String,
+    pub user_ids: Vec<UserId>,
+}
+
+/// A chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub channel_id: ChannelId,
+    /// Position in its channel: 1, 2, 3... without gaps.
+    pub seq: i64,
+    pub user_id: UserId,
+    /// Markdown source. Empty once deleted.
+    pub text: String,
+    pub thread_root_id: Option<MessageId>,
+    pub client_msg_id: Option<String>,
+    pub mentions: Mentions,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    pub deleted_at: Option<Millis>,
+    pub reply_count: i64,
+    pub last_reply_at: Option<Millis>,
+    pub pinned_at: Option<Millis>,
+    pub pinned_by: Option<UserId>,
+    pub reactions: Vec<ReactionGroup>,
+}
+
+impl Message {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// What kind of bearer credential a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Created by a password login; expires.
+    Session,
+    /// Created by the user for scripts and bots; optional expiry.
+    PersonalAccess,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::PersonalAccess => "pat",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "session" => Some(TokenKind::Session),
+            "pat" => Some(TokenKind::PersonalAccess),
+            _ => None,
+        }
+    }
+}
+
+/// A session or personal access token, as listed to its owner (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    pub user_id: UserId,
+    pub kind: TokenKind,
+    /// Label for personal access tokens; user agent summary for sessions.
+    pub name: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub expires_at: Option<Millis>,
+}
+
+/// Where a history page is anchored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    /// The newest messages.
+    Latest,
+    /// Messages with `seq` strictly below this one.
+    Before(i64),
+    /// Messages with `seq` strictly above this one.
+    After(i64),
+    /// Messages around this one, itself included.
+    Around(i64),
+}
+
+/// Default and maximum history page sizes.
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;

@@ -1,0 +1,233 @@
+//! Input rules: lengths, character sets and normal forms of everything a user can type.
+//!
+//! Each function returns the normalised value (trimmed, lower-cased where the rule says so) or an
+//! [`Error::Invalid`] naming the field.
+
+use crate::error::Error;
+
+/// Longest message text, in characters (Unicode scalar values).
+pub const MAX_MESSAGE_CHARS: usize = 16_000;
+pub const MAX_CHANNEL_NAME_CHARS: usize = 64;
+pub const MAX_TOPIC_CHARS: usize = 250;
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+pub const MAX_CLIENT_MSG_ID_BYTES: usize = 64;
+pub const MAX_TOKEN_NAME_CHARS: usize = 64;
+/// Distinct emoji on one message.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 50;
+
+fn has_control(s: &str, allow_newlines: bool) -> bool {
+    s.chars().any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t' || c == '\r')))
+}
+
+/// `2..=32` characters of `a-z 0-9 . _ -`, starting with a letter or digit; lower-cased.
+pub fn username(s: &str) -> Result<String, Error> {
+    let s = s.trim().to_ascii_lowercase();
+    let n = s.len();
+    if !(2..=32).contains(&n) {
+        return Err(Error::invalid("username", "must be 2 to 32 characters"));
+    }
+    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err(Error::invalid("username", "may contain only a-z, 0-9, '.', '_' and '-'"));
+    }
+    if !s.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(Error::invalid("username", "must start with a letter or digit"));
+    }
+    if crate::mentions::is_special(&s) {
+        return Err(Error::invalid("username", "is reserved"));
+    }
+    Ok(s)
+}
+
+/// Display names: trimmed, `1..=64` characters, no control characters. Empty means "use the username".
+pub fn display_name(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(Error::invalid("display_name", "must be at most 64 characters"));
+    }
+    if has_control(s, false) {
+        return Err(Error::invalid("display_name", "must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// A plausible email address (one `@`, no spaces); lower-cased. Delivery proves the rest.
+pub fn email(s: &str) -> Result<String, Error> {
+    let s = s.trim().to_lowercase();
+    let ok = s.chars().count() <= MAX_EMAIL_CHARS
+        && !has_control(&s, false)
+        && !s.contains(char::is_whitespace)
+        && s.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@') && !d.starts_with('.') && !d.ends_with('.'));
+    if !ok {
+        return Err(Error::invalid("email", "is not an email address"));
+    }
+    Ok(s)
+}
+
+/// Passwords: `8..=256` characters; anything else is the user's business.
+pub fn password(s: &str) -> Result<(), Error> {
+    let n = s.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(Error::invalid("password", "must be at least 8 characters"));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(Error::invalid("password", "must be at most 256 characters"));
+    }
+    Ok(())
+}
+
+/// Channel names: trimmed, `1..=64` characters, any script, no control characters and no `#`/`@`
+/// at the start (those introduce references in messages).
+pub fn channel_name(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    if s.chars().count() > MAX_CHANNEL_NAME_CHARS {
+        return Err(Error::invalid("name", "must be at most 64 characters"));
+    }
+    if has_control(s, false) {
+        return Err(Error::invalid("name", "must not contain control characters"));
+    }
+    if s.starts_with(['#', '@']) {
+        return Err(Error::invalid("name", "must not start with '#' or '@'"));
+    }
+    Ok(s.to_owned())
+}
+
+/// The key under which channel names are unique: case-folded, inner whitespace collapsed.
+pub fn channel_name_key(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// Topic and purpose: trimmed, at most 250 characters, newlines allowed.
+pub fn topic(field: &'static str, s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.chars().count() > MAX_TOPIC_CHARS {
+        return Err(Error::invalid(field, "must be at most 250 characters"));
+    }
+    if has_control(s, true) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Message text: not blank, at most 16,000 characters, no control characters but newlines and tabs.
+/// Trailing whitespace is removed; leading indentation is kept (it is meaningful in Markdown).
+pub fn message_text(s: &str) -> Result<String, Error> {
+    let s = s.trim_end();
+    if s.trim_start().is_empty() {
+        return Err(Error::invalid("text", "must not be empty"));
+    }
+    if s.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::invalid("text", "must be at most 16000 characters"));
+    }
+    if has_control(s, true) {
+        return Err(Error::invalid("text", "must not contain control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Client message ids: `1..=64` printable ASCII characters.
+pub fn client_msg_id(s: &str) -> Result<String, Error> {
+    if s.is_empty() || s.len() > MAX_CLIENT_MSG_ID_BYTES || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid("client_msg_id", "must be 1 to 64 printable ASCII characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Reaction emoji: a short name (`thumbsup`, `+1`, colons optional) or one emoji of at most 8 code
+/// points (flags, skin tones, ZWJ sequences), no ASCII.
+pub fn emoji(s: &str) -> Result<String, Error> {
+    let name = s.strip_prefix(':').and_then(|x| x.strip_suffix(':')).unwrap_or(s);
+    let is_name = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'+' | b'-'));
+    if is_name {
+        return Ok(name.to_owned());
+    }
+    let n = s.chars().count();
+    let is_symbol = (1..=8).contains(&n)
+        && s.chars().all(|c| !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !c.is_alphanumeric());
+    if is_symbol {
+        return Ok(s.to_owned());
+    }
+    Err(Error::invalid("emoji", "must be an emoji or an emoji short name"))
+}
+
+/// Token labels: trimmed, `1..=64` characters.
+pub fn token_name(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > MAX_TOKEN_NAME_CHARS || has_control(s, false) {
+        return Err(Error::invalid("name", "must be 1 to 64 characters"));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(username(" Alice.B "), Ok("alice.b".into()));
+        assert_eq!(username("z9"), Ok("z9".into()));
+        for bad in ["a", "-bob", "bo b", "bób", "here", "channel", &"x".repeat(33)] {
+            assert!(username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn channel_names_allow_any_script() {
+        assert_eq!(channel_name("  项目 讨论 "), Ok("项目 讨论".into()));
+        assert_eq!(channel_name_key("Dev   Team"), "dev team");
+        assert!(channel_name("").is_err());
+        assert!(channel_name("#general").is_err());
+        assert!(channel_name("a\u{7}b").is_err());
+        assert!(channel_name(&"名".repeat(65)).is_err());
+        assert!(channel_name(&"名".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn message_text_limits_count_characters_not_bytes() {
+        assert!(message_text(&"字".repeat(16_000)).is_ok());
+        assert!(message_text(&"字".repeat(16_001)).is_err());
+        assert!(message_text("   \n ").is_err());
+        assert_eq!(message_text("  code\n"), Ok("  code".into()));
+        assert!(message_text("bell\u{7}").is_err());
+        assert!(message_text("line\nline\ttab").is_ok());
+    }
+
+    #[test]
+    fn emoji_forms() {
+        assert_eq!(emoji(":thumbsup:"), Ok("thumbsup".into()));
+        assert_eq!(emoji("+1"), Ok("+1".into()));
+        assert_eq!(emoji("👍"), Ok("👍".into()));
+        assert_eq!(emoji("👍🏽"), Ok("👍🏽".into()));
+        assert_eq!(emoji("🇨🇳"), Ok("🇨🇳".into()));
+        for bad in ["", "Thumbs Up", "<script>", "中文", "a b", &"x".repeat(65)] {
+            assert!(emoji(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn emails_and_passwords() {
+        assert_eq!(email("Bob@Example.COM"), Ok("bob@example.com".into()));
+        for bad in ["bob", "@x.y", "bob@", "bob@x", "b ob@x.y", "a@b@c.d"] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"p".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(client_msg_id("abc-123_X").is_ok());
+        assert!(client_msg_id("").is_err());
+        assert!(client_msg_id("a b").is_err());
+        assert!(client_msg_id(&"a".repeat(65)).is_err());
+    }
+}
