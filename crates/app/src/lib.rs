@@ -1,1 +1,39 @@
-//! placeholder
+//! Enclave's use-cases. Each service owns one aggregate and takes its dependencies explicitly:
+//! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
+//! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
+//! pins).
+//!
+//! Doors call these services and nothing below them. Every method that acts for a user takes
+//! the authenticated [`Actor`] and decides with `enclave_core::permissions`; writes that depend
+//! on a permission hand the store a guard that re-runs the same check inside the transaction.
+
+mod accounts;
+mod channels;
+mod error;
+mod messages;
+pub mod ratelimit;
+
+pub use accounts::{Accounts, AuthConfig, Authed, CreateUser, Credential, UpdateUser};
+pub use channels::{ChannelInput, ChannelUpdate, Channels};
+pub use enclave_core::{self as core, Actor};
+pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
+pub use error::{Error, Result};
+pub use messages::{Messages, PostInput};
+
+use enclave_core::{Error as DomainError, permissions};
+use enclave_store::{Guard, GuardCtx};
+
+/// A guard that checks `action` for `actor` inside the store's transaction.
+fn guard(actor: Actor, action: permissions::Action) -> Guard {
+    Box::new(move |ctx: &GuardCtx<'_>| permissions::check(&actor, ctx.channel, ctx.membership, action))
+}
+
+/// A guard whose action depends on the message being changed (its author).
+fn message_guard(actor: Actor, action: fn(enclave_core::UserId) -> permissions::Action) -> Guard {
+    Box::new(move |ctx: &GuardCtx<'_>| {
+        let Some(msg) = ctx.message else {
+            return Err(DomainError::NotFound(enclave_core::Entity::Message));
+        };
+        permissions::check(&actor, ctx.channel, ctx.membership, action(msg.user_id))
+    })
+}

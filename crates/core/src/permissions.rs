@@ -62,13 +62,13 @@ impl Action {
 }
 
 /// Whether `actor` may see `channel` at all.
-pub fn can_see(actor: &Actor, channel: &Channel, membership: Option<&Membership>) -> bool {
+pub fn can_see(channel: &Channel, membership: Option<&Membership>) -> bool {
     membership.is_some() || channel.kind == ChannelKind::Public
 }
 
 /// Decides whether `actor` (with `membership` in `channel`, if any) may perform `action`.
 pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, action: Action) -> Result<(), Error> {
-    if !can_see(actor, channel, membership) {
+    if !can_see(channel, membership) {
         return Err(Error::NotFound(Entity::Channel));
     }
     if channel.is_archived() && action.writes() {

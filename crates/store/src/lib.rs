@@ -1,1 +1,221 @@
-//! placeholder
+//! Enclave's persistence: the [`Store`] trait every backend implements, and the embedded SQLite
+//! backend ([`sqlite::SqliteStore`]).
+//!
+//! A store owns durability and ordering. Every write runs in one transaction together with the
+//! [`Event`]s it appends; a write returns only once that transaction is durable (fsync), and
+//! committed events are announced to [`Store::subscribe`] in position order. Permission rules are
+//! not decided here: a write that depends on them takes a [`Guard`] built by the application from
+//! `enclave_core::permissions`, and runs it inside the transaction against the rows it is about to
+//! change, so a check and its write cannot be separated by a concurrent change.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use enclave_core::{
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message,
+    MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+};
+
+/// A failure of a store operation.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// A domain rule refused the operation (including a [`Guard`]'s verdict).
+    #[error(transparent)]
+    Domain(#[from] enclave_core::Error),
+    /// The database failed; the operation did not happen.
+    #[error("database error: {0}")]
+    Backend(Arc<dyn std::error::Error + Send + Sync>),
+    /// The store is shutting down.
+    #[error("store is closed")]
+    Closed,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a [`Guard`] sees: the rows as they are inside the writing transaction.
+pub struct GuardCtx<'a> {
+    pub channel: &'a Channel,
+    /// The acting user's membership, if any.
+    pub membership: Option<&'a Membership>,
+    /// The message being changed, for message operations.
+    pub message: Option<&'a Message>,
+    /// The membership of the user being added, removed or changed, for member operations.
+    pub target: Option<&'a Membership>,
+}
+
+/// A permission check run inside a write transaction.
+pub type Guard = Box<dyn FnOnce(&GuardCtx<'_>) -> std::result::Result<(), enclave_core::Error> + Send>;
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// PHC string (argon2id); `None` for accounts that cannot log in with a password.
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub is_bot: bool,
+    pub actor_id: Option<UserId>,
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears the address.
+    pub email: Option<Option<String>>,
+    pub password_hash: Option<String>,
+    pub active: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+/// A page of the user directory.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Case-insensitive substring of username or display name.
+    pub text: Option<String>,
+    pub include_inactive: bool,
+    /// Users ordered by username, strictly after this one.
+    pub after_username: Option<String>,
+    pub limit: u32,
+}
+
+/// A new bearer token (its secret is known only to the client; the store keeps its hash).
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: UserId,
+    pub kind: TokenKind,
+    pub hash: [u8; 32],
+    pub name: String,
+    pub expires_at: Option<Millis>,
+}
+
+/// A new public or private channel.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub kind: ChannelKind,
+    pub name: String,
+    /// Case-folded name, unique among named channels.
+    pub name_key: String,
+    pub topic: String,
+    pub purpose: String,
+    pub creator_id: UserId,
+}
+
+/// Changes to a channel; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub name: Option<(String, String)>,
+    pub topic: Option<String>,
+    pub purpose: Option<String>,
+    pub archived: Option<bool>,
+}
+
+/// A page of the public channel directory.
+#[derive(Debug, Clone, Default)]
+pub struct BrowseQuery {
+    pub text: Option<String>,
+    pub include_archived: bool,
+    pub after_id: Option<ChannelId>,
+    pub limit: u32,
+}
+
+/// A message to post.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub text: String,
+    pub client_msg_id: Option<String>,
+    pub thread_root_id: Option<MessageId>,
+    pub mentions: Mentions,
+}
+
+/// What [`Store::post_message`] did.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub message: Message,
+    /// `false` when `client_msg_id` matched an earlier message, which is returned instead.
+    pub created: bool,
+}
+
+/// The storage interface. Both backends implement all of it, and one conformance suite
+/// (`tests/conformance.rs`) checks them alike.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Finishes queued writes and stops accepting new ones.
+    async fn close(&self);
+    /// Committed events, in position order, as each group commit completes.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<[Event]>>;
+
+    // Accounts.
+    async fn create_user(&self, new: NewUser) -> Result<User>;
+    async fn user(&self, id: UserId) -> Result<Option<User>>;
+    /// Finds an account by username or email, with its password hash.
+    async fn user_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>>;
+    async fn users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>>;
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>>;
+    async fn list_users(&self, query: UserQuery) -> Result<Vec<User>>;
+    async fn update_user(&self, id: UserId, patch: UserPatch, actor_id: Option<UserId>) -> Result<User>;
+    async fn count_admins(&self) -> Result<i64>;
+
+    // Tokens.
+    async fn create_token(&self, new: NewToken) -> Result<TokenInfo>;
+    /// The unexpired token with this hash and its (possibly inactive) owner.
+    async fn token_by_hash(&self, hash: [u8; 32], now: Millis) -> Result<Option<(TokenInfo, User)>>;
+    async fn touch_token(&self, id: TokenId, now: Millis) -> Result<()>;
+    async fn list_tokens(&self, user_id: UserId) -> Result<Vec<TokenInfo>>;
+    /// Deletes one of the user's tokens; `false` when there was none.
+    async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool>;
+    /// Ends all of the user's sessions but `except`; returns how many ended.
+    async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64>;
+
+    // Channels.
+    /// Creates a public or private channel with its creator as owner.
+    async fn create_channel(&self, new: NewChannel) -> Result<Channel>;
+    /// Returns the direct conversation among exactly `user_ids` (sorted, deduplicated, the
+    /// creator included), creating it if needed; the flag says whether it was created.
+    async fn open_direct(&self, creator: UserId, user_ids: Vec<UserId>) -> Result<(Channel, bool)>;
+    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>>;
+    /// A channel and the user's membership in it.
+    async fn channel_for(&self, id: ChannelId, user_id: UserId) -> Result<Option<(Channel, Option<Membership>)>>;
+    /// Every channel the user is a member of, with unread and mention counts.
+    async fn my_channels(&self, user_id: UserId) -> Result<Vec<ChannelSummary>>;
+    async fn my_channel(&self, id: ChannelId, user_id: UserId) -> Result<Option<ChannelSummary>>;
+    async fn browse_channels(&self, query: BrowseQuery) -> Result<Vec<Channel>>;
+    async fn update_channel(&self, id: ChannelId, actor_id: UserId, patch: ChannelPatch, guard: Guard) -> Result<Channel>;
+    /// Adds a member; returns the membership and whether it is new (existing members are left as they are).
+    async fn add_member(&self, id: ChannelId, actor_id: UserId, user_id: UserId, role: ChannelRole, guard: Guard) -> Result<(Membership, bool)>;
+    async fn remove_member(&self, id: ChannelId, actor_id: UserId, user_id: UserId, guard: Guard) -> Result<()>;
+    async fn set_member_role(&self, id: ChannelId, actor_id: UserId, user_id: UserId, role: ChannelRole, guard: Guard) -> Result<Membership>;
+    /// Members ordered by user id, strictly after `after`.
+    async fn members(&self, id: ChannelId, after: Option<UserId>, limit: u32) -> Result<Vec<(Membership, User)>>;
+    /// Sets the user's read position (clamped to the channel's last sequence number).
+    async fn mark_read(&self, id: ChannelId, user_id: UserId, seq: i64, guard: Guard) -> Result<Membership>;
+
+    // Messages.
+    async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted>;
+    async fn message(&self, id: MessageId) -> Result<Option<Message>>;
+    /// A page of a channel's messages in ascending `seq` order. Deleted messages are left out
+    /// unless they are thread roots with replies; replies are left out unless asked for.
+    async fn history(&self, id: ChannelId, anchor: Anchor, limit: u32, include_replies: bool) -> Result<Vec<Message>>;
+    /// A thread's root followed by up to `limit` replies after `after_seq`, in order.
+    async fn thread(&self, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>>;
+    async fn edit_message(&self, id: MessageId, actor_id: UserId, text: String, mentions: Mentions, guard: Guard) -> Result<Message>;
+    async fn delete_message(&self, id: MessageId, actor_id: UserId, guard: Guard) -> Result<Message>;
+    /// Adds or removes the user's reaction; the flag says whether anything changed.
+    async fn set_reaction(&self, id: MessageId, user_id: UserId, emoji: String, present: bool, guard: Guard) -> Result<(Message, bool)>;
+    async fn set_pinned(&self, id: MessageId, user_id: UserId, pinned: bool, guard: Guard) -> Result<(Message, bool)>;
+    async fn pins(&self, id: ChannelId) -> Result<Vec<Message>>;
+
+    // Events.
+    /// Up to `limit` committed events with positions after `position`, in order.
+    async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>>;
+    /// The newest committed position (0 when none).
+    async fn last_position(&self) -> Result<i64>;
+}

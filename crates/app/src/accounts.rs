@@ -1,0 +1,417 @@
+//! Accounts: users, password login, sessions and personal access tokens.
+//!
+//! A bearer token is `enc_` followed by 43 base64url characters (32 random bytes). The store
+//! keeps only its SHA-256 hash, so a leaked database does not hand out sessions.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use enclave_core::permissions::{UserChange, check_user_admin};
+use enclave_core::{Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId, validate};
+use enclave_store::{NewToken, NewUser, Store, UserPatch, UserQuery};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::ratelimit::FailureCounter;
+
+const TOKEN_PREFIX: &str = "enc_";
+/// Don't write a token's last-use time more often than this.
+const TOUCH_EVERY: Duration = Duration::from_secs(600);
+/// The most personal access tokens one user may hold.
+const MAX_PATS: usize = 50;
+
+/// Authentication settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+    pub session_ttl: Duration,
+    /// Failed logins per account before it is locked for `lockout_window`.
+    pub max_failures_per_account: u32,
+    /// Failed logins per client address before it is refused for `lockout_window`.
+    pub max_failures_per_ip: u32,
+    pub lockout_window: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_failures_per_account: 10,
+            max_failures_per_ip: 50,
+            lockout_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Session(TokenId),
+    PersonalAccess(TokenId),
+}
+
+/// An authenticated request's user.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl Authed {
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: self.user.id, is_admin: self.user.is_admin }
+    }
+    pub fn token_id(&self) -> TokenId {
+        match self.credential {
+            Credential::Session(t) | Credential::PersonalAccess(t) => t,
+        }
+    }
+}
+
+/// A new account.
+#[derive(Debug, Clone, Default)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub is_bot: bool,
+}
+
+/// Changes to an account; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    /// `Some("")` clears the address.
+    pub email: Option<String>,
+    pub password: Option<String>,
+    /// Required when users change their own password.
+    pub current_password: Option<String>,
+    pub active: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+/// The accounts service.
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    config: AuthConfig,
+    by_account: FailureCounter<String>,
+    by_ip: FailureCounter<IpAddr>,
+    /// A hash to verify against when the account does not exist, so that timing does not tell.
+    dummy_hash: String,
+}
+
+fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn new_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("random source failed: {e}")))?;
+    Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn Store>, config: AuthConfig) -> Result<Self> {
+        let mut accounts = Accounts {
+            store,
+            by_account: FailureCounter::new(config.max_failures_per_account, config.lockout_window),
+            by_ip: FailureCounter::new(config.max_failures_per_ip, config.lockout_window),
+            config,
+            dummy_hash: String::new(),
+        };
+        accounts.dummy_hash = accounts.hash_sync("not a real password")?;
+        Ok(accounts)
+    }
+
+    fn argon2(&self) -> Result<Argon2<'static>> {
+        let params = Params::new(self.config.argon2_memory_kib, self.config.argon2_iterations, 1, None)
+            .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    fn hash_sync(&self, password: &str) -> Result<String> {
+        let hash = self
+            .argon2()?
+            .hash_password(password.as_bytes())
+            .map_err(|e| Error::internal(format!("password hashing failed: {e}")))?;
+        Ok(hash.to_string())
+    }
+
+    /// Hashes a password off the async threads (argon2 takes tens of milliseconds by design).
+    async fn hash_password(&self, password: String) -> Result<String> {
+        let argon = self.argon2()?;
+        tokio::task::spawn_blocking(move || {
+            argon
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| Error::internal(format!("password hashing failed: {e}")))
+        })
+        .await
+        .map_err(|e| Error::internal(format!("hashing task failed: {e}")))?
+    }
+
+    async fn verify_password(&self, password: String, hash: String) -> Result<bool> {
+        let argon = self.argon2()?;
+        tokio::task::spawn_blocking(move || {
+            // The hash carries its own parameters; verification uses them.
+            PasswordVerifier::<str>::verify_password(&argon, password.as_bytes(), &hash).is_ok()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("hashing task failed: {e}")))
+    }
+
+    /// Whether no active administrator exists yet (the first-run state).
+    pub async fn needs_setup(&self) -> Result<bool> {
+        Ok(self.store.count_admins().await? == 0)
+    }
+
+    /// Checks a password and opens a session. Failures are counted per account and per address.
+    pub async fn login(&self, login: &str, password: &str, ip: IpAddr, client: &str) -> Result<(String, User)> {
+        let now = Instant::now();
+        let key = login.trim().to_lowercase();
+        if let Err(wait) = self.by_ip.check(&ip, now).and_then(|()| self.by_account.check(&key, now)) {
+            return Err(Error::Domain(DomainError::RateLimited { retry_after_secs: wait.as_secs().max(1) }));
+        }
+        if key.is_empty() || key.len() > 254 || password.is_empty() || password.chars().count() > validate::MAX_PASSWORD_CHARS {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        }
+        let found = self.store.user_credentials(&key).await?;
+        let (user, hash) = match found {
+            Some((u, Some(h))) => (Some(u), h),
+            Some((u, None)) => (Some(u), self.dummy_hash.clone()),
+            None => (None, self.dummy_hash.clone()),
+        };
+        let ok = self.verify_password(password.to_owned(), hash).await?;
+        let user = match user {
+            Some(u) if ok && u.active => u,
+            _ => {
+                self.by_account.fail(&key, now);
+                self.by_ip.fail(&ip, now);
+                tracing::info!(%ip, login = %key, "login failed");
+                return Err(Error::Domain(DomainError::Unauthenticated));
+            }
+        };
+        self.by_account.reset(&key);
+        let token = new_token()?;
+        let name: String = client.chars().filter(|c| !c.is_control()).take(64).collect();
+        let ttl_ms = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+        self.store
+            .create_token(NewToken {
+                user_id: user.id,
+                kind: TokenKind::Session,
+                hash: hash_token(&token),
+                name,
+                expires_at: Some(Millis(Millis::now().0.saturating_add(ttl_ms))),
+            })
+            .await?;
+        tracing::info!(user_id = %user.id, "login");
+        Ok((token, user))
+    }
+
+    /// Resolves a bearer token to its user. Unknown, expired and revoked tokens, and tokens of
+    /// deactivated users, are all simply "unauthenticated".
+    pub async fn authenticate(&self, token: &str) -> Result<Authed> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        }
+        let now = Millis::now();
+        let Some((info, user)) = self.store.token_by_hash(hash_token(token), now).await? else {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        };
+        if !user.active {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        }
+        let stale = info.last_used_at.is_none_or(|t| now.0 - t.0 > i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(0));
+        if stale {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_token(info.id, now).await {
+                    tracing::debug!(error = %e, "could not record token use");
+                }
+            });
+        }
+        let credential = match info.kind {
+            TokenKind::Session => Credential::Session(info.id),
+            TokenKind::PersonalAccess => Credential::PersonalAccess(info.id),
+        };
+        Ok(Authed { user, credential })
+    }
+
+    /// Ends the session (or revokes the token) the request was made with.
+    pub async fn logout(&self, authed: &Authed) -> Result<()> {
+        self.store.revoke_token(authed.user.id, authed.token_id()).await?;
+        Ok(())
+    }
+
+    /// The user's sessions and tokens.
+    pub async fn tokens(&self, actor: &Actor) -> Result<Vec<TokenInfo>> {
+        Ok(self.store.list_tokens(actor.user_id).await?)
+    }
+
+    pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<()> {
+        if !self.store.revoke_token(actor.user_id, id).await? {
+            return Err(Error::Domain(DomainError::NotFound(Entity::Token)));
+        }
+        Ok(())
+    }
+
+    /// Creates a personal access token; the secret is returned once and never again.
+    pub async fn create_personal_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        expires_in: Option<Duration>,
+    ) -> Result<(String, TokenInfo)> {
+        let name = validate::token_name(name)?;
+        let existing = self.store.list_tokens(actor.user_id).await?;
+        if existing.iter().filter(|t| t.kind == TokenKind::PersonalAccess).count() >= MAX_PATS {
+            return Err(Error::Domain(DomainError::LimitExceeded("too many personal access tokens")));
+        }
+        let token = new_token()?;
+        let expires_at = expires_in.map(|d| Millis(Millis::now().0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))));
+        let info = self
+            .store
+            .create_token(NewToken {
+                user_id: actor.user_id,
+                kind: TokenKind::PersonalAccess,
+                hash: hash_token(&token),
+                name,
+                expires_at,
+            })
+            .await?;
+        Ok((token, info))
+    }
+
+    /// Creates an account. `actor` is `None` for the operator's command line.
+    pub async fn create_user(&self, actor: Option<&Actor>, input: CreateUser) -> Result<User> {
+        if let Some(a) = actor {
+            check_user_admin(a, None, UserChange::Create)?;
+        }
+        let username = validate::username(&input.username)?;
+        let display_name = match input.display_name.as_deref() {
+            Some(d) => validate::display_name(d)?,
+            None => String::new(),
+        };
+        let display_name = if display_name.is_empty() { username.clone() } else { display_name };
+        let email = match input.email.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(e) => Some(validate::email(e)?),
+        };
+        let password_hash = match input.password {
+            Some(p) => {
+                validate::password(&p)?;
+                Some(self.hash_password(p).await?)
+            }
+            None => None,
+        };
+        let user = self
+            .store
+            .create_user(NewUser {
+                username,
+                display_name,
+                email,
+                password_hash,
+                is_admin: input.is_admin,
+                is_bot: input.is_bot,
+                actor_id: actor.map(|a| a.user_id),
+            })
+            .await?;
+        tracing::info!(user_id = %user.id, username = %user.username, admin = user.is_admin, "user created");
+        Ok(user)
+    }
+
+    pub async fn user(&self, _actor: &Actor, id: UserId) -> Result<User> {
+        self.store.user(id).await?.ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
+    }
+
+    /// The directory; only administrators see deactivated accounts.
+    pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Vec<User>> {
+        query.include_inactive &= actor.is_admin;
+        if let Some(t) = &query.text {
+            if t.chars().count() > 64 {
+                return Err(Error::Domain(DomainError::invalid("q", "must be at most 64 characters")));
+            }
+        }
+        Ok(self.store.list_users(query).await?)
+    }
+
+    /// Changes an account. `actor` is `None` for the operator's command line.
+    pub async fn update_user(&self, actor: Option<&Actor>, id: UserId, input: UpdateUser) -> Result<User> {
+        let target = self.store.user(id).await?.ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
+        let own = actor.is_some_and(|a| a.user_id == id);
+        let check = |change| match actor {
+            Some(a) => check_user_admin(a, Some(id), change),
+            None => Ok(()),
+        };
+        let mut patch = UserPatch::default();
+        if let Some(d) = &input.display_name {
+            check(UserChange::Profile)?;
+            let d = validate::display_name(d)?;
+            patch.display_name = Some(if d.is_empty() { target.username.clone() } else { d });
+        }
+        if let Some(e) = &input.email {
+            check(UserChange::Profile)?;
+            patch.email = Some(if e.trim().is_empty() { None } else { Some(validate::email(e)?) });
+        }
+        if input.active.is_some() {
+            check(UserChange::Active)?;
+            patch.active = input.active;
+        }
+        if input.is_admin.is_some() {
+            check(UserChange::Admin)?;
+            patch.is_admin = input.is_admin;
+        }
+        if let Some(p) = input.password {
+            check(UserChange::Password)?;
+            validate::password(&p)?;
+            if own && !actor.is_some_and(|a| a.is_admin) {
+                let Some(current) = input.current_password else {
+                    return Err(Error::Domain(DomainError::invalid("current_password", "is required")));
+                };
+                let hash = self
+                    .store
+                    .user_credentials(&target.username)
+                    .await?
+                    .and_then(|(_, h)| h)
+                    .unwrap_or_else(|| self.dummy_hash.clone());
+                if !self.verify_password(current, hash).await? {
+                    return Err(Error::Domain(DomainError::invalid("current_password", "is wrong")));
+                }
+            }
+            patch.password_hash = Some(self.hash_password(p).await?);
+        }
+        let password_changed = patch.password_hash.is_some();
+        let user = self.store.update_user(id, patch, actor.map(|a| a.user_id)).await?;
+        if password_changed && !own {
+            // A password reset by someone else ends every session of the account.
+            self.store.revoke_sessions(id, None).await?;
+        }
+        Ok(user)
+    }
+
+    /// After changing one's own password, end the other sessions.
+    pub async fn end_other_sessions(&self, authed: &Authed) -> Result<u64> {
+        Ok(self.store.revoke_sessions(authed.user.id, Some(authed.token_id())).await?)
+    }
+
+    /// Looks an account up by username, for the operator's command line.
+    pub async fn user_by_username(&self, username: &str) -> Result<User> {
+        let name = username.trim().to_lowercase();
+        self.store
+            .users_by_usernames(&[name])
+            .await?
+            .pop()
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
+    }
+}

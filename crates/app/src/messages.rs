@@ -1,0 +1,141 @@
+//! Messages: posting (idempotent with a client id), history pages, threads, edits, deletes,
+//! reactions and pins.
+
+use std::sync::Arc;
+
+use enclave_core::permissions::{self, Action};
+use enclave_core::{
+    Actor, Anchor, ChannelId, Entity, Error as DomainError, MAX_PAGE, Mentions, Message, MessageId, mentions, validate,
+};
+use enclave_store::{NewMessage, Posted, Store};
+
+use crate::error::{Error, Result};
+use crate::{guard, message_guard};
+
+/// A message to post.
+#[derive(Debug, Clone, Default)]
+pub struct PostInput {
+    pub text: String,
+    pub client_msg_id: Option<String>,
+    pub thread_root_id: Option<MessageId>,
+}
+
+/// The messages service.
+pub struct Messages {
+    store: Arc<dyn Store>,
+}
+
+impl Messages {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Messages { store }
+    }
+
+    /// Resolves the `@mentions` in `text` to active accounts.
+    async fn mentions(&self, text: &str) -> Result<Mentions> {
+        let parsed = mentions::parse(text);
+        let user_ids = if parsed.usernames.is_empty() {
+            Vec::new()
+        } else {
+            let users = self.store.users_by_usernames(&parsed.usernames).await?;
+            users.into_iter().filter(|u| u.active).map(|u| u.id).collect()
+        };
+        Ok(Mentions { user_ids, channel: parsed.channel, here: parsed.here })
+    }
+
+    /// Checks read access to a channel: `NotFound` when the actor may not see it.
+    async fn readable(&self, actor: &Actor, id: ChannelId) -> Result<()> {
+        let (ch, m) = self.store.channel_for(id, actor.user_id).await?.ok_or(DomainError::NotFound(Entity::Channel))?;
+        permissions::check(actor, &ch, m.as_ref(), Action::ReadHistory)?;
+        Ok(())
+    }
+
+    /// Posts a message. A repeated `client_msg_id` returns the first message instead of a new one.
+    pub async fn post(&self, actor: &Actor, channel_id: ChannelId, input: PostInput) -> Result<Posted> {
+        let text = validate::message_text(&input.text)?;
+        let client_msg_id = input.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
+        let mentions = self.mentions(&text).await?;
+        let new = NewMessage {
+            channel_id,
+            user_id: actor.user_id,
+            text,
+            client_msg_id,
+            thread_root_id: input.thread_root_id,
+            mentions,
+        };
+        Ok(self.store.post_message(new, guard(*actor, Action::Post)).await?)
+    }
+
+    /// A page of history (`limit` is clamped to 1..=200).
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        channel_id: ChannelId,
+        anchor: Anchor,
+        limit: u32,
+        include_replies: bool,
+    ) -> Result<Vec<Message>> {
+        self.readable(actor, channel_id).await?;
+        Ok(self.store.history(channel_id, anchor, limit.clamp(1, MAX_PAGE), include_replies).await?)
+    }
+
+    /// One message the actor may read.
+    pub async fn get(&self, actor: &Actor, id: MessageId) -> Result<Message> {
+        let msg = self.store.message(id).await?.ok_or(DomainError::NotFound(Entity::Message))?;
+        match self.readable(actor, msg.channel_id).await {
+            Ok(()) => Ok(msg),
+            Err(Error::Domain(DomainError::NotFound(_))) => Err(Error::Domain(DomainError::NotFound(Entity::Message))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A thread: its root, then replies after `after_seq`.
+    pub async fn thread(&self, actor: &Actor, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
+        let root_msg = self.get(actor, root).await?;
+        if root_msg.thread_root_id.is_some() {
+            return Err(Error::Domain(DomainError::invalid("id", "is a reply, not a thread root")));
+        }
+        Ok(self.store.thread(root, after_seq, limit.clamp(1, 1000)).await?)
+    }
+
+    pub async fn edit(&self, actor: &Actor, id: MessageId, text: &str) -> Result<Message> {
+        let text = validate::message_text(text)?;
+        let mentions = self.mentions(&text).await?;
+        let g = message_guard(*actor, |author| Action::EditMessage { author });
+        hide_channel(self.store.edit_message(id, actor.user_id, text, mentions, g).await)
+    }
+
+    pub async fn delete(&self, actor: &Actor, id: MessageId) -> Result<Message> {
+        let g = message_guard(*actor, |author| Action::DeleteMessage { author });
+        hide_channel(self.store.delete_message(id, actor.user_id, g).await)
+    }
+
+    /// Adds (`present`) or removes the actor's reaction. Idempotent.
+    pub async fn react(&self, actor: &Actor, id: MessageId, emoji: &str, present: bool) -> Result<Message> {
+        let emoji = validate::emoji(emoji)?;
+        let r = self.store.set_reaction(id, actor.user_id, emoji, present, guard(*actor, Action::React)).await;
+        hide_channel(r.map(|(m, _)| m))
+    }
+
+    pub async fn pin(&self, actor: &Actor, id: MessageId, pinned: bool) -> Result<Message> {
+        let r = self.store.set_pinned(id, actor.user_id, pinned, guard(*actor, Action::Pin)).await;
+        hide_channel(r.map(|(m, _)| m))
+    }
+
+    /// The channel's pinned messages, newest pin first.
+    pub async fn pins(&self, actor: &Actor, channel_id: ChannelId) -> Result<Vec<Message>> {
+        self.readable(actor, channel_id).await?;
+        Ok(self.store.pins(channel_id).await?)
+    }
+}
+
+/// For operations addressed by message id, a channel the actor may not see means the message
+/// does not exist for them.
+fn hide_channel<T>(r: std::result::Result<T, enclave_store::Error>) -> Result<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(enclave_store::Error::Domain(DomainError::NotFound(Entity::Channel))) => {
+            Err(Error::Domain(DomainError::NotFound(Entity::Message)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

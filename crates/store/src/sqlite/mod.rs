@@ -1,0 +1,490 @@
+//! The embedded backend: one SQLite database file in WAL mode with `synchronous=FULL`.
+//!
+//! Durability and throughput come from one design:
+//! 1. All writes go to a single writer thread through a bounded queue; callers await a reply.
+//! 2. The writer takes every job waiting in the queue (up to [`MAX_BATCH`]), opens one
+//!    `BEGIN IMMEDIATE` transaction and runs each job inside its own savepoint, so a job that
+//!    fails (a guard refusal, a taken name) is rolled back alone.
+//! 3. One `COMMIT` makes the whole batch durable with one fsync (group commit).
+//! 4. Only then are the batch's events announced (in position order) and the callers answered.
+//!    If the commit fails, every caller in the batch gets the error and nothing is announced.
+//!
+//! Reads run on a small pool of read-only connections on the blocking thread pool; WAL lets
+//! them proceed while the writer commits. Each read runs in one read transaction (a snapshot).
+
+mod ops;
+mod rows;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use enclave_core::{
+    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message, MessageId, Millis,
+    NewEvent, TokenId, TokenInfo, User, UserId,
+};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::{
+    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewMessage, NewToken, NewUser, Posted, Result, Store, UserPatch,
+    UserQuery,
+};
+
+/// Most jobs in one group commit.
+pub const MAX_BATCH: usize = 1024;
+/// Jobs that may wait for the writer before senders are made to wait.
+const QUEUE_DEPTH: usize = 8192;
+/// How long a connection waits for another process (the admin CLI) holding the write lock.
+const BUSY_TIMEOUT_MS: u64 = 10_000;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Backend(Arc::new(e))
+    }
+}
+
+/// Options for opening the database.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Read connections (each with its own page cache).
+    pub readers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { readers: 4 }
+    }
+}
+
+type Reply = Box<dyn FnOnce(Option<&Error>) + Send>;
+type Job = Box<dyn FnOnce(&mut Tx<'_>) -> Reply + Send>;
+
+/// A write in progress: the writer's connection inside the batch transaction, and the events
+/// the current job has appended.
+pub(crate) struct Tx<'c> {
+    pub conn: &'c Connection,
+    pub now: Millis,
+    events: Vec<Event>,
+}
+
+impl Tx<'_> {
+    /// Appends an event to the log in this transaction.
+    pub fn event(&mut self, e: NewEvent) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO events (kind, channel_id, user_id, actor_id, message_id, extra, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        stmt.execute(rusqlite::params![
+            e.kind.as_str(),
+            e.channel_id.map(|c| c.0),
+            e.user_id.map(|u| u.0),
+            e.actor_id.map(|u| u.0),
+            e.message_id.map(|m| m.0),
+            e.extra,
+            self.now.0
+        ])?;
+        let position = self.conn.last_insert_rowid();
+        self.events.push(Event {
+            position,
+            kind: e.kind,
+            channel_id: e.channel_id,
+            user_id: e.user_id,
+            actor_id: e.actor_id,
+            message_id: e.message_id,
+            extra: e.extra,
+            created_at: self.now,
+        });
+        Ok(())
+    }
+
+    fn in_savepoint<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mark = self.events.len();
+        self.now = Millis::now();
+        self.conn.execute_batch("SAVEPOINT job")?;
+        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(r) => r,
+            Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other("write job panicked")))),
+        };
+        if result.is_ok() {
+            self.conn.execute_batch("RELEASE job")?;
+        } else {
+            self.events.truncate(mark);
+            self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+        }
+        result
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    read_slots: tokio::sync::Semaphore,
+    events: broadcast::Sender<Arc<[Event]>>,
+}
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8000;")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Brings the schema up to date. Safe to run from several processes at once: the check and
+/// the upgrade happen under the write lock.
+fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let run = || -> Result<()> {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > latest {
+            return Err(Error::Backend(Arc::new(std::io::Error::other(format!(
+                "database schema version {version} is newer than this binary understands ({latest}); upgrade enclave"
+            )))));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            tracing::info!(version = i + 1, "applying schema migration");
+            conn.execute_batch(sql)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, events: broadcast::Sender<Arc<[Event]>>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "could not begin a write transaction");
+            // Dropping the jobs answers their callers with an error.
+            jobs.clear();
+            continue;
+        }
+        let mut tx = Tx { conn: &conn, now: Millis::now(), events: Vec::new() };
+        let replies: Vec<Reply> = jobs.drain(..).map(|job| job(&mut tx)).collect();
+        let committed = std::mem::take(&mut tx.events);
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                if !committed.is_empty() {
+                    // No receivers is fine: nobody is listening yet.
+                    let _ = events.send(committed.into());
+                }
+                for reply in replies {
+                    reply(None);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, n_jobs = replies.len(), "group commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                let err = Error::from(e);
+                for reply in replies {
+                    reply(Some(&err));
+                }
+            }
+        }
+    }
+    tracing::debug!("store writer stopped");
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path, options: Options) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate(&conn)?;
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (events, _) = broadcast::channel(1024);
+        let events_for_writer = events.clone();
+        let thread = std::thread::Builder::new()
+            .name("enclave-store-writer".into())
+            .spawn(move || writer_loop(conn, rx, events_for_writer))
+            .map_err(|e| Error::Backend(Arc::new(e)))?;
+        let readers = options.readers.max(1);
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(Some(tx)),
+                writer_thread: Mutex::new(Some(thread)),
+                readers: Mutex::new(Vec::new()),
+                read_slots: tokio::sync::Semaphore::new(readers),
+                events,
+            }),
+        })
+    }
+
+    /// Runs `f` on the writer inside the next group commit; returns once it is durable.
+    async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static) -> Result<T> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job: Job = Box::new(move |tx: &mut Tx<'_>| {
+            let result = tx.in_savepoint(f);
+            Box::new(move |commit_error: Option<&Error>| {
+                let outcome = match commit_error {
+                    None => result,
+                    Some(e) => Err(e.clone()),
+                };
+                let _ = reply_tx.send(outcome);
+            })
+        });
+        let sender = self.inner.writer.lock().clone().ok_or(Error::Closed)?;
+        sender.send(job).await.map_err(|_| Error::Closed)?;
+        match reply_rx.await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other("write was not performed")))),
+        }
+    }
+
+    /// Runs `f` on a read connection inside one read transaction.
+    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let _slot = self.inner.read_slots.acquire().await.map_err(|_| Error::Closed)?;
+        let inner = self.inner.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open_reader(&inner.path)?,
+            };
+            let result = (|| {
+                let tx = conn.transaction()?;
+                let r = f(&tx);
+                tx.finish()?;
+                r
+            })();
+            inner.readers.lock().push(conn);
+            result
+        })
+        .await;
+        match joined {
+            Ok(r) => r,
+            Err(e) => Err(Error::Backend(Arc::new(std::io::Error::other(format!("read task failed: {e}"))))),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    async fn close(&self) {
+        // Dropping the sender lets the writer finish the queue and stop.
+        self.inner.writer.lock().take();
+        let handle = self.inner.writer_thread.lock().take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<[Event]>> {
+        self.inner.events.subscribe()
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        self.write(move |tx| ops::create_user(tx, new)).await
+    }
+    async fn user(&self, id: UserId) -> Result<Option<User>> {
+        self.read(move |c| ops::user(c, id)).await
+    }
+    async fn user_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>> {
+        let login = login.to_lowercase();
+        self.read(move |c| ops::user_credentials(c, &login)).await
+    }
+    async fn users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
+        let names = usernames.to_vec();
+        self.read(move |c| ops::users_by_usernames(c, &names)).await
+    }
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
+        let ids = ids.to_vec();
+        self.read(move |c| ops::users_by_ids(c, &ids)).await
+    }
+    async fn list_users(&self, query: UserQuery) -> Result<Vec<User>> {
+        self.read(move |c| ops::list_users(c, &query)).await
+    }
+    async fn update_user(&self, id: UserId, patch: UserPatch, actor_id: Option<UserId>) -> Result<User> {
+        self.write(move |tx| ops::update_user(tx, id, patch, actor_id)).await
+    }
+    async fn count_admins(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?))
+            .await
+    }
+
+    async fn create_token(&self, new: NewToken) -> Result<TokenInfo> {
+        self.write(move |tx| ops::create_token(tx, new)).await
+    }
+    async fn token_by_hash(&self, hash: [u8; 32], now: Millis) -> Result<Option<(TokenInfo, User)>> {
+        self.read(move |c| ops::token_by_hash(c, &hash, now)).await
+    }
+    async fn touch_token(&self, id: TokenId, now: Millis) -> Result<()> {
+        self.write(move |tx| {
+            tx.conn.execute("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", rusqlite::params![id.0, now.0])?;
+            Ok(())
+        })
+        .await
+    }
+    async fn list_tokens(&self, user_id: UserId) -> Result<Vec<TokenInfo>> {
+        self.read(move |c| ops::list_tokens(c, user_id)).await
+    }
+    async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool> {
+        self.write(move |tx| {
+            Ok(tx.conn.execute("DELETE FROM tokens WHERE id = ?1 AND user_id = ?2", rusqlite::params![id.0, user_id.0])? > 0)
+        })
+        .await
+    }
+
+    async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64> {
+        self.write(move |tx| ops::revoke_sessions(tx, user_id, except)).await
+    }
+
+    async fn create_channel(&self, new: NewChannel) -> Result<Channel> {
+        self.write(move |tx| ops::create_channel(tx, new)).await
+    }
+    async fn open_direct(&self, creator: UserId, user_ids: Vec<UserId>) -> Result<(Channel, bool)> {
+        self.write(move |tx| ops::open_direct(tx, creator, user_ids)).await
+    }
+    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>> {
+        self.read(move |c| ops::channel(c, id)).await
+    }
+    async fn channel_for(&self, id: ChannelId, user_id: UserId) -> Result<Option<(Channel, Option<Membership>)>> {
+        self.read(move |c| {
+            let Some(ch) = ops::channel(c, id)? else { return Ok(None) };
+            Ok(Some((ch, ops::membership(c, id, user_id)?)))
+        })
+        .await
+    }
+    async fn my_channels(&self, user_id: UserId) -> Result<Vec<ChannelSummary>> {
+        self.read(move |c| ops::my_channels(c, user_id, None)).await
+    }
+    async fn my_channel(&self, id: ChannelId, user_id: UserId) -> Result<Option<ChannelSummary>> {
+        self.read(move |c| Ok(ops::my_channels(c, user_id, Some(id))?.pop())).await
+    }
+    async fn browse_channels(&self, query: BrowseQuery) -> Result<Vec<Channel>> {
+        self.read(move |c| ops::browse_channels(c, &query)).await
+    }
+    async fn update_channel(&self, id: ChannelId, actor_id: UserId, patch: ChannelPatch, guard: Guard) -> Result<Channel> {
+        self.write(move |tx| ops::update_channel(tx, id, actor_id, patch, guard)).await
+    }
+    async fn add_member(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        user_id: UserId,
+        role: ChannelRole,
+        guard: Guard,
+    ) -> Result<(Membership, bool)> {
+        self.write(move |tx| ops::add_member(tx, id, actor_id, user_id, role, guard)).await
+    }
+    async fn remove_member(&self, id: ChannelId, actor_id: UserId, user_id: UserId, guard: Guard) -> Result<()> {
+        self.write(move |tx| ops::remove_member(tx, id, actor_id, user_id, guard)).await
+    }
+    async fn set_member_role(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        user_id: UserId,
+        role: ChannelRole,
+        guard: Guard,
+    ) -> Result<Membership> {
+        self.write(move |tx| ops::set_member_role(tx, id, actor_id, user_id, role, guard)).await
+    }
+    async fn members(&self, id: ChannelId, after: Option<UserId>, limit: u32) -> Result<Vec<(Membership, User)>> {
+        self.read(move |c| ops::members(c, id, after, limit)).await
+    }
+    async fn mark_read(&self, id: ChannelId, user_id: UserId, seq: i64, guard: Guard) -> Result<Membership> {
+        self.write(move |tx| ops::mark_read(tx, id, user_id, seq, guard)).await
+    }
+
+    async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted> {
+        self.write(move |tx| ops::post_message(tx, new, guard)).await
+    }
+    async fn message(&self, id: MessageId) -> Result<Option<Message>> {
+        self.read(move |c| ops::message(c, id)).await
+    }
+    async fn history(&self, id: ChannelId, anchor: Anchor, limit: u32, include_replies: bool) -> Result<Vec<Message>> {
+        self.read(move |c| ops::history(c, id, anchor, limit, include_replies)).await
+    }
+    async fn thread(&self, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
+        self.read(move |c| ops::thread(c, root, after_seq, limit)).await
+    }
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        actor_id: UserId,
+        text: String,
+        mentions: Mentions,
+        guard: Guard,
+    ) -> Result<Message> {
+        self.write(move |tx| ops::edit_message(tx, id, actor_id, text, mentions, guard)).await
+    }
+    async fn delete_message(&self, id: MessageId, actor_id: UserId, guard: Guard) -> Result<Message> {
+        self.write(move |tx| ops::delete_message(tx, id, actor_id, guard)).await
+    }
+    async fn set_reaction(
+        &self,
+        id: MessageId,
+        user_id: UserId,
+        emoji: String,
+        present: bool,
+        guard: Guard,
+    ) -> Result<(Message, bool)> {
+        self.write(move |tx| ops::set_reaction(tx, id, user_id, emoji, present, guard)).await
+    }
+    async fn set_pinned(&self, id: MessageId, user_id: UserId, pinned: bool, guard: Guard) -> Result<(Message, bool)> {
+        self.write(move |tx| ops::set_pinned(tx, id, user_id, pinned, guard)).await
+    }
+    async fn pins(&self, id: ChannelId) -> Result<Vec<Message>> {
+        self.read(move |c| ops::pins(c, id)).await
+    }
+
+    async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
+        self.read(move |c| ops::events_after(c, position, limit)).await
+    }
+    async fn last_position(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("SELECT coalesce(max(position), 0) FROM events", [], |r| r.get(0))?)).await
+    }
+}

@@ -1,0 +1,150 @@
+//! Mapping between SQLite rows and domain records. Column lists here and the readers below
+//! must stay in the same order.
+
+use enclave_core::{
+    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Mentions, Message, MessageId, Millis,
+    TokenId, TokenInfo, TokenKind, User, UserId,
+};
+use rusqlite::Row;
+use rusqlite::types::Type;
+
+pub const USER_COLS: &str = "id, username, display_name, email, is_admin, is_bot, active, created_at, updated_at";
+pub const CHANNEL_COLS: &str =
+    "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, updated_at";
+pub const MEMBER_COLS: &str = "channel_id, user_id, role, last_read_seq, joined_at";
+pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
+     mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, edited_at, deleted_at";
+pub const TOKEN_COLS: &str = "id, user_id, kind, name, created_at, last_used_at, expires_at";
+pub const EVENT_COLS: &str = "position, kind, channel_id, user_id, actor_id, message_id, extra, created_at";
+
+pub const MENTION_CHANNEL: i64 = 1;
+pub const MENTION_HERE: i64 = 2;
+
+fn bad(idx: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown {what}").into())
+}
+
+fn millis(r: &Row<'_>, idx: usize) -> rusqlite::Result<Millis> {
+    r.get(idx).map(Millis)
+}
+
+fn opt_millis(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Millis>> {
+    Ok(r.get::<_, Option<i64>>(idx)?.map(Millis))
+}
+
+/// Reads a user starting at column `o`.
+pub fn user_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId(r.get(o)?),
+        username: r.get(o + 1)?,
+        display_name: r.get(o + 2)?,
+        email: r.get(o + 3)?,
+        is_admin: r.get(o + 4)?,
+        is_bot: r.get(o + 5)?,
+        active: r.get(o + 6)?,
+        created_at: millis(r, o + 7)?,
+        updated_at: millis(r, o + 8)?,
+    })
+}
+
+pub fn user(r: &Row<'_>) -> rusqlite::Result<User> {
+    user_at(r, 0)
+}
+
+pub fn channel_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Channel> {
+    let kind: String = r.get(o + 1)?;
+    Ok(Channel {
+        id: ChannelId(r.get(o)?),
+        kind: ChannelKind::parse(&kind).ok_or_else(|| bad(o + 1, "channel kind"))?,
+        name: r.get(o + 2)?,
+        topic: r.get(o + 3)?,
+        purpose: r.get(o + 4)?,
+        creator_id: r.get::<_, Option<i64>>(o + 5)?.map(UserId),
+        last_seq: r.get(o + 6)?,
+        n_members: r.get(o + 7)?,
+        archived_at: opt_millis(r, o + 8)?,
+        created_at: millis(r, o + 9)?,
+        updated_at: millis(r, o + 10)?,
+    })
+}
+
+pub fn channel(r: &Row<'_>) -> rusqlite::Result<Channel> {
+    channel_at(r, 0)
+}
+
+pub fn member_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Membership> {
+    let role: String = r.get(o + 2)?;
+    Ok(Membership {
+        channel_id: ChannelId(r.get(o)?),
+        user_id: UserId(r.get(o + 1)?),
+        role: ChannelRole::parse(&role).ok_or_else(|| bad(o + 2, "role"))?,
+        last_read_seq: r.get(o + 3)?,
+        joined_at: millis(r, o + 4)?,
+    })
+}
+
+pub fn member(r: &Row<'_>) -> rusqlite::Result<Membership> {
+    member_at(r, 0)
+}
+
+/// Reads a message without its reactions (loaded separately).
+pub fn message(r: &Row<'_>) -> rusqlite::Result<Message> {
+    let flags: i64 = r.get(7)?;
+    let ids: String = r.get(8)?;
+    Ok(Message {
+        id: MessageId(r.get(0)?),
+        channel_id: ChannelId(r.get(1)?),
+        seq: r.get(2)?,
+        user_id: UserId(r.get(3)?),
+        text: r.get(4)?,
+        thread_root_id: r.get::<_, Option<i64>>(5)?.map(MessageId),
+        client_msg_id: r.get(6)?,
+        mentions: Mentions {
+            user_ids: ids.split_ascii_whitespace().filter_map(|s| s.parse().ok()).map(UserId).collect(),
+            channel: flags & MENTION_CHANNEL != 0,
+            here: flags & MENTION_HERE != 0,
+        },
+        reply_count: r.get(9)?,
+        last_reply_at: opt_millis(r, 10)?,
+        pinned_at: opt_millis(r, 11)?,
+        pinned_by: r.get::<_, Option<i64>>(12)?.map(UserId),
+        created_at: millis(r, 13)?,
+        edited_at: opt_millis(r, 14)?,
+        deleted_at: opt_millis(r, 15)?,
+        reactions: Vec::new(),
+    })
+}
+
+pub fn token(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
+    let kind: String = r.get(2)?;
+    Ok(TokenInfo {
+        id: TokenId(r.get(0)?),
+        user_id: UserId(r.get(1)?),
+        kind: TokenKind::parse(&kind).ok_or_else(|| bad(2, "token kind"))?,
+        name: r.get(3)?,
+        created_at: millis(r, 4)?,
+        last_used_at: opt_millis(r, 5)?,
+        expires_at: opt_millis(r, 6)?,
+    })
+}
+
+pub fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind: String = r.get(1)?;
+    Ok(Event {
+        position: r.get(0)?,
+        kind: EventKind::parse(&kind).ok_or_else(|| bad(1, "event kind"))?,
+        channel_id: r.get::<_, Option<i64>>(2)?.map(ChannelId),
+        user_id: r.get::<_, Option<i64>>(3)?.map(UserId),
+        actor_id: r.get::<_, Option<i64>>(4)?.map(UserId),
+        message_id: r.get::<_, Option<i64>>(5)?.map(MessageId),
+        extra: r.get(6)?,
+        created_at: millis(r, 7)?,
+    })
+}
+
+/// The storage form of a message's mentions: flags and space-separated user ids.
+pub fn mention_columns(m: &Mentions) -> (i64, String) {
+    let flags = if m.channel { MENTION_CHANNEL } else { 0 } | if m.here { MENTION_HERE } else { 0 };
+    let ids = m.user_ids.iter().map(|u| u.0.to_string()).collect::<Vec<_>>().join(" ");
+    (flags, ids)
+}
