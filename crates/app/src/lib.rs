@@ -37,3 +37,19 @@ fn message_guard(actor: Actor, action: fn(enclave_core::UserId) -> permissions::
         permissions::check(&actor, ctx.channel, ctx.membership, action(msg.user_id))
     })
 }
+
+/// Liveness and readiness of what the application depends on.
+pub struct Health {
+    store: std::sync::Arc<dyn Store>,
+}
+
+impl Health {
+    pub fn new(store: std::sync::Arc<dyn Store>) -> Self {
+        Health { store }
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+}

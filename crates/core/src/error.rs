@@ -37,6 +37,9 @@ pub enum Error {
     /// The request conflicts with the current state (a taken name, an archived channel).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The channel is archived: read-only until unarchived.
+    #[error("channel is archived")]
+    Archived,
     /// An input is malformed or out of range.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: &'static str },

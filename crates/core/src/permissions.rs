@@ -72,7 +72,7 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
         return Err(Error::NotFound(Entity::Channel));
     }
     if channel.is_archived() && action.writes() {
-        return Err(Error::Conflict("channel is archived"));
+        return Err(Error::Archived);
     }
     let role = membership.map(|m| m.role);
     let is_member = role.is_some();
@@ -253,7 +253,7 @@ mod tests {
             Ok(()) => "ok",
             Err(Error::NotFound(_)) => "404",
             Err(Error::Forbidden(_)) => "403",
-            Err(Error::Conflict(_)) => "409",
+            Err(Error::Conflict(_) | Error::Archived) => "409",
             Err(_) => "other",
         }
     }

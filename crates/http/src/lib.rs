@@ -1,1 +1,184 @@
-//! placeholder
+//! Enclave's REST door: the axum router, the wire DTOs, the error-code table and the OpenAPI
+//! document generated from the handlers.
+//!
+//! This is the only crate that knows HTTP and JSON. Handlers authenticate the caller, parse the
+//! request into application inputs, call one service of `enclave_app`, and turn the result into
+//! a DTO. Every route is registered together with its OpenAPI description
+//! (`utoipa_axum::routes!`), so the document covers the router by construction.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+use enclave_app::{Accounts, Channels, Health, Messages};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The largest JSON request body.
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+
+/// HTTP-specific settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Mark cookies `Secure` (when serving HTTPS, directly or behind a proxy).
+    pub secure_cookies: bool,
+    pub session_ttl: Duration,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// What every handler can reach: the application services, explicitly.
+pub struct Services {
+    pub accounts: Accounts,
+    pub channels: Channels,
+    pub messages: Messages,
+    pub health: Health,
+    pub config: HttpConfig,
+    openapi_json: Bytes,
+}
+
+/// The router's shared state.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Enclave API", description = "Team chat on your own servers. All ids are decimal strings; times are RFC 3339 UTC."),
+    tags(
+        (name = "auth", description = "Login, sessions and tokens"),
+        (name = "users", description = "The user directory and accounts"),
+        (name = "channels", description = "Channels, members, direct conversations, read state"),
+        (name = "messages", description = "Messages, threads, reactions, pins"),
+        (name = "system", description = "Health and documentation"),
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))));
+    }
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    use routes::{auth, channels, messages, system, users};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::openapi))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::setup))
+        .routes(routes!(auth::list_tokens, auth::create_token))
+        .routes(routes!(auth::revoke_token))
+        .routes(routes!(users::me))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update))
+        .routes(routes!(channels::mine, channels::create))
+        .routes(routes!(channels::browse))
+        .routes(routes!(channels::get, channels::update))
+        .routes(routes!(channels::join))
+        .routes(routes!(channels::leave))
+        .routes(routes!(channels::members, channels::add_member))
+        .routes(routes!(channels::remove_member, channels::update_member))
+        .routes(routes!(channels::open_dm))
+        .routes(routes!(channels::mark_read))
+        .routes(routes!(messages::history, messages::post))
+        .routes(routes!(messages::pins))
+        .routes(routes!(messages::get, messages::edit, messages::delete))
+        .routes(routes!(messages::thread))
+        .routes(routes!(messages::react, messages::unreact))
+        .routes(routes!(messages::pin, messages::unpin))
+}
+
+/// The OpenAPI document for every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = api_routes().split_for_parts();
+    api
+}
+
+/// Request ids: a per-process random prefix and a counter, short and unique enough to grep logs.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u32,
+    next: Arc<AtomicU64>,
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n}", self.prefix)).ok().map(RequestId::new)
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
+}
+
+fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    ApiError::new(ErrorCode::Internal, "internal server error").into_response()
+}
+
+/// Builds the whole HTTP application.
+pub fn router(accounts: Accounts, channels: Channels, messages: Messages, health: Health, config: HttpConfig) -> Router {
+    let (api_router, api) = api_routes().split_for_parts();
+    let openapi_json = match api.to_json() {
+        Ok(s) => Bytes::from(s),
+        Err(e) => {
+            tracing::error!(error = %e, "could not render the OpenAPI document");
+            Bytes::from_static(b"{}")
+        }
+    };
+    let state = AppState(Arc::new(Services { accounts, channels, messages, health, config, openapi_json }));
+    let mut prefix_bytes = [0u8; 4];
+    let prefix = if getrandom::fill(&mut prefix_bytes).is_ok() { u32::from_le_bytes(prefix_bytes) } else { std::process::id() };
+    let ids = RequestIds { prefix, next: Arc::new(AtomicU64::new(1)) };
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    });
+    api_router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(SetRequestIdLayer::x_request_id(ids))
+        .with_state(state)
+}

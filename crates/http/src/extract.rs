@@ -1,0 +1,170 @@
+//! Request extractors that report failures in the API's error format: JSON bodies, ids in
+//! paths, query strings, and the authenticated user.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use enclave_app::Authed;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorCode};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "enclave_session";
+
+/// A JSON body; malformed bodies become `bad_json`, wrong content types `unsupported_media_type`.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json")
+        }
+        JsonRejection::BytesRejection(b) if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
+        }
+        other => ApiError::new(ErrorCode::BadJson, other.body_text()),
+    }
+}
+
+/// A query string; malformed ones become `bad_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(ErrorCode::BadRequest, e.body_text())),
+            Err(e) => Err(ApiError::new(ErrorCode::BadRequest, e.body_text())),
+        }
+    }
+}
+
+/// Parses an id from a path segment; a malformed id cannot name anything, so it is "not found".
+pub fn parse_id<T: std::str::FromStr>(raw: &str, not_found: ErrorCode) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::new(not_found, "no such id"))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The value of a cookie, if present.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the request's Origin (or Referer) names the host it was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let origin = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|o| o.to_str().ok());
+    let Some(origin) = origin else { return false };
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let origin_host = rest.split('/').next().unwrap_or("");
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+/// The authenticated user, from `Authorization: Bearer` or the session cookie. Cookie-borne
+/// changes (any method but GET/HEAD/OPTIONS) must come from the same origin.
+pub struct Auth(pub Authed);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(authed) = parts.extensions.get::<Authed>() {
+            return Ok(Auth(authed.clone()));
+        }
+        let (token, from_cookie) = match bearer(&parts.headers) {
+            Some(t) => (t.to_owned(), false),
+            None => match cookie(&parts.headers, SESSION_COOKIE) {
+                Some(t) => (t.to_owned(), true),
+                None => return Err(ApiError::new(ErrorCode::Unauthenticated, "authentication required")),
+            },
+        };
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if from_cookie && !safe && !same_origin(&parts.headers) {
+            return Err(ApiError::new(ErrorCode::CsrfFailed, "cross-origin request refused"));
+        }
+        let authed = state.accounts.authenticate(&token).await?;
+        parts.extensions.insert(authed.clone());
+        Ok(Auth(authed))
+    }
+}
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the peer is
+/// a trusted proxy.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |ConnectInfo(a)| a.ip());
+        if state.config.trusted_proxies.contains(&peer) {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok());
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip));
+            }
+        }
+        Ok(ClientIp(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn cookies_and_origins() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; enclave_session=enc_x; b=2"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("enc_x"));
+        h.insert(header::HOST, HeaderValue::from_static("chat.example:8080"));
+        assert!(!same_origin(&h), "no Origin means no proof");
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://chat.example:8080"));
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&h));
+    }
+}

@@ -1,0 +1,8 @@
+//! Route handlers, one module per area. Each handler authenticates, parses, calls one
+//! application service and maps the result to a DTO; no rules are decided here.
+
+pub mod auth;
+pub mod channels;
+pub mod messages;
+pub mod system;
+pub mod users;

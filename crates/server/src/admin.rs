@@ -1,0 +1,125 @@
+//! `enclave admin ...`: operator commands on the data folder. They open the same database as
+//! the server (SQLite lets both write safely) and go through the same application services, so
+//! the same rules apply.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use enclave_app::{Accounts, CreateUser, UpdateUser, UserQuery};
+
+use crate::config::Config;
+use crate::serve::open_store;
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a user (the first one with --admin).
+    CreateUser {
+        username: String,
+        /// Make the user a site administrator.
+        #[arg(long)]
+        admin: bool,
+        /// The password; prompted for when omitted (or read from standard input when it is not a terminal).
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set a new password for a user and end their sessions.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Deactivate a user: they can no longer log in and their sessions end at once.
+    DeactivateUser { username: String },
+    /// Reactivate a deactivated user.
+    ReactivateUser { username: String },
+    /// List users.
+    ListUsers {
+        /// Include deactivated users.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+fn read_password(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let second = rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let store = open_store(&config)?;
+        let accounts = Accounts::new(store.clone(), config.auth_config())?;
+        let result = run_command(&accounts, cmd).await;
+        store.close().await;
+        result
+    })
+}
+
+async fn run_command(accounts: &Accounts, cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateUser { username, admin, password, display_name, email } => {
+            let password = read_password(password)?;
+            let user = accounts
+                .create_user(None, CreateUser { username, password: Some(password), display_name, email, is_admin: admin, is_bot: false })
+                .await?;
+            println!("created user {} (id {}){}", user.username, user.id, if user.is_admin { " as administrator" } else { "" });
+        }
+        AdminCommand::ResetPassword { username, password } => {
+            let user = accounts.user_by_username(&username).await?;
+            let password = read_password(password)?;
+            accounts.update_user(None, user.id, UpdateUser { password: Some(password), ..UpdateUser::default() }).await?;
+            println!("password of {} reset; their sessions have ended", user.username);
+        }
+        AdminCommand::DeactivateUser { username } => {
+            let user = accounts.user_by_username(&username).await?;
+            accounts.update_user(None, user.id, UpdateUser { active: Some(false), ..UpdateUser::default() }).await?;
+            println!("deactivated {}", user.username);
+        }
+        AdminCommand::ReactivateUser { username } => {
+            let user = accounts.user_by_username(&username).await?;
+            accounts.update_user(None, user.id, UpdateUser { active: Some(true), ..UpdateUser::default() }).await?;
+            println!("reactivated {}", user.username);
+        }
+        AdminCommand::ListUsers { all } => {
+            let system = enclave_app::Actor { user_id: enclave_core::UserId(0), is_admin: true };
+            let mut after = None;
+            loop {
+                let page = accounts
+                    .list_users(&system, UserQuery { text: None, include_inactive: all, after_username: after.clone(), limit: 200 })
+                    .await?;
+                for u in &page {
+                    let flags = [(u.is_admin, "admin"), (u.is_bot, "bot"), (!u.active, "deactivated")]
+                        .iter()
+                        .filter(|(on, _)| *on)
+                        .map(|(_, f)| *f)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    println!("{}\t{}\t{}\t{}", u.id, u.username, u.display_name, flags);
+                }
+                match page.last() {
+                    Some(last) if page.len() == 200 => after = Some(last.username.clone()),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(())
+}

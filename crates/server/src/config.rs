@@ -1,0 +1,289 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `ENCLAVE_*` environment
+//! variables, then command-line flags. Validated once at startup into typed values and passed
+//! explicitly; there is no global configuration.
+//!
+//! Environment variables name a key by its path: `ENCLAVE_LISTEN`, `ENCLAVE_DATA_DIR`, and for
+//! keys in a section `ENCLAVE_<SECTION>__<KEY>` (for example `ENCLAVE_TLS__CERT`,
+//! `ENCLAVE_AUTH__SESSION_TTL_DAYS`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on. The default serves this machine only.
+    pub listen: String,
+    /// Folder for the database and files; created if missing.
+    pub data_dir: PathBuf,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: String,
+    /// Default log filter (`RUST_LOG` overrides it), e.g. `info` or `enclave=debug,info`.
+    pub log_level: String,
+    pub database: DatabaseConfig,
+    pub tls: TlsConfig,
+    pub http: HttpSection,
+    pub auth: AuthSection,
+}
+
+/// Where messages are stored.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty: the embedded SQLite database `enclave.db` in the data folder. `sqlite:PATH` names
+    /// another SQLite file.
+    pub url: String,
+}
+
+/// HTTPS. When both are set, the server speaks only HTTPS on `listen`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is trusted.
+    pub trusted_proxies: Vec<String>,
+    /// Mark the session cookie `Secure` even without `[tls]` (set it behind an HTTPS proxy).
+    pub secure_cookies: bool,
+    /// Seconds to let in-flight requests finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    pub session_ttl_days: u32,
+    /// Argon2id memory cost in KiB (OWASP recommends 19456 with 2 iterations).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// Failed logins per account before it is locked for `lockout_minutes`.
+    pub max_failures_per_account: u32,
+    /// Failed logins per client address before it is refused for `lockout_minutes`.
+    pub max_failures_per_ip: u32,
+    pub lockout_minutes: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./enclave-data"),
+            log_format: "text".into(),
+            log_level: "info".into(),
+            database: DatabaseConfig::default(),
+            tls: TlsConfig::default(),
+            http: HttpSection { shutdown_grace_secs: 30, ..HttpSection::default() },
+            auth: AuthSection::default(),
+        }
+    }
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        let d = enclave_app::AuthConfig::default();
+        AuthSection {
+            session_ttl_days: 30,
+            argon2_memory_kib: d.argon2_memory_kib,
+            argon2_iterations: d.argon2_iterations,
+            max_failures_per_account: d.max_failures_per_account,
+            max_failures_per_ip: d.max_failures_per_ip,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+/// Flags that override the configuration.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<String>,
+}
+
+fn env_value(raw: &str) -> toml::Value {
+    // Numbers, booleans and arrays are written as in TOML; anything else is a string.
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration from its layers.
+    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>, flags: &Overrides) -> anyhow::Result<Config> {
+        let mut table = toml::Table::try_from(Config::default()).context("rendering defaults")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let file_table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            merge(&mut table, file_table);
+        }
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("ENCLAVE_") else { continue };
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let mut over = toml::Table::new();
+            let mut cursor = &mut over;
+            for (i, part) in path.iter().enumerate() {
+                if i + 1 == path.len() {
+                    cursor.insert(part.clone(), env_value(&value));
+                } else {
+                    cursor = match cursor.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
+                        toml::Value::Table(t) => t,
+                        _ => bail!("environment variable {key} does not name a configuration key"),
+                    };
+                }
+            }
+            merge(&mut table, over);
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration (from the file or ENCLAVE_* variables)")?;
+        if let Some(l) = &flags.listen {
+            config.listen.clone_from(l);
+        }
+        if let Some(d) = &flags.data_dir {
+            config.data_dir.clone_from(d);
+        }
+        if let Some(f) = &flags.log_format {
+            config.log_format.clone_from(f);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be \"text\" or \"json\", not {:?}", self.log_format);
+        }
+        if self.tls.cert.is_empty() != self.tls.key.is_empty() {
+            bail!("[tls] needs both cert and key");
+        }
+        self.trusted_proxies()?;
+        if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations < 1 {
+            bail!("[auth] argon2 parameters are too small");
+        }
+        if self.auth.session_ttl_days == 0 {
+            bail!("[auth] session_ttl_days must be at least 1");
+        }
+        let url = &self.database.url;
+        if !(url.is_empty() || url.starts_with("sqlite:")) {
+            bail!("database.url {:?} is not supported by this build (use sqlite:PATH or leave it empty)", mask_url(url));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen.parse().with_context(|| format!("listen = {:?} is not an address:port", self.listen))
+    }
+
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpAddr>> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .map(|s| s.parse().with_context(|| format!("trusted proxy {s:?} is not an IP address")))
+            .collect()
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        match self.database.url.strip_prefix("sqlite:") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => self.data_dir.join("enclave.db"),
+        }
+    }
+
+    pub fn auth_config(&self) -> enclave_app::AuthConfig {
+        let a = &self.auth;
+        enclave_app::AuthConfig {
+            argon2_memory_kib: a.argon2_memory_kib,
+            argon2_iterations: a.argon2_iterations,
+            session_ttl: std::time::Duration::from_secs(u64::from(a.session_ttl_days) * 86_400),
+            max_failures_per_account: a.max_failures_per_account,
+            max_failures_per_ip: a.max_failures_per_ip,
+            lockout_window: std::time::Duration::from_secs(u64::from(a.lockout_minutes) * 60),
+        }
+    }
+
+    /// The configuration as TOML with secrets masked.
+    pub fn to_masked_toml(&self) -> anyhow::Result<String> {
+        let mut shown = self.clone();
+        shown.database.url = mask_url(&shown.database.url);
+        Ok(toml::to_string_pretty(&shown)?)
+    }
+}
+
+/// Hides the password in a `scheme://user:password@host` URL.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("enclave.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[auth]\nsession_ttl_days = 7\nlockout_minutes = 5\n").expect("write");
+        let env = vec![
+            ("ENCLAVE_AUTH__LOCKOUT_MINUTES".to_owned(), "9".to_owned()),
+            ("ENCLAVE_TLS__CERT".to_owned(), "/c.pem".to_owned()),
+            ("ENCLAVE_TLS__KEY".to_owned(), "/k.pem".to_owned()),
+            ("UNRELATED".to_owned(), "x".to_owned()),
+        ];
+        let flags = Overrides { data_dir: Some("/srv/enclave".into()), ..Overrides::default() };
+        let c = Config::load(Some(&file), env.into_iter(), &flags).expect("load");
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.auth.session_ttl_days, 7);
+        assert_eq!(c.auth.lockout_minutes, 9, "environment beats the file");
+        assert_eq!(c.tls.cert, "/c.pem");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/enclave"), "flags beat everything");
+        assert_eq!(c.database_path(), PathBuf::from("/srv/enclave/enclave.db"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let bad = |env: Vec<(&str, &str)>| {
+            Config::load(None, env.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())), &Overrides::default()).is_err()
+        };
+        assert!(bad(vec![("ENCLAVE_LISTEN", "nowhere")]));
+        assert!(bad(vec![("ENCLAVE_LOG_FORMAT", "xml")]));
+        assert!(bad(vec![("ENCLAVE_TLS__CERT", "/only-cert.pem")]));
+        assert!(bad(vec![("ENCLAVE_NO_SUCH_KEY", "1")]));
+        assert!(bad(vec![("ENCLAVE_AUTH__SESSION_TTL_DAYS", "many")]));
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        assert_eq!(mask_url("postgres://enclave:s3cret@db:5432/enclave"), "postgres://enclave:****@db:5432/enclave");
+        assert_eq!(mask_url("sqlite:/var/lib/enclave.db"), "sqlite:/var/lib/enclave.db");
+    }
+}

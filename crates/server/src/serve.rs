@@ -1,0 +1,136 @@
+//! `enclave serve`: wiring and the server's lifetime.
+//!
+//! Start: open the store (creating and migrating the schema), build the services and the
+//! router, bind, and log `listening on ...`. Stop (SIGTERM or Ctrl-C): stop accepting, let
+//! in-flight requests finish (up to `http.shutdown_grace_secs`), drain the store's write queue,
+//! and exit 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use enclave_app::{Accounts, Channels, Health, Messages, Store};
+use enclave_store::sqlite::{Options, SqliteStore};
+
+use crate::config::Config;
+
+pub fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if config.log_format == "json" {
+        builder.json().with_current_span(true).with_span_list(false).try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+    if let Err(e) = result {
+        eprintln!("enclave: could not set up logging: {e}");
+    }
+}
+
+/// Opens the configured store, creating the data folder.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
+    let path = config.database_path();
+    let store = SqliteStore::open(&path, Options::default()).with_context(|| format!("opening {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: no new connections; finishing in-flight requests");
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let addr = config.listen_addr()?;
+    let store = open_store(&config)?;
+    let accounts = Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
+    if accounts.needs_setup().await? {
+        tracing::warn!("no administrator yet: create one with `enclave admin create-user NAME --admin`");
+    }
+    let tls = !config.tls.cert.is_empty();
+    let http_config = enclave_http::HttpConfig {
+        secure_cookies: tls || config.http.secure_cookies,
+        session_ttl: config.auth_config().session_ttl,
+        trusted_proxies: config.trusted_proxies()?,
+    };
+    let app = enclave_http::router(
+        accounts,
+        Channels::new(store.clone()),
+        Messages::new(store.clone()),
+        Health::new(store.clone()),
+        http_config,
+    );
+    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let std_listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    std_listener.set_nonblocking(true)?;
+    let local = std_listener.local_addr()?;
+    let scheme = if tls { "https" } else { "http" };
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+
+    if tls {
+        let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&config.tls.cert, &config.tls.key)
+            .await
+            .with_context(|| format!("loading TLS certificate {} and key {}", config.tls.cert, config.tls.key))?;
+        let handle = axum_server::Handle::new();
+        let shutdown_handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            shutdown_handle.graceful_shutdown(Some(grace));
+        });
+        tracing::info!(addr = %local, startup_ms = started.elapsed().as_millis() as u64, "listening on {scheme}://{local}");
+        axum_server::from_tcp_rustls(std_listener, rustls)?
+            .handle(handle)
+            .serve(make_service)
+            .await
+            .context("serving HTTPS")?;
+    } else {
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        tracing::info!(addr = %local, startup_ms = started.elapsed().as_millis() as u64, "listening on {scheme}://{local}");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, make_service).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(());
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            r = &mut server => r.context("serving HTTP")?,
+            () = async {
+                let _ = stop_rx.await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs()),
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
