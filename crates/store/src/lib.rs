@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message,
-    MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, Membership,
+    Mentions, Message, MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 
 /// A failure of a store operation.
@@ -46,7 +46,8 @@ pub struct GuardCtx<'a> {
 }
 
 /// A permission check run inside a write transaction.
-pub type Guard = Box<dyn FnOnce(&GuardCtx<'_>) -> std::result::Result<(), enclave_core::Error> + Send>;
+pub type Guard =
+    Box<dyn FnOnce(&GuardCtx<'_>) -> std::result::Result<(), enclave_core::Error> + Send>;
 
 /// A new account.
 #[derive(Debug, Clone)]
@@ -161,13 +162,19 @@ pub trait Store: Send + Sync + 'static {
     async fn users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>>;
     async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>>;
     async fn list_users(&self, query: UserQuery) -> Result<Vec<User>>;
-    async fn update_user(&self, id: UserId, patch: UserPatch, actor_id: Option<UserId>) -> Result<User>;
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        actor_id: Option<UserId>,
+    ) -> Result<User>;
     async fn count_admins(&self) -> Result<i64>;
 
     // Tokens.
     async fn create_token(&self, new: NewToken) -> Result<TokenInfo>;
     /// The unexpired token with this hash and its (possibly inactive) owner.
-    async fn token_by_hash(&self, hash: [u8; 32], now: Millis) -> Result<Option<(TokenInfo, User)>>;
+    async fn token_by_hash(&self, hash: [u8; 32], now: Millis)
+    -> Result<Option<(TokenInfo, User)>>;
     async fn touch_token(&self, id: TokenId, now: Millis) -> Result<()>;
     async fn list_tokens(&self, user_id: UserId) -> Result<Vec<TokenInfo>>;
     /// Deletes one of the user's tokens; `false` when there was none.
@@ -183,34 +190,106 @@ pub trait Store: Send + Sync + 'static {
     async fn open_direct(&self, creator: UserId, user_ids: Vec<UserId>) -> Result<(Channel, bool)>;
     async fn channel(&self, id: ChannelId) -> Result<Option<Channel>>;
     /// A channel and the user's membership in it.
-    async fn channel_for(&self, id: ChannelId, user_id: UserId) -> Result<Option<(Channel, Option<Membership>)>>;
+    async fn channel_for(
+        &self,
+        id: ChannelId,
+        user_id: UserId,
+    ) -> Result<Option<(Channel, Option<Membership>)>>;
     /// Every channel the user is a member of, with unread and mention counts.
     async fn my_channels(&self, user_id: UserId) -> Result<Vec<ChannelSummary>>;
     async fn my_channel(&self, id: ChannelId, user_id: UserId) -> Result<Option<ChannelSummary>>;
     async fn browse_channels(&self, query: BrowseQuery) -> Result<Vec<Channel>>;
-    async fn update_channel(&self, id: ChannelId, actor_id: UserId, patch: ChannelPatch, guard: Guard) -> Result<Channel>;
+    async fn update_channel(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        patch: ChannelPatch,
+        guard: Guard,
+    ) -> Result<Channel>;
     /// Adds a member; returns the membership and whether it is new (existing members are left as they are).
-    async fn add_member(&self, id: ChannelId, actor_id: UserId, user_id: UserId, role: ChannelRole, guard: Guard) -> Result<(Membership, bool)>;
-    async fn remove_member(&self, id: ChannelId, actor_id: UserId, user_id: UserId, guard: Guard) -> Result<()>;
-    async fn set_member_role(&self, id: ChannelId, actor_id: UserId, user_id: UserId, role: ChannelRole, guard: Guard) -> Result<Membership>;
+    async fn add_member(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        user_id: UserId,
+        role: ChannelRole,
+        guard: Guard,
+    ) -> Result<(Membership, bool)>;
+    async fn remove_member(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        user_id: UserId,
+        guard: Guard,
+    ) -> Result<()>;
+    async fn set_member_role(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        user_id: UserId,
+        role: ChannelRole,
+        guard: Guard,
+    ) -> Result<Membership>;
     /// Members ordered by user id, strictly after `after`.
-    async fn members(&self, id: ChannelId, after: Option<UserId>, limit: u32) -> Result<Vec<(Membership, User)>>;
+    async fn members(
+        &self,
+        id: ChannelId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(Membership, User)>>;
     /// Sets the user's read position (clamped to the channel's last sequence number).
-    async fn mark_read(&self, id: ChannelId, user_id: UserId, seq: i64, guard: Guard) -> Result<Membership>;
+    async fn mark_read(
+        &self,
+        id: ChannelId,
+        user_id: UserId,
+        seq: i64,
+        guard: Guard,
+    ) -> Result<Membership>;
 
     // Messages.
     async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted>;
     async fn message(&self, id: MessageId) -> Result<Option<Message>>;
     /// A page of a channel's messages in ascending `seq` order. Deleted messages are left out
     /// unless they are thread roots with replies; replies are left out unless asked for.
-    async fn history(&self, id: ChannelId, anchor: Anchor, limit: u32, include_replies: bool) -> Result<Vec<Message>>;
+    async fn history(
+        &self,
+        id: ChannelId,
+        anchor: Anchor,
+        limit: u32,
+        include_replies: bool,
+    ) -> Result<Vec<Message>>;
     /// A thread's root followed by up to `limit` replies after `after_seq`, in order.
     async fn thread(&self, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>>;
-    async fn edit_message(&self, id: MessageId, actor_id: UserId, text: String, mentions: Mentions, guard: Guard) -> Result<Message>;
-    async fn delete_message(&self, id: MessageId, actor_id: UserId, guard: Guard) -> Result<Message>;
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        actor_id: UserId,
+        text: String,
+        mentions: Mentions,
+        guard: Guard,
+    ) -> Result<Message>;
+    async fn delete_message(
+        &self,
+        id: MessageId,
+        actor_id: UserId,
+        guard: Guard,
+    ) -> Result<Message>;
     /// Adds or removes the user's reaction; the flag says whether anything changed.
-    async fn set_reaction(&self, id: MessageId, user_id: UserId, emoji: String, present: bool, guard: Guard) -> Result<(Message, bool)>;
-    async fn set_pinned(&self, id: MessageId, user_id: UserId, pinned: bool, guard: Guard) -> Result<(Message, bool)>;
+    async fn set_reaction(
+        &self,
+        id: MessageId,
+        user_id: UserId,
+        emoji: String,
+        present: bool,
+        guard: Guard,
+    ) -> Result<(Message, bool)>;
+    async fn set_pinned(
+        &self,
+        id: MessageId,
+        user_id: UserId,
+        pinned: bool,
+        guard: Guard,
+    ) -> Result<(Message, bool)>;
     async fn pins(&self, id: ChannelId) -> Result<Vec<Message>>;
 
     // Events.

@@ -21,16 +21,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message, MessageId, Millis,
-    NewEvent, TokenId, TokenInfo, User, UserId,
+    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message,
+    MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewMessage, NewToken, NewUser, Posted, Result, Store, UserPatch,
-    UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewMessage, NewToken, NewUser, Posted,
+    Result, Store, UserPatch, UserQuery,
 };
 
 /// Most jobs in one group commit.
@@ -108,7 +108,9 @@ impl Tx<'_> {
         self.conn.execute_batch("SAVEPOINT job")?;
         let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
             Ok(r) => r,
-            Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other("write job panicked")))),
+            Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other(
+                "write job panicked",
+            )))),
         };
         if result.is_ok() {
             self.conn.execute_batch("RELEASE job")?;
@@ -151,7 +153,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 fn open_reader(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8000;")?;
@@ -171,7 +175,11 @@ fn migrate(conn: &Connection) -> Result<()> {
                 "database schema version {version} is newer than this binary understands ({latest}); upgrade enclave"
             )))));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
             tracing::info!(version = i + 1, "applying schema migration");
             conn.execute_batch(sql)?;
             conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
@@ -190,7 +198,11 @@ fn migrate(conn: &Connection) -> Result<()> {
     }
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, events: broadcast::Sender<Arc<[Event]>>) {
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    events: broadcast::Sender<Arc<[Event]>>,
+) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -206,7 +218,11 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, events: broadcast:
             jobs.clear();
             continue;
         }
-        let mut tx = Tx { conn: &conn, now: Millis::now(), events: Vec::new() };
+        let mut tx = Tx {
+            conn: &conn,
+            now: Millis::now(),
+            events: Vec::new(),
+        };
         let replies: Vec<Reply> = jobs.drain(..).map(|job| job(&mut tx)).collect();
         let committed = std::mem::take(&mut tx.events);
         match conn.execute_batch("COMMIT") {
@@ -259,7 +275,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the writer inside the next group commit; returns once it is durable.
-    async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply_tx, reply_rx) = oneshot::channel();
         let job: Job = Box::new(move |tx: &mut Tx<'_>| {
             let result = tx.in_savepoint(f);
@@ -275,13 +294,23 @@ impl SqliteStore {
         sender.send(job).await.map_err(|_| Error::Closed)?;
         match reply_rx.await {
             Ok(r) => r,
-            Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other("write was not performed")))),
+            Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other(
+                "write was not performed",
+            )))),
         }
     }
 
     /// Runs `f` on a read connection inside one read transaction.
-    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
-        let _slot = self.inner.read_slots.acquire().await.map_err(|_| Error::Closed)?;
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _slot = self
+            .inner
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::Closed)?;
         let inner = self.inner.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let pooled = inner.readers.lock().pop();
@@ -301,7 +330,9 @@ impl SqliteStore {
         .await;
         match joined {
             Ok(r) => r,
-            Err(e) => Err(Error::Backend(Arc::new(std::io::Error::other(format!("read task failed: {e}"))))),
+            Err(e) => Err(Error::Backend(Arc::new(std::io::Error::other(format!(
+                "read task failed: {e}"
+            ))))),
         }
     }
 }
@@ -309,7 +340,8 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     async fn close(&self) {
@@ -346,23 +378,42 @@ impl Store for SqliteStore {
     async fn list_users(&self, query: UserQuery) -> Result<Vec<User>> {
         self.read(move |c| ops::list_users(c, &query)).await
     }
-    async fn update_user(&self, id: UserId, patch: UserPatch, actor_id: Option<UserId>) -> Result<User> {
-        self.write(move |tx| ops::update_user(tx, id, patch, actor_id)).await
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        actor_id: Option<UserId>,
+    ) -> Result<User> {
+        self.write(move |tx| ops::update_user(tx, id, patch, actor_id))
+            .await
     }
     async fn count_admins(&self) -> Result<i64> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM users WHERE is_admin = 1 AND active = 1", [], |r| r.get(0))?))
-            .await
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM users WHERE is_admin = 1 AND active = 1",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
     }
 
     async fn create_token(&self, new: NewToken) -> Result<TokenInfo> {
         self.write(move |tx| ops::create_token(tx, new)).await
     }
-    async fn token_by_hash(&self, hash: [u8; 32], now: Millis) -> Result<Option<(TokenInfo, User)>> {
+    async fn token_by_hash(
+        &self,
+        hash: [u8; 32],
+        now: Millis,
+    ) -> Result<Option<(TokenInfo, User)>> {
         self.read(move |c| ops::token_by_hash(c, &hash, now)).await
     }
     async fn touch_token(&self, id: TokenId, now: Millis) -> Result<()> {
         self.write(move |tx| {
-            tx.conn.execute("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1", rusqlite::params![id.0, now.0])?;
+            tx.conn.execute(
+                "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+                rusqlite::params![id.0, now.0],
+            )?;
             Ok(())
         })
         .await
@@ -372,27 +423,38 @@ impl Store for SqliteStore {
     }
     async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool> {
         self.write(move |tx| {
-            Ok(tx.conn.execute("DELETE FROM tokens WHERE id = ?1 AND user_id = ?2", rusqlite::params![id.0, user_id.0])? > 0)
+            Ok(tx.conn.execute(
+                "DELETE FROM tokens WHERE id = ?1 AND user_id = ?2",
+                rusqlite::params![id.0, user_id.0],
+            )? > 0)
         })
         .await
     }
 
     async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64> {
-        self.write(move |tx| ops::revoke_sessions(tx, user_id, except)).await
+        self.write(move |tx| ops::revoke_sessions(tx, user_id, except))
+            .await
     }
 
     async fn create_channel(&self, new: NewChannel) -> Result<Channel> {
         self.write(move |tx| ops::create_channel(tx, new)).await
     }
     async fn open_direct(&self, creator: UserId, user_ids: Vec<UserId>) -> Result<(Channel, bool)> {
-        self.write(move |tx| ops::open_direct(tx, creator, user_ids)).await
+        self.write(move |tx| ops::open_direct(tx, creator, user_ids))
+            .await
     }
     async fn channel(&self, id: ChannelId) -> Result<Option<Channel>> {
         self.read(move |c| ops::channel(c, id)).await
     }
-    async fn channel_for(&self, id: ChannelId, user_id: UserId) -> Result<Option<(Channel, Option<Membership>)>> {
+    async fn channel_for(
+        &self,
+        id: ChannelId,
+        user_id: UserId,
+    ) -> Result<Option<(Channel, Option<Membership>)>> {
         self.read(move |c| {
-            let Some(ch) = ops::channel(c, id)? else { return Ok(None) };
+            let Some(ch) = ops::channel(c, id)? else {
+                return Ok(None);
+            };
             Ok(Some((ch, ops::membership(c, id, user_id)?)))
         })
         .await
@@ -401,13 +463,21 @@ impl Store for SqliteStore {
         self.read(move |c| ops::my_channels(c, user_id, None)).await
     }
     async fn my_channel(&self, id: ChannelId, user_id: UserId) -> Result<Option<ChannelSummary>> {
-        self.read(move |c| Ok(ops::my_channels(c, user_id, Some(id))?.pop())).await
+        self.read(move |c| Ok(ops::my_channels(c, user_id, Some(id))?.pop()))
+            .await
     }
     async fn browse_channels(&self, query: BrowseQuery) -> Result<Vec<Channel>> {
         self.read(move |c| ops::browse_channels(c, &query)).await
     }
-    async fn update_channel(&self, id: ChannelId, actor_id: UserId, patch: ChannelPatch, guard: Guard) -> Result<Channel> {
-        self.write(move |tx| ops::update_channel(tx, id, actor_id, patch, guard)).await
+    async fn update_channel(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        patch: ChannelPatch,
+        guard: Guard,
+    ) -> Result<Channel> {
+        self.write(move |tx| ops::update_channel(tx, id, actor_id, patch, guard))
+            .await
     }
     async fn add_member(
         &self,
@@ -417,10 +487,18 @@ impl Store for SqliteStore {
         role: ChannelRole,
         guard: Guard,
     ) -> Result<(Membership, bool)> {
-        self.write(move |tx| ops::add_member(tx, id, actor_id, user_id, role, guard)).await
+        self.write(move |tx| ops::add_member(tx, id, actor_id, user_id, role, guard))
+            .await
     }
-    async fn remove_member(&self, id: ChannelId, actor_id: UserId, user_id: UserId, guard: Guard) -> Result<()> {
-        self.write(move |tx| ops::remove_member(tx, id, actor_id, user_id, guard)).await
+    async fn remove_member(
+        &self,
+        id: ChannelId,
+        actor_id: UserId,
+        user_id: UserId,
+        guard: Guard,
+    ) -> Result<()> {
+        self.write(move |tx| ops::remove_member(tx, id, actor_id, user_id, guard))
+            .await
     }
     async fn set_member_role(
         &self,
@@ -430,26 +508,48 @@ impl Store for SqliteStore {
         role: ChannelRole,
         guard: Guard,
     ) -> Result<Membership> {
-        self.write(move |tx| ops::set_member_role(tx, id, actor_id, user_id, role, guard)).await
+        self.write(move |tx| ops::set_member_role(tx, id, actor_id, user_id, role, guard))
+            .await
     }
-    async fn members(&self, id: ChannelId, after: Option<UserId>, limit: u32) -> Result<Vec<(Membership, User)>> {
+    async fn members(
+        &self,
+        id: ChannelId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(Membership, User)>> {
         self.read(move |c| ops::members(c, id, after, limit)).await
     }
-    async fn mark_read(&self, id: ChannelId, user_id: UserId, seq: i64, guard: Guard) -> Result<Membership> {
-        self.write(move |tx| ops::mark_read(tx, id, user_id, seq, guard)).await
+    async fn mark_read(
+        &self,
+        id: ChannelId,
+        user_id: UserId,
+        seq: i64,
+        guard: Guard,
+    ) -> Result<Membership> {
+        self.write(move |tx| ops::mark_read(tx, id, user_id, seq, guard))
+            .await
     }
 
     async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted> {
-        self.write(move |tx| ops::post_message(tx, new, guard)).await
+        self.write(move |tx| ops::post_message(tx, new, guard))
+            .await
     }
     async fn message(&self, id: MessageId) -> Result<Option<Message>> {
         self.read(move |c| ops::message(c, id)).await
     }
-    async fn history(&self, id: ChannelId, anchor: Anchor, limit: u32, include_replies: bool) -> Result<Vec<Message>> {
-        self.read(move |c| ops::history(c, id, anchor, limit, include_replies)).await
+    async fn history(
+        &self,
+        id: ChannelId,
+        anchor: Anchor,
+        limit: u32,
+        include_replies: bool,
+    ) -> Result<Vec<Message>> {
+        self.read(move |c| ops::history(c, id, anchor, limit, include_replies))
+            .await
     }
     async fn thread(&self, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
-        self.read(move |c| ops::thread(c, root, after_seq, limit)).await
+        self.read(move |c| ops::thread(c, root, after_seq, limit))
+            .await
     }
     async fn edit_message(
         &self,
@@ -459,10 +559,17 @@ impl Store for SqliteStore {
         mentions: Mentions,
         guard: Guard,
     ) -> Result<Message> {
-        self.write(move |tx| ops::edit_message(tx, id, actor_id, text, mentions, guard)).await
+        self.write(move |tx| ops::edit_message(tx, id, actor_id, text, mentions, guard))
+            .await
     }
-    async fn delete_message(&self, id: MessageId, actor_id: UserId, guard: Guard) -> Result<Message> {
-        self.write(move |tx| ops::delete_message(tx, id, actor_id, guard)).await
+    async fn delete_message(
+        &self,
+        id: MessageId,
+        actor_id: UserId,
+        guard: Guard,
+    ) -> Result<Message> {
+        self.write(move |tx| ops::delete_message(tx, id, actor_id, guard))
+            .await
     }
     async fn set_reaction(
         &self,
@@ -472,19 +579,35 @@ impl Store for SqliteStore {
         present: bool,
         guard: Guard,
     ) -> Result<(Message, bool)> {
-        self.write(move |tx| ops::set_reaction(tx, id, user_id, emoji, present, guard)).await
+        self.write(move |tx| ops::set_reaction(tx, id, user_id, emoji, present, guard))
+            .await
     }
-    async fn set_pinned(&self, id: MessageId, user_id: UserId, pinned: bool, guard: Guard) -> Result<(Message, bool)> {
-        self.write(move |tx| ops::set_pinned(tx, id, user_id, pinned, guard)).await
+    async fn set_pinned(
+        &self,
+        id: MessageId,
+        user_id: UserId,
+        pinned: bool,
+        guard: Guard,
+    ) -> Result<(Message, bool)> {
+        self.write(move |tx| ops::set_pinned(tx, id, user_id, pinned, guard))
+            .await
     }
     async fn pins(&self, id: ChannelId) -> Result<Vec<Message>> {
         self.read(move |c| ops::pins(c, id)).await
     }
 
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
-        self.read(move |c| ops::events_after(c, position, limit)).await
+        self.read(move |c| ops::events_after(c, position, limit))
+            .await
     }
     async fn last_position(&self) -> Result<i64> {
-        self.read(|c| Ok(c.query_row("SELECT coalesce(max(position), 0) FROM events", [], |r| r.get(0))?)).await
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT coalesce(max(position), 0) FROM events", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
     }
 }

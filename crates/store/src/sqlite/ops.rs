@@ -2,17 +2,19 @@
 //! [`Tx`] and append their events there.
 
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Entity, Error as DomainError, Event,
-    EventKind, Membership, Mentions, Message, MessageId, Millis, NewEvent, TokenInfo, User, UserId,
-    validate::MAX_REACTIONS_PER_MESSAGE,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Entity,
+    Error as DomainError, Event, EventKind, Membership, Mentions, Message, MessageId, Millis,
+    NewEvent, TokenInfo, User, UserId, validate::MAX_REACTIONS_PER_MESSAGE,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Tx;
-use super::rows::{self, CHANNEL_COLS, EVENT_COLS, MEMBER_COLS, MESSAGE_COLS, TOKEN_COLS, USER_COLS};
+use super::rows::{
+    self, CHANNEL_COLS, EVENT_COLS, MEMBER_COLS, MESSAGE_COLS, TOKEN_COLS, USER_COLS,
+};
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, NewChannel, NewMessage, NewToken, NewUser, Posted, Result,
-    UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, NewChannel, NewMessage, NewToken, NewUser,
+    Posted, Result, UserPatch, UserQuery,
 };
 
 /// Most pinned messages in one channel.
@@ -67,7 +69,11 @@ pub fn create_user(tx: &mut Tx<'_>, new: NewUser) -> Result<User> {
     match r {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            let what = if e.to_string().contains("email") { "email is taken" } else { "username is taken" };
+            let what = if e.to_string().contains("email") {
+                "email is taken"
+            } else {
+                "username is taken"
+            };
             return Err(domain(DomainError::Conflict(what)));
         }
         Err(e) => return Err(e.into()),
@@ -83,11 +89,15 @@ pub fn user_credentials(c: &Connection, login: &str) -> Result<Option<(User, Opt
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {USER_COLS}, password_hash FROM users WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1"
     ))?;
-    Ok(stmt.query_row([login], |r| Ok((rows::user(r)?, r.get(9)?))).optional()?)
+    Ok(stmt
+        .query_row([login], |r| Ok((rows::user(r)?, r.get(9)?)))
+        .optional()?)
 }
 
 pub fn users_by_usernames(c: &Connection, names: &[String]) -> Result<Vec<User>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE username = ?1"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {USER_COLS} FROM users WHERE username = ?1"
+    ))?;
     let mut out = Vec::with_capacity(names.len());
     for n in names {
         if let Some(u) = stmt.query_row([n], rows::user).optional()? {
@@ -116,37 +126,68 @@ pub fn list_users(c: &Connection, q: &UserQuery) -> Result<Vec<User>> {
          ORDER BY username LIMIT ?4"
     ))?;
     let pattern = q.text.as_deref().map(like_pattern);
-    let rows = stmt.query_map(params![q.include_inactive, q.after_username, pattern, q.limit], rows::user)?;
+    let rows = stmt.query_map(
+        params![q.include_inactive, q.after_username, pattern, q.limit],
+        rows::user,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn update_user(tx: &mut Tx<'_>, id: UserId, patch: UserPatch, actor_id: Option<UserId>) -> Result<User> {
+pub fn update_user(
+    tx: &mut Tx<'_>,
+    id: UserId,
+    patch: UserPatch,
+    actor_id: Option<UserId>,
+) -> Result<User> {
     let before = user(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
     let c = tx.conn;
     if let Some(name) = &patch.display_name {
-        c.execute("UPDATE users SET display_name = ?2 WHERE id = ?1", params![id.0, name])?;
+        c.execute(
+            "UPDATE users SET display_name = ?2 WHERE id = ?1",
+            params![id.0, name],
+        )?;
     }
     if let Some(email) = &patch.email {
-        match c.execute("UPDATE users SET email = ?2 WHERE id = ?1", params![id.0, email]) {
+        match c.execute(
+            "UPDATE users SET email = ?2 WHERE id = ?1",
+            params![id.0, email],
+        ) {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(domain(DomainError::Conflict("email is taken"))),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(domain(DomainError::Conflict("email is taken")));
+            }
             Err(e) => return Err(e.into()),
         }
     }
     if let Some(hash) = &patch.password_hash {
-        c.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![id.0, hash])?;
+        c.execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![id.0, hash],
+        )?;
     }
     if let Some(admin) = patch.is_admin {
-        c.execute("UPDATE users SET is_admin = ?2 WHERE id = ?1", params![id.0, admin])?;
+        c.execute(
+            "UPDATE users SET is_admin = ?2 WHERE id = ?1",
+            params![id.0, admin],
+        )?;
     }
     if let Some(active) = patch.active {
-        c.execute("UPDATE users SET active = ?2 WHERE id = ?1", params![id.0, active])?;
+        c.execute(
+            "UPDATE users SET active = ?2 WHERE id = ?1",
+            params![id.0, active],
+        )?;
         if !active {
             // Sessions end with deactivation; personal access tokens only stop working meanwhile.
-            c.execute("DELETE FROM tokens WHERE user_id = ?1 AND kind = 'session'", [id.0])?;
+            c.execute(
+                "DELETE FROM tokens WHERE user_id = ?1 AND kind = 'session'",
+                [id.0],
+            )?;
         }
     }
-    c.execute("UPDATE users SET updated_at = ?2 WHERE id = ?1", params![id.0, tx.now.0])?;
+    c.execute(
+        "UPDATE users SET updated_at = ?2 WHERE id = ?1",
+        params![id.0, tx.now.0],
+    )?;
     let after = user(c, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
     let visible_change = before.display_name != after.display_name
         || before.email != after.email
@@ -160,7 +201,11 @@ pub fn update_user(tx: &mut Tx<'_>, id: UserId, patch: UserPatch, actor_id: Opti
     Ok(after)
 }
 
-pub fn revoke_sessions(tx: &mut Tx<'_>, user_id: UserId, except: Option<enclave_core::TokenId>) -> Result<u64> {
+pub fn revoke_sessions(
+    tx: &mut Tx<'_>,
+    user_id: UserId,
+    except: Option<enclave_core::TokenId>,
+) -> Result<u64> {
     let n = tx.conn.execute(
         "DELETE FROM tokens WHERE user_id = ?1 AND kind = 'session' AND id IS NOT ?2",
         params![user_id.0, except.map(|t| t.0)],
@@ -178,24 +223,42 @@ pub fn create_token(tx: &mut Tx<'_>, new: NewToken) -> Result<TokenInfo> {
         )?
         .execute(params![new.user_id.0, new.kind.as_str(), &new.hash[..], new.name, tx.now.0, new.expires_at.map(|m| m.0)])?;
     let id = tx.conn.last_insert_rowid();
-    let mut stmt = tx.conn.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?;
+    let mut stmt = tx
+        .conn
+        .prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"))?;
     Ok(stmt.query_row([id], rows::token)?)
 }
 
-pub fn token_by_hash(c: &Connection, hash: &[u8; 32], now: Millis) -> Result<Option<(TokenInfo, User)>> {
-    let cols = TOKEN_COLS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
-    let ucols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+pub fn token_by_hash(
+    c: &Connection,
+    hash: &[u8; 32],
+    now: Millis,
+) -> Result<Option<(TokenInfo, User)>> {
+    let cols = TOKEN_COLS
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ucols = USER_COLS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {cols}, {ucols} FROM tokens t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = ?1 AND (t.expires_at IS NULL OR t.expires_at > ?2)"
     ))?;
     Ok(stmt
-        .query_row(params![&hash[..], now.0], |r| Ok((rows::token(r)?, rows::user_at(r, 7)?)))
+        .query_row(params![&hash[..], now.0], |r| {
+            Ok((rows::token(r)?, rows::user_at(r, 7)?))
+        })
         .optional()?)
 }
 
 pub fn list_tokens(c: &Connection, user_id: UserId) -> Result<Vec<TokenInfo>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY id"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {TOKEN_COLS} FROM tokens WHERE user_id = ?1 ORDER BY id"
+    ))?;
     let rows = stmt.query_map([user_id.0], rows::token)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -204,23 +267,35 @@ pub fn list_tokens(c: &Connection, user_id: UserId) -> Result<Vec<TokenInfo>> {
 // Channels and members
 
 pub fn channel(c: &Connection, id: ChannelId) -> Result<Option<Channel>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {CHANNEL_COLS} FROM channels WHERE id = ?1"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {CHANNEL_COLS} FROM channels WHERE id = ?1"
+    ))?;
     Ok(stmt.query_row([id.0], rows::channel).optional()?)
 }
 
 pub fn membership(c: &Connection, id: ChannelId, user_id: UserId) -> Result<Option<Membership>> {
-    let mut stmt =
-        c.prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE channel_id = ?1 AND user_id = ?2"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {MEMBER_COLS} FROM members WHERE channel_id = ?1 AND user_id = ?2"
+    ))?;
     Ok(stmt.query_row([id.0, user_id.0], rows::member).optional()?)
 }
 
-fn insert_member(tx: &mut Tx<'_>, id: ChannelId, user_id: UserId, role: ChannelRole, last_read: i64) -> Result<()> {
+fn insert_member(
+    tx: &mut Tx<'_>,
+    id: ChannelId,
+    user_id: UserId,
+    role: ChannelRole,
+    last_read: i64,
+) -> Result<()> {
     tx.conn
         .prepare_cached(
             "INSERT INTO members (channel_id, user_id, role, last_read_seq, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![id.0, user_id.0, role.as_str(), last_read, tx.now.0])?;
-    tx.conn.execute("UPDATE channels SET n_members = n_members + 1 WHERE id = ?1", [id.0])?;
+    tx.conn.execute(
+        "UPDATE channels SET n_members = n_members + 1 WHERE id = ?1",
+        [id.0],
+    )?;
     Ok(())
 }
 
@@ -233,28 +308,56 @@ pub fn create_channel(tx: &mut Tx<'_>, new: NewChannel) -> Result<Channel> {
     match r {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            return Err(domain(DomainError::Conflict("a channel with this name already exists")));
+            return Err(domain(DomainError::Conflict(
+                "a channel with this name already exists",
+            )));
         }
         Err(e) => return Err(e.into()),
     }
     let id = ChannelId(tx.conn.last_insert_rowid());
     insert_member(tx, id, new.creator_id, ChannelRole::Owner, 0)?;
-    tx.event(NewEvent::new(EventKind::ChannelCreated).channel(id).actor(new.creator_id))?;
-    tx.event(NewEvent::new(EventKind::MemberAdded).channel(id).user(new.creator_id).actor(new.creator_id))?;
+    tx.event(
+        NewEvent::new(EventKind::ChannelCreated)
+            .channel(id)
+            .actor(new.creator_id),
+    )?;
+    tx.event(
+        NewEvent::new(EventKind::MemberAdded)
+            .channel(id)
+            .user(new.creator_id)
+            .actor(new.creator_id),
+    )?;
     channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))
 }
 
-pub fn open_direct(tx: &mut Tx<'_>, creator: UserId, mut user_ids: Vec<UserId>) -> Result<(Channel, bool)> {
+pub fn open_direct(
+    tx: &mut Tx<'_>,
+    creator: UserId,
+    mut user_ids: Vec<UserId>,
+) -> Result<(Channel, bool)> {
     user_ids.sort();
     user_ids.dedup();
-    let key = user_ids.iter().map(|u| u.0.to_string()).collect::<Vec<_>>().join(",");
-    let existing: Option<i64> =
-        tx.conn.query_row("SELECT id FROM channels WHERE dm_key = ?1", [&key], |r| r.get(0)).optional()?;
+    let key = user_ids
+        .iter()
+        .map(|u| u.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let existing: Option<i64> = tx
+        .conn
+        .query_row("SELECT id FROM channels WHERE dm_key = ?1", [&key], |r| {
+            r.get(0)
+        })
+        .optional()?;
     if let Some(id) = existing {
-        let ch = channel(tx.conn, ChannelId(id))?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
+        let ch = channel(tx.conn, ChannelId(id))?
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
         return Ok((ch, false));
     }
-    let kind = if user_ids.len() <= 2 { ChannelKind::Dm } else { ChannelKind::GroupDm };
+    let kind = if user_ids.len() <= 2 {
+        ChannelKind::Dm
+    } else {
+        ChannelKind::GroupDm
+    };
     tx.conn.execute(
         "INSERT INTO channels (kind, dm_key, creator_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         params![kind.as_str(), key, creator.0, tx.now.0],
@@ -263,9 +366,18 @@ pub fn open_direct(tx: &mut Tx<'_>, creator: UserId, mut user_ids: Vec<UserId>) 
     for u in &user_ids {
         insert_member(tx, id, *u, ChannelRole::Member, 0)?;
     }
-    tx.event(NewEvent::new(EventKind::ChannelCreated).channel(id).actor(creator))?;
+    tx.event(
+        NewEvent::new(EventKind::ChannelCreated)
+            .channel(id)
+            .actor(creator),
+    )?;
     for u in &user_ids {
-        tx.event(NewEvent::new(EventKind::MemberAdded).channel(id).user(*u).actor(creator))?;
+        tx.event(
+            NewEvent::new(EventKind::MemberAdded)
+                .channel(id)
+                .user(*u)
+                .actor(creator),
+        )?;
     }
     let ch = channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
     Ok((ch, true))
@@ -276,29 +388,51 @@ fn unread_counts(c: &Connection, m: &Membership) -> Result<(i64, i64)> {
         "SELECT count(*) FROM messages WHERE channel_id = ?1 AND seq > ?2
            AND thread_root_id IS NULL AND deleted_at IS NULL AND user_id <> ?3",
     )?;
-    let u: i64 = unread.query_row(params![m.channel_id.0, m.last_read_seq, m.user_id.0], |r| r.get(0))?;
+    let u: i64 = unread.query_row(params![m.channel_id.0, m.last_read_seq, m.user_id.0], |r| {
+        r.get(0)
+    })?;
     let mut mentions = c.prepare_cached(
         "SELECT count(*) FROM (
-            SELECT seq FROM mentions WHERE user_id = ?3 AND channel_id = ?1 AND seq > ?2
+            SELECT mn.seq FROM mentions mn JOIN messages msg ON msg.id = mn.message_id
+              WHERE mn.user_id = ?3 AND mn.channel_id = ?1 AND mn.seq > ?2 AND msg.user_id <> ?3
             UNION
             SELECT seq FROM messages WHERE channel_id = ?1 AND seq > ?2 AND mention_flags <> 0
               AND deleted_at IS NULL AND user_id <> ?3)",
     )?;
-    let n: i64 = mentions.query_row(params![m.channel_id.0, m.last_read_seq, m.user_id.0], |r| r.get(0))?;
+    let n: i64 = mentions
+        .query_row(params![m.channel_id.0, m.last_read_seq, m.user_id.0], |r| {
+            r.get(0)
+        })?;
     Ok((u, n))
 }
 
-pub fn my_channels(c: &Connection, user_id: UserId, only: Option<ChannelId>) -> Result<Vec<ChannelSummary>> {
-    let ccols = CHANNEL_COLS.split(", ").map(|c| format!("ch.{c}")).collect::<Vec<_>>().join(", ");
-    let mcols = MEMBER_COLS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+pub fn my_channels(
+    c: &Connection,
+    user_id: UserId,
+    only: Option<ChannelId>,
+) -> Result<Vec<ChannelSummary>> {
+    let ccols = CHANNEL_COLS
+        .split(", ")
+        .map(|c| format!("ch.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mcols = MEMBER_COLS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {ccols}, {mcols} FROM members m JOIN channels ch ON ch.id = m.channel_id
          WHERE m.user_id = ?1 AND (?2 IS NULL OR m.channel_id = ?2) ORDER BY ch.id"
     ))?;
     let pairs = stmt
-        .query_map(params![user_id.0, only.map(|c| c.0)], |r| Ok((rows::channel_at(r, 0)?, rows::member_at(r, 11)?)))?
+        .query_map(params![user_id.0, only.map(|c| c.0)], |r| {
+            Ok((rows::channel_at(r, 0)?, rows::member_at(r, 11)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut others = c.prepare_cached("SELECT user_id FROM members WHERE channel_id = ?1 AND user_id <> ?2 ORDER BY user_id")?;
+    let mut others = c.prepare_cached(
+        "SELECT user_id FROM members WHERE channel_id = ?1 AND user_id <> ?2 ORDER BY user_id",
+    )?;
     let mut out = Vec::with_capacity(pairs.len());
     for (channel, membership) in pairs {
         let (unread_count, mention_count) = unread_counts(c, &membership)?;
@@ -309,7 +443,13 @@ pub fn my_channels(c: &Connection, user_id: UserId, only: Option<ChannelId>) -> 
         } else {
             Vec::new()
         };
-        out.push(ChannelSummary { channel, membership, unread_count, mention_count, dm_user_ids });
+        out.push(ChannelSummary {
+            channel,
+            membership,
+            unread_count,
+            mention_count,
+            dm_user_ids,
+        });
     }
     Ok(out)
 }
@@ -322,7 +462,15 @@ pub fn browse_channels(c: &Connection, q: &BrowseQuery) -> Result<Vec<Channel>> 
          ORDER BY id LIMIT ?4"
     ))?;
     let pattern = q.text.as_deref().map(like_pattern);
-    let rows = stmt.query_map(params![q.include_archived, q.after_id.map(|c| c.0), pattern, q.limit], rows::channel)?;
+    let rows = stmt.query_map(
+        params![
+            q.include_archived,
+            q.after_id.map(|c| c.0),
+            pattern,
+            q.limit
+        ],
+        rows::channel,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -340,49 +488,90 @@ fn run_guard(
     message: Option<&Message>,
     target: Option<&Membership>,
 ) -> Result<()> {
-    guard(&GuardCtx { channel, membership, message, target }).map_err(Error::Domain)
+    guard(&GuardCtx {
+        channel,
+        membership,
+        message,
+        target,
+    })
+    .map_err(Error::Domain)
 }
 
-pub fn update_channel(tx: &mut Tx<'_>, id: ChannelId, actor: UserId, patch: ChannelPatch, guard: Guard) -> Result<Channel> {
+pub fn update_channel(
+    tx: &mut Tx<'_>,
+    id: ChannelId,
+    actor: UserId,
+    patch: ChannelPatch,
+    guard: Guard,
+) -> Result<Channel> {
     let (before, m) = load_ctx(tx.conn, id, actor)?;
     run_guard(guard, &before, m.as_ref(), None, None)?;
     let c = tx.conn;
     if let Some((name, key)) = &patch.name {
-        match c.execute("UPDATE channels SET name = ?2, name_key = ?3 WHERE id = ?1", params![id.0, name, key]) {
+        match c.execute(
+            "UPDATE channels SET name = ?2, name_key = ?3 WHERE id = ?1",
+            params![id.0, name, key],
+        ) {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                return Err(domain(DomainError::Conflict("a channel with this name already exists")));
+                return Err(domain(DomainError::Conflict(
+                    "a channel with this name already exists",
+                )));
             }
             Err(e) => return Err(e.into()),
         }
     }
     if let Some(topic) = &patch.topic {
-        c.execute("UPDATE channels SET topic = ?2 WHERE id = ?1", params![id.0, topic])?;
+        c.execute(
+            "UPDATE channels SET topic = ?2 WHERE id = ?1",
+            params![id.0, topic],
+        )?;
     }
     if let Some(purpose) = &patch.purpose {
-        c.execute("UPDATE channels SET purpose = ?2 WHERE id = ?1", params![id.0, purpose])?;
+        c.execute(
+            "UPDATE channels SET purpose = ?2 WHERE id = ?1",
+            params![id.0, purpose],
+        )?;
     }
     match patch.archived {
         Some(true) if before.archived_at.is_none() => {
-            c.execute("UPDATE channels SET archived_at = ?2 WHERE id = ?1", params![id.0, tx.now.0])?;
+            c.execute(
+                "UPDATE channels SET archived_at = ?2 WHERE id = ?1",
+                params![id.0, tx.now.0],
+            )?;
         }
         Some(false) => {
-            c.execute("UPDATE channels SET archived_at = NULL WHERE id = ?1", [id.0])?;
+            c.execute(
+                "UPDATE channels SET archived_at = NULL WHERE id = ?1",
+                [id.0],
+            )?;
         }
         _ => {}
     }
     let mut after = channel(c, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
-    let fields_changed = before.name != after.name || before.topic != after.topic || before.purpose != after.purpose;
+    let fields_changed =
+        before.name != after.name || before.topic != after.topic || before.purpose != after.purpose;
     let archive_changed = before.archived_at.is_some() != after.archived_at.is_some();
     if fields_changed || archive_changed {
-        c.execute("UPDATE channels SET updated_at = ?2 WHERE id = ?1", params![id.0, tx.now.0])?;
+        c.execute(
+            "UPDATE channels SET updated_at = ?2 WHERE id = ?1",
+            params![id.0, tx.now.0],
+        )?;
         after.updated_at = tx.now;
     }
     if fields_changed {
-        tx.event(NewEvent::new(EventKind::ChannelUpdated).channel(id).actor(actor))?;
+        tx.event(
+            NewEvent::new(EventKind::ChannelUpdated)
+                .channel(id)
+                .actor(actor),
+        )?;
     }
     if archive_changed {
-        let kind = if after.is_archived() { EventKind::ChannelArchived } else { EventKind::ChannelUnarchived };
+        let kind = if after.is_archived() {
+            EventKind::ChannelArchived
+        } else {
+            EventKind::ChannelUnarchived
+        };
         tx.event(NewEvent::new(kind).channel(id).actor(actor))?;
     }
     Ok(after)
@@ -402,28 +591,55 @@ pub fn add_member(
     if let Some(existing) = target {
         return Ok((existing, false));
     }
-    let active: Option<bool> =
-        tx.conn.query_row("SELECT active FROM users WHERE id = ?1", [user_id.0], |r| r.get(0)).optional()?;
+    let active: Option<bool> = tx
+        .conn
+        .query_row("SELECT active FROM users WHERE id = ?1", [user_id.0], |r| {
+            r.get(0)
+        })
+        .optional()?;
     if active != Some(true) {
         return Err(domain(DomainError::NotFound(Entity::User)));
     }
     // A new member starts with everything before joining marked read.
     insert_member(tx, id, user_id, role, ch.last_seq)?;
-    tx.event(NewEvent::new(EventKind::MemberAdded).channel(id).user(user_id).actor(actor))?;
-    let added = membership(tx.conn, id, user_id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Member)))?;
+    tx.event(
+        NewEvent::new(EventKind::MemberAdded)
+            .channel(id)
+            .user(user_id)
+            .actor(actor),
+    )?;
+    let added = membership(tx.conn, id, user_id)?
+        .ok_or(Error::Domain(DomainError::NotFound(Entity::Member)))?;
     Ok((added, true))
 }
 
-pub fn remove_member(tx: &mut Tx<'_>, id: ChannelId, actor: UserId, user_id: UserId, guard: Guard) -> Result<()> {
+pub fn remove_member(
+    tx: &mut Tx<'_>,
+    id: ChannelId,
+    actor: UserId,
+    user_id: UserId,
+    guard: Guard,
+) -> Result<()> {
     let (ch, m) = load_ctx(tx.conn, id, actor)?;
     let target = membership(tx.conn, id, user_id)?;
     run_guard(guard, &ch, m.as_ref(), None, target.as_ref())?;
     if target.is_none() {
         return Err(domain(DomainError::NotFound(Entity::Member)));
     }
-    tx.conn.execute("DELETE FROM members WHERE channel_id = ?1 AND user_id = ?2", [id.0, user_id.0])?;
-    tx.conn.execute("UPDATE channels SET n_members = n_members - 1 WHERE id = ?1", [id.0])?;
-    tx.event(NewEvent::new(EventKind::MemberRemoved).channel(id).user(user_id).actor(actor))?;
+    tx.conn.execute(
+        "DELETE FROM members WHERE channel_id = ?1 AND user_id = ?2",
+        [id.0, user_id.0],
+    )?;
+    tx.conn.execute(
+        "UPDATE channels SET n_members = n_members - 1 WHERE id = ?1",
+        [id.0],
+    )?;
+    tx.event(
+        NewEvent::new(EventKind::MemberRemoved)
+            .channel(id)
+            .user(user_id)
+            .actor(actor),
+    )?;
     Ok(())
 }
 
@@ -448,13 +664,31 @@ pub fn set_member_role(
         "UPDATE members SET role = ?3 WHERE channel_id = ?1 AND user_id = ?2",
         params![id.0, user_id.0, role.as_str()],
     )?;
-    tx.event(NewEvent::new(EventKind::MemberUpdated).channel(id).user(user_id).actor(actor))?;
+    tx.event(
+        NewEvent::new(EventKind::MemberUpdated)
+            .channel(id)
+            .user(user_id)
+            .actor(actor),
+    )?;
     Ok(Membership { role, ..target })
 }
 
-pub fn members(c: &Connection, id: ChannelId, after: Option<UserId>, limit: u32) -> Result<Vec<(Membership, User)>> {
-    let mcols = MEMBER_COLS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
-    let ucols = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+pub fn members(
+    c: &Connection,
+    id: ChannelId,
+    after: Option<UserId>,
+    limit: u32,
+) -> Result<Vec<(Membership, User)>> {
+    let mcols = MEMBER_COLS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ucols = USER_COLS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {mcols}, {ucols} FROM members m JOIN users u ON u.id = m.user_id
          WHERE m.channel_id = ?1 AND m.user_id > ?2 ORDER BY m.user_id LIMIT ?3"
@@ -465,7 +699,13 @@ pub fn members(c: &Connection, id: ChannelId, after: Option<UserId>, limit: u32)
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn mark_read(tx: &mut Tx<'_>, id: ChannelId, user_id: UserId, seq: i64, guard: Guard) -> Result<Membership> {
+pub fn mark_read(
+    tx: &mut Tx<'_>,
+    id: ChannelId,
+    user_id: UserId,
+    seq: i64,
+    guard: Guard,
+) -> Result<Membership> {
     let (ch, m) = load_ctx(tx.conn, id, user_id)?;
     run_guard(guard, &ch, m.as_ref(), None, None)?;
     let Some(m) = m else {
@@ -479,8 +719,17 @@ pub fn mark_read(tx: &mut Tx<'_>, id: ChannelId, user_id: UserId, seq: i64, guar
         "UPDATE members SET last_read_seq = ?3 WHERE channel_id = ?1 AND user_id = ?2",
         params![id.0, user_id.0, seq],
     )?;
-    tx.event(NewEvent::new(EventKind::ReadUpdated).channel(id).user(user_id).actor(user_id).extra(seq.to_string()))?;
-    Ok(Membership { last_read_seq: seq, ..m })
+    tx.event(
+        NewEvent::new(EventKind::ReadUpdated)
+            .channel(id)
+            .user(user_id)
+            .actor(user_id)
+            .extra(seq.to_string()),
+    )?;
+    Ok(Membership {
+        last_read_seq: seq,
+        ..m
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,7 +745,10 @@ fn attach_reactions(c: &Connection, msgs: &mut [Message]) -> Result<()> {
             let user = UserId(r.get(1)?);
             match m.reactions.iter_mut().find(|g| g.emoji == emoji) {
                 Some(g) => g.user_ids.push(user),
-                None => m.reactions.push(enclave_core::ReactionGroup { emoji, user_ids: vec![user] }),
+                None => m.reactions.push(enclave_core::ReactionGroup {
+                    emoji,
+                    user_ids: vec![user],
+                }),
             }
         }
     }
@@ -504,12 +756,16 @@ fn attach_reactions(c: &Connection, msgs: &mut [Message]) -> Result<()> {
 }
 
 fn message_raw(c: &Connection, id: MessageId) -> Result<Option<Message>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"
+    ))?;
     Ok(stmt.query_row([id.0], rows::message).optional()?)
 }
 
 pub fn message(c: &Connection, id: MessageId) -> Result<Option<Message>> {
-    let Some(m) = message_raw(c, id)? else { return Ok(None) };
+    let Some(m) = message_raw(c, id)? else {
+        return Ok(None);
+    };
     let mut one = [m];
     attach_reactions(c, &mut one)?;
     let [m] = one;
@@ -523,7 +779,13 @@ fn live_message(c: &Connection, id: MessageId) -> Result<Message> {
     }
 }
 
-fn write_mentions(tx: &Tx<'_>, msg: MessageId, channel: ChannelId, seq: i64, mentions: &Mentions) -> Result<()> {
+fn write_mentions(
+    tx: &Tx<'_>,
+    msg: MessageId,
+    channel: ChannelId,
+    seq: i64,
+    mentions: &Mentions,
+) -> Result<()> {
     let mut stmt = tx
         .conn
         .prepare_cached("INSERT OR IGNORE INTO mentions (user_id, channel_id, seq, message_id) VALUES (?1, ?2, ?3, ?4)")?;
@@ -543,27 +805,43 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
             .query_row(params![new.channel_id.0, new.user_id.0, cid], |r| r.get(0))
             .optional()?;
         if let Some(id) = existing {
-            let message = message(tx.conn, MessageId(id))?.ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))?;
-            return Ok(Posted { message, created: false });
+            let message = message(tx.conn, MessageId(id))?
+                .ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))?;
+            return Ok(Posted {
+                message,
+                created: false,
+            });
         }
     }
     if let Some(root) = new.thread_root_id {
         let root_row: Option<(i64, Option<i64>, Option<i64>)> = tx
             .conn
-            .prepare_cached("SELECT channel_id, thread_root_id, deleted_at FROM messages WHERE id = ?1")?
+            .prepare_cached(
+                "SELECT channel_id, thread_root_id, deleted_at FROM messages WHERE id = ?1",
+            )?
             .query_row([root.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         match root_row {
             Some((c, None, None)) if c == new.channel_id.0 => {}
             Some((c, Some(_), _)) if c == new.channel_id.0 => {
-                return Err(domain(DomainError::invalid("thread_root_id", "replies go to the thread's root message")));
+                return Err(domain(DomainError::invalid(
+                    "thread_root_id",
+                    "replies go to the thread's root message",
+                )));
             }
-            _ => return Err(domain(DomainError::invalid("thread_root_id", "no such message in this channel"))),
+            _ => {
+                return Err(domain(DomainError::invalid(
+                    "thread_root_id",
+                    "no such message in this channel",
+                )));
+            }
         }
     }
     let seq: i64 = tx
         .conn
-        .prepare_cached("UPDATE channels SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")?
+        .prepare_cached(
+            "UPDATE channels SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )?
         .query_row([new.channel_id.0], |r| r.get(0))?;
     let (flags, ids) = rows::mention_columns(&new.mentions);
     tx.conn
@@ -597,9 +875,19 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
             )?
             .execute(params![new.channel_id.0, new.user_id.0, seq])?;
     }
-    tx.event(NewEvent::new(EventKind::MessageCreated).channel(new.channel_id).actor(new.user_id).message(id))?;
+    tx.event(
+        NewEvent::new(EventKind::MessageCreated)
+            .channel(new.channel_id)
+            .actor(new.user_id)
+            .message(id),
+    )?;
     if let Some(root) = new.thread_root_id {
-        tx.event(NewEvent::new(EventKind::ThreadUpdated).channel(new.channel_id).actor(new.user_id).message(root))?;
+        tx.event(
+            NewEvent::new(EventKind::ThreadUpdated)
+                .channel(new.channel_id)
+                .actor(new.user_id)
+                .message(root),
+        )?;
     }
     let message = Message {
         id,
@@ -619,12 +907,21 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
         pinned_by: None,
         reactions: Vec::new(),
     };
-    Ok(Posted { message, created: true })
+    Ok(Posted {
+        message,
+        created: true,
+    })
 }
 
 const VISIBLE: &str = "(deleted_at IS NULL OR reply_count > 0) AND (?3 OR thread_root_id IS NULL)";
 
-pub fn history(c: &Connection, id: ChannelId, anchor: Anchor, limit: u32, include_replies: bool) -> Result<Vec<Message>> {
+pub fn history(
+    c: &Connection,
+    id: ChannelId,
+    anchor: Anchor,
+    limit: u32,
+    include_replies: bool,
+) -> Result<Vec<Message>> {
     let before = |seq: i64, n: u32| -> Result<Vec<Message>> {
         let mut stmt = c.prepare_cached(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE channel_id = ?1 AND seq < ?2 AND {VISIBLE} ORDER BY seq DESC LIMIT ?4"
@@ -659,7 +956,9 @@ pub fn history(c: &Connection, id: ChannelId, anchor: Anchor, limit: u32, includ
 }
 
 pub fn thread(c: &Connection, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
-    let Some(root_msg) = message_raw(c, root)? else { return Ok(Vec::new()) };
+    let Some(root_msg) = message_raw(c, root)? else {
+        return Ok(Vec::new());
+    };
     if root_msg.thread_root_id.is_some() {
         return Ok(Vec::new());
     }
@@ -668,7 +967,10 @@ pub fn thread(c: &Connection, root: MessageId, after_seq: i64, limit: u32) -> Re
          ORDER BY seq LIMIT ?3"
     ))?;
     let mut msgs = vec![root_msg];
-    msgs.extend(stmt.query_map(params![root.0, after_seq, limit], rows::message)?.collect::<rusqlite::Result<Vec<_>>>()?);
+    msgs.extend(
+        stmt.query_map(params![root.0, after_seq, limit], rows::message)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+    );
     attach_reactions(c, &mut msgs)?;
     Ok(msgs)
 }
@@ -692,13 +994,31 @@ pub fn edit_message(
         "UPDATE messages SET text = ?2, mention_flags = ?3, mention_user_ids = ?4, edited_at = ?5 WHERE id = ?1",
         params![id.0, text, flags, ids, tx.now.0],
     )?;
-    tx.conn.execute("DELETE FROM mentions WHERE channel_id = ?1 AND seq = ?2", [before.channel_id.0, before.seq])?;
+    tx.conn.execute(
+        "DELETE FROM mentions WHERE channel_id = ?1 AND seq = ?2",
+        [before.channel_id.0, before.seq],
+    )?;
     write_mentions(tx, id, before.channel_id, before.seq, &mentions)?;
-    tx.event(NewEvent::new(EventKind::MessageEdited).channel(before.channel_id).actor(actor).message(id))?;
-    Ok(Message { text, mentions, edited_at: Some(tx.now), ..before })
+    tx.event(
+        NewEvent::new(EventKind::MessageEdited)
+            .channel(before.channel_id)
+            .actor(actor)
+            .message(id),
+    )?;
+    Ok(Message {
+        text,
+        mentions,
+        edited_at: Some(tx.now),
+        ..before
+    })
 }
 
-pub fn delete_message(tx: &mut Tx<'_>, id: MessageId, actor: UserId, guard: Guard) -> Result<Message> {
+pub fn delete_message(
+    tx: &mut Tx<'_>,
+    id: MessageId,
+    actor: UserId,
+    guard: Guard,
+) -> Result<Message> {
     let before = live_message(tx.conn, id)?;
     let (ch, m) = load_ctx(tx.conn, before.channel_id, actor)?;
     run_guard(guard, &ch, m.as_ref(), Some(&before), None)?;
@@ -707,12 +1027,32 @@ pub fn delete_message(tx: &mut Tx<'_>, id: MessageId, actor: UserId, guard: Guar
                 deleted_at = ?2 WHERE id = ?1",
         params![id.0, tx.now.0],
     )?;
-    tx.conn.execute("DELETE FROM mentions WHERE channel_id = ?1 AND seq = ?2", [before.channel_id.0, before.seq])?;
-    tx.conn.execute("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;
-    tx.event(NewEvent::new(EventKind::MessageDeleted).channel(before.channel_id).actor(actor).message(id))?;
+    tx.conn.execute(
+        "DELETE FROM mentions WHERE channel_id = ?1 AND seq = ?2",
+        [before.channel_id.0, before.seq],
+    )?;
+    tx.conn
+        .execute("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;
+    tx.event(
+        NewEvent::new(EventKind::MessageDeleted)
+            .channel(before.channel_id)
+            .actor(actor)
+            .message(id),
+    )?;
     if let Some(root) = before.thread_root_id {
-        tx.conn.execute("UPDATE messages SET reply_count = max(reply_count - 1, 0) WHERE id = ?1", [root.0])?;
-        tx.event(NewEvent::new(EventKind::ThreadUpdated).channel(before.channel_id).actor(actor).message(root))?;
+        tx.conn.execute(
+            // The deleted reply is already marked, so the newest remaining one sets the time.
+            "UPDATE messages SET reply_count = max(reply_count - 1, 0),
+                    last_reply_at = (SELECT max(created_at) FROM messages WHERE thread_root_id = ?1 AND deleted_at IS NULL)
+              WHERE id = ?1",
+            [root.0],
+        )?;
+        tx.event(
+            NewEvent::new(EventKind::ThreadUpdated)
+                .channel(before.channel_id)
+                .actor(actor)
+                .message(root),
+        )?;
     }
     message(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))
 }
@@ -731,7 +1071,9 @@ pub fn set_reaction(
     let changed = if present {
         let known = before.reactions.iter().any(|g| g.emoji == emoji);
         if !known && before.reactions.len() >= MAX_REACTIONS_PER_MESSAGE {
-            return Err(domain(DomainError::LimitExceeded("too many different reactions on this message")));
+            return Err(domain(DomainError::LimitExceeded(
+                "too many different reactions on this message",
+            )));
         }
         tx.conn.execute(
             "INSERT OR IGNORE INTO reactions (message_id, emoji, user_id, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -744,14 +1086,32 @@ pub fn set_reaction(
         )? > 0
     };
     if changed {
-        let kind = if present { EventKind::ReactionAdded } else { EventKind::ReactionRemoved };
-        tx.event(NewEvent::new(kind).channel(before.channel_id).user(user_id).actor(user_id).message(id).extra(emoji))?;
+        let kind = if present {
+            EventKind::ReactionAdded
+        } else {
+            EventKind::ReactionRemoved
+        };
+        tx.event(
+            NewEvent::new(kind)
+                .channel(before.channel_id)
+                .user(user_id)
+                .actor(user_id)
+                .message(id)
+                .extra(emoji),
+        )?;
     }
-    let after = message(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))?;
+    let after =
+        message(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))?;
     Ok((after, changed))
 }
 
-pub fn set_pinned(tx: &mut Tx<'_>, id: MessageId, user_id: UserId, pinned: bool, guard: Guard) -> Result<(Message, bool)> {
+pub fn set_pinned(
+    tx: &mut Tx<'_>,
+    id: MessageId,
+    user_id: UserId,
+    pinned: bool,
+    guard: Guard,
+) -> Result<(Message, bool)> {
     let before = live_message(tx.conn, id)?;
     let (ch, m) = load_ctx(tx.conn, before.channel_id, user_id)?;
     run_guard(guard, &ch, m.as_ref(), Some(&before), None)?;
@@ -765,18 +1125,33 @@ pub fn set_pinned(tx: &mut Tx<'_>, id: MessageId, user_id: UserId, pinned: bool,
             |r| r.get(0),
         )?;
         if n >= MAX_PINS_PER_CHANNEL {
-            return Err(domain(DomainError::LimitExceeded("too many pinned messages in this channel")));
+            return Err(domain(DomainError::LimitExceeded(
+                "too many pinned messages in this channel",
+            )));
         }
         tx.conn.execute(
             "UPDATE messages SET pinned_at = ?2, pinned_by = ?3 WHERE id = ?1",
             params![id.0, tx.now.0, user_id.0],
         )?;
     } else {
-        tx.conn.execute("UPDATE messages SET pinned_at = NULL, pinned_by = NULL WHERE id = ?1", [id.0])?;
+        tx.conn.execute(
+            "UPDATE messages SET pinned_at = NULL, pinned_by = NULL WHERE id = ?1",
+            [id.0],
+        )?;
     }
-    let kind = if pinned { EventKind::MessagePinned } else { EventKind::MessageUnpinned };
-    tx.event(NewEvent::new(kind).channel(before.channel_id).actor(user_id).message(id))?;
-    let after = message(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))?;
+    let kind = if pinned {
+        EventKind::MessagePinned
+    } else {
+        EventKind::MessageUnpinned
+    };
+    tx.event(
+        NewEvent::new(kind)
+            .channel(before.channel_id)
+            .actor(user_id)
+            .message(id),
+    )?;
+    let after =
+        message(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Message)))?;
     Ok((after, true))
 }
 
@@ -784,8 +1159,9 @@ pub fn pins(c: &Connection, id: ChannelId) -> Result<Vec<Message>> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLS} FROM messages WHERE channel_id = ?1 AND pinned_at IS NOT NULL ORDER BY pinned_at DESC LIMIT ?2"
     ))?;
-    let mut msgs =
-        stmt.query_map(params![id.0, MAX_PINS_PER_CHANNEL], rows::message)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut msgs = stmt
+        .query_map(params![id.0, MAX_PINS_PER_CHANNEL], rows::message)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     attach_reactions(c, &mut msgs)?;
     Ok(msgs)
 }
@@ -794,8 +1170,9 @@ pub fn pins(c: &Connection, id: ChannelId) -> Result<Vec<Message>> {
 // Events
 
 pub fn events_after(c: &Connection, position: i64, limit: u32) -> Result<Vec<Event>> {
-    let mut stmt =
-        c.prepare_cached(&format!("SELECT {EVENT_COLS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {EVENT_COLS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    ))?;
     let rows = stmt.query_map(params![position, limit], rows::event)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -2,20 +2,21 @@
 //! must stay in the same order.
 
 use enclave_core::{
-    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Mentions, Message, MessageId, Millis,
-    TokenId, TokenInfo, TokenKind, User, UserId,
+    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Mentions, Message,
+    MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
 
-pub const USER_COLS: &str = "id, username, display_name, email, is_admin, is_bot, active, created_at, updated_at";
-pub const CHANNEL_COLS: &str =
-    "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, updated_at";
+pub const USER_COLS: &str =
+    "id, username, display_name, email, is_admin, is_bot, active, created_at, updated_at";
+pub const CHANNEL_COLS: &str = "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, updated_at";
 pub const MEMBER_COLS: &str = "channel_id, user_id, role, last_read_seq, joined_at";
 pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
      mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, edited_at, deleted_at";
 pub const TOKEN_COLS: &str = "id, user_id, kind, name, created_at, last_used_at, expires_at";
-pub const EVENT_COLS: &str = "position, kind, channel_id, user_id, actor_id, message_id, extra, created_at";
+pub const EVENT_COLS: &str =
+    "position, kind, channel_id, user_id, actor_id, message_id, extra, created_at";
 
 pub const MENTION_CHANNEL: i64 = 1;
 pub const MENTION_HERE: i64 = 2;
@@ -100,7 +101,11 @@ pub fn message(r: &Row<'_>) -> rusqlite::Result<Message> {
         thread_root_id: r.get::<_, Option<i64>>(5)?.map(MessageId),
         client_msg_id: r.get(6)?,
         mentions: Mentions {
-            user_ids: ids.split_ascii_whitespace().filter_map(|s| s.parse().ok()).map(UserId).collect(),
+            user_ids: ids
+                .split_ascii_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .map(UserId)
+                .collect(),
             channel: flags & MENTION_CHANNEL != 0,
             here: flags & MENTION_HERE != 0,
         },
@@ -145,6 +150,11 @@ pub fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
 /// The storage form of a message's mentions: flags and space-separated user ids.
 pub fn mention_columns(m: &Mentions) -> (i64, String) {
     let flags = if m.channel { MENTION_CHANNEL } else { 0 } | if m.here { MENTION_HERE } else { 0 };
-    let ids = m.user_ids.iter().map(|u| u.0.to_string()).collect::<Vec<_>>().join(" ");
+    let ids = m
+        .user_ids
+        .iter()
+        .map(|u| u.0.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
     (flags, ids)
 }

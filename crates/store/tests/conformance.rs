@@ -1,0 +1,3505 @@
+//! The store conformance suite: one set of checks that every [`Store`] backend must pass.
+//!
+//! Each check is a `pub async fn` taking `store: Arc<dyn Store>` (a fresh, empty store) and
+//! exercising it only through the trait, so the checks say nothing about how a backend works
+//! inside. The `sqlite` module at the bottom runs every check against a fresh [`SqliteStore`] in
+//! a temporary directory. A PostgreSQL backend, when it exists, will get its own module that
+//! calls these same functions against a fresh database.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use enclave_core::permissions::{self, Action, Actor};
+use enclave_core::{
+    Anchor, ChannelId, ChannelKind, ChannelRole, Entity, Error as DomainError, Event, EventKind,
+    Mentions, Message, MessageId, Millis, TokenKind, User, UserId,
+};
+use enclave_store::{
+    BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, NewChannel, NewMessage, NewToken, NewUser,
+    Store, UserPatch, UserQuery,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn allow() -> Guard {
+    Box::new(|_: &GuardCtx<'_>| Ok(()))
+}
+
+fn refuse(e: DomainError) -> Guard {
+    Box::new(move |_: &GuardCtx<'_>| Err(e))
+}
+
+/// The guard the application builds: the permission rules, run against the rows in the transaction.
+fn rule(user: &User, action: Action) -> Guard {
+    let actor = Actor {
+        user_id: user.id,
+        is_admin: user.is_admin,
+    };
+    Box::new(move |ctx: &GuardCtx<'_>| {
+        permissions::check(&actor, ctx.channel, ctx.membership, action)
+    })
+}
+
+fn new_user(username: &str) -> NewUser {
+    NewUser {
+        username: username.to_owned(),
+        display_name: format!("{username} display"),
+        email: Some(format!("{username}@example.com")),
+        password_hash: Some(format!("hash-of-{username}")),
+        is_admin: false,
+        is_bot: false,
+        actor_id: None,
+    }
+}
+
+async fn user(store: &Arc<dyn Store>, username: &str) -> User {
+    store.create_user(new_user(username)).await.unwrap()
+}
+
+fn new_channel(kind: ChannelKind, name: &str, creator: UserId) -> NewChannel {
+    NewChannel {
+        kind,
+        name: name.to_owned(),
+        name_key: name.to_lowercase(),
+        topic: format!("about {name}"),
+        purpose: String::new(),
+        creator_id: creator,
+    }
+}
+
+async fn public(store: &Arc<dyn Store>, name: &str, creator: &User) -> ChannelId {
+    store
+        .create_channel(new_channel(ChannelKind::Public, name, creator.id))
+        .await
+        .unwrap()
+        .id
+}
+
+async fn join(store: &Arc<dyn Store>, channel: ChannelId, who: &User) {
+    let (_, added) = store
+        .add_member(
+            channel,
+            who.id,
+            who.id,
+            ChannelRole::Member,
+            rule(who, Action::Join),
+        )
+        .await
+        .unwrap();
+    assert!(added, "{} was already a member", who.username);
+}
+
+fn msg(channel: ChannelId, who: &User, text: &str) -> NewMessage {
+    NewMessage {
+        channel_id: channel,
+        user_id: who.id,
+        text: text.to_owned(),
+        client_msg_id: None,
+        thread_root_id: None,
+        mentions: Mentions::default(),
+    }
+}
+
+async fn post(store: &Arc<dyn Store>, channel: ChannelId, who: &User, text: &str) -> Message {
+    let posted = store
+        .post_message(msg(channel, who, text), rule(who, Action::Post))
+        .await
+        .unwrap();
+    assert!(posted.created);
+    posted.message
+}
+
+async fn reply(store: &Arc<dyn Store>, root: &Message, who: &User, text: &str) -> Message {
+    let new = NewMessage {
+        thread_root_id: Some(root.id),
+        ..msg(root.channel_id, who, text)
+    };
+    let posted = store
+        .post_message(new, rule(who, Action::Post))
+        .await
+        .unwrap();
+    assert!(posted.created);
+    posted.message
+}
+
+fn seqs(msgs: &[Message]) -> Vec<i64> {
+    msgs.iter().map(|m| m.seq).collect()
+}
+
+fn domain_err<T: std::fmt::Debug>(r: Result<T, Error>) -> DomainError {
+    match r {
+        Err(Error::Domain(e)) => e,
+        other => panic!("expected a domain error, got {other:?}"),
+    }
+}
+
+/// Every committed event, read back in pages of `page`.
+async fn all_events(store: &Arc<dyn Store>, page: u32) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |e| e.position);
+        let batch = store.events_after(after, page).await.unwrap();
+        assert!(
+            batch.len() <= page as usize,
+            "events_after returned more than its limit"
+        );
+        if batch.is_empty() {
+            return out;
+        }
+        out.extend(batch);
+    }
+}
+
+fn hash(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts and tokens
+
+pub async fn users_and_tokens(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+    assert_eq!(
+        store.last_position().await.unwrap(),
+        0,
+        "a new store has no events"
+    );
+    assert_eq!(store.count_admins().await.unwrap(), 0);
+
+    let alice = store
+        .create_user(NewUser {
+            is_admin: true,
+            ..new_user("alice")
+        })
+        .await
+        .unwrap();
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.display_name, "alice display");
+    assert_eq!(alice.email.as_deref(), Some("alice@example.com"));
+    assert!(alice.is_admin && alice.active && !alice.is_bot);
+    let bob = store
+        .create_user(NewUser {
+            email: None,
+            password_hash: None,
+            is_bot: true,
+            actor_id: Some(alice.id),
+            ..new_user("bob")
+        })
+        .await
+        .unwrap();
+    assert_ne!(alice.id, bob.id);
+    assert!(bob.is_bot && bob.email.is_none());
+    let carol = user(&store, "carol").await;
+
+    assert_eq!(store.user(alice.id).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.user(UserId(999_999)).await.unwrap(), None);
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+
+    // Usernames and emails are unique.
+    let e = domain_err(store.create_user(new_user("alice")).await);
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    let e = domain_err(
+        store
+            .create_user(NewUser {
+                email: Some("carol@example.com".into()),
+                ..new_user("dave")
+            })
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    // Accounts without an email do not collide with each other.
+    let erin = store
+        .create_user(NewUser {
+            email: None,
+            ..new_user("erin")
+        })
+        .await
+        .unwrap();
+
+    // Credentials by username or by email.
+    let (u, h) = store.user_credentials("alice").await.unwrap().unwrap();
+    assert_eq!((u.id, h.as_deref()), (alice.id, Some("hash-of-alice")));
+    let (u, h) = store
+        .user_credentials("carol@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((u.id, h.as_deref()), (carol.id, Some("hash-of-carol")));
+    let (u, h) = store.user_credentials("bob").await.unwrap().unwrap();
+    assert_eq!((u.id, h), (bob.id, None));
+    assert!(store.user_credentials("nobody").await.unwrap().is_none());
+
+    // Lookups in bulk skip unknown entries.
+    let found = store
+        .users_by_usernames(&["carol".into(), "ghost".into(), "alice".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|u| u.id).collect::<BTreeSet<_>>(),
+        BTreeSet::from([alice.id, carol.id])
+    );
+    let found = store
+        .users_by_ids(&[bob.id, UserId(424_242), erin.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|u| u.id).collect::<BTreeSet<_>>(),
+        BTreeSet::from([bob.id, erin.id])
+    );
+
+    // The directory: ordered by username, paged, filtered by text.
+    let q = |text: Option<&str>, after: Option<&str>, limit: u32| UserQuery {
+        text: text.map(str::to_owned),
+        include_inactive: false,
+        after_username: after.map(str::to_owned),
+        limit,
+    };
+    let names = |v: Vec<User>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_users(q(None, None, 10)).await.unwrap()),
+        ["alice", "bob", "carol", "erin"]
+    );
+    assert_eq!(
+        names(store.list_users(q(None, None, 2)).await.unwrap()),
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        names(store.list_users(q(None, Some("bob"), 2)).await.unwrap()),
+        ["carol", "erin"]
+    );
+    assert_eq!(
+        names(store.list_users(q(Some("CAR"), None, 10)).await.unwrap()),
+        ["carol"]
+    );
+    assert_eq!(
+        names(
+            store
+                .list_users(q(Some("display"), None, 10))
+                .await
+                .unwrap()
+        )
+        .len(),
+        4
+    );
+    // LIKE wildcards in the search text are literal.
+    assert!(
+        store
+            .list_users(q(Some("%"), None, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_users(q(Some("_"), None, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Tokens.
+    let later = Millis(Millis::now().0 + 3_600_000);
+    let s1 = store
+        .create_token(NewToken {
+            user_id: carol.id,
+            kind: TokenKind::Session,
+            hash: hash(1),
+            name: "firefox".into(),
+            expires_at: Some(later),
+        })
+        .await
+        .unwrap();
+    let s2 = store
+        .create_token(NewToken {
+            user_id: carol.id,
+            kind: TokenKind::Session,
+            hash: hash(2),
+            name: "phone".into(),
+            expires_at: Some(later),
+        })
+        .await
+        .unwrap();
+    let s3 = store
+        .create_token(NewToken {
+            user_id: carol.id,
+            kind: TokenKind::Session,
+            hash: hash(3),
+            name: "tablet".into(),
+            expires_at: Some(later),
+        })
+        .await
+        .unwrap();
+    let pat = store
+        .create_token(NewToken {
+            user_id: carol.id,
+            kind: TokenKind::PersonalAccess,
+            hash: hash(4),
+            name: "ci".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let expired = store
+        .create_token(NewToken {
+            user_id: carol.id,
+            kind: TokenKind::PersonalAccess,
+            hash: hash(5),
+            name: "old".into(),
+            expires_at: Some(Millis(Millis::now().0 - 1)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (s1.user_id, s1.kind, s1.name.as_str(), s1.expires_at),
+        (carol.id, TokenKind::Session, "firefox", Some(later))
+    );
+    assert_eq!(s1.last_used_at, None);
+    assert_eq!(
+        (pat.kind, pat.expires_at),
+        (TokenKind::PersonalAccess, None)
+    );
+
+    let now = Millis::now();
+    let (t, u) = store.token_by_hash(hash(1), now).await.unwrap().unwrap();
+    assert_eq!((t.id, u.id), (s1.id, carol.id));
+    assert!(
+        store.token_by_hash(hash(5), now).await.unwrap().is_none(),
+        "an expired token must not authenticate"
+    );
+    assert!(store.token_by_hash(hash(9), now).await.unwrap().is_none());
+    // Expiry is judged against the time given.
+    assert!(
+        store
+            .token_by_hash(hash(5), Millis(0))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    store.touch_token(s1.id, Millis(now.0 + 5)).await.unwrap();
+    let (t, _) = store.token_by_hash(hash(1), now).await.unwrap().unwrap();
+    assert_eq!(t.last_used_at, Some(Millis(now.0 + 5)));
+
+    let ids = |v: Vec<enclave_core::TokenInfo>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_tokens(carol.id).await.unwrap()),
+        [s1.id, s2.id, s3.id, pat.id, expired.id]
+    );
+    assert!(store.list_tokens(alice.id).await.unwrap().is_empty());
+
+    // Revoking: only one's own tokens.
+    assert!(!store.revoke_token(alice.id, s3.id).await.unwrap());
+    assert!(store.revoke_token(carol.id, s3.id).await.unwrap());
+    assert!(!store.revoke_token(carol.id, s3.id).await.unwrap());
+    assert!(store.token_by_hash(hash(3), now).await.unwrap().is_none());
+
+    // Ending sessions keeps the one excepted and every personal access token.
+    assert_eq!(
+        store.revoke_sessions(carol.id, Some(s1.id)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        ids(store.list_tokens(carol.id).await.unwrap()),
+        [s1.id, pat.id, expired.id]
+    );
+    assert_eq!(store.revoke_sessions(carol.id, None).await.unwrap(), 1);
+    assert_eq!(
+        ids(store.list_tokens(carol.id).await.unwrap()),
+        [pat.id, expired.id]
+    );
+
+    // Updating an account.
+    let s4 = store
+        .create_token(NewToken {
+            user_id: carol.id,
+            kind: TokenKind::Session,
+            hash: hash(6),
+            name: "laptop".into(),
+            expires_at: Some(later),
+        })
+        .await
+        .unwrap();
+    let before = store.last_position().await.unwrap();
+    let c2 = store
+        .update_user(
+            carol.id,
+            UserPatch {
+                display_name: Some("Carol C.".into()),
+                email: Some(None),
+                ..UserPatch::default()
+            },
+            Some(carol.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (c2.display_name.as_str(), c2.email.as_deref()),
+        ("Carol C.", None)
+    );
+    assert!(c2.updated_at >= carol.updated_at);
+    assert_eq!(store.user(carol.id).await.unwrap(), Some(c2.clone()));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (evs[0].kind, evs[0].user_id, evs[0].actor_id),
+        (EventKind::UserUpdated, Some(carol.id), Some(carol.id))
+    );
+    // A taken email is refused and changes nothing.
+    let e = domain_err(
+        store
+            .update_user(
+                carol.id,
+                UserPatch {
+                    email: Some(Some("alice@example.com".into())),
+                    ..UserPatch::default()
+                },
+                None,
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    assert_eq!(store.user(carol.id).await.unwrap().unwrap().email, None);
+    // A new password is not a visible change: no event.
+    let before = store.last_position().await.unwrap();
+    store
+        .update_user(
+            carol.id,
+            UserPatch {
+                password_hash: Some("new-hash".into()),
+                ..UserPatch::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user_credentials("carol")
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .as_deref(),
+        Some("new-hash")
+    );
+    assert_eq!(store.last_position().await.unwrap(), before);
+    // Deactivation ends sessions but keeps personal access tokens (which stop working meanwhile
+    // because their owner is inactive, which the caller sees).
+    let c3 = store
+        .update_user(
+            carol.id,
+            UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            },
+            Some(alice.id),
+        )
+        .await
+        .unwrap();
+    assert!(!c3.active);
+    assert!(
+        store.token_by_hash(hash(6), now).await.unwrap().is_none(),
+        "sessions end with deactivation"
+    );
+    let (t, u) = store.token_by_hash(hash(4), now).await.unwrap().unwrap();
+    assert_eq!((t.id, u.active), (pat.id, false));
+    assert!(!ids(store.list_tokens(carol.id).await.unwrap()).contains(&s4.id));
+    assert_eq!(
+        names(store.list_users(q(None, None, 10)).await.unwrap()),
+        ["alice", "bob", "erin"]
+    );
+    assert_eq!(
+        names(
+            store
+                .list_users(UserQuery {
+                    include_inactive: true,
+                    ..q(None, None, 10)
+                })
+                .await
+                .unwrap()
+        ),
+        ["alice", "bob", "carol", "erin"]
+    );
+    // Admin count follows grants and deactivation.
+    store
+        .update_user(
+            bob.id,
+            UserPatch {
+                is_admin: Some(true),
+                ..UserPatch::default()
+            },
+            Some(alice.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.count_admins().await.unwrap(), 2);
+    store
+        .update_user(
+            alice.id,
+            UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            },
+            Some(bob.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+    let e = domain_err(
+        store
+            .update_user(UserId(777_777), UserPatch::default(), None)
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::User));
+
+    // Every account creation was logged, with its actor.
+    let created: Vec<Event> = all_events(&store, 100)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::UserCreated)
+        .collect();
+    assert_eq!(
+        created
+            .iter()
+            .map(|e| e.user_id.unwrap())
+            .collect::<Vec<_>>(),
+        [alice.id, bob.id, carol.id, erin.id]
+    );
+    assert_eq!(created[1].actor_id, Some(alice.id));
+    assert_eq!(created[0].actor_id, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channels and members
+
+pub async fn channels_and_members(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let admin = store
+        .create_user(NewUser {
+            is_admin: true,
+            ..new_user("root")
+        })
+        .await
+        .unwrap();
+
+    let before = store.last_position().await.unwrap();
+    let general = store
+        .create_channel(new_channel(ChannelKind::Public, "General", alice.id))
+        .await
+        .unwrap();
+    assert_eq!(general.kind, ChannelKind::Public);
+    assert_eq!(general.name.as_deref(), Some("General"));
+    assert_eq!(general.topic, "about General");
+    assert_eq!(general.creator_id, Some(alice.id));
+    assert_eq!(
+        (general.last_seq, general.n_members, general.archived_at),
+        (0, 1, None)
+    );
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::ChannelCreated, EventKind::MemberAdded]
+    );
+    assert!(
+        evs.iter()
+            .all(|e| e.channel_id == Some(general.id) && e.actor_id == Some(alice.id))
+    );
+    assert_eq!(evs[1].user_id, Some(alice.id));
+
+    // The creator owns it.
+    let (ch, m) = store
+        .channel_for(general.id, alice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ch, general);
+    let m = m.unwrap();
+    assert_eq!(
+        (m.channel_id, m.user_id, m.role, m.last_read_seq),
+        (general.id, alice.id, ChannelRole::Owner, 0)
+    );
+    let (_, none) = store
+        .channel_for(general.id, bob.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(none.is_none());
+    assert!(
+        store
+            .channel_for(ChannelId(987_654), bob.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.channel(ChannelId(987_654)).await.unwrap().is_none());
+
+    // Names are unique by key, whatever the kind.
+    let e = domain_err(
+        store
+            .create_channel(new_channel(ChannelKind::Private, "GENERAL", bob.id))
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    let secret = store
+        .create_channel(new_channel(ChannelKind::Private, "secret", bob.id))
+        .await
+        .unwrap();
+    let random = store
+        .create_channel(new_channel(ChannelKind::Public, "random", bob.id))
+        .await
+        .unwrap();
+    let old = store
+        .create_channel(new_channel(ChannelKind::Public, "old-stuff", carol.id))
+        .await
+        .unwrap();
+
+    // Joining: new members are added once.
+    let (m, added) = store
+        .add_member(
+            general.id,
+            bob.id,
+            bob.id,
+            ChannelRole::Member,
+            rule(&bob, Action::Join),
+        )
+        .await
+        .unwrap();
+    assert!(added);
+    assert_eq!((m.user_id, m.role), (bob.id, ChannelRole::Member));
+    let (m2, added) = store
+        .add_member(
+            general.id,
+            bob.id,
+            bob.id,
+            ChannelRole::Admin,
+            rule(&bob, Action::Join),
+        )
+        .await
+        .unwrap();
+    assert!(!added, "an existing member is left as they are");
+    assert_eq!(m2, m);
+    assert_eq!(
+        store.channel(general.id).await.unwrap().unwrap().n_members,
+        2
+    );
+    // A private channel cannot be joined by a stranger; its members invite.
+    let e = domain_err(
+        store
+            .add_member(
+                secret.id,
+                carol.id,
+                carol.id,
+                ChannelRole::Member,
+                rule(&carol, Action::Join),
+            )
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Channel));
+    let (_, added) = store
+        .add_member(
+            secret.id,
+            bob.id,
+            carol.id,
+            ChannelRole::Member,
+            rule(&bob, Action::AddMember),
+        )
+        .await
+        .unwrap();
+    assert!(added);
+    // Unknown or inactive users cannot be added.
+    let e = domain_err(
+        store
+            .add_member(
+                general.id,
+                alice.id,
+                UserId(555_555),
+                ChannelRole::Member,
+                allow(),
+            )
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::User));
+    let dave = user(&store, "dave").await;
+    store
+        .update_user(
+            dave.id,
+            UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let e = domain_err(
+        store
+            .add_member(general.id, alice.id, dave.id, ChannelRole::Member, allow())
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::User));
+    let e = domain_err(
+        store
+            .add_member(
+                ChannelId(5_555),
+                alice.id,
+                bob.id,
+                ChannelRole::Member,
+                allow(),
+            )
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Channel));
+
+    // A member joining later starts with earlier messages read.
+    post(&store, general.id, &alice, "one").await;
+    post(&store, general.id, &alice, "two").await;
+    join(&store, general.id, &carol).await;
+    let (_, m) = store
+        .channel_for(general.id, carol.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.unwrap().last_read_seq, 2);
+
+    // Members, ordered by user id and paged.
+    let page = store.members(general.id, None, 2).await.unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|(m, u)| (m.user_id, u.id))
+            .collect::<Vec<_>>(),
+        [(alice.id, alice.id), (bob.id, bob.id)]
+    );
+    assert_eq!(page[0].1.username, "alice");
+    let page = store.members(general.id, Some(bob.id), 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|(m, _)| m.user_id).collect::<Vec<_>>(),
+        [carol.id]
+    );
+
+    // Roles: only an owner changes them.
+    let e = domain_err(
+        store
+            .set_member_role(
+                general.id,
+                bob.id,
+                carol.id,
+                ChannelRole::Admin,
+                rule(&bob, Action::SetMemberRole),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    let before = store.last_position().await.unwrap();
+    let m = store
+        .set_member_role(
+            general.id,
+            alice.id,
+            bob.id,
+            ChannelRole::Admin,
+            rule(&alice, Action::SetMemberRole),
+        )
+        .await
+        .unwrap();
+    assert_eq!((m.user_id, m.role), (bob.id, ChannelRole::Admin));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (evs[0].kind, evs[0].user_id, evs[0].actor_id),
+        (EventKind::MemberUpdated, Some(bob.id), Some(alice.id))
+    );
+    // Setting the same role again changes nothing.
+    let before = store.last_position().await.unwrap();
+    store
+        .set_member_role(general.id, alice.id, bob.id, ChannelRole::Admin, allow())
+        .await
+        .unwrap();
+    assert_eq!(store.last_position().await.unwrap(), before);
+    let e = domain_err(
+        store
+            .set_member_role(general.id, alice.id, dave.id, ChannelRole::Admin, allow())
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Member));
+
+    // Guards see the target's membership.
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let seen2 = seen.clone();
+    let target_guard: Guard = Box::new(move |ctx: &GuardCtx<'_>| {
+        *seen2.lock().unwrap() = Some((
+            ctx.membership.map(|m| m.role),
+            ctx.target.map(|m| (m.user_id, m.role)),
+        ));
+        Ok(())
+    });
+    store
+        .set_member_role(
+            general.id,
+            alice.id,
+            carol.id,
+            ChannelRole::Member,
+            target_guard,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        Some((
+            Some(ChannelRole::Owner),
+            Some((carol.id, ChannelRole::Member))
+        ))
+    );
+
+    // Removing: moderators remove others, members leave; n_members follows.
+    let target_role = ChannelRole::Member;
+    let e = domain_err(
+        store
+            .remove_member(
+                general.id,
+                carol.id,
+                bob.id,
+                rule(
+                    &carol,
+                    Action::RemoveMember {
+                        target: bob.id,
+                        target_role: ChannelRole::Admin,
+                    },
+                ),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    store
+        .remove_member(
+            general.id,
+            bob.id,
+            carol.id,
+            rule(
+                &bob,
+                Action::RemoveMember {
+                    target: carol.id,
+                    target_role,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .channel_for(general.id, carol.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .is_none()
+    );
+    assert_eq!(
+        store.channel(general.id).await.unwrap().unwrap().n_members,
+        2
+    );
+    let e = domain_err(
+        store
+            .remove_member(general.id, bob.id, carol.id, allow())
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Member));
+    store
+        .remove_member(general.id, bob.id, bob.id, rule(&bob, Action::Leave))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.channel(general.id).await.unwrap().unwrap().n_members,
+        1
+    );
+
+    // Updating a channel.
+    let before = store.last_position().await.unwrap();
+    let updated = store
+        .update_channel(
+            general.id,
+            alice.id,
+            ChannelPatch {
+                name: Some(("Town Square".into(), "town square".into())),
+                topic: Some("news".into()),
+                ..ChannelPatch::default()
+            },
+            rule(&alice, Action::Rename),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.name.as_deref(), updated.topic.as_str()),
+        (Some("Town Square"), "news")
+    );
+    assert_eq!(store.channel(general.id).await.unwrap().unwrap(), updated);
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::ChannelUpdated]
+    );
+    // The old name is free again; a taken one is refused and changes nothing.
+    store
+        .create_channel(new_channel(ChannelKind::Public, "general", carol.id))
+        .await
+        .unwrap();
+    let e = domain_err(
+        store
+            .update_channel(
+                random.id,
+                bob.id,
+                ChannelPatch {
+                    name: Some(("town SQUARE".into(), "town square".into())),
+                    topic: Some("x".into()),
+                    ..ChannelPatch::default()
+                },
+                allow(),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    assert_eq!(store.channel(random.id).await.unwrap().unwrap(), random);
+    // An empty patch changes nothing.
+    let before = store.last_position().await.unwrap();
+    let same = store
+        .update_channel(random.id, bob.id, ChannelPatch::default(), allow())
+        .await
+        .unwrap();
+    assert_eq!(same, random);
+    assert_eq!(store.last_position().await.unwrap(), before);
+
+    // Archiving: an event each way; archived channels refuse writes through the rules.
+    let archived = store
+        .update_channel(
+            old.id,
+            admin.id,
+            ChannelPatch {
+                archived: Some(true),
+                ..ChannelPatch::default()
+            },
+            rule(&admin, Action::Archive),
+        )
+        .await
+        .unwrap();
+    assert!(archived.is_archived());
+    let again = store
+        .update_channel(
+            old.id,
+            carol.id,
+            ChannelPatch {
+                archived: Some(true),
+                ..ChannelPatch::default()
+            },
+            allow(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.archived_at, archived.archived_at,
+        "archiving twice keeps the first time"
+    );
+    let e = domain_err(
+        store
+            .post_message(msg(old.id, &carol, "hello?"), rule(&carol, Action::Post))
+            .await,
+    );
+    assert_eq!(e, DomainError::Archived);
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::ChannelArchived]
+    );
+
+    // The directory: public channels only, archived ones on request, paged by id, searchable.
+    let browse = |text: Option<&str>,
+                  include_archived: bool,
+                  after_id: Option<ChannelId>,
+                  limit: u32| BrowseQuery {
+        text: text.map(str::to_owned),
+        include_archived,
+        after_id,
+        limit,
+    };
+    let names =
+        |v: Vec<enclave_core::Channel>| v.into_iter().map(|c| c.name.unwrap()).collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            store
+                .browse_channels(browse(None, false, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["Town Square", "random", "general"]
+    );
+    assert_eq!(
+        names(
+            store
+                .browse_channels(browse(None, true, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["Town Square", "random", "old-stuff", "general"]
+    );
+    assert_eq!(
+        names(
+            store
+                .browse_channels(browse(None, true, None, 2))
+                .await
+                .unwrap()
+        ),
+        ["Town Square", "random"]
+    );
+    assert_eq!(
+        names(
+            store
+                .browse_channels(browse(None, true, Some(random.id), 2))
+                .await
+                .unwrap()
+        ),
+        ["old-stuff", "general"]
+    );
+    assert_eq!(
+        names(
+            store
+                .browse_channels(browse(Some("news"), false, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["Town Square"]
+    );
+    assert_eq!(
+        names(
+            store
+                .browse_channels(browse(Some("RAND"), false, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["random"]
+    );
+    assert!(
+        store
+            .browse_channels(browse(Some("secret"), true, None, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Unarchiving.
+    let un = store
+        .update_channel(
+            old.id,
+            carol.id,
+            ChannelPatch {
+                archived: Some(false),
+                ..ChannelPatch::default()
+            },
+            allow(),
+        )
+        .await
+        .unwrap();
+    assert!(!un.is_archived());
+    post(&store, old.id, &carol, "back").await;
+
+    // My channels, in id order, with my membership.
+    let mine = store.my_channels(bob.id).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|s| s.channel.id).collect::<Vec<_>>(),
+        [secret.id, random.id]
+    );
+    assert!(
+        mine.iter()
+            .all(|s| s.membership.user_id == bob.id && s.membership.role == ChannelRole::Owner)
+    );
+    assert!(mine.iter().all(|s| s.dm_user_ids.is_empty()));
+    let one = store
+        .my_channel(secret.id, carol.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (one.channel.id, one.membership.role),
+        (secret.id, ChannelRole::Member)
+    );
+    assert!(
+        store
+            .my_channel(general.id, carol.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct conversations
+
+pub async fn direct_conversations(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+
+    // The same set of people always gets the same conversation, however the list is given.
+    let before = store.last_position().await.unwrap();
+    let (dm, created) = store
+        .open_direct(alice.id, vec![bob.id, alice.id])
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(
+        (dm.kind, dm.name.as_deref(), dm.n_members, dm.creator_id),
+        (ChannelKind::Dm, None, 2, Some(alice.id))
+    );
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| (e.kind, e.user_id)).collect::<Vec<_>>(),
+        [
+            (EventKind::ChannelCreated, None),
+            (EventKind::MemberAdded, Some(alice.id)),
+            (EventKind::MemberAdded, Some(bob.id))
+        ]
+    );
+    let before = store.last_position().await.unwrap();
+    let (again, created) = store
+        .open_direct(bob.id, vec![alice.id, bob.id, alice.id])
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.id, dm.id);
+    assert_eq!(
+        store.last_position().await.unwrap(),
+        before,
+        "reopening appends no events"
+    );
+
+    // Notes to self and groups are different conversations.
+    let (notes, created) = store.open_direct(alice.id, vec![alice.id]).await.unwrap();
+    assert!(created);
+    assert_eq!((notes.kind, notes.n_members), (ChannelKind::Dm, 1));
+    let (group, created) = store
+        .open_direct(carol.id, vec![carol.id, bob.id, alice.id])
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!((group.kind, group.n_members), (ChannelKind::GroupDm, 3));
+    assert_eq!(
+        store
+            .open_direct(alice.id, vec![bob.id, carol.id, alice.id])
+            .await
+            .unwrap()
+            .0
+            .id,
+        group.id
+    );
+    assert_eq!(BTreeSet::from([dm.id, notes.id, group.id]).len(), 3);
+    // Opened concurrently by everyone at once, a new conversation is still created once.
+    let dave = user(&store, "dave").await;
+    let mut set = tokio::task::JoinSet::new();
+    for who in [
+        alice.id, bob.id, dave.id, alice.id, bob.id, dave.id, alice.id, dave.id,
+    ] {
+        let store = store.clone();
+        let ids = vec![dave.id, who, bob.id, alice.id];
+        set.spawn(async move { store.open_direct(who, ids).await.unwrap() });
+    }
+    let mut opened = Vec::new();
+    while let Some(j) = set.join_next().await {
+        opened.push(j.unwrap());
+    }
+    assert_eq!(opened.iter().filter(|(_, created)| *created).count(), 1);
+    assert_eq!(
+        opened
+            .iter()
+            .map(|(c, _)| c.id)
+            .collect::<BTreeSet<_>>()
+            .len(),
+        1
+    );
+    assert_eq!(
+        (opened[0].0.kind, opened[0].0.n_members),
+        (ChannelKind::GroupDm, 3)
+    );
+    assert_eq!(
+        store.members(opened[0].0.id, None, 10).await.unwrap().len(),
+        3
+    );
+
+    // Direct conversations are in their members' lists with the other members' ids, and never
+    // in the public directory.
+    let mine = store.my_channels(alice.id).await.unwrap();
+    let by_id: BTreeMap<ChannelId, Vec<UserId>> = mine
+        .iter()
+        .map(|s| (s.channel.id, s.dm_user_ids.clone()))
+        .collect();
+    assert_eq!(by_id.len(), 4);
+    assert_eq!(by_id[&dm.id], [bob.id]);
+    assert!(by_id[&notes.id].is_empty());
+    assert_eq!(by_id[&group.id], [bob.id, carol.id]);
+    assert!(
+        mine.iter()
+            .all(|s| s.membership.role == ChannelRole::Member)
+    );
+    let listed = store
+        .browse_channels(BrowseQuery {
+            include_archived: true,
+            limit: 100,
+            ..BrowseQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+    assert!(store.my_channel(dm.id, carol.id).await.unwrap().is_none());
+
+    // Participants post; strangers cannot see the conversation; membership is fixed.
+    let m = post(&store, dm.id, &bob, "hi alice").await;
+    assert_eq!(m.seq, 1);
+    let e = domain_err(
+        store
+            .post_message(msg(dm.id, &carol, "let me in"), rule(&carol, Action::Post))
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Channel));
+    let e = domain_err(
+        store
+            .add_member(
+                dm.id,
+                alice.id,
+                carol.id,
+                ChannelRole::Member,
+                rule(&alice, Action::AddMember),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    let e = domain_err(
+        store
+            .remove_member(dm.id, alice.id, alice.id, rule(&alice, Action::Leave))
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    assert_eq!(store.channel(dm.id).await.unwrap().unwrap().n_members, 2);
+    let s = store.my_channel(dm.id, alice.id).await.unwrap().unwrap();
+    assert_eq!((s.unread_count, s.channel.last_seq), (1, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Posting
+
+pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let general = public(&store, "general", &alice).await;
+    let other = public(&store, "other", &alice).await;
+    join(&store, general, &bob).await;
+
+    let before = store.last_position().await.unwrap();
+    let new = NewMessage {
+        client_msg_id: Some("c-1".into()),
+        mentions: Mentions {
+            user_ids: vec![bob.id],
+            channel: true,
+            here: false,
+        },
+        ..msg(general, &alice, "hello @bob @channel")
+    };
+    let posted = store
+        .post_message(new.clone(), rule(&alice, Action::Post))
+        .await
+        .unwrap();
+    assert!(posted.created);
+    let m = posted.message;
+    assert_eq!(
+        (m.channel_id, m.seq, m.user_id, m.text.as_str()),
+        (general, 1, alice.id, "hello @bob @channel")
+    );
+    assert_eq!(m.client_msg_id.as_deref(), Some("c-1"));
+    assert_eq!(
+        m.mentions,
+        Mentions {
+            user_ids: vec![bob.id],
+            channel: true,
+            here: false
+        }
+    );
+    assert_eq!(
+        (
+            m.thread_root_id,
+            m.edited_at,
+            m.deleted_at,
+            m.pinned_at,
+            m.reply_count
+        ),
+        (None, None, None, None, 0)
+    );
+    assert!(m.reactions.is_empty());
+    // What post returns is what is stored.
+    assert_eq!(store.message(m.id).await.unwrap(), Some(m.clone()));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (
+            evs[0].kind,
+            evs[0].channel_id,
+            evs[0].actor_id,
+            evs[0].message_id
+        ),
+        (
+            EventKind::MessageCreated,
+            Some(general),
+            Some(alice.id),
+            Some(m.id)
+        )
+    );
+    assert_eq!(store.channel(general).await.unwrap().unwrap().last_seq, 1);
+
+    // A retry with the same client id returns the first message and changes nothing, even with
+    // a different text.
+    let before = store.last_position().await.unwrap();
+    let retry = store
+        .post_message(
+            NewMessage {
+                text: "hello again".into(),
+                ..new.clone()
+            },
+            rule(&alice, Action::Post),
+        )
+        .await
+        .unwrap();
+    assert!(!retry.created);
+    assert_eq!(retry.message, m);
+    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(store.channel(general).await.unwrap().unwrap().last_seq, 1);
+    // The client id is scoped to its author and channel.
+    let by_bob = store
+        .post_message(
+            NewMessage {
+                user_id: bob.id,
+                mentions: Mentions::default(),
+                ..new.clone()
+            },
+            rule(&bob, Action::Post),
+        )
+        .await
+        .unwrap();
+    assert!(by_bob.created);
+    assert_eq!(by_bob.message.seq, 2);
+    let elsewhere = store
+        .post_message(
+            NewMessage {
+                channel_id: other,
+                ..new.clone()
+            },
+            rule(&alice, Action::Post),
+        )
+        .await
+        .unwrap();
+    assert!(elsewhere.created);
+    assert_eq!(
+        (elsewhere.message.channel_id, elsewhere.message.seq),
+        (other, 1),
+        "each channel counts from 1"
+    );
+
+    // Sequence numbers continue without gaps.
+    for i in 3..=6 {
+        assert_eq!(
+            post(
+                &store,
+                general,
+                if i % 2 == 0 { &alice } else { &bob },
+                &format!("m{i}")
+            )
+            .await
+            .seq,
+            i
+        );
+    }
+
+    // Refused posts leave no trace.
+    let before = store.last_position().await.unwrap();
+    let e = domain_err(
+        store
+            .post_message(
+                msg(general, &carol, "not a member"),
+                rule(&carol, Action::Post),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    let e = domain_err(
+        store
+            .post_message(msg(ChannelId(404_404), &alice, "nowhere"), allow())
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Channel));
+    // A bad thread root.
+    let bad_root = NewMessage {
+        thread_root_id: Some(MessageId(909_090)),
+        ..msg(general, &alice, "reply")
+    };
+    let e = domain_err(store.post_message(bad_root, allow()).await);
+    assert!(
+        matches!(
+            e,
+            DomainError::Invalid {
+                field: "thread_root_id",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let cross = NewMessage {
+        thread_root_id: Some(elsewhere.message.id),
+        ..msg(general, &alice, "reply")
+    };
+    let e = domain_err(store.post_message(cross, allow()).await);
+    assert!(
+        matches!(
+            e,
+            DomainError::Invalid {
+                field: "thread_root_id",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // A refused retry does not return the stored message either.
+    let e = domain_err(
+        store
+            .post_message(new.clone(), refuse(DomainError::Archived))
+            .await,
+    );
+    assert_eq!(e, DomainError::Archived);
+    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(store.channel(general).await.unwrap().unwrap().last_seq, 6);
+    assert_eq!(
+        seqs(
+            &store
+                .history(general, Anchor::Latest, 100, true)
+                .await
+                .unwrap()
+        ),
+        [1, 2, 3, 4, 5, 6]
+    );
+
+    // Posting marks the channel read up to one's own message.
+    let (_, m) = store.channel_for(general, alice.id).await.unwrap().unwrap();
+    assert_eq!(m.unwrap().last_read_seq, 6);
+    let (_, m) = store.channel_for(general, bob.id).await.unwrap().unwrap();
+    assert_eq!(m.unwrap().last_read_seq, 5);
+    assert!(store.message(MessageId(123_456)).await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// History
+
+pub async fn history_pages(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let ch = public(&store, "general", &alice).await;
+    let empty = public(&store, "empty", &alice).await;
+    assert!(
+        store
+            .history(empty, Anchor::Latest, 50, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .history(ChannelId(31_337), Anchor::Latest, 50, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // 1..=20 top-level; then replies and deletions mixed in.
+    let mut top = Vec::new();
+    for i in 1..=20 {
+        top.push(post(&store, ch, &alice, &format!("m{i}")).await);
+    }
+    assert_eq!(seqs(&top), (1..=20).collect::<Vec<_>>());
+    let h = store.history(ch, Anchor::Latest, 5, false).await.unwrap();
+    assert_eq!(
+        seqs(&h),
+        [16, 17, 18, 19, 20],
+        "the newest page, in ascending order"
+    );
+    assert_eq!(h[4], top[19]);
+    assert_eq!(
+        seqs(&store.history(ch, Anchor::Latest, 100, false).await.unwrap()),
+        (1..=20).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Before(16), 5, false)
+                .await
+                .unwrap()
+        ),
+        [11, 12, 13, 14, 15]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Before(3), 5, false)
+                .await
+                .unwrap()
+        ),
+        [1, 2]
+    );
+    assert!(
+        store
+            .history(ch, Anchor::Before(1), 5, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        seqs(&store.history(ch, Anchor::After(5), 3, false).await.unwrap()),
+        [6, 7, 8]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::After(18), 5, false)
+                .await
+                .unwrap()
+        ),
+        [19, 20]
+    );
+    assert!(
+        store
+            .history(ch, Anchor::After(20), 5, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        seqs(&store.history(ch, Anchor::After(0), 2, false).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Around(10), 5, false)
+                .await
+                .unwrap()
+        ),
+        [8, 9, 10, 11, 12]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Around(10), 4, false)
+                .await
+                .unwrap()
+        ),
+        [8, 9, 10, 11]
+    );
+    // Around splits the limit: half before the anchor, the rest from the anchor on; a short side
+    // is not filled up from the other.
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Around(2), 6, false)
+                .await
+                .unwrap()
+        ),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Around(20), 6, false)
+                .await
+                .unwrap()
+        ),
+        [17, 18, 19, 20]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Around(7), 1, false)
+                .await
+                .unwrap()
+        ),
+        [7],
+        "the anchor itself comes first"
+    );
+    assert!(
+        store
+            .history(ch, Anchor::Latest, 0, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Paging backwards from the newest visits every message exactly once.
+    let mut seen = Vec::new();
+    let mut anchor = Anchor::Latest;
+    loop {
+        let page = store.history(ch, anchor, 6, false).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        anchor = Anchor::Before(page[0].seq);
+        seen.splice(0..0, seqs(&page));
+    }
+    assert_eq!(seen, (1..=20).collect::<Vec<_>>());
+
+    // Replies (21, 22 to m3; 23 to m5) are left out unless asked for.
+    let r21 = reply(&store, &top[2], &alice, "r21").await;
+    let r22 = reply(&store, &top[2], &alice, "r22").await;
+    let r23 = reply(&store, &top[4], &alice, "r23").await;
+    assert_eq!((r21.seq, r22.seq, r23.seq), (21, 22, 23));
+    assert_eq!(
+        seqs(&store.history(ch, Anchor::Latest, 3, false).await.unwrap()),
+        [18, 19, 20]
+    );
+    assert_eq!(
+        seqs(&store.history(ch, Anchor::Latest, 3, true).await.unwrap()),
+        [21, 22, 23]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::After(19), 10, false)
+                .await
+                .unwrap()
+        ),
+        [20]
+    );
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::After(19), 10, true)
+                .await
+                .unwrap()
+        ),
+        [20, 21, 22, 23]
+    );
+    let with_root = store
+        .history(ch, Anchor::Around(3), 3, false)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&with_root), [2, 3, 4]);
+    assert_eq!(with_root[1].reply_count, 2);
+
+    // Deleted messages are left out, except thread roots that still have replies.
+    for m in [&top[3], &top[2], &top[9]] {
+        store.delete_message(m.id, alice.id, allow()).await.unwrap();
+    }
+    store
+        .delete_message(r22.id, alice.id, allow())
+        .await
+        .unwrap();
+    let h = store
+        .history(ch, Anchor::After(0), 100, false)
+        .await
+        .unwrap();
+    let want: Vec<i64> = (1..=20).filter(|s| *s != 4 && *s != 10).collect();
+    assert_eq!(seqs(&h), want);
+    let root = h.iter().find(|m| m.seq == 3).unwrap();
+    assert!(root.is_deleted() && root.text.is_empty());
+    assert_eq!(root.reply_count, 1);
+    let h = store
+        .history(ch, Anchor::After(0), 100, true)
+        .await
+        .unwrap();
+    let mut want_all = want.clone();
+    want_all.extend([21, 23]);
+    assert_eq!(seqs(&h), want_all);
+    // Limits count visible messages only.
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Before(12), 3, false)
+                .await
+                .unwrap()
+        ),
+        [8, 9, 11]
+    );
+    assert_eq!(
+        seqs(&store.history(ch, Anchor::After(2), 3, false).await.unwrap()),
+        [3, 5, 6]
+    );
+    // Around a deleted message: its neighbours.
+    assert_eq!(
+        seqs(
+            &store
+                .history(ch, Anchor::Around(10), 4, false)
+                .await
+                .unwrap()
+        ),
+        [8, 9, 11, 12]
+    );
+    // Once its last reply is gone, a deleted root disappears too.
+    store
+        .delete_message(r21.id, alice.id, allow())
+        .await
+        .unwrap();
+    let h = store
+        .history(ch, Anchor::After(0), 100, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&h),
+        (1..=23)
+            .filter(|s| ![3, 4, 10, 21, 22].contains(s))
+            .collect::<Vec<_>>()
+    );
+    // History carries reactions.
+    store
+        .set_reaction(top[0].id, alice.id, "👍".into(), true, allow())
+        .await
+        .unwrap();
+    let h = store
+        .history(ch, Anchor::Before(2), 1, false)
+        .await
+        .unwrap();
+    assert_eq!(h[0].reactions.len(), 1);
+    assert_eq!(h[0].reactions[0].user_ids, [alice.id]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+
+pub async fn threads(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let ch = public(&store, "general", &alice).await;
+    join(&store, ch, &bob).await;
+
+    let root = post(&store, ch, &alice, "root").await;
+    let lone = post(&store, ch, &alice, "no replies").await;
+    let before = store.last_position().await.unwrap();
+    let r1 = reply(&store, &root, &bob, "r1").await;
+    assert_eq!((r1.thread_root_id, r1.seq), (Some(root.id), 3));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.kind, e.message_id))
+            .collect::<Vec<_>>(),
+        [
+            (EventKind::MessageCreated, Some(r1.id)),
+            (EventKind::ThreadUpdated, Some(root.id))
+        ]
+    );
+    let between = post(&store, ch, &bob, "top-level in between").await;
+    let r2 = reply(&store, &root, &alice, "r2").await;
+    let r3 = reply(&store, &root, &bob, "r3").await;
+    assert_eq!(seqs(&[between.clone(), r2.clone(), r3.clone()]), [4, 5, 6]);
+
+    let root_now = store.message(root.id).await.unwrap().unwrap();
+    assert_eq!(root_now.reply_count, 3);
+    assert!(root_now.last_reply_at.is_some_and(|t| t >= root.created_at));
+    assert_eq!(
+        store.message(lone.id).await.unwrap().unwrap().reply_count,
+        0
+    );
+
+    // The root, then replies in order, paged by seq.
+    let t = store.thread(root.id, 0, 100).await.unwrap();
+    assert_eq!(
+        t.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [root.id, r1.id, r2.id, r3.id]
+    );
+    assert_eq!(t[0].reply_count, 3);
+    let t = store.thread(root.id, 0, 2).await.unwrap();
+    assert_eq!(
+        t.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [root.id, r1.id, r2.id]
+    );
+    let t = store.thread(root.id, r2.seq, 2).await.unwrap();
+    assert_eq!(t.iter().map(|m| m.id).collect::<Vec<_>>(), [root.id, r3.id]);
+    let t = store.thread(root.id, r3.seq, 10).await.unwrap();
+    assert_eq!(t.iter().map(|m| m.id).collect::<Vec<_>>(), [root.id]);
+    assert_eq!(store.thread(lone.id, 0, 10).await.unwrap().len(), 1);
+    // Asking for a reply's thread or a missing message gives nothing.
+    assert!(store.thread(r1.id, 0, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .thread(MessageId(888_888), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Replies go to roots only.
+    let nested = NewMessage {
+        thread_root_id: Some(r1.id),
+        ..msg(ch, &alice, "nested")
+    };
+    let e = domain_err(store.post_message(nested, allow()).await);
+    assert!(
+        matches!(
+            e,
+            DomainError::Invalid {
+                field: "thread_root_id",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    // Deleting a reply drops it from the thread and the count.
+    store
+        .delete_message(r2.id, alice.id, allow())
+        .await
+        .unwrap();
+    let t = store.thread(root.id, 0, 100).await.unwrap();
+    assert_eq!(
+        t.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [root.id, r1.id, r3.id]
+    );
+    assert_eq!(t[0].reply_count, 2);
+    // A deleted root keeps its thread readable, but takes no new replies.
+    store
+        .delete_message(root.id, alice.id, allow())
+        .await
+        .unwrap();
+    let t = store.thread(root.id, 0, 100).await.unwrap();
+    assert_eq!(
+        t.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [root.id, r1.id, r3.id]
+    );
+    assert!(t[0].is_deleted() && t[0].text.is_empty());
+    let late = NewMessage {
+        thread_root_id: Some(root.id),
+        ..msg(ch, &bob, "late")
+    };
+    let e = domain_err(store.post_message(late, rule(&bob, Action::Post)).await);
+    assert!(
+        matches!(
+            e,
+            DomainError::Invalid {
+                field: "thread_root_id",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    // Replies do not move the poster's read position.
+    let (_, m) = store.channel_for(ch, bob.id).await.unwrap().unwrap();
+    assert_eq!(m.unwrap().last_read_seq, between.seq);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editing and deleting
+
+pub async fn edit_delete(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let ch = public(&store, "general", &alice).await;
+    join(&store, ch, &bob).await;
+    join(&store, ch, &carol).await;
+
+    let m = post(&store, ch, &bob, "frist").await;
+    // Only the author edits; the guard sees the message being changed.
+    let e = domain_err(
+        store
+            .edit_message(
+                m.id,
+                alice.id,
+                "hijack".into(),
+                Mentions::default(),
+                rule(&alice, Action::EditMessage { author: m.user_id }),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let seen2 = seen.clone();
+    let author_rule = move |who: &User| -> Guard {
+        let actor = Actor {
+            user_id: who.id,
+            is_admin: who.is_admin,
+        };
+        let seen = seen2.clone();
+        Box::new(move |ctx: &GuardCtx<'_>| {
+            let msg = ctx
+                .message
+                .expect("message operations show the message to the guard");
+            *seen.lock().unwrap() = Some((msg.id, msg.text.clone()));
+            permissions::check(
+                &actor,
+                ctx.channel,
+                ctx.membership,
+                Action::EditMessage {
+                    author: msg.user_id,
+                },
+            )
+        })
+    };
+    let before = store.last_position().await.unwrap();
+    let mentions = Mentions {
+        user_ids: vec![carol.id],
+        channel: false,
+        here: true,
+    };
+    let edited = store
+        .edit_message(
+            m.id,
+            bob.id,
+            "first @carol @here".into(),
+            mentions.clone(),
+            author_rule(&bob),
+        )
+        .await
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some((m.id, "frist".to_owned())));
+    assert_eq!(
+        (edited.id, edited.seq, edited.text.as_str()),
+        (m.id, m.seq, "first @carol @here")
+    );
+    assert_eq!(edited.mentions, mentions);
+    assert!(edited.edited_at.is_some());
+    assert_eq!(store.message(m.id).await.unwrap(), Some(edited.clone()));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (evs[0].kind, evs[0].message_id, evs[0].actor_id),
+        (EventKind::MessageEdited, Some(m.id), Some(bob.id))
+    );
+    assert_eq!(
+        store
+            .my_channel(ch, carol.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .mention_count,
+        1
+    );
+    // The same text again is no change.
+    let before = store.last_position().await.unwrap();
+    let same = store
+        .edit_message(
+            m.id,
+            bob.id,
+            "first @carol @here".into(),
+            mentions.clone(),
+            allow(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(same, edited);
+    assert_eq!(store.last_position().await.unwrap(), before);
+    // Editing away a mention removes it.
+    let edited = store
+        .edit_message(m.id, bob.id, "first".into(), Mentions::default(), allow())
+        .await
+        .unwrap();
+    assert_eq!(edited.mentions, Mentions::default());
+    assert_eq!(
+        store.message(m.id).await.unwrap().unwrap().mentions,
+        Mentions::default()
+    );
+    assert_eq!(
+        store
+            .my_channel(ch, carol.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .mention_count,
+        0
+    );
+
+    // Deleting: others' messages need a moderator.
+    let target = post(&store, ch, &carol, "hey @bob").await;
+    store
+        .set_reaction(target.id, alice.id, "🎉".into(), true, allow())
+        .await
+        .unwrap();
+    store
+        .set_pinned(target.id, alice.id, true, allow())
+        .await
+        .unwrap();
+    let e = domain_err(
+        store
+            .delete_message(
+                target.id,
+                bob.id,
+                rule(&bob, Action::DeleteMessage { author: carol.id }),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+    assert!(
+        !store
+            .message(target.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_deleted()
+    );
+    let before = store.last_position().await.unwrap();
+    let gone = store
+        .delete_message(
+            target.id,
+            alice.id,
+            rule(&alice, Action::DeleteMessage { author: carol.id }),
+        )
+        .await
+        .unwrap();
+    assert!(gone.is_deleted());
+    assert!(gone.text.is_empty(), "a deleted message keeps no text");
+    assert_eq!(gone.mentions, Mentions::default());
+    assert!(gone.reactions.is_empty());
+    assert_eq!((gone.pinned_at, gone.pinned_by), (None, None));
+    assert_eq!(
+        (gone.id, gone.seq, gone.user_id),
+        (target.id, target.seq, carol.id)
+    );
+    assert_eq!(store.message(target.id).await.unwrap(), Some(gone.clone()));
+    assert!(store.pins(ch).await.unwrap().is_empty());
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.kind, e.message_id))
+            .collect::<Vec<_>>(),
+        [(EventKind::MessageDeleted, Some(target.id))]
+    );
+    assert_eq!(evs[0].actor_id, Some(alice.id));
+
+    // A deleted message can be neither edited, deleted, reacted to nor pinned.
+    let before = store.last_position().await.unwrap();
+    let e = domain_err(
+        store
+            .edit_message(
+                target.id,
+                carol.id,
+                "undo".into(),
+                Mentions::default(),
+                allow(),
+            )
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Message));
+    let e = domain_err(store.delete_message(target.id, carol.id, allow()).await);
+    assert_eq!(e, DomainError::NotFound(Entity::Message));
+    let e = domain_err(
+        store
+            .set_reaction(target.id, carol.id, "👍".into(), true, allow())
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Message));
+    let e = domain_err(store.set_pinned(target.id, carol.id, true, allow()).await);
+    assert_eq!(e, DomainError::NotFound(Entity::Message));
+    let e = domain_err(
+        store
+            .edit_message(
+                MessageId(616_161),
+                carol.id,
+                "x".into(),
+                Mentions::default(),
+                allow(),
+            )
+            .await,
+    );
+    assert_eq!(e, DomainError::NotFound(Entity::Message));
+    assert_eq!(store.last_position().await.unwrap(), before);
+
+    // Its seq stays taken.
+    assert_eq!(post(&store, ch, &carol, "next").await.seq, target.seq + 1);
+    // Authors delete their own.
+    let own = post(&store, ch, &bob, "oops").await;
+    store
+        .delete_message(
+            own.id,
+            bob.id,
+            rule(&bob, Action::DeleteMessage { author: bob.id }),
+        )
+        .await
+        .unwrap();
+    assert!(store.message(own.id).await.unwrap().unwrap().is_deleted());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reactions
+
+pub async fn reactions(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let ch = public(&store, "general", &alice).await;
+    join(&store, ch, &bob).await;
+    let m = post(&store, ch, &alice, "react to me").await;
+
+    let before = store.last_position().await.unwrap();
+    let (after, changed) = store
+        .set_reaction(m.id, bob.id, "👍".into(), true, rule(&bob, Action::React))
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(after.reactions.len(), 1);
+    assert_eq!(
+        (
+            after.reactions[0].emoji.as_str(),
+            after.reactions[0].user_ids.clone()
+        ),
+        ("👍", vec![bob.id])
+    );
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (
+            evs[0].kind,
+            evs[0].user_id,
+            evs[0].message_id,
+            evs[0].extra.as_deref(),
+            evs[0].channel_id
+        ),
+        (
+            EventKind::ReactionAdded,
+            Some(bob.id),
+            Some(m.id),
+            Some("👍"),
+            Some(ch)
+        )
+    );
+    // Adding it again changes nothing and appends nothing.
+    let before = store.last_position().await.unwrap();
+    let (again, changed) = store
+        .set_reaction(m.id, bob.id, "👍".into(), true, allow())
+        .await
+        .unwrap();
+    assert!(!changed);
+    assert_eq!(again.reactions, after.reactions);
+    assert_eq!(store.last_position().await.unwrap(), before);
+
+    store
+        .set_reaction(m.id, alice.id, "👍".into(), true, allow())
+        .await
+        .unwrap();
+    store
+        .set_reaction(m.id, alice.id, "🎉".into(), true, allow())
+        .await
+        .unwrap();
+    let got = store.message(m.id).await.unwrap().unwrap();
+    let groups: BTreeMap<String, BTreeSet<UserId>> = got
+        .reactions
+        .iter()
+        .map(|g| (g.emoji.clone(), g.user_ids.iter().copied().collect()))
+        .collect();
+    assert_eq!(
+        groups,
+        BTreeMap::from([
+            ("👍".to_owned(), BTreeSet::from([alice.id, bob.id])),
+            ("🎉".to_owned(), BTreeSet::from([alice.id]))
+        ])
+    );
+    // Strangers may not react.
+    let e = domain_err(
+        store
+            .set_reaction(
+                m.id,
+                carol.id,
+                "👀".into(),
+                true,
+                rule(&carol, Action::React),
+            )
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+
+    // Removing.
+    let before = store.last_position().await.unwrap();
+    let (after, changed) = store
+        .set_reaction(m.id, bob.id, "👍".into(), false, allow())
+        .await
+        .unwrap();
+    assert!(changed);
+    let thumbs = after.reactions.iter().find(|g| g.emoji == "👍").unwrap();
+    assert_eq!(thumbs.user_ids, [alice.id]);
+    let (_, changed) = store
+        .set_reaction(m.id, bob.id, "👍".into(), false, allow())
+        .await
+        .unwrap();
+    assert!(!changed, "removing an absent reaction changes nothing");
+    let (after, changed) = store
+        .set_reaction(m.id, alice.id, "🎉".into(), false, allow())
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(
+        after
+            .reactions
+            .iter()
+            .map(|g| g.emoji.as_str())
+            .collect::<Vec<_>>(),
+        ["👍"],
+        "empty groups disappear"
+    );
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::ReactionRemoved, EventKind::ReactionRemoved]
+    );
+
+    // At most MAX_REACTIONS_PER_MESSAGE different emoji; existing ones can still be joined.
+    let max = enclave_core::validate::MAX_REACTIONS_PER_MESSAGE;
+    for i in 1..max {
+        let (_, changed) = store
+            .set_reaction(m.id, alice.id, format!("e{i}"), true, allow())
+            .await
+            .unwrap();
+        assert!(changed);
+    }
+    assert_eq!(
+        store.message(m.id).await.unwrap().unwrap().reactions.len(),
+        max
+    );
+    let before = store.last_position().await.unwrap();
+    let e = domain_err(
+        store
+            .set_reaction(m.id, bob.id, "one-too-many".into(), true, allow())
+            .await,
+    );
+    assert!(matches!(e, DomainError::LimitExceeded(_)), "{e:?}");
+    assert_eq!(store.last_position().await.unwrap(), before);
+    let (after, changed) = store
+        .set_reaction(m.id, bob.id, "e1".into(), true, allow())
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(after.reactions.len(), max);
+    // Reactions are per message.
+    let other = post(&store, ch, &bob, "other").await;
+    assert!(
+        store
+            .message(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .reactions
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pins
+
+pub async fn pins(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let ch = public(&store, "general", &alice).await;
+    let other_ch = public(&store, "other", &alice).await;
+    join(&store, ch, &bob).await;
+    let a = post(&store, ch, &alice, "a").await;
+    let b = post(&store, ch, &bob, "b").await;
+    let elsewhere = post(&store, other_ch, &alice, "x").await;
+    assert!(store.pins(ch).await.unwrap().is_empty());
+
+    let before = store.last_position().await.unwrap();
+    let (pinned, changed) = store
+        .set_pinned(a.id, bob.id, true, rule(&bob, Action::Pin))
+        .await
+        .unwrap();
+    assert!(changed);
+    assert!(pinned.pinned_at.is_some());
+    assert_eq!(pinned.pinned_by, Some(bob.id));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.kind, e.message_id, e.actor_id))
+            .collect::<Vec<_>>(),
+        [(EventKind::MessagePinned, Some(a.id), Some(bob.id))]
+    );
+    let before = store.last_position().await.unwrap();
+    let (_, changed) = store
+        .set_pinned(a.id, alice.id, true, allow())
+        .await
+        .unwrap();
+    assert!(!changed);
+    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(
+        store.message(a.id).await.unwrap().unwrap().pinned_by,
+        Some(bob.id),
+        "pinning twice keeps the first pin"
+    );
+    let e = domain_err(
+        store
+            .set_pinned(b.id, carol.id, true, rule(&carol, Action::Pin))
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    store
+        .set_pinned(b.id, alice.id, true, allow())
+        .await
+        .unwrap();
+    store
+        .set_pinned(elsewhere.id, alice.id, true, allow())
+        .await
+        .unwrap();
+    let p = store.pins(ch).await.unwrap();
+    assert_eq!(
+        p.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [b.id, a.id],
+        "newest pin first, this channel only"
+    );
+    assert_eq!(p[1], store.message(a.id).await.unwrap().unwrap());
+
+    let before = store.last_position().await.unwrap();
+    let (unpinned, changed) = store
+        .set_pinned(a.id, alice.id, false, allow())
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!((unpinned.pinned_at, unpinned.pinned_by), (None, None));
+    let (_, changed) = store
+        .set_pinned(a.id, alice.id, false, allow())
+        .await
+        .unwrap();
+    assert!(!changed);
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(
+        evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventKind::MessageUnpinned]
+    );
+    assert_eq!(
+        store
+            .pins(ch)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>(),
+        [b.id]
+    );
+
+    // A channel holds at most 100 pins.
+    let filler = public(&store, "filler", &alice).await;
+    let mut ids = Vec::new();
+    for i in 0..101 {
+        ids.push(post(&store, filler, &alice, &format!("p{i}")).await.id);
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids[..100].iter().copied() {
+        let store = store.clone();
+        let alice = alice.id;
+        set.spawn(async move { store.set_pinned(id, alice, true, allow()).await.unwrap().1 });
+    }
+    while let Some(changed) = set.join_next().await {
+        assert!(changed.unwrap());
+    }
+    assert_eq!(store.pins(filler).await.unwrap().len(), 100);
+    let e = domain_err(store.set_pinned(ids[100], alice.id, true, allow()).await);
+    assert!(matches!(e, DomainError::LimitExceeded(_)), "{e:?}");
+    store
+        .set_pinned(ids[0], alice.id, false, allow())
+        .await
+        .unwrap();
+    store
+        .set_pinned(ids[100], alice.id, true, allow())
+        .await
+        .unwrap();
+    assert_eq!(store.pins(filler).await.unwrap().len(), 100);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read state and counts
+
+pub async fn read_state_and_counts(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let ch = public(&store, "general", &alice).await;
+    join(&store, ch, &bob).await;
+    join(&store, ch, &carol).await;
+    let counts = |who: UserId| {
+        let store = store.clone();
+        async move {
+            let s = store.my_channel(ch, who).await.unwrap().unwrap();
+            let listed = store
+                .my_channels(who)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|x| x.channel.id == ch)
+                .unwrap();
+            assert_eq!(listed, s, "my_channels and my_channel agree");
+            (s.unread_count, s.mention_count)
+        }
+    };
+    assert_eq!(counts(bob.id).await, (0, 0));
+
+    let mention = |users: Vec<UserId>, channel: bool, here: bool| Mentions {
+        user_ids: users,
+        channel,
+        here,
+    };
+    let send = |who: &User, text: &str, mentions: Mentions, root: Option<MessageId>| {
+        let store = store.clone();
+        let new = NewMessage {
+            mentions,
+            thread_root_id: root,
+            ..msg(ch, who, text)
+        };
+        let guard = rule(who, Action::Post);
+        async move { store.post_message(new, guard).await.unwrap().message }
+    };
+    // 1: plain; 2: @bob; 3: @channel and @bob (one message, counted once); 4: @here;
+    // 5: a reply to 1 mentioning @bob (a mention, not unread); 6: @bob, later deleted;
+    // 7: bob's own @channel.
+    let m1 = send(&alice, "plain", Mentions::default(), None).await;
+    send(&alice, "@bob", mention(vec![bob.id], false, false), None).await;
+    send(
+        &carol,
+        "@channel @bob",
+        mention(vec![bob.id], true, false),
+        None,
+    )
+    .await;
+    send(&alice, "@here", mention(vec![], false, true), None).await;
+    let r5 = send(
+        &carol,
+        "@bob in thread",
+        mention(vec![bob.id], false, false),
+        Some(m1.id),
+    )
+    .await;
+    let m6 = send(
+        &alice,
+        "@bob soon gone",
+        mention(vec![bob.id], false, false),
+        None,
+    )
+    .await;
+    assert_eq!(counts(bob.id).await, (5, 5));
+    // Carol's top-level post 3 marked 1..=3 read (her reply 5 moved nothing): unread 4 and 6;
+    // the @here in 4 mentions her.
+    assert_eq!(
+        counts(carol.id).await,
+        (2, 1),
+        "posting marks one's own messages read"
+    );
+    assert_eq!(
+        counts(alice.id).await,
+        (0, 0),
+        "alice's post 6 marked everything up to it read"
+    );
+    assert_eq!(r5.seq, 5);
+
+    store
+        .delete_message(m6.id, alice.id, allow())
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(bob.id).await,
+        (4, 4),
+        "deleted messages are neither unread nor mentions"
+    );
+
+    let own = send(
+        &bob,
+        "@channel from bob",
+        mention(vec![], true, false),
+        None,
+    )
+    .await;
+    assert_eq!(own.seq, 7);
+    assert_eq!(
+        counts(bob.id).await,
+        (0, 0),
+        "posting marked everything before it read"
+    );
+    assert_eq!(
+        counts(carol.id).await,
+        (2, 2),
+        "unread 4 and 7; mentions @here in 4 and @channel in 7"
+    );
+
+    // mark_read sets the position (moving it back is the caller's choice), clamped to the channel.
+    let before = store.last_position().await.unwrap();
+    let m = store
+        .mark_read(ch, carol.id, 2, rule(&carol, Action::MarkRead))
+        .await
+        .unwrap();
+    assert_eq!((m.user_id, m.last_read_seq), (carol.id, 2));
+    let evs = store.events_after(before, 10).await.unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (
+            evs[0].kind,
+            evs[0].user_id,
+            evs[0].channel_id,
+            evs[0].extra.as_deref()
+        ),
+        (EventKind::ReadUpdated, Some(carol.id), Some(ch), Some("2"))
+    );
+    // Unread after 2: 4 and 7 (3 is carol's own); mentions after 2: 4 (@here), 7 (@channel).
+    assert_eq!(counts(carol.id).await, (2, 2));
+    let m = store.mark_read(ch, carol.id, 1_000, allow()).await.unwrap();
+    assert_eq!(m.last_read_seq, 7, "clamped to the newest message");
+    assert_eq!(counts(carol.id).await, (0, 0));
+    let before = store.last_position().await.unwrap();
+    assert_eq!(
+        store
+            .mark_read(ch, carol.id, 7, allow())
+            .await
+            .unwrap()
+            .last_read_seq,
+        7
+    );
+    assert_eq!(
+        store.last_position().await.unwrap(),
+        before,
+        "an unchanged read position appends nothing"
+    );
+    assert_eq!(
+        store
+            .mark_read(ch, carol.id, -5, allow())
+            .await
+            .unwrap()
+            .last_read_seq,
+        0
+    );
+    // Everything: unread 1, 2, 4, 7 (not her own 3, not reply 5, not deleted 6); mentions 4, 7
+    // (her own @channel in 3 does not count).
+    assert_eq!(counts(carol.id).await, (4, 2));
+    assert_eq!(
+        store
+            .channel_for(ch, carol.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .unwrap()
+            .last_read_seq,
+        0
+    );
+    // Non-members have no read state.
+    let dave = user(&store, "dave").await;
+    let e = domain_err(store.mark_read(ch, dave.id, 1, allow()).await);
+    assert_eq!(e, DomainError::NotFound(Entity::Member));
+    let e = domain_err(
+        store
+            .mark_read(ch, dave.id, 1, rule(&dave, Action::MarkRead))
+            .await,
+    );
+    assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
+
+    // A reply mentioning someone counts as a mention (not as unread) until read past.
+    store.mark_read(ch, bob.id, 4, allow()).await.unwrap();
+    assert_eq!(
+        counts(bob.id).await,
+        (0, 1),
+        "unread: 6 deleted, 7 his own; mentions: reply 5 only"
+    );
+    store.mark_read(ch, bob.id, 5, allow()).await.unwrap();
+    assert_eq!(counts(bob.id).await, (0, 0));
+    // One's own messages are never unread nor mentions, @name or @channel alike, even in
+    // threads (where posting does not move the read position).
+    let own_reply = send(
+        &bob,
+        "@bob @channel note to self",
+        mention(vec![bob.id], true, false),
+        Some(m1.id),
+    )
+    .await;
+    assert_eq!(own_reply.seq, 8);
+    assert_eq!(
+        store
+            .channel_for(ch, bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .unwrap()
+            .last_read_seq,
+        5
+    );
+    assert_eq!(
+        counts(bob.id).await,
+        (0, 0),
+        "a self-mention is not a mention"
+    );
+    // Others' @channel in a thread is a mention, once.
+    send(
+        &carol,
+        "@channel @bob in thread",
+        mention(vec![bob.id], true, false),
+        Some(m1.id),
+    )
+    .await;
+    assert_eq!(counts(bob.id).await, (0, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guards
+
+pub async fn guards_run_inside_transaction(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let ch = public(&store, "general", &alice).await;
+    join(&store, ch, &bob).await;
+    let m = post(&store, ch, &bob, "hello").await;
+    store
+        .set_reaction(m.id, bob.id, "👍".into(), true, allow())
+        .await
+        .unwrap();
+
+    // Every guarded write: a refusing guard's error comes back as is, nothing changes and no
+    // event is appended.
+    let snapshot = |store: Arc<dyn Store>| async move {
+        (
+            store.channel(ch).await.unwrap(),
+            store.members(ch, None, 100).await.unwrap(),
+            store.history(ch, Anchor::Latest, 100, true).await.unwrap(),
+            store.pins(ch).await.unwrap(),
+            store.last_position().await.unwrap(),
+        )
+    };
+    let before = snapshot(store.clone()).await;
+    let no = || refuse(DomainError::Forbidden("refused by the test"));
+    let refused: Vec<(&str, Result<(), Error>)> = vec![
+        (
+            "update_channel",
+            store
+                .update_channel(
+                    ch,
+                    alice.id,
+                    ChannelPatch {
+                        topic: Some("t".into()),
+                        archived: Some(true),
+                        ..ChannelPatch::default()
+                    },
+                    no(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "add_member",
+            store
+                .add_member(ch, alice.id, carol.id, ChannelRole::Member, no())
+                .await
+                .map(drop),
+        ),
+        (
+            "remove_member",
+            store.remove_member(ch, alice.id, bob.id, no()).await,
+        ),
+        (
+            "set_member_role",
+            store
+                .set_member_role(ch, alice.id, bob.id, ChannelRole::Admin, no())
+                .await
+                .map(drop),
+        ),
+        (
+            "mark_read",
+            store.mark_read(ch, bob.id, 0, no()).await.map(drop),
+        ),
+        (
+            "post_message",
+            store
+                .post_message(msg(ch, &alice, "no"), no())
+                .await
+                .map(drop),
+        ),
+        (
+            "edit_message",
+            store
+                .edit_message(m.id, bob.id, "changed".into(), Mentions::default(), no())
+                .await
+                .map(drop),
+        ),
+        (
+            "delete_message",
+            store.delete_message(m.id, bob.id, no()).await.map(drop),
+        ),
+        (
+            "set_reaction add",
+            store
+                .set_reaction(m.id, alice.id, "🎉".into(), true, no())
+                .await
+                .map(drop),
+        ),
+        (
+            "set_reaction remove",
+            store
+                .set_reaction(m.id, bob.id, "👍".into(), false, no())
+                .await
+                .map(drop),
+        ),
+        (
+            "set_pinned",
+            store.set_pinned(m.id, alice.id, true, no()).await.map(drop),
+        ),
+    ];
+    for (what, r) in refused {
+        assert_eq!(
+            domain_err(r),
+            DomainError::Forbidden("refused by the test"),
+            "{what}"
+        );
+    }
+    assert_eq!(
+        snapshot(store.clone()).await,
+        before,
+        "refused writes changed something"
+    );
+
+    // What the guard sees is the state inside the transaction, including writes committed in
+    // the same group commit just before it: of 12 concurrent posts allowed only while the
+    // channel has fewer than 5 messages, exactly the first ones up to 5 succeed.
+    let quiet = public(&store, "quiet", &alice).await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let store = store.clone();
+        let new = msg(quiet, &alice, &format!("q{i}"));
+        set.spawn(async move {
+            let seen = Arc::new(std::sync::Mutex::new(None));
+            let seen2 = seen.clone();
+            let guard: Guard = Box::new(move |ctx: &GuardCtx<'_>| {
+                *seen2.lock().unwrap() = Some(ctx.channel.last_seq);
+                if ctx.channel.last_seq < 5 {
+                    Ok(())
+                } else {
+                    Err(DomainError::LimitExceeded("full"))
+                }
+            });
+            let r = store.post_message(new, guard).await;
+            let seen = seen.lock().unwrap().expect("the guard ran");
+            (r, seen)
+        });
+    }
+    let mut ok = Vec::new();
+    let mut full = 0;
+    while let Some(j) = set.join_next().await {
+        match j.unwrap() {
+            (Ok(p), seen) => {
+                assert_eq!(
+                    p.message.seq,
+                    seen + 1,
+                    "the guard saw the channel as the write found it"
+                );
+                ok.push(p.message.seq);
+            }
+            (Err(Error::Domain(DomainError::LimitExceeded("full"))), seen) => {
+                assert_eq!(seen, 5);
+                full += 1;
+            }
+            (Err(e), _) => panic!("unexpected error {e:?}"),
+        }
+    }
+    ok.sort_unstable();
+    assert_eq!(ok, [1, 2, 3, 4, 5]);
+    assert_eq!(full, 7);
+    assert_eq!(store.channel(quiet).await.unwrap().unwrap().last_seq, 5);
+    let created = all_events(&store, 1000)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::MessageCreated && e.channel_id == Some(quiet))
+        .count();
+    assert_eq!(created, 5, "refused posts appended no events");
+
+    // A check and its write cannot be separated: archive/unarchive toggles race with posts
+    // checked by the rules. In the event log, no post lands while the channel is archived, and
+    // every refused post was refused because it was.
+    let race = public(&store, "race", &alice).await;
+    join(&store, race, &bob).await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let (alice, bob) = (alice.clone(), bob.clone());
+        set.spawn(async move {
+            if i % 4 == 0 {
+                let archived = i % 8 == 0;
+                let patch = ChannelPatch {
+                    archived: Some(archived),
+                    ..ChannelPatch::default()
+                };
+                store
+                    .update_channel(race, alice.id, patch, rule(&alice, Action::Archive))
+                    .await
+                    .unwrap();
+                None
+            } else {
+                Some(
+                    store
+                        .post_message(msg(race, &bob, &format!("r{i}")), rule(&bob, Action::Post))
+                        .await,
+                )
+            }
+        });
+    }
+    let mut posted = BTreeSet::new();
+    let mut refused = 0;
+    while let Some(j) = set.join_next().await {
+        match j.unwrap() {
+            None => {}
+            Some(Ok(p)) => {
+                posted.insert(p.message.id);
+            }
+            Some(Err(e)) => {
+                assert_eq!(domain_err::<()>(Err(e)), DomainError::Archived);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(posted.len() + refused, 30);
+    let mut archived = false;
+    let mut logged = BTreeSet::new();
+    for e in all_events(&store, 1000)
+        .await
+        .into_iter()
+        .filter(|e| e.channel_id == Some(race))
+    {
+        match e.kind {
+            EventKind::ChannelArchived => archived = true,
+            EventKind::ChannelUnarchived => archived = false,
+            EventKind::MessageCreated => {
+                assert!(
+                    !archived,
+                    "a post was committed while the channel was archived"
+                );
+                logged.insert(e.message_id.unwrap());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(logged, posted);
+    let n = i64::try_from(posted.len()).unwrap();
+    assert_eq!(
+        seqs(
+            &store
+                .history(race, Anchor::After(0), 100, true)
+                .await
+                .unwrap()
+        ),
+        (1..=n).collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event log
+
+pub async fn events_are_ordered_and_gap_free(store: Arc<dyn Store>) {
+    let mut rx = store.subscribe();
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let c1 = public(&store, "one", &alice).await;
+    let c2 = public(&store, "two", &alice).await;
+    join(&store, c1, &bob).await;
+    join(&store, c2, &bob).await;
+
+    // Concurrent writes of several kinds, some of them refused.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let store = store.clone();
+        let who = if i % 2 == 0 {
+            alice.clone()
+        } else {
+            bob.clone()
+        };
+        let ch = if i % 3 == 0 { c1 } else { c2 };
+        set.spawn(async move {
+            let guard = if i % 5 == 0 {
+                refuse(DomainError::Forbidden("no"))
+            } else {
+                rule(&who, Action::Post)
+            };
+            let r = store
+                .post_message(msg(ch, &who, &format!("e{i}")), guard)
+                .await;
+            if let Ok(p) = &r
+                && i % 7 == 0
+            {
+                store
+                    .set_reaction(p.message.id, who.id, "👍".into(), true, allow())
+                    .await
+                    .unwrap();
+            }
+            r.ok().map(|p| p.message)
+        });
+    }
+    let mut posted = Vec::new();
+    while let Some(j) = set.join_next().await {
+        if let Some(m) = j.unwrap() {
+            posted.push(m);
+        }
+    }
+    assert_eq!(posted.len(), 48);
+
+    // A failed job appends nothing; the next successful one follows without a gap.
+    let last = store.last_position().await.unwrap();
+    let e = domain_err(
+        store
+            .post_message(msg(c1, &alice, "x"), refuse(DomainError::Archived))
+            .await,
+    );
+    assert_eq!(e, DomainError::Archived);
+    let e = domain_err(
+        store
+            .create_channel(new_channel(ChannelKind::Public, "ONE", bob.id))
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)));
+    let e = domain_err(store.create_user(new_user("alice")).await);
+    assert!(matches!(e, DomainError::Conflict(_)));
+    assert_eq!(store.last_position().await.unwrap(), last);
+    let tail = post(&store, c1, &bob, "tail").await;
+    let last = store.last_position().await.unwrap();
+    let tail_events = store.events_after(last - 1, 10).await.unwrap();
+    assert_eq!(tail_events.len(), 1);
+    assert_eq!(
+        (tail_events[0].kind, tail_events[0].message_id),
+        (EventKind::MessageCreated, Some(tail.id))
+    );
+
+    // The log: positions 1, 2, 3, ... up to last_position, whatever the page size.
+    let all = all_events(&store, 1000).await;
+    let positions: Vec<i64> = all.iter().map(|e| e.position).collect();
+    assert_eq!(
+        positions,
+        (1..=last).collect::<Vec<_>>(),
+        "positions must be gap-free from 1"
+    );
+    for page in [1, 7, 64] {
+        assert_eq!(all_events(&store, page).await, all, "paging by {page}");
+    }
+    assert_eq!(
+        store.events_after(last - 3, 2).await.unwrap(),
+        all[all.len() - 3..all.len() - 1].to_vec()
+    );
+    assert!(store.events_after(last, 10).await.unwrap().is_empty());
+    assert!(store.events_after(last + 100, 10).await.unwrap().is_empty());
+    assert!(store.events_after(0, 0).await.unwrap().is_empty());
+
+    // Each successful write is in the log exactly once.
+    let created: Vec<MessageId> = all
+        .iter()
+        .filter(|e| e.kind == EventKind::MessageCreated)
+        .map(|e| e.message_id.unwrap())
+        .collect();
+    let mut want: Vec<MessageId> = posted.iter().map(|m| m.id).collect();
+    want.push(tail.id);
+    let mut got = created.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let n_reactions = all
+        .iter()
+        .filter(|e| e.kind == EventKind::ReactionAdded)
+        .count();
+    assert_eq!(
+        n_reactions,
+        (0..60).filter(|i| i % 5 != 0 && i % 7 == 0).count()
+    );
+    // The log's order is the commit order: within a channel, messages appear in seq order.
+    let by_id: BTreeMap<MessageId, &Message> = posted.iter().map(|m| (m.id, m)).collect();
+    for ch in [c1, c2] {
+        let order: Vec<i64> = created
+            .iter()
+            .filter_map(|id| by_id.get(id))
+            .filter(|m| m.channel_id == ch)
+            .map(|m| m.seq)
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "channel {ch}: {order:?}"
+        );
+    }
+
+    // The subscription got every committed event, in order, in batches.
+    let mut streamed: Vec<Event> = Vec::new();
+    while streamed.last().map_or(0, |e| e.position) < last {
+        let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("subscription stalled")
+            .unwrap();
+        assert!(!batch.is_empty(), "empty batches are not announced");
+        assert!(batch.windows(2).all(|w| w[0].position < w[1].position));
+        streamed.extend(batch.iter().cloned());
+    }
+    assert_eq!(streamed, all);
+    // Refused writes announced nothing: the next batch is the next successful write.
+    let e = domain_err(
+        store
+            .post_message(msg(c2, &alice, "x"), refuse(DomainError::Archived))
+            .await,
+    );
+    assert_eq!(e, DomainError::Archived);
+    let next = post(&store, c2, &alice, "after").await;
+    let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(
+        (batch[0].position, batch[0].message_id),
+        (last + 1, Some(next.id))
+    );
+    assert!(rx.try_recv().is_err());
+    // A late subscriber sees only what commits after it subscribed.
+    let mut late = store.subscribe();
+    assert!(late.try_recv().is_err());
+    store.mark_read(c1, alice.id, 1, allow()).await.unwrap();
+    let batch = tokio::time::timeout(Duration::from_secs(10), late.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (batch[0].position, batch[0].kind),
+        (last + 2, EventKind::ReadUpdated)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+
+pub async fn concurrent_posts(store: Arc<dyn Store>) {
+    const TASKS: usize = 50;
+    const PER_TASK: usize = 20;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(user(&store, &format!("user{i}")).await);
+    }
+    let mut channels = Vec::new();
+    for i in 0..3 {
+        let ch = public(&store, &format!("busy{i}"), &users[0]).await;
+        for u in &users[1..] {
+            join(&store, ch, u).await;
+        }
+        channels.push(ch);
+    }
+
+    let mut set = tokio::task::JoinSet::new();
+    for t in 0..TASKS {
+        let store = store.clone();
+        let who = users[t % users.len()].clone();
+        let ch = channels[t % channels.len()];
+        set.spawn(async move {
+            let mut out = Vec::with_capacity(PER_TASK);
+            for j in 0..PER_TASK {
+                let new = NewMessage {
+                    client_msg_id: Some(format!("t{t}-{j}")),
+                    ..msg(ch, &who, &format!("task {t} msg {j}"))
+                };
+                let p = store
+                    .post_message(new, rule(&who, Action::Post))
+                    .await
+                    .unwrap();
+                assert!(p.created);
+                out.push(p.message);
+            }
+            out
+        });
+    }
+    let mut all: Vec<Message> = Vec::new();
+    while let Some(j) = set.join_next().await {
+        let mine = j.unwrap();
+        // One task's messages are in its order.
+        assert!(mine.windows(2).all(|w| w[0].seq < w[1].seq));
+        all.extend(mine);
+    }
+    assert_eq!(all.len(), TASKS * PER_TASK);
+
+    for (k, ch) in channels.iter().enumerate() {
+        let n = (0..TASKS).filter(|t| t % channels.len() == k).count() * PER_TASK;
+        let n = i64::try_from(n).unwrap();
+        let mut returned: Vec<i64> = all
+            .iter()
+            .filter(|m| m.channel_id == *ch)
+            .map(|m| m.seq)
+            .collect();
+        returned.sort_unstable();
+        assert_eq!(
+            returned,
+            (1..=n).collect::<Vec<_>>(),
+            "channel {ch}: seqs must be exactly 1..={n}"
+        );
+        assert_eq!(store.channel(*ch).await.unwrap().unwrap().last_seq, n);
+        let stored = store
+            .history(*ch, Anchor::After(0), 10_000, true)
+            .await
+            .unwrap();
+        assert_eq!(seqs(&stored), (1..=n).collect::<Vec<_>>());
+        let ids: BTreeSet<MessageId> = stored.iter().map(|m| m.id).collect();
+        assert_eq!(ids.len(), stored.len());
+    }
+    let ids: BTreeSet<MessageId> = all.iter().map(|m| m.id).collect();
+    assert_eq!(ids.len(), all.len(), "message ids are unique");
+
+    // Retries (concurrent, with different text) return the original message unchanged.
+    let last = store.last_position().await.unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for m in all.iter().step_by(7).cloned() {
+        let store = store.clone();
+        set.spawn(async move {
+            let retry = NewMessage {
+                channel_id: m.channel_id,
+                user_id: m.user_id,
+                text: "retried with another text".into(),
+                client_msg_id: m.client_msg_id.clone(),
+                thread_root_id: None,
+                mentions: Mentions::default(),
+            };
+            let p = store.post_message(retry, allow()).await.unwrap();
+            assert!(!p.created);
+            assert_eq!(p.message, m);
+        });
+    }
+    while let Some(j) = set.join_next().await {
+        j.unwrap();
+    }
+    assert_eq!(
+        store.last_position().await.unwrap(),
+        last,
+        "retries append nothing"
+    );
+
+    // A storm of the same new post: exactly one is created, all get the same message.
+    let ch = channels[0];
+    let seq_before = store.channel(ch).await.unwrap().unwrap().last_seq;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..25 {
+        let store = store.clone();
+        let new = NewMessage {
+            client_msg_id: Some("storm".into()),
+            ..msg(ch, &users[1], "storm")
+        };
+        set.spawn(async move { store.post_message(new, allow()).await.unwrap() });
+    }
+    let mut created = 0;
+    let mut got = BTreeSet::new();
+    while let Some(j) = set.join_next().await {
+        let p = j.unwrap();
+        created += usize::from(p.created);
+        got.insert((p.message.id, p.message.seq));
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        got,
+        BTreeSet::from([(got.first().unwrap().0, seq_before + 1)])
+    );
+    assert_eq!(
+        store.channel(ch).await.unwrap().unwrap().last_seq,
+        seq_before + 1
+    );
+    assert_eq!(store.last_position().await.unwrap(), last + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durability
+
+/// Everything a reopened store must give back.
+async fn everything(store: &Arc<dyn Store>) -> impl PartialEq + std::fmt::Debug + use<> {
+    let users = store
+        .list_users(UserQuery {
+            include_inactive: true,
+            limit: 1000,
+            ..UserQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    let mut mine = Vec::new();
+    let mut creds = Vec::new();
+    for u in &users {
+        tokens.push(store.list_tokens(u.id).await.unwrap());
+        mine.push(store.my_channels(u.id).await.unwrap());
+        creds.push(store.user_credentials(&u.username).await.unwrap());
+    }
+    let mut channels = Vec::new();
+    for s in mine.iter().flatten() {
+        let id = s.channel.id;
+        channels.push((
+            store.channel(id).await.unwrap(),
+            store.members(id, None, 1000).await.unwrap(),
+            store
+                .history(id, Anchor::After(0), 1000, true)
+                .await
+                .unwrap(),
+            store.pins(id).await.unwrap(),
+        ));
+    }
+    let browse = store
+        .browse_channels(BrowseQuery {
+            include_archived: true,
+            limit: 1000,
+            ..BrowseQuery::default()
+        })
+        .await
+        .unwrap();
+    (
+        users,
+        tokens,
+        creds,
+        mine,
+        channels,
+        browse,
+        all_events(store, 1000).await,
+        store.last_position().await.unwrap(),
+    )
+}
+
+/// `reopen` opens the same database again (called twice, each time after the last store was closed).
+pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> Arc<dyn Store>) {
+    let alice = store
+        .create_user(NewUser {
+            is_admin: true,
+            ..new_user("alice")
+        })
+        .await
+        .unwrap();
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    store
+        .update_user(
+            carol.id,
+            UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            },
+            Some(alice.id),
+        )
+        .await
+        .unwrap();
+    store
+        .create_token(NewToken {
+            user_id: bob.id,
+            kind: TokenKind::PersonalAccess,
+            hash: hash(7),
+            name: "bot".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let ch = public(&store, "general", &alice).await;
+    let private = store
+        .create_channel(new_channel(ChannelKind::Private, "hidden", bob.id))
+        .await
+        .unwrap()
+        .id;
+    join(&store, ch, &bob).await;
+    store
+        .set_member_role(ch, alice.id, bob.id, ChannelRole::Admin, allow())
+        .await
+        .unwrap();
+    let (dm, _) = store
+        .open_direct(alice.id, vec![alice.id, bob.id])
+        .await
+        .unwrap();
+    let root = post(&store, ch, &alice, "root").await;
+    let r = reply(&store, &root, &bob, "reply @alice").await;
+    store
+        .edit_message(
+            r.id,
+            bob.id,
+            "reply, edited".into(),
+            Mentions {
+                user_ids: vec![alice.id],
+                ..Mentions::default()
+            },
+            allow(),
+        )
+        .await
+        .unwrap();
+    let gone = post(&store, ch, &bob, "to delete").await;
+    store
+        .delete_message(gone.id, bob.id, allow())
+        .await
+        .unwrap();
+    store
+        .set_reaction(root.id, bob.id, "👍".into(), true, allow())
+        .await
+        .unwrap();
+    store
+        .set_pinned(root.id, bob.id, true, allow())
+        .await
+        .unwrap();
+    post(&store, dm.id, &bob, "psst").await;
+    post(&store, private, &bob, "secret").await;
+    store
+        .update_channel(
+            private,
+            bob.id,
+            ChannelPatch {
+                topic: Some("shh".into()),
+                archived: Some(true),
+                ..ChannelPatch::default()
+            },
+            allow(),
+        )
+        .await
+        .unwrap();
+    store.mark_read(ch, bob.id, 1, allow()).await.unwrap();
+
+    // Round 1: a clean close, then everything is back. (Only writes are promised to stop at
+    // close, so the snapshot is taken while the store is open.)
+    let before = everything(&store).await;
+    let last = store.last_position().await.unwrap();
+    store.close().await;
+    assert!(matches!(
+        store
+            .post_message(msg(ch, &alice, "too late"), allow())
+            .await,
+        Err(Error::Closed)
+    ));
+    assert!(matches!(
+        store.create_user(new_user("zed")).await,
+        Err(Error::Closed)
+    ));
+    drop(store);
+
+    let store = reopen();
+    store.ping().await.unwrap();
+    assert_eq!(everything(&store).await, before);
+    assert_eq!(store.last_position().await.unwrap(), last);
+    let root_now = store.message(root.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            root_now.reply_count,
+            root_now.pinned_by,
+            root_now.reactions.len()
+        ),
+        (1, Some(bob.id), 1)
+    );
+    assert_eq!(
+        store.message(r.id).await.unwrap().unwrap().text,
+        "reply, edited"
+    );
+    assert!(store.message(gone.id).await.unwrap().unwrap().is_deleted());
+    assert!(store.channel(private).await.unwrap().unwrap().is_archived());
+    assert!(!store.user(carol.id).await.unwrap().unwrap().active);
+    assert!(
+        store.user_credentials("zed").await.unwrap().is_none(),
+        "a refused write must not appear"
+    );
+    assert!(
+        store
+            .token_by_hash(hash(7), Millis::now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let (again, created) = store
+        .open_direct(bob.id, vec![bob.id, alice.id])
+        .await
+        .unwrap();
+    assert_eq!((again.id, again.last_seq, created), (dm.id, 1, false));
+    // The reopened store carries on where the old one stopped.
+    let next = post(&store, ch, &alice, "after reopen").await;
+    assert_eq!(next.seq, 4);
+    assert_eq!(store.last_position().await.unwrap(), last + 1);
+
+    // Round 2: writes racing with close either return (and then are durable) or are refused
+    // as closed (and then did not happen).
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let new = NewMessage {
+            client_msg_id: Some(format!("late-{i}")),
+            ..msg(ch, &alice, &format!("late {i}"))
+        };
+        set.spawn(async move { (i, store.post_message(new, allow()).await) });
+    }
+    tokio::task::yield_now().await;
+    store.close().await;
+    let mut finished = BTreeMap::new();
+    let mut refused = BTreeSet::new();
+    while let Some(j) = set.join_next().await {
+        match j.unwrap() {
+            (i, Ok(p)) => {
+                finished.insert(format!("late {i}"), p.message);
+            }
+            (i, Err(Error::Closed)) => {
+                refused.insert(format!("late {i}"));
+            }
+            (_, Err(e)) => panic!("a write racing with close failed with {e:?}"),
+        }
+    }
+    drop(store);
+
+    let store = reopen();
+    let history = store
+        .history(ch, Anchor::After(3), 1000, true)
+        .await
+        .unwrap();
+    let n = i64::try_from(finished.len()).unwrap();
+    assert_eq!(
+        seqs(&history),
+        (4..=4 + n).collect::<Vec<_>>(),
+        "seqs stay gap-free"
+    );
+    let texts: BTreeSet<&str> = history.iter().map(|m| m.text.as_str()).collect();
+    for (text, m) in &finished {
+        assert_eq!(
+            store.message(m.id).await.unwrap().as_ref(),
+            Some(m),
+            "a write that returned was lost"
+        );
+        assert!(texts.contains(text.as_str()));
+    }
+    for text in &refused {
+        assert!(
+            !texts.contains(text.as_str()),
+            "{text:?} was refused but stored"
+        );
+    }
+    assert_eq!(store.last_position().await.unwrap(), last + 1 + n);
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+//
+// A PostgreSQL backend (not written yet) will get a `mod postgres` beside this one that calls the
+// same functions, each against a fresh database.
+
+/// The embedded backend: each check gets a fresh database file in its own directory.
+mod sqlite {
+    use std::sync::Arc;
+
+    use enclave_store::Store;
+    use enclave_store::sqlite::{Options, SqliteStore};
+
+    fn open(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&dir.path().join("enclave.db"), Options::default()).unwrap())
+    }
+
+    macro_rules! conformance {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$name(open(&dir)).await;
+            }
+        )*};
+    }
+
+    conformance!(
+        users_and_tokens,
+        channels_and_members,
+        direct_conversations,
+        posting_and_idempotency,
+        history_pages,
+        threads,
+        edit_delete,
+        reactions,
+        pins,
+        read_state_and_counts,
+        guards_run_inside_transaction,
+        events_are_ordered_and_gap_free,
+        concurrent_posts,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn durable_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        super::durable_across_reopen(store, || open(&dir)).await;
+    }
+}
