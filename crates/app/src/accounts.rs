@@ -11,7 +11,10 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use enclave_core::permissions::{UserChange, check_user_admin};
-use enclave_core::{Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId, validate};
+use enclave_core::{
+    Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    validate,
+};
 use enclave_store::{NewToken, NewUser, Store, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
@@ -68,7 +71,10 @@ pub struct Authed {
 
 impl Authed {
     pub fn actor(&self) -> Actor {
-        Actor { user_id: self.user.id, is_admin: self.user.is_admin }
+        Actor {
+            user_id: self.user.id,
+            is_admin: self.user.is_admin,
+        }
     }
     pub fn token_id(&self) -> TokenId {
         match self.credential {
@@ -117,8 +123,12 @@ fn hash_token(token: &str) -> [u8; 32] {
 
 fn new_token() -> Result<String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("random source failed: {e}")))?;
-    Ok(format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::internal(format!("random source failed: {e}")))?;
+    Ok(format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 impl Accounts {
@@ -135,8 +145,13 @@ impl Accounts {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>> {
-        let params = Params::new(self.config.argon2_memory_kib, self.config.argon2_iterations, 1, None)
-            .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?;
+        let params = Params::new(
+            self.config.argon2_memory_kib,
+            self.config.argon2_iterations,
+            1,
+            None,
+        )
+        .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
@@ -177,13 +192,29 @@ impl Accounts {
     }
 
     /// Checks a password and opens a session. Failures are counted per account and per address.
-    pub async fn login(&self, login: &str, password: &str, ip: IpAddr, client: &str) -> Result<(String, User)> {
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        ip: IpAddr,
+        client: &str,
+    ) -> Result<(String, User)> {
         let now = Instant::now();
         let key = login.trim().to_lowercase();
-        if let Err(wait) = self.by_ip.check(&ip, now).and_then(|()| self.by_account.check(&key, now)) {
-            return Err(Error::Domain(DomainError::RateLimited { retry_after_secs: wait.as_secs().max(1) }));
+        if let Err(wait) = self
+            .by_ip
+            .check(&ip, now)
+            .and_then(|()| self.by_account.check(&key, now))
+        {
+            return Err(Error::Domain(DomainError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }));
         }
-        if key.is_empty() || key.len() > 254 || password.is_empty() || password.chars().count() > validate::MAX_PASSWORD_CHARS {
+        if key.is_empty()
+            || key.len() > 254
+            || password.is_empty()
+            || password.chars().count() > validate::MAX_PASSWORD_CHARS
+        {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
         let found = self.store.user_credentials(&key).await?;
@@ -204,7 +235,11 @@ impl Accounts {
         };
         self.by_account.reset(&key);
         let token = new_token()?;
-        let name: String = client.chars().filter(|c| !c.is_control()).take(64).collect();
+        let name: String = client
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
         let ttl_ms = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
         self.store
             .create_token(NewToken {
@@ -232,7 +267,9 @@ impl Accounts {
         if !user.active {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
-        let stale = info.last_used_at.is_none_or(|t| now.0 - t.0 > i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(0));
+        let stale = info
+            .last_used_at
+            .is_none_or(|t| now.0 - t.0 > i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(0));
         if stale {
             let store = self.store.clone();
             tokio::spawn(async move {
@@ -250,7 +287,9 @@ impl Accounts {
 
     /// Ends the session (or revokes the token) the request was made with.
     pub async fn logout(&self, authed: &Authed) -> Result<()> {
-        self.store.revoke_token(authed.user.id, authed.token_id()).await?;
+        self.store
+            .revoke_token(authed.user.id, authed.token_id())
+            .await?;
         Ok(())
     }
 
@@ -275,11 +314,24 @@ impl Accounts {
     ) -> Result<(String, TokenInfo)> {
         let name = validate::token_name(name)?;
         let existing = self.store.list_tokens(actor.user_id).await?;
-        if existing.iter().filter(|t| t.kind == TokenKind::PersonalAccess).count() >= MAX_PATS {
-            return Err(Error::Domain(DomainError::LimitExceeded("too many personal access tokens")));
+        if existing
+            .iter()
+            .filter(|t| t.kind == TokenKind::PersonalAccess)
+            .count()
+            >= MAX_PATS
+        {
+            return Err(Error::Domain(DomainError::LimitExceeded(
+                "too many personal access tokens",
+            )));
         }
         let token = new_token()?;
-        let expires_at = expires_in.map(|d| Millis(Millis::now().0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))));
+        let expires_at = expires_in.map(|d| {
+            Millis(
+                Millis::now()
+                    .0
+                    .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            )
+        });
         let info = self
             .store
             .create_token(NewToken {
@@ -303,7 +355,11 @@ impl Accounts {
             Some(d) => validate::display_name(d)?,
             None => String::new(),
         };
-        let display_name = if display_name.is_empty() { username.clone() } else { display_name };
+        let display_name = if display_name.is_empty() {
+            username.clone()
+        } else {
+            display_name
+        };
         let email = match input.email.as_deref().map(str::trim) {
             Some("") | None => None,
             Some(e) => Some(validate::email(e)?),
@@ -332,23 +388,38 @@ impl Accounts {
     }
 
     pub async fn user(&self, _actor: &Actor, id: UserId) -> Result<User> {
-        self.store.user(id).await?.ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
+        self.store
+            .user(id)
+            .await?
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
     }
 
     /// The directory; only administrators see deactivated accounts.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Vec<User>> {
         query.include_inactive &= actor.is_admin;
-        if let Some(t) = &query.text {
-            if t.chars().count() > 64 {
-                return Err(Error::Domain(DomainError::invalid("q", "must be at most 64 characters")));
-            }
+        if let Some(t) = &query.text
+            && t.chars().count() > 64
+        {
+            return Err(Error::Domain(DomainError::invalid(
+                "q",
+                "must be at most 64 characters",
+            )));
         }
         Ok(self.store.list_users(query).await?)
     }
 
     /// Changes an account. `actor` is `None` for the operator's command line.
-    pub async fn update_user(&self, actor: Option<&Actor>, id: UserId, input: UpdateUser) -> Result<User> {
-        let target = self.store.user(id).await?.ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
+    pub async fn update_user(
+        &self,
+        actor: Option<&Actor>,
+        id: UserId,
+        input: UpdateUser,
+    ) -> Result<User> {
+        let target = self
+            .store
+            .user(id)
+            .await?
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
         let own = actor.is_some_and(|a| a.user_id == id);
         let check = |change| match actor {
             Some(a) => check_user_admin(a, Some(id), change),
@@ -358,11 +429,19 @@ impl Accounts {
         if let Some(d) = &input.display_name {
             check(UserChange::Profile)?;
             let d = validate::display_name(d)?;
-            patch.display_name = Some(if d.is_empty() { target.username.clone() } else { d });
+            patch.display_name = Some(if d.is_empty() {
+                target.username.clone()
+            } else {
+                d
+            });
         }
         if let Some(e) = &input.email {
             check(UserChange::Profile)?;
-            patch.email = Some(if e.trim().is_empty() { None } else { Some(validate::email(e)?) });
+            patch.email = Some(if e.trim().is_empty() {
+                None
+            } else {
+                Some(validate::email(e)?)
+            });
         }
         if input.active.is_some() {
             check(UserChange::Active)?;
@@ -375,9 +454,14 @@ impl Accounts {
         if let Some(p) = input.password {
             check(UserChange::Password)?;
             validate::password(&p)?;
-            if own && !actor.is_some_and(|a| a.is_admin) {
+            // Administrators, too, prove the current password for their own account: a
+            // stolen admin session must not be able to take the account over.
+            if own {
                 let Some(current) = input.current_password else {
-                    return Err(Error::Domain(DomainError::invalid("current_password", "is required")));
+                    return Err(Error::Domain(DomainError::invalid(
+                        "current_password",
+                        "is required",
+                    )));
                 };
                 let hash = self
                     .store
@@ -386,13 +470,19 @@ impl Accounts {
                     .and_then(|(_, h)| h)
                     .unwrap_or_else(|| self.dummy_hash.clone());
                 if !self.verify_password(current, hash).await? {
-                    return Err(Error::Domain(DomainError::invalid("current_password", "is wrong")));
+                    return Err(Error::Domain(DomainError::invalid(
+                        "current_password",
+                        "is wrong",
+                    )));
                 }
             }
             patch.password_hash = Some(self.hash_password(p).await?);
         }
         let password_changed = patch.password_hash.is_some();
-        let user = self.store.update_user(id, patch, actor.map(|a| a.user_id)).await?;
+        let user = self
+            .store
+            .update_user(id, patch, actor.map(|a| a.user_id))
+            .await?;
         if password_changed && !own {
             // A password reset by someone else ends every session of the account.
             self.store.revoke_sessions(id, None).await?;
@@ -402,7 +492,10 @@ impl Accounts {
 
     /// After changing one's own password, end the other sessions.
     pub async fn end_other_sessions(&self, authed: &Authed) -> Result<u64> {
-        Ok(self.store.revoke_sessions(authed.user.id, Some(authed.token_id())).await?)
+        Ok(self
+            .store
+            .revoke_sessions(authed.user.id, Some(authed.token_id()))
+            .await?)
     }
 
     /// Looks an account up by username, for the operator's command line.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use enclave_core::permissions::{self, Action};
 use enclave_core::{
-    Actor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Entity, Error as DomainError,
-    MAX_GROUP_DM_MEMBERS, Membership, User, UserId, validate,
+    Actor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Entity,
+    Error as DomainError, MAX_GROUP_DM_MEMBERS, Membership, User, UserId, validate,
 };
 use enclave_store::{BrowseQuery, ChannelPatch, GuardCtx, NewChannel, Store};
 
@@ -43,14 +43,21 @@ impl Channels {
 
     /// Loads a channel the actor may see, with their membership; `NotFound` otherwise.
     async fn visible(&self, actor: &Actor, id: ChannelId) -> Result<(Channel, Option<Membership>)> {
-        let (ch, m) = self.store.channel_for(id, actor.user_id).await?.ok_or(DomainError::NotFound(Entity::Channel))?;
+        let (ch, m) = self
+            .store
+            .channel_for(id, actor.user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Entity::Channel))?;
         permissions::check(actor, &ch, m.as_ref(), Action::View)?;
         Ok((ch, m))
     }
 
     pub async fn create(&self, actor: &Actor, input: ChannelInput) -> Result<Channel> {
         if input.kind.is_direct() {
-            return Err(Error::Domain(DomainError::invalid("kind", "use /dms to open a direct conversation")));
+            return Err(Error::Domain(DomainError::invalid(
+                "kind",
+                "use /dms to open a direct conversation",
+            )));
         }
         let name = validate::channel_name(&input.name)?;
         let topic = validate::topic("topic", input.topic.as_deref().unwrap_or(""))?;
@@ -79,7 +86,9 @@ impl Channels {
         ids.sort();
         ids.dedup();
         if ids.len() > MAX_GROUP_DM_MEMBERS {
-            return Err(Error::Domain(DomainError::LimitExceeded("a group conversation has at most 8 people")));
+            return Err(Error::Domain(DomainError::LimitExceeded(
+                "a group conversation has at most 8 people",
+            )));
         }
         let users = self.store.users_by_ids(&ids).await?;
         if users.len() != ids.len() || users.iter().any(|u| !u.active) {
@@ -98,21 +107,37 @@ impl Channels {
     }
 
     /// One channel; with the actor's counts when they are a member.
-    pub async fn get(&self, actor: &Actor, id: ChannelId) -> Result<(Channel, Option<ChannelSummary>)> {
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        id: ChannelId,
+    ) -> Result<(Channel, Option<ChannelSummary>)> {
         let (ch, m) = self.visible(actor, id).await?;
-        let summary = if m.is_some() { self.store.my_channel(id, actor.user_id).await? } else { None };
+        let summary = if m.is_some() {
+            self.store.my_channel(id, actor.user_id).await?
+        } else {
+            None
+        };
         Ok((ch, summary))
     }
 
     /// The public channel directory.
     pub async fn browse(&self, _actor: &Actor, query: BrowseQuery) -> Result<Vec<Channel>> {
         if query.text.as_ref().is_some_and(|t| t.chars().count() > 64) {
-            return Err(Error::Domain(DomainError::invalid("q", "must be at most 64 characters")));
+            return Err(Error::Domain(DomainError::invalid(
+                "q",
+                "must be at most 64 characters",
+            )));
         }
         Ok(self.store.browse_channels(query).await?)
     }
 
-    pub async fn update(&self, actor: &Actor, id: ChannelId, update: ChannelUpdate) -> Result<Channel> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: ChannelId,
+        update: ChannelUpdate,
+    ) -> Result<Channel> {
         let mut patch = ChannelPatch::default();
         let mut actions = Vec::new();
         if let Some(n) = &update.name {
@@ -148,37 +173,103 @@ impl Channels {
             }
             Ok(())
         });
-        Ok(self.store.update_channel(id, actor.user_id, patch, check).await?)
+        Ok(self
+            .store
+            .update_channel(id, actor.user_id, patch, check)
+            .await?)
     }
 
     pub async fn join(&self, actor: &Actor, id: ChannelId) -> Result<Membership> {
-        let (m, _) = self.store.add_member(id, actor.user_id, actor.user_id, ChannelRole::Member, guard(*actor, Action::Join)).await?;
+        let (m, _) = self
+            .store
+            .add_member(
+                id,
+                actor.user_id,
+                actor.user_id,
+                ChannelRole::Member,
+                guard(*actor, Action::Join),
+            )
+            .await?;
         Ok(m)
     }
 
     pub async fn leave(&self, actor: &Actor, id: ChannelId) -> Result<()> {
-        Ok(self.store.remove_member(id, actor.user_id, actor.user_id, guard(*actor, Action::Leave)).await?)
+        Ok(self
+            .store
+            .remove_member(
+                id,
+                actor.user_id,
+                actor.user_id,
+                guard(*actor, Action::Leave),
+            )
+            .await?)
     }
 
-    pub async fn add_member(&self, actor: &Actor, id: ChannelId, user_id: UserId) -> Result<(Membership, bool)> {
-        Ok(self.store.add_member(id, actor.user_id, user_id, ChannelRole::Member, guard(*actor, Action::AddMember)).await?)
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        id: ChannelId,
+        user_id: UserId,
+    ) -> Result<(Membership, bool)> {
+        Ok(self
+            .store
+            .add_member(
+                id,
+                actor.user_id,
+                user_id,
+                ChannelRole::Member,
+                guard(*actor, Action::AddMember),
+            )
+            .await?)
     }
 
     pub async fn remove_member(&self, actor: &Actor, id: ChannelId, user_id: UserId) -> Result<()> {
         let actor = *actor;
         let check = Box::new(move |ctx: &GuardCtx<'_>| {
             let target_role = ctx.target.map_or(ChannelRole::Member, |t| t.role);
-            permissions::check(&actor, ctx.channel, ctx.membership, Action::RemoveMember { target: user_id, target_role })
+            permissions::check(
+                &actor,
+                ctx.channel,
+                ctx.membership,
+                Action::RemoveMember {
+                    target: user_id,
+                    target_role,
+                },
+            )
         });
-        Ok(self.store.remove_member(id, actor.user_id, user_id, check).await?)
+        Ok(self
+            .store
+            .remove_member(id, actor.user_id, user_id, check)
+            .await?)
     }
 
-    pub async fn set_member_role(&self, actor: &Actor, id: ChannelId, user_id: UserId, role: ChannelRole) -> Result<Membership> {
-        Ok(self.store.set_member_role(id, actor.user_id, user_id, role, guard(*actor, Action::SetMemberRole)).await?)
+    pub async fn set_member_role(
+        &self,
+        actor: &Actor,
+        id: ChannelId,
+        user_id: UserId,
+        role: ChannelRole,
+    ) -> Result<Membership> {
+        Ok(self
+            .store
+            .set_member_role(
+                id,
+                actor.user_id,
+                user_id,
+                role,
+                guard(*actor, Action::SetMemberRole),
+            )
+            .await?)
     }
 
     /// A page of members, ordered by user id.
-    pub async fn members(&self, actor: &Actor, id: ChannelId, after: Option<UserId>, limit: u32) -> Result<Vec<(Membership, User)>> {
+    pub async fn members(
+        &self,
+        actor: &Actor,
+        id: ChannelId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<(Membership, User)>> {
         let (ch, m) = self.visible(actor, id).await?;
         permissions::check(actor, &ch, m.as_ref(), Action::ListMembers)?;
         Ok(self.store.members(id, after, limit).await?)
@@ -187,8 +278,14 @@ impl Channels {
     /// Marks the channel read up to `seq` (clamped to the newest message).
     pub async fn mark_read(&self, actor: &Actor, id: ChannelId, seq: i64) -> Result<Membership> {
         if seq < 0 {
-            return Err(Error::Domain(DomainError::invalid("seq", "must not be negative")));
+            return Err(Error::Domain(DomainError::invalid(
+                "seq",
+                "must not be negative",
+            )));
         }
-        Ok(self.store.mark_read(id, actor.user_id, seq, guard(*actor, Action::MarkRead)).await?)
+        Ok(self
+            .store
+            .mark_read(id, actor.user_id, seq, guard(*actor, Action::MarkRead))
+            .await?)
     }
 }

@@ -25,7 +25,9 @@ use enclave_store::{Guard, GuardCtx};
 
 /// A guard that checks `action` for `actor` inside the store's transaction.
 fn guard(actor: Actor, action: permissions::Action) -> Guard {
-    Box::new(move |ctx: &GuardCtx<'_>| permissions::check(&actor, ctx.channel, ctx.membership, action))
+    Box::new(move |ctx: &GuardCtx<'_>| {
+        permissions::check(&actor, ctx.channel, ctx.membership, action)
+    })
 }
 
 /// A guard whose action depends on the message being changed (its author).

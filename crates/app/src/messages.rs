@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use enclave_core::permissions::{self, Action};
 use enclave_core::{
-    Actor, Anchor, ChannelId, Entity, Error as DomainError, MAX_PAGE, Mentions, Message, MessageId, mentions, validate,
+    Actor, Anchor, ChannelId, Entity, Error as DomainError, MAX_PAGE, Mentions, Message, MessageId,
+    mentions, validate,
 };
 use enclave_store::{NewMessage, Posted, Store};
 
@@ -37,22 +38,43 @@ impl Messages {
             Vec::new()
         } else {
             let users = self.store.users_by_usernames(&parsed.usernames).await?;
-            users.into_iter().filter(|u| u.active).map(|u| u.id).collect()
+            users
+                .into_iter()
+                .filter(|u| u.active)
+                .map(|u| u.id)
+                .collect()
         };
-        Ok(Mentions { user_ids, channel: parsed.channel, here: parsed.here })
+        Ok(Mentions {
+            user_ids,
+            channel: parsed.channel,
+            here: parsed.here,
+        })
     }
 
     /// Checks read access to a channel: `NotFound` when the actor may not see it.
     async fn readable(&self, actor: &Actor, id: ChannelId) -> Result<()> {
-        let (ch, m) = self.store.channel_for(id, actor.user_id).await?.ok_or(DomainError::NotFound(Entity::Channel))?;
+        let (ch, m) = self
+            .store
+            .channel_for(id, actor.user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Entity::Channel))?;
         permissions::check(actor, &ch, m.as_ref(), Action::ReadHistory)?;
         Ok(())
     }
 
     /// Posts a message. A repeated `client_msg_id` returns the first message instead of a new one.
-    pub async fn post(&self, actor: &Actor, channel_id: ChannelId, input: PostInput) -> Result<Posted> {
+    pub async fn post(
+        &self,
+        actor: &Actor,
+        channel_id: ChannelId,
+        input: PostInput,
+    ) -> Result<Posted> {
         let text = validate::message_text(&input.text)?;
-        let client_msg_id = input.client_msg_id.as_deref().map(validate::client_msg_id).transpose()?;
+        let client_msg_id = input
+            .client_msg_id
+            .as_deref()
+            .map(validate::client_msg_id)
+            .transpose()?;
         let mentions = self.mentions(&text).await?;
         let new = NewMessage {
             channel_id,
@@ -62,7 +84,10 @@ impl Messages {
             thread_root_id: input.thread_root_id,
             mentions,
         };
-        Ok(self.store.post_message(new, guard(*actor, Action::Post)).await?)
+        Ok(self
+            .store
+            .post_message(new, guard(*actor, Action::Post))
+            .await?)
     }
 
     /// A page of history (`limit` is clamped to 1..=200).
@@ -75,33 +100,63 @@ impl Messages {
         include_replies: bool,
     ) -> Result<Vec<Message>> {
         self.readable(actor, channel_id).await?;
-        Ok(self.store.history(channel_id, anchor, limit.clamp(1, MAX_PAGE), include_replies).await?)
+        Ok(self
+            .store
+            .history(
+                channel_id,
+                anchor,
+                limit.clamp(1, MAX_PAGE),
+                include_replies,
+            )
+            .await?)
     }
 
     /// One message the actor may read.
     pub async fn get(&self, actor: &Actor, id: MessageId) -> Result<Message> {
-        let msg = self.store.message(id).await?.ok_or(DomainError::NotFound(Entity::Message))?;
+        let msg = self
+            .store
+            .message(id)
+            .await?
+            .ok_or(DomainError::NotFound(Entity::Message))?;
         match self.readable(actor, msg.channel_id).await {
             Ok(()) => Ok(msg),
-            Err(Error::Domain(DomainError::NotFound(_))) => Err(Error::Domain(DomainError::NotFound(Entity::Message))),
+            Err(Error::Domain(DomainError::NotFound(_))) => {
+                Err(Error::Domain(DomainError::NotFound(Entity::Message)))
+            }
             Err(e) => Err(e),
         }
     }
 
     /// A thread: its root, then replies after `after_seq`.
-    pub async fn thread(&self, actor: &Actor, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
+    pub async fn thread(
+        &self,
+        actor: &Actor,
+        root: MessageId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
         let root_msg = self.get(actor, root).await?;
         if root_msg.thread_root_id.is_some() {
-            return Err(Error::Domain(DomainError::invalid("id", "is a reply, not a thread root")));
+            return Err(Error::Domain(DomainError::invalid(
+                "id",
+                "is a reply, not a thread root",
+            )));
         }
-        Ok(self.store.thread(root, after_seq, limit.clamp(1, 1000)).await?)
+        Ok(self
+            .store
+            .thread(root, after_seq, limit.clamp(1, 1000))
+            .await?)
     }
 
     pub async fn edit(&self, actor: &Actor, id: MessageId, text: &str) -> Result<Message> {
         let text = validate::message_text(text)?;
         let mentions = self.mentions(&text).await?;
         let g = message_guard(*actor, |author| Action::EditMessage { author });
-        hide_channel(self.store.edit_message(id, actor.user_id, text, mentions, g).await)
+        hide_channel(
+            self.store
+                .edit_message(id, actor.user_id, text, mentions, g)
+                .await,
+        )
     }
 
     pub async fn delete(&self, actor: &Actor, id: MessageId) -> Result<Message> {
@@ -110,14 +165,32 @@ impl Messages {
     }
 
     /// Adds (`present`) or removes the actor's reaction. Idempotent.
-    pub async fn react(&self, actor: &Actor, id: MessageId, emoji: &str, present: bool) -> Result<Message> {
+    pub async fn react(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        emoji: &str,
+        present: bool,
+    ) -> Result<Message> {
         let emoji = validate::emoji(emoji)?;
-        let r = self.store.set_reaction(id, actor.user_id, emoji, present, guard(*actor, Action::React)).await;
+        let r = self
+            .store
+            .set_reaction(
+                id,
+                actor.user_id,
+                emoji,
+                present,
+                guard(*actor, Action::React),
+            )
+            .await;
         hide_channel(r.map(|(m, _)| m))
     }
 
     pub async fn pin(&self, actor: &Actor, id: MessageId, pinned: bool) -> Result<Message> {
-        let r = self.store.set_pinned(id, actor.user_id, pinned, guard(*actor, Action::Pin)).await;
+        let r = self
+            .store
+            .set_pinned(id, actor.user_id, pinned, guard(*actor, Action::Pin))
+            .await;
         hide_channel(r.map(|(m, _)| m))
     }
 

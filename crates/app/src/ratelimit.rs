@@ -19,7 +19,11 @@ pub struct FailureCounter<K> {
 
 impl<K: Eq + Hash + Clone> FailureCounter<K> {
     pub fn new(max: u32, window: Duration) -> Self {
-        FailureCounter { max, window, entries: Mutex::new(HashMap::new()) }
+        FailureCounter {
+            max,
+            window,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `Err(retry_after)` when the key has used up its failures in the current window.
@@ -65,12 +69,17 @@ mod tests {
             assert!(c.check(&"bob", t0).is_ok());
             c.fail(&"bob", t0);
         }
-        let wait = c.check(&"bob", t0 + Duration::from_secs(10)).expect_err("locked");
+        let wait = c
+            .check(&"bob", t0 + Duration::from_secs(10))
+            .expect_err("locked");
         assert_eq!(wait, Duration::from_secs(50));
         assert!(c.check(&"alice", t0).is_ok(), "other keys are unaffected");
         assert!(c.check(&"bob", t0 + Duration::from_secs(61)).is_ok());
         c.fail(&"bob", t0 + Duration::from_secs(61));
-        assert!(c.check(&"bob", t0 + Duration::from_secs(62)).is_ok(), "a new window starts fresh");
+        assert!(
+            c.check(&"bob", t0 + Duration::from_secs(62)).is_ok(),
+            "a new window starts fresh"
+        );
         c.reset(&"bob");
         assert!(c.check(&"bob", t0).is_ok());
     }

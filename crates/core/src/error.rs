@@ -42,7 +42,10 @@ pub enum Error {
     Archived,
     /// An input is malformed or out of range.
     #[error("invalid {field}: {reason}")]
-    Invalid { field: &'static str, reason: &'static str },
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+    },
     /// No valid credentials were presented.
     #[error("authentication required")]
     Unauthenticated,

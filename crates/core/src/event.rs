@@ -124,7 +124,14 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(kind: EventKind) -> Self {
-        NewEvent { kind, channel_id: None, user_id: None, actor_id: None, message_id: None, extra: None }
+        NewEvent {
+            kind,
+            channel_id: None,
+            user_id: None,
+            actor_id: None,
+            message_id: None,
+            extra: None,
+        }
     }
     pub fn channel(mut self, id: ChannelId) -> Self {
         self.channel_id = Some(id);
@@ -187,7 +194,10 @@ mod tests {
             created_at: Millis(0),
         };
         assert_eq!(e.audience(), Audience::User(UserId(7)));
-        let e = Event { kind: EventKind::MessageCreated, ..e };
+        let e = Event {
+            kind: EventKind::MessageCreated,
+            ..e
+        };
         assert_eq!(e.audience(), Audience::Channel(ChannelId(5)));
     }
 }

@@ -67,7 +67,10 @@ fn scan_line(line: &str, out: &mut Parsed) {
                         "channel" | "all" | "everyone" => out.channel = true,
                         "here" => out.here = true,
                         _ => {
-                            if word.len() <= 32 && !out.usernames.contains(&word) && out.usernames.len() < MAX_MENTIONS {
+                            if word.len() <= 32
+                                && !out.usernames.contains(&word)
+                                && out.usernames.len() < MAX_MENTIONS
+                            {
                                 out.usernames.push(word);
                             }
                         }
@@ -94,7 +97,12 @@ mod tests {
     fn finds_users_and_groups() {
         let table: &[(&str, &[&str], bool, bool)] = &[
             ("hi @alice", &["alice"], false, false),
-            ("@Alice and @bob.smith, @alice again", &["alice", "bob.smith"], false, false),
+            (
+                "@Alice and @bob.smith, @alice again",
+                &["alice", "bob.smith"],
+                false,
+                false,
+            ),
             ("thanks @bob.", &["bob"], false, false),
             ("mail bob@example.com", &[], false, false),
             ("@channel please", &[], true, false),
@@ -108,7 +116,11 @@ mod tests {
         ];
         for (text, users, channel, here) in table {
             let p = parse(text);
-            assert_eq!(p.usernames, users.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{text:?}");
+            assert_eq!(
+                p.usernames,
+                users.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "{text:?}"
+            );
             assert_eq!((p.channel, p.here), (*channel, *here), "{text:?}");
         }
     }

@@ -36,7 +36,12 @@ pub enum ChannelKind {
 pub const MAX_GROUP_DM_MEMBERS: usize = 8;
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 4] = [ChannelKind::Public, ChannelKind::Private, ChannelKind::Dm, ChannelKind::GroupDm];
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Public,
+        ChannelKind::Private,
+        ChannelKind::Dm,
+        ChannelKind::GroupDm,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

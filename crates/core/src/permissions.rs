@@ -48,16 +48,31 @@ pub enum Action {
     /// Archive or unarchive.
     Archive,
     AddMember,
-    RemoveMember { target: UserId, target_role: ChannelRole },
+    RemoveMember {
+        target: UserId,
+        target_role: ChannelRole,
+    },
     SetMemberRole,
-    EditMessage { author: UserId },
-    DeleteMessage { author: UserId },
+    EditMessage {
+        author: UserId,
+    },
+    DeleteMessage {
+        author: UserId,
+    },
 }
 
 impl Action {
     /// Whether the action changes the channel or its content (refused when archived).
     fn writes(self) -> bool {
-        !matches!(self, Action::View | Action::ReadHistory | Action::ListMembers | Action::Leave | Action::MarkRead | Action::Archive)
+        !matches!(
+            self,
+            Action::View
+                | Action::ReadHistory
+                | Action::ListMembers
+                | Action::Leave
+                | Action::MarkRead
+                | Action::Archive
+        )
     }
 }
 
@@ -67,7 +82,12 @@ pub fn can_see(channel: &Channel, membership: Option<&Membership>) -> bool {
 }
 
 /// Decides whether `actor` (with `membership` in `channel`, if any) may perform `action`.
-pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, action: Action) -> Result<(), Error> {
+pub fn check(
+    actor: &Actor,
+    channel: &Channel,
+    membership: Option<&Membership>,
+    action: Action,
+) -> Result<(), Error> {
     if !can_see(channel, membership) {
         return Err(Error::NotFound(Entity::Channel));
     }
@@ -78,7 +98,9 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
     let is_member = role.is_some();
     let direct = channel.kind.is_direct();
     // Nobody moderates a direct conversation: each participant controls only their own messages.
-    let moderates = !direct && (role.is_some_and(ChannelRole::moderates) || (actor.is_admin && channel.kind == ChannelKind::Public));
+    let moderates = !direct
+        && (role.is_some_and(ChannelRole::moderates)
+            || (actor.is_admin && channel.kind == ChannelKind::Public));
     const FIXED: &str = "membership of a direct conversation is fixed";
     match action {
         Action::View | Action::ReadHistory | Action::ListMembers => Ok(()),
@@ -105,7 +127,9 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
         }
         Action::Rename | Action::Archive => {
             if direct {
-                return Err(Error::Forbidden("direct conversations cannot be renamed or archived"));
+                return Err(Error::Forbidden(
+                    "direct conversations cannot be renamed or archived",
+                ));
             }
             if !moderates {
                 return Err(Error::Forbidden("only channel admins may do this"));
@@ -121,7 +145,10 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
             }
             Ok(())
         }
-        Action::RemoveMember { target, target_role } => {
+        Action::RemoveMember {
+            target,
+            target_role,
+        } => {
             if direct {
                 return Err(Error::Forbidden(FIXED));
             }
@@ -131,7 +158,8 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
             if !moderates {
                 return Err(Error::Forbidden("only channel admins may remove members"));
             }
-            let actor_is_owner = role == Some(ChannelRole::Owner) || (actor.is_admin && channel.kind == ChannelKind::Public);
+            let actor_is_owner = role == Some(ChannelRole::Owner)
+                || (actor.is_admin && channel.kind == ChannelKind::Public);
             if target_role == ChannelRole::Owner && !actor_is_owner {
                 return Err(Error::Forbidden("only an owner may remove an owner"));
             }
@@ -141,7 +169,8 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
             if direct {
                 return Err(Error::Forbidden(FIXED));
             }
-            let actor_is_owner = role == Some(ChannelRole::Owner) || (actor.is_admin && channel.kind == ChannelKind::Public);
+            let actor_is_owner = role == Some(ChannelRole::Owner)
+                || (actor.is_admin && channel.kind == ChannelKind::Public);
             if !actor_is_owner {
                 return Err(Error::Forbidden("only an owner may change roles"));
             }
@@ -160,7 +189,9 @@ pub fn check(actor: &Actor, channel: &Channel, membership: Option<&Membership>, 
             if author == actor.user_id || moderates {
                 return Ok(());
             }
-            Err(Error::Forbidden("only the author or a channel admin may delete a message"))
+            Err(Error::Forbidden(
+                "only the author or a channel admin may delete a message",
+            ))
         }
     }
 }
@@ -183,21 +214,29 @@ pub enum UserChange {
 }
 
 /// Decides whether `actor` may make `change` to the account `target` (`None` when creating).
-pub fn check_user_admin(actor: &Actor, target: Option<UserId>, change: UserChange) -> Result<(), Error> {
+pub fn check_user_admin(
+    actor: &Actor,
+    target: Option<UserId>,
+    change: UserChange,
+) -> Result<(), Error> {
     let own = target == Some(actor.user_id);
     match change {
         UserChange::Profile | UserChange::Password | UserChange::Sessions => {
             if own || actor.is_admin {
                 return Ok(());
             }
-            Err(Error::Forbidden("only administrators may change other accounts"))
+            Err(Error::Forbidden(
+                "only administrators may change other accounts",
+            ))
         }
         UserChange::Active | UserChange::Admin => {
             if !actor.is_admin {
                 return Err(Error::Forbidden("only administrators may do this"));
             }
             if own {
-                return Err(Error::Conflict("administrators cannot deactivate or demote themselves"));
+                return Err(Error::Conflict(
+                    "administrators cannot deactivate or demote themselves",
+                ));
             }
             Ok(())
         }
@@ -235,7 +274,13 @@ mod tests {
     }
 
     fn member(role: ChannelRole) -> Membership {
-        Membership { channel_id: ChannelId(10), user_id: ME, role, last_read_seq: 0, joined_at: Millis(0) }
+        Membership {
+            channel_id: ChannelId(10),
+            user_id: ME,
+            role,
+            last_read_seq: 0,
+            joined_at: Millis(0),
+        }
     }
 
     /// Who is asking, in the matrix below.
@@ -259,7 +304,10 @@ mod tests {
     }
 
     fn run(kind: ChannelKind, archived: bool, who: Who, action: Action) -> &'static str {
-        let actor = Actor { user_id: ME, is_admin: matches!(who, Who::SiteAdmin) };
+        let actor = Actor {
+            user_id: ME,
+            is_admin: matches!(who, Who::SiteAdmin),
+        };
         let m = match who {
             Who::Stranger | Who::SiteAdmin => None,
             Who::Member => Some(member(ChannelRole::Member)),
@@ -274,9 +322,18 @@ mod tests {
     #[test]
     fn permission_matrix() {
         use ChannelKind::*;
-        let remove_member = Action::RemoveMember { target: OTHER, target_role: ChannelRole::Member };
-        let remove_owner = Action::RemoveMember { target: OTHER, target_role: ChannelRole::Owner };
-        let remove_self = Action::RemoveMember { target: ME, target_role: ChannelRole::Member };
+        let remove_member = Action::RemoveMember {
+            target: OTHER,
+            target_role: ChannelRole::Member,
+        };
+        let remove_owner = Action::RemoveMember {
+            target: OTHER,
+            target_role: ChannelRole::Owner,
+        };
+        let remove_self = Action::RemoveMember {
+            target: ME,
+            target_role: ChannelRole::Member,
+        };
         let edit_own = Action::EditMessage { author: ME };
         let edit_other = Action::EditMessage { author: OTHER };
         let del_own = Action::DeleteMessage { author: ME };
@@ -333,32 +390,77 @@ mod tests {
             (Public,  true,  Action::MarkRead,      ["403", "403", "ok",  "ok",  "ok"]),
             (Private, true,  Action::Post,          ["404", "404", "409", "409", "409"]),
         ];
-        let whos = [Who::Stranger, Who::SiteAdmin, Who::Member, Who::ChanAdmin, Who::Owner];
+        let whos = [
+            Who::Stranger,
+            Who::SiteAdmin,
+            Who::Member,
+            Who::ChanAdmin,
+            Who::Owner,
+        ];
         let mut failures = Vec::new();
         for (kind, archived, action, expected) in table {
             for (who, want) in whos.iter().zip(expected) {
                 let got = run(*kind, *archived, *who, *action);
                 if got != *want {
-                    failures.push(format!("{kind:?} archived={archived} {action:?} as {who:?}: want {want}, got {got}"));
+                    failures.push(format!(
+                        "{kind:?} archived={archived} {action:?} as {who:?}: want {want}, got {got}"
+                    ));
                 }
             }
         }
-        assert!(failures.is_empty(), "permission matrix mismatches:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "permission matrix mismatches:\n{}",
+            failures.join("\n")
+        );
     }
 
     #[test]
     fn account_changes() {
-        let admin = Actor { user_id: ME, is_admin: true };
-        let user = Actor { user_id: ME, is_admin: false };
-        assert_eq!(check_user_admin(&user, Some(ME), UserChange::Profile), Ok(()));
-        assert_eq!(check_user_admin(&user, Some(ME), UserChange::Password), Ok(()));
-        assert!(matches!(check_user_admin(&user, Some(OTHER), UserChange::Profile), Err(Error::Forbidden(_))));
-        assert!(matches!(check_user_admin(&user, Some(ME), UserChange::Active), Err(Error::Forbidden(_))));
-        assert!(matches!(check_user_admin(&user, Some(ME), UserChange::Admin), Err(Error::Forbidden(_))));
-        assert!(matches!(check_user_admin(&user, None, UserChange::Create), Err(Error::Forbidden(_))));
-        assert_eq!(check_user_admin(&admin, Some(OTHER), UserChange::Active), Ok(()));
-        assert_eq!(check_user_admin(&admin, Some(OTHER), UserChange::Admin), Ok(()));
+        let admin = Actor {
+            user_id: ME,
+            is_admin: true,
+        };
+        let user = Actor {
+            user_id: ME,
+            is_admin: false,
+        };
+        assert_eq!(
+            check_user_admin(&user, Some(ME), UserChange::Profile),
+            Ok(())
+        );
+        assert_eq!(
+            check_user_admin(&user, Some(ME), UserChange::Password),
+            Ok(())
+        );
+        assert!(matches!(
+            check_user_admin(&user, Some(OTHER), UserChange::Profile),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check_user_admin(&user, Some(ME), UserChange::Active),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check_user_admin(&user, Some(ME), UserChange::Admin),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check_user_admin(&user, None, UserChange::Create),
+            Err(Error::Forbidden(_))
+        ));
+        assert_eq!(
+            check_user_admin(&admin, Some(OTHER), UserChange::Active),
+            Ok(())
+        );
+        assert_eq!(
+            check_user_admin(&admin, Some(OTHER), UserChange::Admin),
+            Ok(())
+        );
         assert_eq!(check_user_admin(&admin, None, UserChange::Create), Ok(()));
-        assert!(matches!(check_user_admin(&admin, Some(ME), UserChange::Active), Err(Error::Conflict(_))));
+        assert!(matches!(
+            check_user_admin(&admin, Some(ME), UserChange::Active),
+            Err(Error::Conflict(_))
+        ));
     }
 }

@@ -19,7 +19,8 @@ pub const MAX_TOKEN_NAME_CHARS: usize = 64;
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 50;
 
 fn has_control(s: &str, allow_newlines: bool) -> bool {
-    s.chars().any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t' || c == '\r')))
+    s.chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t' || c == '\r')))
 }
 
 /// `2..=32` characters of `a-z 0-9 . _ -`, starting with a letter or digit; lower-cased.
@@ -29,11 +30,20 @@ pub fn username(s: &str) -> Result<String, Error> {
     if !(2..=32).contains(&n) {
         return Err(Error::invalid("username", "must be 2 to 32 characters"));
     }
-    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')) {
-        return Err(Error::invalid("username", "may contain only a-z, 0-9, '.', '_' and '-'"));
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(Error::invalid(
+            "username",
+            "may contain only a-z, 0-9, '.', '_' and '-'",
+        ));
     }
     if !s.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err(Error::invalid("username", "must start with a letter or digit"));
+        return Err(Error::invalid(
+            "username",
+            "must start with a letter or digit",
+        ));
     }
     if crate::mentions::is_special(&s) {
         return Err(Error::invalid("username", "is reserved"));
@@ -45,10 +55,16 @@ pub fn username(s: &str) -> Result<String, Error> {
 pub fn display_name(s: &str) -> Result<String, Error> {
     let s = s.trim();
     if s.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        return Err(Error::invalid("display_name", "must be at most 64 characters"));
+        return Err(Error::invalid(
+            "display_name",
+            "must be at most 64 characters",
+        ));
     }
     if has_control(s, false) {
-        return Err(Error::invalid("display_name", "must not contain control characters"));
+        return Err(Error::invalid(
+            "display_name",
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -59,7 +75,13 @@ pub fn email(s: &str) -> Result<String, Error> {
     let ok = s.chars().count() <= MAX_EMAIL_CHARS
         && !has_control(&s, false)
         && !s.contains(char::is_whitespace)
-        && s.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@') && !d.starts_with('.') && !d.ends_with('.'));
+        && s.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.contains('@')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+        });
     if !ok {
         return Err(Error::invalid("email", "is not an email address"));
     }
@@ -89,7 +111,10 @@ pub fn channel_name(s: &str) -> Result<String, Error> {
         return Err(Error::invalid("name", "must be at most 64 characters"));
     }
     if has_control(s, false) {
-        return Err(Error::invalid("name", "must not contain control characters"));
+        return Err(Error::invalid(
+            "name",
+            "must not contain control characters",
+        ));
     }
     if s.starts_with(['#', '@']) {
         return Err(Error::invalid("name", "must not start with '#' or '@'"));
@@ -99,7 +124,10 @@ pub fn channel_name(s: &str) -> Result<String, Error> {
 
 /// The key under which channel names are unique: case-folded, inner whitespace collapsed.
 pub fn channel_name_key(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Topic and purpose: trimmed, at most 250 characters, newlines allowed.
@@ -125,15 +153,22 @@ pub fn message_text(s: &str) -> Result<String, Error> {
         return Err(Error::invalid("text", "must be at most 16000 characters"));
     }
     if has_control(s, true) {
-        return Err(Error::invalid("text", "must not contain control characters"));
+        return Err(Error::invalid(
+            "text",
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }
 
 /// Client message ids: `1..=64` printable ASCII characters.
 pub fn client_msg_id(s: &str) -> Result<String, Error> {
-    if s.is_empty() || s.len() > MAX_CLIENT_MSG_ID_BYTES || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid("client_msg_id", "must be 1 to 64 printable ASCII characters"));
+    if s.is_empty() || s.len() > MAX_CLIENT_MSG_ID_BYTES || !s.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Error::invalid(
+            "client_msg_id",
+            "must be 1 to 64 printable ASCII characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -141,20 +176,30 @@ pub fn client_msg_id(s: &str) -> Result<String, Error> {
 /// Reaction emoji: a short name (`thumbsup`, `+1`, colons optional) or one emoji of at most 8 code
 /// points (flags, skin tones, ZWJ sequences), no ASCII.
 pub fn emoji(s: &str) -> Result<String, Error> {
-    let name = s.strip_prefix(':').and_then(|x| x.strip_suffix(':')).unwrap_or(s);
+    let name = s
+        .strip_prefix(':')
+        .and_then(|x| x.strip_suffix(':'))
+        .unwrap_or(s);
     let is_name = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'+' | b'-'));
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'+' | b'-')
+        });
     if is_name {
         return Ok(name.to_owned());
     }
     let n = s.chars().count();
     let is_symbol = (1..=8).contains(&n)
-        && s.chars().all(|c| !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !c.is_alphanumeric());
+        && s.chars().all(|c| {
+            !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !c.is_alphanumeric()
+        });
     if is_symbol {
         return Ok(s.to_owned());
     }
-    Err(Error::invalid("emoji", "must be an emoji or an emoji short name"))
+    Err(Error::invalid(
+        "emoji",
+        "must be an emoji or an emoji short name",
+    ))
 }
 
 /// Token labels: trimmed, `1..=64` characters.
@@ -174,7 +219,15 @@ mod tests {
     fn usernames() {
         assert_eq!(username(" Alice.B "), Ok("alice.b".into()));
         assert_eq!(username("z9"), Ok("z9".into()));
-        for bad in ["a", "-bob", "bo b", "bób", "here", "channel", &"x".repeat(33)] {
+        for bad in [
+            "a",
+            "-bob",
+            "bo b",
+            "bób",
+            "here",
+            "channel",
+            &"x".repeat(33),
+        ] {
             assert!(username(bad).is_err(), "{bad:?}");
         }
     }

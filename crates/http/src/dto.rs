@@ -33,10 +33,14 @@ impl<'de> Deserialize<'de> for WireId {
         }
         match Raw::deserialize(d)? {
             Raw::Num(n) if n > 0 => Ok(WireId(n)),
-            Raw::Str(s) if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Raw::Str(s)
+                if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 s.parse().map(WireId).map_err(serde::de::Error::custom)
             }
-            _ => Err(serde::de::Error::custom("expected an id (a decimal string)")),
+            _ => Err(serde::de::Error::custom(
+                "expected an id (a decimal string)",
+            )),
         }
     }
 }
@@ -248,7 +252,11 @@ impl ChannelDto {
             last_read_seq: Some(s.membership.last_read_seq),
             unread_count: Some(s.unread_count),
             mention_count: Some(s.mention_count),
-            dm_user_ids: s.channel.kind.is_direct().then(|| s.dm_user_ids.iter().map(|u| u.to_string()).collect()),
+            dm_user_ids: s
+                .channel
+                .kind
+                .is_direct()
+                .then(|| s.dm_user_ids.iter().map(|u| u.to_string()).collect()),
             ..ChannelDto::new(&s.channel)
         }
     }

@@ -93,7 +93,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), field: None, retry_after: None }
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
     }
 }
 
@@ -114,13 +119,15 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(_) => ApiError::new(ErrorCode::Forbidden, message),
             DomainError::Conflict(_) => ApiError::new(ErrorCode::Conflict, message),
             DomainError::Archived => ApiError::new(ErrorCode::ChannelArchived, message),
-            DomainError::Invalid { field, .. } => {
-                ApiError { field: Some(field), ..ApiError::new(ErrorCode::InvalidField, message) }
-            }
+            DomainError::Invalid { field, .. } => ApiError {
+                field: Some(field),
+                ..ApiError::new(ErrorCode::InvalidField, message)
+            },
             DomainError::Unauthenticated => ApiError::new(ErrorCode::Unauthenticated, message),
-            DomainError::RateLimited { retry_after_secs } => {
-                ApiError { retry_after: Some(retry_after_secs), ..ApiError::new(ErrorCode::RateLimited, message) }
-            }
+            DomainError::RateLimited { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(ErrorCode::RateLimited, message)
+            },
             DomainError::LimitExceeded(_) => ApiError::new(ErrorCode::LimitExceeded, message),
         }
     }
@@ -134,7 +141,9 @@ impl From<AppError> for ApiError {
                 tracing::error!(error = %inner, "request failed");
                 ApiError::new(ErrorCode::Internal, "internal server error")
             }
-            AppError::Unavailable => ApiError::new(ErrorCode::Unavailable, "the server is shutting down"),
+            AppError::Unavailable => {
+                ApiError::new(ErrorCode::Unavailable, "the server is shutting down")
+            }
         }
     }
 }
@@ -149,10 +158,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (self.code.status(), Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }
@@ -176,12 +185,26 @@ mod tests {
     #[test]
     fn domain_errors_map_to_statuses() {
         let cases = [
-            (DomainError::NotFound(Entity::Channel), 404, "channel_not_found"),
+            (
+                DomainError::NotFound(Entity::Channel),
+                404,
+                "channel_not_found",
+            ),
             (DomainError::Forbidden("x"), 403, "forbidden"),
             (DomainError::Archived, 409, "channel_archived"),
-            (DomainError::invalid("text", "too long"), 400, "invalid_field"),
+            (
+                DomainError::invalid("text", "too long"),
+                400,
+                "invalid_field",
+            ),
             (DomainError::Unauthenticated, 401, "unauthenticated"),
-            (DomainError::RateLimited { retry_after_secs: 5 }, 429, "rate_limited"),
+            (
+                DomainError::RateLimited {
+                    retry_after_secs: 5,
+                },
+                429,
+                "rate_limited",
+            ),
         ];
         for (e, status, code) in cases {
             let api = ApiError::from(e);

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -23,19 +24,56 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|b| json_rejection(JsonRejection::BytesRejection(b)))?;
+        // JSON is UTF-8 (RFC 8259). serde_json checks only the strings it keeps, so a body
+        // with invalid UTF-8 in an ignored field would otherwise pass.
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(ApiError::new(
+                ErrorCode::BadJson,
+                "the body is not valid UTF-8",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
 }
 
+/// `application/json` or `application/*+json`, as `axum::Json` accepts.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 fn json_rejection(r: JsonRejection) -> ApiError {
     match r {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json")
-        }
-        JsonRejection::BytesRejection(b) if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "expected Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(b)
+            if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
         }
         other => ApiError::new(ErrorCode::BadJson, other.body_text()),
@@ -51,7 +89,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(ErrorCode::BadRequest, e.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::new(ErrorCode::BadRequest, e.body_text()))
+            }
             Err(e) => Err(ApiError::new(ErrorCode::BadRequest, e.body_text())),
         }
     }
@@ -59,7 +99,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 /// Parses an id from a path segment; a malformed id cannot name anything, so it is "not found".
 pub fn parse_id<T: std::str::FromStr>(raw: &str, not_found: ErrorCode) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::new(not_found, "no such id"))
+    raw.parse()
+        .map_err(|_| ApiError::new(not_found, "no such id"))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -102,7 +143,10 @@ pub struct Auth(pub Authed);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(authed) = parts.extensions.get::<Authed>() {
             return Ok(Auth(authed.clone()));
         }
@@ -110,12 +154,20 @@ impl FromRequestParts<AppState> for Auth {
             Some(t) => (t.to_owned(), false),
             None => match cookie(&parts.headers, SESSION_COOKIE) {
                 Some(t) => (t.to_owned(), true),
-                None => return Err(ApiError::new(ErrorCode::Unauthenticated, "authentication required")),
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "authentication required",
+                    ));
+                }
             },
         };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if from_cookie && !safe && !same_origin(&parts.headers) {
-            return Err(ApiError::new(ErrorCode::CsrfFailed, "cross-origin request refused"));
+            return Err(ApiError::new(
+                ErrorCode::CsrfFailed,
+                "cross-origin request refused",
+            ));
         }
         let authed = state.accounts.authenticate(&token).await?;
         parts.extensions.insert(authed.clone());
@@ -130,7 +182,10 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -158,13 +213,22 @@ mod tests {
     #[test]
     fn cookies_and_origins() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; enclave_session=enc_x; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; enclave_session=enc_x; b=2"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("enc_x"));
         h.insert(header::HOST, HeaderValue::from_static("chat.example:8080"));
         assert!(!same_origin(&h), "no Origin means no proof");
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://chat.example:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://chat.example:8080"),
+        );
         assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!same_origin(&h));
     }
 }

@@ -23,7 +23,9 @@ use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
 use enclave_app::{Accounts, Channels, Health, Messages};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -83,10 +85,18 @@ struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = api.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
-        components.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))),
+        );
     }
 }
 
@@ -137,7 +147,9 @@ struct RequestIds {
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:08x}-{n}", self.prefix)).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{:08x}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -146,7 +158,10 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )
 }
 
 fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -155,7 +170,13 @@ fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Builds the whole HTTP application.
-pub fn router(accounts: Accounts, channels: Channels, messages: Messages, health: Health, config: HttpConfig) -> Router {
+pub fn router(
+    accounts: Accounts,
+    channels: Channels,
+    messages: Messages,
+    health: Health,
+    config: HttpConfig,
+) -> Router {
     let (api_router, api) = api_routes().split_for_parts();
     let openapi_json = match api.to_json() {
         Ok(s) => Bytes::from(s),
@@ -164,12 +185,30 @@ pub fn router(accounts: Accounts, channels: Channels, messages: Messages, health
             Bytes::from_static(b"{}")
         }
     };
-    let state = AppState(Arc::new(Services { accounts, channels, messages, health, config, openapi_json }));
+    let state = AppState(Arc::new(Services {
+        accounts,
+        channels,
+        messages,
+        health,
+        config,
+        openapi_json,
+    }));
     let mut prefix_bytes = [0u8; 4];
-    let prefix = if getrandom::fill(&mut prefix_bytes).is_ok() { u32::from_le_bytes(prefix_bytes) } else { std::process::id() };
-    let ids = RequestIds { prefix, next: Arc::new(AtomicU64::new(1)) };
+    let prefix = if getrandom::fill(&mut prefix_bytes).is_ok() {
+        u32::from_le_bytes(prefix_bytes)
+    } else {
+        std::process::id()
+    };
+    let ids = RequestIds {
+        prefix,
+        next: Arc::new(AtomicU64::new(1)),
+    };
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
     });
     api_router

@@ -56,21 +56,37 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let password = "load-test-password";
     let admin = Admin::connect(&args.url, &args.admin_user, &args.admin_password).await?;
-    eprintln!("setting up {} users and {} channels...", args.clients, args.channels);
-    let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let clients = admin.users(&format!("{}u", args.prefix), args.clients, password).await?;
+    eprintln!(
+        "setting up {} users and {} channels...",
+        args.clients, args.channels
+    );
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let clients = admin
+        .users(&format!("{}u", args.prefix), args.clients, password)
+        .await?;
     let mut channels = Vec::new();
     for c in 0..args.channels {
-        channels.push(admin.channel(&format!("{}-{run_id}-{c}", args.prefix)).await?);
+        channels.push(
+            admin
+                .channel(&format!("{}-{run_id}-{c}", args.prefix))
+                .await?,
+        );
     }
     for (i, client) in clients.iter().enumerate() {
-        admin.add_member(&channels[i % channels.len()], &client.user_id).await?;
+        admin
+            .add_member(&channels[i % channels.len()], &client.user_id)
+            .await?;
     }
-    eprintln!("sending for {} s from {} clients...", args.duration, args.clients);
+    eprintln!(
+        "sending for {} s from {} clients...",
+        args.duration, args.clients
+    );
     let text: String = "x".repeat(args.size.max(1));
     let deadline = Instant::now() + Duration::from_secs(args.duration);
-    let per_client_interval = (args.rate > 0)
-        .then(|| Duration::from_secs_f64(args.clients as f64 / args.rate as f64));
+    let per_client_interval =
+        (args.rate > 0).then(|| Duration::from_secs_f64(args.clients as f64 / args.rate as f64));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -92,7 +108,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         acked_per_channel[i % channels.len()] += h.len();
         hist.add(&h)?;
     }
-    let report = Report { acked, errors: errors.load(Ordering::Relaxed), elapsed: started.elapsed(), latency_us: hist };
+    let report = Report {
+        acked,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latency_us: hist,
+    };
     print_report(&args, &report);
     if !args.no_verify {
         verify(&admin, &channels, &acked_per_channel).await?;
@@ -109,7 +130,9 @@ async fn sender(
     interval: Option<Duration>,
     errors: Arc<AtomicU64>,
 ) -> anyhow::Result<Histogram<u64>> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
     let mut hist = Histogram::<u64>::new(3)?;
     let mut n = 0u64;
     let mut next = Instant::now();
@@ -172,7 +195,13 @@ fn print_report(args: &Args, r: &Report) {
 /// (each channel was created by this run, so its `last_seq` is the count).
 async fn verify(admin: &Admin, channels: &[String], acked: &[u64]) -> anyhow::Result<()> {
     for (ch, want) in channels.iter().zip(acked) {
-        let body = admin.call(reqwest::Method::GET, &format!("/api/v1/channels/{ch}"), None).await?;
+        let body = admin
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/channels/{ch}"),
+                None,
+            )
+            .await?;
         let got = body["last_seq"].as_u64().context("last_seq")?;
         if got != *want {
             bail!("channel {ch}: {want} sends acknowledged but {got} stored");

@@ -51,19 +51,26 @@ fn read_password(given: Option<String>) -> anyhow::Result<String> {
     }
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ").context("reading the password")?;
-        let second = rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+        let second =
+            rpassword::prompt_password("Repeat password: ").context("reading the password")?;
         if first != second {
             bail!("the passwords differ");
         }
         return Ok(first);
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async move {
         let store = open_store(&config)?;
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
@@ -75,43 +82,113 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
 
 async fn run_command(accounts: &Accounts, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateUser { username, admin, password, display_name, email } => {
+        AdminCommand::CreateUser {
+            username,
+            admin,
+            password,
+            display_name,
+            email,
+        } => {
             let password = read_password(password)?;
             let user = accounts
-                .create_user(None, CreateUser { username, password: Some(password), display_name, email, is_admin: admin, is_bot: false })
+                .create_user(
+                    None,
+                    CreateUser {
+                        username,
+                        password: Some(password),
+                        display_name,
+                        email,
+                        is_admin: admin,
+                        is_bot: false,
+                    },
+                )
                 .await?;
-            println!("created user {} (id {}){}", user.username, user.id, if user.is_admin { " as administrator" } else { "" });
+            println!(
+                "created user {} (id {}){}",
+                user.username,
+                user.id,
+                if user.is_admin {
+                    " as administrator"
+                } else {
+                    ""
+                }
+            );
         }
         AdminCommand::ResetPassword { username, password } => {
             let user = accounts.user_by_username(&username).await?;
             let password = read_password(password)?;
-            accounts.update_user(None, user.id, UpdateUser { password: Some(password), ..UpdateUser::default() }).await?;
-            println!("password of {} reset; their sessions have ended", user.username);
+            accounts
+                .update_user(
+                    None,
+                    user.id,
+                    UpdateUser {
+                        password: Some(password),
+                        ..UpdateUser::default()
+                    },
+                )
+                .await?;
+            println!(
+                "password of {} reset; their sessions have ended",
+                user.username
+            );
         }
         AdminCommand::DeactivateUser { username } => {
             let user = accounts.user_by_username(&username).await?;
-            accounts.update_user(None, user.id, UpdateUser { active: Some(false), ..UpdateUser::default() }).await?;
+            accounts
+                .update_user(
+                    None,
+                    user.id,
+                    UpdateUser {
+                        active: Some(false),
+                        ..UpdateUser::default()
+                    },
+                )
+                .await?;
             println!("deactivated {}", user.username);
         }
         AdminCommand::ReactivateUser { username } => {
             let user = accounts.user_by_username(&username).await?;
-            accounts.update_user(None, user.id, UpdateUser { active: Some(true), ..UpdateUser::default() }).await?;
+            accounts
+                .update_user(
+                    None,
+                    user.id,
+                    UpdateUser {
+                        active: Some(true),
+                        ..UpdateUser::default()
+                    },
+                )
+                .await?;
             println!("reactivated {}", user.username);
         }
         AdminCommand::ListUsers { all } => {
-            let system = enclave_app::Actor { user_id: enclave_core::UserId(0), is_admin: true };
+            let system = enclave_app::Actor {
+                user_id: enclave_core::UserId(0),
+                is_admin: true,
+            };
             let mut after = None;
             loop {
                 let page = accounts
-                    .list_users(&system, UserQuery { text: None, include_inactive: all, after_username: after.clone(), limit: 200 })
+                    .list_users(
+                        &system,
+                        UserQuery {
+                            text: None,
+                            include_inactive: all,
+                            after_username: after.clone(),
+                            limit: 200,
+                        },
+                    )
                     .await?;
                 for u in &page {
-                    let flags = [(u.is_admin, "admin"), (u.is_bot, "bot"), (!u.active, "deactivated")]
-                        .iter()
-                        .filter(|(on, _)| *on)
-                        .map(|(_, f)| *f)
-                        .collect::<Vec<_>>()
-                        .join(",");
+                    let flags = [
+                        (u.is_admin, "admin"),
+                        (u.is_bot, "bot"),
+                        (!u.active, "deactivated"),
+                    ]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, f)| *f)
+                    .collect::<Vec<_>>()
+                    .join(",");
                     println!("{}\t{}\t{}\t{}", u.id, u.username, u.display_name, flags);
                 }
                 match page.last() {

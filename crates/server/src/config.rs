@@ -83,7 +83,10 @@ impl Default for Config {
             log_level: "info".into(),
             database: DatabaseConfig::default(),
             tls: TlsConfig::default(),
-            http: HttpSection { shutdown_grace_secs: 30, ..HttpSection::default() },
+            http: HttpSection {
+                shutdown_grace_secs: 30,
+                ..HttpSection::default()
+            },
             auth: AuthSection::default(),
         }
     }
@@ -114,7 +117,9 @@ pub struct Overrides {
 fn env_value(raw: &str) -> toml::Value {
     // Numbers, booleans and arrays are written as in TOML; anything else is a string.
     match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
         Err(_) => toml::Value::String(raw.to_owned()),
     }
 }
@@ -132,15 +137,23 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 impl Config {
     /// Loads the configuration from its layers.
-    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>, flags: &Overrides) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> anyhow::Result<Config> {
         let mut table = toml::Table::try_from(Config::default()).context("rendering defaults")?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let file_table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let file_table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
             merge(&mut table, file_table);
         }
         for (key, value) in env {
-            let Some(rest) = key.strip_prefix("ENCLAVE_") else { continue };
+            let Some(rest) = key.strip_prefix("ENCLAVE_") else {
+                continue;
+            };
             let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
             let mut over = toml::Table::new();
             let mut cursor = &mut over;
@@ -148,7 +161,10 @@ impl Config {
                 if i + 1 == path.len() {
                     cursor.insert(part.clone(), env_value(&value));
                 } else {
-                    cursor = match cursor.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
+                    cursor = match cursor
+                        .entry(part.clone())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    {
                         toml::Value::Table(t) => t,
                         _ => bail!("environment variable {key} does not name a configuration key"),
                     };
@@ -175,7 +191,10 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            bail!("log_format must be \"text\" or \"json\", not {:?}", self.log_format);
+            bail!(
+                "log_format must be \"text\" or \"json\", not {:?}",
+                self.log_format
+            );
         }
         if self.tls.cert.is_empty() != self.tls.key.is_empty() {
             bail!("[tls] needs both cert and key");
@@ -189,20 +208,28 @@ impl Config {
         }
         let url = &self.database.url;
         if !(url.is_empty() || url.starts_with("sqlite:")) {
-            bail!("database.url {:?} is not supported by this build (use sqlite:PATH or leave it empty)", mask_url(url));
+            bail!(
+                "database.url {:?} is not supported by this build (use sqlite:PATH or leave it empty)",
+                mask_url(url)
+            );
         }
         Ok(())
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.listen.parse().with_context(|| format!("listen = {:?} is not an address:port", self.listen))
+        self.listen
+            .parse()
+            .with_context(|| format!("listen = {:?} is not an address:port", self.listen))
     }
 
     pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpAddr>> {
         self.http
             .trusted_proxies
             .iter()
-            .map(|s| s.parse().with_context(|| format!("trusted proxy {s:?} is not an IP address")))
+            .map(|s| {
+                s.parse()
+                    .with_context(|| format!("trusted proxy {s:?} is not an IP address"))
+            })
             .collect()
     }
 
@@ -236,8 +263,12 @@ impl Config {
 
 /// Hides the password in a `scheme://user:password@host` URL.
 pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
         None => url.to_owned(),
@@ -252,27 +283,43 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("enclave.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[auth]\nsession_ttl_days = 7\nlockout_minutes = 5\n").expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[auth]\nsession_ttl_days = 7\nlockout_minutes = 5\n",
+        )
+        .expect("write");
         let env = vec![
             ("ENCLAVE_AUTH__LOCKOUT_MINUTES".to_owned(), "9".to_owned()),
             ("ENCLAVE_TLS__CERT".to_owned(), "/c.pem".to_owned()),
             ("ENCLAVE_TLS__KEY".to_owned(), "/k.pem".to_owned()),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ];
-        let flags = Overrides { data_dir: Some("/srv/enclave".into()), ..Overrides::default() };
+        let flags = Overrides {
+            data_dir: Some("/srv/enclave".into()),
+            ..Overrides::default()
+        };
         let c = Config::load(Some(&file), env.into_iter(), &flags).expect("load");
         assert_eq!(c.listen, "127.0.0.1:9000");
         assert_eq!(c.auth.session_ttl_days, 7);
         assert_eq!(c.auth.lockout_minutes, 9, "environment beats the file");
         assert_eq!(c.tls.cert, "/c.pem");
-        assert_eq!(c.data_dir, PathBuf::from("/srv/enclave"), "flags beat everything");
+        assert_eq!(
+            c.data_dir,
+            PathBuf::from("/srv/enclave"),
+            "flags beat everything"
+        );
         assert_eq!(c.database_path(), PathBuf::from("/srv/enclave/enclave.db"));
     }
 
     #[test]
     fn bad_values_are_refused() {
         let bad = |env: Vec<(&str, &str)>| {
-            Config::load(None, env.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())), &Overrides::default()).is_err()
+            Config::load(
+                None,
+                env.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())),
+                &Overrides::default(),
+            )
+            .is_err()
         };
         assert!(bad(vec![("ENCLAVE_LISTEN", "nowhere")]));
         assert!(bad(vec![("ENCLAVE_LOG_FORMAT", "xml")]));
@@ -283,7 +330,13 @@ mod tests {
 
     #[test]
     fn secrets_are_masked() {
-        assert_eq!(mask_url("postgres://enclave:s3cret@db:5432/enclave"), "postgres://enclave:****@db:5432/enclave");
-        assert_eq!(mask_url("sqlite:/var/lib/enclave.db"), "sqlite:/var/lib/enclave.db");
+        assert_eq!(
+            mask_url("postgres://enclave:s3cret@db:5432/enclave"),
+            "postgres://enclave:****@db:5432/enclave"
+        );
+        assert_eq!(
+            mask_url("sqlite:/var/lib/enclave.db"),
+            "sqlite:/var/lib/enclave.db"
+        );
     }
 }

@@ -17,10 +17,17 @@ use crate::config::Config;
 
 pub fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if config.log_format == "json" {
-        builder.json().with_current_span(true).with_span_list(false).try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.with_target(false).try_init()
     };
@@ -34,13 +41,17 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
     let path = config.database_path();
-    let store = SqliteStore::open(&path, Options::default()).with_context(|| format!("opening {}", path.display()))?;
+    let store = SqliteStore::open(&path, Options::default())
+        .with_context(|| format!("opening {}", path.display()))?;
     Ok(Arc::new(store))
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve(config))
 }
 
@@ -73,9 +84,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = config.listen_addr()?;
     let store = open_store(&config)?;
-    let accounts = Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
+    let accounts =
+        Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
     if accounts.needs_setup().await? {
-        tracing::warn!("no administrator yet: create one with `enclave admin create-user NAME --admin`");
+        tracing::warn!(
+            "no administrator yet: create one with `enclave admin create-user NAME --admin`"
+        );
     }
     let tls = !config.tls.cert.is_empty();
     let http_config = enclave_http::HttpConfig {
@@ -91,16 +105,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         http_config,
     );
     let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let std_listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    let std_listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
     std_listener.set_nonblocking(true)?;
     let local = std_listener.local_addr()?;
     let scheme = if tls { "https" } else { "http" };
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
 
     if tls {
-        let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&config.tls.cert, &config.tls.key)
-            .await
-            .with_context(|| format!("loading TLS certificate {} and key {}", config.tls.cert, config.tls.key))?;
+        let rustls =
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&config.tls.cert, &config.tls.key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        config.tls.cert, config.tls.key
+                    )
+                })?;
         let handle = axum_server::Handle::new();
         let shutdown_handle = handle.clone();
         tokio::spawn(async move {

@@ -8,12 +8,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::dto::{CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, SetupStatus, TokenDto, TokenList, UserDto};
+use crate::dto::{
+    CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, SetupStatus, TokenDto,
+    TokenList, UserDto,
+};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, Auth, ClientIp, SESSION_COOKIE, parse_id};
 
 fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> Option<HeaderValue> {
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_secs}{secure}"
     ))
@@ -33,9 +40,19 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown client");
-    let (token, user) = state.accounts.login(&req.login, &req.password, ip, agent).await?;
-    let mut resp = Json(LoginResponse { token: token.clone(), user: UserDto::new(&user, true) }).into_response();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown client");
+    let (token, user) = state
+        .accounts
+        .login(&req.login, &req.password, ip, agent)
+        .await?;
+    let mut resp = Json(LoginResponse {
+        token: token.clone(),
+        user: UserDto::new(&user, true),
+    })
+    .into_response();
     if let Some(c) = session_cookie(&state, &token, state.config.session_ttl.as_secs()) {
         resp.headers_mut().insert(header::SET_COOKIE, c);
     }
@@ -57,16 +74,26 @@ pub async fn logout(State(state): State<AppState>, Auth(authed): Auth) -> ApiRes
 /// Whether the server still needs its first administrator.
 #[utoipa::path(get, path = "/api/v1/auth/setup", tag = "auth", responses((status = 200, body = SetupStatus)))]
 pub async fn setup(State(state): State<AppState>) -> ApiResult<Json<SetupStatus>> {
-    Ok(Json(SetupStatus { needs_setup: state.accounts.needs_setup().await? }))
+    Ok(Json(SetupStatus {
+        needs_setup: state.accounts.needs_setup().await?,
+    }))
 }
 
 /// The current user's sessions and personal access tokens.
 #[utoipa::path(get, path = "/api/v1/users/me/tokens", tag = "auth",
     responses((status = 200, body = TokenList), (status = 401, body = ErrorBody)))]
-pub async fn list_tokens(State(state): State<AppState>, Auth(authed): Auth) -> ApiResult<Json<TokenList>> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<TokenList>> {
     let current = authed.token_id();
     let tokens = state.accounts.tokens(&authed.actor()).await?;
-    Ok(Json(TokenList { tokens: tokens.iter().map(|t| TokenDto::new(t, t.id == current)).collect() }))
+    Ok(Json(TokenList {
+        tokens: tokens
+            .iter()
+            .map(|t| TokenDto::new(t, t.id == current))
+            .collect(),
+    }))
 }
 
 /// Create a personal access token for scripts and bots.
@@ -78,19 +105,37 @@ pub async fn create_token(
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let expires = match req.expires_in_days {
-        Some(0) | Some(3651..) => return Err(ApiError::from(enclave_core::Error::invalid("expires_in_days", "must be 1 to 3650"))),
+        Some(0) | Some(3651..) => {
+            return Err(ApiError::from(enclave_core::Error::invalid(
+                "expires_in_days",
+                "must be 1 to 3650",
+            )));
+        }
         Some(d) => Some(Duration::from_secs(u64::from(d) * 86_400)),
         None => None,
     };
-    let (token, info) = state.accounts.create_personal_token(&authed.actor(), &req.name, expires).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token, info: TokenDto::new(&info, false) })))
+    let (token, info) = state
+        .accounts
+        .create_personal_token(&authed.actor(), &req.name, expires)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token,
+            info: TokenDto::new(&info, false),
+        }),
+    ))
 }
 
 /// Revoke one of the current user's sessions or tokens.
 #[utoipa::path(delete, path = "/api/v1/users/me/tokens/{id}", tag = "auth",
     params(("id" = String, Path, description = "Token id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn revoke_token(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let id = parse_id(&id, ErrorCode::TokenNotFound)?;
     state.accounts.revoke_token(&authed.actor(), id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,8 +8,9 @@ use enclave_core::{ChannelId, ChannelKind, ChannelRole, UserId};
 
 use crate::AppState;
 use crate::dto::{
-    AddMemberRequest, BrowseQueryParams, ChannelDto, ChannelList, CreateChannelRequest, MarkReadRequest, MemberDto,
-    MemberList, MemberListQuery, MembershipDto, OpenDmRequest, UpdateChannelRequest, UpdateMemberRequest, UserDto,
+    AddMemberRequest, BrowseQueryParams, ChannelDto, ChannelList, CreateChannelRequest,
+    MarkReadRequest, MemberDto, MemberList, MemberListQuery, MembershipDto, OpenDmRequest,
+    UpdateChannelRequest, UpdateMemberRequest, UserDto,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery, Auth, parse_id};
@@ -21,9 +22,14 @@ fn channel_id(raw: &str) -> Result<ChannelId, ApiError> {
 /// The current user's channels, with unread and mention counts.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody)))]
-pub async fn mine(State(state): State<AppState>, Auth(authed): Auth) -> ApiResult<Json<ChannelList>> {
+pub async fn mine(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<ChannelList>> {
     let list = state.channels.mine(&authed.actor()).await?;
-    Ok(Json(ChannelList { channels: list.iter().map(ChannelDto::summary).collect() }))
+    Ok(Json(ChannelList {
+        channels: list.iter().map(ChannelDto::summary).collect(),
+    }))
 }
 
 /// Create a public or private channel; the creator becomes its owner.
@@ -37,15 +43,29 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ChannelDto>)> {
     let kind = match ChannelKind::parse(&req.kind) {
         Some(k @ (ChannelKind::Public | ChannelKind::Private)) => k,
-        _ => return Err(enclave_core::Error::invalid("kind", "must be \"public\" or \"private\"").into()),
+        _ => {
+            return Err(
+                enclave_core::Error::invalid("kind", "must be \"public\" or \"private\"").into(),
+            );
+        }
     };
     let actor = authed.actor();
     let ch = state
         .channels
-        .create(&actor, ChannelInput { name: req.name, kind, topic: req.topic, purpose: req.purpose })
+        .create(
+            &actor,
+            ChannelInput {
+                name: req.name,
+                kind,
+                topic: req.topic,
+                purpose: req.purpose,
+            },
+        )
         .await?;
     let (_, summary) = state.channels.get(&actor, ch.id).await?;
-    let dto = summary.as_ref().map_or_else(|| ChannelDto::new(&ch), ChannelDto::summary);
+    let dto = summary
+        .as_ref()
+        .map_or_else(|| ChannelDto::new(&ch), ChannelDto::summary);
     Ok((StatusCode::CREATED, Json(dto)))
 }
 
@@ -77,15 +97,28 @@ pub async fn browse(
             },
         )
         .await?;
-    Ok(Json(ChannelList { channels: list.iter().map(ChannelDto::new).collect() }))
+    Ok(Json(ChannelList {
+        channels: list.iter().map(ChannelDto::new).collect(),
+    }))
 }
 
 /// One channel (members also get their counts).
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
     responses((status = 200, body = ChannelDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<ChannelDto>> {
-    let (ch, summary) = state.channels.get(&authed.actor(), channel_id(&id)?).await?;
-    Ok(Json(summary.as_ref().map_or_else(|| ChannelDto::new(&ch), ChannelDto::summary)))
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChannelDto>> {
+    let (ch, summary) = state
+        .channels
+        .get(&authed.actor(), channel_id(&id)?)
+        .await?;
+    Ok(Json(
+        summary
+            .as_ref()
+            .map_or_else(|| ChannelDto::new(&ch), ChannelDto::summary),
+    ))
 }
 
 /// Rename, change topic or purpose, archive (`archived: true`) or unarchive.
@@ -102,26 +135,53 @@ pub async fn update(
     let id = channel_id(&id)?;
     state
         .channels
-        .update(&actor, id, ChannelUpdate { name: req.name, topic: req.topic, purpose: req.purpose, archived: req.archived })
+        .update(
+            &actor,
+            id,
+            ChannelUpdate {
+                name: req.name,
+                topic: req.topic,
+                purpose: req.purpose,
+                archived: req.archived,
+            },
+        )
         .await?;
     let (ch, summary) = state.channels.get(&actor, id).await?;
-    Ok(Json(summary.as_ref().map_or_else(|| ChannelDto::new(&ch), ChannelDto::summary)))
+    Ok(Json(
+        summary
+            .as_ref()
+            .map_or_else(|| ChannelDto::new(&ch), ChannelDto::summary),
+    ))
 }
 
 /// Join a public channel.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/join", tag = "channels", params(("id" = String, Path)),
     responses((status = 200, body = MembershipDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn join(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<MembershipDto>> {
-    let m = state.channels.join(&authed.actor(), channel_id(&id)?).await?;
+pub async fn join(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MembershipDto>> {
+    let m = state
+        .channels
+        .join(&authed.actor(), channel_id(&id)?)
+        .await?;
     Ok(Json(MembershipDto::new(&m)))
 }
 
 /// Leave a channel.
 #[utoipa::path(post, path = "/api/v1/channels/{id}/leave", tag = "channels", params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn leave(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    state.channels.leave(&authed.actor(), channel_id(&id)?).await?;
+pub async fn leave(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .channels
+        .leave(&authed.actor(), channel_id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,7 +201,15 @@ pub async fn members(
         Some(a) => Some(parse_id::<UserId>(a, ErrorCode::BadRequest)?),
         None => None,
     };
-    let list = state.channels.members(&actor, channel_id(&id)?, after, q.limit.unwrap_or(200).clamp(1, 1000)).await?;
+    let list = state
+        .channels
+        .members(
+            &actor,
+            channel_id(&id)?,
+            after,
+            q.limit.unwrap_or(200).clamp(1, 1000),
+        )
+        .await?;
     Ok(Json(MemberList {
         members: list
             .iter()
@@ -164,8 +232,18 @@ pub async fn add_member(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, Json<MembershipDto>)> {
-    let (m, added) = state.channels.add_member(&authed.actor(), channel_id(&id)?, UserId(req.user_id.0)).await?;
-    Ok((if added { StatusCode::CREATED } else { StatusCode::OK }, Json(MembershipDto::new(&m))))
+    let (m, added) = state
+        .channels
+        .add_member(&authed.actor(), channel_id(&id)?, UserId(req.user_id.0))
+        .await?;
+    Ok((
+        if added {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(MembershipDto::new(&m)),
+    ))
 }
 
 /// Remove a member (or oneself).
@@ -178,7 +256,10 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let user_id = parse_id(&user_id, ErrorCode::MemberNotFound)?;
-    state.channels.remove_member(&authed.actor(), channel_id(&id)?, user_id).await?;
+    state
+        .channels
+        .remove_member(&authed.actor(), channel_id(&id)?, user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -194,9 +275,16 @@ pub async fn update_member(
     ApiJson(req): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<Json<MembershipDto>> {
     let user_id = parse_id(&user_id, ErrorCode::MemberNotFound)?;
-    let role = ChannelRole::parse(&req.role)
-        .ok_or_else(|| ApiError::from(enclave_core::Error::invalid("role", "must be owner, admin or member")))?;
-    let m = state.channels.set_member_role(&authed.actor(), channel_id(&id)?, user_id, role).await?;
+    let role = ChannelRole::parse(&req.role).ok_or_else(|| {
+        ApiError::from(enclave_core::Error::invalid(
+            "role",
+            "must be owner, admin or member",
+        ))
+    })?;
+    let m = state
+        .channels
+        .set_member_role(&authed.actor(), channel_id(&id)?, user_id, role)
+        .await?;
     Ok(Json(MembershipDto::new(&m)))
 }
 
@@ -211,7 +299,10 @@ pub async fn open_dm(
     ApiJson(req): ApiJson<OpenDmRequest>,
 ) -> ApiResult<Json<ChannelDto>> {
     if req.user_ids.len() > 64 {
-        return Err(enclave_core::Error::LimitExceeded("a group conversation has at most 8 people").into());
+        return Err(enclave_core::Error::LimitExceeded(
+            "a group conversation has at most 8 people",
+        )
+        .into());
     }
     let ids = req.user_ids.iter().map(|w| UserId(w.0)).collect();
     let summary = state.channels.open_direct(&authed.actor(), ids).await?;
@@ -228,6 +319,9 @@ pub async fn mark_read(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MarkReadRequest>,
 ) -> ApiResult<Json<MembershipDto>> {
-    let m = state.channels.mark_read(&authed.actor(), channel_id(&id)?, req.seq).await?;
+    let m = state
+        .channels
+        .mark_read(&authed.actor(), channel_id(&id)?, req.seq)
+        .await?;
     Ok(Json(MembershipDto::new(&m)))
 }

@@ -7,7 +7,9 @@ use enclave_app::PostInput;
 use enclave_core::{Anchor, ChannelId, DEFAULT_PAGE, MessageId};
 
 use crate::AppState;
-use crate::dto::{EditMessageRequest, HistoryQuery, MessageDto, MessageList, PostMessageRequest, ThreadQuery};
+use crate::dto::{
+    EditMessageRequest, HistoryQuery, MessageDto, MessageList, PostMessageRequest, ThreadQuery,
+};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery, Auth, parse_id};
 
@@ -20,7 +22,9 @@ fn message_id(raw: &str) -> Result<MessageId, ApiError> {
 }
 
 fn list(msgs: &[enclave_core::Message]) -> Json<MessageList> {
-    Json(MessageList { messages: msgs.iter().map(MessageDto::new).collect() })
+    Json(MessageList {
+        messages: msgs.iter().map(MessageDto::new).collect(),
+    })
 }
 
 /// A page of history, ascending by `seq`: the newest by default, or before/after/around a sequence number.
@@ -41,10 +45,24 @@ pub async fn history(
         (Some(b), None, None) => Anchor::Before(b),
         (None, Some(a), None) => Anchor::After(a),
         (None, None, Some(s)) => Anchor::Around(s),
-        _ => return Err(ApiError::new(ErrorCode::BadRequest, "give at most one of before, after and around")),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "give at most one of before, after and around",
+            ));
+        }
     };
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    let msgs = state.messages.history(&authed.actor(), channel_id(&id)?, anchor, limit, q.include_replies).await?;
+    let msgs = state
+        .messages
+        .history(
+            &authed.actor(),
+            channel_id(&id)?,
+            anchor,
+            limit,
+            q.include_replies,
+        )
+        .await?;
     Ok(list(&msgs))
 }
 
@@ -66,16 +84,30 @@ pub async fn post(
         client_msg_id: req.client_msg_id,
         thread_root_id: req.thread_root_id.map(|w| MessageId(w.0)),
     };
-    let posted = state.messages.post(&authed.actor(), channel_id(&id)?, input).await?;
-    let status = if posted.created { StatusCode::CREATED } else { StatusCode::OK };
+    let posted = state
+        .messages
+        .post(&authed.actor(), channel_id(&id)?, input)
+        .await?;
+    let status = if posted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(MessageDto::new(&posted.message))))
 }
 
 /// One message.
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<MessageDto>> {
-    let m = state.messages.get(&authed.actor(), message_id(&id)?).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageDto>> {
+    let m = state
+        .messages
+        .get(&authed.actor(), message_id(&id)?)
+        .await?;
     Ok(Json(MessageDto::new(&m)))
 }
 
@@ -89,7 +121,10 @@ pub async fn edit(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EditMessageRequest>,
 ) -> ApiResult<Json<MessageDto>> {
-    let m = state.messages.edit(&authed.actor(), message_id(&id)?, &req.text).await?;
+    let m = state
+        .messages
+        .edit(&authed.actor(), message_id(&id)?, &req.text)
+        .await?;
     Ok(Json(MessageDto::new(&m)))
 }
 
@@ -97,8 +132,15 @@ pub async fn edit(
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    state.messages.delete(&authed.actor(), message_id(&id)?).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .messages
+        .delete(&authed.actor(), message_id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -114,7 +156,15 @@ pub async fn thread(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ThreadQuery>,
 ) -> ApiResult<Json<MessageList>> {
-    let msgs = state.messages.thread(&authed.actor(), message_id(&id)?, q.after.unwrap_or(0), q.limit.unwrap_or(200)).await?;
+    let msgs = state
+        .messages
+        .thread(
+            &authed.actor(),
+            message_id(&id)?,
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(200),
+        )
+        .await?;
     Ok(list(&msgs))
 }
 
@@ -128,7 +178,10 @@ pub async fn react(
     Auth(authed): Auth,
     Path((id, emoji)): Path<(String, String)>,
 ) -> ApiResult<Json<MessageDto>> {
-    let m = state.messages.react(&authed.actor(), message_id(&id)?, &emoji, true).await?;
+    let m = state
+        .messages
+        .react(&authed.actor(), message_id(&id)?, &emoji, true)
+        .await?;
     Ok(Json(MessageDto::new(&m)))
 }
 
@@ -142,7 +195,10 @@ pub async fn unreact(
     Auth(authed): Auth,
     Path((id, emoji)): Path<(String, String)>,
 ) -> ApiResult<Json<MessageDto>> {
-    let m = state.messages.react(&authed.actor(), message_id(&id)?, &emoji, false).await?;
+    let m = state
+        .messages
+        .react(&authed.actor(), message_id(&id)?, &emoji, false)
+        .await?;
     Ok(Json(MessageDto::new(&m)))
 }
 
@@ -150,8 +206,15 @@ pub async fn unreact(
 #[utoipa::path(put, path = "/api/v1/messages/{id}/pin", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn pin(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<MessageDto>> {
-    let m = state.messages.pin(&authed.actor(), message_id(&id)?, true).await?;
+pub async fn pin(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageDto>> {
+    let m = state
+        .messages
+        .pin(&authed.actor(), message_id(&id)?, true)
+        .await?;
     Ok(Json(MessageDto::new(&m)))
 }
 
@@ -159,15 +222,29 @@ pub async fn pin(State(state): State<AppState>, Auth(authed): Auth, Path(id): Pa
 #[utoipa::path(delete, path = "/api/v1/messages/{id}/pin", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
-pub async fn unpin(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<MessageDto>> {
-    let m = state.messages.pin(&authed.actor(), message_id(&id)?, false).await?;
+pub async fn unpin(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageDto>> {
+    let m = state
+        .messages
+        .pin(&authed.actor(), message_id(&id)?, false)
+        .await?;
     Ok(Json(MessageDto::new(&m)))
 }
 
 /// The channel's pinned messages, newest pin first.
 #[utoipa::path(get, path = "/api/v1/channels/{id}/pins", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn pins(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<MessageList>> {
-    let msgs = state.messages.pins(&authed.actor(), channel_id(&id)?).await?;
+pub async fn pins(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageList>> {
+    let msgs = state
+        .messages
+        .pins(&authed.actor(), channel_id(&id)?)
+        .await?;
     Ok(list(&msgs))
 }

@@ -25,7 +25,11 @@ pub async fn me(Auth(authed): Auth) -> Json<UserDto> {
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
         ("include_inactive" = Option<bool>, Query, description = "Administrators only")),
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Auth(authed): Auth, ApiQuery(q): ApiQuery<UserListQuery>) -> ApiResult<Json<UserList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ApiQuery(q): ApiQuery<UserListQuery>,
+) -> ApiResult<Json<UserList>> {
     let actor = authed.actor();
     let users = state
         .accounts
@@ -39,7 +43,12 @@ pub async fn list(State(state): State<AppState>, Auth(authed): Auth, ApiQuery(q)
             },
         )
         .await?;
-    Ok(Json(UserList { users: users.iter().map(|u| UserDto::new(u, actor.is_admin || u.id == actor.user_id)).collect() }))
+    Ok(Json(UserList {
+        users: users
+            .iter()
+            .map(|u| UserDto::new(u, actor.is_admin || u.id == actor.user_id))
+            .collect(),
+    }))
 }
 
 /// Create a user (administrators only).
@@ -71,11 +80,18 @@ pub async fn create(
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Auth(authed): Auth, Path(id): Path<String>) -> ApiResult<Json<UserDto>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserDto>> {
     let id: UserId = parse_id(&id, ErrorCode::UserNotFound)?;
     let actor = authed.actor();
     let user = state.accounts.user(&actor, id).await?;
-    Ok(Json(UserDto::new(&user, actor.is_admin || user.id == actor.user_id)))
+    Ok(Json(UserDto::new(
+        &user,
+        actor.is_admin || user.id == actor.user_id,
+    )))
 }
 
 /// Change a user: one's own profile and password, or (administrators) anyone's, including

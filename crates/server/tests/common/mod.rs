@@ -359,6 +359,29 @@ impl TestServer {
         read_json(resp).await
     }
 
+    /// Sends a request with exactly these headers and this raw body (no content type is
+    /// added), for malformed bodies, odd credentials and cookies.
+    pub async fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method.clone(), self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path} failed: {e}\n{}", self.log()));
+        read_json(resp).await
+    }
+
     pub async fn get(
         &self,
         token: Option<&str>,
@@ -532,6 +555,7 @@ pub async fn read_json(resp: reqwest::Response) -> (StatusCode, Value) {
 
 /// Asserts that `body` is an error of the API's shape, `{"error": {"code", "message"}}`, with
 /// this `code`; `context` names the request in the failure message.
+#[track_caller]
 pub fn assert_error(context: &str, body: &Value, code: &str) {
     let err = &body["error"];
     assert!(
@@ -542,6 +566,7 @@ pub fn assert_error(context: &str, body: &Value, code: &str) {
 }
 
 /// Asserts a status and error code together.
+#[track_caller]
 pub fn assert_status_error(context: &str, got: (StatusCode, &Value), status: u16, code: &str) {
     assert_eq!(
         got.0.as_u16(),
