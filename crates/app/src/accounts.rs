@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
+use enclave_core::EventKind;
 use enclave_core::permissions::{UserChange, check_user_admin};
 use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
@@ -107,6 +108,43 @@ pub struct UpdateUser {
     pub is_admin: Option<bool>,
 }
 
+/// How long a resolved token is trusted without asking the store again. Revocations and
+/// account changes evict entries at once (locally, and from the event feed for other writers).
+const AUTH_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Cached credentials; past this the cache is emptied and refilled.
+const AUTH_CACHE_MAX: usize = 200_000;
+
+/// A cached credential: who it is, when it was resolved, when the token expires.
+type CachedAuth = (Authed, Instant, Option<Millis>);
+
+/// Recently resolved tokens, keyed by token hash.
+#[derive(Default)]
+struct AuthCache {
+    entries: parking_lot::Mutex<std::collections::HashMap<[u8; 32], CachedAuth>>,
+}
+
+impl AuthCache {
+    fn get(&self, hash: &[u8; 32], now: Millis) -> Option<Authed> {
+        let entries = self.entries.lock();
+        let (authed, at, expires) = entries.get(hash)?;
+        let fresh = at.elapsed() < AUTH_CACHE_TTL && expires.is_none_or(|e| e > now);
+        fresh.then(|| authed.clone())
+    }
+
+    fn put(&self, hash: [u8; 32], authed: Authed, expires: Option<Millis>) {
+        let mut entries = self.entries.lock();
+        if entries.len() >= AUTH_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(hash, (authed, Instant::now(), expires));
+    }
+
+    /// Forgets every cached credential of the user.
+    fn forget_user(&self, user: UserId) {
+        self.entries.lock().retain(|_, (a, _, _)| a.user.id != user);
+    }
+}
+
 /// The accounts service.
 pub struct Accounts {
     store: Arc<dyn Store>,
@@ -114,7 +152,10 @@ pub struct Accounts {
     by_account: FailureCounter<String>,
     by_ip: FailureCounter<IpAddr>,
     /// A hash to verify against when the account does not exist, so that timing does not tell.
-    dummy_hash: String,
+    dummy_hash: tokio::sync::OnceCell<String>,
+    /// Argon2 runs take memory (19 MiB each by default): at most one per core at a time.
+    hash_slots: Arc<tokio::sync::Semaphore>,
+    cache: Arc<AuthCache>,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -133,15 +174,52 @@ fn new_token() -> Result<String> {
 
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, config: AuthConfig) -> Result<Self> {
-        let mut accounts = Accounts {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let accounts = Accounts {
             store,
             by_account: FailureCounter::new(config.max_failures_per_account, config.lockout_window),
             by_ip: FailureCounter::new(config.max_failures_per_ip, config.lockout_window),
             config,
-            dummy_hash: String::new(),
+            dummy_hash: tokio::sync::OnceCell::new(),
+            hash_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+            cache: Arc::new(AuthCache::default()),
         };
-        accounts.dummy_hash = accounts.hash_sync("not a real password")?;
+        // Fail at startup, not at the first login, when the parameters are unusable.
+        accounts.argon2()?;
         Ok(accounts)
+    }
+
+    /// Keeps the credential cache in step with revocations and account changes made anywhere
+    /// (another process, another node) by following the event feed.
+    pub fn follow(&self, feed: &crate::EventFeed) {
+        let cache = self.cache.clone();
+        let mut rx = feed.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(batch) => {
+                        for e in batch.iter() {
+                            if matches!(e.kind, EventKind::TokensRevoked | EventKind::UserUpdated)
+                                && let Some(u) = e.user_id
+                            {
+                                cache.forget_user(u);
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        cache.entries.lock().clear()
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    async fn dummy_hash(&self) -> Result<String> {
+        self.dummy_hash
+            .get_or_try_init(|| self.hash_password("not a real password".to_owned()))
+            .await
+            .cloned()
     }
 
     fn argon2(&self) -> Result<Argon2<'static>> {
@@ -155,17 +233,14 @@ impl Accounts {
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
-    fn hash_sync(&self, password: &str) -> Result<String> {
-        let hash = self
-            .argon2()?
-            .hash_password(password.as_bytes())
-            .map_err(|e| Error::internal(format!("password hashing failed: {e}")))?;
-        Ok(hash.to_string())
-    }
-
     /// Hashes a password off the async threads (argon2 takes tens of milliseconds by design).
     async fn hash_password(&self, password: String) -> Result<String> {
         let argon = self.argon2()?;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable)?;
         tokio::task::spawn_blocking(move || {
             argon
                 .hash_password(password.as_bytes())
@@ -178,6 +253,11 @@ impl Accounts {
 
     async fn verify_password(&self, password: String, hash: String) -> Result<bool> {
         let argon = self.argon2()?;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::Unavailable)?;
         tokio::task::spawn_blocking(move || {
             // The hash carries its own parameters; verification uses them.
             PasswordVerifier::<str>::verify_password(&argon, password.as_bytes(), &hash).is_ok()
@@ -220,8 +300,8 @@ impl Accounts {
         let found = self.store.user_credentials(&key).await?;
         let (user, hash) = match found {
             Some((u, Some(h))) => (Some(u), h),
-            Some((u, None)) => (Some(u), self.dummy_hash.clone()),
-            None => (None, self.dummy_hash.clone()),
+            Some((u, None)) => (Some(u), self.dummy_hash().await?),
+            None => (None, self.dummy_hash().await?),
         };
         let ok = self.verify_password(password.to_owned(), hash).await?;
         let user = match user {
@@ -261,7 +341,11 @@ impl Accounts {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
         let now = Millis::now();
-        let Some((info, user)) = self.store.token_by_hash(hash_token(token), now).await? else {
+        let hash = hash_token(token);
+        if let Some(authed) = self.cache.get(&hash, now) {
+            return Ok(authed);
+        }
+        let Some((info, user)) = self.store.token_by_hash(hash, now).await? else {
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
         if !user.active {
@@ -282,7 +366,9 @@ impl Accounts {
             TokenKind::Session => Credential::Session(info.id),
             TokenKind::PersonalAccess => Credential::PersonalAccess(info.id),
         };
-        Ok(Authed { user, credential })
+        let authed = Authed { user, credential };
+        self.cache.put(hash, authed.clone(), info.expires_at);
+        Ok(authed)
     }
 
     /// Ends the session (or revokes the token) the request was made with.
@@ -290,6 +376,7 @@ impl Accounts {
         self.store
             .revoke_token(authed.user.id, authed.token_id())
             .await?;
+        self.cache.forget_user(authed.user.id);
         Ok(())
     }
 
@@ -302,6 +389,7 @@ impl Accounts {
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(Error::Domain(DomainError::NotFound(Entity::Token)));
         }
+        self.cache.forget_user(actor.user_id);
         Ok(())
     }
 
@@ -463,12 +551,15 @@ impl Accounts {
                         "is required",
                     )));
                 };
-                let hash = self
+                let stored = self
                     .store
                     .user_credentials(&target.username)
                     .await?
-                    .and_then(|(_, h)| h)
-                    .unwrap_or_else(|| self.dummy_hash.clone());
+                    .and_then(|(_, h)| h);
+                let hash = match stored {
+                    Some(h) => h,
+                    None => self.dummy_hash().await?,
+                };
                 if !self.verify_password(current, hash).await? {
                     return Err(Error::Domain(DomainError::invalid(
                         "current_password",
@@ -487,15 +578,18 @@ impl Accounts {
             // A password reset by someone else ends every session of the account.
             self.store.revoke_sessions(id, None).await?;
         }
+        self.cache.forget_user(id);
         Ok(user)
     }
 
     /// After changing one's own password, end the other sessions.
     pub async fn end_other_sessions(&self, authed: &Authed) -> Result<u64> {
-        Ok(self
+        let n = self
             .store
             .revoke_sessions(authed.user.id, Some(authed.token_id()))
-            .await?)
+            .await?;
+        self.cache.forget_user(authed.user.id);
+        Ok(n)
     }
 
     /// Looks an account up by username, for the operator's command line.

@@ -10,6 +10,7 @@
 mod accounts;
 mod channels;
 mod error;
+mod feed;
 mod messages;
 pub mod ratelimit;
 
@@ -18,6 +19,7 @@ pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
 pub use error::{Error, Result};
+pub use feed::EventFeed;
 pub use messages::{Messages, PostInput};
 
 use enclave_core::{Error as DomainError, permissions};

@@ -30,10 +30,13 @@ pub enum EventKind {
     ReadUpdated,
     UserCreated,
     UserUpdated,
+    /// Some of a user's sessions or tokens were revoked (logout, deactivation, password
+    /// reset); caches of credentials must forget them and sockets opened with them close.
+    TokensRevoked,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::MessageCreated,
         EventKind::MessageEdited,
         EventKind::MessageDeleted,
@@ -52,6 +55,7 @@ impl EventKind {
         EventKind::ReadUpdated,
         EventKind::UserCreated,
         EventKind::UserUpdated,
+        EventKind::TokensRevoked,
     ];
 
     /// The `noun.verb` name used on every wire and in the store.
@@ -75,6 +79,7 @@ impl EventKind {
             EventKind::ReadUpdated => "read.updated",
             EventKind::UserCreated => "user.created",
             EventKind::UserUpdated => "user.updated",
+            EventKind::TokensRevoked => "tokens.revoked",
         }
     }
 
@@ -159,7 +164,7 @@ impl Event {
     /// Who may see this event.
     pub fn audience(&self) -> Audience {
         match (self.kind, self.channel_id, self.user_id) {
-            (EventKind::ReadUpdated, _, Some(u)) => Audience::User(u),
+            (EventKind::ReadUpdated | EventKind::TokensRevoked, _, Some(u)) => Audience::User(u),
             (EventKind::UserCreated | EventKind::UserUpdated, _, _) => Audience::Everyone,
             (_, Some(c), _) => Audience::Channel(c),
             (_, None, Some(u)) => Audience::User(u),

@@ -118,10 +118,10 @@ impl Admin {
                             Some(json!({"username": name, "password": password})),
                         )
                         .await;
-                    if let Err(e) = &created {
-                        if !e.to_string().contains("409") {
-                            return Err(anyhow::anyhow!("creating {name}: {e}"));
-                        }
+                    if let Err(e) = &created
+                        && !e.to_string().contains("409")
+                    {
+                        return Err(anyhow::anyhow!("creating {name}: {e}"));
                     }
                     let body = login(&self.http, &self.base, &name, password).await?;
                     Ok::<_, anyhow::Error>(Client {

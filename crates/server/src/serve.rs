@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::{Accounts, Channels, Health, Messages, Store};
+use enclave_app::{Accounts, Channels, EventFeed, Health, Messages, Store};
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
@@ -86,6 +86,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     let accounts =
         Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
+    let feed = EventFeed::start(store.clone())
+        .await
+        .context("starting the event feed")?;
+    accounts.follow(&feed);
     if accounts.needs_setup().await? {
         tracing::warn!(
             "no administrator yet: create one with `enclave admin create-user NAME --admin`"

@@ -422,13 +422,8 @@ impl Store for SqliteStore {
         self.read(move |c| ops::list_tokens(c, user_id)).await
     }
     async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool> {
-        self.write(move |tx| {
-            Ok(tx.conn.execute(
-                "DELETE FROM tokens WHERE id = ?1 AND user_id = ?2",
-                rusqlite::params![id.0, user_id.0],
-            )? > 0)
-        })
-        .await
+        self.write(move |tx| ops::revoke_token(tx, user_id, id))
+            .await
     }
 
     async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64> {

@@ -182,6 +182,7 @@ pub fn update_user(
                 "DELETE FROM tokens WHERE user_id = ?1 AND kind = 'session'",
                 [id.0],
             )?;
+            tx.event(NewEvent::new(EventKind::TokensRevoked).user(id))?;
         }
     }
     c.execute(
@@ -210,7 +211,25 @@ pub fn revoke_sessions(
         "DELETE FROM tokens WHERE user_id = ?1 AND kind = 'session' AND id IS NOT ?2",
         params![user_id.0, except.map(|t| t.0)],
     )?;
+    if n > 0 {
+        tx.event(NewEvent::new(EventKind::TokensRevoked).user(user_id))?;
+    }
     Ok(n as u64)
+}
+
+pub fn revoke_token(tx: &mut Tx<'_>, user_id: UserId, id: enclave_core::TokenId) -> Result<bool> {
+    let n = tx.conn.execute(
+        "DELETE FROM tokens WHERE id = ?1 AND user_id = ?2",
+        params![id.0, user_id.0],
+    )?;
+    if n > 0 {
+        tx.event(
+            NewEvent::new(EventKind::TokensRevoked)
+                .user(user_id)
+                .extra(id.0.to_string()),
+        )?;
+    }
+    Ok(n > 0)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,141 @@
+//! The command line works on the data folder of a running server, and its changes take effect
+//! in that server at once (the server follows the event log, not only its own writes).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, unique_name};
+
+fn enclave(server: &TestServer, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .arg("--data")
+        .arg(server.data_dir())
+        .args(args)
+        .env("ENCLAVE_AUTH__ARGON2_MEMORY_KIB", "64")
+        .env("ENCLAVE_AUTH__ARGON2_ITERATIONS", "1")
+        .output()
+        .expect("running enclave")
+}
+
+#[tokio::test]
+async fn cli_deactivation_ends_sessions_of_a_running_server() {
+    let server = TestServer::start();
+    let name = unique_name("cliuser");
+    let (_id, token) = server.create_user(&name).await;
+    let (status, _) = server.get(Some(&token), "/api/v1/users/me", None).await;
+    assert_eq!(status, 200);
+
+    let out = enclave(&server, &["admin", "deactivate-user", &name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (status, _) = server.get(Some(&token), "/api/v1/users/me", None).await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the session still works 3 s after `admin deactivate-user`"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let out = enclave(&server, &["admin", "list-users", "--all"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains(&name) && l.contains("deactivated")),
+        "{listing}"
+    );
+}
+
+#[tokio::test]
+async fn cli_created_user_can_log_in_to_a_running_server() {
+    let server = TestServer::start();
+    let name = unique_name("cliborn");
+    let out = enclave(
+        &server,
+        &[
+            "admin",
+            "create-user",
+            &name,
+            "--password",
+            "a-long-password",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, body) = server.login(&name, "a-long-password").await;
+    assert_eq!(status, 200, "{body}");
+    let out = enclave(
+        &server,
+        &[
+            "admin",
+            "create-user",
+            &name,
+            "--password",
+            "a-long-password",
+        ],
+    );
+    assert!(!out.status.success(), "a taken username must fail");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+}
+
+#[test]
+fn config_prints_effective_values_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .args(["--data", dir.path().to_str().unwrap(), "config"])
+        .env("ENCLAVE_DATABASE__URL", "sqlite:/tmp/other.db")
+        .env("ENCLAVE_AUTH__SESSION_TTL_DAYS", "3")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("session_ttl_days = 3"), "{text}");
+    assert!(text.contains("url = \"sqlite:/tmp/other.db\""), "{text}");
+    assert!(text.contains("listen = \"127.0.0.1:8080\""), "{text}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .args(["config"])
+        .env(
+            "ENCLAVE_DATABASE__URL",
+            "postgres://enclave:hunter2@db/enclave",
+        )
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("hunter2"), "a password leaked: {all}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .args(["config"])
+        .env("ENCLAVE_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad configuration exits with 2"
+    );
+}
