@@ -105,7 +105,7 @@ impl Tx<'_> {
     fn in_savepoint<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mark = self.events.len();
         self.now = Millis::now();
-        self.conn.execute_batch("SAVEPOINT job")?;
+        self.conn.prepare_cached("SAVEPOINT job")?.execute([])?;
         let result = match std::panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
             Ok(r) => r,
             Err(_) => Err(Error::Backend(Arc::new(std::io::Error::other(
@@ -113,10 +113,11 @@ impl Tx<'_> {
             )))),
         };
         if result.is_ok() {
-            self.conn.execute_batch("RELEASE job")?;
+            self.conn.prepare_cached("RELEASE job")?.execute([])?;
         } else {
             self.events.truncate(mark);
-            self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            self.conn.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            self.conn.prepare_cached("RELEASE job")?.execute([])?;
         }
         result
     }
@@ -212,7 +213,10 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = conn
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+        {
             tracing::error!(error = %e, "could not begin a write transaction");
             // Dropping the jobs answers their callers with an error.
             jobs.clear();
@@ -225,8 +229,11 @@ fn writer_loop(
         };
         let replies: Vec<Reply> = jobs.drain(..).map(|job| job(&mut tx)).collect();
         let committed = std::mem::take(&mut tx.events);
-        match conn.execute_batch("COMMIT") {
-            Ok(()) => {
+        match conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+        {
+            Ok(_) => {
                 if !committed.is_empty() {
                     // No receivers is fine: nobody is listening yet.
                     let _ = events.send(committed.into());

@@ -495,9 +495,36 @@ pub fn browse_channels(c: &Connection, q: &BrowseQuery) -> Result<Vec<Channel>> 
 
 /// Loads a channel and the actor's membership for a guard; a missing channel is `NotFound`.
 fn load_ctx(c: &Connection, id: ChannelId, actor: UserId) -> Result<(Channel, Option<Membership>)> {
-    let ch = channel(c, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
-    let m = membership(c, id, actor)?;
-    Ok((ch, m))
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let ccols = CHANNEL_COLS
+            .split(", ")
+            .map(|c| format!("ch.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mcols = MEMBER_COLS
+            .split(", ")
+            .map(|c| format!("m.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {ccols}, {mcols} FROM channels ch
+             LEFT JOIN members m ON m.channel_id = ch.id AND m.user_id = ?2
+             WHERE ch.id = ?1"
+        )
+    });
+    let mut stmt = c.prepare_cached(sql)?;
+    let row = stmt
+        .query_row([id.0, actor.0], |r| {
+            let ch = rows::channel_at(r, 0)?;
+            let m = match r.get::<_, Option<i64>>(11)? {
+                Some(_) => Some(rows::member_at(r, 11)?),
+                None => None,
+            };
+            Ok((ch, m))
+        })
+        .optional()?;
+    row.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))
 }
 
 fn run_guard(
