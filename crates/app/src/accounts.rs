@@ -582,6 +582,26 @@ impl Accounts {
         Ok(user)
     }
 
+    /// Sets the actor's status text and do-not-disturb (shown with their presence).
+    pub async fn set_status(
+        &self,
+        actor: &Actor,
+        status_text: Option<&str>,
+        dnd: Option<bool>,
+    ) -> Result<User> {
+        let patch = UserPatch {
+            status_text: status_text.map(validate::status_text).transpose()?,
+            dnd,
+            ..UserPatch::default()
+        };
+        let user = self
+            .store
+            .update_user(actor.user_id, patch, Some(actor.user_id))
+            .await?;
+        self.cache.forget_user(actor.user_id);
+        Ok(user)
+    }
+
     /// After changing one's own password, end the other sessions.
     pub async fn end_other_sessions(&self, authed: &Authed) -> Result<u64> {
         let n = self

@@ -13,6 +13,7 @@ mod error;
 mod feed;
 mod messages;
 pub mod ratelimit;
+pub mod realtime;
 
 pub use accounts::{Accounts, AuthConfig, Authed, CreateUser, Credential, UpdateUser};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -21,6 +22,7 @@ pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use messages::{Messages, PostInput};
+pub use realtime::{Hub, RealtimeConfig};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx};

@@ -52,6 +52,10 @@ pub enum Error {
     /// Too many attempts; try again after the given number of seconds.
     #[error("too many attempts, retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A stream position is too old (pruned) or unknown: replay is impossible, and the client
+    /// must fetch state afresh.
+    #[error("position too old to replay; fetch state afresh")]
+    ResyncRequired,
     /// A configured quantity limit was reached (members in a group DM, reactions on a message).
     #[error("limit reached: {0}")]
     LimitExceeded(&'static str),

@@ -15,8 +15,33 @@ pub struct User {
     pub is_bot: bool,
     /// A deactivated user cannot authenticate; their sessions stop working at once.
     pub active: bool,
+    /// A short status chosen by the user ("in a meeting"), empty when none.
+    pub status_text: String,
+    /// Do not disturb: notifications are held back.
+    pub dnd: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// Whether a user is reachable now, derived from their connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Presence {
+    /// At least one connection was active within the idle timeout.
+    Online,
+    /// Connected, but idle on every connection.
+    Away,
+    /// No connection.
+    Offline,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Offline => "offline",
+        }
+    }
 }
 
 /// The four kinds of conversation.

@@ -202,6 +202,18 @@ pub fn emoji(s: &str) -> Result<String, Error> {
     ))
 }
 
+/// Status texts: trimmed, at most 100 characters, no control characters.
+pub fn status_text(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.chars().count() > 100 || has_control(s, false) {
+        return Err(Error::invalid(
+            "status_text",
+            "must be at most 100 characters",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// Token labels: trimmed, `1..=64` characters.
 pub fn token_name(s: &str) -> Result<String, Error> {
     let s = s.trim();

@@ -60,6 +60,7 @@ error_codes! {
     ChannelArchived = "channel_archived", CONFLICT, "The channel is archived and read-only.";
     LimitExceeded = "limit_exceeded", UNPROCESSABLE_ENTITY, "A quantity limit was reached.";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, "Too many attempts; `Retry-After` says when to try again.";
+    BadFrame = "bad_frame", BAD_REQUEST, "A WebSocket frame could not be read; the connection stays open.";
     ResyncRequired = "resync_required", GONE, "The position is too old to replay; fetch state afresh.";
     Internal = "internal", INTERNAL_SERVER_ERROR, "The server failed; the details are in its log.";
     Unavailable = "unavailable", SERVICE_UNAVAILABLE, "The server is shutting down or its database is unreachable.";
@@ -129,6 +130,7 @@ impl From<DomainError> for ApiError {
                 ..ApiError::new(ErrorCode::RateLimited, message)
             },
             DomainError::LimitExceeded(_) => ApiError::new(ErrorCode::LimitExceeded, message),
+            DomainError::ResyncRequired => ApiError::new(ErrorCode::ResyncRequired, message),
         }
     }
 }

@@ -136,6 +136,35 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin_host.eq_ignore_ascii_case(host)
 }
 
+/// Picks the request's credential: `Authorization: Bearer`, else `query_token`, else the
+/// session cookie. A cookie only counts for a state-changing request (`changes`) when the
+/// request comes from the same origin: browsers attach cookies to cross-site requests.
+pub fn credential(
+    headers: &HeaderMap,
+    changes: bool,
+    query_token: Option<&str>,
+) -> Result<String, ApiError> {
+    if let Some(t) = bearer(headers) {
+        return Ok(t.to_owned());
+    }
+    if let Some(t) = query_token {
+        return Ok(t.to_owned());
+    }
+    let Some(t) = cookie(headers, SESSION_COOKIE) else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "authentication required",
+        ));
+    };
+    if changes && !same_origin(headers) {
+        return Err(ApiError::new(
+            ErrorCode::CsrfFailed,
+            "cross-origin request refused",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 /// The authenticated user, from `Authorization: Bearer` or the session cookie. Cookie-borne
 /// changes (any method but GET/HEAD/OPTIONS) must come from the same origin.
 pub struct Auth(pub Authed);
@@ -150,25 +179,8 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(authed) = parts.extensions.get::<Authed>() {
             return Ok(Auth(authed.clone()));
         }
-        let (token, from_cookie) = match bearer(&parts.headers) {
-            Some(t) => (t.to_owned(), false),
-            None => match cookie(&parts.headers, SESSION_COOKIE) {
-                Some(t) => (t.to_owned(), true),
-                None => {
-                    return Err(ApiError::new(
-                        ErrorCode::Unauthenticated,
-                        "authentication required",
-                    ));
-                }
-            },
-        };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if from_cookie && !safe && !same_origin(&parts.headers) {
-            return Err(ApiError::new(
-                ErrorCode::CsrfFailed,
-                "cross-origin request refused",
-            ));
-        }
+        let token = credential(&parts.headers, !safe, None)?;
         let authed = state.accounts.authenticate(&token).await?;
         parts.extensions.insert(authed.clone());
         Ok(Auth(authed))

@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Channels, Health, Messages};
+use enclave_app::{Accounts, Channels, Health, Hub, Messages};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -44,6 +44,17 @@ pub struct HttpConfig {
     pub session_ttl: Duration,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Interval between WebSocket pings; a silent peer is dropped after two.
+    pub heartbeat: Duration,
+}
+
+/// The application services the router serves.
+pub struct Deps {
+    pub accounts: Accounts,
+    pub channels: Channels,
+    pub messages: Messages,
+    pub health: Health,
+    pub hub: Arc<Hub>,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -52,6 +63,7 @@ pub struct Services {
     pub channels: Channels,
     pub messages: Messages,
     pub health: Health,
+    pub hub: Arc<Hub>,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -75,6 +87,7 @@ impl std::ops::Deref for AppState {
         (name = "users", description = "The user directory and accounts"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
+        (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
     ),
     modifiers(&BearerAuth),
@@ -101,7 +114,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, messages, system, users};
+    use routes::{auth, channels, messages, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -129,6 +142,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::thread))
         .routes(routes!(messages::react, messages::unreact))
         .routes(routes!(messages::pin, messages::unpin))
+        .routes(routes!(ws::ws))
+        .routes(routes!(ws::events))
+        .routes(routes!(ws::presence))
 }
 
 /// The OpenAPI document for every route.
@@ -170,13 +186,14 @@ fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Builds the whole HTTP application.
-pub fn router(
-    accounts: Accounts,
-    channels: Channels,
-    messages: Messages,
-    health: Health,
-    config: HttpConfig,
-) -> Router {
+pub fn router(deps: Deps, config: HttpConfig) -> Router {
+    let Deps {
+        accounts,
+        channels,
+        messages,
+        health,
+        hub,
+    } = deps;
     let (api_router, api) = api_routes().split_for_parts();
     let openapi_json = match api.to_json() {
         Ok(s) => Bytes::from(s),
@@ -190,6 +207,7 @@ pub fn router(
         channels,
         messages,
         health,
+        hub,
         config,
         openapi_json,
     }));

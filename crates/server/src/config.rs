@@ -28,6 +28,32 @@ pub struct Config {
     pub tls: TlsConfig,
     pub http: HttpSection,
     pub auth: AuthSection,
+    pub realtime: RealtimeSection,
+}
+
+/// The WebSocket gateway and presence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeSection {
+    /// Seconds between pings; a peer silent for two intervals is dropped.
+    pub heartbeat_secs: u64,
+    /// Seconds without activity after which a user shows as away.
+    pub idle_secs: u64,
+    /// Outgoing events a socket may have waiting before it is closed as a slow consumer.
+    pub queue_len: usize,
+    /// Days of events kept for resuming clients; older positions must resync.
+    pub retention_days: u32,
+}
+
+impl Default for RealtimeSection {
+    fn default() -> Self {
+        RealtimeSection {
+            heartbeat_secs: 20,
+            idle_secs: 600,
+            queue_len: 1024,
+            retention_days: 14,
+        }
+    }
 }
 
 /// Where messages are stored.
@@ -88,6 +114,7 @@ impl Default for Config {
                 ..HttpSection::default()
             },
             auth: AuthSection::default(),
+            realtime: RealtimeSection::default(),
         }
     }
 }
@@ -203,6 +230,10 @@ impl Config {
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations < 1 {
             bail!("[auth] argon2 parameters are too small");
         }
+        let r = &self.realtime;
+        if r.heartbeat_secs == 0 || r.idle_secs == 0 || r.queue_len < 16 || r.retention_days == 0 {
+            bail!("[realtime] values must be positive (queue_len at least 16)");
+        }
         if self.auth.session_ttl_days == 0 {
             bail!("[auth] session_ttl_days must be at least 1");
         }
@@ -250,6 +281,16 @@ impl Config {
             max_failures_per_account: a.max_failures_per_account,
             max_failures_per_ip: a.max_failures_per_ip,
             lockout_window: std::time::Duration::from_secs(u64::from(a.lockout_minutes) * 60),
+        }
+    }
+
+    pub fn realtime_config(&self) -> enclave_app::RealtimeConfig {
+        let r = &self.realtime;
+        enclave_app::RealtimeConfig {
+            queue_len: r.queue_len,
+            idle: std::time::Duration::from_secs(r.idle_secs),
+            retention: std::time::Duration::from_secs(u64::from(r.retention_days) * 86_400),
+            ..enclave_app::RealtimeConfig::default()
         }
     }
 

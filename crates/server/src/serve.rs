@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::{Accounts, Channels, EventFeed, Health, Messages, Store};
+use enclave_app::{Accounts, Channels, EventFeed, Health, Hub, Messages, Store};
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
@@ -96,16 +96,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let tls = !config.tls.cert.is_empty();
+    let hub = Hub::start(store.clone(), &feed, config.realtime_config())
+        .await
+        .context("starting the real-time hub")?;
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,
         trusted_proxies: config.trusted_proxies()?,
+        heartbeat: Duration::from_secs(config.realtime.heartbeat_secs),
     };
     let app = enclave_http::router(
-        accounts,
-        Channels::new(store.clone()),
-        Messages::new(store.clone()),
-        Health::new(store.clone()),
+        enclave_http::Deps {
+            accounts,
+            channels: Channels::new(store.clone()),
+            messages: Messages::new(store.clone()),
+            health: Health::new(store.clone()),
+            hub: hub.clone(),
+        },
         http_config,
     );
     let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -128,8 +135,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 })?;
         let handle = axum_server::Handle::new();
         let shutdown_handle = handle.clone();
+        let hub_for_signal = hub.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
+            hub_for_signal.shutdown();
             shutdown_handle.graceful_shutdown(Some(grace));
         });
         tracing::info!(addr = %local, startup_ms = started.elapsed().as_millis() as u64, "listening on {scheme}://{local}");
@@ -142,8 +151,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         tracing::info!(addr = %local, startup_ms = started.elapsed().as_millis() as u64, "listening on {scheme}://{local}");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let hub_for_signal = hub.clone();
         let server = axum::serve(listener, make_service).with_graceful_shutdown(async move {
             shutdown_signal().await;
+            hub_for_signal.shutdown();
             let _ = stop_tx.send(());
         });
         let mut server = std::pin::pin!(server.into_future());

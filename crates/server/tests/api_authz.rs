@@ -138,6 +138,9 @@ fn protected_routes() -> Vec<Route> {
         ),
         route(Method::PUT, "/api/v1/messages/{message}/pin", None),
         route(Method::DELETE, "/api/v1/messages/{message}/pin", None),
+        route(Method::GET, "/api/v1/ws", None),
+        route(Method::GET, "/api/v1/events", None),
+        route(Method::GET, "/api/v1/presence", None),
     ]
 }
 

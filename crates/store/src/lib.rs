@@ -71,6 +71,8 @@ pub struct UserPatch {
     pub password_hash: Option<String>,
     pub active: Option<bool>,
     pub is_admin: Option<bool>,
+    pub status_text: Option<String>,
+    pub dnd: Option<bool>,
 }
 
 /// A page of the user directory.
@@ -292,9 +294,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Message, bool)>;
     async fn pins(&self, id: ChannelId) -> Result<Vec<Message>>;
 
+    /// Messages by id (missing ids are skipped), with reactions.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
+    async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>>;
+    /// The ids of every channel the user is a member of.
+    async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>>;
+    /// Whether the token still exists, has not expired, and its owner is active.
+    async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
+
     // Events.
     /// Up to `limit` committed events with positions after `position`, in order.
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>>;
     /// The newest committed position (0 when none).
     async fn last_position(&self) -> Result<i64>;
+    /// The oldest retained position (`last_position() + 1` when the log is empty).
+    async fn first_position(&self) -> Result<i64>;
+    /// Deletes events created before `before`, always keeping the newest `keep_last`; returns
+    /// how many were deleted.
+    async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64>;
 }

@@ -6,3 +6,4 @@ pub mod channels;
 pub mod messages;
 pub mod system;
 pub mod users;
+pub mod ws;

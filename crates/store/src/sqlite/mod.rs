@@ -40,7 +40,7 @@ const QUEUE_DEPTH: usize = 8192;
 /// How long a connection waits for another process (the admin CLI) holding the write lock.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
@@ -598,6 +598,28 @@ impl Store for SqliteStore {
         self.read(move |c| ops::pins(c, id)).await
     }
 
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        let ids = ids.to_vec();
+        self.read(move |c| ops::messages_by_ids(c, &ids)).await
+    }
+    async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>> {
+        let ids = ids.to_vec();
+        self.read(move |c| ops::channels_by_ids(c, &ids)).await
+    }
+    async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
+        self.read(move |c| ops::channel_ids_of(c, user_id)).await
+    }
+    async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
+        self.read(move |c| ops::token_valid(c, id, now)).await
+    }
+    async fn first_position(&self) -> Result<i64> {
+        self.read(ops::first_position).await
+    }
+    async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64> {
+        self.write(move |tx| ops::prune_events(tx, before, keep_last))
+            .await
+    }
+
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
         self.read(move |c| ops::events_after(c, position, limit))
             .await
@@ -605,9 +627,13 @@ impl Store for SqliteStore {
     async fn last_position(&self) -> Result<i64> {
         self.read(|c| {
             Ok(
-                c.query_row("SELECT coalesce(max(position), 0) FROM events", [], |r| {
-                    r.get(0)
-                })?,
+                // After pruning the log can be empty; positions still never go back.
+                c.query_row(
+                    "SELECT max(coalesce((SELECT max(position) FROM events), 0),
+                                coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
+                    [],
+                    |r| r.get(0),
+                )?,
             )
         })
         .await

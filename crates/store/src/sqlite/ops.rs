@@ -90,7 +90,7 @@ pub fn user_credentials(c: &Connection, login: &str) -> Result<Option<(User, Opt
         "SELECT {USER_COLS}, password_hash FROM users WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1"
     ))?;
     Ok(stmt
-        .query_row([login], |r| Ok((rows::user(r)?, r.get(9)?)))
+        .query_row([login], |r| Ok((rows::user(r)?, r.get(rows::N_USER_COLS)?)))
         .optional()?)
 }
 
@@ -185,6 +185,18 @@ pub fn update_user(
             tx.event(NewEvent::new(EventKind::TokensRevoked).user(id))?;
         }
     }
+    if let Some(status) = &patch.status_text {
+        c.execute(
+            "UPDATE users SET status_text = ?2 WHERE id = ?1",
+            params![id.0, status],
+        )?;
+    }
+    if let Some(dnd) = patch.dnd {
+        c.execute(
+            "UPDATE users SET dnd = ?2 WHERE id = ?1",
+            params![id.0, dnd],
+        )?;
+    }
     c.execute(
         "UPDATE users SET updated_at = ?2 WHERE id = ?1",
         params![id.0, tx.now.0],
@@ -193,7 +205,9 @@ pub fn update_user(
     let visible_change = before.display_name != after.display_name
         || before.email != after.email
         || before.active != after.active
-        || before.is_admin != after.is_admin;
+        || before.is_admin != after.is_admin
+        || before.status_text != after.status_text
+        || before.dnd != after.dnd;
     if visible_change {
         let mut ev = NewEvent::new(EventKind::UserUpdated).user(id);
         ev.actor_id = actor_id;
@@ -1221,4 +1235,74 @@ pub fn events_after(c: &Connection, position: i64, limit: u32) -> Result<Vec<Eve
     ))?;
     let rows = stmt.query_map(params![position, limit], rows::event)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real-time support
+
+pub fn messages_by_ids(c: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(m) = message_raw(c, *id)? {
+            out.push(m);
+        }
+    }
+    attach_reactions(c, &mut out)?;
+    Ok(out)
+}
+
+pub fn channels_by_ids(c: &Connection, ids: &[ChannelId]) -> Result<Vec<Channel>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(ch) = channel(c, *id)? {
+            out.push(ch);
+        }
+    }
+    Ok(out)
+}
+
+pub fn channel_ids_of(c: &Connection, user_id: UserId) -> Result<Vec<ChannelId>> {
+    let mut stmt =
+        c.prepare_cached("SELECT channel_id FROM members WHERE user_id = ?1 ORDER BY channel_id")?;
+    let rows = stmt.query_map([user_id.0], |r| r.get(0).map(ChannelId))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn token_valid(c: &Connection, id: enclave_core::TokenId, now: Millis) -> Result<bool> {
+    let mut stmt = c.prepare_cached(
+        "SELECT count(*) FROM tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.id = ?1 AND u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
+    )?;
+    let n: i64 = stmt.query_row(params![id.0, now.0], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
+pub fn first_position(c: &Connection) -> Result<i64> {
+    let (min, max): (Option<i64>, Option<i64>) =
+        c.query_row("SELECT min(position), max(position) FROM events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    match (min, max) {
+        (Some(min), _) => Ok(min),
+        _ => {
+            // An empty log: positions continue after the highest ever assigned.
+            let seq: Option<i64> = c
+                .query_row(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(seq.unwrap_or(0) + 1)
+        }
+    }
+}
+
+pub fn prune_events(tx: &mut Tx<'_>, before: Millis, keep_last: u32) -> Result<u64> {
+    let n = tx.conn.execute(
+        "DELETE FROM events WHERE created_at < ?1
+           AND position <= (SELECT coalesce(max(position), 0) FROM events) - ?2",
+        params![before.0, keep_last],
+    )?;
+    Ok(n as u64)
 }

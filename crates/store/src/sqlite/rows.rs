@@ -8,8 +8,10 @@ use enclave_core::{
 use rusqlite::Row;
 use rusqlite::types::Type;
 
-pub const USER_COLS: &str =
-    "id, username, display_name, email, is_admin, is_bot, active, created_at, updated_at";
+pub const USER_COLS: &str = "id, username, display_name, email, is_admin, is_bot, active, created_at, \
+     updated_at, status_text, dnd";
+/// How many columns [`USER_COLS`] has.
+pub const N_USER_COLS: usize = 11;
 pub const CHANNEL_COLS: &str = "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, updated_at";
 pub const MEMBER_COLS: &str = "channel_id, user_id, role, last_read_seq, joined_at";
 pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
@@ -45,6 +47,8 @@ pub fn user_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> {
         active: r.get(o + 6)?,
         created_at: millis(r, o + 7)?,
         updated_at: millis(r, o + 8)?,
+        status_text: r.get(o + 9)?,
+        dnd: r.get(o + 10)?,
     })
 }
 

@@ -1,0 +1,652 @@
+//! The WebSocket gateway (`GET /api/v1/ws`) and the HTTP catch-up (`GET /api/v1/events`).
+//! The protocol is described in `docs/api/realtime.md`.
+//!
+//! One task per socket runs the session: it replays the log after `since` (when given), then
+//! forwards the hub's queue, answers client frames, pings, and closes with a reason when the
+//! hub ends the session. Event frames are encoded once per event ([`encode_event`]) and the
+//! bytes shared by every socket.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use enclave_app::realtime::{CloseReason, Envelope, Outbound, Payload, PresenceInfo, Session};
+use enclave_app::{Authed, PostInput};
+use enclave_core::{ChannelId, Error as DomainError, MessageId, UserId};
+use futures_util::SinkExt;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::dto::{ChannelDto, MembershipDto, MessageDto, UserDto, WireId};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+
+/// Largest client frame.
+pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Client frames refused before the socket is closed.
+const MAX_BAD_FRAMES: u32 = 100;
+/// Sends one socket may have waiting for their commit at once.
+const MAX_IN_FLIGHT: usize = 256;
+/// Events per replay page.
+const REPLAY_PAGE: usize = 500;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// Resume after this position.
+    pub since: Option<i64>,
+    /// The token, for clients that cannot set headers.
+    pub token: Option<String>,
+}
+
+/// Encodes an event frame. Channel events carry nothing per member, so every member gets the
+/// same bytes.
+pub fn event_value(env: &Envelope) -> Value {
+    let e = &env.event;
+    let mut m = Map::new();
+    m.insert("type".into(), e.kind.as_str().into());
+    m.insert("position".into(), e.position.into());
+    let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
+    match &env.payload {
+        Payload::Message(msg) => {
+            m.insert(
+                "message".into(),
+                to(serde_json::to_value(MessageDto::new(msg))),
+            );
+        }
+        Payload::Reaction {
+            message,
+            emoji,
+            user_id,
+        } => {
+            m.insert(
+                "message".into(),
+                to(serde_json::to_value(MessageDto::new(message))),
+            );
+            m.insert("emoji".into(), emoji.clone().into());
+            m.insert("user_id".into(), user_id.to_string().into());
+        }
+        Payload::Channel(c) => {
+            m.insert(
+                "channel".into(),
+                to(serde_json::to_value(ChannelDto::new(c))),
+            );
+        }
+        Payload::Member {
+            channel,
+            user_id,
+            membership,
+        } => {
+            m.insert("channel_id".into(), channel.id.to_string().into());
+            m.insert("user_id".into(), user_id.to_string().into());
+            m.insert(
+                "channel".into(),
+                to(serde_json::to_value(ChannelDto::new(channel))),
+            );
+            if let Some(ms) = membership {
+                m.insert(
+                    "membership".into(),
+                    to(serde_json::to_value(MembershipDto::new(ms))),
+                );
+            }
+        }
+        Payload::Read { channel_id, seq } => {
+            m.insert("channel_id".into(), channel_id.to_string().into());
+            m.insert("seq".into(), (*seq).into());
+        }
+        Payload::User(u) => {
+            m.insert(
+                "user".into(),
+                to(serde_json::to_value(UserDto::new(u, false))),
+            );
+        }
+        Payload::Hidden => {
+            // The object is gone; name it so the client can refetch.
+            if let Some(c) = e.channel_id {
+                m.insert("channel_id".into(), c.to_string().into());
+            }
+            if let Some(id) = e.message_id {
+                m.insert("message_id".into(), id.to_string().into());
+            }
+            if let Some(u) = e.user_id {
+                m.insert("user_id".into(), u.to_string().into());
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// The event frame's bytes, encoded by the first socket that needs them.
+pub fn encode_event(env: &Envelope) -> Utf8Bytes {
+    let cached = env
+        .encoded
+        .get_or_init(|| Box::new(Utf8Bytes::from(event_value(env).to_string())));
+    match cached.downcast_ref::<Utf8Bytes>() {
+        Some(b) => b.clone(),
+        None => Utf8Bytes::from(event_value(env).to_string()),
+    }
+}
+
+fn presence_value(p: &PresenceInfo) -> Value {
+    json!({
+        "type": "presence",
+        "user_id": p.user_id.to_string(),
+        "presence": p.presence.as_str(),
+        "status_text": p.status_text,
+        "dnd": p.dnd,
+    })
+}
+
+fn error_value(e: &ApiError, client_msg_id: Option<&str>) -> Value {
+    let mut v = json!({"type": "error", "code": e.code.as_str(), "message": e.message});
+    if let Some(f) = e.field {
+        v["field"] = f.into();
+    }
+    if let Some(c) = client_msg_id {
+        v["client_msg_id"] = c.into();
+    }
+    v
+}
+
+/// Frames a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+enum ClientFrame {
+    #[serde(rename = "send")]
+    Send {
+        channel_id: WireId,
+        text: String,
+        client_msg_id: Option<String>,
+        thread_root_id: Option<WireId>,
+    },
+    #[serde(rename = "typing")]
+    Typing {
+        channel_id: WireId,
+        thread_root_id: Option<WireId>,
+    },
+    #[serde(rename = "presence.subscribe")]
+    PresenceSubscribe { user_ids: Vec<WireId> },
+    #[serde(rename = "presence.set")]
+    PresenceSet {
+        status_text: Option<String>,
+        dnd: Option<bool>,
+    },
+    #[serde(rename = "activity")]
+    Activity {},
+    #[serde(rename = "ping")]
+    Ping {
+        #[serde(rename = "ref")]
+        reference: Option<Value>,
+    },
+}
+
+/// Open the real-time socket (see `docs/api/realtime.md`).
+#[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", params(WsQuery),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Cookie from another origin")))]
+pub async fn ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    // A WebSocket handshake carries cookies cross-site: treat it as a state-changing request.
+    let token = crate::extract::credential(&headers, true, q.token.as_deref())?;
+    let authed = state.accounts.authenticate(&token).await?;
+    let upgrade = upgrade.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let response = upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| async move {
+            let session = SocketSession::new(state, authed, socket);
+            session.run(q.since).await;
+        });
+    Ok(response.into_response())
+}
+
+struct SocketSession {
+    state: AppState,
+    authed: Authed,
+    socket: WebSocket,
+    /// Frames produced off the session task (acknowledgements of sends).
+    side_tx: mpsc::Sender<Value>,
+    side_rx: mpsc::Receiver<Value>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    bad_frames: u32,
+    last_heard: Instant,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+fn close_frame(code: u16, reason: &str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason.to_owned()),
+    }))
+}
+
+impl SocketSession {
+    fn new(state: AppState, authed: Authed, socket: WebSocket) -> Self {
+        let (side_tx, side_rx) = mpsc::channel(MAX_IN_FLIGHT);
+        SocketSession {
+            state,
+            authed,
+            socket,
+            side_tx,
+            side_rx,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            bad_frames: 0,
+            last_heard: Instant::now(),
+        }
+    }
+
+    async fn send_value(&mut self, v: &Value) -> bool {
+        self.socket
+            .send(WsMessage::Text(Utf8Bytes::from(v.to_string())))
+            .await
+            .is_ok()
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let _ = self.socket.send(close_frame(code, reason)).await;
+        let _ = self.socket.close().await;
+    }
+
+    async fn run(mut self, since: Option<i64>) {
+        let hub = self.state.hub.clone();
+        let mut session = match hub.connect(&self.authed).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not register a socket");
+                self.close(1011, "server error").await;
+                return;
+            }
+        };
+        let heartbeat = self.state.config.heartbeat;
+        let hello = json!({
+            "type": "hello",
+            "position": since.unwrap_or(session.start_position),
+            "user_id": self.authed.user.id.to_string(),
+            "session_id": format!("s-{}", session.id.0),
+            "heartbeat_secs": heartbeat.as_secs(),
+        });
+        if !self.send_value(&hello).await {
+            return;
+        }
+        let mut last_sent = match since {
+            Some(since) => match self.replay(&session, since).await {
+                Some(p) => p,
+                None => return,
+            },
+            None => session.start_position,
+        };
+        let mut ping = tokio::time::interval(heartbeat);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                changed = session.closed.changed() => {
+                    let reason = if changed.is_ok() { *session.closed.borrow() } else { Some(CloseReason::Shutdown) };
+                    let (code, text) = match reason {
+                        Some(CloseReason::Revoked) => (4001, "credentials revoked"),
+                        Some(CloseReason::SlowConsumer) => (4008, "slow consumer: resume from your last position"),
+                        Some(CloseReason::Shutdown) | None => (1001, "server shutting down"),
+                    };
+                    self.close(code, text).await;
+                    return;
+                }
+                item = session.rx.recv() => {
+                    let Some(item) = item else { return };
+                    if !self.forward(item, &mut last_sent).await {
+                        return;
+                    }
+                    // Drain what else is ready before waiting again.
+                    while let Ok(item) = session.rx.try_recv() {
+                        if !self.forward(item, &mut last_sent).await {
+                            return;
+                        }
+                    }
+                }
+                frame = self.side_rx.recv() => {
+                    if let Some(v) = frame
+                        && !self.send_value(&v).await
+                    {
+                        return;
+                    }
+                }
+                msg = self.socket.recv() => {
+                    let Some(Ok(msg)) = msg else { return };
+                    self.last_heard = Instant::now();
+                    if let Flow::Stop = self.on_client(msg, &session).await {
+                        return;
+                    }
+                }
+                _ = ping.tick() => {
+                    if self.last_heard.elapsed() > heartbeat * 2 {
+                        self.close(4011, "heartbeat timeout").await;
+                        return;
+                    }
+                    if self.socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends every event after `since` the user may see. Returns the last position sent, or
+    /// `None` when the session must end.
+    async fn replay(&mut self, session: &Session, since: i64) -> Option<i64> {
+        let mut position = since;
+        loop {
+            match self
+                .state
+                .hub
+                .catch_up(session.user_id, position, REPLAY_PAGE)
+                .await
+            {
+                Ok(page) => {
+                    for env in &page.envelopes {
+                        if self
+                            .socket
+                            .send(WsMessage::Text(encode_event(env)))
+                            .await
+                            .is_err()
+                        {
+                            return None;
+                        }
+                    }
+                    position = page.position;
+                    if !page.has_more {
+                        return Some(position);
+                    }
+                }
+                Err(enclave_app::Error::Domain(DomainError::ResyncRequired)) => {
+                    let e = ApiError::new(
+                        ErrorCode::ResyncRequired,
+                        "position too old to replay; fetch state afresh",
+                    );
+                    let _ = self.send_value(&error_value(&e, None)).await;
+                    self.close(4010, "resync required").await;
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "replay failed");
+                    self.close(1011, "server error").await;
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn forward(&mut self, item: Outbound, last_sent: &mut i64) -> bool {
+        let frame = match item {
+            Outbound::Event(env) => {
+                if env.event.position <= *last_sent {
+                    return true; // Already sent by the replay.
+                }
+                *last_sent = env.event.position;
+                encode_event(&env)
+            }
+            Outbound::Typing {
+                channel_id,
+                user_id,
+                thread_root_id,
+            } => Utf8Bytes::from(
+                json!({
+                    "type": "typing",
+                    "channel_id": channel_id.to_string(),
+                    "user_id": user_id.to_string(),
+                    "thread_root_id": thread_root_id.map(|m| m.to_string()),
+                })
+                .to_string(),
+            ),
+            Outbound::Presence(p) => Utf8Bytes::from(presence_value(&p).to_string()),
+        };
+        self.socket.send(WsMessage::Text(frame)).await.is_ok()
+    }
+
+    async fn bad_frame(&mut self, message: String) -> Flow {
+        self.bad_frames += 1;
+        if self.bad_frames > MAX_BAD_FRAMES {
+            self.close(4002, "too many bad frames").await;
+            return Flow::Stop;
+        }
+        let e = ApiError::new(ErrorCode::BadFrame, message);
+        if self.send_value(&error_value(&e, None)).await {
+            Flow::Continue
+        } else {
+            Flow::Stop
+        }
+    }
+
+    async fn on_client(&mut self, msg: WsMessage, session: &Session) -> Flow {
+        let text = match msg {
+            WsMessage::Text(t) => t,
+            WsMessage::Binary(_) => return self.bad_frame("frames must be JSON text".into()).await,
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return Flow::Continue,
+            WsMessage::Close(_) => return Flow::Stop,
+        };
+        let frame: ClientFrame = match serde_json::from_str(text.as_str()) {
+            Ok(f) => f,
+            Err(e) => return self.bad_frame(format!("unreadable frame: {e}")).await,
+        };
+        let hub = &self.state.hub;
+        hub.activity(session.id);
+        let actor = self.authed.actor();
+        match frame {
+            ClientFrame::Send {
+                channel_id,
+                text,
+                client_msg_id,
+                thread_root_id,
+            } => {
+                let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                    return Flow::Stop;
+                };
+                let state = self.state.clone();
+                let side = self.side_tx.clone();
+                tokio::spawn(async move {
+                    let input = PostInput {
+                        text,
+                        client_msg_id: client_msg_id.clone(),
+                        thread_root_id: thread_root_id.map(|w| MessageId(w.0)),
+                    };
+                    let frame = match state
+                        .messages
+                        .post(&actor, ChannelId(channel_id.0), input)
+                        .await
+                    {
+                        Ok(posted) => json!({
+                            "type": "ack",
+                            "client_msg_id": client_msg_id,
+                            "message_id": posted.message.id.to_string(),
+                            "channel_id": posted.message.channel_id.to_string(),
+                            "seq": posted.message.seq,
+                            "created": posted.created,
+                        }),
+                        Err(e) => error_value(&ApiError::from(e), client_msg_id.as_deref()),
+                    };
+                    let _ = side.send(frame).await;
+                    drop(permit);
+                });
+                Flow::Continue
+            }
+            ClientFrame::Typing {
+                channel_id,
+                thread_root_id,
+            } => {
+                match hub.typing(
+                    session.id,
+                    ChannelId(channel_id.0),
+                    thread_root_id.map(|w| MessageId(w.0)),
+                ) {
+                    Ok(()) => Flow::Continue,
+                    Err(e) => {
+                        let v = error_value(&ApiError::from(e), None);
+                        if self.send_value(&v).await {
+                            Flow::Continue
+                        } else {
+                            Flow::Stop
+                        }
+                    }
+                }
+            }
+            ClientFrame::PresenceSubscribe { user_ids } => {
+                let ids = user_ids.into_iter().map(|w| UserId(w.0)).collect();
+                match hub.watch_presence(session.id, ids).await {
+                    Ok(infos) => {
+                        for p in &infos {
+                            if !self.send_value(&presence_value(p)).await {
+                                return Flow::Stop;
+                            }
+                        }
+                        Flow::Continue
+                    }
+                    Err(e) => {
+                        let v = error_value(&ApiError::from(e), None);
+                        if self.send_value(&v).await {
+                            Flow::Continue
+                        } else {
+                            Flow::Stop
+                        }
+                    }
+                }
+            }
+            ClientFrame::PresenceSet { status_text, dnd } => {
+                match self
+                    .state
+                    .accounts
+                    .set_status(&actor, status_text.as_deref(), dnd)
+                    .await
+                {
+                    Ok(_) => Flow::Continue,
+                    Err(e) => {
+                        let v = error_value(&ApiError::from(e), None);
+                        if self.send_value(&v).await {
+                            Flow::Continue
+                        } else {
+                            Flow::Stop
+                        }
+                    }
+                }
+            }
+            ClientFrame::Activity {} => Flow::Continue,
+            ClientFrame::Ping { reference } => {
+                let v = json!({"type": "pong", "ref": reference});
+                if self.send_value(&v).await {
+                    Flow::Continue
+                } else {
+                    Flow::Stop
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Return events after this position.
+    pub since: i64,
+    /// 1 to 1000; 500 by default.
+    pub limit: Option<usize>,
+}
+
+/// Events after a position, as a list.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct EventList {
+    /// Event frames, as on the socket.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Value>,
+    /// The position to pass as `since` next time.
+    pub position: i64,
+    /// More events are waiting after `position`.
+    pub has_more: bool,
+}
+
+/// Catch up over HTTP: the events after `since` that the user may see.
+#[utoipa::path(get, path = "/api/v1/events", tag = "realtime", params(EventsQuery),
+    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 410, body = ErrorBody, description = "Position too old: fetch state afresh")))]
+pub async fn events(
+    State(state): State<AppState>,
+    crate::extract::Auth(authed): crate::extract::Auth,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<EventsQuery>,
+) -> ApiResult<Json<EventList>> {
+    let limit = q.limit.unwrap_or(500).clamp(1, 1000);
+    let page = state.hub.catch_up(authed.user.id, q.since, limit).await?;
+    Ok(Json(EventList {
+        events: page.envelopes.iter().map(|e| event_value(e)).collect(),
+        position: page.position,
+        has_more: page.has_more,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PresenceQuery {
+    /// Comma-separated user ids (at most 500).
+    pub user_ids: String,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct PresenceDto {
+    pub user_id: String,
+    /// `online`, `away` or `offline`.
+    pub presence: String,
+    pub status_text: String,
+    pub dnd: bool,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct PresenceList {
+    pub presence: Vec<PresenceDto>,
+}
+
+/// The presence of some users.
+#[utoipa::path(get, path = "/api/v1/presence", tag = "realtime", params(PresenceQuery),
+    responses((status = 200, body = PresenceList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn presence(
+    State(state): State<AppState>,
+    crate::extract::Auth(_authed): crate::extract::Auth,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<PresenceQuery>,
+) -> ApiResult<Json<PresenceList>> {
+    let mut ids = Vec::new();
+    for part in q.user_ids.split(',').filter(|p| !p.trim().is_empty()) {
+        let id: UserId = part
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, "user_ids must be ids"))?;
+        ids.push(id);
+    }
+    if ids.len() > enclave_app::realtime::MAX_WATCHED {
+        return Err(DomainError::LimitExceeded("at most 500 users at once").into());
+    }
+    let infos = state.hub.presence(&ids).await?;
+    Ok(Json(PresenceList {
+        presence: infos
+            .iter()
+            .map(|p| PresenceDto {
+                user_id: p.user_id.to_string(),
+                presence: p.presence.as_str().to_owned(),
+                status_text: p.status_text.clone(),
+                dnd: p.dnd,
+            })
+            .collect(),
+    }))
+}
+
+/// How long the server waits between pings.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(20);
