@@ -10,10 +10,15 @@
 //!
 //! Because positions are assigned at commit by one writer at a time, what the log holds after
 //! a position is always a gap-free continuation, so subscribers never miss or repeat an event.
+//!
+//! In a cluster, the batches this node's store announces are told to the other nodes as a
+//! `Committed` signal on the bus, and a `Committed` signal from another node makes this feed
+//! read the log at once (rather than at its next tick).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use enclave_bus::{Bus, Signal};
 use enclave_core::Event;
 use enclave_store::Store;
 use tokio::sync::{broadcast, watch};
@@ -33,12 +38,14 @@ pub struct EventFeed {
 
 impl EventFeed {
     /// Starts following the log from its current end.
-    pub async fn start(store: Arc<dyn Store>) -> Result<Arc<EventFeed>> {
+    pub async fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Result<Arc<EventFeed>> {
         let start = store.last_position().await?;
         let (tx, _) = broadcast::channel(4096);
         let (pos_tx, position) = watch::channel(start);
         let local = store.subscribe();
-        tokio::spawn(run(store, local, tx.clone(), pos_tx, start));
+        let remote = bus.subscribe();
+        let f = Follower { store, bus, tx: tx.clone(), pos_tx, last: start };
+        tokio::spawn(run(f, local, remote));
         Ok(Arc::new(EventFeed { tx, position }))
     }
 
@@ -61,6 +68,7 @@ impl EventFeed {
 
 struct Follower {
     store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
     tx: broadcast::Sender<Arc<[Event]>>,
     pos_tx: watch::Sender<i64>,
     last: i64,
@@ -123,26 +131,28 @@ impl Follower {
 }
 
 async fn run(
-    store: Arc<dyn Store>,
+    mut f: Follower,
     mut local: broadcast::Receiver<Arc<[Event]>>,
-    tx: broadcast::Sender<Arc<[Event]>>,
-    pos_tx: watch::Sender<i64>,
-    start: i64,
+    mut remote: broadcast::Receiver<enclave_bus::Received>,
 ) {
-    let mut f = Follower {
-        store,
-        tx,
-        pos_tx,
-        last: start,
-    };
+    let clustered = f.bus.is_clustered();
     let mut tick = tokio::time::interval(POLL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             r = local.recv() => match r {
                 Ok(batch) => {
+                    let end = batch.last().map(|e| e.position);
                     if !f.on_announced(batch) {
                         f.catch_up().await;
+                    }
+                    if let (true, Some(position)) = (clustered, end) {
+                        let bus = f.bus.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = bus.publish(Signal::Committed { position }).await {
+                                tracing::debug!(error = %e, "could not announce a commit to the cluster");
+                            }
+                        });
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => f.catch_up().await,
@@ -150,6 +160,16 @@ async fn run(
                     f.catch_up().await;
                     return;
                 }
+            },
+            r = remote.recv(), if clustered => match r {
+                Ok(enclave_bus::Received { signal: Signal::Committed { position }, .. }) => {
+                    if position > f.last {
+                        f.catch_up().await;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => f.catch_up().await,
+                Err(broadcast::error::RecvError::Closed) => {}
             },
             _ = tick.tick() => f.catch_up().await,
         }

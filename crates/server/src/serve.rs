@@ -86,7 +86,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     let accounts =
         Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
-    let feed = EventFeed::start(store.clone())
+    let bus: Arc<dyn enclave_bus::Bus> = enclave_bus::LocalBus::new();
+    let feed = EventFeed::start(store.clone(), bus.clone())
         .await
         .context("starting the event feed")?;
     accounts.follow(&feed);
