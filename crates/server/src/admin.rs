@@ -72,7 +72,7 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let store = open_store(&config)?;
+        let store = open_store(&config).await?;
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
         let result = run_command(&accounts, cmd).await;
         store.close().await;

@@ -29,6 +29,7 @@ pub struct Config {
     pub http: HttpSection,
     pub auth: AuthSection,
     pub realtime: RealtimeSection,
+    pub cluster: ClusterConfig,
 }
 
 /// The WebSocket gateway and presence.
@@ -57,12 +58,43 @@ impl Default for RealtimeSection {
 }
 
 /// Where messages are stored.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// Empty: the embedded SQLite database `enclave.db` in the data folder. `sqlite:PATH` names
-    /// another SQLite file.
+    /// another SQLite file. `postgres://USER:PASSWORD@HOST:PORT/DB` uses PostgreSQL (required
+    /// for several nodes).
     pub url: String,
+    /// PostgreSQL: pooled connections per node.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            max_connections: 16,
+        }
+    }
+}
+
+/// Several nodes: they share the PostgreSQL database and talk over NATS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `nats://HOST:PORT`; empty for a single node.
+    pub nats_url: String,
+    /// Nodes with the same name form one cluster (one NATS server can serve several).
+    pub name: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nats_url: String::new(),
+            name: "enclave".into(),
+        }
+    }
 }
 
 /// HTTPS. When both are set, the server speaks only HTTPS on `listen`.
@@ -115,6 +147,7 @@ impl Default for Config {
             },
             auth: AuthSection::default(),
             realtime: RealtimeSection::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -238,11 +271,23 @@ impl Config {
             bail!("[auth] session_ttl_days must be at least 1");
         }
         let url = &self.database.url;
-        if !(url.is_empty() || url.starts_with("sqlite:")) {
+        if !(url.is_empty() || url.starts_with("sqlite:") || self.is_postgres()) {
             bail!(
-                "database.url {:?} is not supported by this build (use sqlite:PATH or leave it empty)",
+                "database.url {:?} is not supported (use postgres://..., sqlite:PATH, or leave it empty)",
                 mask_url(url)
             );
+        }
+        if !self.cluster.nats_url.is_empty() && !self.is_postgres() {
+            bail!("[cluster] nats_url needs a shared database: set database.url to postgres://...");
+        }
+        if self.cluster.name.is_empty()
+            || !self
+                .cluster
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!("[cluster] name must be letters, digits, '-' or '_'");
         }
         Ok(())
     }
@@ -262,6 +307,12 @@ impl Config {
                     .with_context(|| format!("trusted proxy {s:?} is not an IP address"))
             })
             .collect()
+    }
+
+    /// Whether the store is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://")
     }
 
     /// The SQLite database file.
@@ -298,6 +349,7 @@ impl Config {
     pub fn to_masked_toml(&self) -> anyhow::Result<String> {
         let mut shown = self.clone();
         shown.database.url = mask_url(&shown.database.url);
+        shown.cluster.nats_url = mask_url(&shown.cluster.nats_url);
         Ok(toml::to_string_pretty(&shown)?)
     }
 }

@@ -37,13 +37,50 @@ pub fn init_logging(config: &Config) {
 }
 
 /// Opens the configured store, creating the data folder.
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.is_postgres() {
+        let store = enclave_store::postgres::PgStore::open(
+            &config.database.url,
+            enclave_store::postgres::Options {
+                max_connections: config.database.max_connections,
+                ..enclave_store::postgres::Options::default()
+            },
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to {}",
+                crate::config::mask_url(&config.database.url)
+            )
+        })?;
+        return Ok(Arc::new(store));
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
     let path = config.database_path();
     let store = SqliteStore::open(&path, Options::default())
         .with_context(|| format!("opening {}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// The bus to the other nodes: NATS when `cluster.nats_url` is set, else in-process.
+async fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn enclave_bus::Bus>> {
+    if config.cluster.nats_url.is_empty() {
+        return Ok(enclave_bus::LocalBus::new());
+    }
+    let bus = enclave_bus::NatsBus::connect(&config.cluster.nats_url, &config.cluster.name)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                crate::config::mask_url(&config.cluster.nats_url)
+            )
+        })?;
+    tracing::info!(
+        node = format!("{:x}", enclave_bus::Bus::node_id(bus.as_ref()).0),
+        "joined the cluster over NATS"
+    );
+    Ok(bus)
 }
 
 pub fn run(config: Config) -> anyhow::Result<()> {
@@ -83,10 +120,10 @@ async fn shutdown_signal() {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = config.listen_addr()?;
-    let store = open_store(&config)?;
+    let store = open_store(&config).await?;
     let accounts =
         Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
-    let bus: Arc<dyn enclave_bus::Bus> = enclave_bus::LocalBus::new();
+    let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await
         .context("starting the event feed")?;
