@@ -64,7 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     let clients = admin
-        .users(&format!("{}u", args.prefix), args.clients, password)
+        .users(&format!("{}u", args.prefix), args.clients, password, 32)
         .await?;
     let mut channels = Vec::new();
     for c in 0..args.channels {

@@ -6,9 +6,19 @@
 //! rate), and the tool reports acknowledged sends per second and send latency percentiles.
 //! Every send carries a `client_msg_id`; the tool checks afterwards that the channels hold
 //! exactly the acknowledged messages.
+//!
+//! WebSocket scenarios (docs/api/realtime.md), each bounded in count and time:
+//! - `ws-channels`: N clients in channels of K members, all sending `send` frames at a total
+//!   rate; acks/s, deliveries/s and send-to-delivery latency.
+//! - `ws-fanout`: one channel of M connected members, S senders; deliveries/s, latency, and a
+//!   check that every receiver got every acknowledged message once, in order.
+//! - `ws-idle`: N idle connections held for a while; server memory per connection.
 
 mod http_send;
 mod setup;
+mod ws;
+mod ws_idle;
+mod ws_traffic;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +33,15 @@ struct Cli {
 enum Scenario {
     /// Concurrent HTTP senders: acknowledged sends/s and latency.
     HttpSend(http_send::Args),
+    /// WebSocket clients in small channels, all sending: acks/s, deliveries/s, latency.
+    #[command(after_help = ws::SERVER_HINT)]
+    WsChannels(ws_traffic::ChannelsArgs),
+    /// One big channel, all members connected, few senders: deliveries/s, latency, ordering.
+    #[command(after_help = ws::SERVER_HINT)]
+    WsFanout(ws_traffic::FanoutArgs),
+    /// Many idle WebSocket connections: how many are held, server memory per connection.
+    #[command(after_help = ws::SERVER_HINT)]
+    WsIdle(ws_idle::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +52,9 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.scenario {
             Scenario::HttpSend(args) => http_send::run(args).await,
+            Scenario::WsChannels(args) => ws_traffic::run_channels(args).await,
+            Scenario::WsFanout(args) => ws_traffic::run_fanout(args).await,
+            Scenario::WsIdle(args) => ws_idle::run(args).await,
         }
     })
 }

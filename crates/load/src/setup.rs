@@ -1,7 +1,47 @@
 //! Creating the users and channels a scenario needs, through the public API.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, bail};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
+
+/// Runs `f(0) .. f(n - 1)`, at most `concurrency` at a time, and returns the results in index
+/// order; stops at the first error. Prints `label: done/n` on stderr about once a second.
+pub async fn concurrently<T, F, Fut>(
+    label: &str,
+    n: usize,
+    concurrency: usize,
+    f: F,
+) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let started = Instant::now();
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    let mut results = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let fut = f(i);
+            async move { (i, fut.await) }
+        })
+        .buffer_unordered(concurrency.max(1));
+    let mut done = 0usize;
+    let mut last_print = Instant::now();
+    while let Some((i, r)) = results.next().await {
+        out[i] = Some(r?);
+        done += 1;
+        if done == n || last_print.elapsed() >= Duration::from_secs(1) {
+            last_print = Instant::now();
+            eprintln!(
+                "  {label}: {done}/{n} ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
 
 /// A logged-in user.
 #[derive(Clone, Debug)]
@@ -94,47 +134,38 @@ impl Admin {
         .await
     }
 
-    /// Creates `n` users named `{prefix}{i}` (or reuses them if they exist) and logs each in.
+    /// Creates `n` users named `{prefix}{i}` (or reuses them if they exist) and logs each in,
+    /// `concurrency` at a time, with progress on stderr.
     pub async fn users(
         &self,
         prefix: &str,
         n: usize,
         password: &str,
+        concurrency: usize,
     ) -> anyhow::Result<Vec<Client>> {
-        let mut out = Vec::with_capacity(n);
-        let chunks: Vec<Vec<usize>> = (0..n)
-            .collect::<Vec<_>>()
-            .chunks(16)
-            .map(<[usize]>::to_vec)
-            .collect();
-        for chunk in chunks {
-            let tasks = chunk.into_iter().map(|i| {
-                let name = format!("{prefix}{i}");
-                async move {
-                    let created = self
-                        .call(
-                            reqwest::Method::POST,
-                            "/api/v1/users",
-                            Some(json!({"username": name, "password": password})),
-                        )
-                        .await;
-                    if let Err(e) = &created
-                        && !e.to_string().contains("409")
-                    {
-                        return Err(anyhow::anyhow!("creating {name}: {e}"));
-                    }
-                    let body = login(&self.http, &self.base, &name, password).await?;
-                    Ok::<_, anyhow::Error>(Client {
-                        user_id: body["user"]["id"].as_str().context("user id")?.to_owned(),
-                        token: body["token"].as_str().context("token")?.to_owned(),
-                    })
+        concurrently("users created and logged in", n, concurrency, |i| {
+            let name = format!("{prefix}{i}");
+            async move {
+                let created = self
+                    .call(
+                        reqwest::Method::POST,
+                        "/api/v1/users",
+                        Some(json!({"username": name, "password": password})),
+                    )
+                    .await;
+                if let Err(e) = &created
+                    && !e.to_string().contains("409")
+                {
+                    return Err(anyhow::anyhow!("creating {name}: {e}"));
                 }
-            });
-            for r in futures_util::future::join_all(tasks).await {
-                out.push(r?);
+                let body = login(&self.http, &self.base, &name, password).await?;
+                Ok::<_, anyhow::Error>(Client {
+                    user_id: body["user"]["id"].as_str().context("user id")?.to_owned(),
+                    token: body["token"].as_str().context("token")?.to_owned(),
+                })
             }
-        }
-        Ok(out)
+        })
+        .await
     }
 
     /// Creates a public channel and returns its id.
