@@ -1,13 +1,18 @@
-//! Enclave's persistence: the [`Store`] trait every backend implements, and the embedded SQLite
-//! backend ([`sqlite::SqliteStore`]).
+//! Enclave's persistence: the [`Store`] trait every backend implements, the embedded SQLite
+//! backend ([`sqlite::SqliteStore`]) and, with the `postgres` feature (on by default), the
+//! PostgreSQL backend for several nodes (`postgres::PgStore`).
 //!
 //! A store owns durability and ordering. Every write runs in one transaction together with the
 //! [`Event`]s it appends; a write returns only once that transaction is durable (fsync), and
-//! committed events are announced to [`Store::subscribe`] in position order. Permission rules are
+//! committed events are announced to [`Store::subscribe`] in position order. (On PostgreSQL an
+//! event gets its position just after its transaction commits, from the one node that assigns
+//! positions; [`Store::settle`] waits for that.) Permission rules are
 //! not decided here: a write that depends on them takes a [`Guard`] built by the application from
 //! `enclave_core::permissions`, and runs it inside the transaction against the rows it is about to
 //! change, so a check and its write cannot be separated by a concurrent change.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -33,6 +38,9 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Most pinned messages in one channel.
+pub const MAX_PINS_PER_CHANNEL: i64 = 100;
 
 /// What a [`Guard`] sees: the rows as they are inside the writing transaction.
 pub struct GuardCtx<'a> {
@@ -153,8 +161,15 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// Finishes queued writes and stops accepting new ones.
     async fn close(&self);
-    /// Committed events, in position order, as each group commit completes.
+    /// Committed events, in position order, as each group commit completes. On PostgreSQL:
+    /// every node's events, as they get positions, announced only by the store of the node that
+    /// assigns them (other stores announce nothing; the log is the truth).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<[Event]>>;
+    /// Returns once every event committed before the call has a position (and so is visible to
+    /// [`Store::events_after`] and counted by [`Store::last_position`]). SQLite numbers events
+    /// as it commits them, so this returns at once there; PostgreSQL numbers them just after
+    /// commit (see the `postgres` module), and this waits for that.
+    async fn settle(&self) -> Result<()>;
 
     // Accounts.
     async fn create_user(&self, new: NewUser) -> Result<User>;
@@ -303,9 +318,10 @@ pub trait Store: Send + Sync + 'static {
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
 
     // Events.
-    /// Up to `limit` committed events with positions after `position`, in order.
+    /// Up to `limit` committed events with positions after `position`, in order. Positions are
+    /// gap-free and never appear below one already returned.
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>>;
-    /// The newest committed position (0 when none).
+    /// The newest committed position (0 when none). Never goes back, pruning included.
     async fn last_position(&self) -> Result<i64>;
     /// The oldest retained position (`last_position() + 1` when the log is empty).
     async fn first_position(&self) -> Result<i64>;

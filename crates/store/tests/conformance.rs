@@ -3,13 +3,19 @@
 //! Each check is a `pub async fn` taking `store: Arc<dyn Store>` (a fresh, empty store) and
 //! exercising it only through the trait, so the checks say nothing about how a backend works
 //! inside. The `sqlite` module at the bottom runs every check against a fresh [`SqliteStore`] in
-//! a temporary directory. A PostgreSQL backend, when it exists, will get its own module that
-//! calls these same functions against a fresh database.
+//! a temporary directory; the `postgres` module runs the same checks, each against a fresh
+//! database on a PostgreSQL server the test process starts (see `pg_server`).
+//!
+//! Events may get their positions just after the write that appends them commits (PostgreSQL
+//! numbers them after commit, see `enclave_store::postgres`), so the checks call
+//! [`Store::settle`] before they look at the log (the `last_position`, `events_after` and
+//! `all_events` helpers do).
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use enclave_core::permissions::{self, Action, Actor};
@@ -139,6 +145,7 @@ fn domain_err<T: std::fmt::Debug>(r: Result<T, Error>) -> DomainError {
 
 /// Every committed event, read back in pages of `page`.
 async fn all_events(store: &Arc<dyn Store>, page: u32) -> Vec<Event> {
+    store.settle().await.unwrap();
     let mut out: Vec<Event> = Vec::new();
     loop {
         let after = out.last().map_or(0, |e| e.position);
@@ -154,6 +161,19 @@ async fn all_events(store: &Arc<dyn Store>, page: u32) -> Vec<Event> {
     }
 }
 
+/// The newest position, once the events of every write that returned have one
+/// ([`Store::settle`]: a no-op on SQLite, which numbers events as it commits them).
+async fn last_position(store: &Arc<dyn Store>) -> i64 {
+    store.settle().await.unwrap();
+    store.last_position().await.unwrap()
+}
+
+/// `events_after`, once the events of every write that returned have a position.
+async fn events_after(store: &Arc<dyn Store>, position: i64, limit: u32) -> Vec<Event> {
+    store.settle().await.unwrap();
+    store.events_after(position, limit).await.unwrap()
+}
+
 fn hash(n: u8) -> [u8; 32] {
     [n; 32]
 }
@@ -163,11 +183,7 @@ fn hash(n: u8) -> [u8; 32] {
 
 pub async fn users_and_tokens(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
-    assert_eq!(
-        store.last_position().await.unwrap(),
-        0,
-        "a new store has no events"
-    );
+    assert_eq!(last_position(&store).await, 0, "a new store has no events");
     assert_eq!(store.count_admins().await.unwrap(), 0);
 
     let alice = store
@@ -423,7 +439,7 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let c2 = store
         .update_user(
             carol.id,
@@ -442,7 +458,7 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
     );
     assert!(c2.updated_at >= carol.updated_at);
     assert_eq!(store.user(carol.id).await.unwrap(), Some(c2.clone()));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(evs.len(), 1);
     assert_eq!(
         (evs[0].kind, evs[0].user_id, evs[0].actor_id),
@@ -464,7 +480,7 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
     assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
     assert_eq!(store.user(carol.id).await.unwrap().unwrap().email, None);
     // A new password is not a visible change: no event.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     store
         .update_user(
             carol.id,
@@ -486,7 +502,7 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             .as_deref(),
         Some("new-hash")
     );
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     // Deactivation ends sessions but keeps personal access tokens (which stop working meanwhile
     // because their owner is inactive, which the caller sees).
     let c3 = store
@@ -573,6 +589,125 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
     assert_eq!(created[0].actor_id, None);
 }
 
+/// Text in any script sorts by its bytes (code points) and matches case-insensitively in ASCII
+/// only, whatever the database's locale: both backends give the same answers.
+pub async fn text_in_any_script(store: Arc<dyn Store>) {
+    let mut made = Vec::new();
+    for (name, display) in [
+        ("alice", "Alice Martin"),
+        ("Zed", "Zed Ærø"),
+        ("émile", "Émile Zola"),
+        ("张伟", "张伟"),
+        ("bob", "Bob 李"),
+    ] {
+        made.push(
+            store
+                .create_user(NewUser {
+                    display_name: display.into(),
+                    email: None,
+                    ..new_user(name)
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    let list = |text: Option<&str>, after: Option<&str>| UserQuery {
+        text: text.map(str::to_owned),
+        include_inactive: false,
+        after_username: after.map(str::to_owned),
+        limit: 100,
+    };
+    let names = |v: Vec<User>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_users(list(None, None)).await.unwrap()),
+        ["Zed", "alice", "bob", "émile", "张伟"]
+    );
+    assert_eq!(
+        names(store.list_users(list(None, Some("bob"))).await.unwrap()),
+        ["émile", "张伟"]
+    );
+    assert_eq!(
+        names(store.list_users(list(None, Some("Zz"))).await.unwrap()),
+        ["alice", "bob", "émile", "张伟"]
+    );
+    assert_eq!(
+        names(store.list_users(list(Some("张"), None)).await.unwrap()),
+        ["张伟"]
+    );
+    assert_eq!(
+        names(store.list_users(list(Some("李"), None)).await.unwrap()),
+        ["bob"]
+    );
+    assert_eq!(
+        names(store.list_users(list(Some("ZOLA"), None)).await.unwrap()),
+        ["émile"]
+    );
+    assert_eq!(
+        names(store.list_users(list(Some("ærø"), None)).await.unwrap()),
+        Vec::<String>::new(),
+        "case folding is ASCII-only"
+    );
+    assert_eq!(
+        names(store.list_users(list(Some("z"), None)).await.unwrap()),
+        ["Zed", "émile"]
+    );
+    let found = store
+        .users_by_usernames(&["张伟".into(), "Alice".into(), "émile".into()])
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["张伟", "émile"], "usernames match exactly");
+
+    // Channels: searched by name and topic in any script.
+    let alice = &made[0];
+    let ch = store
+        .create_channel(NewChannel {
+            topic: "季度计划 Q3".into(),
+            ..new_channel(ChannelKind::Public, "产品讨论", alice.id)
+        })
+        .await
+        .unwrap();
+    public(&store, "Ops", alice).await;
+    let browse = |text: &str| BrowseQuery {
+        text: Some(text.to_owned()),
+        include_archived: false,
+        after_id: None,
+        limit: 10,
+    };
+    for text in ["讨论", "季度", "q3"] {
+        let found = store.browse_channels(browse(text)).await.unwrap();
+        assert_eq!(
+            found.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [ch.id],
+            "{text}"
+        );
+    }
+    // A channel name is taken whatever its script.
+    let e = domain_err(
+        store
+            .create_channel(new_channel(ChannelKind::Public, "产品讨论", alice.id))
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    // Reactions group by emoji in the order they were first given.
+    let m = post(&store, ch.id, alice, "你好 @all").await;
+    for emoji in ["😀", "👍", "🎉"] {
+        store
+            .set_reaction(m.id, alice.id, emoji.into(), true, allow())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let got = store.message(m.id).await.unwrap().unwrap();
+    assert_eq!(
+        got.reactions
+            .iter()
+            .map(|g| g.emoji.as_str())
+            .collect::<Vec<_>>(),
+        ["😀", "👍", "🎉"]
+    );
+    assert_eq!(got.text, "你好 @all");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Channels and members
 
@@ -588,7 +723,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
         .await
         .unwrap();
 
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let general = store
         .create_channel(new_channel(ChannelKind::Public, "General", alice.id))
         .await
@@ -601,7 +736,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
         (general.last_seq, general.n_members, general.archived_at),
         (0, 1, None)
     );
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
         [EventKind::ChannelCreated, EventKind::MemberAdded]
@@ -795,7 +930,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
             .await,
     );
     assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let m = store
         .set_member_role(
             general.id,
@@ -807,19 +942,19 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!((m.user_id, m.role), (bob.id, ChannelRole::Admin));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(evs.len(), 1);
     assert_eq!(
         (evs[0].kind, evs[0].user_id, evs[0].actor_id),
         (EventKind::MemberUpdated, Some(bob.id), Some(alice.id))
     );
     // Setting the same role again changes nothing.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     store
         .set_member_role(general.id, alice.id, bob.id, ChannelRole::Admin, allow())
         .await
         .unwrap();
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     let e = domain_err(
         store
             .set_member_role(general.id, alice.id, dave.id, ChannelRole::Admin, allow())
@@ -918,7 +1053,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
     );
 
     // Updating a channel.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let updated = store
         .update_channel(
             general.id,
@@ -937,7 +1072,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
         (Some("Town Square"), "news")
     );
     assert_eq!(store.channel(general.id).await.unwrap().unwrap(), updated);
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
         [EventKind::ChannelUpdated]
@@ -964,13 +1099,13 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
     assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
     assert_eq!(store.channel(random.id).await.unwrap().unwrap(), random);
     // An empty patch changes nothing.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let same = store
         .update_channel(random.id, bob.id, ChannelPatch::default(), allow())
         .await
         .unwrap();
     assert_eq!(same, random);
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
 
     // Archiving: an event each way; archived channels refuse writes through the rules.
     let archived = store
@@ -1008,7 +1143,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
             .await,
     );
     assert_eq!(e, DomainError::Archived);
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
         [EventKind::ChannelArchived]
@@ -1142,7 +1277,7 @@ pub async fn direct_conversations(store: Arc<dyn Store>) {
     let carol = user(&store, "carol").await;
 
     // The same set of people always gets the same conversation, however the list is given.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (dm, created) = store
         .open_direct(alice.id, vec![bob.id, alice.id])
         .await
@@ -1152,7 +1287,7 @@ pub async fn direct_conversations(store: Arc<dyn Store>) {
         (dm.kind, dm.name.as_deref(), dm.n_members, dm.creator_id),
         (ChannelKind::Dm, None, 2, Some(alice.id))
     );
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter().map(|e| (e.kind, e.user_id)).collect::<Vec<_>>(),
         [
@@ -1161,7 +1296,7 @@ pub async fn direct_conversations(store: Arc<dyn Store>) {
             (EventKind::MemberAdded, Some(bob.id))
         ]
     );
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (again, created) = store
         .open_direct(bob.id, vec![alice.id, bob.id, alice.id])
         .await
@@ -1169,7 +1304,7 @@ pub async fn direct_conversations(store: Arc<dyn Store>) {
     assert!(!created);
     assert_eq!(again.id, dm.id);
     assert_eq!(
-        store.last_position().await.unwrap(),
+        last_position(&store).await,
         before,
         "reopening appends no events"
     );
@@ -1295,7 +1430,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     let other = public(&store, "other", &alice).await;
     join(&store, general, &bob).await;
 
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let new = NewMessage {
         client_msg_id: Some("c-1".into()),
         mentions: Mentions {
@@ -1337,7 +1472,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     assert!(m.reactions.is_empty());
     // What post returns is what is stored.
     assert_eq!(store.message(m.id).await.unwrap(), Some(m.clone()));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(evs.len(), 1);
     assert_eq!(
         (
@@ -1357,7 +1492,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
 
     // A retry with the same client id returns the first message and changes nothing, even with
     // a different text.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let retry = store
         .post_message(
             NewMessage {
@@ -1370,7 +1505,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
         .unwrap();
     assert!(!retry.created);
     assert_eq!(retry.message, m);
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     assert_eq!(store.channel(general).await.unwrap().unwrap().last_seq, 1);
     // The client id is scoped to its author and channel.
     let by_bob = store
@@ -1419,7 +1554,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     }
 
     // Refused posts leave no trace.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let e = domain_err(
         store
             .post_message(
@@ -1473,7 +1608,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
             .await,
     );
     assert_eq!(e, DomainError::Archived);
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     assert_eq!(store.channel(general).await.unwrap().unwrap().last_seq, 6);
     assert_eq!(
         seqs(
@@ -1775,10 +1910,10 @@ pub async fn threads(store: Arc<dyn Store>) {
 
     let root = post(&store, ch, &alice, "root").await;
     let lone = post(&store, ch, &alice, "no replies").await;
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let r1 = reply(&store, &root, &bob, "r1").await;
     assert_eq!((r1.thread_root_id, r1.seq), (Some(root.id), 3));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter()
             .map(|e| (e.kind, e.message_id))
@@ -1936,7 +2071,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
             )
         })
     };
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let mentions = Mentions {
         user_ids: vec![carol.id],
         channel: false,
@@ -1960,7 +2095,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
     assert_eq!(edited.mentions, mentions);
     assert!(edited.edited_at.is_some());
     assert_eq!(store.message(m.id).await.unwrap(), Some(edited.clone()));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(evs.len(), 1);
     assert_eq!(
         (evs[0].kind, evs[0].message_id, evs[0].actor_id),
@@ -1976,7 +2111,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
         1
     );
     // The same text again is no change.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let same = store
         .edit_message(
             m.id,
@@ -1988,7 +2123,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(same, edited);
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     // Editing away a mention removes it.
     let edited = store
         .edit_message(m.id, bob.id, "first".into(), Mentions::default(), allow())
@@ -2037,7 +2172,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
             .unwrap()
             .is_deleted()
     );
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let gone = store
         .delete_message(
             target.id,
@@ -2057,7 +2192,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
     );
     assert_eq!(store.message(target.id).await.unwrap(), Some(gone.clone()));
     assert!(store.pins(ch).await.unwrap().is_empty());
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter()
             .map(|e| (e.kind, e.message_id))
@@ -2067,7 +2202,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
     assert_eq!(evs[0].actor_id, Some(alice.id));
 
     // A deleted message can be neither edited, deleted, reacted to nor pinned.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let e = domain_err(
         store
             .edit_message(
@@ -2102,7 +2237,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
             .await,
     );
     assert_eq!(e, DomainError::NotFound(Entity::Message));
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
 
     // Its seq stays taken.
     assert_eq!(post(&store, ch, &carol, "next").await.seq, target.seq + 1);
@@ -2130,7 +2265,7 @@ pub async fn reactions(store: Arc<dyn Store>) {
     join(&store, ch, &bob).await;
     let m = post(&store, ch, &alice, "react to me").await;
 
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (after, changed) = store
         .set_reaction(m.id, bob.id, "👍".into(), true, rule(&bob, Action::React))
         .await
@@ -2144,7 +2279,7 @@ pub async fn reactions(store: Arc<dyn Store>) {
         ),
         ("👍", vec![bob.id])
     );
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(evs.len(), 1);
     assert_eq!(
         (
@@ -2163,14 +2298,14 @@ pub async fn reactions(store: Arc<dyn Store>) {
         )
     );
     // Adding it again changes nothing and appends nothing.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (again, changed) = store
         .set_reaction(m.id, bob.id, "👍".into(), true, allow())
         .await
         .unwrap();
     assert!(!changed);
     assert_eq!(again.reactions, after.reactions);
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
 
     store
         .set_reaction(m.id, alice.id, "👍".into(), true, allow())
@@ -2208,7 +2343,7 @@ pub async fn reactions(store: Arc<dyn Store>) {
     assert!(matches!(e, DomainError::Forbidden(_)), "{e:?}");
 
     // Removing.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (after, changed) = store
         .set_reaction(m.id, bob.id, "👍".into(), false, allow())
         .await
@@ -2235,7 +2370,7 @@ pub async fn reactions(store: Arc<dyn Store>) {
         ["👍"],
         "empty groups disappear"
     );
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
         [EventKind::ReactionRemoved, EventKind::ReactionRemoved]
@@ -2254,14 +2389,14 @@ pub async fn reactions(store: Arc<dyn Store>) {
         store.message(m.id).await.unwrap().unwrap().reactions.len(),
         max
     );
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let e = domain_err(
         store
             .set_reaction(m.id, bob.id, "one-too-many".into(), true, allow())
             .await,
     );
     assert!(matches!(e, DomainError::LimitExceeded(_)), "{e:?}");
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     let (after, changed) = store
         .set_reaction(m.id, bob.id, "e1".into(), true, allow())
         .await
@@ -2296,7 +2431,7 @@ pub async fn pins(store: Arc<dyn Store>) {
     let elsewhere = post(&store, other_ch, &alice, "x").await;
     assert!(store.pins(ch).await.unwrap().is_empty());
 
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (pinned, changed) = store
         .set_pinned(a.id, bob.id, true, rule(&bob, Action::Pin))
         .await
@@ -2304,20 +2439,20 @@ pub async fn pins(store: Arc<dyn Store>) {
     assert!(changed);
     assert!(pinned.pinned_at.is_some());
     assert_eq!(pinned.pinned_by, Some(bob.id));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter()
             .map(|e| (e.kind, e.message_id, e.actor_id))
             .collect::<Vec<_>>(),
         [(EventKind::MessagePinned, Some(a.id), Some(bob.id))]
     );
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (_, changed) = store
         .set_pinned(a.id, alice.id, true, allow())
         .await
         .unwrap();
     assert!(!changed);
-    assert_eq!(store.last_position().await.unwrap(), before);
+    assert_eq!(last_position(&store).await, before);
     assert_eq!(
         store.message(a.id).await.unwrap().unwrap().pinned_by,
         Some(bob.id),
@@ -2347,7 +2482,7 @@ pub async fn pins(store: Arc<dyn Store>) {
     );
     assert_eq!(p[1], store.message(a.id).await.unwrap().unwrap());
 
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let (unpinned, changed) = store
         .set_pinned(a.id, alice.id, false, allow())
         .await
@@ -2359,7 +2494,7 @@ pub async fn pins(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(!changed);
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(
         evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
         [EventKind::MessageUnpinned]
@@ -2518,13 +2653,13 @@ pub async fn read_state_and_counts(store: Arc<dyn Store>) {
     );
 
     // mark_read sets the position (moving it back is the caller's choice), clamped to the channel.
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     let m = store
         .mark_read(ch, carol.id, 2, rule(&carol, Action::MarkRead))
         .await
         .unwrap();
     assert_eq!((m.user_id, m.last_read_seq), (carol.id, 2));
-    let evs = store.events_after(before, 10).await.unwrap();
+    let evs = events_after(&store, before, 10).await;
     assert_eq!(evs.len(), 1);
     assert_eq!(
         (
@@ -2540,7 +2675,7 @@ pub async fn read_state_and_counts(store: Arc<dyn Store>) {
     let m = store.mark_read(ch, carol.id, 1_000, allow()).await.unwrap();
     assert_eq!(m.last_read_seq, 7, "clamped to the newest message");
     assert_eq!(counts(carol.id).await, (0, 0));
-    let before = store.last_position().await.unwrap();
+    let before = last_position(&store).await;
     assert_eq!(
         store
             .mark_read(ch, carol.id, 7, allow())
@@ -2550,7 +2685,7 @@ pub async fn read_state_and_counts(store: Arc<dyn Store>) {
         7
     );
     assert_eq!(
-        store.last_position().await.unwrap(),
+        last_position(&store).await,
         before,
         "an unchanged read position appends nothing"
     );
@@ -2656,7 +2791,7 @@ pub async fn guards_run_inside_transaction(store: Arc<dyn Store>) {
             store.members(ch, None, 100).await.unwrap(),
             store.history(ch, Anchor::Latest, 100, true).await.unwrap(),
             store.pins(ch).await.unwrap(),
-            store.last_position().await.unwrap(),
+            last_position(&store).await,
         )
     };
     let before = snapshot(store.clone()).await;
@@ -2933,7 +3068,7 @@ pub async fn events_are_ordered_and_gap_free(store: Arc<dyn Store>) {
     assert_eq!(posted.len(), 48);
 
     // A failed job appends nothing; the next successful one follows without a gap.
-    let last = store.last_position().await.unwrap();
+    let last = last_position(&store).await;
     let e = domain_err(
         store
             .post_message(msg(c1, &alice, "x"), refuse(DomainError::Archived))
@@ -2948,10 +3083,10 @@ pub async fn events_are_ordered_and_gap_free(store: Arc<dyn Store>) {
     assert!(matches!(e, DomainError::Conflict(_)));
     let e = domain_err(store.create_user(new_user("alice")).await);
     assert!(matches!(e, DomainError::Conflict(_)));
-    assert_eq!(store.last_position().await.unwrap(), last);
+    assert_eq!(last_position(&store).await, last);
     let tail = post(&store, c1, &bob, "tail").await;
-    let last = store.last_position().await.unwrap();
-    let tail_events = store.events_after(last - 1, 10).await.unwrap();
+    let last = last_position(&store).await;
+    let tail_events = events_after(&store, last - 1, 10).await;
     assert_eq!(tail_events.len(), 1);
     assert_eq!(
         (tail_events[0].kind, tail_events[0].message_id),
@@ -2970,12 +3105,12 @@ pub async fn events_are_ordered_and_gap_free(store: Arc<dyn Store>) {
         assert_eq!(all_events(&store, page).await, all, "paging by {page}");
     }
     assert_eq!(
-        store.events_after(last - 3, 2).await.unwrap(),
+        events_after(&store, last - 3, 2).await,
         all[all.len() - 3..all.len() - 1].to_vec()
     );
-    assert!(store.events_after(last, 10).await.unwrap().is_empty());
-    assert!(store.events_after(last + 100, 10).await.unwrap().is_empty());
-    assert!(store.events_after(0, 0).await.unwrap().is_empty());
+    assert!(events_after(&store, last, 10).await.is_empty());
+    assert!(events_after(&store, last + 100, 10).await.is_empty());
+    assert!(events_after(&store, 0, 0).await.is_empty());
 
     // Each successful write is in the log exactly once.
     let created: Vec<MessageId> = all
@@ -3133,7 +3268,7 @@ pub async fn concurrent_posts(store: Arc<dyn Store>) {
     assert_eq!(ids.len(), all.len(), "message ids are unique");
 
     // Retries (concurrent, with different text) return the original message unchanged.
-    let last = store.last_position().await.unwrap();
+    let last = last_position(&store).await;
     let mut set = tokio::task::JoinSet::new();
     for m in all.iter().step_by(7).cloned() {
         let store = store.clone();
@@ -3154,11 +3289,7 @@ pub async fn concurrent_posts(store: Arc<dyn Store>) {
     while let Some(j) = set.join_next().await {
         j.unwrap();
     }
-    assert_eq!(
-        store.last_position().await.unwrap(),
-        last,
-        "retries append nothing"
-    );
+    assert_eq!(last_position(&store).await, last, "retries append nothing");
 
     // A storm of the same new post: exactly one is created, all get the same message.
     let ch = channels[0];
@@ -3188,7 +3319,218 @@ pub async fn concurrent_posts(store: Arc<dyn Store>) {
         store.channel(ch).await.unwrap().unwrap().last_seq,
         seq_before + 1
     );
-    assert_eq!(store.last_position().await.unwrap(), last + 1);
+    assert_eq!(last_position(&store).await, last + 1);
+}
+
+/// Pruning deletes old events but never moves positions back: `last_position` stays, the next
+/// event continues the numbering, and `first_position` is the oldest one left.
+pub async fn pruning_keeps_positions(store: Arc<dyn Store>) {
+    assert_eq!(store.first_position().await.unwrap(), 1, "an empty log");
+    assert_eq!(store.prune_events(Millis::now(), 0).await.unwrap(), 0);
+    let alice = user(&store, "alice").await;
+    let ch = public(&store, "general", &alice).await;
+    for i in 0..5 {
+        post(&store, ch, &alice, &format!("m{i}")).await;
+    }
+    let last = last_position(&store).await;
+    assert_eq!(last, 8);
+    assert_eq!(store.first_position().await.unwrap(), 1);
+    // Nothing older than the cutoff: nothing goes.
+    assert_eq!(store.prune_events(Millis(0), 0).await.unwrap(), 0);
+    // The newest ones are kept when asked.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(store.prune_events(Millis::now(), 3).await.unwrap(), 5);
+    assert_eq!(store.first_position().await.unwrap(), last - 2);
+    assert_eq!(
+        all_events(&store, 10)
+            .await
+            .iter()
+            .map(|e| e.position)
+            .collect::<Vec<_>>(),
+        [last - 2, last - 1, last]
+    );
+    // Everything.
+    assert_eq!(store.prune_events(Millis::now(), 0).await.unwrap(), 3);
+    assert!(all_events(&store, 10).await.is_empty());
+    assert_eq!(last_position(&store).await, last, "positions never go back");
+    assert_eq!(store.first_position().await.unwrap(), last + 1);
+    // The log carries on after the highest position ever assigned.
+    let m = post(&store, ch, &alice, "after").await;
+    let evs = events_after(&store, 0, 10).await;
+    assert_eq!(
+        evs.iter()
+            .map(|e| (e.position, e.message_id))
+            .collect::<Vec<_>>(),
+        [(last + 1, Some(m.id))]
+    );
+    assert_eq!(last_position(&store).await, last + 1);
+    assert_eq!(store.first_position().await.unwrap(), last + 1);
+}
+
+/// Several stores on one database, as several nodes (or the server and the admin CLI) are:
+/// concurrent writers on each, a reader polling the log on one of them, and `meanwhile` run
+/// during the load (it may disturb the stores: end a session, close a node; writes on a closed
+/// node are refused). The reader never sees a position appear below one it already saw: every
+/// page it reads continues exactly where the previous one ended. Afterwards every node sees the
+/// same log, positions are exactly `1..=last`, and every write that returned is in it once.
+pub async fn nodes_share_one_log(
+    nodes: Vec<Arc<dyn Store>>,
+    meanwhile: impl Future<Output = ()> + Send + 'static,
+) {
+    const WRITERS_PER_NODE: usize = 6;
+    const POSTS_PER_WRITER: usize = 30;
+    let setup = nodes[0].clone();
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(user(&setup, &format!("node{i}")).await);
+    }
+    let mut channels = Vec::new();
+    for i in 0..3 {
+        let ch = public(&setup, &format!("shared{i}"), &users[0]).await;
+        for u in &users[1..] {
+            join(&setup, ch, u).await;
+        }
+        channels.push(ch);
+    }
+    let start = last_position(&setup).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let store = nodes[nodes.len() - 1].clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut seen: Vec<Event> = Vec::new();
+            let mut pages = 0_u32;
+            loop {
+                let done = stop.load(Ordering::SeqCst);
+                let cursor = seen.last().map_or(0, |e| e.position);
+                let page = store.events_after(cursor, 64).await.unwrap();
+                for (e, want) in page.iter().zip(cursor + 1..) {
+                    assert_eq!(
+                        e.position, want,
+                        "after reading up to {cursor}, the log skipped {want}: it would appear later, below a position already seen"
+                    );
+                }
+                pages += 1;
+                if page.is_empty() {
+                    if done {
+                        return (seen, pages);
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                seen.extend(page);
+            }
+        })
+    };
+
+    let mut set = tokio::task::JoinSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for w in 0..WRITERS_PER_NODE {
+            let store = node.clone();
+            let who = users[(n + w) % users.len()].clone();
+            let ch = channels[(n * WRITERS_PER_NODE + w) % channels.len()];
+            set.spawn(async move {
+                let mut posted = Vec::new();
+                let mut reacted = 0;
+                for j in 0..POSTS_PER_WRITER {
+                    let new = NewMessage {
+                        client_msg_id: Some(format!("n{n}-w{w}-{j}")),
+                        ..msg(ch, &who, &format!("node {n} writer {w} msg {j}"))
+                    };
+                    let p = match store.post_message(new, rule(&who, Action::Post)).await {
+                        Ok(p) => p,
+                        Err(Error::Closed) => break,
+                        Err(e) => panic!("post on node {n} failed: {e:?}"),
+                    };
+                    assert!(p.created);
+                    posted.push(p.message.clone());
+                    if j % 5 == 0 {
+                        match store
+                            .set_reaction(p.message.id, who.id, "👍".into(), true, allow())
+                            .await
+                        {
+                            Ok((_, changed)) => {
+                                assert!(changed);
+                                reacted += 1;
+                            }
+                            Err(Error::Closed) => break,
+                            Err(e) => panic!("reaction on node {n} failed: {e:?}"),
+                        }
+                    }
+                }
+                (posted, reacted)
+            });
+        }
+    }
+    let disturbance = tokio::spawn(meanwhile);
+    let mut posted: Vec<Message> = Vec::new();
+    let mut reacted = 0;
+    while let Some(j) = set.join_next().await {
+        let (mine, r) = j.unwrap();
+        posted.extend(mine);
+        reacted += r;
+    }
+    disturbance.await.unwrap();
+    assert!(!posted.is_empty());
+    for node in &nodes {
+        node.settle().await.unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (seen, pages) = reader.await.unwrap();
+
+    let all = all_events(&setup, 1000).await;
+    let last = last_position(&setup).await;
+    eprintln!(
+        "{} nodes: {} of {} posts acknowledged, {last} events; the reader read {pages} pages",
+        nodes.len(),
+        posted.len(),
+        nodes.len() * WRITERS_PER_NODE * POSTS_PER_WRITER
+    );
+    assert_eq!(
+        all.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>(),
+        "positions must be exactly 1..=last"
+    );
+    assert_eq!(seen, all, "the reader ({pages} pages) saw the log as it is");
+    for (n, node) in nodes.iter().enumerate() {
+        assert_eq!(last_position(node).await, last, "node {n}");
+        assert_eq!(all_events(node, 97).await, all, "node {n}");
+    }
+    // Every write that returned is in the log exactly once; nothing else is.
+    let created: Vec<MessageId> = all
+        .iter()
+        .filter(|e| e.position > start && e.kind == EventKind::MessageCreated)
+        .map(|e| e.message_id.unwrap())
+        .collect();
+    let unique: BTreeSet<MessageId> = created.iter().copied().collect();
+    assert_eq!(unique.len(), created.len(), "a message was logged twice");
+    assert_eq!(
+        unique,
+        posted.iter().map(|m| m.id).collect::<BTreeSet<_>>(),
+        "the log and the acknowledged posts differ"
+    );
+    let n_reactions = all
+        .iter()
+        .filter(|e| e.position > start && e.kind == EventKind::ReactionAdded)
+        .count();
+    assert_eq!(n_reactions, reacted);
+    // Per channel: seqs gap-free, and the log has each channel's posts in seq order.
+    let by_id: BTreeMap<MessageId, &Message> = posted.iter().map(|m| (m.id, m)).collect();
+    for ch in &channels {
+        let order: Vec<i64> = created
+            .iter()
+            .map(|id| by_id[id])
+            .filter(|m| m.channel_id == *ch)
+            .map(|m| m.seq)
+            .collect();
+        let n = i64::try_from(order.len()).unwrap();
+        assert_eq!(order, (1..=n).collect::<Vec<_>>(), "channel {ch}");
+        let stored = setup
+            .history(*ch, Anchor::After(0), 10_000, true)
+            .await
+            .unwrap();
+        assert_eq!(seqs(&stored), (1..=n).collect::<Vec<_>>(), "channel {ch}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -3241,7 +3583,7 @@ async fn everything(store: &Arc<dyn Store>) -> impl PartialEq + std::fmt::Debug 
         channels,
         browse,
         all_events(store, 1000).await,
-        store.last_position().await.unwrap(),
+        last_position(store).await,
     )
 }
 
@@ -3340,7 +3682,7 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
     // Round 1: a clean close, then everything is back. (Only writes are promised to stop at
     // close, so the snapshot is taken while the store is open.)
     let before = everything(&store).await;
-    let last = store.last_position().await.unwrap();
+    let last = last_position(&store).await;
     store.close().await;
     assert!(matches!(
         store
@@ -3357,7 +3699,7 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
     let store = reopen();
     store.ping().await.unwrap();
     assert_eq!(everything(&store).await, before);
-    assert_eq!(store.last_position().await.unwrap(), last);
+    assert_eq!(last_position(&store).await, last);
     let root_now = store.message(root.id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -3393,7 +3735,7 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
     // The reopened store carries on where the old one stopped.
     let next = post(&store, ch, &alice, "after reopen").await;
     assert_eq!(next.seq, 4);
-    assert_eq!(store.last_position().await.unwrap(), last + 1);
+    assert_eq!(last_position(&store).await, last + 1);
 
     // Round 2: writes racing with close either return (and then are durable) or are refused
     // as closed (and then did not happen).
@@ -3449,19 +3791,17 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
             "{text:?} was refused but stored"
         );
     }
-    assert_eq!(store.last_position().await.unwrap(), last + 1 + n);
+    assert_eq!(last_position(&store).await, last + 1 + n);
     store.close().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Backends
-//
-// A PostgreSQL backend (not written yet) will get a `mod postgres` beside this one that calls the
-// same functions, each against a fresh database.
 
 /// The embedded backend: each check gets a fresh database file in its own directory.
 mod sqlite {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use enclave_store::Store;
     use enclave_store::sqlite::{Options, SqliteStore};
@@ -3482,6 +3822,7 @@ mod sqlite {
 
     conformance!(
         users_and_tokens,
+        text_in_any_script,
         channels_and_members,
         direct_conversations,
         posting_and_idempotency,
@@ -3493,6 +3834,7 @@ mod sqlite {
         read_state_and_counts,
         guards_run_inside_transaction,
         events_are_ordered_and_gap_free,
+        pruning_keeps_positions,
         concurrent_posts,
     );
 
@@ -3501,5 +3843,172 @@ mod sqlite {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir);
         super::durable_across_reopen(store, || open(&dir)).await;
+    }
+
+    /// Two stores on one file (the server and the admin CLI, say); one of them closes midway.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_share_one_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes = vec![open(&dir), open(&dir)];
+        let first = nodes[0].clone();
+        super::nodes_share_one_log(nodes, async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            first.close().await;
+        })
+        .await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod pg_server;
+
+/// The PostgreSQL backend: each check gets a fresh database on this process's server.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use enclave_store::Store;
+    use enclave_store::postgres::{Options, PgStore, SEQUENCER_LOCK};
+    use sqlx_core::row::Row;
+    use sqlx_postgres::{PgConnectOptions, Postgres};
+
+    use super::pg_server;
+
+    async fn open(db: &PgConnectOptions) -> PgStore {
+        let options = Options {
+            max_connections: 8,
+            ..Options::default()
+        };
+        PgStore::open_with(db.clone(), options).await.unwrap()
+    }
+
+    macro_rules! conformance {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = pg_server::fresh_database().await else { return };
+                super::$name(Arc::new(open(&db).await)).await;
+                pg_server::drop_database(&db).await;
+            }
+        )*};
+    }
+
+    conformance!(
+        users_and_tokens,
+        text_in_any_script,
+        channels_and_members,
+        direct_conversations,
+        posting_and_idempotency,
+        history_pages,
+        threads,
+        edit_delete,
+        reactions,
+        pins,
+        read_state_and_counts,
+        guards_run_inside_transaction,
+        events_are_ordered_and_gap_free,
+        pruning_keeps_positions,
+        concurrent_posts,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn durable_across_reopen() {
+        let Some(db) = pg_server::fresh_database().await else {
+            return;
+        };
+        let store: Arc<dyn Store> = Arc::new(open(&db).await);
+        super::durable_across_reopen(store, || {
+            let reopened = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(open(&db))
+            });
+            Arc::new(reopened)
+        })
+        .await;
+        pg_server::drop_database(&db).await;
+    }
+
+    /// Ends the session holding the sequencer lock, as a crash of that node would; returns how
+    /// many sessions were ended.
+    async fn kill_sequencer_session(store: &PgStore) -> u64 {
+        sqlx_core::query::query::<Postgres>(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                AND l.classid::int8 = $1 AND l.objid::int8 = $2
+                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .bind(i64::from(SEQUENCER_LOCK.0))
+        .bind(i64::from(SEQUENCER_LOCK.1))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.try_get::<bool, _>(0).unwrap())
+        .count() as u64
+    }
+
+    /// Three nodes on one database, writing at once. Midway the sequencer's session is ended
+    /// (a crash of its node, as the database sees it), and later the node that took over is
+    /// closed: another takes over each time, and positions stay gap-free and in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_share_one_log() {
+        let Some(db) = pg_server::fresh_database().await else {
+            return;
+        };
+        let nodes = vec![open(&db).await, open(&db).await, open(&db).await];
+        let handles = nodes.clone();
+        let stores: Vec<Arc<dyn Store>> = nodes
+            .into_iter()
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .collect();
+        super::nodes_share_one_log(stores, async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(kill_sequencer_session(&handles[1]).await, 1);
+            // Someone takes over (the same node within 100 ms, or another within a second).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let leader = loop {
+                if let Some(i) = handles.iter().position(PgStore::is_sequencer) {
+                    break i;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "nobody took over");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            handles[leader].close().await;
+            assert!(!handles[leader].is_sequencer());
+        })
+        .await;
+        pg_server::drop_database(&db).await;
+    }
+
+    /// Several nodes starting together on a new database: one applies the migrations, the
+    /// others wait for it (sqlx's migrator holds an advisory lock); all of them work.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_start_together() {
+        let Some(db) = pg_server::fresh_database().await else {
+            return;
+        };
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let db = db.clone();
+            set.spawn(async move { open(&db).await });
+        }
+        let mut stores = Vec::new();
+        while let Some(j) = set.join_next().await {
+            stores.push(j.unwrap());
+        }
+        for s in &stores {
+            s.ping().await.unwrap();
+            assert_eq!(s.last_position().await.unwrap(), 0);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !stores.iter().any(PgStore::is_sequencer) {
+            assert!(tokio::time::Instant::now() < deadline, "no sequencer");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Exactly one sequencer.
+        assert_eq!(stores.iter().filter(|s| s.is_sequencer()).count(), 1);
+        drop(stores);
+        pg_server::drop_database(&db).await;
     }
 }

@@ -364,6 +364,11 @@ impl Store for SqliteStore {
         self.inner.events.subscribe()
     }
 
+    async fn settle(&self) -> Result<()> {
+        // Events get their positions in the transaction that appends them.
+        Ok(())
+    }
+
     async fn create_user(&self, new: NewUser) -> Result<User> {
         self.write(move |tx| ops::create_user(tx, new)).await
     }

@@ -17,8 +17,7 @@ use crate::{
     Posted, Result, UserPatch, UserQuery,
 };
 
-/// Most pinned messages in one channel.
-pub const MAX_PINS_PER_CHANNEL: i64 = 100;
+pub use crate::MAX_PINS_PER_CHANNEL;
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
