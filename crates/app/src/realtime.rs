@@ -293,6 +293,7 @@ pub struct Hub {
     /// Held while dispatching a batch, and while indexing a newly connected user.
     dispatch_lock: tokio::sync::Mutex<()>,
     next_session: AtomicU64,
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// Events read from the log per query when replaying.
@@ -316,6 +317,7 @@ impl Hub {
             position: AtomicI64::new(start),
             dispatch_lock: tokio::sync::Mutex::new(()),
             next_session: AtomicU64::new(1),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(dispatcher(hub.clone(), rx));
         tokio::spawn(presence_clock(Arc::downgrade(&hub)));
@@ -376,6 +378,9 @@ impl Hub {
         st.refresh_presence(user, self.config.idle, now);
         drop(st);
         let start_position = self.position();
+        if self.shutting_down.load(Ordering::Acquire) {
+            self.state.read().close(id, CloseReason::Shutdown);
+        }
         Ok(Session {
             id,
             user_id: user,
@@ -427,11 +432,22 @@ impl Hub {
         }
     }
 
-    /// Ends every session (server shutdown).
+    /// Ends every session (server shutdown); sessions that connect afterwards end at once.
     pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
         let st = self.state.read();
         for id in st.sessions.keys() {
             st.close(*id, CloseReason::Shutdown);
+        }
+    }
+
+    /// Ends every session and waits (at most `grace`) until their doors have let them go, so
+    /// that every client gets its close frame before the process exits.
+    pub async fn shutdown_and_wait(&self, grace: Duration) {
+        self.shutdown();
+        let deadline = Instant::now() + grace;
+        while self.n_sessions() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

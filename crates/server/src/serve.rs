@@ -204,6 +204,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             } => tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs()),
         }
     }
+    // Upgraded sockets are not tracked by the HTTP server: let them send their close frames.
+    hub.shutdown_and_wait(Duration::from_secs(5)).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -29,6 +29,9 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 
 /// Largest client frame.
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Largest frame read at all: frames between [`MAX_CLIENT_FRAME`] and this are refused with a
+/// `bad_frame` error (the connection stays open); larger ones end the connection.
+const MAX_READ_FRAME: usize = 16 * MAX_CLIENT_FRAME;
 /// Client frames refused before the socket is closed.
 const MAX_BAD_FRAMES: u32 = 100;
 /// Sends one socket may have waiting for their commit at once.
@@ -205,8 +208,8 @@ pub async fn ws(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
-        .max_message_size(MAX_CLIENT_FRAME)
-        .max_frame_size(MAX_CLIENT_FRAME)
+        .max_message_size(MAX_READ_FRAME)
+        .max_frame_size(MAX_READ_FRAME)
         .on_upgrade(move |socket| async move {
             let session = SocketSession::new(state, authed, socket);
             session.run(q.since).await;
@@ -253,16 +256,27 @@ impl SocketSession {
         }
     }
 
+    /// Writes one frame. `false` when the connection is gone, or when the peer has taken
+    /// nothing for two heartbeat intervals (it stopped reading: without this limit a blocked
+    /// write would keep the session, which no longer reaches its heartbeat check, forever).
+    async fn write(&mut self, msg: WsMessage) -> bool {
+        let limit = self.state.config.heartbeat * 2;
+        matches!(
+            tokio::time::timeout(limit, self.socket.send(msg)).await,
+            Ok(Ok(()))
+        )
+    }
+
     async fn send_value(&mut self, v: &Value) -> bool {
-        self.socket
-            .send(WsMessage::Text(Utf8Bytes::from(v.to_string())))
+        self.write(WsMessage::Text(Utf8Bytes::from(v.to_string())))
             .await
-            .is_ok()
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
-        let _ = self.socket.send(close_frame(code, reason)).await;
-        let _ = self.socket.close().await;
+        if self.write(close_frame(code, reason)).await {
+            let limit = self.state.config.heartbeat * 2;
+            let _ = tokio::time::timeout(limit, self.socket.close()).await;
+        }
     }
 
     async fn run(mut self, since: Option<i64>) {
@@ -339,7 +353,7 @@ impl SocketSession {
                         self.close(4011, "heartbeat timeout").await;
                         return;
                     }
-                    if self.socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    if !self.write(WsMessage::Ping(Default::default())).await {
                         return;
                     }
                 }
@@ -360,12 +374,7 @@ impl SocketSession {
             {
                 Ok(page) => {
                     for env in &page.envelopes {
-                        if self
-                            .socket
-                            .send(WsMessage::Text(encode_event(env)))
-                            .await
-                            .is_err()
-                        {
+                        if !self.write(WsMessage::Text(encode_event(env))).await {
                             return None;
                         }
                     }
@@ -416,7 +425,7 @@ impl SocketSession {
             ),
             Outbound::Presence(p) => Utf8Bytes::from(presence_value(&p).to_string()),
         };
-        self.socket.send(WsMessage::Text(frame)).await.is_ok()
+        self.write(WsMessage::Text(frame)).await
     }
 
     async fn bad_frame(&mut self, message: String) -> Flow {
@@ -435,6 +444,9 @@ impl SocketSession {
 
     async fn on_client(&mut self, msg: WsMessage, session: &Session) -> Flow {
         let text = match msg {
+            WsMessage::Text(t) if t.len() > MAX_CLIENT_FRAME => {
+                return self.bad_frame("frames must be at most 64 KiB".into()).await;
+            }
             WsMessage::Text(t) => t,
             WsMessage::Binary(_) => return self.bad_frame("frames must be JSON text".into()).await,
             WsMessage::Ping(_) | WsMessage::Pong(_) => return Flow::Continue,
