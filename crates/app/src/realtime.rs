@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use enclave_bus::{Bus, NodeId, Received, Signal};
 use enclave_core::{
     Audience, Channel, ChannelId, Error as DomainError, Event, EventKind, Membership, Message,
     MessageId, Millis, Presence, User, UserId,
@@ -172,6 +173,26 @@ struct State {
     status: HashMap<UserId, (String, bool)>,
     /// Last typing relay per user and channel.
     typing: HashMap<(UserId, ChannelId), Instant>,
+    /// Presence reported by other nodes: user, node, and when it was reported.
+    remote: HashMap<UserId, HashMap<NodeId, (Presence, Instant)>>,
+    /// This node's own view of each user it has sessions for (what other nodes are told).
+    local: HashMap<UserId, Presence>,
+    /// Changes of `local` not yet told to the other nodes.
+    outbox: Vec<(UserId, Presence)>,
+}
+
+/// A remote node's presence report is trusted this long without a refresh (a node that dies
+/// stops refreshing, and its users fade to offline).
+const REMOTE_PRESENCE_TTL: Duration = Duration::from_secs(30);
+/// How often each node re-sends its whole presence view.
+const PRESENCE_SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+
+fn rank(p: Presence) -> u8 {
+    match p {
+        Presence::Online => 2,
+        Presence::Away => 1,
+        Presence::Offline => 0,
+    }
 }
 
 impl State {
@@ -206,7 +227,22 @@ impl State {
         }
     }
 
+    /// Presence as seen from every node: the most present of this node's view and the other
+    /// nodes' fresh reports.
     fn presence_of(&self, user: UserId, idle: Duration, now: Instant) -> Presence {
+        let mut best = self.local_presence(user, idle, now);
+        if let Some(nodes) = self.remote.get(&user) {
+            for (p, at) in nodes.values() {
+                if now.duration_since(*at) < REMOTE_PRESENCE_TTL && rank(*p) > rank(best) {
+                    best = *p;
+                }
+            }
+        }
+        best
+    }
+
+    /// Presence from this node's sessions only.
+    fn local_presence(&self, user: UserId, idle: Duration, now: Instant) -> Presence {
         let Some(ids) = self.by_user.get(&user) else {
             return Presence::Offline;
         };
@@ -233,6 +269,14 @@ impl State {
 
     /// Recomputes the user's presence and tells watchers when it changed.
     fn refresh_presence(&mut self, user: UserId, idle: Duration, now: Instant) {
+        let local = self.local_presence(user, idle, now);
+        let previous = match local {
+            Presence::Offline => self.local.remove(&user),
+            _ => self.local.insert(user, local),
+        };
+        if previous.unwrap_or(Presence::Offline) != local {
+            self.outbox.push((user, local));
+        }
         let p = self.presence_of(user, idle, now);
         let changed = match p {
             Presence::Offline => self.presence.remove(&user).is_some(),
@@ -294,6 +338,7 @@ pub struct Hub {
     dispatch_lock: tokio::sync::Mutex<()>,
     next_session: AtomicU64,
     shutting_down: std::sync::atomic::AtomicBool,
+    bus: Arc<dyn Bus>,
 }
 
 /// Events read from the log per query when replaying.
@@ -306,6 +351,7 @@ impl Hub {
     pub async fn start(
         store: Arc<dyn Store>,
         feed: &EventFeed,
+        bus: Arc<dyn Bus>,
         config: RealtimeConfig,
     ) -> Result<Arc<Hub>> {
         let rx = feed.subscribe();
@@ -318,7 +364,9 @@ impl Hub {
             dispatch_lock: tokio::sync::Mutex::new(()),
             next_session: AtomicU64::new(1),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            bus: bus.clone(),
         });
+        tokio::spawn(bus_listener(Arc::downgrade(&hub), bus.subscribe()));
         tokio::spawn(dispatcher(hub.clone(), rx));
         tokio::spawn(presence_clock(Arc::downgrade(&hub)));
         tokio::spawn(pruner(Arc::downgrade(&hub)));
@@ -337,6 +385,34 @@ impl Hub {
     /// Number of open sessions.
     pub fn n_sessions(&self) -> usize {
         self.state.read().sessions.len()
+    }
+
+    /// Tells the other nodes about presence changes of this node's users.
+    fn publish_presence(&self, changes: Vec<(UserId, Presence)>) {
+        if changes.is_empty() || !self.bus.is_clustered() {
+            return;
+        }
+        let bus = self.bus.clone();
+        tokio::spawn(async move {
+            if let Err(e) = bus.publish(Signal::Presence { users: changes }).await {
+                tracing::debug!(error = %e, "could not publish presence");
+            }
+        });
+    }
+
+    /// Relays a typing notice from another node to this node's sessions.
+    fn relay_typing(&self, user: UserId, channel_id: ChannelId, thread_root_id: Option<MessageId>) {
+        let st = self.state.read();
+        let item = Outbound::Typing {
+            channel_id,
+            user_id: user,
+            thread_root_id,
+        };
+        if let Some(users) = st.channel_users.get(&channel_id) {
+            for u in users.iter().filter(|u| **u != user) {
+                st.deliver_to_user(*u, &item);
+            }
+        }
     }
 
     /// Registers a connection for an authenticated user. Live events start queueing at once.
@@ -376,7 +452,9 @@ impl Hub {
         st.status
             .insert(user, (authed.user.status_text.clone(), authed.user.dnd));
         st.refresh_presence(user, self.config.idle, now);
+        let changes = std::mem::take(&mut st.outbox);
         drop(st);
+        self.publish_presence(changes);
         let start_position = self.position();
         if self.shutting_down.load(Ordering::Acquire) {
             self.state.read().close(id, CloseReason::Shutdown);
@@ -427,9 +505,12 @@ impl Hub {
             st.typing.retain(|(u, _), _| *u != user);
         }
         st.refresh_presence(user, self.config.idle, Instant::now());
-        if last {
+        if last && !st.watchers.contains_key(&user) && !st.presence.contains_key(&user) {
             st.status.remove(&user);
         }
+        let changes = std::mem::take(&mut st.outbox);
+        drop(st);
+        self.publish_presence(changes);
     }
 
     /// Ends every session (server shutdown); sessions that connect afterwards end at once.
@@ -459,8 +540,11 @@ impl Hub {
         };
         s.last_active = Instant::now();
         let user = s.user_id;
-        if st.presence.get(&user) != Some(&Presence::Online) {
+        if st.local.get(&user) != Some(&Presence::Online) {
             st.refresh_presence(user, self.config.idle, Instant::now());
+            let changes = std::mem::take(&mut st.outbox);
+            drop(st);
+            self.publish_presence(changes);
         }
     }
 
@@ -507,6 +591,20 @@ impl Hub {
                 st.deliver_to_user(*u, &item);
             }
         }
+        drop(st);
+        if self.bus.is_clustered() {
+            let bus = self.bus.clone();
+            tokio::spawn(async move {
+                let signal = Signal::Typing {
+                    user_id: user,
+                    channel_id,
+                    thread_root_id,
+                };
+                if let Err(e) = bus.publish(signal).await {
+                    tracing::debug!(error = %e, "could not publish typing");
+                }
+            });
+        }
         Ok(())
     }
 
@@ -543,6 +641,7 @@ impl Hub {
         let now = Instant::now();
         let mut out = Vec::with_capacity(known.len());
         for u in &known {
+            st.status.insert(u.id, (u.status_text.clone(), u.dnd));
             st.watchers.entry(u.id).or_default().insert(id);
             let presence = st.presence_of(u.id, self.config.idle, now);
             out.push(PresenceInfo {
@@ -956,19 +1055,32 @@ async fn presence_clock(hub: std::sync::Weak<Hub>) {
         let Some(h) = hub.upgrade() else { return };
         (h.config.idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(15))
     };
+    let every = every.min(PRESENCE_SNAPSHOT_EVERY / 2);
     let mut tick = tokio::time::interval(every);
+    let mut last_snapshot = Instant::now();
     loop {
         tick.tick().await;
         let Some(h) = hub.upgrade() else { return };
         let now = Instant::now();
         let mut st = h.state.write();
-        let users: Vec<UserId> = st.presence.keys().copied().collect();
+        let users: Vec<UserId> = st.presence.keys().chain(st.local.keys()).copied().collect();
         for u in users {
             st.refresh_presence(u, h.config.idle, now);
         }
         let every_typing = h.config.typing_every;
         st.typing
             .retain(|_, t| now.duration_since(*t) < every_typing * 4);
+        st.remote.retain(|_, nodes| {
+            nodes.retain(|_, (_, at)| now.duration_since(*at) < REMOTE_PRESENCE_TTL);
+            !nodes.is_empty()
+        });
+        let mut changes = std::mem::take(&mut st.outbox);
+        if now.duration_since(last_snapshot) >= PRESENCE_SNAPSHOT_EVERY {
+            last_snapshot = now;
+            changes = st.local.iter().map(|(u, p)| (*u, *p)).collect();
+        }
+        drop(st);
+        h.publish_presence(changes);
     }
 }
 
@@ -989,6 +1101,48 @@ async fn pruner(hub: std::sync::Weak<Hub>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "pruned old events"),
             Err(e) => tracing::warn!(error = %e, "could not prune events"),
+        }
+    }
+}
+
+/// Applies other nodes' typing and presence signals.
+async fn bus_listener(hub: std::sync::Weak<Hub>, mut rx: broadcast::Receiver<Received>) {
+    loop {
+        let received = match rx.recv().await {
+            Ok(r) => r,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(skipped = n, "cluster signals lagged");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(h) = hub.upgrade() else { return };
+        match received.signal {
+            Signal::Typing {
+                user_id,
+                channel_id,
+                thread_root_id,
+            } => h.relay_typing(user_id, channel_id, thread_root_id),
+            Signal::Presence { users } => {
+                let now = Instant::now();
+                let mut st = h.state.write();
+                for (user, presence) in users {
+                    let nodes = st.remote.entry(user).or_default();
+                    if presence == Presence::Offline {
+                        nodes.remove(&received.from);
+                    } else {
+                        nodes.insert(received.from, (presence, now));
+                    }
+                    if nodes.is_empty() {
+                        st.remote.remove(&user);
+                    }
+                    st.refresh_presence(user, h.config.idle, now);
+                }
+                let changes = std::mem::take(&mut st.outbox);
+                drop(st);
+                h.publish_presence(changes);
+            }
+            Signal::Committed { .. } => {}
         }
     }
 }

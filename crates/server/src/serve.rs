@@ -134,7 +134,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let tls = !config.tls.cert.is_empty();
-    let hub = Hub::start(store.clone(), &feed, config.realtime_config())
+    let hub = Hub::start(store.clone(), &feed, bus.clone(), config.realtime_config())
         .await
         .context("starting the real-time hub")?;
     let http_config = enclave_http::HttpConfig {
