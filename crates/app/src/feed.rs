@@ -44,7 +44,13 @@ impl EventFeed {
         let (pos_tx, position) = watch::channel(start);
         let local = store.subscribe();
         let remote = bus.subscribe();
-        let f = Follower { store, bus, tx: tx.clone(), pos_tx, last: start };
+        let f = Follower {
+            store,
+            bus,
+            tx: tx.clone(),
+            pos_tx,
+            last: start,
+        };
         tokio::spawn(run(f, local, remote));
         Ok(Arc::new(EventFeed { tx, position }))
     }

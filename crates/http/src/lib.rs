@@ -173,6 +173,19 @@ async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
+/// Paths no route matched: under `/api` the JSON 404; anywhere else the web client (its files,
+/// or its `index.html` for client-side routes).
+async fn fallback(web: Router, req: Request<axum::body::Body>) -> Response {
+    let path = req.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        return not_found().await.into_response();
+    }
+    match tower::ServiceExt::oneshot(web, req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         ErrorCode::MethodNotAllowed,
@@ -229,8 +242,9 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
             .unwrap_or("-");
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
     });
+    let web = enclave_webui::router::<()>();
     api_router
-        .fallback(not_found)
+        .fallback(move |req: Request<axum::body::Body>| fallback(web.clone(), req))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(CatchPanicLayer::custom(panic_response))

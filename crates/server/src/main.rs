@@ -1,10 +1,12 @@
 //! `enclave`: the chat server and its administration commands, in one binary.
 //!
 //! `enclave serve` runs the server; `enclave admin ...` works on the same data folder (while
-//! the server runs or not); `enclave config` prints the effective configuration.
+//! the server runs or not); `enclave config` prints the effective configuration; `enclave
+//! migrate` copies an embedded (SQLite) installation into PostgreSQL.
 
 mod admin;
 mod config;
+mod migrate;
 mod serve;
 
 use std::path::PathBuf;
@@ -50,6 +52,9 @@ enum Command {
     /// Administration commands on the data folder.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Copy this installation's SQLite database into an empty PostgreSQL database and verify
+    /// the copy (stop the server for the final copy).
+    Migrate(migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Config => config.to_masked_toml().map(|t| print!("{t}")),
         Command::Serve { .. } => serve::run(config),
         Command::Admin(cmd) => admin::run(config, cmd),
+        Command::Migrate(args) => migrate::run(&config, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! Enclave's persistence: the [`Store`] trait every backend implements, the embedded SQLite
 //! backend ([`sqlite::SqliteStore`]) and, with the `postgres` feature (on by default), the
-//! PostgreSQL backend for several nodes (`postgres::PgStore`).
+//! PostgreSQL backend for several nodes (`postgres::PgStore`) and the move from one to the other
+//! (`migrate::sqlite_to_postgres`). The `testing` feature adds a private PostgreSQL server for
+//! tests (`testing`).
 //!
 //! A store owns durability and ordering. Every write runs in one transaction together with the
 //! [`Event`]s it appends; a write returns only once that transaction is durable (fsync), and
@@ -12,8 +14,12 @@
 //! change, so a check and its write cannot be separated by a concurrent change.
 
 #[cfg(feature = "postgres")]
+pub mod migrate;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

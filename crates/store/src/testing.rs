@@ -1,4 +1,7 @@
-//! A real PostgreSQL server for the tests of this binary, and a fresh database per test.
+//! Test support (feature `testing`): a real PostgreSQL server for the tests of the calling test
+//! binary, and a fresh database per test. Used by this crate's tests (the conformance suite, the
+//! migration test) and by the server's tests (`enclave migrate`, the server on PostgreSQL), which
+//! enable the feature through a dev-dependency. Not for production code.
 //!
 //! With `ENCLAVE_TEST_PG_URL` set (`postgres://user:password@host:port/db`, a role allowed to
 //! create databases), that server is used. Otherwise the harness starts its own: it finds the
@@ -29,6 +32,8 @@ use sqlx_postgres::PgConnectOptions;
 pub struct Server {
     /// Connects to the server's maintenance database.
     admin: PgConnectOptions,
+    /// The same as a URL (with its password, if any), for programs configured by URL.
+    admin_url: String,
     /// A server given by `ENCLAVE_TEST_PG_URL` (outlives this process: tests drop their databases).
     external: bool,
     /// Keeps the watchdog's pipe open for as long as this process lives.
@@ -101,6 +106,30 @@ pub async fn fresh_database() -> Option<PgConnectOptions> {
     Some(server.admin.clone().database(&name))
 }
 
+/// As [`fresh_database`], with the database's URL too (`postgres://...`, for a program started
+/// by a test, such as `enclave serve` with `ENCLAVE_DATABASE__URL`).
+pub async fn fresh_database_url() -> Option<(PgConnectOptions, String)> {
+    let db = fresh_database().await?;
+    let server = server().await?;
+    let name = db.get_database().expect("a fresh database has a name");
+    let url = with_database(&server.admin_url, name);
+    Some((db, url))
+}
+
+/// `url` with its database (the path) replaced by `name`; the query string is kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (main, query) = match rest.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (rest, None),
+    };
+    let authority = main.split_once('/').map_or(main, |(a, _)| a);
+    match query {
+        Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
+        None => format!("{scheme}://{authority}/{name}"),
+    }
+}
+
 /// Drops a database made by [`fresh_database`] on a server given by `ENCLAVE_TEST_PG_URL` (the
 /// harness's own server goes away with this process, its databases with it).
 pub async fn drop_database(db: &PgConnectOptions) {
@@ -133,6 +162,7 @@ fn start() -> Result<Server, Missing> {
             .unwrap_or_else(|e| panic!("ENCLAVE_TEST_PG_URL is not a PostgreSQL URL: {e}"));
         return Ok(Server {
             admin,
+            admin_url: url,
             external: true,
             _watchdog: None,
         });
@@ -188,6 +218,7 @@ fn start() -> Result<Server, Missing> {
                 .database("postgres");
             return Ok(Server {
                 admin,
+                admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
                 external: false,
                 _watchdog: Some(watchdog),
             });
@@ -327,4 +358,23 @@ fn run_capture(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?} failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            super::with_database("postgresql://u:p@db/admin?sslmode=disable", "t2"),
+            "postgresql://u:p@db/t2?sslmode=disable"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@db:5433", "t3"),
+            "postgres://u@db:5433/t3"
+        );
+    }
 }

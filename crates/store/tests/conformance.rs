@@ -4,7 +4,7 @@
 //! exercising it only through the trait, so the checks say nothing about how a backend works
 //! inside. The `sqlite` module at the bottom runs every check against a fresh [`SqliteStore`] in
 //! a temporary directory; the `postgres` module runs the same checks, each against a fresh
-//! database on a PostgreSQL server the test process starts (see `pg_server`).
+//! database on a PostgreSQL server the test process starts (see `enclave_store::testing`).
 //!
 //! Events may get their positions just after the write that appends them commits (PostgreSQL
 //! numbers them after commit, see `enclave_store::postgres`), so the checks call
@@ -3860,7 +3860,7 @@ mod sqlite {
 }
 
 #[cfg(feature = "postgres")]
-mod pg_server;
+use enclave_store::testing as pg_server;
 
 /// The PostgreSQL backend: each check gets a fresh database on this process's server.
 #[cfg(feature = "postgres")]

@@ -128,7 +128,7 @@ impl Default for Options {
 }
 
 /// The embedded migrations, from `migrations/postgres` (listed by `build.rs`).
-fn migrator() -> sqlx_core::migrate::Migrator {
+pub(crate) fn migrator() -> sqlx_core::migrate::Migrator {
     use sqlx_core::migrate::{Migration, MigrationType, Migrator};
     use sqlx_core::sql_str::SqlSafeStr;
     let migrations: &[(i64, &'static str, &'static str)] =

@@ -42,6 +42,9 @@ const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
 
+/// The newest schema version (`PRAGMA user_version`) this build creates and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Backend(Arc::new(e))

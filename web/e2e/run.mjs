@@ -1,0 +1,521 @@
+// End-to-end tests of the web client in real headless Chromium against the real server.
+//
+//   npm run e2e                 the acceptance scenario (exit status 1 on any failure)
+//   npm run e2e -- --screenshots  also writes docs/screenshots/*.png
+//
+// Outside CI the run is skipped (exit 0, with the reason) when Chromium is not installed; in CI
+// (CI=true) a missing browser is a failure. E2E_ENCLAVE_BIN=path skips `cargo build`.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Api, ROOT, Server, TMP, enclaveBinary, findChromium, launchBrowser, until } from './harness.mjs';
+import { takeScreenshots } from './screenshots.mjs';
+
+const CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
+const SCREENSHOTS = process.argv.includes('--screenshots');
+const ONLY_SCREENSHOTS = process.argv.includes('--only-screenshots');
+const PASSWORD = 'correct-horse-battery';
+
+if (!findChromium()) {
+  const msg = 'Chromium not found (install it with `apt-get install -y chromium` or set CHROMIUM=/path)';
+  if (CI) {
+    console.error(`e2e: ${msg}; browser tests must run in CI.`);
+    process.exit(1);
+  }
+  console.log(`e2e: SKIPPED: ${msg}.`);
+  process.exit(0);
+}
+
+const results = [];
+const cspViolations = [];
+let failed = false;
+
+async function step(name, f) {
+  const start = Date.now();
+  try {
+    await f();
+    results.push(`  ✓ ${name} (${Date.now() - start} ms)`);
+    console.log(`  ✓ ${name} (${Date.now() - start} ms)`);
+  } catch (e) {
+    failed = true;
+    console.error(`  ✗ ${name}\n    ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n    ')}`);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers
+
+async function login(page, base, username) {
+  await page.goto(base + '/');
+  await page.locator('input[name="login"]').fill(username);
+  await page.locator('input[name="password"]').fill(PASSWORD);
+  await page.locator('form button[type="submit"]').click();
+  await page.locator('.sidebar').waitFor();
+}
+
+const sideItem = (page, id) => page.locator(`.sidebar [data-channel-id="${id}"]`);
+
+async function openChannel(page, id) {
+  await sideItem(page, id).click();
+  await page.locator('.conv .composer textarea').first().waitFor();
+  await page.waitForFunction((cid) => location.pathname === `/c/${cid}`, id);
+}
+
+/** The main conversation's message with this text. */
+const msgIn = (scope, text) => scope.locator('.msg', { hasText: text });
+const mainMsg = (page, text) => msgIn(page.locator('.conv .messages'), text);
+
+async function send(page, text, scope = '.conv') {
+  const box = page.locator(`${scope} .composer textarea`).first();
+  await box.click();
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+async function count(locator) {
+  return locator.count();
+}
+
+async function visible(locator, timeout = 20_000) {
+  await locator.first().waitFor({ state: 'visible', timeout });
+}
+
+async function gone(locator, timeout = 20_000) {
+  await until(`${locator} to disappear`, async () => (await locator.count()) === 0, timeout);
+}
+
+async function hoverTool(page, msg, label) {
+  await msg.scrollIntoViewIfNeeded();
+  await msg.hover();
+  await msg.locator(`.toolbar button[aria-label="${label}"]`).click();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  mkdirSync(TMP, { recursive: true });
+  const bin = enclaveBinary();
+  const server = new Server(bin);
+  server.createAdmin('admin', PASSWORD);
+  const base = await server.start();
+  console.log(`e2e: server at ${base}, data in ${server.data}`);
+
+  const admin = await Api.login(base, 'admin', PASSWORD);
+  const mk = (username, display_name) => admin.post('/users', { username, display_name, password: PASSWORD });
+  const alice = await mk('alice', 'Alice Chen');
+  const bob = await mk('bob', 'Bob Li');
+  await mk('carol', 'Carol Wang');
+  const general = await admin.post('/channels', { name: 'general', kind: 'public', topic: 'Company-wide announcements and chat' });
+  const random = await admin.post('/channels', { name: 'random', kind: 'public', topic: 'Everything else' });
+  for (const ch of [general, random]) {
+    for (const u of [alice, bob]) await admin.post(`/channels/${ch.id}/members`, { user_id: u.id });
+  }
+
+  const browser = await launchBrowser();
+  const pages = [];
+  const newPage = async (opts = {}) => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', ...opts });
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => console.error(`    [page error] ${e.message}`));
+    page.on('console', (m) => {
+      // Refused scripts or styles would show up here: the CSP must not block the client itself.
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) {
+        cspViolations.push(m.text());
+        console.error(`    [csp] ${m.text()}`);
+      }
+    });
+    pages.push(page);
+    return page;
+  };
+
+  try {
+    if (!ONLY_SCREENSHOTS) await scenario({ base, server, admin, alice, bob, general, random, newPage });
+    if (SCREENSHOTS || ONLY_SCREENSHOTS) {
+      // A fresh server, so the pictures show a tidy workspace rather than test leftovers.
+      const shots = new Server(bin);
+      try {
+        shots.createAdmin('admin', PASSWORD);
+        const shotsBase = await shots.start();
+        const shotsAdmin = await Api.login(shotsBase, 'admin', PASSWORD);
+        await step('screenshots', () =>
+          takeScreenshots({ browser, base: shotsBase, admin: shotsAdmin, password: PASSWORD, out: join(ROOT, 'docs', 'screenshots') }),
+        );
+      } finally {
+        await shots.dispose();
+      }
+    }
+  } catch {
+    for (const [i, p] of pages.entries()) {
+      await p.screenshot({ path: join(TMP, `failure-${i}.png`) }).catch(() => {});
+    }
+    console.error(`e2e: failure screenshots and server.log are in ${TMP}`);
+  } finally {
+    await browser.close().catch(() => {});
+    await server.dispose();
+  }
+  console.log(failed ? '\ne2e: FAILED' : `\ne2e: all ${results.length} steps passed`);
+  process.exit(failed ? 1 : 0);
+}
+
+async function scenario({ base, server, admin, alice, bob, general, random, newPage }) {
+  const A = await newPage();
+  const B = await newPage();
+
+  await step('first run without an administrator: the login page says how to create one', async () => {
+    const fresh = new Server(server.bin);
+    try {
+      const url = await fresh.start();
+      await A.goto(url + '/');
+      await visible(A.locator('.setup-hint', { hasText: 'enclave admin create-user' }));
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
+  await step('first run: the login page explains the admin command only when needed', async () => {
+    const setup = await fetch(base + '/api/v1/auth/setup').then((r) => r.json());
+    if (setup.needs_setup) throw new Error('setup should be done');
+    await A.goto(base + '/');
+    await visible(A.locator('input[name="login"]'));
+    if (await A.locator('.setup-hint').count()) throw new Error('setup hint shown although an admin exists');
+    const title = await A.title();
+    if (!title.includes('Enclave')) throw new Error(`title ${title}`);
+  });
+
+  await step('login fails with a clear message, then succeeds', async () => {
+    await A.locator('input[name="login"]').fill('alice');
+    await A.locator('input[name="password"]').fill('wrong-password');
+    await A.locator('form button[type="submit"]').click();
+    await visible(A.locator('.form-error', { hasText: "don't match" }));
+    await login(A, base, 'alice');
+    await login(B, base, 'bob');
+  });
+
+  await step('the embedded client is served with caching, compression and security headers', async () => {
+    const index = await fetch(base + '/c/123', { headers: { 'accept-encoding': 'br' } });
+    if (index.status !== 200 || !index.headers.get('content-type')?.startsWith('text/html')) throw new Error('SPA fallback');
+    if (index.headers.get('cache-control') !== 'no-cache') throw new Error('index cache-control');
+    const csp = index.headers.get('content-security-policy') ?? '';
+    if (!csp.includes("script-src 'self'") || csp.includes('unsafe-inline')) throw new Error(`csp ${csp}`);
+    const html = await index.text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    const js = await fetch(base + asset, { headers: { 'accept-encoding': 'gzip, br' } });
+    if (js.headers.get('cache-control') !== 'public, max-age=31536000, immutable') throw new Error('asset cache');
+    if (js.headers.get('content-encoding') !== 'br') throw new Error(`encoding ${js.headers.get('content-encoding')}`);
+    const api404 = await fetch(base + '/api/v1/nope');
+    if (api404.status !== 404 || !(await api404.text()).includes('not_found')) throw new Error('api 404');
+  });
+
+  await step('two users chat live in a channel', async () => {
+    await openChannel(A, general.id);
+    await openChannel(B, general.id);
+    await send(A, 'Hello from Alice 👋');
+    await visible(mainMsg(B, 'Hello from Alice'));
+    await send(B, 'Hi Alice, **Bob** here');
+    await visible(mainMsg(A, 'Bob here'));
+    await visible(A.locator('.conv .msg strong', { hasText: 'Bob' }));
+  });
+
+  await step('typing indicator', async () => {
+    const box = B.locator('.conv .composer textarea');
+    await box.click();
+    await box.pressSequentially('typing something', { delay: 250 });
+    await visible(A.locator('.conv .typing-line', { hasText: 'Bob Li is typing' }));
+    await box.fill('');
+  });
+
+  await step('the Enter that confirms an IME composition does not send', async () => {
+    const box = A.locator('.conv .composer textarea');
+    await box.fill('你好');
+    await box.evaluate((el) => {
+      el.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', code: 'Enter', isComposing: true, bubbles: true, cancelable: true }));
+      el.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', code: 'Enter', keyCode: 229, bubbles: true, cancelable: true }));
+    });
+    await A.waitForTimeout(300);
+    if ((await box.inputValue()) !== '你好') throw new Error('the composition Enter sent the message');
+    await box.press('Enter');
+    await visible(mainMsg(B, '你好'));
+  });
+
+  await step('reactions appear live', async () => {
+    await hoverTool(A, mainMsg(A, 'Bob here'), 'React with 👍');
+    const chip = mainMsg(B, 'Bob here').locator('.reaction[data-emoji="👍"] .reaction-count');
+    await until('reaction count 1 on B', async () => (await chip.textContent()) === '1');
+    await mainMsg(B, 'Bob here').locator('.reaction[data-emoji="👍"]').click();
+    const chipA = mainMsg(A, 'Bob here').locator('.reaction[data-emoji="👍"] .reaction-count');
+    await until('reaction count 2 on A', async () => (await chipA.textContent()) === '2');
+  });
+
+  await step('edits appear live (Up edits the last message)', async () => {
+    await send(A, 'This has a tpyo');
+    await visible(mainMsg(B, 'This has a tpyo'));
+    const box = A.locator('.conv .composer textarea');
+    await box.click();
+    await box.press('ArrowUp');
+    const edit = A.locator('.conv .edit-box textarea');
+    await visible(edit);
+    await edit.fill('This had a typo, fixed');
+    await edit.press('Enter');
+    await visible(mainMsg(B, 'This had a typo, fixed'));
+    await visible(mainMsg(B, 'This had a typo, fixed').locator('.edited'));
+    await gone(mainMsg(B, 'tpyo'));
+  });
+
+  await step('deletes disappear live', async () => {
+    await send(A, 'Oops, wrong channel');
+    await visible(mainMsg(B, 'Oops, wrong channel'));
+    await hoverTool(A, mainMsg(A, 'Oops, wrong channel'), 'Delete');
+    await A.locator('.modal .btn-danger').click();
+    await gone(mainMsg(A, 'Oops, wrong channel'));
+    await gone(mainMsg(B, 'Oops, wrong channel'));
+  });
+
+  await step('drafts are kept per conversation', async () => {
+    const box = A.locator('.conv .composer textarea');
+    await box.fill('half-written thought for general');
+    await openChannel(A, random.id);
+    if ((await box.inputValue()) !== '') throw new Error('draft leaked into another channel');
+    await box.fill('random draft');
+    await openChannel(A, general.id);
+    if ((await box.inputValue()) !== 'half-written thought for general') throw new Error('draft lost');
+    await openChannel(A, random.id);
+    if ((await box.inputValue()) !== 'random draft') throw new Error('second draft lost');
+    await box.fill('');
+    await openChannel(A, general.id);
+    await box.fill('');
+  });
+
+  await step('a refused send is marked failed and can be retried, once', async () => {
+    const pattern = `**/api/v1/channels/${general.id}/messages`;
+    await A.route(pattern, (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({ status: 403, contentType: 'application/json', body: '{"error":{"code":"forbidden","message":"nope"}}' })
+        : route.continue(),
+    );
+    await send(A, 'Retry me please');
+    const failedMsg = A.locator('.msg-failed', { hasText: 'Retry me please' });
+    await visible(failedMsg);
+    await visible(failedMsg.locator('.send-status', { hasText: 'Not sent' }));
+    await A.unroute(pattern);
+    await failedMsg.locator('button', { hasText: 'Retry' }).click();
+    await visible(mainMsg(B, 'Retry me please'));
+    await gone(A.locator('.msg-pending'));
+    if ((await count(mainMsg(A, 'Retry me please'))) !== 1) throw new Error('retried message shown twice');
+  });
+
+  await step('a thread reply', async () => {
+    await hoverTool(B, mainMsg(B, 'Hello from Alice'), 'Reply in thread');
+    await visible(B.locator('.panel .composer textarea'));
+    await send(B, 'Replying in a thread', '.panel');
+    await visible(msgIn(B.locator('.panel'), 'Replying in a thread'));
+    const summary = mainMsg(A, 'Hello from Alice').locator('.thread-summary');
+    await until('thread summary on A', async () => (await summary.textContent())?.includes('1 reply'));
+    await summary.click();
+    await visible(msgIn(A.locator('.panel'), 'Replying in a thread'));
+    // A live reply from A reaches B's open thread.
+    await send(A, 'Thread answer from Alice', '.panel');
+    await visible(msgIn(B.locator('.panel'), 'Thread answer from Alice'));
+    if (await mainMsg(B, 'Thread answer from Alice').count()) throw new Error('thread reply leaked into the channel');
+    await A.keyboard.press('Escape');
+    await gone(A.locator('.panel'));
+  });
+
+  await step('unread counts and mention badges update live', async () => {
+    await openChannel(B, random.id);
+    await send(A, 'First unread');
+    await send(A, 'Second unread');
+    const item = sideItem(B, general.id);
+    await until('unread 2', async () => (await item.locator('.badge').textContent()) === '2');
+    if (!(await item.getAttribute('class')).includes('unread')) throw new Error('not bold');
+    await send(A, 'Ping @bob please look');
+    await until('mention badge', async () => (await item.locator('.badge-mention').textContent()) === '1');
+    await until('tab title', async () => (await B.title()).startsWith('(1)'));
+    await openChannel(B, general.id);
+    await visible(B.locator('.unread-line'));
+    await gone(item.locator('.badge'));
+    await until('title cleared', async () => !(await B.title()).startsWith('('));
+  });
+
+  let dmId;
+  await step('a direct message', async () => {
+    await A.locator('.sidebar button[aria-label="New message"]').click();
+    await A.locator('.modal .chips-input input').fill('bob');
+    await A.locator('.modal .user-row[data-username="bob"]').click();
+    await A.locator('.modal .btn-primary').click();
+    await until('DM open', async () => /^\/c\/\d+$/.test(new URL(A.url()).pathname) && !(await A.locator('.modal').count()));
+    dmId = new URL(A.url()).pathname.split('/')[2];
+    await send(A, 'A private hello for Bob');
+    const item = sideItem(B, dmId);
+    await until('DM badge on B', async () => (await item.locator('.badge-mention').textContent()) === '1');
+    await item.click();
+    await visible(mainMsg(B, 'A private hello for Bob'));
+    await send(B, 'Private reply from Bob');
+    await visible(mainMsg(A, 'Private reply from Bob'));
+  });
+
+  await step('reload keeps everything', async () => {
+    await B.reload();
+    await visible(mainMsg(B, 'Private reply from Bob'));
+    await visible(mainMsg(B, 'A private hello for Bob'));
+    await openChannel(B, general.id);
+    await visible(mainMsg(B, 'This had a typo, fixed'));
+    await visible(mainMsg(B, 'Hello from Alice').locator('.thread-summary', { hasText: '2 replies' }));
+    const chip = mainMsg(B, 'Bob here').locator('.reaction[data-emoji="👍"] .reaction-count');
+    await until('reactions after reload', async () => (await chip.textContent()) === '2');
+    if (await mainMsg(B, 'Oops, wrong channel').count()) throw new Error('deleted message is back');
+  });
+
+  await step('history loads while scrolling up; jump to the first unread message', async () => {
+    const long = await admin.post('/channels', { name: 'history', kind: 'public' });
+    await admin.post(`/channels/${long.id}/members`, { user_id: bob.id });
+    for (let i = 1; i <= 130; i++) await admin.post(`/channels/${long.id}/messages`, { text: `History message ${i}` });
+    await until('channel in B sidebar', async () => (await sideItem(B, long.id).count()) === 1);
+    await openChannel(B, long.id);
+    await visible(mainMsg(B, 'History message 130'));
+    // All 130 are unread: the banner offers the first one, far above the first page.
+    const jump = B.locator('.unread-banner .unread-jump');
+    await visible(jump);
+    await jump.click();
+    await visible(B.locator('.unread-line'));
+    await visible(B.locator('.conv .msg .md', { hasText: /^History message 1$/ }));
+    const texts = await B.locator('.conv .messages .msg .md').allTextContents();
+    const nums = texts.map((t) => Number(/History message (\d+)/.exec(t)?.[1])).filter(Boolean);
+    if (nums.length !== 130 || nums.some((n, i) => n !== i + 1)) throw new Error(`history out of order or incomplete: ${nums.length}`);
+    // Scrolling up from the bottom of a fresh load fetches older pages.
+    await B.reload();
+    await visible(mainMsg(B, 'History message 130'));
+    for (let i = 0; i < 10 && !(await B.locator('.conv .intro').count()); i++) {
+      await B.locator('.conv .messages').evaluate((el) => el.scrollTo(0, 0));
+      await B.waitForTimeout(300);
+    }
+    await visible(B.locator('.conv .intro'));
+    await visible(B.locator('.conv .msg .md', { hasText: /^History message 1$/ }));
+  });
+
+  await step('quick switcher (Ctrl+K)', async () => {
+    await B.keyboard.press('Control+k');
+    await B.locator('.switcher input').fill('rand');
+    await B.keyboard.press('Enter');
+    await B.waitForFunction((id) => location.pathname === `/c/${id}`, random.id);
+    await openChannel(B, general.id);
+  });
+
+  await step('network cut: server stopped and restarted, nothing lost or duplicated', async () => {
+    await openChannel(A, general.id);
+    await server.stop();
+    await visible(A.locator('.conn-banner'), 15_000);
+    await send(A, 'Sent while offline 1');
+    await send(A, 'Sent while offline 2');
+    await visible(A.locator('.msg-pending', { hasText: 'Sent while offline 2' }));
+    await A.waitForTimeout(1500);
+    await server.start();
+    await visible(mainMsg(B, 'Sent while offline 2'), 40_000);
+    await gone(A.locator('.msg-pending'), 30_000);
+    await gone(A.locator('.conn-banner'), 30_000);
+    // After both reconnected, a live message still flows both ways.
+    await send(B, 'Back online');
+    await visible(mainMsg(A, 'Back online'));
+    for (const page of [A, B]) {
+      for (const text of ['Sent while offline 1', 'Sent while offline 2', 'Hello from Alice', 'Back online']) {
+        const n = await count(mainMsg(page, text));
+        if (n !== 1) throw new Error(`"${text}" shown ${n} times`);
+      }
+    }
+    const order = await B.locator('.conv .messages .msg .md').allTextContents();
+    const i1 = order.findIndex((t) => t.includes('Sent while offline 1'));
+    const i2 = order.findIndex((t) => t.includes('Sent while offline 2'));
+    if (!(i1 >= 0 && i2 > i1)) throw new Error('offline messages out of order');
+    const api = await Api.login(server.url, 'bob', PASSWORD);
+    const hist = await api.get(`/channels/${general.id}/messages?limit=200`);
+    for (const text of ['Sent while offline 1', 'Sent while offline 2']) {
+      const n = hist.messages.filter((m) => m.text === text).length;
+      if (n !== 1) throw new Error(`"${text}" stored ${n} times`);
+    }
+    await B.reload();
+    await visible(mainMsg(B, 'Back online'));
+    if ((await count(mainMsg(B, 'Sent while offline 1'))) !== 1) throw new Error('duplicate after reload');
+  });
+
+  await step('zh-CN renders in Chinese', async () => {
+    const Z = await newPage({ locale: 'zh-CN' });
+    await Z.goto(base + '/');
+    await visible(Z.locator('h1', { hasText: '登录 Enclave' }));
+    await Z.locator('input[name="login"]').fill('carol');
+    await Z.locator('input[name="password"]').fill(PASSWORD);
+    await Z.locator('form button[type="submit"]', { hasText: '登录' }).click();
+    await visible(Z.locator('.sidebar .side-section-toggle', { hasText: '频道' }));
+    await visible(Z.locator('.sidebar .side-section-toggle', { hasText: '私信' }));
+    await visible(Z.locator('.sidebar', { hasText: '浏览频道' }));
+    if ((await Z.evaluate(() => document.documentElement.lang)) !== 'zh-CN') throw new Error('html lang');
+    // The language can be changed in settings.
+    await Z.locator('.me-btn').click();
+    await Z.locator('.menu-item', { hasText: '设置' }).click();
+    await Z.locator('.settings .tab', { hasText: '偏好设置' }).click();
+    await Z.locator('select[name="language"]').selectOption('en');
+    await visible(Z.locator('.sidebar .side-section-toggle', { hasText: 'Channels' }));
+    await Z.context().close();
+  });
+
+  await step('a 375 px phone screen is usable', async () => {
+    const P = await newPage({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await login(P, base, 'bob');
+    const overflow = await P.evaluate(() => document.documentElement.scrollWidth);
+    if (overflow > 375) throw new Error(`horizontal overflow: ${overflow}px`);
+    await sideItem(P, general.id).tap();
+    await visible(P.locator('.conv .composer textarea'));
+    if (await P.locator('.sidebar').isVisible()) throw new Error('sidebar still shown in the conversation');
+    const box = await P.locator('.conv .composer').boundingBox();
+    if (!box || box.x < 0 || box.x + box.width > 375 || box.y + box.height > 740) throw new Error(`composer off screen: ${JSON.stringify(box)}`);
+    await send(P, 'Sent from a phone');
+    await visible(mainMsg(A, 'Sent from a phone'));
+    await P.locator('.back-btn').first().tap();
+    await visible(P.locator('.sidebar'));
+    const w = await P.evaluate(() => document.documentElement.scrollWidth);
+    if (w > 375) throw new Error(`horizontal overflow: ${w}px`);
+    await P.context().close();
+  });
+
+  await step('admin page: create, deactivate and reactivate a user', async () => {
+    const M = await newPage();
+    await login(M, base, 'admin');
+    await M.locator('.sidebar a[href="/admin"]').click();
+    await M.locator('.admin .btn-primary', { hasText: 'Add user' }).click();
+    const form = M.locator('.modal form');
+    await form.locator('input').nth(0).fill('dave');
+    await form.locator('input').nth(1).fill('Dave Sun');
+    await form.locator('input[type="password"]').fill(PASSWORD);
+    await form.locator('button[type="submit"]').click();
+    const row = M.locator('.table tr[data-username="dave"]');
+    await visible(row);
+    await row.locator('button', { hasText: 'Deactivate' }).click();
+    await M.locator('.modal .btn-danger').click();
+    await visible(row.locator('.status-pill.off'));
+    const api = await Api.login(base, 'dave', PASSWORD).catch((e) => e);
+    if (!(api instanceof Error)) throw new Error('a deactivated user could log in');
+    await row.locator('button', { hasText: 'Reactivate' }).click();
+    await visible(row.locator('.status-pill.ok'));
+    await Api.login(base, 'dave', PASSWORD);
+    await M.context().close();
+  });
+
+  await step('no Content-Security-Policy violations', async () => {
+    if (cspViolations.length) throw new Error(cspViolations.join('\n'));
+  });
+
+  await step('logout', async () => {
+    await A.locator('.me-btn').click();
+    await A.locator('.menu-item', { hasText: 'Sign out' }).click();
+    await visible(A.locator('input[name="login"]'));
+    const me = await A.evaluate(() => fetch('/api/v1/users/me').then((r) => r.status));
+    if (me !== 401) throw new Error(`still logged in: ${me}`);
+  });
+
+  void admin;
+  void bob;
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

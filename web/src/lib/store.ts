@@ -1,0 +1,181 @@
+// The application state: one immutable object, replaced on every change, and a hook that
+// re-renders a component when the slice it selects changes. Notifications are batched per
+// microtask so a burst of events renders once.
+
+import { useEffect, useReducer, useRef } from 'preact/hooks';
+import type { Channel, Presence, StoredMessage, User } from './types';
+import type { Pending } from './timeline';
+
+export interface Timeline {
+  /** Top-level messages, ascending by seq, a contiguous range ending at the newest. */
+  messages: StoredMessage[];
+  hasMoreBefore: boolean;
+  loading: boolean;
+  loaded: boolean;
+  error?: string;
+}
+
+export interface ThreadView {
+  rootId: string;
+  channelId: string | null;
+  root: StoredMessage | null;
+  replies: StoredMessage[];
+  loading: boolean;
+  error?: string;
+}
+
+export type Route =
+  | { name: 'home' }
+  | { name: 'channel'; id: string; thread?: string }
+  | { name: 'admin' };
+
+export type Panel = { kind: 'thread'; rootId: string } | { kind: 'pins' } | { kind: 'members' } | null;
+
+export type Modal =
+  | { kind: 'switcher' }
+  | { kind: 'browse' }
+  | { kind: 'create' }
+  | { kind: 'dm' }
+  | { kind: 'people' }
+  | { kind: 'settings'; tab?: 'profile' | 'prefs' | 'security' }
+  | { kind: 'profile'; userId: string }
+  | { kind: 'channelInfo' }
+  | { kind: 'confirm'; title: string; body: string; action: string; danger?: boolean; onConfirm: () => void }
+  | null;
+
+export type ConnState = 'connecting' | 'online' | 'offline';
+
+export interface Prefs {
+  theme: 'system' | 'light' | 'dark';
+  lang: 'auto' | 'en' | 'zh-CN';
+  notify: boolean;
+}
+
+export interface Toast {
+  id: number;
+  text: string;
+  kind: 'error' | 'info';
+}
+
+export interface AppState {
+  phase: 'boot' | 'login' | 'ready';
+  needsSetup: boolean;
+  me: User | null;
+  users: Record<string, User>;
+  /** Lower-case username → user id. */
+  byUsername: Record<string, string>;
+  channels: Record<string, Channel>;
+  channelsLoaded: boolean;
+  timelines: Record<string, Timeline>;
+  threads: Record<string, ThreadView>;
+  pins: Record<string, StoredMessage[] | undefined>;
+  members: Record<string, string[] | undefined>;
+  /** Typing users by conversation key (`channel` or `channel:root`), with expiry times. */
+  typing: Record<string, Record<string, number>>;
+  presence: Record<string, Presence>;
+  conn: ConnState;
+  /** A socket has been open at least once this session. */
+  everConnected: boolean;
+  outbox: Pending[];
+  route: Route;
+  panel: Panel;
+  modal: Modal;
+  prefs: Prefs;
+  toasts: Toast[];
+  /** Per channel: the read position when it was opened, for the "new messages" line. */
+  unreadMarker: Record<string, number | null>;
+  /** Message id being edited inline. */
+  editing: string | null;
+  /** Message to scroll to and highlight once. */
+  focusMessage: { channelId: string; id: string; at: number } | null;
+  /** Per channel: the time of the newest message seen (sorts direct conversations). */
+  activity: Record<string, number>;
+}
+
+export function initialState(prefs: Prefs): AppState {
+  return {
+    phase: 'boot',
+    needsSetup: false,
+    me: null,
+    users: {},
+    byUsername: {},
+    channels: {},
+    channelsLoaded: false,
+    timelines: {},
+    threads: {},
+    pins: {},
+    members: {},
+    typing: {},
+    presence: {},
+    conn: 'connecting',
+    everConnected: false,
+    outbox: [],
+    route: { name: 'home' },
+    panel: null,
+    modal: null,
+    prefs,
+    toasts: [],
+    unreadMarker: {},
+    editing: null,
+    focusMessage: null,
+    activity: {},
+  };
+}
+
+type Listener = () => void;
+
+export class Store {
+  private state: AppState;
+  private listeners = new Set<Listener>();
+  private scheduled = false;
+
+  constructor(initial: AppState) {
+    this.state = initial;
+  }
+
+  get(): AppState {
+    return this.state;
+  }
+
+  set(patch: Partial<AppState> | ((s: AppState) => Partial<AppState>)) {
+    const p = typeof patch === 'function' ? patch(this.state) : patch;
+    this.state = { ...this.state, ...p };
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        for (const l of [...this.listeners]) l();
+      });
+    }
+  }
+
+  subscribe(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+}
+
+/** Subscribes a component to a slice of the store; it re-renders when the slice changes. */
+export function useSelect<T>(store: Store, select: (s: AppState) => T): T {
+  const [, force] = useReducer((n: number) => n + 1, 0);
+  const value = select(store.get());
+  const ref = useRef({ select, value });
+  ref.current.select = select;
+  ref.current.value = value;
+  useEffect(
+    () =>
+      store.subscribe(() => {
+        let next: T;
+        try {
+          next = ref.current.select(store.get());
+        } catch {
+          // The slice no longer exists (say, after logout): re-render; the parent unmounts us.
+          force(0);
+          return;
+        }
+        if (!Object.is(next, ref.current.value)) force(0);
+      }),
+    [store],
+  );
+  return value;
+}
