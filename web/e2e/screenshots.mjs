@@ -41,7 +41,7 @@ export async function seed(base, admin, password) {
   const product = await mkChannel('xiaoming', '产品讨论', '下个版本的需求和排期', 'public', ['alice', 'lina', 'zhangwei', 'bob']);
 
   await say('carol', eng, 'Morning team! The **v2.4 release** is scheduled for Thursday. Remaining items:\n- finish the migration guide\n- API docs for webhooks\n- overnight load test');
-  const load = await say('david', eng, 'Load test finished overnight: `p99 = 41 ms` at 30k sends/s 🚀');
+  const load = await say('david', eng, 'Staging is green again after the `db-migrate` fix 🚀');
   const cfg = await say('bob', eng, 'Nice! This is the config I used for the soak run:\n```toml\n[auth]\nsession_ttl_days = 30\nmax_failures_per_account = 10\n```');
   const root = await say('carol', eng, 'Can someone review the migration PR before lunch? It touches the retention job.');
   await say('erin', eng, '> Is the rollback plan documented?\nYes, it is in the runbook: https://wiki.example.com/runbooks/rollback');
