@@ -130,7 +130,7 @@ pub enum Outbound {
         user_id: UserId,
         thread_root_id: Option<MessageId>,
     },
-    Presence(PresenceInfo),
+    Presence(Box<PresenceInfo>),
 }
 
 /// Why the hub ends a session.
@@ -289,7 +289,7 @@ impl State {
 
     fn announce(&self, user: UserId, p: Presence) {
         if let Some(watchers) = self.watchers.get(&user) {
-            let item = Outbound::Presence(self.info(user, p));
+            let item = Outbound::Presence(Box::new(self.info(user, p)));
             for id in watchers {
                 // Presence is best-effort: a full queue drops the notice, not the session.
                 if let Some(s) = self.sessions.get(id) {

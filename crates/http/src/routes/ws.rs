@@ -205,7 +205,7 @@ pub async fn ws(
     let authed = state.accounts.authenticate(&token).await?;
     let upgrade = upgrade.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
     let response = upgrade
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(MAX_READ_FRAME)
@@ -217,14 +217,25 @@ pub async fn ws(
     Ok(response.into_response())
 }
 
+/// The next acknowledgement, or never when no send was made yet.
+async fn recv_side(
+    side: &mut Option<(mpsc::Sender<Value>, mpsc::Receiver<Value>)>,
+) -> Option<Value> {
+    match side {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 struct SocketSession {
     state: AppState,
     authed: Authed,
     socket: WebSocket,
-    /// Frames produced off the session task (acknowledgements of sends).
-    side_tx: mpsc::Sender<Value>,
-    side_rx: mpsc::Receiver<Value>,
-    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Frames produced off the session task (acknowledgements of sends), and the limit on
+    /// sends in flight. Both are made on the first send: most sockets only listen, and each
+    /// idle socket should cost as little memory as possible.
+    side: Option<(mpsc::Sender<Value>, mpsc::Receiver<Value>)>,
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
     bad_frames: u32,
     last_heard: Instant,
 }
@@ -243,14 +254,12 @@ fn close_frame(code: u16, reason: &str) -> WsMessage {
 
 impl SocketSession {
     fn new(state: AppState, authed: Authed, socket: WebSocket) -> Self {
-        let (side_tx, side_rx) = mpsc::channel(MAX_IN_FLIGHT);
         SocketSession {
             state,
             authed,
             socket,
-            side_tx,
-            side_rx,
-            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            side: None,
+            in_flight: None,
             bad_frames: 0,
             last_heard: Instant::now(),
         }
@@ -334,7 +343,7 @@ impl SocketSession {
                         }
                     }
                 }
-                frame = self.side_rx.recv() => {
+                frame = recv_side(&mut self.side) => {
                     if let Some(v) = frame
                         && !self.send_value(&v).await
                     {
@@ -466,11 +475,19 @@ impl SocketSession {
                 client_msg_id,
                 thread_root_id,
             } => {
-                let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                let limit = self
+                    .in_flight
+                    .get_or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)))
+                    .clone();
+                let Ok(permit) = limit.acquire_owned().await else {
                     return Flow::Stop;
                 };
                 let state = self.state.clone();
-                let side = self.side_tx.clone();
+                let side = self
+                    .side
+                    .get_or_insert_with(|| mpsc::channel(MAX_IN_FLIGHT))
+                    .0
+                    .clone();
                 tokio::spawn(async move {
                     let input = PostInput {
                         text,
