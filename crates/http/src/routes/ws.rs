@@ -270,10 +270,16 @@ impl SocketSession {
     /// write would keep the session, which no longer reaches its heartbeat check, forever).
     async fn write(&mut self, msg: WsMessage) -> bool {
         let limit = self.state.config.heartbeat * 2;
-        matches!(
-            tokio::time::timeout(limit, self.socket.send(msg)).await,
-            Ok(Ok(()))
-        )
+        let mut send = std::pin::pin!(self.socket.send(msg));
+        // Most writes complete at once (the socket buffer has room): only a write that has to
+        // wait gets a timer, which spares a timer per frame when fanning out.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(send.as_mut().poll(cx))).await;
+        match first {
+            std::task::Poll::Ready(r) => r.is_ok(),
+            std::task::Poll::Pending => {
+                matches!(tokio::time::timeout(limit, send).await, Ok(Ok(())))
+            }
+        }
     }
 
     async fn send_value(&mut self, v: &Value) -> bool {

@@ -144,7 +144,32 @@ impl TestServer {
         s
     }
 
+    /// Starts one node of a cluster on a new temporary data folder, with `env` (the shared
+    /// database and NATS settings). Only the first node creates the administrator, in the
+    /// shared database.
+    pub fn start_node(env: &[(&str, &str)], create_admin: bool) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("enclave-node-")
+            .tempdir()
+            .expect("creating a temporary data folder");
+        let mut server = Self::new_unstarted(DataDir::Temp(dir), env);
+        if create_admin {
+            server.create_admin();
+        }
+        server.spawn();
+        server
+    }
+
     fn launch(data: DataDir, env: &[(&str, &str)]) -> TestServer {
+        let mut server = Self::new_unstarted(data, env);
+        if !server.data_dir().join("enclave.db").exists() {
+            server.create_admin();
+        }
+        server.spawn();
+        server
+    }
+
+    fn new_unstarted(data: DataDir, env: &[(&str, &str)]) -> TestServer {
         let client = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(0)
@@ -152,7 +177,7 @@ impl TestServer {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("building the HTTP client");
-        let mut server = TestServer {
+        TestServer {
             data,
             env: env
                 .iter()
@@ -163,12 +188,7 @@ impl TestServer {
             log: Arc::new(Mutex::new(Vec::new())),
             client,
             admin_token: Mutex::new(None),
-        };
-        if !server.data_dir().join("enclave.db").exists() {
-            server.create_admin();
         }
-        server.spawn();
-        server
     }
 
     /// A command for the binary on this server's data folder and environment.
