@@ -201,10 +201,16 @@ pub struct NatsBus {
 impl NatsBus {
     /// Connects to NATS and starts receiving the cluster's signals.
     pub async fn connect(url: &str, cluster: &str) -> Result<Arc<NatsBus>, Error> {
+        // `nats://a:4222,nats://b:4222`: the servers of a NATS cluster, tried in turn.
+        let servers = url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Unavailable(format!("bad NATS address: {e}")))?;
         let client = async_nats::ConnectOptions::new()
             .name("enclave")
             .retry_on_initial_connect()
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(|e| Error::Unavailable(e.to_string()))?;
         let subject = format!("enclave.{cluster}.signals");

@@ -82,7 +82,7 @@ impl Default for DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// `nats://HOST:PORT`; empty for a single node.
+    /// `nats://HOST:PORT` (several, comma-separated, for a NATS cluster); empty for a single node.
     pub nats_url: String,
     /// Nodes with the same name form one cluster (one NATS server can serve several).
     pub name: String,
@@ -349,7 +349,13 @@ impl Config {
     pub fn to_masked_toml(&self) -> anyhow::Result<String> {
         let mut shown = self.clone();
         shown.database.url = mask_url(&shown.database.url);
-        shown.cluster.nats_url = mask_url(&shown.cluster.nats_url);
+        shown.cluster.nats_url = shown
+            .cluster
+            .nats_url
+            .split(',')
+            .map(mask_url)
+            .collect::<Vec<_>>()
+            .join(",");
         Ok(toml::to_string_pretty(&shown)?)
     }
 }
