@@ -457,6 +457,63 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await Z.context().close();
   });
 
+  await step('browser notifications for mentions and direct messages (with permission)', async () => {
+    // Bob on a second device whose browser granted the permission. The page's Notification is
+    // wrapped so the test can see what the client shows (headless Chromium has no desktop).
+    const N = await newPage({ permissions: ['notifications'] });
+    await N.addInitScript(() => {
+      const Real = window.Notification;
+      window.__shown = [];
+      class Recorded {
+        constructor(title, options = {}) {
+          window.__shown.push({ title, body: options.body ?? '' });
+          this.onclick = null;
+        }
+        close() {}
+        static get permission() {
+          return Real.permission;
+        }
+        static requestPermission() {
+          return Real.requestPermission();
+        }
+      }
+      window.Notification = Recorded;
+    });
+    await login(N, base, 'bob');
+    await N.locator('.me-btn').click();
+    await N.locator('.menu-item', { hasText: 'Settings' }).click();
+    await N.locator('.settings .tab', { hasText: 'Preferences' }).click();
+    const toggle = N.locator('.toggle-row input[type="checkbox"]');
+    if (!(await toggle.isChecked())) await toggle.check();
+    await N.keyboard.press('Escape');
+    await openChannel(N, random.id);
+    const shown = () => N.evaluate(() => window.__shown);
+
+    await openChannel(A, general.id);
+    await send(A, 'No mention here, no notification');
+    await send(A, '@bob the build is green');
+    await until('mention notification', async () => (await shown()).some((n) => n.body.includes('the build is green')));
+    const notes = await shown();
+    if (notes.some((n) => n.body.includes('No mention here'))) throw new Error('notified without a mention');
+    const mention = notes.find((n) => n.body.includes('the build is green'));
+    if (!mention.title.includes('Alice Chen') || !mention.title.includes('general')) throw new Error(`title ${mention.title}`);
+
+    await openChannel(A, dmId);
+    await send(A, 'Direct note for your desktop');
+    await until('DM notification', async () => (await shown()).some((n) => n.body.includes('Direct note for your desktop')));
+    const dm = (await shown()).find((n) => n.body.includes('Direct note'));
+    if (dm.title !== 'Alice Chen') throw new Error(`DM title ${dm.title}`);
+    // The conversation on screen does not notify.
+    await openChannel(N, dmId);
+    const before = (await shown()).length;
+    await send(A, 'Seen on screen already');
+    await visible(mainMsg(N, 'Seen on screen already'));
+    await N.waitForTimeout(300);
+    if ((await shown()).length !== before) throw new Error('notified about the open conversation');
+    await N.context().close();
+    await openChannel(A, general.id);
+  });
+
   await step('a 375 px phone screen is usable', async () => {
     const P = await newPage({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     await login(P, base, 'bob');
