@@ -88,6 +88,7 @@ async fn post_full(
     store
         .post_message(
             NewMessage {
+                file_ids: Vec::new(),
                 channel_id: ch,
                 user_id: who.id,
                 text: text.to_owned(),
