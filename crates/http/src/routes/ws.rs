@@ -499,6 +499,7 @@ impl SocketSession {
                         text,
                         client_msg_id: client_msg_id.clone(),
                         thread_root_id: thread_root_id.map(|w| MessageId(w.0)),
+                        file_ids: Vec::new(),
                     };
                     let frame = match state
                         .messages
