@@ -511,7 +511,8 @@ mod tests {
         let archived = channel(ChannelKind::Private, true);
         let mem = Some(member(ChannelRole::Member));
         // (who, uploader, shared in) -> outcome
-        let table: Vec<(&Actor, UserId, Vec<(Channel, Option<Membership>)>, &str)> = vec![
+        type Shared = Vec<(Channel, Option<Membership>)>;
+        let table: Vec<(&Actor, UserId, Shared, &str)> = vec![
             (&me, ME, vec![], "ok"),
             (&me, OTHER, vec![], "404"),
             (&admin, OTHER, vec![], "404"),

@@ -357,6 +357,7 @@ impl SegmentDecryptor {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -90,6 +90,7 @@ pub fn thumbnail(data: &[u8], max_pixels: u64) -> Result<Thumbnail, ImageError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
