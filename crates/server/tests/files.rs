@@ -340,12 +340,27 @@ async fn scenario(server: &mut TestServer, stored_objects: &dyn Fn() -> Vec<Vec<
         "the refused upload left an object"
     );
 
-    // Per-file limit (configured at 2 MB).
-    let (status, body) = upload(server, &bob, "big.bin", vec![1u8; 2_100_000]).await;
+    // Per-file limit (configured at 12 MB).
+    let (status, body) = upload(server, &bob, "big.bin", vec![1u8; 12_100_000]).await;
     assert_status_error("too big", (status, &body), 413, "file_too_large");
-    // Quota (configured at 3 MB per user).
-    upload_ok(server, &bob, "a.bin", vec![2u8; 1_900_000]).await;
-    let (status, body) = upload(server, &bob, "b.bin", vec![3u8; 1_200_000]).await;
+    // A large file streams through in many segments (and several multipart parts on S3).
+    let large: Vec<u8> = (0..11_000_000u32).map(|i| (i % 251) as u8).collect();
+    let big = upload_ok(server, &bob, "a.bin", large.clone()).await;
+    assert_eq!(big["content_type"], "application/octet-stream");
+    let resp = download(server, &bob, &format!("/api/v1/files/{}", s(&big, "id"))).await;
+    assert_eq!(resp.headers()["content-length"], "11000000");
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert!(
+        resp.bytes().await.unwrap() == large,
+        "large file differs after the round trip"
+    );
+    // Quota (configured at 20 MB per user).
+    let (status, body) = upload(server, &bob, "b.bin", vec![3u8; 9_500_000]).await;
     assert_status_error("over quota", (status, &body), 413, "quota_exceeded");
     assert_eq!(
         stored_objects().len(),
@@ -395,8 +410,8 @@ async fn scenario(server: &mut TestServer, stored_objects: &dyn Fn() -> Vec<Vec<
 }
 
 const LIMITS: &[(&str, &str)] = &[
-    ("ENCLAVE_FILES__MAX_FILE_BYTES", "2000000"),
-    ("ENCLAVE_FILES__USER_QUOTA_BYTES", "3000000"),
+    ("ENCLAVE_FILES__MAX_FILE_BYTES", "12000000"),
+    ("ENCLAVE_FILES__USER_QUOTA_BYTES", "20000000"),
     ("ENCLAVE_FILES__MAX_IMAGE_PIXELS", "40000000"),
     ("ENCLAVE_FILES__SWEEP_INTERVAL_SECS", "1"),
     ("ENCLAVE_FILES__UNATTACHED_GRACE_SECS", "3600"),
