@@ -36,6 +36,75 @@ async fn upload(
     common::read_json(resp).await
 }
 
+/// Sends an upload of `len` bytes over a raw connection, declared by `Content-Length` or sent
+/// chunked, writing in the background while the answer is read: the server may answer (413)
+/// before the body is complete, and a client that only reads after writing would see a broken
+/// pipe instead of the answer.
+async fn raw_upload(server: &TestServer, token: &str, len: usize, chunked: bool) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let framing = if chunked {
+        "transfer-encoding: chunked".to_owned()
+    } else {
+        format!("content-length: {len}")
+    };
+    let head = format!(
+        "POST /api/v1/files?name=raw.bin HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n{framing}\r\n\r\n",
+        server.addr()
+    );
+    let writer = tokio::spawn(async move {
+        wr.write_all(head.as_bytes()).await?;
+        let block = vec![b'z'; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len());
+            if chunked {
+                wr.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+                wr.write_all(&block[..n]).await?;
+                wr.write_all(b"\r\n").await?;
+            } else {
+                wr.write_all(&block[..n]).await?;
+            }
+            left -= n;
+        }
+        if chunked {
+            wr.write_all(b"0\r\n\r\n").await?;
+        }
+        std::io::Result::Ok(wr)
+    });
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let n: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + n {
+                let status: u16 = head[9..12].parse().unwrap();
+                let body =
+                    serde_json::from_slice(&buf[end + 4..end + 4 + n]).unwrap_or(Value::Null);
+                writer.abort();
+                return (status, body);
+            }
+        }
+        assert!(Instant::now() < deadline, "no answer to the raw upload");
+        let n = tokio::time::timeout(Duration::from_secs(30), rd.read(&mut chunk))
+            .await
+            .expect("reading the answer")
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed before an answer: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 async fn upload_ok(server: &TestServer, token: &str, name: &str, bytes: Vec<u8>) -> Value {
     let (status, body) = upload(server, token, name, bytes).await;
     assert_eq!(status, 201, "upload {name}: {body}\n{}", server.log());
@@ -238,8 +307,20 @@ async fn scenario(server: &mut TestServer, stored_objects: &dyn Fn() -> Vec<Vec<
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let (status, body) = post_with_files(server, &alice, &ch, &many).await;
     assert_status_error("eleven files", (status, &body), 400, "invalid_field");
+    let mut carol_ws = common::ws::WsClient::connect(server, &carol).await;
     let (status, msg) = post_with_files(server, &alice, &ch, &[&text_id]).await;
     assert_eq!(status, 201, "{msg}");
+    let msg_id = s(&msg, "id");
+    let ev = carol_ws
+        .next_where(Duration::from_secs(10), "message.created", |v| {
+            v["type"] == "message.created" && v["message"]["id"] == msg_id.as_str()
+        })
+        .await;
+    assert_eq!(
+        ev["message"], msg,
+        "the event carries the message (and its files) as REST returned it"
+    );
+    carol_ws.close().await;
     assert_eq!(msg["files"][0]["id"], text_id.as_str());
     assert_eq!(msg["files"][0]["name"], "secret notes.txt");
     let (_, history) = server
@@ -341,8 +422,14 @@ async fn scenario(server: &mut TestServer, stored_objects: &dyn Fn() -> Vec<Vec<
     );
 
     // Per-file limit (configured at 12 MB).
-    let (status, body) = upload(server, &bob, "big.bin", vec![1u8; 12_100_000]).await;
-    assert_status_error("too big", (status, &body), 413, "file_too_large");
+    // Refused from the declared length before the body is read...
+    let (status, body) = raw_upload(server, &bob, 12_100_000, false).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "file_too_large", "{body}");
+    // ...or, without a declared length, as soon as the streamed bytes pass the limit.
+    let (status, body) = raw_upload(server, &bob, 12_100_000, true).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "file_too_large", "{body}");
     // A large file streams through in many segments (and several multipart parts on S3).
     let large: Vec<u8> = (0..11_000_000u32).map(|i| (i % 251) as u8).collect();
     let big = upload_ok(server, &bob, "a.bin", large.clone()).await;
@@ -360,8 +447,12 @@ async fn scenario(server: &mut TestServer, stored_objects: &dyn Fn() -> Vec<Vec<
         "large file differs after the round trip"
     );
     // Quota (configured at 20 MB per user).
-    let (status, body) = upload(server, &bob, "b.bin", vec![3u8; 9_500_000]).await;
-    assert_status_error("over quota", (status, &body), 413, "quota_exceeded");
+    let (status, body) = raw_upload(server, &bob, 9_500_000, false).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
+    let (status, body) = raw_upload(server, &bob, 9_500_000, true).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
     assert_eq!(
         stored_objects().len(),
         before + 1,
