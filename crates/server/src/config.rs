@@ -634,6 +634,49 @@ mod tests {
         assert!(bad(vec![("ENCLAVE_TLS__CERT", "/only-cert.pem")]));
         assert!(bad(vec![("ENCLAVE_NO_SUCH_KEY", "1")]));
         assert!(bad(vec![("ENCLAVE_AUTH__SESSION_TTL_DAYS", "many")]));
+        assert!(bad(vec![("ENCLAVE_FILES__NO_SUCH_KEY", "1")]));
+        assert!(bad(vec![("ENCLAVE_FILES__STORE", "ftp")]));
+        assert!(bad(vec![("ENCLAVE_FILES__STORE", "s3")]));
+        assert!(bad(vec![("ENCLAVE_FILES__MASTER_KEY", "c2hvcnQ=")]));
+        assert!(bad(vec![(
+            "ENCLAVE_FILES__PREVIOUS_KEYS__OLD",
+            "not base64!"
+        )]));
+        assert!(bad(vec![("ENCLAVE_FILES__MAX_FILE_BYTES", "0")]));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn file_settings_and_their_secrets() {
+        let key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+        let env = [
+            ("ENCLAVE_FILES__STORE", "s3"),
+            ("ENCLAVE_FILES__S3_BUCKET", "b"),
+            ("ENCLAVE_FILES__S3_ACCESS_KEY", "ak"),
+            ("ENCLAVE_FILES__S3_SECRET_KEY", "very-secret"),
+            ("ENCLAVE_FILES__MASTER_KEY", key),
+            ("ENCLAVE_FILES__MASTER_KEY_ID", "k2"),
+            ("ENCLAVE_FILES__PREVIOUS_KEYS__K1", key),
+            ("ENCLAVE_FILES__USER_QUOTA_BYTES", "0"),
+        ];
+        let config = Config::load(
+            None,
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let shown = config.to_masked_toml().unwrap();
+        assert!(
+            !shown.contains("very-secret") && !shown.contains(key),
+            "{shown}"
+        );
+        assert!(shown.contains("s3_access_key = \"ak\""), "{shown}");
+        assert_eq!(config.files_config().user_quota, None);
+        assert!(matches!(
+            config.blob_config(),
+            enclave_files::BlobConfig::S3 { endpoint: None, .. }
+        ));
+        assert_eq!(config.key_ring().unwrap().current_id(), "k2");
     }
 
     #[test]
