@@ -48,6 +48,8 @@ pub struct FilesConfig {
     pub unattached_grace: Duration,
     /// Time between sweeps.
     pub sweep_interval: Duration,
+    /// Longest wait for the next piece of an upload before it is given up as stalled.
+    pub upload_idle: Duration,
 }
 
 impl Default for FilesConfig {
@@ -60,6 +62,7 @@ impl Default for FilesConfig {
             thumbnail_timeout: Duration::from_secs(10),
             unattached_grace: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_secs(3600),
+            upload_idle: Duration::from_secs(60),
         }
     }
 }
@@ -223,7 +226,13 @@ impl Files {
         let mut image: Option<Vec<u8>> = Some(Vec::new());
         let mut content_type: Option<String> = None;
         let mut pixels_checked = false;
-        while let Some(chunk) = body.next().await {
+        loop {
+            let Ok(next) = tokio::time::timeout(self.config.upload_idle, body.next()).await else {
+                return Err(DomainError::invalid("file", "the upload stalled").into());
+            };
+            let Some(chunk) = next else {
+                break;
+            };
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(BodyError::TooLarge) => {
@@ -602,8 +611,88 @@ fn decrypt_stream(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use enclave_store::NewUser;
+    use enclave_store::sqlite::{Options, SqliteStore};
+
+    async fn setup(dir: &std::path::Path, config: FilesConfig) -> (Files, Actor) {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.join("db"), Options::default()).unwrap());
+        let user = store
+            .create_user(NewUser {
+                username: "u".into(),
+                display_name: "U".into(),
+                email: None,
+                password_hash: None,
+                is_admin: false,
+                is_bot: false,
+                actor_id: None,
+            })
+            .await
+            .unwrap();
+        let blobs = Blobs::open(&enclave_files::BlobConfig::Local {
+            root: dir.join("files"),
+        })
+        .unwrap();
+        let keys = KeyRing::new("k1", [7; 32]).unwrap();
+        let actor = Actor {
+            user_id: user.id,
+            is_admin: false,
+        };
+        (Files::new(store, blobs, keys, config), actor)
+    }
+
+    fn objects(dir: &std::path::Path) -> usize {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p).map_or(0, |rd| {
+                rd.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        walk(&dir.join("files"))
+    }
+
+    #[tokio::test]
+    async fn stalled_and_interrupted_uploads_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = FilesConfig {
+            upload_idle: Duration::from_millis(200),
+            ..FilesConfig::default()
+        };
+        let (files, actor) = setup(dir.path(), config).await;
+        let first = futures_util::stream::iter(vec![Ok(Bytes::from(vec![1u8; 100_000]))]);
+        let stalled = first.chain(futures_util::stream::pending()).boxed();
+        let err = files.upload(&actor, "a", None, stalled).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Domain(DomainError::Invalid { field: "file", .. })
+            ),
+            "{err:?}"
+        );
+        let broken = futures_util::stream::iter(vec![
+            Ok(Bytes::from(vec![1u8; 100_000])),
+            Err(BodyError::Interrupted),
+        ]);
+        assert!(files.upload(&actor, "b", None, broken).await.is_err());
+        assert_eq!(objects(dir.path()), 0);
+        // A complete upload stores exactly one object and reads back.
+        let ok = futures_util::stream::iter(vec![Ok(Bytes::from_static(b"hello"))]);
+        let meta = files.upload(&actor, "c.txt", None, ok).await.unwrap();
+        assert_eq!(objects(dir.path()), 1);
+        let dl = files.download(&actor, meta.id).await.unwrap();
+        let body: Vec<Bytes> = dl.body.map(|r| r.unwrap()).collect().await;
+        assert_eq!(body.concat(), b"hello");
+    }
 
     #[test]
     fn names_are_cleaned() {

@@ -416,6 +416,7 @@ impl Config {
             thumbnail_timeout: secs(f.thumbnail_timeout_secs.max(1)),
             unattached_grace: secs(f.unattached_grace_secs),
             sweep_interval: secs(f.sweep_interval_secs),
+            ..enclave_app::FilesConfig::default()
         }
     }
 
