@@ -7,6 +7,7 @@
 // (CI=true) a missing browser is a failure. E2E_ENCLAVE_BIN=path skips `cargo build`.
 
 import { mkdirSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Api, ROOT, Server, TMP, enclaveBinary, findChromium, launchBrowser, until } from './harness.mjs';
 import { takeScreenshots } from './screenshots.mjs';
@@ -89,6 +90,43 @@ async function hoverTool(page, msg, label) {
   await msg.scrollIntoViewIfNeeded();
   await msg.hover();
   await msg.locator(`.toolbar button[aria-label="${label}"]`).click();
+}
+
+/** A small RGB PNG (`w`×`h`, a gradient), built by hand. */
+function makePng(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc(h * (1 + 3 * w));
+  for (let y = 0; y < h; y++) {
+    raw[y * (1 + 3 * w)] = 0;
+    for (let x = 0; x < w; x++) raw.set([(x * 4) & 255, (y * 4) & 255, 160], y * (1 + 3 * w) + 1 + 3 * x);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +307,41 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await A.locator('.modal .btn-danger').click();
     await gone(mainMsg(A, 'Oops, wrong channel'));
     await gone(mainMsg(B, 'Oops, wrong channel'));
+  });
+
+  await step('files: pick and paste, upload progress, thumbnails, previews and a lightbox', async () => {
+    const picker = A.locator('.conv .composer input[type="file"]');
+    await picker.setInputFiles([
+      { name: 'sunset.png', mimeType: 'image/png', buffer: makePng(640, 400) },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('First line of the notes\nsecond line\n') },
+    ]);
+    await until('two uploads in the tray', async () => (await A.locator('.conv .upload-tray .upload').count()) === 2);
+    await until('uploads finished', async () => (await A.locator('.conv .upload-tray progress').count()) === 0);
+    // Paste a file into the text box.
+    await A.locator('.conv .composer textarea').evaluate((el) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['pasted words'], 'pasted.txt', { type: 'text/plain' }));
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    });
+    await until('three uploads in the tray', async () => (await A.locator('.conv .upload-tray .upload').count()) === 3);
+    await until('uploads finished', async () => (await A.locator('.conv .upload-tray progress').count()) === 0);
+    await send(A, 'Here are the files');
+    await gone(A.locator('.conv .upload-tray .upload'));
+    const msg = mainMsg(B, 'Here are the files');
+    await visible(msg.locator('.attachment-image img'));
+    await until('the thumbnail loaded', async () =>
+      msg.locator('.attachment-image img').evaluate((img) => img.complete && img.naturalWidth === 320),
+    );
+    await visible(msg.locator('.attachment-file', { hasText: 'notes.txt' }));
+    await visible(msg.locator('.attachment-preview', { hasText: 'First line of the notes' }));
+    await visible(msg.locator('.attachment-file', { hasText: 'pasted.txt' }));
+    await msg.locator('.attachment-image').click();
+    await visible(B.locator('.lightbox img'));
+    await until('the full image loaded', async () =>
+      B.locator('.lightbox img').evaluate((img) => img.complete && img.naturalWidth === 640),
+    );
+    await B.keyboard.press('Escape');
+    await gone(B.locator('.lightbox'));
   });
 
   await step('drafts are kept per conversation', async () => {

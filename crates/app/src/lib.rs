@@ -1,7 +1,7 @@
 //! Enclave's use-cases. Each service owns one aggregate and takes its dependencies explicitly:
 //! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
 //! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
-//! pins).
+//! pins) and [`Files`] (uploads, downloads, thumbnails, the sweep, key rotation).
 //!
 //! Doors call these services and nothing below them. Every method that acts for a user takes
 //! the authenticated [`Actor`] and decides with `enclave_core::permissions`; writes that depend
@@ -11,6 +11,7 @@ mod accounts;
 mod channels;
 mod error;
 mod feed;
+mod files;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;
@@ -21,6 +22,7 @@ pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
+pub use files::{BodyError, Download, Files, FilesConfig, clean_name};
 pub use messages::{Messages, PostInput};
 pub use realtime::{Hub, RealtimeConfig};
 

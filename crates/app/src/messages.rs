@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use enclave_core::permissions::{self, Action};
 use enclave_core::{
-    Actor, Anchor, ChannelId, Entity, Error as DomainError, MAX_PAGE, Mentions, Message, MessageId,
-    mentions, validate,
+    Actor, Anchor, ChannelId, Entity, Error as DomainError, FileId, MAX_FILES_PER_MESSAGE,
+    MAX_PAGE, Mentions, Message, MessageId, mentions, validate,
 };
 use enclave_store::{NewMessage, Posted, Store};
 
@@ -19,6 +19,8 @@ pub struct PostInput {
     pub text: String,
     pub client_msg_id: Option<String>,
     pub thread_root_id: Option<MessageId>,
+    /// The actor's own uploads to attach (at most [`MAX_FILES_PER_MESSAGE`]).
+    pub file_ids: Vec<FileId>,
 }
 
 /// The messages service.
@@ -69,7 +71,30 @@ impl Messages {
         channel_id: ChannelId,
         input: PostInput,
     ) -> Result<Posted> {
-        let text = validate::message_text(&input.text)?;
+        let mut file_ids = input.file_ids;
+        let n_given = file_ids.len();
+        file_ids.sort_unstable();
+        file_ids.dedup();
+        if file_ids.len() != n_given {
+            return Err(DomainError::invalid("file_ids", "must not repeat a file").into());
+        }
+        if file_ids.len() > MAX_FILES_PER_MESSAGE {
+            return Err(DomainError::invalid("file_ids", "at most 10 files per message").into());
+        }
+        // A message may be only its files.
+        let text = if input.text.trim().is_empty() && !file_ids.is_empty() {
+            String::new()
+        } else {
+            validate::message_text(&input.text)?
+        };
+        for id in &file_ids {
+            let file = self
+                .store
+                .file(*id)
+                .await?
+                .ok_or(DomainError::NotFound(Entity::File))?;
+            permissions::check_file_attach(actor, file.meta.uploader_id)?;
+        }
         let client_msg_id = input
             .client_msg_id
             .as_deref()
@@ -83,6 +108,7 @@ impl Messages {
             client_msg_id,
             thread_root_id: input.thread_root_id,
             mentions,
+            file_ids,
         };
         Ok(self
             .store

@@ -10,6 +10,7 @@ pub enum Entity {
     Member,
     Token,
     Reaction,
+    File,
 }
 
 impl std::fmt::Display for Entity {
@@ -21,6 +22,7 @@ impl std::fmt::Display for Entity {
             Entity::Member => "member",
             Entity::Token => "token",
             Entity::Reaction => "reaction",
+            Entity::File => "file",
         })
     }
 }
@@ -59,6 +61,15 @@ pub enum Error {
     /// A configured quantity limit was reached (members in a group DM, reactions on a message).
     #[error("limit reached: {0}")]
     LimitExceeded(&'static str),
+    /// An uploaded file is larger than the per-file limit.
+    #[error("file is larger than the {limit}-byte limit")]
+    FileTooLarge { limit: u64 },
+    /// The upload would take the user past their storage quota.
+    #[error("storage quota of {quota} bytes would be exceeded")]
+    QuotaExceeded { quota: u64 },
+    /// An image declares more pixels than allowed (or cannot be decoded within the limits).
+    #[error("image refused: {0}")]
+    ImageRefused(&'static str),
 }
 
 impl Error {

@@ -48,6 +48,10 @@ id_type!(
     /// A session or personal access token.
     TokenId
 );
+id_type!(
+    /// An uploaded file.
+    FileId
+);
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

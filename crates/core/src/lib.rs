@@ -16,6 +16,6 @@ pub mod validate;
 
 pub use error::{Entity, Error};
 pub use event::{Audience, Event, EventKind, NewEvent};
-pub use ids::{ChannelId, MessageId, Millis, TokenId, UserId};
+pub use ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};
 pub use model::*;
 pub use permissions::{Action, Actor};

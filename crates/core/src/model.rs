@@ -1,6 +1,6 @@
 //! The domain records. They carry no serialisation: each door defines its own wire shapes.
 
-use crate::ids::{ChannelId, MessageId, Millis, TokenId, UserId};
+use crate::ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};
 
 /// A person or bot account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +202,8 @@ pub struct Message {
     pub pinned_at: Option<Millis>,
     pub pinned_by: Option<UserId>,
     pub reactions: Vec<ReactionGroup>,
+    /// Files attached to the message, in the order they were given.
+    pub files: Vec<FileMeta>,
 }
 
 impl Message {
@@ -265,3 +267,34 @@ pub enum Anchor {
 /// Default and maximum history page sizes.
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
+
+/// Most files attached to one message.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+
+/// A small preview image made from an uploaded image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+}
+
+/// An uploaded file as users see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    pub id: FileId,
+    /// The name given at upload (sanitised; never a path).
+    pub name: String,
+    /// Size of the content in bytes.
+    pub size: u64,
+    /// Media type sniffed from the content, never taken from the client.
+    pub content_type: String,
+    /// Pixel size, for images.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub thumbnail: Option<Thumbnail>,
+    /// The first lines of a text file.
+    pub preview: Option<String>,
+    pub uploader_id: UserId,
+    pub created_at: Millis,
+}

@@ -196,6 +196,37 @@ pub fn check(
     }
 }
 
+/// Whether the actor may download a file: its uploader always; anyone else only through a
+/// message that shares it, in a channel whose history they may read (`shared_in` lists each
+/// such channel with the actor's membership). Refusal is `NotFound(File)`, so a file's existence
+/// is not revealed.
+pub fn check_file_read(
+    actor: &Actor,
+    uploader: UserId,
+    shared_in: &[(Channel, Option<Membership>)],
+) -> Result<(), Error> {
+    if uploader == actor.user_id {
+        return Ok(());
+    }
+    let readable = shared_in
+        .iter()
+        .any(|(ch, m)| check(actor, ch, m.as_ref(), Action::ReadHistory).is_ok());
+    if readable {
+        Ok(())
+    } else {
+        Err(Error::NotFound(Entity::File))
+    }
+}
+
+/// Whether the actor may attach a file to a message: only their own uploads.
+pub fn check_file_attach(actor: &Actor, uploader: UserId) -> Result<(), Error> {
+    if uploader == actor.user_id {
+        Ok(())
+    } else {
+        Err(Error::NotFound(Entity::File))
+    }
+}
+
 /// A change to an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserChange {
@@ -462,5 +493,55 @@ mod tests {
             check_user_admin(&admin, Some(ME), UserChange::Active),
             Err(Error::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn file_read_rule() {
+        let me = Actor {
+            user_id: ME,
+            is_admin: false,
+        };
+        let admin = Actor {
+            user_id: ME,
+            is_admin: true,
+        };
+        let private = channel(ChannelKind::Private, false);
+        let public = channel(ChannelKind::Public, false);
+        let dm = channel(ChannelKind::Dm, false);
+        let archived = channel(ChannelKind::Private, true);
+        let mem = Some(member(ChannelRole::Member));
+        // (who, uploader, shared in) -> outcome
+        type Shared = Vec<(Channel, Option<Membership>)>;
+        let table: Vec<(&Actor, UserId, Shared, &str)> = vec![
+            (&me, ME, vec![], "ok"),
+            (&me, OTHER, vec![], "404"),
+            (&admin, OTHER, vec![], "404"),
+            (&me, OTHER, vec![(private.clone(), None)], "404"),
+            (&admin, OTHER, vec![(private.clone(), None)], "404"),
+            (&me, OTHER, vec![(private.clone(), mem.clone())], "ok"),
+            (&me, OTHER, vec![(dm.clone(), None)], "404"),
+            (&me, OTHER, vec![(dm.clone(), mem.clone())], "ok"),
+            (&me, OTHER, vec![(archived.clone(), mem.clone())], "ok"),
+            (&me, OTHER, vec![(public.clone(), None)], "ok"),
+            (
+                &me,
+                OTHER,
+                vec![(private.clone(), None), (private, mem)],
+                "ok",
+            ),
+        ];
+        for (i, (actor, uploader, shared, want)) in table.into_iter().enumerate() {
+            let got = match check_file_read(actor, uploader, &shared) {
+                Ok(()) => "ok",
+                Err(Error::NotFound(Entity::File)) => "404",
+                Err(_) => "other",
+            };
+            assert_eq!(got, want, "row {i}");
+        }
+        assert_eq!(check_file_attach(&me, ME), Ok(()));
+        assert_eq!(
+            check_file_attach(&admin, OTHER),
+            Err(Error::NotFound(Entity::File))
+        );
     }
 }

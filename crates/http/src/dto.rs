@@ -1,7 +1,9 @@
 //! Wire shapes of the REST API. Ids are decimal strings; times are RFC 3339 UTC strings with
 //! millisecond precision. Domain types never reach the wire directly: each has a DTO here.
 
-use enclave_core::{Channel, ChannelSummary, Membership, Message, Millis, TokenInfo, User};
+use enclave_core::{
+    Channel, ChannelSummary, FileMeta, Membership, Message, Millis, TokenInfo, User,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
@@ -399,6 +401,8 @@ pub struct MessageDto {
     pub pinned_by: Option<String>,
     pub reactions: Vec<ReactionDto>,
     pub mentions: MentionsDto,
+    /// Attached files (empty once the message is deleted).
+    pub files: Vec<FileDto>,
 }
 
 impl MessageDto {
@@ -434,8 +438,70 @@ impl MessageDto {
                 channel: m.mentions.channel,
                 here: m.mentions.here,
             },
+            files: m.files.iter().map(FileDto::new).collect(),
         }
     }
+}
+
+/// A thumbnail of an image file, served at `GET /api/v1/files/{id}/thumbnail`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThumbnailDto {
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+}
+
+/// An uploaded file. Its content is at `GET /api/v1/files/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileDto {
+    pub id: String,
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// Sniffed from the content, not taken from the uploader.
+    pub content_type: String,
+    /// Pixel size, for images.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub thumbnail: Option<ThumbnailDto>,
+    /// The first lines, for text files.
+    pub preview: Option<String>,
+    pub uploader_id: String,
+    pub created_at: String,
+}
+
+impl FileDto {
+    pub fn new(f: &FileMeta) -> Self {
+        FileDto {
+            id: f.id.to_string(),
+            name: f.name.clone(),
+            size: f.size,
+            content_type: f.content_type.clone(),
+            width: f.width,
+            height: f.height,
+            thumbnail: f.thumbnail.as_ref().map(|t| ThumbnailDto {
+                width: t.width,
+                height: t.height,
+                content_type: t.content_type.clone(),
+            }),
+            preview: f.preview.clone(),
+            uploader_id: f.uploader_id.to_string(),
+            created_at: ts(f.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct UploadQuery {
+    /// The file's name (shown to readers and offered on download; paths are stripped).
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct DownloadQuery {
+    /// `true` to always download (`Content-Disposition: attachment`), even for images.
+    #[serde(default)]
+    pub download: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -452,6 +518,10 @@ pub struct PostMessageRequest {
     pub client_msg_id: Option<String>,
     /// Makes this message a reply in that message's thread.
     pub thread_root_id: Option<WireId>,
+    /// Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
+    /// `text` may be empty.
+    #[serde(default)]
+    pub file_ids: Vec<WireId>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

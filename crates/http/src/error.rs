@@ -55,6 +55,10 @@ error_codes! {
     MessageNotFound = "message_not_found", NOT_FOUND, "No such message, or not one this user may see.";
     MemberNotFound = "member_not_found", NOT_FOUND, "The user is not a member of the channel.";
     TokenNotFound = "token_not_found", NOT_FOUND, "No such session or token.";
+    FileNotFound = "file_not_found", NOT_FOUND, "No such file, or not one this user may read.";
+    FileTooLarge = "file_too_large", PAYLOAD_TOO_LARGE, "The file is larger than the per-file limit.";
+    QuotaExceeded = "quota_exceeded", PAYLOAD_TOO_LARGE, "The upload would take the user past their storage quota.";
+    ImageTooLarge = "image_too_large", UNPROCESSABLE_ENTITY, "The image has more pixels than allowed (a decompression bomb is refused before decoding).";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "The route does not accept this method.";
     Conflict = "conflict", CONFLICT, "The request conflicts with the current state (for example, a taken name).";
     ChannelArchived = "channel_archived", CONFLICT, "The channel is archived and read-only.";
@@ -114,6 +118,7 @@ impl From<DomainError> for ApiError {
                     Entity::Message | Entity::Reaction => ErrorCode::MessageNotFound,
                     Entity::Member => ErrorCode::MemberNotFound,
                     Entity::Token => ErrorCode::TokenNotFound,
+                    Entity::File => ErrorCode::FileNotFound,
                 },
                 message,
             ),
@@ -131,6 +136,9 @@ impl From<DomainError> for ApiError {
             },
             DomainError::LimitExceeded(_) => ApiError::new(ErrorCode::LimitExceeded, message),
             DomainError::ResyncRequired => ApiError::new(ErrorCode::ResyncRequired, message),
+            DomainError::FileTooLarge { .. } => ApiError::new(ErrorCode::FileTooLarge, message),
+            DomainError::QuotaExceeded { .. } => ApiError::new(ErrorCode::QuotaExceeded, message),
+            DomainError::ImageRefused(_) => ApiError::new(ErrorCode::ImageTooLarge, message),
         }
     }
 }

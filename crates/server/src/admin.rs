@@ -43,6 +43,12 @@ pub enum AdminCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Re-wrap every file's data key under the current master key (`[files] master_key_id`),
+    /// after a new key was configured with the old one under `[files] previous_keys`. File
+    /// contents are not re-encrypted. Safe to run while the server runs, and to run again.
+    RotateFileKey,
+    /// Remove files no message references now (the server also does this periodically).
+    SweepFiles,
 }
 
 fn read_password(given: Option<String>) -> anyhow::Result<String> {
@@ -73,6 +79,23 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         let store = open_store(&config).await?;
+        if matches!(cmd, AdminCommand::RotateFileKey | AdminCommand::SweepFiles) {
+            let files = crate::serve::open_files(&config, store.clone())?;
+            let result = match cmd {
+                AdminCommand::RotateFileKey => files.rotate_keys().await.map(|n| {
+                    println!(
+                        "re-wrapped {n} file key(s) under master key {:?}",
+                        config.files.master_key_id
+                    );
+                }),
+                _ => files
+                    .sweep()
+                    .await
+                    .map(|n| println!("removed {n} unreferenced file(s)")),
+            };
+            store.close().await;
+            return result.map_err(anyhow::Error::from);
+        }
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
         let result = run_command(&accounts, cmd).await;
         store.close().await;
@@ -196,6 +219,9 @@ async fn run_command(accounts: &Accounts, cmd: AdminCommand) -> anyhow::Result<(
                     _ => break,
                 }
             }
+        }
+        AdminCommand::RotateFileKey | AdminCommand::SweepFiles => {
+            unreachable!("file commands are handled before accounts are set up")
         }
     }
     Ok(())

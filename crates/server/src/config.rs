@@ -30,6 +30,91 @@ pub struct Config {
     pub auth: AuthSection,
     pub realtime: RealtimeSection,
     pub cluster: ClusterConfig,
+    pub files: FilesSection,
+}
+
+/// Uploaded files: where their (encrypted) bytes live, the keys, and the limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesSection {
+    /// `local` (a folder, `path`) or `s3` (any S3-compatible store, the `s3_*` keys).
+    pub store: String,
+    /// Folder for `store = "local"`; empty means `files` in the data folder.
+    pub path: String,
+    pub s3_bucket: String,
+    /// Empty for AWS itself; e.g. `http://127.0.0.1:9000` for MinIO or another S3-compatible server.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key: String,
+    /// Secret (masked by `enclave config`).
+    pub s3_secret_key: String,
+    /// The current master key, base64 of 32 bytes (masked by `enclave config`). Files are
+    /// encrypted under per-file data keys that this key wraps. When empty, `master_key_file`
+    /// is read; when that is empty too, `file-master.key` in the data folder (created with a
+    /// new random key and mode 0600 on first start).
+    pub master_key: String,
+    /// A file holding the current master key (base64 of 32 bytes).
+    pub master_key_file: String,
+    /// The current master key's id, stored with every wrapped data key.
+    pub master_key_id: String,
+    /// Earlier master keys by id (base64), still able to unwrap data keys wrapped before a
+    /// rotation (`enclave admin rotate-file-key` re-wraps them under the current key; then
+    /// they can be removed).
+    pub previous_keys: std::collections::BTreeMap<String, String>,
+    /// Largest file, in bytes (a larger upload is refused with 413 `file_too_large`).
+    pub max_file_bytes: u64,
+    /// Most bytes of files one user may store; 0 for no limit (413 `quota_exceeded`).
+    pub user_quota_bytes: u64,
+    /// Largest image accepted, in pixels (width × height); read from the header before
+    /// decoding, so a decompression bomb is refused (422 `image_too_large`).
+    pub max_image_pixels: u64,
+    /// Largest image (bytes) that gets a thumbnail.
+    pub thumbnail_source_max_bytes: u64,
+    /// Seconds a thumbnail may take to make; a slower image is stored without one.
+    pub thumbnail_timeout_secs: u64,
+    /// Seconds an upload may stay unattached to any message before it is removed.
+    pub unattached_grace_secs: u64,
+    /// Seconds between sweeps for unreferenced files.
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for FilesSection {
+    fn default() -> Self {
+        let d = enclave_app::FilesConfig::default();
+        FilesSection {
+            store: "local".into(),
+            path: String::new(),
+            s3_bucket: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key: String::new(),
+            s3_secret_key: String::new(),
+            master_key: String::new(),
+            master_key_file: String::new(),
+            master_key_id: "k1".into(),
+            previous_keys: std::collections::BTreeMap::new(),
+            max_file_bytes: d.max_file_size,
+            user_quota_bytes: d.user_quota.unwrap_or(0),
+            max_image_pixels: d.max_image_pixels,
+            thumbnail_source_max_bytes: d.thumbnail_source_max,
+            thumbnail_timeout_secs: d.thumbnail_timeout.as_secs(),
+            unattached_grace_secs: d.unattached_grace.as_secs(),
+            sweep_interval_secs: d.sweep_interval.as_secs(),
+        }
+    }
+}
+
+/// Name of the master key file generated in the data folder when none is configured.
+pub const GENERATED_KEY_FILE: &str = "file-master.key";
+
+fn decode_key(what: &str, b64: &str) -> anyhow::Result<[u8; 32]> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .with_context(|| format!("{what} is not base64"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{what} must be 32 bytes (base64 of 32 random bytes)"))
 }
 
 /// The WebSocket gateway and presence.
@@ -148,6 +233,7 @@ impl Default for Config {
             auth: AuthSection::default(),
             realtime: RealtimeSection::default(),
             cluster: ClusterConfig::default(),
+            files: FilesSection::default(),
         }
     }
 }
@@ -289,7 +375,98 @@ impl Config {
         {
             bail!("[cluster] name must be letters, digits, '-' or '_'");
         }
+        let f = &self.files;
+        match f.store.as_str() {
+            "local" => {}
+            "s3" => {
+                if f.s3_bucket.is_empty()
+                    || f.s3_access_key.is_empty()
+                    || f.s3_secret_key.is_empty()
+                {
+                    bail!(
+                        "[files] store = \"s3\" needs s3_bucket, s3_access_key and s3_secret_key"
+                    );
+                }
+            }
+            other => bail!("[files] store must be \"local\" or \"s3\", not {other:?}"),
+        }
+        if f.max_file_bytes == 0 || f.max_image_pixels == 0 || f.sweep_interval_secs == 0 {
+            bail!(
+                "[files] max_file_bytes, max_image_pixels and sweep_interval_secs must be positive"
+            );
+        }
+        if !f.master_key.is_empty() {
+            decode_key("[files] master_key", &f.master_key)?;
+        }
+        for (id, key) in &f.previous_keys {
+            decode_key(&format!("[files] previous_keys.{id}"), key)?;
+        }
         Ok(())
+    }
+
+    /// The files service's limits.
+    pub fn files_config(&self) -> enclave_app::FilesConfig {
+        let f = &self.files;
+        let secs = std::time::Duration::from_secs;
+        enclave_app::FilesConfig {
+            max_file_size: f.max_file_bytes,
+            user_quota: (f.user_quota_bytes > 0).then_some(f.user_quota_bytes),
+            max_image_pixels: f.max_image_pixels,
+            thumbnail_source_max: f.thumbnail_source_max_bytes,
+            thumbnail_timeout: secs(f.thumbnail_timeout_secs.max(1)),
+            unattached_grace: secs(f.unattached_grace_secs),
+            sweep_interval: secs(f.sweep_interval_secs),
+            ..enclave_app::FilesConfig::default()
+        }
+    }
+
+    /// Where file bytes live.
+    pub fn blob_config(&self) -> enclave_files::BlobConfig {
+        let f = &self.files;
+        if f.store == "s3" {
+            return enclave_files::BlobConfig::S3 {
+                bucket: f.s3_bucket.clone(),
+                endpoint: (!f.s3_endpoint.is_empty()).then(|| f.s3_endpoint.clone()),
+                region: f.s3_region.clone(),
+                access_key: f.s3_access_key.clone(),
+                secret_key: f.s3_secret_key.clone(),
+            };
+        }
+        let root = if f.path.is_empty() {
+            self.data_dir.join("files")
+        } else {
+            PathBuf::from(&f.path)
+        };
+        enclave_files::BlobConfig::Local { root }
+    }
+
+    /// The master keys. With none configured, the key in the data folder's
+    /// [`GENERATED_KEY_FILE`] is used, created (mode 0600) with a new random key if missing.
+    pub fn key_ring(&self) -> anyhow::Result<enclave_files::KeyRing> {
+        let f = &self.files;
+        let current = if !f.master_key.is_empty() {
+            decode_key("[files] master_key", &f.master_key)?
+        } else {
+            let path = if f.master_key_file.is_empty() {
+                self.data_dir.join(GENERATED_KEY_FILE)
+            } else {
+                PathBuf::from(&f.master_key_file)
+            };
+            if f.master_key_file.is_empty() && !path.exists() {
+                generate_key_file(&path)?;
+            }
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the file master key {}", path.display()))?;
+            decode_key(&format!("the master key in {}", path.display()), &text)?
+        };
+        let mut ring = enclave_files::KeyRing::new(&f.master_key_id, current)
+            .context("[files] master_key_id")?;
+        for (id, key) in &f.previous_keys {
+            ring = ring
+                .with_previous(id, decode_key(&format!("[files] previous_keys.{id}"), key)?)
+                .with_context(|| format!("[files] previous_keys.{id}"))?;
+        }
+        Ok(ring)
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -356,8 +533,47 @@ impl Config {
             .map(mask_url)
             .collect::<Vec<_>>()
             .join(",");
+        let mask = |s: &mut String| {
+            if !s.is_empty() {
+                *s = "****".into();
+            }
+        };
+        mask(&mut shown.files.s3_secret_key);
+        mask(&mut shown.files.master_key);
+        for v in shown.files.previous_keys.values_mut() {
+            mask(v);
+        }
         Ok(toml::to_string_pretty(&shown)?)
     }
+}
+
+/// Writes a new random master key (base64) to `path`, readable by this user only.
+fn generate_key_file(path: &Path) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data folder {}", dir.display()))?;
+    }
+    let key = enclave_files::crypto::new_master_key();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(
+        file,
+        "{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )?;
+    file.sync_all()?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a new master key for files at rest; back it up separately from the data (without it stored files cannot be read), or move it to a key file or [files] master_key"
+    );
+    Ok(())
 }
 
 /// Hides the password in a `scheme://user:password@host` URL.
@@ -425,6 +641,49 @@ mod tests {
         assert!(bad(vec![("ENCLAVE_TLS__CERT", "/only-cert.pem")]));
         assert!(bad(vec![("ENCLAVE_NO_SUCH_KEY", "1")]));
         assert!(bad(vec![("ENCLAVE_AUTH__SESSION_TTL_DAYS", "many")]));
+        assert!(bad(vec![("ENCLAVE_FILES__NO_SUCH_KEY", "1")]));
+        assert!(bad(vec![("ENCLAVE_FILES__STORE", "ftp")]));
+        assert!(bad(vec![("ENCLAVE_FILES__STORE", "s3")]));
+        assert!(bad(vec![("ENCLAVE_FILES__MASTER_KEY", "c2hvcnQ=")]));
+        assert!(bad(vec![(
+            "ENCLAVE_FILES__PREVIOUS_KEYS__OLD",
+            "not base64!"
+        )]));
+        assert!(bad(vec![("ENCLAVE_FILES__MAX_FILE_BYTES", "0")]));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn file_settings_and_their_secrets() {
+        let key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+        let env = [
+            ("ENCLAVE_FILES__STORE", "s3"),
+            ("ENCLAVE_FILES__S3_BUCKET", "b"),
+            ("ENCLAVE_FILES__S3_ACCESS_KEY", "ak"),
+            ("ENCLAVE_FILES__S3_SECRET_KEY", "very-secret"),
+            ("ENCLAVE_FILES__MASTER_KEY", key),
+            ("ENCLAVE_FILES__MASTER_KEY_ID", "k2"),
+            ("ENCLAVE_FILES__PREVIOUS_KEYS__K1", key),
+            ("ENCLAVE_FILES__USER_QUOTA_BYTES", "0"),
+        ];
+        let config = Config::load(
+            None,
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let shown = config.to_masked_toml().unwrap();
+        assert!(
+            !shown.contains("very-secret") && !shown.contains(key),
+            "{shown}"
+        );
+        assert!(shown.contains("s3_access_key = \"ak\""), "{shown}");
+        assert_eq!(config.files_config().user_quota, None);
+        assert!(matches!(
+            config.blob_config(),
+            enclave_files::BlobConfig::S3 { endpoint: None, .. }
+        ));
+        assert_eq!(config.key_ring().unwrap().current_id(), "k2");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::{Accounts, Channels, EventFeed, Health, Hub, Messages, Store};
+use enclave_app::{Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Store};
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
@@ -61,6 +61,20 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = SqliteStore::open(&path, Options::default())
         .with_context(|| format!("opening {}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// The files service on the configured blob store and keys.
+pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Files>> {
+    let keys = config.key_ring()?;
+    let blob_config = config.blob_config();
+    let blobs = enclave_files::Blobs::open(&blob_config)
+        .with_context(|| format!("opening the file store {blob_config:?}"))?;
+    Ok(Arc::new(Files::new(
+        store,
+        blobs,
+        keys,
+        config.files_config(),
+    )))
 }
 
 /// The bus to the other nodes: NATS when `cluster.nats_url` is set, else in-process.
@@ -137,6 +151,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let hub = Hub::start(store.clone(), &feed, bus.clone(), config.realtime_config())
         .await
         .context("starting the real-time hub")?;
+    let files = open_files(&config, store.clone())?;
+    let (sweep_stop, sweep_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweeper = tokio::spawn(files.clone().run_sweeper(async move {
+        let _ = sweep_stopped.await;
+    }));
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,
@@ -148,6 +167,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             accounts,
             channels: Channels::new(store.clone()),
             messages: Messages::new(store.clone()),
+            files,
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },
@@ -206,6 +226,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // Upgraded sockets are not tracked by the HTTP server: let them send their close frames.
     hub.shutdown_and_wait(Duration::from_secs(5)).await;
+    let _ = sweep_stop.send(());
+    let _ = sweeper.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -26,7 +26,7 @@ use reqwest::{Method, StatusCode};
 
 /// One route of `enclave_http::api_routes()`, with a path template and a valid body.
 ///
-/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`.
+/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`.
 struct Route {
     method: Method,
     path: &'static str,
@@ -138,6 +138,12 @@ fn protected_routes() -> Vec<Route> {
         ),
         route(Method::PUT, "/api/v1/messages/{message}/pin", None),
         route(Method::DELETE, "/api/v1/messages/{message}/pin", None),
+        // The upload body is raw bytes, not JSON: the body tests below do not apply to it
+        // (its limits are tested in files.rs); sent here without a body, it stores an empty file.
+        route(Method::POST, "/api/v1/files", None),
+        route(Method::GET, "/api/v1/files/{file}", None),
+        route(Method::GET, "/api/v1/files/{file}/info", None),
+        route(Method::GET, "/api/v1/files/{file}/thumbnail", None),
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
@@ -156,6 +162,8 @@ struct Ids {
     invitee: String,
     /// A name for things created by POST (a user, a channel); nothing by that name exists.
     new_name: String,
+    /// An image shared in the channel.
+    file: String,
 }
 
 impl Route {
@@ -166,6 +174,7 @@ impl Route {
             .replace("{user}", &ids.user)
             .replace("{token}", &ids.token)
             .replace("{emoji}", &encode_segment(&ids.emoji))
+            .replace("{file}", &ids.file)
     }
 
     fn name(&self) -> String {
@@ -173,12 +182,16 @@ impl Route {
     }
 
     fn about_channel_or_message(&self) -> bool {
-        self.path.contains("{channel}") || self.path.contains("{message}")
+        self.path.contains("{channel}")
+            || self.path.contains("{message}")
+            || self.path.contains("{file}")
     }
 
-    /// The not-found code for a channel or message route.
+    /// The not-found code for a channel, message or file route.
     fn hidden_code(&self) -> &'static str {
-        if self.path.contains("{message}") {
+        if self.path.contains("{file}") {
+            "file_not_found"
+        } else if self.path.contains("{message}") {
             "message_not_found"
         } else {
             "channel_not_found"
@@ -231,6 +244,9 @@ struct World {
     private_reply: String,
     /// The owner's message in the public channel.
     public_msg: String,
+    /// Images the owner shared in the private and the public channel.
+    private_file: String,
+    public_file: String,
     /// False once a test deactivates the member (their views are then left out of snapshots).
     member_active: bool,
 }
@@ -301,6 +317,34 @@ impl World {
                 .await;
             assert_eq!(status, StatusCode::OK);
         }
+        let mut files = Vec::new();
+        for ch in [&private, &public] {
+            let img = image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10]));
+            let mut png = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+            let bearer = format!("Bearer {}", owner.token);
+            let (status, f) = server
+                .request_raw(
+                    Method::POST,
+                    "/api/v1/files?name=red.png",
+                    &[("authorization", &bearer)],
+                    Some(png.into_inner()),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{f}");
+            let id = s(&f, "id");
+            let (status, m) = server
+                .post(
+                    Some(&owner.token),
+                    &format!("/api/v1/channels/{ch}/messages"),
+                    Some(json!({ "text": "a picture", "file_ids": [id] })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{m}");
+            files.push(id);
+        }
+        let public_file = files.pop().unwrap();
+        let private_file = files.pop().unwrap();
         World {
             owner,
             member,
@@ -312,6 +356,8 @@ impl World {
             private_msg,
             private_reply,
             public_msg,
+            private_file,
+            public_file,
             member_active: true,
         }
     }
@@ -326,6 +372,7 @@ impl World {
             emoji: "👍".into(),
             invitee: self.stranger.id.clone(),
             new_name: unique_name("never"),
+            file: self.private_file.clone(),
         }
     }
 
@@ -502,6 +549,7 @@ async fn the_route_table_covers_the_whole_api() {
         .replace("{message}", "{id}")
         .replace("{user}", "{id}")
         .replace("{token}", "{id}")
+        .replace("{file}", "{id}")
     };
     let mut tabled = BTreeSet::new();
     for r in protected_routes() {
@@ -729,6 +777,7 @@ async fn a_public_channel_is_readable_but_not_writable_by_non_members() {
     let mut ids = w.private_ids(&server, &w.stranger.token).await;
     ids.channel = w.public.clone();
     ids.message = w.public_msg.clone();
+    ids.file = w.public_file.clone();
     ids.user = w.member.id.clone();
     ids.invitee = w.stranger.id.clone();
     let bearer = format!("Bearer {}", w.stranger.token);
@@ -1060,6 +1109,7 @@ async fn unknown_and_malformed_ids_are_404() {
                 },
             ),
             ("{token}", "token_not_found"),
+            ("{file}", "file_not_found"),
         ] {
             if !r.path.contains(placeholder) {
                 continue;
@@ -1070,6 +1120,7 @@ async fn unknown_and_malformed_ids_are_404() {
                     "{channel}" => bad_ids.channel = bad.into(),
                     "{message}" => bad_ids.message = bad.into(),
                     "{user}" => bad_ids.user = bad.into(),
+                    "{file}" => bad_ids.file = bad.into(),
                     _ => bad_ids.token = bad.into(),
                 }
                 let got = send(&server, &r, &bad_ids, &[("authorization", &owner)]).await;

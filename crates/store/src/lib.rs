@@ -25,8 +25,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, Membership,
-    Mentions, Message, MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, FileId, FileMeta,
+    Membership, Mentions, Message, MessageId, Millis, Thumbnail, TokenId, TokenInfo, TokenKind,
+    User, UserId,
 };
 
 /// A failure of a store operation.
@@ -149,6 +150,41 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     pub thread_root_id: Option<MessageId>,
     pub mentions: Mentions,
+    /// Files to attach (the application has checked they are the poster's own); each must
+    /// still exist when the message is written.
+    pub file_ids: Vec<FileId>,
+}
+
+/// A file's metadata to record after its bytes are stored.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub thumbnail: Option<Thumbnail>,
+    pub preview: Option<String>,
+    pub uploader_id: UserId,
+    /// Object name of the encrypted content in the blob store.
+    pub object: String,
+    /// Object name of the encrypted thumbnail.
+    pub thumb_object: Option<String>,
+    /// The master key id the data key is wrapped under, and the wrapped data key.
+    pub key_id: String,
+    pub wrapped_key: Vec<u8>,
+}
+
+/// A file as stored: what users see plus where and how its bytes are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub meta: FileMeta,
+    pub object: String,
+    pub thumb_object: Option<String>,
+    pub key_id: String,
+    pub wrapped_key: Vec<u8>,
+    /// When the file was first attached to a message (`None`: never yet).
+    pub attached_at: Option<Millis>,
 }
 
 /// What [`Store::post_message`] did.
@@ -322,6 +358,35 @@ pub trait Store: Send + Sync + 'static {
     async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>>;
     /// Whether the token still exists, has not expired, and its owner is active.
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
+
+    // Files.
+    /// Records an uploaded file, refusing (`QuotaExceeded`) when the uploader's files would then
+    /// total more than `quota` bytes.
+    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta>;
+    async fn file(&self, id: FileId) -> Result<Option<StoredFile>>;
+    /// The channels of the live messages a file is attached to.
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>>;
+    /// Total size of the user's stored files.
+    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64>;
+    /// Deletes up to `limit` files that no message references: those attached once and since
+    /// detached, and those never attached and created before `unattached_before`. Returns the
+    /// deleted records, whose objects the caller then removes.
+    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>>;
+    /// Up to `limit` files (by id, after `after`) whose data key is not wrapped under `key_id`.
+    async fn files_not_under_key(
+        &self,
+        key_id: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>>;
+    /// Replaces a file's wrapped key if it is still wrapped under `old_key_id`; `false` if not.
+    async fn rewrap_file_key(
+        &self,
+        id: FileId,
+        old_key_id: &str,
+        new_key_id: &str,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool>;
 
     // Events.
     /// Up to `limit` committed events with positions after `position`, in order. Positions are

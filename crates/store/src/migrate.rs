@@ -14,7 +14,7 @@
 //!    can write while it is filled) and refuses a target that already holds data: any row in
 //!    any table, or an event counter past 0. An empty target, freshly migrated or not, is fine.
 //! 3. **Copies** the tables in dependency order (users, tokens, channels, members, messages,
-//!    reactions, mentions, events), every column, ids as they are, in batches of at most
+//!    reactions, mentions, files, message_files, events), every column, ids as they are, in batches of at most
 //!    [`BATCH_ROWS`] rows (or about [`BATCH_BYTES`]), each one `INSERT ... SELECT FROM unnest(...)`,
 //!    all inside that one transaction: an error or an interruption rolls back everything and
 //!    leaves the target empty, so the command can simply be run again.
@@ -242,6 +242,8 @@ pub struct Table {
     pg_order: &'static str,
     /// The table has an identity column `id` whose sequence must be moved past the copied ids.
     identity: bool,
+    /// The SQLite schema version that added the table (older databases have no rows for it).
+    since: i64,
 }
 
 use Ty::{Blob, Bool, Int, Text};
@@ -275,6 +277,7 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "id",
         pg_order: "id",
         identity: true,
+        since: 1,
     },
     Table {
         name: "tokens",
@@ -291,6 +294,7 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "id",
         pg_order: "id",
         identity: true,
+        since: 1,
     },
     Table {
         name: "channels",
@@ -312,6 +316,7 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "id",
         pg_order: "id",
         identity: true,
+        since: 1,
     },
     Table {
         name: "members",
@@ -325,6 +330,7 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "channel_id, user_id",
         pg_order: "channel_id, user_id",
         identity: false,
+        since: 1,
     },
     Table {
         name: "messages",
@@ -349,6 +355,7 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "id",
         pg_order: "id",
         identity: true,
+        since: 1,
     },
     Table {
         name: "reactions",
@@ -361,6 +368,7 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "message_id, emoji COLLATE BINARY, user_id",
         pg_order: "message_id, emoji COLLATE \"C\", user_id",
         identity: false,
+        since: 1,
     },
     Table {
         name: "mentions",
@@ -373,6 +381,41 @@ pub static TABLES: &[Table] = &[
         sqlite_order: "user_id, channel_id, seq",
         pg_order: "user_id, channel_id, seq",
         identity: false,
+        since: 1,
+    },
+    Table {
+        name: "files",
+        columns: &[
+            col("id", Int),
+            col("uploader_id", Int),
+            col("name", Text),
+            col("size", Int),
+            col("content_type", Text),
+            col("width", Int),
+            col("height", Int),
+            col("thumb_width", Int),
+            col("thumb_height", Int),
+            col("thumb_type", Text),
+            col("preview", Text),
+            col("object", Text),
+            col("thumb_object", Text),
+            col("key_id", Text),
+            col("wrapped_key", Blob),
+            col("created_at", Int),
+            col("attached_at", Int),
+        ],
+        sqlite_order: "id",
+        pg_order: "id",
+        identity: true,
+        since: 4,
+    },
+    Table {
+        name: "message_files",
+        columns: &[col("message_id", Int), col("file_id", Int)],
+        sqlite_order: "message_id, file_id",
+        pg_order: "message_id, file_id",
+        identity: false,
+        since: 4,
     },
     Table {
         name: "events",
@@ -390,6 +433,7 @@ pub static TABLES: &[Table] = &[
         // Unnumbered rows (there should be none) last, so they show as a difference.
         pg_order: "position NULLS LAST, id",
         identity: true,
+        since: 1,
     },
 ];
 
@@ -591,8 +635,10 @@ fn check_schema(conn: &Connection, path: &Path) -> Result<i64> {
     while let Some(row) = rows.next()? {
         tables.push(row.get::<_, String>(0)?);
     }
+    // Tables of the first schema identify an Enclave database whatever its version says.
     let missing: Vec<&str> = TABLES
         .iter()
+        .filter(|t| t.since <= version.max(1))
         .map(|t| t.name)
         .filter(|name| !tables.iter().any(|t| t == name))
         .collect();
@@ -609,7 +655,7 @@ fn check_schema(conn: &Connection, path: &Path) -> Result<i64> {
             known: SCHEMA_VERSION,
         });
     }
-    for table in TABLES {
+    for table in TABLES.iter().filter(|t| t.since <= version) {
         let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
         let present: Vec<String> = stmt
             .query_map([table.name], |r| r.get(0))?
@@ -656,6 +702,9 @@ fn scan(
     version: i64,
     mut each: impl FnMut(Vec<Value>) -> Result<bool>,
 ) -> Result<()> {
+    if table.since > version {
+        return Ok(());
+    }
     let mut stmt = conn.prepare(&table.sqlite_select(version))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
@@ -683,6 +732,10 @@ fn read_snapshot(conn: &Connection, path: &Path, copy: bool, tx: &Sender) -> Res
     let version = check_schema(conn, path)?;
     let mut totals = Vec::with_capacity(TABLES.len());
     for t in TABLES {
+        if t.since > version {
+            totals.push(0);
+            continue;
+        }
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", t.name), [], |r| {
             r.get(0)
         })?;
@@ -1240,7 +1293,8 @@ mod tests {
         // Every table of the SQLite schema is copied.
         let schema = concat!(
             include_str!("sqlite/schema.sql"),
-            include_str!("sqlite/schema_2.sql")
+            include_str!("sqlite/schema_2.sql"),
+            include_str!("sqlite/schema_4.sql")
         );
         let created = schema.matches("CREATE TABLE ").count();
         assert_eq!(created, TABLES.len());
@@ -1254,6 +1308,8 @@ mod tests {
             .expect("schema 1");
         conn.execute_batch(include_str!("sqlite/schema_2.sql"))
             .expect("schema 2");
+        conn.execute_batch(include_str!("sqlite/schema_4.sql"))
+            .expect("schema 4");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")

@@ -101,6 +101,7 @@ async fn join(store: &Arc<dyn Store>, channel: ChannelId, who: &User) {
 
 fn msg(channel: ChannelId, who: &User, text: &str) -> NewMessage {
     NewMessage {
+        file_ids: Vec::new(),
         channel_id: channel,
         user_id: who.id,
         text: text.to_owned(),
@@ -121,6 +122,7 @@ async fn post(store: &Arc<dyn Store>, channel: ChannelId, who: &User, text: &str
 
 async fn reply(store: &Arc<dyn Store>, root: &Message, who: &User, text: &str) -> Message {
     let new = NewMessage {
+        file_ids: Vec::new(),
         thread_root_id: Some(root.id),
         ..msg(root.channel_id, who, text)
     };
@@ -1432,6 +1434,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
 
     let before = last_position(&store).await;
     let new = NewMessage {
+        file_ids: Vec::new(),
         client_msg_id: Some("c-1".into()),
         mentions: Mentions {
             user_ids: vec![bob.id],
@@ -1496,6 +1499,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     let retry = store
         .post_message(
             NewMessage {
+                file_ids: Vec::new(),
                 text: "hello again".into(),
                 ..new.clone()
             },
@@ -1511,6 +1515,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     let by_bob = store
         .post_message(
             NewMessage {
+                file_ids: Vec::new(),
                 user_id: bob.id,
                 mentions: Mentions::default(),
                 ..new.clone()
@@ -1524,6 +1529,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     let elsewhere = store
         .post_message(
             NewMessage {
+                file_ids: Vec::new(),
                 channel_id: other,
                 ..new.clone()
             },
@@ -1572,6 +1578,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
     assert_eq!(e, DomainError::NotFound(Entity::Channel));
     // A bad thread root.
     let bad_root = NewMessage {
+        file_ids: Vec::new(),
         thread_root_id: Some(MessageId(909_090)),
         ..msg(general, &alice, "reply")
     };
@@ -1587,6 +1594,7 @@ pub async fn posting_and_idempotency(store: Arc<dyn Store>) {
         "{e:?}"
     );
     let cross = NewMessage {
+        file_ids: Vec::new(),
         thread_root_id: Some(elsewhere.message.id),
         ..msg(general, &alice, "reply")
     };
@@ -1965,6 +1973,7 @@ pub async fn threads(store: Arc<dyn Store>) {
 
     // Replies go to roots only.
     let nested = NewMessage {
+        file_ids: Vec::new(),
         thread_root_id: Some(r1.id),
         ..msg(ch, &alice, "nested")
     };
@@ -2003,6 +2012,7 @@ pub async fn threads(store: Arc<dyn Store>) {
     );
     assert!(t[0].is_deleted() && t[0].text.is_empty());
     let late = NewMessage {
+        file_ids: Vec::new(),
         thread_root_id: Some(root.id),
         ..msg(ch, &bob, "late")
     };
@@ -2574,6 +2584,7 @@ pub async fn read_state_and_counts(store: Arc<dyn Store>) {
     let send = |who: &User, text: &str, mentions: Mentions, root: Option<MessageId>| {
         let store = store.clone();
         let new = NewMessage {
+            file_ids: Vec::new(),
             mentions,
             thread_root_id: root,
             ..msg(ch, who, text)
@@ -3219,6 +3230,7 @@ pub async fn concurrent_posts(store: Arc<dyn Store>) {
             let mut out = Vec::with_capacity(PER_TASK);
             for j in 0..PER_TASK {
                 let new = NewMessage {
+                    file_ids: Vec::new(),
                     client_msg_id: Some(format!("t{t}-{j}")),
                     ..msg(ch, &who, &format!("task {t} msg {j}"))
                 };
@@ -3274,6 +3286,7 @@ pub async fn concurrent_posts(store: Arc<dyn Store>) {
         let store = store.clone();
         set.spawn(async move {
             let retry = NewMessage {
+                file_ids: Vec::new(),
                 channel_id: m.channel_id,
                 user_id: m.user_id,
                 text: "retried with another text".into(),
@@ -3298,6 +3311,7 @@ pub async fn concurrent_posts(store: Arc<dyn Store>) {
     for _ in 0..25 {
         let store = store.clone();
         let new = NewMessage {
+            file_ids: Vec::new(),
             client_msg_id: Some("storm".into()),
             ..msg(ch, &users[1], "storm")
         };
@@ -3434,6 +3448,7 @@ pub async fn nodes_share_one_log(
                 let mut reacted = 0;
                 for j in 0..POSTS_PER_WRITER {
                     let new = NewMessage {
+                        file_ids: Vec::new(),
                         client_msg_id: Some(format!("n{n}-w{w}-{j}")),
                         ..msg(ch, &who, &format!("node {n} writer {w} msg {j}"))
                     };
@@ -3743,6 +3758,7 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
     for i in 0..40 {
         let store = store.clone();
         let new = NewMessage {
+            file_ids: Vec::new(),
             client_msg_id: Some(format!("late-{i}")),
             ..msg(ch, &alice, &format!("late {i}"))
         };
@@ -3796,6 +3812,215 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
 }
 
 // ---------------------------------------------------------------------------------------------
+// Files
+
+fn new_file(who: &User, name: &str, size: u64) -> enclave_store::NewFile {
+    enclave_store::NewFile {
+        name: name.to_owned(),
+        size,
+        content_type: "image/png".into(),
+        width: Some(640),
+        height: Some(480),
+        thumbnail: Some(enclave_core::Thumbnail {
+            width: 320,
+            height: 240,
+            content_type: "image/jpeg".into(),
+        }),
+        preview: None,
+        uploader_id: who.id,
+        object: format!("obj/{name}"),
+        thumb_object: Some(format!("obj/{name}.thumb")),
+        key_id: "k1".into(),
+        wrapped_key: vec![7; 60],
+    }
+}
+
+pub async fn files(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let ch = public(&store, "files", &alice).await;
+
+    // Create, read back, quota.
+    let a = store
+        .create_file(new_file(&alice, "a.png", 600), Some(1000))
+        .await
+        .unwrap();
+    assert_eq!(a.size, 600);
+    assert_eq!(a.width, Some(640));
+    let stored = store.file(a.id).await.unwrap().unwrap();
+    assert_eq!(stored.meta, a);
+    assert_eq!(stored.object, "obj/a.png");
+    assert_eq!(stored.key_id, "k1");
+    assert_eq!(stored.wrapped_key, vec![7; 60]);
+    assert_eq!(stored.attached_at, None);
+    let over = store
+        .create_file(new_file(&alice, "b.png", 401), Some(1000))
+        .await;
+    assert_eq!(domain_err(over), DomainError::QuotaExceeded { quota: 1000 });
+    let b = store
+        .create_file(new_file(&alice, "b.png", 400), Some(1000))
+        .await
+        .unwrap();
+    assert_eq!(store.user_file_bytes(alice.id).await.unwrap(), 1000);
+    assert_eq!(store.user_file_bytes(bob.id).await.unwrap(), 0);
+    let plain = enclave_store::NewFile {
+        thumbnail: None,
+        width: None,
+        height: None,
+        thumb_object: None,
+        preview: Some("first line".into()),
+        content_type: "text/plain".into(),
+        ..new_file(&bob, "notes.txt", 5)
+    };
+    let c = store.create_file(plain, None).await.unwrap();
+    let c_stored = store.file(c.id).await.unwrap().unwrap();
+    assert_eq!(c_stored.meta.thumbnail, None);
+    assert_eq!(c_stored.meta.preview.as_deref(), Some("first line"));
+    assert!(
+        store
+            .file(enclave_core::FileId(999_999))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Attach in the message's transaction; the message carries the files everywhere.
+    assert!(store.file_channels(a.id).await.unwrap().is_empty());
+    let new = NewMessage {
+        file_ids: vec![a.id, b.id],
+        ..msg(ch, &alice, "two files")
+    };
+    let posted = store
+        .post_message(new, rule(&alice, Action::Post))
+        .await
+        .unwrap();
+    assert_eq!(posted.message.files, vec![a.clone(), b.clone()]);
+    let loaded = store.message(posted.message.id).await.unwrap().unwrap();
+    assert_eq!(loaded.files, vec![a.clone(), b.clone()]);
+    let page = store.history(ch, Anchor::Latest, 10, false).await.unwrap();
+    assert_eq!(page.last().unwrap().files.len(), 2);
+    let by_id = store.messages_by_ids(&[posted.message.id]).await.unwrap();
+    assert_eq!(by_id[0].files.len(), 2);
+    assert_eq!(store.file_channels(a.id).await.unwrap(), vec![ch]);
+    assert!(
+        store
+            .file(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attached_at
+            .is_some()
+    );
+    // A missing file fails the whole post.
+    let missing = NewMessage {
+        file_ids: vec![c.id, enclave_core::FileId(999_999)],
+        ..msg(ch, &alice, "missing file")
+    };
+    let err = store.post_message(missing, allow()).await;
+    assert_eq!(domain_err(err), DomainError::NotFound(Entity::File));
+    assert!(store.file_channels(c.id).await.unwrap().is_empty());
+    // Shared again elsewhere.
+    let other = public(&store, "elsewhere", &alice).await;
+    let again = NewMessage {
+        file_ids: vec![a.id],
+        ..msg(other, &alice, "again")
+    };
+    let again = store
+        .post_message(again, rule(&alice, Action::Post))
+        .await
+        .unwrap();
+    assert_eq!(store.file_channels(a.id).await.unwrap(), vec![ch, other]);
+
+    // The sweep: nothing young and unattached, nothing referenced.
+    let now = Millis::now();
+    assert!(store.sweep_files(Millis(0), 100).await.unwrap().is_empty());
+    // Unattached and old enough: c goes.
+    let swept = store
+        .sweep_files(Millis(now.0 + 60_000), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        swept.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
+        vec![c.id]
+    );
+    assert_eq!(swept[0].object, "obj/notes.txt");
+    assert!(store.file(c.id).await.unwrap().is_none());
+    // Deleting a message detaches its files; b (now unreferenced) is swept at once, a is still
+    // shared in the other channel.
+    store
+        .delete_message(
+            posted.message.id,
+            alice.id,
+            rule(&alice, Action::DeleteMessage { author: alice.id }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.file_channels(a.id).await.unwrap(), vec![other]);
+    assert!(store.file_channels(b.id).await.unwrap().is_empty());
+    let swept = store.sweep_files(Millis(0), 100).await.unwrap();
+    assert_eq!(
+        swept.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
+        vec![b.id]
+    );
+    store
+        .delete_message(again.message.id, alice.id, allow())
+        .await
+        .unwrap();
+    let swept = store.sweep_files(Millis(0), 100).await.unwrap();
+    assert_eq!(
+        swept.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
+        vec![a.id]
+    );
+    assert_eq!(store.user_file_bytes(alice.id).await.unwrap(), 0);
+
+    // Key rotation bookkeeping.
+    let d = store
+        .create_file(new_file(&bob, "d.png", 1), None)
+        .await
+        .unwrap();
+    let e = store
+        .create_file(new_file(&bob, "e.png", 1), None)
+        .await
+        .unwrap();
+    let todo = store
+        .files_not_under_key("k2", enclave_core::FileId(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        todo.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
+        vec![d.id, e.id]
+    );
+    let page = store.files_not_under_key("k2", d.id, 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert!(
+        store
+            .rewrap_file_key(d.id, "k1", "k2", vec![9; 60])
+            .await
+            .unwrap()
+    );
+    // Already re-wrapped: the old key id no longer matches.
+    assert!(
+        !store
+            .rewrap_file_key(d.id, "k1", "k2", vec![8; 60])
+            .await
+            .unwrap()
+    );
+    let d2 = store.file(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d2.key_id.as_str(), d2.wrapped_key.clone()),
+        ("k2", vec![9; 60])
+    );
+    let todo = store
+        .files_not_under_key("k2", enclave_core::FileId(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        todo.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
+        vec![e.id]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backends
 
 /// The embedded backend: each check gets a fresh database file in its own directory.
@@ -3836,6 +4061,7 @@ mod sqlite {
         events_are_ordered_and_gap_free,
         pruning_keeps_positions,
         concurrent_posts,
+        files,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -3910,6 +4136,7 @@ mod postgres {
         events_are_ordered_and_gap_free,
         pruning_keeps_positions,
         concurrent_posts,
+        files,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

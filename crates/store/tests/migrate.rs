@@ -88,6 +88,7 @@ async fn post_full(
     store
         .post_message(
             NewMessage {
+                file_ids: Vec::new(),
                 channel_id: ch,
                 user_id: who.id,
                 text: text.to_owned(),
@@ -298,6 +299,53 @@ async fn populate(shared: &Arc<dyn Store>, bulk: usize) -> Populated {
         None,
     )
     .await;
+    // Files: one attached to a message, one not yet attached (no thumbnail, a preview).
+    let mut files = Vec::new();
+    for (name, thumb) in [("photo.png", true), ("notes.txt", false)] {
+        let f = store
+            .create_file(
+                enclave_store::NewFile {
+                    name: name.into(),
+                    size: 1234,
+                    content_type: if thumb { "image/png" } else { "text/plain" }.into(),
+                    width: thumb.then_some(640),
+                    height: thumb.then_some(480),
+                    thumbnail: thumb.then(|| enclave_core::Thumbnail {
+                        width: 320,
+                        height: 240,
+                        content_type: "image/jpeg".into(),
+                    }),
+                    preview: (!thumb).then(|| "第一行\nline two".into()),
+                    uploader_id: carol.id,
+                    object: format!("o/{name}"),
+                    thumb_object: thumb.then(|| format!("o/{name}.thumb")),
+                    key_id: "k1".into(),
+                    wrapped_key: vec![0, 1, 2, 255],
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        files.push(f.id);
+    }
+    store
+        .post_message(
+            NewMessage {
+                file_ids: vec![files[0]],
+                ..NewMessage {
+                    file_ids: Vec::new(),
+                    channel_id: general,
+                    user_id: carol.id,
+                    text: "with a picture".into(),
+                    client_msg_id: None,
+                    thread_root_id: None,
+                    mentions: Mentions::default(),
+                }
+            },
+            allow(),
+        )
+        .await
+        .unwrap();
     // A deleted reply.
     let r3 = post_full(
         store,

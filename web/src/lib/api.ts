@@ -127,7 +127,7 @@ export const api = {
 
   history: (id: string, p: { before?: number; after?: number; around?: number; limit?: number } = {}) =>
     request<{ messages: Message[] }>('GET', `/channels/${enc(id)}/messages` + qs(p)).then((r) => r.messages),
-  post: (id: string, body: { text: string; client_msg_id: string; thread_root_id?: string | null }) =>
+  post: (id: string, body: { text: string; client_msg_id: string; thread_root_id?: string | null; file_ids?: string[] }) =>
     request<Message>('POST', `/channels/${enc(id)}/messages`, body),
   message: (id: string) => request<Message>('GET', `/messages/${enc(id)}`),
   edit: (id: string, text: string) => request<Message>('PATCH', `/messages/${enc(id)}`, { text }),

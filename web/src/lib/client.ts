@@ -709,12 +709,13 @@ export function confirm(modal: Exclude<Modal, null> & { kind: 'confirm' }) {
 // The outbox: pending sends go out in order, each with its client id, retried until the
 // server answers; a retry can never post twice (the server dedupes by client id).
 
-export function send(channelId: string, text: string, threadRootId: string | null) {
+export function send(channelId: string, text: string, threadRootId: string | null, fileIds: string[] = []) {
   const p: Pending = {
     clientMsgId: newClientMsgId(),
     channelId,
     threadRootId,
     text,
+    fileIds: fileIds.length ? fileIds : undefined,
     createdAt: Date.now(),
     status: 'sending',
     attempts: 0,
@@ -783,6 +784,7 @@ async function runOutbox() {
           text: next.text,
           client_msg_id: next.clientMsgId,
           thread_root_id: next.threadRootId,
+          file_ids: next.fileIds,
         });
         failures = 0;
         onConfirmed(m, v);

@@ -81,6 +81,8 @@ export interface Pending {
   channelId: string;
   threadRootId: string | null;
   text: string;
+  /** Uploaded files to attach. */
+  fileIds?: string[];
   createdAt: number;
   /** `sending`: in flight or waiting for the connection; `failed`: refused, needs the user. */
   status: 'sending' | 'failed';

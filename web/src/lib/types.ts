@@ -79,6 +79,22 @@ export interface Message {
   pinned_by: string | null;
   reactions: Reaction[];
   mentions: Mentions;
+  /** Attached files (absent from servers without file support). */
+  files?: FileInfo[];
+}
+
+/** An uploaded file (`FileDto`). */
+export interface FileInfo {
+  id: string;
+  name: string;
+  size: number;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+  thumbnail: { width: number; height: number; content_type: string } | null;
+  preview: string | null;
+  uploader_id: string;
+  created_at: string;
 }
 
 /** A message as the client keeps it: `v` is the event position its state is at least as new as. */

@@ -5,7 +5,8 @@ import type { Channel, User } from '../lib/types';
 import { cls, displayName, matchScore } from '../lib/util';
 import { t } from '../i18n';
 import { UserAvatar, useStore } from './common';
-import { Send, Smile } from './icons';
+import { Plus, Send, Smile } from './icons';
+import { filesFrom, UploadTray, useUploads } from './Files';
 import { autosize, EmojiPicker } from './Message';
 
 const MAX_TEXT = 16_000;
@@ -79,6 +80,9 @@ export function Composer({
   const [auto, setAuto] = useState<AutoState | null>(null);
   const [picker, setPicker] = useState<DOMRect | null>(null);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const uploads = useUploads();
+  const [dragging, setDragging] = useState(false);
   const keyRef = useRef(key);
   const textRef = useRef(text);
   textRef.current = text;
@@ -165,12 +169,18 @@ export function Composer({
 
   const submit = () => {
     const value = text.replace(/^\s*\n/, '').replace(/\s+$/, '');
-    if (!value.trim()) return;
+    if (uploads.busy) {
+      toast(t('files.wait'));
+      return;
+    }
+    const fileIds = uploads.ready;
+    if (!value.trim() && fileIds.length === 0) return;
     if ([...value].length > MAX_TEXT) {
       toast(t('composer.tooLong', { n: MAX_TEXT }));
       return;
     }
-    send(channel.id, value, threadRootId);
+    send(channel.id, value, threadRootId, fileIds);
+    uploads.clear();
     setText('');
     saveDraft(key, '');
     setAuto(null);
@@ -213,7 +223,26 @@ export function Composer({
   }
 
   return (
-    <div class="composer-wrap">
+    <div
+      class={cls('composer-wrap', dragging && 'dragging')}
+      onDragOver={(e) => {
+        if (e.dataTransfer?.types.includes('Files')) {
+          e.preventDefault();
+          setDragging(true);
+        }
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(e) => {
+        const files = filesFrom(e.dataTransfer);
+        setDragging(false);
+        if (files.length) {
+          e.preventDefault();
+          uploads.add(files);
+        }
+      }}
+    >
+      {dragging && <div class="drop-hint">{t('files.dropHere')}</div>}
+      <UploadTray uploads={uploads.uploads} onRemove={uploads.remove} />
       {auto && (
         <div class="autocomplete" role="listbox" aria-label={t('composer.suggestions')}>
           {auto.items.map((s, i) => (
@@ -265,6 +294,13 @@ export function Composer({
             refreshAuto(el.value, el.selectionStart ?? el.value.length);
           }}
           onKeyDown={onKeyDown}
+          onPaste={(e) => {
+            const files = filesFrom(e.clipboardData);
+            if (files.length) {
+              e.preventDefault();
+              uploads.add(files);
+            }
+          }}
           onBlur={() => setTimeout(() => setAuto(null), 150)}
           onClick={(e) => {
             const el = e.target as HTMLTextAreaElement;
@@ -272,6 +308,20 @@ export function Composer({
           }}
         />
         <div class="composer-actions">
+          <input
+            ref={fileInput}
+            type="file"
+            multiple
+            hidden
+            onChange={(e) => {
+              const el = e.target as HTMLInputElement;
+              if (el.files) uploads.add(el.files);
+              el.value = '';
+            }}
+          />
+          <button class="icon-btn" onClick={() => fileInput.current?.click()} aria-label={t('files.attach')} title={t('files.attach')}>
+            <Plus size={18} />
+          </button>
           <button
             class="icon-btn"
             onClick={(e) => setPicker((e.currentTarget as HTMLElement).getBoundingClientRect())}
@@ -280,7 +330,7 @@ export function Composer({
           >
             <Smile size={18} />
           </button>
-          <button class="send-btn" onClick={submit} disabled={!text.trim()} aria-label={t('composer.send')} title={t('composer.send')}>
+          <button class="send-btn" onClick={submit} disabled={!text.trim() && uploads.ready.length === 0} aria-label={t('composer.send')} title={t('composer.send')}>
             <Send size={16} />
           </button>
         </div>

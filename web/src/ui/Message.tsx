@@ -22,6 +22,7 @@ import { cls, displayName, formatFull, formatTime } from '../lib/util';
 import { t, tn } from '../i18n';
 import { UserAvatar, useStore } from './common';
 import { Alert, Clock, Edit, Pin, Reply, Smile, Trash } from './icons';
+import { Attachments } from './Files';
 
 export function useRenderContext(): RenderContext {
   const me = useStore((s) => s.me?.username);
@@ -272,6 +273,7 @@ export const MessageItem = memo(function MessageItem({
             )}
           </div>
         )}
+        {!m.deleted && <Attachments files={m.files} />}
         {m.reactions.length > 0 && (
           <div class="reactions">
             {m.reactions.map((r) => (

@@ -83,6 +83,11 @@ pub async fn post(
         text: req.text,
         client_msg_id: req.client_msg_id,
         thread_root_id: req.thread_root_id.map(|w| MessageId(w.0)),
+        file_ids: req
+            .file_ids
+            .iter()
+            .map(|w| enclave_core::FileId(w.0))
+            .collect(),
     };
     let posted = state
         .messages

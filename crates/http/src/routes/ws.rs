@@ -166,6 +166,9 @@ enum ClientFrame {
         text: String,
         client_msg_id: Option<String>,
         thread_root_id: Option<WireId>,
+        /// The sender's own uploads to attach, as in the REST post.
+        #[serde(default)]
+        file_ids: Vec<WireId>,
     },
     #[serde(rename = "typing")]
     Typing {
@@ -480,6 +483,7 @@ impl SocketSession {
                 text,
                 client_msg_id,
                 thread_root_id,
+                file_ids,
             } => {
                 let limit = self
                     .in_flight
@@ -499,6 +503,7 @@ impl SocketSession {
                         text,
                         client_msg_id: client_msg_id.clone(),
                         thread_root_id: thread_root_id.map(|w| MessageId(w.0)),
+                        file_ids: file_ids.iter().map(|w| enclave_core::FileId(w.0)).collect(),
                     };
                     let frame = match state
                         .messages

@@ -130,6 +130,11 @@ impl TestServer {
         Self::launch(DataDir::Given(dir.to_owned()), &[])
     }
 
+    /// [`TestServer::start_in`] with extra environment variables.
+    pub fn start_in_with_env(dir: &Path, env: &[(&str, &str)]) -> TestServer {
+        Self::launch(DataDir::Given(dir.to_owned()), env)
+    }
+
     /// One server shared by the tests of this test binary that run at the same time; it stops
     /// when the last of them drops its handle (a later test then starts a fresh one). Tests
     /// sharing it must not depend on global state: use [`unique_name`].

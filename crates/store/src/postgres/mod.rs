@@ -65,6 +65,7 @@
 //! Requires PostgreSQL 12 or newer. Text that is ordered or searched is `COLLATE "C"`, so sorting
 //! and case-insensitive matching behave as in SQLite whatever the database's locale.
 
+mod files;
 mod ops;
 mod rows;
 
@@ -74,8 +75,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message,
-    MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
+    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, FileId, FileMeta, Membership,
+    Mentions, Message, MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
 };
 use parking_lot::Mutex;
 use sqlx_core::connection::{ConnectOptions, Connection};
@@ -88,8 +89,8 @@ use sqlx_postgres::{
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewMessage, NewToken, NewUser, Posted,
-    Result, Store, UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewFile, NewMessage, NewToken, NewUser,
+    Posted, Result, Store, StoredFile, UserPatch, UserQuery,
 };
 
 /// The advisory lock (two-key form, so it cannot meet sqlx's one-key migration lock) held by the
@@ -992,6 +993,45 @@ impl Store for PgStore {
     }
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
         read!(self, |c| ops::token_valid(c, id, now))
+    }
+
+    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
+        write!(self, |tx| files::create(&mut tx, new, quota))
+    }
+    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
+        read!(self, |c| files::get(c, id))
+    }
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        read!(self, |c| files::channels(c, id))
+    }
+    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
+        read!(self, |c| files::user_bytes(c, user_id))
+    }
+    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
+        write!(self, |tx| files::sweep(&mut tx, unattached_before, limit))
+    }
+    async fn files_not_under_key(
+        &self,
+        key_id: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        read!(self, |c| files::not_under_key(c, key_id, after, limit))
+    }
+    async fn rewrap_file_key(
+        &self,
+        id: FileId,
+        old_key_id: &str,
+        new_key_id: &str,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool> {
+        write!(self, |tx| files::rewrap(
+            &mut tx,
+            id,
+            old_key_id,
+            new_key_id,
+            wrapped_key
+        ))
     }
 
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {

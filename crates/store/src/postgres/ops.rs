@@ -953,10 +953,12 @@ pub async fn mark_read(
 // ---------------------------------------------------------------------------------------------
 // Messages
 
+/// Fills in each message's reactions and files.
 async fn attach_reactions(c: &mut PgConnection, msgs: &mut [Message]) -> Result<()> {
     if msgs.is_empty() {
         return Ok(());
     }
+    super::files::attach_to_messages(c, msgs).await?;
     let ids: Vec<i64> = msgs.iter().map(|m| m.id.0).collect();
     let rows = q(
         "SELECT message_id, emoji, user_id FROM reactions WHERE message_id = ANY($1)
@@ -1148,6 +1150,7 @@ pub async fn post_message(tx: &mut Tx, new: NewMessage, guard: Guard) -> Result<
         .try_get(0)?,
     );
     write_mentions(tx, id, new.channel_id, seq, &new.mentions).await?;
+    let files = super::files::attach(tx, id, &new.file_ids).await?;
     if let Some(root) = new.thread_root_id {
         q("UPDATE messages SET reply_count = reply_count + 1, last_reply_at = $2 WHERE id = $1")
             .bind(root.0)
@@ -1197,6 +1200,7 @@ pub async fn post_message(tx: &mut Tx, new: NewMessage, guard: Guard) -> Result<
         pinned_at: None,
         pinned_by: None,
         reactions: Vec::new(),
+        files,
     };
     Ok(Posted {
         message,
@@ -1374,6 +1378,7 @@ pub async fn delete_message(
         .bind(id.0)
         .execute(tx.c())
         .await?;
+    super::files::detach_all(tx, id).await?;
     tx.event(
         NewEvent::new(EventKind::MessageDeleted)
             .channel(before.channel_id)

@@ -302,6 +302,7 @@ pub fn message(r: &PgRow) -> R<Message> {
         edited_at: opt_millis(r, 14)?,
         deleted_at: opt_millis(r, 15)?,
         reactions: Vec::new(),
+        files: Vec::new(),
     })
 }
 

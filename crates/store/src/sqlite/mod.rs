@@ -12,6 +12,7 @@
 //! Reads run on a small pool of read-only connections on the blocking thread pool; WAL lets
 //! them proceed while the writer commits. Each read runs in one read transaction (a snapshot).
 
+mod files;
 mod ops;
 mod rows;
 
@@ -21,16 +22,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, Membership, Mentions, Message,
-    MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
+    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, FileId, FileMeta, Membership,
+    Mentions, Message, MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewMessage, NewToken, NewUser, Posted,
-    Result, Store, UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewFile, NewMessage, NewToken, NewUser,
+    Posted, Result, Store, StoredFile, UserPatch, UserQuery,
 };
 
 /// Most jobs in one group commit.
@@ -40,10 +41,16 @@ const QUEUE_DEPTH: usize = 8192;
 /// How long a connection waits for another process (the admin CLI) holding the write lock.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+/// Schema migrations by explicit version number (`PRAGMA user_version` after each), in
+/// ascending order. Numbers may skip (branches reserve theirs); each is applied once.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_2.sql")),
+    (4, include_str!("schema_4.sql")),
+];
 
 /// The newest schema version (`PRAGMA user_version`) this build creates and understands.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
@@ -173,20 +180,16 @@ fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let run = || -> Result<()> {
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let latest = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        let latest = SCHEMA_VERSION;
         if version > latest {
             return Err(Error::Backend(Arc::new(std::io::Error::other(format!(
                 "database schema version {version} is newer than this binary understands ({latest}); upgrade enclave"
             )))));
         }
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(version).unwrap_or(0))
-        {
-            tracing::info!(version = i + 1, "applying schema migration");
+        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
+            tracing::info!(version = v, "applying schema migration");
             conn.execute_batch(sql)?;
-            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+            conn.execute_batch(&format!("PRAGMA user_version = {v}"))?;
         }
         Ok(())
     };
@@ -625,6 +628,44 @@ impl Store for SqliteStore {
     }
     async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64> {
         self.write(move |tx| ops::prune_events(tx, before, keep_last))
+            .await
+    }
+
+    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
+        self.write(move |tx| files::create(tx, new, quota)).await
+    }
+    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
+        self.read(move |c| files::get(c, id)).await
+    }
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        self.read(move |c| files::channels(c, id)).await
+    }
+    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
+        self.read(move |c| files::user_bytes(c, user_id)).await
+    }
+    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
+        self.write(move |tx| files::sweep(tx, unattached_before, limit))
+            .await
+    }
+    async fn files_not_under_key(
+        &self,
+        key_id: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let key_id = key_id.to_owned();
+        self.read(move |c| files::not_under_key(c, &key_id, after, limit))
+            .await
+    }
+    async fn rewrap_file_key(
+        &self,
+        id: FileId,
+        old_key_id: &str,
+        new_key_id: &str,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool> {
+        let (old, new) = (old_key_id.to_owned(), new_key_id.to_owned());
+        self.write(move |tx| files::rewrap(tx, id, &old, &new, &wrapped_key))
             .await
     }
 

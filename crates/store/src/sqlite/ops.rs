@@ -794,7 +794,9 @@ pub fn mark_read(
 // ---------------------------------------------------------------------------------------------
 // Messages
 
+/// Fills in each message's reactions and files.
 fn attach_reactions(c: &Connection, msgs: &mut [Message]) -> Result<()> {
+    super::files::attach_to_messages(c, msgs)?;
     let mut stmt =
         c.prepare_cached("SELECT emoji, user_id FROM reactions WHERE message_id = ?1 ORDER BY created_at, emoji, user_id")?;
     for m in msgs.iter_mut() {
@@ -922,6 +924,7 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
         ])?;
     let id = MessageId(tx.conn.last_insert_rowid());
     write_mentions(tx, id, new.channel_id, seq, &new.mentions)?;
+    let files = super::files::attach(tx, id, &new.file_ids)?;
     if let Some(root) = new.thread_root_id {
         tx.conn
             .prepare_cached("UPDATE messages SET reply_count = reply_count + 1, last_reply_at = ?2 WHERE id = ?1")?
@@ -965,6 +968,7 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
         pinned_at: None,
         pinned_by: None,
         reactions: Vec::new(),
+        files,
     };
     Ok(Posted {
         message,
@@ -1092,6 +1096,7 @@ pub fn delete_message(
     )?;
     tx.conn
         .execute("DELETE FROM reactions WHERE message_id = ?1", [id.0])?;
+    super::files::detach_all(tx, id)?;
     tx.event(
         NewEvent::new(EventKind::MessageDeleted)
             .channel(before.channel_id)

@@ -121,6 +121,7 @@ pub fn message(r: &Row<'_>) -> rusqlite::Result<Message> {
         edited_at: opt_millis(r, 14)?,
         deleted_at: opt_millis(r, 15)?,
         reactions: Vec::new(),
+        files: Vec::new(),
     })
 }
 

@@ -1,0 +1,492 @@
+//! Envelope encryption with AES-256-GCM.
+//!
+//! Each file gets a random 256-bit *data key*. The data key is *wrapped* (encrypted with
+//! AES-256-GCM under a random nonce) by a *master key* from the configuration, and the wrapped
+//! key is stored beside the file's metadata together with the master key's id. Rotating the
+//! master key re-wraps data keys ([`KeyRing::rewrap`]); the file bytes are never re-encrypted.
+//!
+//! File bytes are encrypted as a stream of fixed-size segments so that neither upload nor
+//! download holds a whole file in memory. The stored object is:
+//!
+//! 1. a header: the magic `EFS1` and a random 7-byte nonce prefix (chosen per object);
+//! 2. segments of [`SEGMENT_SIZE`] plaintext bytes (the last may be shorter, even empty), each
+//!    sealed with its own 12-byte nonce `prefix ‖ counter (u32, big-endian) ‖ last flag (0/1)`
+//!    and followed by its 16-byte tag.
+//!
+//! The counter in the nonce makes reordered or duplicated segments fail authentication; the
+//! last flag makes a truncated object fail (the segment that now ends it was sealed as not
+//! last), and so does anything appended after the real last segment.
+
+use std::collections::BTreeMap;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use bytes::{Bytes, BytesMut};
+
+use crate::{Error, Result};
+
+/// Plaintext bytes per segment.
+pub const SEGMENT_SIZE: usize = 64 * 1024;
+/// AES-GCM tag length.
+pub const TAG_SIZE: usize = 16;
+const MAGIC: &[u8; 4] = b"EFS1";
+const PREFIX_SIZE: usize = 7;
+/// Length of the object header.
+pub const HEADER_SIZE: usize = MAGIC.len() + PREFIX_SIZE;
+/// Length of a wrapped data key: nonce, key, tag.
+const WRAPPED_SIZE: usize = 12 + 32 + TAG_SIZE;
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The operating system's generator failing is not something to continue after.
+    getrandom::fill(&mut b).expect("the operating system's random generator works");
+    b
+}
+
+/// A new random data key.
+pub fn new_data_key() -> [u8; 32] {
+    random()
+}
+
+/// A new random master key (for first-run generation and `enclave admin` tooling).
+pub fn new_master_key() -> [u8; 32] {
+    random()
+}
+
+fn cipher(key: &[u8; 32]) -> Aes256Gcm {
+    // A 32-byte slice is always a valid AES-256 key.
+    Aes256Gcm::new_from_slice(key).expect("32-byte key")
+}
+
+/// A data key wrapped under a master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    /// The id of the master key that wraps it.
+    pub key_id: String,
+    /// Nonce, encrypted key and tag.
+    pub bytes: Vec<u8>,
+}
+
+/// The master keys: the current one (new files, rotation target) and older ones by id, still
+/// able to unwrap data keys wrapped before a rotation.
+#[derive(Clone)]
+pub struct KeyRing {
+    current: String,
+    keys: BTreeMap<String, [u8; 32]>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("current", &self.current)
+            .field("ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl KeyRing {
+    /// A ring whose current key is `(id, key)`.
+    pub fn new(current_id: &str, key: [u8; 32]) -> Result<Self> {
+        if current_id.is_empty()
+            || current_id.len() > 64
+            || !current_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
+            return Err(Error::InvalidKey(format!(
+                "key id {current_id:?}: use 1 to 64 of A-Z a-z 0-9 - _ ."
+            )));
+        }
+        let mut keys = BTreeMap::new();
+        keys.insert(current_id.to_owned(), key);
+        Ok(KeyRing {
+            current: current_id.to_owned(),
+            keys,
+        })
+    }
+
+    /// Adds an older key that can still unwrap (but no longer wraps).
+    pub fn with_previous(mut self, id: &str, key: [u8; 32]) -> Result<Self> {
+        if id == self.current {
+            return Err(Error::InvalidKey(format!(
+                "previous key id {id:?} is also the current key id"
+            )));
+        }
+        KeyRing::new(id, key)?;
+        self.keys.insert(id.to_owned(), key);
+        Ok(self)
+    }
+
+    /// The id of the key new data keys are wrapped under.
+    pub fn current_id(&self) -> &str {
+        &self.current
+    }
+
+    /// Wraps a data key under the current master key. The key id is authenticated with it.
+    pub fn wrap(&self, data_key: &[u8; 32]) -> WrappedKey {
+        let master = &self.keys[&self.current];
+        let nonce: [u8; 12] = random();
+        let sealed = cipher(master)
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: data_key,
+                    aad: self.current.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encrypts 32 bytes");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        WrappedKey {
+            key_id: self.current.clone(),
+            bytes,
+        }
+    }
+
+    /// Recovers a data key.
+    pub fn unwrap_key(&self, wrapped: &WrappedKey) -> Result<[u8; 32]> {
+        let master = self
+            .keys
+            .get(&wrapped.key_id)
+            .ok_or_else(|| Error::UnknownKey(wrapped.key_id.clone()))?;
+        if wrapped.bytes.len() != WRAPPED_SIZE {
+            return Err(Error::Corrupt("wrapped key has the wrong length"));
+        }
+        let (nonce, sealed) = wrapped.bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| Error::Corrupt("nonce"))?;
+        let plain = cipher(master)
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: wrapped.key_id.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::Corrupt("wrapped key does not authenticate"))?;
+        plain
+            .try_into()
+            .map_err(|_| Error::Corrupt("wrapped key has the wrong length"))
+    }
+
+    /// Re-wraps a data key under the current master key; `None` when it already is.
+    pub fn rewrap(&self, wrapped: &WrappedKey) -> Result<Option<WrappedKey>> {
+        if wrapped.key_id == self.current {
+            return Ok(None);
+        }
+        let key = self.unwrap_key(wrapped)?;
+        Ok(Some(self.wrap(&key)))
+    }
+}
+
+fn nonce(
+    prefix: &[u8; PREFIX_SIZE],
+    counter: u32,
+    last: bool,
+) -> Nonce<aes_gcm::aead::consts::U12> {
+    let mut n = [0u8; 12];
+    n[..PREFIX_SIZE].copy_from_slice(prefix);
+    n[PREFIX_SIZE..11].copy_from_slice(&counter.to_be_bytes());
+    n[11] = u8::from(last);
+    Nonce::from(n)
+}
+
+/// Encrypts a stream of plaintext into the segmented object format.
+pub struct SegmentEncryptor {
+    cipher: Aes256Gcm,
+    prefix: [u8; PREFIX_SIZE],
+    counter: u32,
+    pending: BytesMut,
+    header_sent: bool,
+}
+
+impl SegmentEncryptor {
+    pub fn new(data_key: &[u8; 32]) -> Self {
+        SegmentEncryptor {
+            cipher: cipher(data_key),
+            prefix: random(),
+            counter: 0,
+            pending: BytesMut::with_capacity(SEGMENT_SIZE),
+            header_sent: false,
+        }
+    }
+
+    fn seal(&mut self, plain: &[u8], last: bool) -> Result<Bytes> {
+        let n = nonce(&self.prefix, self.counter, last);
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(Error::Corrupt("file has too many segments"))?;
+        let sealed = self
+            .cipher
+            .encrypt(&n, plain)
+            .map_err(|_| Error::Corrupt("segment could not be sealed"))?;
+        Ok(Bytes::from(sealed))
+    }
+
+    fn header(&mut self, out: &mut Vec<Bytes>) {
+        if !self.header_sent {
+            self.header_sent = true;
+            let mut h = MAGIC.to_vec();
+            h.extend_from_slice(&self.prefix);
+            out.push(Bytes::from(h));
+        }
+    }
+
+    /// Takes more plaintext; returns the ciphertext ready to store (complete segments only:
+    /// the last full segment is held back until more arrives or [`finish`](Self::finish)).
+    pub fn push(&mut self, mut data: &[u8]) -> Result<Vec<Bytes>> {
+        let mut out = Vec::new();
+        self.header(&mut out);
+        while !data.is_empty() {
+            if self.pending.len() == SEGMENT_SIZE {
+                let seg = self.pending.split().freeze();
+                out.push(self.seal(&seg, false)?);
+            }
+            let take = (SEGMENT_SIZE - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        Ok(out)
+    }
+
+    /// Seals what is left as the last segment.
+    pub fn finish(mut self) -> Result<Vec<Bytes>> {
+        let mut out = Vec::new();
+        self.header(&mut out);
+        let seg = self.pending.split().freeze();
+        out.push(self.seal(&seg, true)?);
+        Ok(out)
+    }
+
+    /// Encrypts a small buffer in one call (thumbnails).
+    pub fn seal_all(data_key: &[u8; 32], data: &[u8]) -> Result<Vec<u8>> {
+        let mut e = SegmentEncryptor::new(data_key);
+        let mut out: Vec<u8> = Vec::with_capacity(data.len() + HEADER_SIZE + TAG_SIZE * 2);
+        for b in e.push(data)? {
+            out.extend_from_slice(&b);
+        }
+        for b in e.finish()? {
+            out.extend_from_slice(&b);
+        }
+        Ok(out)
+    }
+}
+
+/// The stored size of a plaintext of `len` bytes.
+pub fn sealed_len(len: u64) -> u64 {
+    let seg = SEGMENT_SIZE as u64;
+    let n_segments = if len == 0 { 1 } else { len.div_ceil(seg) };
+    HEADER_SIZE as u64 + len + n_segments * TAG_SIZE as u64
+}
+
+/// Decrypts the segmented object format as it streams in.
+pub struct SegmentDecryptor {
+    cipher: Aes256Gcm,
+    prefix: Option<[u8; PREFIX_SIZE]>,
+    counter: u32,
+    pending: BytesMut,
+}
+
+impl SegmentDecryptor {
+    pub fn new(data_key: &[u8; 32]) -> Self {
+        SegmentDecryptor {
+            cipher: cipher(data_key),
+            prefix: None,
+            counter: 0,
+            pending: BytesMut::with_capacity(SEGMENT_SIZE + TAG_SIZE),
+        }
+    }
+
+    fn open(&mut self, sealed: &[u8], last: bool) -> Result<Bytes> {
+        let prefix = self.prefix.ok_or(Error::Corrupt("missing header"))?;
+        let n = nonce(&prefix, self.counter, last);
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(Error::Corrupt("too many segments"))?;
+        let plain = self
+            .cipher
+            .decrypt(&n, sealed)
+            .map_err(|_| Error::Corrupt("segment does not authenticate"))?;
+        Ok(Bytes::from(plain))
+    }
+
+    /// Takes more ciphertext; returns the plaintext of every segment known not to be the last.
+    pub fn push(&mut self, data: &[u8]) -> Result<Vec<Bytes>> {
+        self.pending.extend_from_slice(data);
+        if self.prefix.is_none() {
+            if self.pending.len() < HEADER_SIZE {
+                return Ok(Vec::new());
+            }
+            let header = self.pending.split_to(HEADER_SIZE);
+            if &header[..MAGIC.len()] != MAGIC {
+                return Err(Error::Corrupt("not an encrypted Enclave object"));
+            }
+            let mut p = [0u8; PREFIX_SIZE];
+            p.copy_from_slice(&header[MAGIC.len()..]);
+            self.prefix = Some(p);
+        }
+        let mut out = Vec::new();
+        // A full segment is known not to be the last only once a byte after it has arrived.
+        while self.pending.len() > SEGMENT_SIZE + TAG_SIZE {
+            let seg = self.pending.split_to(SEGMENT_SIZE + TAG_SIZE);
+            out.push(self.open(&seg, false)?);
+        }
+        Ok(out)
+    }
+
+    /// Opens the last segment; fails when the object ended early.
+    pub fn finish(mut self) -> Result<Bytes> {
+        if self.prefix.is_none() || self.pending.len() < TAG_SIZE {
+            return Err(Error::Corrupt("object is truncated"));
+        }
+        let seg = self.pending.split();
+        self.open(&seg, true)
+    }
+
+    /// Decrypts a small object in one call.
+    pub fn open_all(data_key: &[u8; 32], data: &[u8]) -> Result<Vec<u8>> {
+        let mut d = SegmentDecryptor::new(data_key);
+        let mut out = Vec::with_capacity(data.len());
+        for b in d.push(data)? {
+            out.extend_from_slice(&b);
+        }
+        out.extend_from_slice(&d.finish()?);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(len: usize, chunk: usize) {
+        let key = new_data_key();
+        let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut enc = SegmentEncryptor::new(&key);
+        let mut sealed = Vec::new();
+        for part in plain.chunks(chunk.max(1)) {
+            for b in enc.push(part).unwrap() {
+                sealed.extend_from_slice(&b);
+            }
+        }
+        for b in enc.finish().unwrap() {
+            sealed.extend_from_slice(&b);
+        }
+        assert_eq!(sealed.len() as u64, sealed_len(len as u64), "len {len}");
+        let mut dec = SegmentDecryptor::new(&key);
+        let mut back = Vec::new();
+        for part in sealed.chunks(chunk.max(1)) {
+            for b in dec.push(part).unwrap() {
+                back.extend_from_slice(&b);
+            }
+        }
+        back.extend_from_slice(&dec.finish().unwrap());
+        assert_eq!(back, plain, "len {len} chunk {chunk}");
+    }
+
+    #[test]
+    fn segments_roundtrip_at_every_boundary() {
+        for len in [
+            0,
+            1,
+            SEGMENT_SIZE - 1,
+            SEGMENT_SIZE,
+            SEGMENT_SIZE + 1,
+            3 * SEGMENT_SIZE,
+            3 * SEGMENT_SIZE + 5,
+        ] {
+            for chunk in [1000, SEGMENT_SIZE, 100_000] {
+                roundtrip(len, chunk);
+            }
+        }
+    }
+
+    fn seal(len: usize) -> ([u8; 32], Vec<u8>) {
+        let key = new_data_key();
+        let plain = vec![42u8; len];
+        (key, SegmentEncryptor::seal_all(&key, &plain).unwrap())
+    }
+
+    #[test]
+    fn ciphertext_does_not_contain_plaintext() {
+        let key = new_data_key();
+        let plain = b"attack at dawn, attack at dawn, attack at dawn".repeat(100);
+        let sealed = SegmentEncryptor::seal_all(&key, &plain).unwrap();
+        assert!(!sealed.windows(14).any(|w| w == b"attack at dawn"));
+    }
+
+    #[test]
+    fn truncation_is_detected() {
+        let (key, sealed) = seal(3 * SEGMENT_SIZE);
+        // Drop the last segment exactly at a segment boundary.
+        let cut = HEADER_SIZE + 2 * (SEGMENT_SIZE + TAG_SIZE);
+        assert!(SegmentDecryptor::open_all(&key, &sealed[..cut]).is_err());
+        assert!(SegmentDecryptor::open_all(&key, &sealed[..sealed.len() - 1]).is_err());
+        assert!(SegmentDecryptor::open_all(&key, &sealed[..5]).is_err());
+    }
+
+    #[test]
+    fn reordering_and_appending_are_detected() {
+        let (key, sealed) = seal(2 * SEGMENT_SIZE + 10);
+        let s = SEGMENT_SIZE + TAG_SIZE;
+        let h = HEADER_SIZE;
+        let mut swapped = sealed[..h].to_vec();
+        swapped.extend_from_slice(&sealed[h + s..h + 2 * s]);
+        swapped.extend_from_slice(&sealed[h..h + s]);
+        swapped.extend_from_slice(&sealed[h + 2 * s..]);
+        assert!(SegmentDecryptor::open_all(&key, &swapped).is_err());
+        let mut appended = sealed.clone();
+        appended.extend_from_slice(&[0u8; 40]);
+        assert!(SegmentDecryptor::open_all(&key, &appended).is_err());
+        let mut flipped = sealed.clone();
+        flipped[h + 3] ^= 1;
+        assert!(SegmentDecryptor::open_all(&key, &flipped).is_err());
+        assert!(SegmentDecryptor::open_all(&new_data_key(), &sealed).is_err());
+    }
+
+    #[test]
+    fn wrap_unwrap_and_rotate() {
+        let old = KeyRing::new("k1", new_master_key()).unwrap();
+        let data = new_data_key();
+        let wrapped = old.wrap(&data);
+        assert_eq!(wrapped.key_id, "k1");
+        assert_eq!(old.unwrap_key(&wrapped).unwrap(), data);
+        assert_eq!(old.rewrap(&wrapped).unwrap(), None);
+
+        let k1 = old.keys["k1"];
+        let new = KeyRing::new("k2", new_master_key())
+            .unwrap()
+            .with_previous("k1", k1)
+            .unwrap();
+        let rewrapped = new.rewrap(&wrapped).unwrap().unwrap();
+        assert_eq!(rewrapped.key_id, "k2");
+        assert_eq!(new.unwrap_key(&rewrapped).unwrap(), data);
+        // The old ring cannot read the new wrapping; a ring without k1 cannot read the old.
+        assert!(matches!(
+            old.unwrap_key(&rewrapped),
+            Err(Error::UnknownKey(_))
+        ));
+        let only_new = KeyRing::new("k2", new.keys["k2"]).unwrap();
+        assert!(only_new.unwrap_key(&wrapped).is_err());
+        // The key id is authenticated: relabelling a wrapped key fails.
+        let relabelled = WrappedKey {
+            key_id: "k1".into(),
+            bytes: rewrapped.bytes.clone(),
+        };
+        assert!(new.unwrap_key(&relabelled).is_err());
+    }
+
+    #[test]
+    fn key_ids_are_checked() {
+        assert!(KeyRing::new("", [0; 32]).is_err());
+        assert!(KeyRing::new("a b", [0; 32]).is_err());
+        assert!(
+            KeyRing::new("a", [0; 32])
+                .unwrap()
+                .with_previous("a", [1; 32])
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! Files on PostgreSQL: the same operations as `sqlite/files.rs`. Quota checks lock the
+//! uploader's row so that concurrent uploads by one user are counted one after the other;
+//! attaching takes a key-share lock on the file row, so a concurrent sweep either sees the
+//! attachment or has already removed the file (and the post fails with `file_not_found`).
+
+use enclave_core::{
+    ChannelId, Entity, Error as DomainError, FileId, FileMeta, Message, MessageId, Millis,
+    Thumbnail, UserId,
+};
+use sqlx_core::query::query;
+use sqlx_core::row::Row;
+use sqlx_postgres::{PgConnection, PgRow};
+
+use super::Tx;
+use crate::{Error, NewFile, Result, StoredFile};
+
+macro_rules! file_cols {
+    () => {
+        "f.id, f.uploader_id, f.name, f.size, f.content_type, f.width, f.height, f.thumb_width, \
+         f.thumb_height, f.thumb_type, f.preview, f.object, f.thumb_object, f.key_id, f.wrapped_key, \
+         f.created_at, f.attached_at"
+    };
+}
+
+fn u32_col(r: &PgRow, i: usize) -> std::result::Result<Option<u32>, sqlx_core::Error> {
+    Ok(r.try_get::<Option<i64>, _>(i)?
+        .and_then(|v| u32::try_from(v).ok()))
+}
+
+fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
+    let thumb_type: Option<String> = r.try_get(9)?;
+    let thumbnail = match (u32_col(r, 7)?, u32_col(r, 8)?, thumb_type) {
+        (Some(width), Some(height), Some(content_type)) => Some(Thumbnail {
+            width,
+            height,
+            content_type,
+        }),
+        _ => None,
+    };
+    let size: i64 = r.try_get(3)?;
+    Ok(StoredFile {
+        meta: FileMeta {
+            id: FileId(r.try_get(0)?),
+            uploader_id: UserId(r.try_get(1)?),
+            name: r.try_get(2)?,
+            size: u64::try_from(size).unwrap_or(0),
+            content_type: r.try_get(4)?,
+            width: u32_col(r, 5)?,
+            height: u32_col(r, 6)?,
+            thumbnail,
+            preview: r.try_get(10)?,
+            created_at: Millis(r.try_get(15)?),
+        },
+        object: r.try_get(11)?,
+        thumb_object: r.try_get(12)?,
+        key_id: r.try_get(13)?,
+        wrapped_key: r.try_get(14)?,
+        attached_at: r.try_get::<Option<i64>, _>(16)?.map(Millis),
+    })
+}
+
+fn rows(rs: &[PgRow]) -> Result<Vec<StoredFile>> {
+    Ok(rs
+        .iter()
+        .map(stored)
+        .collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+pub async fn user_bytes(c: &mut PgConnection, user_id: UserId) -> Result<u64> {
+    let n: i64 = query("SELECT coalesce(sum(size), 0)::int8 FROM files WHERE uploader_id = $1")
+        .bind(user_id.0)
+        .fetch_one(&mut *c)
+        .await?
+        .try_get(0)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
+    let now = tx.now;
+    let size = i64::try_from(new.size).map_err(|_| {
+        Error::Domain(DomainError::FileTooLarge {
+            limit: i64::MAX as u64,
+        })
+    })?;
+    if let Some(quota) = quota {
+        query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(new.uploader_id.0)
+            .execute(tx.c())
+            .await?;
+        let used = user_bytes(tx.c(), new.uploader_id).await?;
+        if used.saturating_add(new.size) > quota {
+            return Err(Error::Domain(DomainError::QuotaExceeded { quota }));
+        }
+    }
+    let thumb = new.thumbnail.as_ref();
+    let id: i64 = query(
+        "INSERT INTO files (uploader_id, name, size, content_type, width, height, thumb_width, thumb_height,
+                            thumb_type, preview, object, thumb_object, key_id, wrapped_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+    )
+    .bind(new.uploader_id.0)
+    .bind(&new.name)
+    .bind(size)
+    .bind(&new.content_type)
+    .bind(new.width.map(i64::from))
+    .bind(new.height.map(i64::from))
+    .bind(thumb.map(|t| i64::from(t.width)))
+    .bind(thumb.map(|t| i64::from(t.height)))
+    .bind(thumb.map(|t| t.content_type.clone()))
+    .bind(&new.preview)
+    .bind(&new.object)
+    .bind(&new.thumb_object)
+    .bind(&new.key_id)
+    .bind(&new.wrapped_key)
+    .bind(now.0)
+    .fetch_one(tx.c())
+    .await?
+    .try_get(0)?;
+    Ok(FileMeta {
+        id: FileId(id),
+        name: new.name,
+        size: new.size,
+        content_type: new.content_type,
+        width: new.width,
+        height: new.height,
+        thumbnail: new.thumbnail,
+        preview: new.preview,
+        uploader_id: new.uploader_id,
+        created_at: now,
+    })
+}
+
+pub async fn get(c: &mut PgConnection, id: FileId) -> Result<Option<StoredFile>> {
+    let row = query(concat!(
+        "SELECT ",
+        file_cols!(),
+        " FROM files f WHERE f.id = $1"
+    ))
+    .bind(id.0)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(row.as_ref().map(stored).transpose()?)
+}
+
+pub async fn channels(c: &mut PgConnection, id: FileId) -> Result<Vec<ChannelId>> {
+    let rs = query(
+        "SELECT DISTINCT m.channel_id FROM message_files mf JOIN messages m ON m.id = mf.message_id
+          WHERE mf.file_id = $1 AND m.deleted_at IS NULL ORDER BY m.channel_id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *c)
+    .await?;
+    rs.iter().map(|r| Ok(ChannelId(r.try_get(0)?))).collect()
+}
+
+pub async fn attach(tx: &mut Tx, message: MessageId, ids: &[FileId]) -> Result<Vec<FileMeta>> {
+    let now = tx.now;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = query(concat!(
+            "SELECT ",
+            file_cols!(),
+            " FROM files f WHERE f.id = $1 FOR KEY SHARE"
+        ))
+        .bind(id.0)
+        .fetch_optional(tx.c())
+        .await?;
+        let file = row
+            .as_ref()
+            .map(stored)
+            .transpose()?
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::File)))?;
+        query("INSERT INTO message_files (message_id, file_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(message.0)
+            .bind(id.0)
+            .execute(tx.c())
+            .await?;
+        query("UPDATE files SET attached_at = coalesce(attached_at, $2) WHERE id = $1")
+            .bind(id.0)
+            .bind(now.0)
+            .execute(tx.c())
+            .await?;
+        out.push(file.meta);
+    }
+    Ok(out)
+}
+
+pub async fn detach_all(tx: &mut Tx, message: MessageId) -> Result<()> {
+    query("DELETE FROM message_files WHERE message_id = $1")
+        .bind(message.0)
+        .execute(tx.c())
+        .await?;
+    Ok(())
+}
+
+pub async fn attach_to_messages(c: &mut PgConnection, msgs: &mut [Message]) -> Result<()> {
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = msgs.iter().map(|m| m.id.0).collect();
+    let rs = query(concat!(
+        "SELECT mf.message_id, ",
+        file_cols!(),
+        " FROM message_files mf JOIN files f ON f.id = mf.file_id
+          WHERE mf.message_id = ANY($1) ORDER BY mf.message_id, f.id"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *c)
+    .await?;
+    if rs.is_empty() {
+        return Ok(());
+    }
+    let mut by_message: std::collections::HashMap<i64, Vec<FileMeta>> =
+        std::collections::HashMap::new();
+    for r in &rs {
+        let mid: i64 = r.try_get(0)?;
+        // The file columns follow the message id.
+        let f = stored_offset(r)?;
+        by_message.entry(mid).or_default().push(f.meta);
+    }
+    for m in msgs.iter_mut() {
+        if let Some(files) = by_message.remove(&m.id.0) {
+            m.files = files;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file whose columns start at index 1.
+fn stored_offset(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
+    let u = |i: usize| -> std::result::Result<Option<u32>, sqlx_core::Error> {
+        Ok(r.try_get::<Option<i64>, _>(i + 1)?
+            .and_then(|v| u32::try_from(v).ok()))
+    };
+    let thumb_type: Option<String> = r.try_get(10)?;
+    let thumbnail = match (u(7)?, u(8)?, thumb_type) {
+        (Some(width), Some(height), Some(content_type)) => Some(Thumbnail {
+            width,
+            height,
+            content_type,
+        }),
+        _ => None,
+    };
+    let size: i64 = r.try_get(4)?;
+    Ok(StoredFile {
+        meta: FileMeta {
+            id: FileId(r.try_get(1)?),
+            uploader_id: UserId(r.try_get(2)?),
+            name: r.try_get(3)?,
+            size: u64::try_from(size).unwrap_or(0),
+            content_type: r.try_get(5)?,
+            width: u(5)?,
+            height: u(6)?,
+            thumbnail,
+            preview: r.try_get(11)?,
+            created_at: Millis(r.try_get(16)?),
+        },
+        object: r.try_get(12)?,
+        thumb_object: r.try_get(13)?,
+        key_id: r.try_get(14)?,
+        wrapped_key: r.try_get(15)?,
+        attached_at: r.try_get::<Option<i64>, _>(17)?.map(Millis),
+    })
+}
+
+pub async fn sweep(tx: &mut Tx, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
+    let rs = query(concat!(
+        "DELETE FROM files f WHERE f.id IN (
+            SELECT g.id FROM files g
+             WHERE NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = g.id)
+               AND (g.attached_at IS NOT NULL OR g.created_at < $1)
+             ORDER BY g.id LIMIT $2 FOR UPDATE SKIP LOCKED)
+           AND NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id)
+         RETURNING ",
+        file_cols!()
+    ))
+    .bind(unattached_before.0)
+    .bind(i64::from(limit))
+    .fetch_all(tx.c())
+    .await?;
+    let mut out = rows(&rs)?;
+    out.sort_by_key(|f| f.meta.id);
+    Ok(out)
+}
+
+pub async fn not_under_key(
+    c: &mut PgConnection,
+    key_id: &str,
+    after: FileId,
+    limit: u32,
+) -> Result<Vec<StoredFile>> {
+    let rs = query(concat!(
+        "SELECT ",
+        file_cols!(),
+        " FROM files f WHERE f.key_id <> $1 AND f.id > $2 ORDER BY f.id LIMIT $3"
+    ))
+    .bind(key_id)
+    .bind(after.0)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await?;
+    rows(&rs)
+}
+
+pub async fn rewrap(
+    tx: &mut Tx,
+    id: FileId,
+    old_key_id: &str,
+    new_key_id: &str,
+    wrapped: Vec<u8>,
+) -> Result<bool> {
+    let n = query("UPDATE files SET key_id = $3, wrapped_key = $4 WHERE id = $1 AND key_id = $2")
+        .bind(id.0)
+        .bind(old_key_id)
+        .bind(new_key_id)
+        .bind(wrapped)
+        .execute(tx.c())
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
