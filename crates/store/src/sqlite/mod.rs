@@ -29,8 +29,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewMessage, NewToken, NewUser, Posted,
-    Result, Store, UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, MessageSearch, NewChannel, NewMessage, NewToken,
+    NewUser, Posted, ReindexStep, Result, Store, UserPatch, UserQuery,
 };
 
 /// Most jobs in one group commit.
@@ -40,7 +40,13 @@ const QUEUE_DEPTH: usize = 8192;
 /// How long a connection waits for another process (the admin CLI) holding the write lock.
 const BUSY_TIMEOUT_MS: u64 = 10_000;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2.sql"),
+    include_str!("schema_3.sql"),
+];
+/// The schema version that creates the search index, which is then filled from the messages.
+const SEARCH_INDEX_VERSION: usize = 3;
 
 /// The newest schema version (`PRAGMA user_version`) this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -186,6 +192,10 @@ fn migrate(conn: &Connection) -> Result<()> {
         {
             tracing::info!(version = i + 1, "applying schema migration");
             conn.execute_batch(sql)?;
+            if i + 1 == SEARCH_INDEX_VERSION {
+                let n = ops::index_all(conn)?;
+                tracing::info!(messages = n, "search index built");
+            }
             conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         }
         Ok(())
@@ -616,6 +626,26 @@ impl Store for SqliteStore {
     }
     async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
         self.read(move |c| ops::channel_ids_of(c, user_id)).await
+    }
+    async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>> {
+        self.read(move |c| ops::search_messages(c, &query)).await
+    }
+    async fn search_channels(
+        &self,
+        user_id: UserId,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(Channel, bool)>> {
+        let text = text.to_owned();
+        self.read(move |c| ops::search_channels(c, user_id, &text, limit))
+            .await
+    }
+    async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep> {
+        self.write(move |tx| ops::reindex_batch(tx, after, limit))
+            .await
+    }
+    async fn message_stats(&self) -> Result<(u64, MessageId)> {
+        self.read(ops::message_stats).await
     }
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
         self.read(move |c| ops::token_valid(c, id, now)).await
