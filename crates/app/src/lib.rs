@@ -1,7 +1,7 @@
 //! Enclave's use-cases. Each service owns one aggregate and takes its dependencies explicitly:
 //! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
 //! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
-//! pins).
+//! pins), and [`Search`] (messages by full text, channels by name).
 //!
 //! Doors call these services and nothing below them. Every method that acts for a user takes
 //! the authenticated [`Actor`] and decides with `enclave_core::permissions`; writes that depend
@@ -14,6 +14,7 @@ mod feed;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;
+mod search;
 
 pub use accounts::{Accounts, AuthConfig, Authed, CreateUser, Credential, UpdateUser};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -23,6 +24,7 @@ pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use messages::{Messages, PostInput};
 pub use realtime::{Hub, RealtimeConfig};
+pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx};

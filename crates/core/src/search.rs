@@ -507,6 +507,7 @@ pub fn snippet(text: &str, terms: &[Term], max_chars: usize) -> Vec<Segment> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

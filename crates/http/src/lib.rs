@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Channels, Health, Hub, Messages};
+use enclave_app::{Accounts, Channels, Health, Hub, Messages, Search};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -53,6 +53,7 @@ pub struct Deps {
     pub accounts: Accounts,
     pub channels: Channels,
     pub messages: Messages,
+    pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
 }
@@ -62,6 +63,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub channels: Channels,
     pub messages: Messages,
+    pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
     pub config: HttpConfig,
@@ -87,6 +89,7 @@ impl std::ops::Deref for AppState {
         (name = "users", description = "The user directory and accounts"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
+        (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
     ),
@@ -114,7 +117,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, messages, system, users, ws};
+    use routes::{auth, channels, messages, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -142,6 +145,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::thread))
         .routes(routes!(messages::react, messages::unreact))
         .routes(routes!(messages::pin, messages::unpin))
+        .routes(routes!(search::messages))
+        .routes(routes!(search::channels))
         .routes(routes!(ws::ws))
         .routes(routes!(ws::events))
         .routes(routes!(ws::presence))
@@ -204,6 +209,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         accounts,
         channels,
         messages,
+        search,
         health,
         hub,
     } = deps;
@@ -219,6 +225,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         accounts,
         channels,
         messages,
+        search,
         health,
         hub,
         config,
