@@ -133,4 +133,19 @@ impl Search {
         }
         Ok(self.store.search_channels(actor.user_id, q, limit).await?)
     }
+
+    /// Rebuilds the search index for up to `limit` messages after `after` (operator command;
+    /// see `Store::reindex_batch`).
+    pub async fn reindex_batch(
+        &self,
+        after: enclave_core::MessageId,
+        limit: u32,
+    ) -> Result<enclave_store::ReindexStep> {
+        Ok(self.store.reindex_batch(after, limit).await?)
+    }
+
+    /// How many messages are stored, and the largest message id (operator command).
+    pub async fn message_stats(&self) -> Result<(u64, enclave_core::MessageId)> {
+        Ok(self.store.message_stats().await?)
+    }
 }
