@@ -159,6 +159,10 @@ pub struct Posted {
     pub created: bool,
 }
 
+/// Text searches rank (bm25 / ts_rank_cd) the newest this many matches the user may read, so
+/// that a common word costs the same as a rare one; filters narrow the matches before the window.
+pub const SEARCH_RANK_WINDOW: u32 = 5000;
+
 /// A full-text search over the messages one user may read (see `enclave_core::search`).
 #[derive(Debug, Clone)]
 pub struct MessageSearch {
@@ -355,8 +359,8 @@ pub trait Store: Send + Sync + 'static {
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
 
     // Search.
-    /// Messages matching `query` in channels its user is a member of, best match first (or
-    /// newest first when it has no terms). Deleted messages never match. The membership check
+    /// Messages matching `query` in channels its user is a member of, best match first among
+    /// the newest [`SEARCH_RANK_WINDOW`] matches (newest first when it has no terms). Deleted messages never match. The membership check
     /// is part of the same query as the match.
     async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>>;
     /// Named channels whose name contains `text` (case-insensitive) that the user is a member

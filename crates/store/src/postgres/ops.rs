@@ -32,7 +32,8 @@ use super::rows::{
 };
 use crate::{
     BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MAX_PINS_PER_CHANNEL, MessageSearch,
-    NewChannel, NewMessage, NewToken, NewUser, Posted, ReindexStep, Result, UserPatch, UserQuery,
+    NewChannel, NewMessage, NewToken, NewUser, Posted, ReindexStep, Result, SEARCH_RANK_WINDOW,
+    UserPatch, UserQuery,
 };
 
 type Q = Query<'static, Postgres, PgArguments>;
@@ -1697,9 +1698,7 @@ pub async fn search_messages(c: &mut PgConnection, q_: &MessageSearch) -> Result
     };
     // The permission filter: members only, in the same query as the match.
     let mut sql = format!(
-        "SELECT {} FROM messages m
-           JOIN members mb ON mb.channel_id = m.channel_id AND mb.user_id = {} ",
-        message_cols!("m"),
+        "FROM messages m JOIN members mb ON mb.channel_id = m.channel_id AND mb.user_id = {} ",
         arg(&mut args, Arg::I(q_.user_id.0))
     );
     if let Some(key) = &q_.in_channel {
@@ -1733,15 +1732,22 @@ pub async fn search_messages(c: &mut PgConnection, q_: &MessageSearch) -> Result
     // has:file: joined when files land, as
     //   AND EXISTS (SELECT 1 FROM message_files mf WHERE mf.message_id = m.id)
     // (the application refuses has:file until then).
-    match &tsq {
-        Some(p) => sql.push_str(&format!(
-            "ORDER BY ts_rank_cd(m.search_tsv, {p}::tsquery) DESC, m.id DESC "
-        )),
-        None => sql.push_str("ORDER BY m.created_at DESC, m.id DESC "),
-    }
     let lim = arg(&mut args, Arg::I(i64::from(q_.limit)));
     let off = arg(&mut args, Arg::I(i64::from(q_.offset)));
-    sql.push_str(&format!("LIMIT {lim} OFFSET {off}"));
+    let sql = match &tsq {
+        // Rank the newest matches only (the window is the same on SQLite).
+        Some(p) => format!(
+            "SELECT {cols} FROM (SELECT m.id {sql} ORDER BY m.id DESC LIMIT {SEARCH_RANK_WINDOW}) AS w
+               JOIN messages m ON m.id = w.id
+              ORDER BY ts_rank_cd(m.search_tsv, {p}::tsquery) DESC, m.id DESC
+              LIMIT {lim} OFFSET {off}",
+            cols = message_cols!("m")
+        ),
+        None => format!(
+            "SELECT {cols} {sql} ORDER BY m.created_at DESC, m.id DESC LIMIT {lim} OFFSET {off}",
+            cols = message_cols!("m")
+        ),
+    };
     let mut query_ = query::<Postgres>(AssertSqlSafe(sql));
     for a in args {
         query_ = match a {

@@ -14,7 +14,7 @@ use super::rows::{
 };
 use crate::{
     BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MessageSearch, NewChannel, NewMessage,
-    NewToken, NewUser, Posted, ReindexStep, Result, UserPatch, UserQuery,
+    NewToken, NewUser, Posted, ReindexStep, Result, SEARCH_RANK_WINDOW, UserPatch, UserQuery,
 };
 
 pub use crate::MAX_PINS_PER_CHANNEL;
@@ -1369,18 +1369,19 @@ fn prefixed(cols: &str, alias: &str) -> String {
 pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>> {
     use rusqlite::types::Value;
     let mut args: Vec<Value> = Vec::new();
-    let mut sql = format!("SELECT {} FROM ", prefixed(MESSAGE_COLS, "m"));
     let text = !q.terms.is_empty();
-    if text {
-        sql.push_str("messages_fts JOIN messages m ON m.id = messages_fts.rowid ");
+    // CROSS JOIN fixes the loop order: the index first, in descending rowid order, so that the
+    // window below stops after the newest matches.
+    let mut sql = String::from(if text {
+        "FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid "
     } else {
-        sql.push_str("messages m ");
-    }
+        "FROM messages m "
+    });
     // The permission filter: members only, in the same query as the match.
-    sql.push_str("JOIN members mb ON mb.channel_id = m.channel_id AND mb.user_id = ? ");
+    sql.push_str("CROSS JOIN members mb ON mb.channel_id = m.channel_id AND mb.user_id = ? ");
     args.push(Value::Integer(q.user_id.0));
     if let Some(key) = &q.in_channel {
-        sql.push_str("JOIN channels c ON c.id = m.channel_id AND c.name_key = ? ");
+        sql.push_str("CROSS JOIN channels c ON c.id = m.channel_id AND c.name_key = ? ");
         args.push(Value::Text(key.clone()));
     }
     sql.push_str("WHERE m.deleted_at IS NULL ");
@@ -1403,12 +1404,20 @@ pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>
     // has:file: joined when files land, as
     //   AND EXISTS (SELECT 1 FROM message_files mf WHERE mf.message_id = m.id)
     // (the application refuses has:file until then).
-    if text {
-        sql.push_str("ORDER BY bm25(messages_fts), m.id DESC ");
+    let sql = if text {
+        format!(
+            "SELECT {} FROM (SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score {sql}
+                              ORDER BY messages_fts.rowid DESC LIMIT {SEARCH_RANK_WINDOW}) AS w
+               JOIN messages m ON m.id = w.id
+              ORDER BY w.score, w.id DESC LIMIT ? OFFSET ?",
+            prefixed(MESSAGE_COLS, "m")
+        )
     } else {
-        sql.push_str("ORDER BY m.created_at DESC, m.id DESC ");
-    }
-    sql.push_str("LIMIT ? OFFSET ?");
+        format!(
+            "SELECT {} {sql} ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?",
+            prefixed(MESSAGE_COLS, "m")
+        )
+    };
     args.push(Value::Integer(i64::from(q.limit)));
     args.push(Value::Integer(i64::from(q.offset)));
     let mut stmt = c.prepare_cached(&sql)?;
