@@ -1748,7 +1748,9 @@ pub async fn search_messages(c: &mut PgConnection, q_: &MessageSearch) -> Result
             cols = message_cols!("m")
         ),
     };
-    let mut query_ = query::<Postgres>(AssertSqlSafe(sql));
+    // Not prepared once and reused: a generic plan cannot tell a rare word from a common one
+    // (or a large channel from a small one), so each search is planned with its values.
+    let mut query_ = query::<Postgres>(AssertSqlSafe(sql)).persistent(false);
     for a in args {
         query_ = match a {
             Arg::I(v) => query_.bind(v),
