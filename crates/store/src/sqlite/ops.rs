@@ -1370,15 +1370,9 @@ pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>
     use rusqlite::types::Value;
     let mut args: Vec<Value> = Vec::new();
     let text = !q.terms.is_empty();
-    // CROSS JOIN fixes the loop order. Usually the index comes first, in descending rowid
-    // order, so that the window below stops after the newest matches; with `in:` the channel's
-    // messages come first and each is looked up in the index (a channel holds far fewer
-    // messages than a common word matches).
-    let by_channel = text && q.in_channel.is_some();
-    let mut sql = String::from(if by_channel {
-        "FROM channels c CROSS JOIN messages m ON m.channel_id = c.id \
-         CROSS JOIN messages_fts ON messages_fts.rowid = m.id "
-    } else if text {
+    // CROSS JOIN fixes the loop order: the index first, in descending rowid order, so that the
+    // window below stops after the newest matches.
+    let mut sql = String::from(if text {
         "FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid "
     } else {
         "FROM messages m "
@@ -1387,10 +1381,7 @@ pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>
     sql.push_str("CROSS JOIN members mb ON mb.channel_id = m.channel_id AND mb.user_id = ? ");
     args.push(Value::Integer(q.user_id.0));
     if let Some(key) = &q.in_channel {
-        if !by_channel {
-            sql.push_str("CROSS JOIN channels c ON c.id = m.channel_id ");
-        }
-        sql.push_str("AND c.name_key = ? ");
+        sql.push_str("CROSS JOIN channels c ON c.id = m.channel_id AND c.name_key = ? ");
         args.push(Value::Text(key.clone()));
     }
     sql.push_str("WHERE m.deleted_at IS NULL ");
