@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    // Read at run time, not baked in with `env!`: a build script compiled in another checkout
+    // (a copied target folder) must still list this checkout's files.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest_dir).join("migrations/postgres");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("migrations/postgres is readable") {

@@ -474,6 +474,22 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await openChannel(B, general.id);
   });
 
+  await step('message search: Chinese and English, highlighted, opens the message', async () => {
+    const alicesApi = await Api.login(base, 'alice', PASSWORD);
+    await alicesApi.post(`/channels/${general.id}/messages`, { text: '明天的项目会议改到周五 (project sync)' });
+    await B.locator('.search-open').click();
+    await B.locator('.search-input').fill('会议');
+    const hit = B.locator('.search-result', { hasText: '周五' });
+    await visible(hit);
+    const marked = await hit.locator('mark').first().textContent();
+    if (marked !== '会议') throw new Error(`highlight ${marked}`);
+    await B.locator('.search-input').fill('"Project Sync" in:#general');
+    await visible(B.locator('.search-result mark', { hasText: 'project sync' }));
+    await B.locator('.search-result', { hasText: '周五' }).click();
+    await B.waitForFunction((id) => location.pathname === `/c/${id}`, general.id);
+    await visible(B.locator('.conv .msg.highlight', { hasText: '周五' }));
+  });
+
   await step('network cut: server stopped and restarted, nothing lost or duplicated', async () => {
     await openChannel(A, general.id);
     await server.stop();

@@ -1,7 +1,8 @@
 //! Enclave's use-cases. Each service owns one aggregate and takes its dependencies explicitly:
 //! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
 //! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
-//! pins) and [`Files`] (uploads, downloads, thumbnails, the sweep, key rotation).
+//! pins), [`Files`] (uploads, downloads, thumbnails, the sweep, key rotation) and
+//! [`Search`] (messages by full text, channels by name).
 //!
 //! Doors call these services and nothing below them. Every method that acts for a user takes
 //! the authenticated [`Actor`] and decides with `enclave_core::permissions`; writes that depend
@@ -15,6 +16,7 @@ mod files;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;
+mod search;
 
 pub use accounts::{Accounts, AuthConfig, Authed, CreateUser, Credential, UpdateUser};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -25,6 +27,7 @@ pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, clean_name};
 pub use messages::{Messages, PostInput};
 pub use realtime::{Hub, RealtimeConfig};
+pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx};

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod mentions;
 pub mod model;
 pub mod permissions;
+pub mod search;
 pub mod validate;
 
 pub use error::{Entity, Error};

@@ -556,3 +556,82 @@ pub struct ThreadQuery {
 pub struct Health {
     pub status: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct SearchQueryParams {
+    /// The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
+    /// `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
+    #[serde(default)]
+    pub q: String,
+    /// 1 to 100; 20 by default.
+    pub limit: Option<u32>,
+    /// Results to skip, at most 1000; 0 by default.
+    pub offset: Option<u32>,
+}
+
+/// A piece of a snippet. Render `text` as plain text; `hit` marks what matched.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnippetSegment {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// The channel a result is in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchChannel {
+    pub id: String,
+    /// `null` for direct conversations.
+    pub name: Option<String>,
+    /// `public`, `private`, `dm` or `group_dm`.
+    pub kind: String,
+}
+
+impl SearchChannel {
+    pub fn new(c: &Channel) -> Self {
+        SearchChannel {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            kind: c.kind.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResult {
+    pub message: MessageDto,
+    pub channel: SearchChannel,
+    /// Up to about 160 characters of the text around the first hit, in order; `…` marks a cut.
+    pub snippet: Vec<SnippetSegment>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    /// Best match first (newest first when the query has only filters).
+    pub results: Vec<SearchResult>,
+    /// The `offset` of the next page; `null` when there is none.
+    pub next_offset: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct ChannelSearchParams {
+    /// Part of the channel name, 1 to 64 characters.
+    #[serde(default)]
+    pub q: String,
+    /// 1 to 100; 20 by default.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelMatch {
+    pub channel: ChannelDto,
+    /// Whether the viewer is a member (otherwise it is a public channel they may join).
+    pub member: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelMatches {
+    pub channels: Vec<ChannelMatch>,
+}

@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Channels, Files, Health, Hub, Messages};
+use enclave_app::{Accounts, Channels, Files, Health, Hub, Messages, Search};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -54,6 +54,7 @@ pub struct Deps {
     pub channels: Channels,
     pub messages: Messages,
     pub files: Arc<Files>,
+    pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
 }
@@ -64,6 +65,7 @@ pub struct Services {
     pub channels: Channels,
     pub messages: Messages,
     pub files: Arc<Files>,
+    pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
     pub config: HttpConfig,
@@ -90,6 +92,7 @@ impl std::ops::Deref for AppState {
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
         (name = "files", description = "Uploads, downloads and thumbnails of files shared in messages"),
+        (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
     ),
@@ -117,7 +120,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, files, messages, system, users, ws};
+    use routes::{auth, channels, files, messages, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -149,6 +152,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(files::download))
         .routes(routes!(files::info))
         .routes(routes!(files::thumbnail))
+        .routes(routes!(search::messages))
+        .routes(routes!(search::channels))
         .routes(routes!(ws::ws))
         .routes(routes!(ws::events))
         .routes(routes!(ws::presence))
@@ -212,6 +217,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         channels,
         messages,
         files,
+        search,
         health,
         hub,
     } = deps;
@@ -228,6 +234,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         channels,
         messages,
         files,
+        search,
         health,
         hub,
         config,

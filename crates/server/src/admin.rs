@@ -6,7 +6,12 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use enclave_app::{Accounts, CreateUser, UpdateUser, UserQuery};
+use std::sync::Arc;
+use std::time::Instant;
+
+use enclave_app::{Accounts, Channels, CreateUser, Messages, Search, Store, UpdateUser, UserQuery};
+use enclave_core::MessageId;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
 use crate::serve::open_store;
@@ -49,6 +54,30 @@ pub enum AdminCommand {
     RotateFileKey,
     /// Remove files no message references now (the server also does this periodically).
     SweepFiles,
+    /// Rebuild the full-text search index from the messages (safe while the server runs).
+    Reindex {
+        /// Messages per transaction.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+    },
+    /// Fill an empty data folder with a reproducible benchmark corpus (see docs/benchmarks.md).
+    #[command(hide = true)]
+    SeedBench {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        channels: u64,
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+        users: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Time the benchmark's searches as bench0 (after seed-bench).
+    #[command(hide = true)]
+    BenchSearch {
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        runs: u64,
+    },
 }
 
 fn read_password(given: Option<String>) -> anyhow::Result<String> {
@@ -97,13 +126,49 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             return result.map_err(anyhow::Error::from);
         }
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
-        let result = run_command(&accounts, cmd).await;
+        let result = run_command(&accounts, &store, cmd).await;
         store.close().await;
         result
     })
 }
 
-async fn run_command(accounts: &Accounts, cmd: AdminCommand) -> anyhow::Result<()> {
+/// Rebuilds the search index in batches (each its own transaction, so the server can keep
+/// writing), with a progress bar, and reports what it did.
+async fn reindex(search: &Search, batch: u32) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (count, max_id) = search.message_stats().await?;
+    let bar = ProgressBar::new(u64::try_from(max_id.0).unwrap_or(0));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "reindex [{bar:30}] message id {pos}/{len} {msg} ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut after = MessageId(0);
+    let mut indexed = 0u64;
+    loop {
+        let step = search.reindex_batch(after, batch).await?;
+        indexed += step.indexed;
+        let Some(last) = step.last else { break };
+        after = last;
+        bar.set_position(u64::try_from(last.0).unwrap_or(0));
+        bar.set_message(format!("{indexed} indexed"));
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "search index rebuilt: {indexed} messages indexed, {} deleted skipped, in {secs:.1} s ({:.0} messages/s)",
+        count.saturating_sub(indexed),
+        indexed as f64 / secs.max(0.001)
+    );
+    Ok(())
+}
+
+async fn run_command(
+    accounts: &Accounts,
+    store: &Arc<dyn Store>,
+    cmd: AdminCommand,
+) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -182,6 +247,29 @@ async fn run_command(accounts: &Accounts, cmd: AdminCommand) -> anyhow::Result<(
                 )
                 .await?;
             println!("reactivated {}", user.username);
+        }
+        AdminCommand::Reindex { batch } => reindex(&Search::new(store.clone()), batch).await?,
+        AdminCommand::SeedBench {
+            messages,
+            channels,
+            users,
+            seed,
+        } => {
+            crate::bench::seed(
+                accounts,
+                &Channels::new(store.clone()),
+                Arc::new(Messages::new(store.clone())),
+                messages,
+                usize::try_from(channels)?,
+                usize::try_from(users)?,
+                seed,
+            )
+            .await?;
+        }
+        AdminCommand::BenchSearch { runs } => {
+            let user = accounts.user_by_username("bench0").await?;
+            crate::bench::run_queries(&Search::new(store.clone()), user.id, usize::try_from(runs)?)
+                .await?;
         }
         AdminCommand::ListUsers { all } => {
             let system = enclave_app::Actor {

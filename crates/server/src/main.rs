@@ -5,6 +5,7 @@
 //! migrate` copies an embedded (SQLite) installation into PostgreSQL.
 
 mod admin;
+mod bench;
 mod config;
 mod migrate;
 mod serve;

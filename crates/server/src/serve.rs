@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::{Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Store};
+use enclave_app::{Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store};
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
@@ -168,6 +168,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             channels: Channels::new(store.clone()),
             messages: Messages::new(store.clone()),
             files,
+            search: Search::new(store.clone()),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },

@@ -144,6 +144,8 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/files/{file}", None),
         route(Method::GET, "/api/v1/files/{file}/info", None),
         route(Method::GET, "/api/v1/files/{file}/thumbnail", None),
+        route(Method::GET, "/api/v1/search", None),
+        route(Method::GET, "/api/v1/search/channels", None),
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
@@ -807,6 +809,161 @@ async fn a_public_channel_is_readable_but_not_writable_by_non_members() {
         "a non-member's requests on a public channel",
     )
     .await;
+}
+
+/// The texts of a search's results, and the whole answer.
+async fn search_texts(server: &TestServer, token: &str, q: &str) -> (Vec<String>, Value) {
+    let (status, body) = server
+        .get(
+            Some(token),
+            &format!("/api/v1/search?q={}", encode_segment(q)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "search {q:?}: {body}");
+    let mut texts: Vec<String> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| s(&r["message"], "text"))
+        .collect();
+    texts.sort();
+    (texts, body)
+}
+
+/// Search covers the channels one is a member of, direct conversations included, and nothing
+/// else: not a private channel or a conversation of others (site administrators included), not
+/// even a public channel one has not joined. Bad queries are `400 invalid_field`.
+#[tokio::test]
+async fn search_finds_only_what_one_may_read() {
+    let server = TestServer::shared();
+    let w = World::build(&server).await;
+    let word: String = unique_name("kw")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    for ch in [&w.private, &w.dm, &w.public] {
+        server
+            .post_message(&w.owner.token, ch, &format!("{word} 会议纪要 in here"))
+            .await;
+    }
+    for (who, token, n) in [
+        ("the owner", &w.owner.token, 3),
+        ("the member", &w.member.token, 3),
+        ("a stranger", &w.stranger.token, 0),
+        ("the site administrator", &w.admin, 0),
+    ] {
+        for q in [
+            word.clone(),
+            format!("{word} 会议"),
+            format!("\"{word} 会议纪要\""),
+        ] {
+            let (texts, body) = search_texts(&server, token, &q).await;
+            assert_eq!(texts.len(), n, "{who} searching {q:?}: {body}");
+        }
+        let (_, body) = server
+            .get(
+                Some(token),
+                &format!(
+                    "/api/v1/search/channels?q={}",
+                    encode_segment("authz private")
+                ),
+                None,
+            )
+            .await;
+        let listed: Vec<&Value> = body["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["channel"]["id"])
+            .collect();
+        assert_eq!(
+            listed.contains(&&json!(w.private)),
+            n > 0,
+            "{who}'s quick switcher: {body}"
+        );
+    }
+    // Joining the public channel makes its messages searchable.
+    let (status, body) = server
+        .post(
+            Some(&w.stranger.token),
+            &format!("/api/v1/channels/{}/join", w.public),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (texts, body) = search_texts(&server, &w.stranger.token, &word).await;
+    assert_eq!(texts.len(), 1, "{body}");
+    let hit = &body["results"][0];
+    assert_eq!(hit["channel"]["id"], json!(w.public));
+    assert_eq!(hit["channel"]["kind"], json!("public"));
+    assert_eq!(hit["message"]["channel_id"], json!(w.public));
+    assert_eq!(body["next_offset"], Value::Null);
+    // The snippet marks the hits; its text is the message's.
+    let (_, body) = search_texts(&server, &w.stranger.token, &format!("{word} 会议")).await;
+    let snippet = body["results"][0]["snippet"].as_array().unwrap();
+    let whole: String = snippet.iter().map(|p| s(p, "text")).collect();
+    assert_eq!(whole, format!("{word} 会议纪要 in here"));
+    let hits: Vec<String> = snippet
+        .iter()
+        .filter(|p| p["hit"] == json!(true))
+        .map(|p| s(p, "text"))
+        .collect();
+    assert_eq!(hits, vec![word.clone(), "会议".to_owned()]);
+
+    // Paging: limit and next_offset.
+    let (status, body) = server
+        .get(
+            Some(&w.owner.token),
+            &format!("/api/v1/search?q={word}&limit=2"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["results"].as_array().unwrap().len(), 2);
+    assert_eq!(body["next_offset"], json!(2));
+    let (_, body) = server
+        .get(
+            Some(&w.owner.token),
+            &format!("/api/v1/search?q={word}&limit=2&offset=2"),
+            None,
+        )
+        .await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 1);
+    assert_eq!(body["next_offset"], Value::Null);
+
+    let long = "a ".repeat(300);
+    for (query, code) in [
+        ("/api/v1/search".to_owned(), "invalid_field"),
+        ("/api/v1/search?q=%20".to_owned(), "invalid_field"),
+        (
+            "/api/v1/search?q=before%3A2026-13-01".to_owned(),
+            "invalid_field",
+        ),
+        ("/api/v1/search?q=from%3A%40".to_owned(), "invalid_field"),
+        ("/api/v1/search?q=has%3Afile".to_owned(), "invalid_field"),
+        (
+            format!("/api/v1/search?q={}", encode_segment(&long)),
+            "invalid_field",
+        ),
+        ("/api/v1/search?q=x&limit=0".to_owned(), "invalid_field"),
+        ("/api/v1/search?q=x&limit=101".to_owned(), "invalid_field"),
+        ("/api/v1/search?q=x&offset=1001".to_owned(), "invalid_field"),
+        ("/api/v1/search?q=x&limit=abc".to_owned(), "bad_request"),
+        ("/api/v1/search?q=x&offset=-1".to_owned(), "bad_request"),
+        ("/api/v1/search/channels".to_owned(), "invalid_field"),
+        (
+            format!("/api/v1/search/channels?q={}", "x".repeat(65)),
+            "invalid_field",
+        ),
+        (
+            "/api/v1/search/channels?q=x&limit=0".to_owned(),
+            "invalid_field",
+        ),
+    ] {
+        let got = server.get(Some(&w.owner.token), &query, None).await;
+        expect(&format!("GET {query}"), &got, 400, &[code]);
+    }
 }
 
 /// A malformed request body and the answer it must get.

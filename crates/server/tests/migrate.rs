@@ -172,6 +172,14 @@ async fn snapshot(
         "/api/v1/users?include_inactive=true&limit=200".into(),
         "/api/v1/events?since=0&limit=1000".into(),
         "/api/v1/events?since=5&limit=7".into(),
+        // The search index is rebuilt from the copied messages, not copied: same answers.
+        "/api/v1/search?q=hello".into(),
+        "/api/v1/search?q=meeting%20noon".into(),
+        "/api/v1/search?q=%22a%20reply%22".into(),
+        "/api/v1/search?q=deleted".into(),
+        "/api/v1/search?q=%E4%BC%9A%E8%AE%AE".into(),
+        "/api/v1/search?q=from%3A%40bob".into(),
+        "/api/v1/search/channels?q=gen".into(),
     ];
     for c in channels {
         paths.push(format!("/api/v1/channels/{c}"));
@@ -294,6 +302,7 @@ async fn populate(server: &TestServer) -> Data {
     let r1 = say(&carol, &general, "looking now @bob", Some(&m2)).await;
     say(&alice, &general, "me too", Some(&m2)).await;
     let m3 = say(&carol, &general, "@channel meeting at noon", None).await;
+    say(&alice, &dm, "明天的会议改到三点", None).await;
     let m4 = say(&bob, &general, "this will be deleted", None).await;
     let root = say(&carol, &general, "a root to delete", None).await;
     say(&bob, &general, "a reply that stays", Some(&root)).await;

@@ -195,6 +195,41 @@ pub struct Posted {
     pub created: bool,
 }
 
+/// Text searches rank (bm25 / ts_rank_cd) the newest this many matches the user may read, so
+/// that a common word costs the same as a rare one; filters narrow the matches before the window.
+pub const SEARCH_RANK_WINDOW: u32 = 5000;
+
+/// A full-text search over the messages one user may read (see `enclave_core::search`).
+#[derive(Debug, Clone)]
+pub struct MessageSearch {
+    /// The searching user: only channels they are a member of are searched.
+    pub user_id: UserId,
+    /// Every term must match. With no terms the filters alone select, newest first.
+    pub terms: Vec<enclave_core::search::Term>,
+    /// The author's username.
+    pub from: Option<String>,
+    /// The channel's name key.
+    pub in_channel: Option<String>,
+    /// Created strictly before.
+    pub before: Option<Millis>,
+    /// Created at or after.
+    pub after: Option<Millis>,
+    /// Only messages with files. Not yet applied by either backend: the `message_files` table
+    /// arrives with file sharing (see the `has:file` notes in both backends' `search_messages`).
+    pub has_file: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// One step of rebuilding the search index ([`Store::reindex_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReindexStep {
+    /// The largest message id the step covered; `None` when no message was left.
+    pub last: Option<MessageId>,
+    /// Messages the step covered (deleted ones are removed from the index, not counted here).
+    pub indexed: u64,
+}
+
 /// The storage interface. Both backends implement all of it, and one conformance suite
 /// (`tests/conformance.rs`) checks them alike.
 #[async_trait]
@@ -387,6 +422,26 @@ pub trait Store: Send + Sync + 'static {
         new_key_id: &str,
         wrapped_key: Vec<u8>,
     ) -> Result<bool>;
+    // Search.
+    /// Messages matching `query` in channels its user is a member of, best match first among
+    /// the newest [`SEARCH_RANK_WINDOW`] matches (newest first when it has no terms). Deleted messages never match. The membership check
+    /// is part of the same query as the match.
+    async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>>;
+    /// Named channels whose name contains `text` (case-insensitive) that the user is a member
+    /// of, or that are public and not archived; members' channels first, then names starting
+    /// with `text`, then by name. The flag says whether the user is a member.
+    async fn search_channels(
+        &self,
+        user_id: UserId,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(Channel, bool)>>;
+    /// Rebuilds the search index for up to `limit` messages with ids above `after`, in id
+    /// order, in one transaction (so it can run beside a live server). When no message is
+    /// left, also drops index entries above `after`.
+    async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep>;
+    /// The number of messages stored (deleted ones included) and the largest message id.
+    async fn message_stats(&self) -> Result<(u64, MessageId)>;
 
     // Events.
     /// Up to `limit` committed events with positions after `position`, in order. Positions are

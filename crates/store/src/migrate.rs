@@ -27,6 +27,8 @@
 //! 5. **Id sequences**: the identity sequence of every table with one (users, tokens, channels,
 //!    messages, events) is set past the largest copied id, or past what `sqlite_sequence`
 //!    remembers for that table if that is larger, so new rows never reuse an id.
+//!    The search index (`messages.search_tsv`) is not copied: it is derived data, rebuilt from
+//!    the copied messages in the same transaction.
 //! 6. `COMMIT`, then **verifies**: for each table, the number of rows and a SHA-256 over the
 //!    canonical rendering of every row in primary-key order, computed on each side on its own:
 //!    the SQLite side from the snapshot of step 1, the PostgreSQL side by reading the committed
@@ -105,6 +107,9 @@ pub enum Error {
     Postgres(sqlx_core::Error),
     #[error("applying the PostgreSQL migrations: {0}")]
     Migrate(sqlx_core::migrate::MigrateError),
+    /// Building the search index of the copied messages failed.
+    #[error("building the search index: {0}")]
+    SearchIndex(String),
     /// The SQLite reading thread stopped unexpectedly.
     #[error("the SQLite reader stopped: {0}")]
     Reader(String),
@@ -985,6 +990,10 @@ async fn copy(
             .execute(&mut *tx)
             .await?;
     }
+    // The search index is derived data: built from the copied messages, not copied.
+    crate::postgres::ops::index_all(&mut tx)
+        .await
+        .map_err(|e| Error::SearchIndex(e.to_string()))?;
     // Positions continue after the last one SQLite assigned.
     query::<Postgres>("UPDATE event_counter SET last = $1 WHERE id = 1")
         .bind(meta.last_position)
@@ -1294,6 +1303,7 @@ mod tests {
         let schema = concat!(
             include_str!("sqlite/schema.sql"),
             include_str!("sqlite/schema_2.sql"),
+            include_str!("sqlite/schema_3.sql"),
             include_str!("sqlite/schema_4.sql")
         );
         let created = schema.matches("CREATE TABLE ").count();
@@ -1308,6 +1318,8 @@ mod tests {
             .expect("schema 1");
         conn.execute_batch(include_str!("sqlite/schema_2.sql"))
             .expect("schema 2");
+        conn.execute_batch(include_str!("sqlite/schema_3.sql"))
+            .expect("schema 3");
         conn.execute_batch(include_str!("sqlite/schema_4.sql"))
             .expect("schema 4");
         for t in TABLES {

@@ -24,8 +24,8 @@ use enclave_core::{
     Mentions, Message, MessageId, Millis, TokenKind, User, UserId,
 };
 use enclave_store::{
-    BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, NewChannel, NewMessage, NewToken, NewUser,
-    Store, UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MessageSearch, NewChannel, NewMessage,
+    NewToken, NewUser, Store, UserPatch, UserQuery,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -4017,6 +4017,358 @@ pub async fn files(store: Arc<dyn Store>) {
     assert_eq!(
         todo.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
         vec![e.id]
+// Search
+
+/// The texts `user` finds for the search box query `q`, best match first.
+async fn find(store: &Arc<dyn Store>, user: &User, q: &str) -> Vec<String> {
+    find_page(store, user, q, 100, 0).await
+}
+
+async fn find_page(
+    store: &Arc<dyn Store>,
+    user: &User,
+    q: &str,
+    limit: u32,
+    offset: u32,
+) -> Vec<String> {
+    let parsed = enclave_core::search::parse(q).unwrap();
+    store
+        .search_messages(MessageSearch {
+            user_id: user.id,
+            terms: parsed.terms,
+            from: parsed.from,
+            in_channel: parsed.in_channel,
+            before: parsed.before,
+            after: parsed.after,
+            has_file: parsed.has_file,
+            limit,
+            offset,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn texts(v: &[&str]) -> Vec<String> {
+    sorted(v.iter().map(|s| (*s).to_owned()).collect())
+}
+
+pub async fn search_messages(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let general = public(&store, "General", &alice).await;
+    join(&store, general, &bob).await;
+    let secret = store
+        .create_channel(new_channel(ChannelKind::Private, "secret", bob.id))
+        .await
+        .unwrap()
+        .id;
+    let (dm, _) = store
+        .open_direct(alice.id, vec![alice.id, carol.id])
+        .await
+        .unwrap();
+
+    post(&store, general, &alice, "The quarterly REPORT is ready").await;
+    post(&store, general, &bob, "report the bug, please").await;
+    post(&store, general, &bob, "Meet at the Café at noon").await;
+    post(&store, general, &alice, "明天下午三点开会议，讨论新项目").await;
+    post(&store, general, &bob, "项目经理 will join the meeting").await;
+    post(&store, general, &alice, "今天的meeting在3楼会议室").await;
+    post(&store, secret, &bob, "secret report about the 会议").await;
+    post(&store, dm.id, &carol, "private report for alice").await;
+    let root = post(&store, general, &alice, "thread root").await;
+    reply(&store, &root, &bob, "a reply mentions the report").await;
+
+    // English: case-insensitive, every word required.
+    assert_eq!(
+        sorted(find(&store, &alice, "report").await),
+        texts(&[
+            "The quarterly REPORT is ready",
+            "report the bug, please",
+            "private report for alice",
+            "a reply mentions the report",
+        ])
+    );
+    assert_eq!(
+        find(&store, &alice, "REPORT quarterly").await,
+        texts(&["The quarterly REPORT is ready"])
+    );
+    // Accents fold both ways.
+    for q in ["cafe", "CAFÉ", "café"] {
+        assert_eq!(
+            find(&store, &bob, q).await,
+            texts(&["Meet at the Café at noon"]),
+            "{q}"
+        );
+    }
+    // Phrases need the words together and in order.
+    assert_eq!(
+        find(&store, &alice, r#""quarterly report""#).await,
+        texts(&["The quarterly REPORT is ready"])
+    );
+    assert!(
+        find(&store, &alice, r#""report quarterly""#)
+            .await
+            .is_empty()
+    );
+    // Prefixes.
+    assert_eq!(
+        sorted(find(&store, &bob, "meet*").await),
+        texts(&[
+            "Meet at the Café at noon",
+            "项目经理 will join the meeting",
+            "今天的meeting在3楼会议室",
+        ])
+    );
+
+    // Chinese: two-character words, longer words, single characters, mixed text.
+    assert_eq!(
+        sorted(find(&store, &bob, "会议").await),
+        texts(&[
+            "明天下午三点开会议，讨论新项目",
+            "今天的meeting在3楼会议室",
+            "secret report about the 会议",
+        ])
+    );
+    assert_eq!(
+        sorted(find(&store, &alice, "项目").await),
+        texts(&[
+            "明天下午三点开会议，讨论新项目",
+            "项目经理 will join the meeting"
+        ])
+    );
+    assert_eq!(
+        find(&store, &alice, "项目经理").await,
+        texts(&["项目经理 will join the meeting"])
+    );
+    assert_eq!(
+        find(&store, &alice, "会议室").await,
+        texts(&["今天的meeting在3楼会议室"])
+    );
+    assert_eq!(
+        find(&store, &alice, "会议 meeting").await,
+        texts(&["今天的meeting在3楼会议室"])
+    );
+    assert_eq!(
+        find(&store, &alice, r#""项目经理 will join""#).await,
+        texts(&["项目经理 will join the meeting"])
+    );
+    assert_eq!(
+        find(&store, &alice, "经").await,
+        texts(&["项目经理 will join the meeting"])
+    );
+    // A word that is not there as a word: 议项 spans two words of the text.
+    assert!(find(&store, &alice, "目会").await.is_empty());
+
+    // Permissions: alice is not in #secret, bob not in the direct conversation, carol only in
+    // the direct conversation.
+    assert!(
+        !find(&store, &alice, "secret")
+            .await
+            .iter()
+            .any(|t| t.contains("secret")),
+        "a non-member found a message of a private channel"
+    );
+    assert!(
+        !find(&store, &bob, "private")
+            .await
+            .iter()
+            .any(|t| t.contains("private")),
+        "a non-member found a message of a direct conversation"
+    );
+    assert_eq!(
+        find(&store, &carol, "report").await,
+        texts(&["private report for alice"])
+    );
+    assert!(find(&store, &carol, "in:#general report").await.is_empty());
+    assert!(find(&store, &alice, "in:#secret report").await.is_empty());
+    // Leaving a channel takes its messages out of one's results.
+    store
+        .remove_member(general, bob.id, bob.id, rule(&bob, Action::Leave))
+        .await
+        .unwrap();
+    assert_eq!(
+        find(&store, &bob, "report").await,
+        texts(&["secret report about the 会议"])
+    );
+    join(&store, general, &bob).await;
+
+    // Filters.
+    assert_eq!(
+        sorted(find(&store, &alice, "from:@bob report").await),
+        texts(&["report the bug, please", "a reply mentions the report"])
+    );
+    assert_eq!(
+        sorted(find(&store, &bob, "in:#GENERAL 会议").await),
+        texts(&["明天下午三点开会议，讨论新项目", "今天的meeting在3楼会议室"])
+    );
+    assert!(find(&store, &alice, "from:@nobody report").await.is_empty());
+    assert!(find(&store, &alice, "in:#nowhere report").await.is_empty());
+    assert_eq!(
+        find(&store, &alice, "after:2000-01-01 report").await.len(),
+        4
+    );
+    assert!(
+        find(&store, &alice, "before:2000-01-01 report")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        find(&store, &alice, "before:2999-01-01 report").await.len(),
+        4
+    );
+    assert!(
+        find(&store, &alice, "after:2999-01-01 report")
+            .await
+            .is_empty()
+    );
+    // Filters alone list the matching messages, newest first.
+    assert_eq!(
+        find(&store, &alice, "from:@carol").await,
+        texts(&["private report for alice"])
+    );
+    let newest = find(&store, &alice, "in:#general").await;
+    assert_eq!(newest.len(), 8);
+    assert_eq!(newest[0], "a reply mentions the report");
+
+    // Pages.
+    let all = find(&store, &alice, "report").await;
+    let mut paged = find_page(&store, &alice, "report", 3, 0).await;
+    paged.extend(find_page(&store, &alice, "report", 3, 3).await);
+    assert_eq!(paged, all);
+    assert!(find_page(&store, &alice, "report", 3, 6).await.is_empty());
+
+    // Ranking: more of the word ranks higher.
+    let ranked = post(&store, general, &alice, "budget budget budget review").await;
+    post(
+        &store,
+        general,
+        &alice,
+        "budget notes from a long and winding meeting about many things",
+    )
+    .await;
+    assert_eq!(find(&store, &alice, "budget").await[0], ranked.text);
+
+    // Nothing matches text that is not there.
+    assert!(find(&store, &alice, "zebra").await.is_empty());
+}
+
+pub async fn search_follows_edits_and_deletes(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let ch = public(&store, "general", &alice).await;
+    let m = post(&store, ch, &alice, "draft agenda 草稿").await;
+    let other = post(&store, ch, &alice, "another agenda").await;
+    assert_eq!(
+        find(&store, &alice, "草稿").await,
+        texts(&["draft agenda 草稿"])
+    );
+
+    store
+        .edit_message(
+            m.id,
+            alice.id,
+            "final agenda 定稿".into(),
+            Mentions::default(),
+            allow(),
+        )
+        .await
+        .unwrap();
+    assert!(find(&store, &alice, "draft").await.is_empty());
+    assert!(find(&store, &alice, "草稿").await.is_empty());
+    assert_eq!(
+        find(&store, &alice, "定稿").await,
+        texts(&["final agenda 定稿"])
+    );
+    assert_eq!(find(&store, &alice, "agenda").await.len(), 2);
+
+    store.delete_message(m.id, alice.id, allow()).await.unwrap();
+    assert!(find(&store, &alice, "定稿").await.is_empty());
+    assert_eq!(
+        find(&store, &alice, "agenda").await,
+        texts(&["another agenda"])
+    );
+    assert_eq!(
+        find(&store, &alice, "in:#general").await,
+        texts(&["another agenda"])
+    );
+
+    // A rebuild gives the same answers, and skips deleted messages.
+    let (count, max) = store.message_stats().await.unwrap();
+    assert_eq!((count, max), (2, other.id));
+    let mut after = MessageId(0);
+    let mut indexed = 0;
+    loop {
+        let step = store.reindex_batch(after, 1).await.unwrap();
+        indexed += step.indexed;
+        match step.last {
+            Some(last) => after = last,
+            None => break,
+        }
+    }
+    assert_eq!(indexed, 1);
+    assert_eq!(
+        find(&store, &alice, "agenda").await,
+        texts(&["another agenda"])
+    );
+    assert!(find(&store, &alice, "定稿").await.is_empty());
+}
+
+pub async fn search_channels(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let eng = public(&store, "Engineering", &alice).await;
+    let _ = public(&store, "design-eng", &bob).await;
+    let mine = store
+        .create_channel(new_channel(ChannelKind::Private, "eng-leads", alice.id))
+        .await
+        .unwrap()
+        .id;
+    let _ = store
+        .create_channel(new_channel(ChannelKind::Private, "eng-secret", bob.id))
+        .await
+        .unwrap();
+    let _ = public(&store, "项目组", &bob).await;
+    let found = store.search_channels(alice.id, "ENG", 10).await.unwrap();
+    let names: Vec<(String, bool)> = found
+        .iter()
+        .map(|(c, member)| (c.name.clone().unwrap(), *member))
+        .collect();
+    // Member channels first, then names that start with the text, then by name.
+    assert_eq!(
+        names,
+        vec![
+            ("eng-leads".to_owned(), true),
+            ("Engineering".to_owned(), true),
+            ("design-eng".to_owned(), false),
+        ]
+    );
+    assert_eq!(found[0].0.id, mine);
+    assert_eq!(found[1].0.id, eng);
+    let cjk = store.search_channels(alice.id, "项目", 10).await.unwrap();
+    assert_eq!(cjk.len(), 1);
+    assert!(!cjk[0].1);
+    assert_eq!(
+        store
+            .search_channels(alice.id, "eng", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .search_channels(alice.id, "%", 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
@@ -4062,6 +4414,9 @@ mod sqlite {
         pruning_keeps_positions,
         concurrent_posts,
         files,
+        search_messages,
+        search_follows_edits_and_deletes,
+        search_channels,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4137,6 +4492,9 @@ mod postgres {
         pruning_keeps_positions,
         concurrent_posts,
         files,
+        search_messages,
+        search_follows_edits_and_deletes,
+        search_channels,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

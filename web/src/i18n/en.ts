@@ -43,6 +43,17 @@ export const en = {
   'sidebar.mentions': '{n} mentions',
   'sidebar.unread': '{n} unread',
 
+  'search.button': 'Search messages',
+  'search.title': 'Search messages',
+  'search.placeholder': 'Search words, "exact phrases", 会议…',
+  'search.from': 'From',
+  'search.in': 'In',
+  'search.after': 'After',
+  'search.before': 'Before',
+  'search.hint': 'Filters: from:@user in:#channel after:YYYY-MM-DD before:YYYY-MM-DD; word* matches the start of words.',
+  'search.none': 'No messages match.',
+  'search.more': 'More results',
+
   'switcher.button': 'Jump to…',
   'switcher.title': 'Quick switcher',
   'switcher.placeholder': 'Jump to a channel or person',

@@ -44,6 +44,17 @@ export const zhCN: Record<keyof typeof en, string> = {
   'sidebar.mentions': '{n} 条提及',
   'sidebar.unread': '{n} 条未读',
 
+  'search.button': '搜索消息',
+  'search.title': '搜索消息',
+  'search.placeholder': '搜索词语、"完整短语"、meeting…',
+  'search.from': '发送人',
+  'search.in': '频道',
+  'search.after': '晚于',
+  'search.before': '早于',
+  'search.hint': '筛选：from:@用户 in:#频道 after:YYYY-MM-DD before:YYYY-MM-DD；word* 匹配词语开头。',
+  'search.none': '没有匹配的消息。',
+  'search.more': '更多结果',
+
   'switcher.button': '跳转到…',
   'switcher.title': '快速切换',
   'switcher.placeholder': '跳转到频道或联系人',

@@ -140,6 +140,11 @@ export const api = {
   unpin: (id: string) => request<Message>('DELETE', `/messages/${enc(id)}/pin`),
   pins: (id: string) => request<{ messages: Message[] }>('GET', `/channels/${enc(id)}/pins`).then((r) => r.messages),
 
+  search: (p: { q: string; limit?: number; offset?: number }) =>
+    request<import('./search').SearchPage>('GET', '/search' + qs(p)),
+  searchChannels: (p: { q: string; limit?: number }) =>
+    request<{ channels: { channel: Channel; member: boolean }[] }>('GET', '/search/channels' + qs(p)).then((r) => r.channels),
+
   presence: (ids: string[]) =>
     request<{ presence: Presence[] }>('GET', '/presence' + qs({ user_ids: ids.join(',') })).then((r) => r.presence),
 };

@@ -8,6 +8,7 @@ import { t } from '../i18n';
 import { Kbd, Menu, UserAvatar, isMac, useStore } from './common';
 import { Bell, ChevronDown, Compass, Hash, Lock, LogOut, Plus, Search, Settings, Shield, Users } from './icons';
 import { Logo } from './Login';
+import { SearchBox } from './Search';
 
 function sortChannels(list: Channel[], s: AppState): Channel[] {
   return list.sort((a, b) => channelLabel(a, s).localeCompare(channelLabel(b, s), undefined, { sensitivity: 'base' }));
@@ -216,6 +217,7 @@ export function Sidebar() {
         <span>{t('switcher.button')}</span>
         <Kbd>{isMac ? '⌘K' : 'Ctrl K'}</Kbd>
       </button>
+      <SearchBox />
       <div class="side-scroll">
         <div class="side-nav">
           <button class="side-item" onClick={() => open({ kind: 'browse' })}>

@@ -66,7 +66,7 @@
 //! and case-insensitive matching behave as in SQLite whatever the database's locale.
 
 mod files;
-mod ops;
+pub(crate) mod ops;
 mod rows;
 
 use std::sync::Arc;
@@ -89,8 +89,8 @@ use sqlx_postgres::{
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewFile, NewMessage, NewToken, NewUser,
-    Posted, Result, Store, StoredFile, UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, MessageSearch, NewChannel, NewFile, NewMessage,
+    NewToken, NewUser, Posted, ReindexStep, Result, Store, StoredFile, UserPatch, UserQuery,
 };
 
 /// The advisory lock (two-key form, so it cannot meet sqlx's one-key migration lock) held by the
@@ -231,6 +231,7 @@ impl PgStore {
             .max_connections(FEED_CONNECTIONS)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.clone().application_name("enclave-feed"));
+        build_search_index(&pool).await?;
         let (events, _) = broadcast::channel(1024);
         let (rounds, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -322,6 +323,22 @@ impl PgStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?)
     }
+}
+
+/// Fills the search index of a database that held messages before it had one (see
+/// `migrations/postgres/0002_search.sql`). Several nodes may do it at once; the result is the
+/// same.
+async fn build_search_index(pool: &PgPool) -> Result<()> {
+    let built: bool = query::<Postgres>("SELECT built FROM search_state WHERE id = 1")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)?;
+    if !built {
+        let mut conn = pool.acquire().await?;
+        let n = ops::index_all(&mut conn).await?;
+        tracing::info!(messages = n, "search index built");
+    }
+    Ok(())
 }
 
 /// Inserts the transaction's events without positions, in order.
@@ -990,6 +1007,23 @@ impl Store for PgStore {
     }
     async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
         read!(self, |c| ops::channel_ids_of(c, user_id))
+    }
+    async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>> {
+        snapshot!(self, |c| ops::search_messages(c, &query))
+    }
+    async fn search_channels(
+        &self,
+        user_id: UserId,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(Channel, bool)>> {
+        read!(self, |c| ops::search_channels(c, user_id, text, limit))
+    }
+    async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep> {
+        write!(self, |tx| ops::reindex_batch(&mut tx, after, limit))
+    }
+    async fn message_stats(&self) -> Result<(u64, MessageId)> {
+        read!(self, |c| ops::message_stats(c))
     }
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
         read!(self, |c| ops::token_valid(c, id, now))

@@ -30,8 +30,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, NewChannel, NewFile, NewMessage, NewToken, NewUser,
-    Posted, Result, Store, StoredFile, UserPatch, UserQuery,
+    BrowseQuery, ChannelPatch, Error, Guard, MessageSearch, NewChannel, NewFile, NewMessage,
+    NewToken, NewUser, Posted, ReindexStep, Result, Store, StoredFile, UserPatch, UserQuery,
 };
 
 /// Most jobs in one group commit.
@@ -46,8 +46,11 @@ const BUSY_TIMEOUT_MS: u64 = 10_000;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_2.sql")),
+    (3, include_str!("schema_3.sql")),
     (4, include_str!("schema_4.sql")),
 ];
+/// The schema version that creates the search index, which is then filled from the messages.
+const SEARCH_INDEX_VERSION: i64 = 3;
 
 /// The newest schema version (`PRAGMA user_version`) this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -189,6 +192,10 @@ fn migrate(conn: &Connection) -> Result<()> {
         for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
             tracing::info!(version = v, "applying schema migration");
             conn.execute_batch(sql)?;
+            if *v == SEARCH_INDEX_VERSION {
+                let n = ops::index_all(conn)?;
+                tracing::info!(messages = n, "search index built");
+            }
             conn.execute_batch(&format!("PRAGMA user_version = {v}"))?;
         }
         Ok(())
@@ -619,6 +626,26 @@ impl Store for SqliteStore {
     }
     async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
         self.read(move |c| ops::channel_ids_of(c, user_id)).await
+    }
+    async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>> {
+        self.read(move |c| ops::search_messages(c, &query)).await
+    }
+    async fn search_channels(
+        &self,
+        user_id: UserId,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<(Channel, bool)>> {
+        let text = text.to_owned();
+        self.read(move |c| ops::search_channels(c, user_id, &text, limit))
+            .await
+    }
+    async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep> {
+        self.write(move |tx| ops::reindex_batch(tx, after, limit))
+            .await
+    }
+    async fn message_stats(&self) -> Result<(u64, MessageId)> {
+        self.read(ops::message_stats).await
     }
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
         self.read(move |c| ops::token_valid(c, id, now)).await

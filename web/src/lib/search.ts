@@ -1,0 +1,61 @@
+// Message search: the API's result shape and the pure helpers behind the search box.
+
+import type { Message } from './types';
+
+/** A piece of a result's snippet: plain text, `hit` when it matched the query. */
+export interface SnippetSegment {
+  text: string;
+  hit: boolean;
+}
+
+export interface SearchResult {
+  message: Message;
+  channel: { id: string; name: string | null; kind: string };
+  snippet: SnippetSegment[];
+}
+
+export interface SearchPage {
+  results: SearchResult[];
+  next_offset: number | null;
+}
+
+/** The filters the search box offers, as the server's query language spells them. */
+export type FilterKey = 'from' | 'in' | 'before' | 'after';
+
+const PREFIX: Record<FilterKey, string> = { from: 'from:@', in: 'in:#', before: 'before:', after: 'after:' };
+
+/** Quotes a filter value that holds spaces (channel names may). */
+function quoteValue(v: string): string {
+  return /\s/.test(v) ? `"${v.replace(/"/g, '')}"` : v;
+}
+
+/** Splits a query into its tokens, keeping quoted parts (and `key:"quoted value"`) whole. */
+export function tokens(q: string): string[] {
+  return q.match(/(?:[^\s"]+:)?"[^"]*"?|\S+/g) ?? [];
+}
+
+/** The query with filter `key` set to `value` (replacing an earlier one), or removed when empty. */
+export function setFilter(q: string, key: FilterKey, value: string): string {
+  const kept = tokens(q).filter((tok) => !tok.toLowerCase().startsWith(key + ':'));
+  const v = value.trim().replace(/^[@#]/, '');
+  if (v) kept.push(`${PREFIX[key]}${quoteValue(v)}`.replace(/^in:#"/, 'in:"'));
+  return kept.join(' ');
+}
+
+/** The value of filter `key` in the query, without its `@`/`#`/quotes; '' when absent. */
+export function getFilter(q: string, key: FilterKey): string {
+  const tok = tokens(q).find((x) => x.toLowerCase().startsWith(key + ':'));
+  if (!tok) return '';
+  return tok
+    .slice(key.length + 1)
+    .replace(/^[@#]/, '')
+    .replace(/^"|"$/g, '');
+}
+
+/** Whether a date filter value is a real day written YYYY-MM-DD (what the server accepts). */
+export function isDay(v: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+  if (!m) return false;
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+  return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3];
+}

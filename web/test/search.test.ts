@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { getFilter, isDay, setFilter, tokens } from '../src/lib/search';
+
+describe('search box filters', () => {
+  it('keeps quoted phrases and quoted filter values whole', () => {
+    expect(tokens('会议 "quarterly report" in:"Project Room" from:@ann')).toEqual([
+      '会议',
+      '"quarterly report"',
+      'in:"Project Room"',
+      'from:@ann',
+    ]);
+  });
+
+  it('sets, replaces and removes filters', () => {
+    let q = setFilter('budget "Q3 plan"', 'from', '@alice');
+    expect(q).toBe('budget "Q3 plan" from:@alice');
+    q = setFilter(q, 'from', 'bob');
+    expect(q).toBe('budget "Q3 plan" from:@bob');
+    q = setFilter(q, 'in', '#general');
+    expect(q).toBe('budget "Q3 plan" from:@bob in:#general');
+    q = setFilter(q, 'in', 'Project Room');
+    expect(q).toBe('budget "Q3 plan" from:@bob in:"Project Room"');
+    expect(getFilter(q, 'in')).toBe('Project Room');
+    expect(getFilter(q, 'from')).toBe('bob');
+    q = setFilter(q, 'from', '');
+    expect(q).toBe('budget "Q3 plan" in:"Project Room"');
+    expect(getFilter(q, 'after')).toBe('');
+    expect(setFilter('会议', 'after', '2026-01-31')).toBe('会议 after:2026-01-31');
+  });
+
+  it('accepts only real days as dates', () => {
+    expect(isDay('2024-02-29')).toBe(true);
+    expect(isDay('2023-02-29')).toBe(false);
+    expect(isDay('2024-2-9')).toBe(false);
+    expect(isDay('yesterday')).toBe(false);
+  });
+});
