@@ -65,10 +65,6 @@ impl Search {
         if parsed.is_empty() {
             return Err(DomainError::invalid("q", "must contain a word or a filter").into());
         }
-        if parsed.has_file {
-            // Wired when file sharing lands (the store's `has:file` spots).
-            return Err(DomainError::invalid("q", "has:file is not available yet").into());
-        }
         let mut msgs = self
             .store
             .search_messages(MessageSearch {

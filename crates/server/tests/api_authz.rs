@@ -941,7 +941,6 @@ async fn search_finds_only_what_one_may_read() {
             "invalid_field",
         ),
         ("/api/v1/search?q=from%3A%40".to_owned(), "invalid_field"),
-        ("/api/v1/search?q=has%3Afile".to_owned(), "invalid_field"),
         (
             format!("/api/v1/search?q={}", encode_segment(&long)),
             "invalid_field",

@@ -214,8 +214,7 @@ pub struct MessageSearch {
     pub before: Option<Millis>,
     /// Created at or after.
     pub after: Option<Millis>,
-    /// Only messages with files. Not yet applied by either backend: the `message_files` table
-    /// arrives with file sharing (see the `has:file` notes in both backends' `search_messages`).
+    /// Only messages with at least one attached file.
     pub has_file: bool,
     pub limit: u32,
     pub offset: u32,

@@ -3931,6 +3931,24 @@ pub async fn files(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(store.file_channels(a.id).await.unwrap(), vec![ch, other]);
 
+    // Search's has:file: only messages with files, only in the searcher's channels.
+    assert_eq!(
+        sorted(find(&store, &alice, "has:file").await),
+        texts(&["two files", "again"])
+    );
+    assert_eq!(
+        find(&store, &alice, "two has:file").await,
+        texts(&["two files"])
+    );
+    assert_eq!(
+        find(&store, &alice, "missing has:file").await,
+        Vec::<String>::new()
+    );
+    assert!(
+        find(&store, &bob, "has:file").await.is_empty(),
+        "bob is in neither channel"
+    );
+
     // The sweep: nothing young and unattached, nothing referenced.
     let now = Millis::now();
     assert!(store.sweep_files(Millis(0), 100).await.unwrap().is_empty());
@@ -4017,6 +4035,10 @@ pub async fn files(store: Arc<dyn Store>) {
     assert_eq!(
         todo.iter().map(|f| f.meta.id).collect::<Vec<_>>(),
         vec![e.id]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Search
 
 /// The texts `user` finds for the search box query `q`, best match first.

@@ -1734,9 +1734,9 @@ pub async fn search_messages(c: &mut PgConnection, q_: &MessageSearch) -> Result
         let p = arg(&mut args, Arg::I(t.0));
         sql.push_str(&format!("AND m.created_at >= {p} "));
     }
-    // has:file: joined when files land, as
-    //   AND EXISTS (SELECT 1 FROM message_files mf WHERE mf.message_id = m.id)
-    // (the application refuses has:file until then).
+    if q_.has_file {
+        sql.push_str("AND EXISTS (SELECT 1 FROM message_files mf WHERE mf.message_id = m.id) ");
+    }
     let lim = arg(&mut args, Arg::I(i64::from(q_.limit)));
     let off = arg(&mut args, Arg::I(i64::from(q_.offset)));
     let sql = match &tsq {

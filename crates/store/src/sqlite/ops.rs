@@ -1406,9 +1406,9 @@ pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>
         sql.push_str("AND m.created_at >= ? ");
         args.push(Value::Integer(t.0));
     }
-    // has:file: joined when files land, as
-    //   AND EXISTS (SELECT 1 FROM message_files mf WHERE mf.message_id = m.id)
-    // (the application refuses has:file until then).
+    if q.has_file {
+        sql.push_str("AND EXISTS (SELECT 1 FROM message_files mf WHERE mf.message_id = m.id) ");
+    }
     let sql = if text {
         format!(
             "SELECT {} FROM (SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score {sql}
