@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getFilter, isDay, setFilter, tokens } from '../src/lib/search';
+import { getFilter, hasFile, isDay, setFilter, setHasFile, tokens } from '../src/lib/search';
 
 describe('search box filters', () => {
   it('keeps quoted phrases and quoted filter values whole', () => {
@@ -33,5 +33,17 @@ describe('search box filters', () => {
     expect(isDay('2023-02-29')).toBe(false);
     expect(isDay('2024-2-9')).toBe(false);
     expect(isDay('yesterday')).toBe(false);
+  });
+});
+
+describe('has:file toggle', () => {
+  it('adds, detects and removes the filter without touching the rest', () => {
+    const on = setHasFile('report from:@alice', true);
+    expect(on).toBe('report from:@alice has:file');
+    expect(hasFile(on)).toBe(true);
+    expect(hasFile('report HAS:FILE')).toBe(true);
+    expect(setHasFile(on, true)).toBe(on);
+    expect(setHasFile(on, false)).toBe('report from:@alice');
+    expect(hasFile('"has:file"')).toBe(false);
   });
 });

@@ -50,7 +50,8 @@ export const en = {
   'search.in': 'In',
   'search.after': 'After',
   'search.before': 'Before',
-  'search.hint': 'Filters: from:@user in:#channel after:YYYY-MM-DD before:YYYY-MM-DD; word* matches the start of words.',
+  'search.hasFile': 'With files',
+  'search.hint': 'Filters: from:@user in:#channel after:YYYY-MM-DD before:YYYY-MM-DD has:file; word* matches the start of words.',
   'search.none': 'No messages match.',
   'search.more': 'More results',
 

@@ -51,7 +51,8 @@ export const zhCN: Record<keyof typeof en, string> = {
   'search.in': '频道',
   'search.after': '晚于',
   'search.before': '早于',
-  'search.hint': '筛选：from:@用户 in:#频道 after:YYYY-MM-DD before:YYYY-MM-DD；word* 匹配词语开头。',
+  'search.hasFile': '含文件',
+  'search.hint': '筛选：from:@用户 in:#频道 after:YYYY-MM-DD before:YYYY-MM-DD has:file；word* 匹配词语开头。',
   'search.none': '没有匹配的消息。',
   'search.more': '更多结果',
 

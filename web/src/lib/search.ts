@@ -52,6 +52,18 @@ export function getFilter(q: string, key: FilterKey): string {
     .replace(/^"|"$/g, '');
 }
 
+/** Whether the query asks only for messages with files (`has:file`). */
+export function hasFile(q: string): boolean {
+  return tokens(q).some((tok) => tok.toLowerCase() === 'has:file');
+}
+
+/** The query with `has:file` added or removed. */
+export function setHasFile(q: string, on: boolean): string {
+  const kept = tokens(q).filter((tok) => tok.toLowerCase() !== 'has:file');
+  if (on) kept.push('has:file');
+  return kept.join(' ');
+}
+
 /** Whether a date filter value is a real day written YYYY-MM-DD (what the server accepts). */
 export function isDay(v: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);

@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api';
 import { ensureUsers, errorText, loadUntil, navigate, store } from '../lib/client';
-import { type FilterKey, getFilter, isDay, type SearchResult, setFilter } from '../lib/search';
+import { type FilterKey, getFilter, hasFile, isDay, type SearchResult, setFilter, setHasFile } from '../lib/search';
 import { channelLabel, displayName, formatDate, formatTime } from '../lib/util';
 import { t } from '../i18n';
 import { Spinner, useStore } from './common';
@@ -160,6 +160,10 @@ function SearchOverlay({ onClose }: { onClose: () => void }) {
           {textFilter('in', t('search.in'))}
           {dateFilter('after', t('search.after'))}
           {dateFilter('before', t('search.before'))}
+          <label class="search-filter">
+            <input type="checkbox" checked={hasFile(q)} onChange={(e) => setQ(setHasFile(q, (e.target as HTMLInputElement).checked))} />
+            <span>{t('search.hasFile')}</span>
+          </label>
         </div>
         <div class="search-hint muted small">{t('search.hint')}</div>
         {error && <div class="list-error">{error}</div>}
