@@ -87,9 +87,18 @@ async function gone(locator, timeout = 20_000) {
 }
 
 async function hoverTool(page, msg, label) {
-  await msg.scrollIntoViewIfNeeded();
-  await msg.hover();
-  await msg.locator(`.toolbar button[aria-label="${label}"]`).click();
+  // The list may re-render under the pointer (a live event arrives): try again on a fresh node.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await msg.scrollIntoViewIfNeeded({ timeout: 5_000 });
+      await msg.hover({ timeout: 5_000 });
+      await msg.locator(`.toolbar button[aria-label="${label}"]`).click({ timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 4) throw e;
+      await page.waitForTimeout(200);
+    }
+  }
 }
 
 /** A small RGB PNG (`w`×`h`, a gradient), built by hand. */
@@ -471,6 +480,20 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await B.locator('.switcher input').fill('rand');
     await B.keyboard.press('Enter');
     await B.waitForFunction((id) => location.pathname === `/c/${id}`, random.id);
+    // A public channel Bob has not joined is found on the server, marked, and joined on Enter.
+    const design = await admin.post('/channels', { name: 'design-reviews', kind: 'public', topic: 'Critique corner' });
+    await B.keyboard.press('Control+k');
+    await B.locator('.switcher input').fill('design');
+    const row = B.locator('.switcher-item', { hasText: 'design-reviews' });
+    await visible(row.locator('.badge-join'));
+    await row.click();
+    await B.waitForFunction((id) => location.pathname === `/c/${id}`, design.id);
+    await visible(sideItem(B, design.id));
+    // People not loaded yet are found too (carol has never written to Bob).
+    await B.keyboard.press('Control+k');
+    await B.locator('.switcher input').fill('carol');
+    await visible(B.locator('.switcher-item', { hasText: 'Carol Wang' }));
+    await B.keyboard.press('Escape');
     await openChannel(B, general.id);
   });
 
@@ -485,9 +508,27 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     if (marked !== '会议') throw new Error(`highlight ${marked}`);
     await B.locator('.search-input').fill('"Project Sync" in:#general');
     await visible(B.locator('.search-result mark', { hasText: 'project sync' }));
+    // The highlight lasts two seconds: record it as it happens rather than race it.
+    await B.evaluate(() => {
+      window.__highlighted = [];
+      const note = (el) => {
+        if (el.nodeType !== 1) return;
+        const hits = el.matches('.msg.highlight') ? [el] : [...el.querySelectorAll('.msg.highlight')];
+        for (const h of hits) window.__highlighted.push(h.textContent);
+      };
+      new MutationObserver((ms) => {
+        for (const m of ms) {
+          note(m.target);
+          m.addedNodes.forEach(note);
+        }
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'] });
+    });
     await B.locator('.search-result', { hasText: '周五' }).click();
     await B.waitForFunction((id) => location.pathname === `/c/${id}`, general.id);
-    await visible(B.locator('.conv .msg.highlight', { hasText: '周五' }));
+    await until('the result is highlighted in its conversation', async () =>
+      (await B.evaluate(() => window.__highlighted)).some((t) => t.includes('周五')),
+    );
+    await visible(mainMsg(B, '周五'));
   });
 
   await step('network cut: server stopped and restarted, nothing lost or duplicated', async () => {

@@ -31,7 +31,15 @@ const close = () => store.set({ modal: null });
 // ---------------------------------------------------------------------------------------------
 // Quick switcher (Ctrl/Cmd+K)
 
-type SwitchItem = { kind: 'channel'; c: Channel; label: string } | { kind: 'user'; u: User; label: string };
+type SwitchItem = { kind: 'channel'; c: Channel; label: string; join?: boolean } | { kind: 'user'; u: User; label: string };
+
+/** What the server finds for the switcher's text beyond what this client has loaded: public
+ *  channels the user has not joined, and people not seen yet. */
+interface Found {
+  q: string;
+  channels: Channel[];
+  users: User[];
+}
 
 function Switcher() {
   const channels = useStore((s) => s.channels);
@@ -39,17 +47,44 @@ function Switcher() {
   const me = useStore((s) => s.me!);
   const [q, setQ] = useState('');
   const [index, setIndex] = useState(0);
+  const [found, setFound] = useState<Found | null>(null);
   const listRef = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const text = q.trim();
+    if (!text) return;
+    let live = true;
+    const h = setTimeout(() => {
+      Promise.all([api.searchChannels({ q: text, limit: 8 }), api.users({ q: text, limit: 8 })]).then(
+        ([chs, us]) => {
+          if (live) setFound({ q: text, channels: chs.filter((x) => !x.member).map((x) => x.channel), users: us });
+        },
+        () => {
+          /* the switcher still offers what is loaded */
+        },
+      );
+    }, 150);
+    return () => {
+      live = false;
+      clearTimeout(h);
+    };
+  }, [q]);
 
   const items = useMemo((): SwitchItem[] => {
     const s = { users, me };
     const chans = Object.values(channels).map((c): SwitchItem => ({ kind: 'channel', c, label: channelLabel(c, s) }));
+    const extra = found && found.q === q.trim() ? found : null;
+    for (const c of extra?.channels ?? []) {
+      if (!channels[c.id]) chans.push({ kind: 'channel', c, label: channelLabel(c, s), join: true });
+    }
+    const known = { ...users };
+    for (const u of extra?.users ?? []) if (!known[u.id]) known[u.id] = u;
     const dmWith = new Set(
       Object.values(channels)
         .filter((c) => c.kind === 'dm')
         .flatMap((c) => c.dm_user_ids ?? []),
     );
-    const people = Object.values(users)
+    const people = Object.values(known)
       .filter((u) => u.active && u.id !== me.id && !dmWith.has(u.id))
       .map((u): SwitchItem => ({ kind: 'user', u, label: displayName(u) }));
     const all = [...chans, ...people];
@@ -67,7 +102,7 @@ function Switcher() {
       .sort((a, b) => a.s - b.s || a.it.label.localeCompare(b.it.label))
       .slice(0, 12)
       .map((x) => x.it);
-  }, [q, channels, users, me]);
+  }, [q, channels, users, me, found]);
 
   useEffect(() => setIndex(0), [q]);
   useEffect(() => {
@@ -77,7 +112,8 @@ function Switcher() {
   const choose = (it: SwitchItem | undefined) => {
     if (!it) return;
     close();
-    if (it.kind === 'channel') navigate({ name: 'channel', id: it.c.id });
+    if (it.kind === 'channel' && it.join) void joinChannel(it.c.id).catch(reportError);
+    else if (it.kind === 'channel') navigate({ name: 'channel', id: it.c.id });
     else void openDm([it.u.id]).catch(reportError);
   };
 
@@ -119,6 +155,7 @@ function Switcher() {
             <span class="side-icon">{it.kind === 'channel' ? <ChannelIcon c={it.c} /> : <UserAvatar userId={it.u.id} size={20} presence />}</span>
             <span class={cls('switcher-label', it.kind === 'channel' && isUnread(it.c) && 'unread')}>{it.label}</span>
             {it.kind === 'user' && <span class="muted small">@{it.u.username}</span>}
+            {it.kind === 'channel' && it.join && <span class="badge-join small">{t('browse.join')}</span>}
             {it.kind === 'channel' && it.c.topic && <span class="muted small switcher-topic">{it.c.topic}</span>}
           </button>
         ))}
