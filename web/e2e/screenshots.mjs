@@ -180,6 +180,19 @@ export async function takeScreenshots({ browser, base, admin, password, out }) {
     await page.context().close();
   }
 
+  // Message search (light): highlighted hits, filters.
+  {
+    const page = await loginAs(browser, base, 'alice', password, { viewport: { width: 1440, height: 900 }, colorScheme: 'light', locale: 'en-US' });
+    await page.locator(`.sidebar [data-channel-id="${eng.id}"]`).click();
+    await page.locator('.conv .msg', { hasText: 'dashboard numbers' }).waitFor();
+    await page.locator('.search-open').click();
+    await page.locator('.search-input').fill('migration');
+    await page.locator('.search-result mark').first().waitFor();
+    await settle(page);
+    await page.screenshot({ path: join(out, 'search.png') });
+    await page.context().close();
+  }
+
   // Administration.
   {
     const page = await loginAs(browser, base, 'admin', password, { viewport: { width: 1440, height: 900 }, colorScheme: 'light', locale: 'en-US' });
