@@ -299,7 +299,9 @@ impl SocketSession {
 
     async fn run(mut self, since: Option<i64>) {
         let hub = self.state.hub.clone();
-        let mut session = match hub.connect(&self.authed).await {
+        // The rare, large steps (registering, replaying, handling a client frame) are boxed, so
+        // that the task of an idle socket, sized by its largest step, stays small.
+        let mut session = match Box::pin(hub.connect(&self.authed)).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "could not register a socket");
@@ -319,7 +321,7 @@ impl SocketSession {
             return;
         }
         let mut last_sent = match since {
-            Some(since) => match self.replay(&session, since).await {
+            Some(since) => match Box::pin(self.replay(&session, since)).await {
                 Some(p) => p,
                 None => return,
             },
@@ -337,7 +339,7 @@ impl SocketSession {
                         Some(CloseReason::SlowConsumer) => (4008, "slow consumer: resume from your last position"),
                         Some(CloseReason::Shutdown) | None => (1001, "server shutting down"),
                     };
-                    self.close(code, text).await;
+                    Box::pin(self.close(code, text)).await;
                     return;
                 }
                 item = session.rx.recv() => {
@@ -362,13 +364,13 @@ impl SocketSession {
                 msg = self.socket.recv() => {
                     let Some(Ok(msg)) = msg else { return };
                     self.last_heard = Instant::now();
-                    if let Flow::Stop = self.on_client(msg, &session).await {
+                    if let Flow::Stop = Box::pin(self.on_client(msg, &session)).await {
                         return;
                     }
                 }
                 _ = ping.tick() => {
                     if self.last_heard.elapsed() > heartbeat * 2 {
-                        self.close(4011, "heartbeat timeout").await;
+                        Box::pin(self.close(4011, "heartbeat timeout")).await;
                         return;
                     }
                     if !self.write(WsMessage::Ping(Default::default())).await {
