@@ -196,17 +196,27 @@ function MessageList({ c }: { c: Channel }) {
     if (s.atBottom) maybeMarkRead();
   });
 
-  // Scroll to a message asked for (from pins or a notification).
+  // Scroll to a message asked for (from pins, search or a notification). The message may be
+  // rendered a frame or two after the request (the list re-renders as pages arrive), so look
+  // again on the next frames for up to two seconds rather than only after this render.
   useEffect(() => {
     if (!focus || focus.channelId !== c.id) return;
-    const el = ref.current?.querySelector<HTMLElement>(`[data-msg-id="${focus.id}"]`);
-    if (el) {
-      el.scrollIntoView({ block: 'center' });
-      setHighlight(focus.id);
-      store.set({ focusMessage: null });
-      setTimeout(() => setHighlight(null), 2200);
-      measure();
-    }
+    let frame = 0;
+    let tries = 0;
+    const look = () => {
+      const el = ref.current?.querySelector<HTMLElement>(`[data-msg-id="${focus.id}"]`);
+      if (el) {
+        el.scrollIntoView({ block: 'center' });
+        setHighlight(focus.id);
+        store.set({ focusMessage: null });
+        setTimeout(() => setHighlight(null), 2200);
+        measure();
+      } else if (++tries < 120) {
+        frame = requestAnimationFrame(look);
+      }
+    };
+    look();
+    return () => cancelAnimationFrame(frame);
   });
 
   useEffect(() => {

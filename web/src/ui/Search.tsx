@@ -4,7 +4,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api';
-import { ensureUsers, errorText, loadUntil, navigate, store } from '../lib/client';
+import { ensureUsers, errorText, loadLatest, loadUntil, navigate, store } from '../lib/client';
 import { type FilterKey, getFilter, hasFile, isDay, type SearchResult, setFilter, setHasFile } from '../lib/search';
 import { channelLabel, displayName, formatDate, formatTime } from '../lib/util';
 import { t } from '../i18n';
@@ -25,6 +25,12 @@ async function openResult(r: SearchResult) {
     await new Promise((res) => setTimeout(res, 50));
   }
   await loadUntil(r.channel.id, m.seq - 1);
+  // A result newer than what this view holds (it arrived while the socket was catching up):
+  // fetch the latest page so the message is there to scroll to.
+  const held = store.get().timelines[r.channel.id]?.messages ?? [];
+  if (!held.some((x) => x.id === m.id) && (held.length === 0 || held[held.length - 1].seq < m.seq)) {
+    await loadLatest(r.channel.id);
+  }
   store.set({ focusMessage: { channelId: r.channel.id, id: m.id, at: Date.now() } });
 }
 
