@@ -39,12 +39,18 @@ export function setUnauthenticatedHandler(f: () => void) {
 
 const BASE = '/api/v1';
 
+/** How long one API request may take before it counts as a network failure. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
   let resp: Response;
   try {
     resp = await fetch(BASE + path, {
       method,
       credentials: 'same-origin',
+      // A request that hangs (a half-open connection, a proxy that lost the server) fails
+      // like an unreachable server, so callers retry instead of waiting forever.
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
