@@ -314,15 +314,13 @@ impl PgStore {
         }
         Ok(value)
     }
+}
 
-    /// A read-only snapshot, for reads of several statements.
-    async fn snapshot(&self) -> Result<Transaction<'static, Postgres>> {
-        Ok(self
-            .inner
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?)
-    }
+/// A read-only snapshot on `pool`, for reads of several statements.
+async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    Ok(pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?)
 }
 
 /// Fills the search index of a database that held messages before it had one (see
@@ -681,27 +679,25 @@ macro_rules! write {
 }
 
 /// Runs `$body` (which uses `$c`) on a pooled connection.
+/// `read!(on POOL, ...)` uses another pool (the one reserved for delivering events).
 macro_rules! read {
-    ($self:ident, |$c:ident| $body:expr) => {{
-        let mut conn = $self.inner.pool.acquire().await?;
+    ($self:ident, |$c:ident| $body:expr) => {
+        read!(on $self.inner.pool, |$c| $body)
+    };
+    (on $pool:expr, |$c:ident| $body:expr) => {{
+        let mut conn = $pool.acquire().await?;
         let $c: &mut PgConnection = &mut conn;
         $body.await
     }};
 }
 
-/// As `read!`, on the pool reserved for delivering events.
-macro_rules! read_feed {
-    ($self:ident, |$c:ident| $body:expr) => {{
-        let mut conn = $self.inner.feed_pool.acquire().await?;
-        let $c: &mut PgConnection = &mut conn;
-        $body.await
-    }};
-}
-
-/// Runs `$body` (which uses `$c`) in a read-only snapshot.
+/// Runs `$body` (which uses `$c`) in a read-only snapshot; `snapshot!(on POOL, ...)` as `read!`.
 macro_rules! snapshot {
-    ($self:ident, |$c:ident| $body:expr) => {{
-        let mut tx = $self.snapshot().await?;
+    ($self:ident, |$c:ident| $body:expr) => {
+        snapshot!(on $self.inner.pool, |$c| $body)
+    };
+    (on $pool:expr, |$c:ident| $body:expr) => {{
+        let mut tx = snapshot(&$pool).await?;
         let $c: &mut PgConnection = &mut tx;
         let result = $body.await;
         let _ = tx.commit().await;
@@ -790,7 +786,7 @@ impl Store for PgStore {
         read!(self, |c| ops::users_by_usernames(c, usernames))
     }
     async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        read_feed!(self, |c| ops::users_by_ids(c, ids))
+        read!(on self.inner.feed_pool, |c| ops::users_by_ids(c, ids))
     }
     async fn list_users(&self, query: UserQuery) -> Result<Vec<User>> {
         read!(self, |c| ops::list_users(c, &query))
@@ -992,18 +988,10 @@ impl Store for PgStore {
     }
 
     async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
-        let mut tx = self
-            .inner
-            .feed_pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
-        let c: &mut PgConnection = &mut tx;
-        let result = ops::messages_by_ids(c, ids).await;
-        let _ = tx.commit().await;
-        result
+        snapshot!(on self.inner.feed_pool, |c| ops::messages_by_ids(c, ids))
     }
     async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>> {
-        read_feed!(self, |c| ops::channels_by_ids(c, ids))
+        read!(on self.inner.feed_pool, |c| ops::channels_by_ids(c, ids))
     }
     async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
         read!(self, |c| ops::channel_ids_of(c, user_id))
@@ -1069,7 +1057,7 @@ impl Store for PgStore {
     }
 
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
-        read_feed!(self, |c| ops::events_after(c, position, limit))
+        read!(on self.inner.feed_pool, |c| ops::events_after(c, position, limit))
     }
     async fn last_position(&self) -> Result<i64> {
         read!(self, |c| ops::last_position(c))
