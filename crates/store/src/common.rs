@@ -3,8 +3,8 @@
 //! and deciding which events a change appends. Each backend keeps only its SQL.
 
 use enclave_core::{
-    Channel, EventKind, FileMeta, Membership, Mentions, Message, MessageId, Millis, NewEvent,
-    ReactionGroup, User, UserId,
+    Channel, ChannelId, EventKind, FileMeta, Membership, Mentions, Message, MessageId, Millis,
+    NewEvent, ReactionGroup, User, UserId,
 };
 
 use crate::{Error, Guard, GuardCtx, NewMessage, Result};
@@ -105,6 +105,45 @@ pub fn channel_changes(before: &Channel, after: &Channel) -> (bool, bool) {
         before.name != after.name || before.topic != after.topic || before.purpose != after.purpose;
     let archive = before.archived_at.is_some() != after.archived_at.is_some();
     (fields, archive)
+}
+
+/// The events a new channel appends: `channel.created`, then `member.added` for each member.
+pub fn channel_created_events(id: ChannelId, creator: UserId, members: &[UserId]) -> Vec<NewEvent> {
+    let mut out = vec![
+        NewEvent::new(EventKind::ChannelCreated)
+            .channel(id)
+            .actor(creator),
+    ];
+    out.extend(members.iter().map(|u| {
+        NewEvent::new(EventKind::MemberAdded)
+            .channel(id)
+            .user(*u)
+            .actor(creator)
+    }));
+    out
+}
+
+/// The events a channel update appends: `channel.updated` when named fields changed, and
+/// `channel.archived` or `channel.unarchived` when `after` changed that.
+pub fn channel_update_events(before: &Channel, after: &Channel, actor: UserId) -> Vec<NewEvent> {
+    let (fields_changed, archive_changed) = channel_changes(before, after);
+    let mut out = Vec::new();
+    if fields_changed {
+        out.push(
+            NewEvent::new(EventKind::ChannelUpdated)
+                .channel(after.id)
+                .actor(actor),
+        );
+    }
+    if archive_changed {
+        let kind = if after.is_archived() {
+            EventKind::ChannelArchived
+        } else {
+            EventKind::ChannelUnarchived
+        };
+        out.push(NewEvent::new(kind).channel(after.id).actor(actor));
+    }
+    out
 }
 
 /// Adds one user's reaction to a message read back from the store, grouping by emoji in the

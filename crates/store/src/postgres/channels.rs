@@ -11,7 +11,10 @@ use sqlx_postgres::PgConnection;
 
 use super::rows::{self, N_CHANNEL_COLS, all, channel_cols, member_cols, one, user_cols};
 use super::{PgStore, Tx, limit, q, unique_violation};
-use crate::common::{channel_changes, direct_members, like_pattern, run_guard};
+use crate::common::{
+    channel_changes, channel_created_events, channel_update_events, direct_members, like_pattern,
+    run_guard,
+};
 use crate::{BrowseQuery, ChannelPatch, ChannelStore, Error, Guard, NewChannel, Result};
 
 pub async fn channel(c: &mut PgConnection, id: ChannelId) -> Result<Option<Channel>> {
@@ -117,17 +120,9 @@ pub async fn create_channel(tx: &mut Tx, new: NewChannel) -> Result<Channel> {
         Err(e) => return Err(e.into()),
     };
     insert_member(tx, id, new.creator_id, ChannelRole::Owner, 0).await?;
-    tx.event(
-        NewEvent::new(EventKind::ChannelCreated)
-            .channel(id)
-            .actor(new.creator_id),
-    );
-    tx.event(
-        NewEvent::new(EventKind::MemberAdded)
-            .channel(id)
-            .user(new.creator_id)
-            .actor(new.creator_id),
-    );
+    for e in channel_created_events(id, new.creator_id, &[new.creator_id]) {
+        tx.event(e);
+    }
     channel(tx.c(), id)
         .await?
         .ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))
@@ -174,18 +169,8 @@ pub async fn open_direct(
     for u in &user_ids {
         insert_member(tx, id, *u, ChannelRole::Member, 0).await?;
     }
-    tx.event(
-        NewEvent::new(EventKind::ChannelCreated)
-            .channel(id)
-            .actor(creator),
-    );
-    for u in &user_ids {
-        tx.event(
-            NewEvent::new(EventKind::MemberAdded)
-                .channel(id)
-                .user(*u)
-                .actor(creator),
-        );
+    for e in channel_created_events(id, creator, &user_ids) {
+        tx.event(e);
     }
     let ch = channel(tx.c(), id)
         .await?
@@ -355,20 +340,8 @@ pub async fn update_channel(
             .await?;
         after.updated_at = now;
     }
-    if fields_changed {
-        tx.event(
-            NewEvent::new(EventKind::ChannelUpdated)
-                .channel(id)
-                .actor(actor),
-        );
-    }
-    if archive_changed {
-        let kind = if after.is_archived() {
-            EventKind::ChannelArchived
-        } else {
-            EventKind::ChannelUnarchived
-        };
-        tx.event(NewEvent::new(kind).channel(id).actor(actor));
+    for e in channel_update_events(&before, &after, actor) {
+        tx.event(e);
     }
     Ok(after)
 }

@@ -2,9 +2,30 @@
 //!
 //! Every write is one READ COMMITTED transaction on a pooled connection. Where the SQLite backend
 //! relies on its single writer, this one locks the rows a write decides on (the channel row
-//! first, then the membership or message; the rules are in `ops.rs`), so guards run against the
+//! first, then the membership or message; see "Row locks" below), so guards run against the
 //! rows as the write finds them, a `client_msg_id` retry sees the first attempt, and per-channel
 //! `seq` stays gap-free. Reads of more than one statement run in a read-only snapshot.
+//!
+//! The SQL of each aggregate is in its own module (`accounts`, `channels`, `messages`, `files`,
+//! `search`, `events`) beside that aggregate's trait implementation; the sequencer is in
+//! `sequencer`. Reads take a `&mut PgConnection` (a pooled connection from [`PgStore`]'s `conn`,
+//! or a [`Snapshot`] when they run several statements); writes take a [`Tx`] from `begin`,
+//! append their events there, and end with `finish`, which commits or rolls back.
+//!
+//! # Row locks
+//!
+//! Writes lock the rows they decide on, always in the same order (channel, then membership or
+//! message, then user), so that concurrent transactions queue instead of deadlocking:
+//! - channel rows: `FOR NO KEY UPDATE` for writes that change the channel, its members or its
+//!   pins (posts, channel updates, member changes, pins); `FOR SHARE` for the others (read
+//!   positions, edits, deletes, reactions), which then exclude the former but not each other;
+//! - the message (edits, deletes, reactions, pins) or the membership (read positions) the
+//!   write decides on: `FOR NO KEY UPDATE`.
+//!
+//! In READ COMMITTED every statement takes a new snapshot, so whatever a statement reads after a
+//! lock was granted includes every transaction that committed before the grant. That is why the
+//! channel row is locked by a statement of its own and the membership read by the next one:
+//! a join would re-check only the locked row and could pass a stale membership to the guard.
 //!
 //! # Event positions
 //!

@@ -9,7 +9,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{self, CHANNEL_COLS, MEMBER_COLS, USER_COLS, prefixed};
 use super::{SqliteStore, Tx, is_unique_violation};
-use crate::common::{channel_changes, direct_members, like_pattern, run_guard};
+use crate::common::{
+    channel_changes, channel_created_events, channel_update_events, direct_members, like_pattern,
+    run_guard,
+};
 use crate::{BrowseQuery, ChannelPatch, ChannelStore, Error, Guard, NewChannel, Result};
 
 pub fn channel(c: &Connection, id: ChannelId) -> Result<Option<Channel>> {
@@ -74,17 +77,9 @@ pub fn create_channel(tx: &mut Tx<'_>, new: NewChannel) -> Result<Channel> {
     }
     let id = ChannelId(tx.conn.last_insert_rowid());
     insert_member(tx, id, new.creator_id, ChannelRole::Owner, 0)?;
-    tx.event(
-        NewEvent::new(EventKind::ChannelCreated)
-            .channel(id)
-            .actor(new.creator_id),
-    )?;
-    tx.event(
-        NewEvent::new(EventKind::MemberAdded)
-            .channel(id)
-            .user(new.creator_id)
-            .actor(new.creator_id),
-    )?;
+    for e in channel_created_events(id, new.creator_id, &[new.creator_id]) {
+        tx.event(e)?;
+    }
     channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))
 }
 
@@ -114,18 +109,8 @@ pub fn open_direct(
     for u in &user_ids {
         insert_member(tx, id, *u, ChannelRole::Member, 0)?;
     }
-    tx.event(
-        NewEvent::new(EventKind::ChannelCreated)
-            .channel(id)
-            .actor(creator),
-    )?;
-    for u in &user_ids {
-        tx.event(
-            NewEvent::new(EventKind::MemberAdded)
-                .channel(id)
-                .user(*u)
-                .actor(creator),
-        )?;
+    for e in channel_created_events(id, creator, &user_ids) {
+        tx.event(e)?;
     }
     let ch = channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
     Ok((ch, true))
@@ -304,20 +289,8 @@ pub fn update_channel(
         )?;
         after.updated_at = tx.now;
     }
-    if fields_changed {
-        tx.event(
-            NewEvent::new(EventKind::ChannelUpdated)
-                .channel(id)
-                .actor(actor),
-        )?;
-    }
-    if archive_changed {
-        let kind = if after.is_archived() {
-            EventKind::ChannelArchived
-        } else {
-            EventKind::ChannelUnarchived
-        };
-        tx.event(NewEvent::new(kind).channel(id).actor(actor))?;
+    for e in channel_update_events(&before, &after, actor) {
+        tx.event(e)?;
     }
     Ok(after)
 }
