@@ -3,8 +3,8 @@
 //! and deciding which events a change appends. Each backend keeps only its SQL.
 
 use enclave_core::{
-    Channel, ChannelId, EventKind, FileMeta, Membership, Mentions, Message, MessageId, Millis,
-    NewEvent, ReactionGroup, User, UserId,
+    Anchor, Channel, ChannelId, EventKind, FileMeta, Membership, Mentions, Message, MessageId,
+    Millis, NewEvent, ReactionGroup, User, UserId,
 };
 
 use crate::{Error, Guard, GuardCtx, NewMessage, Result};
@@ -155,6 +155,39 @@ pub fn push_reaction(m: &mut Message, emoji: &str, user: UserId) {
             emoji: emoji.to_owned(),
             user_ids: vec![user],
         }),
+    }
+}
+
+/// The two reads a page of history takes around `anchor`: up to `n` visible messages before
+/// `seq` (newest first, then reversed), and up to `n` from `seq` on, in that order.
+pub struct HistoryReads {
+    pub before: Option<(i64, u32)>,
+    pub from: Option<(i64, u32)>,
+}
+
+/// What a history page of `limit` messages around `anchor` reads: around a position, half
+/// before it and the rest from it.
+pub fn history_reads(anchor: Anchor, limit: u32) -> HistoryReads {
+    match anchor {
+        Anchor::Latest => HistoryReads {
+            before: Some((i64::MAX, limit)),
+            from: None,
+        },
+        Anchor::Before(s) => HistoryReads {
+            before: Some((s, limit)),
+            from: None,
+        },
+        Anchor::After(s) => HistoryReads {
+            before: None,
+            from: Some((s.saturating_add(1), limit)),
+        },
+        Anchor::Around(s) => {
+            let n_before = limit / 2;
+            HistoryReads {
+                before: Some((s, n_before)),
+                from: Some((s, limit - n_before)),
+            }
+        }
     }
 }
 

@@ -14,8 +14,8 @@ use super::rows::{self, all, message_cols, one};
 use super::search::tsvector_literal;
 use super::{PgStore, Tx, limit, q};
 use crate::common::{
-    mention_columns, pin_event, post_events, posted_message, push_reaction, reaction_event,
-    run_guard,
+    history_reads, mention_columns, pin_event, post_events, posted_message, push_reaction,
+    reaction_event, run_guard,
 };
 use crate::{Error, Guard, MAX_PINS_PER_CHANNEL, MessageStore, NewMessage, Posted, Result};
 
@@ -283,17 +283,14 @@ pub async fn history(
         .await?;
         all(rows, rows::message)
     }
-    let mut msgs = match anchor {
-        Anchor::Latest => before(c, id, i64::MAX, n, include_replies).await?,
-        Anchor::Before(s) => before(c, id, s, n, include_replies).await?,
-        Anchor::After(s) => from(c, id, s.saturating_add(1), n, include_replies).await?,
-        Anchor::Around(s) => {
-            let n_before = n / 2;
-            let mut v = before(c, id, s, n_before, include_replies).await?;
-            v.extend(from(c, id, s, n - n_before, include_replies).await?);
-            v
-        }
+    let reads = history_reads(anchor, n);
+    let mut msgs = match reads.before {
+        Some((seq, n)) => before(c, id, seq, n, include_replies).await?,
+        None => Vec::new(),
     };
+    if let Some((seq, n)) = reads.from {
+        msgs.extend(from(c, id, seq, n, include_replies).await?);
+    }
     attach_reactions(c, &mut msgs).await?;
     Ok(msgs)
 }

@@ -12,8 +12,8 @@ use super::rows::{self, MESSAGE_COLS};
 use super::search::{index_message, unindex_message};
 use super::{SqliteStore, Tx};
 use crate::common::{
-    mention_columns, pin_event, post_events, posted_message, push_reaction, reaction_event,
-    run_guard,
+    history_reads, mention_columns, pin_event, post_events, posted_message, push_reaction,
+    reaction_event, run_guard,
 };
 use crate::{Error, Guard, MAX_PINS_PER_CHANNEL, MessageStore, NewMessage, Posted, Result};
 
@@ -183,17 +183,14 @@ pub fn history(
             .query_map(params![id.0, seq, include_replies, n], rows::message)?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     };
-    let mut msgs = match anchor {
-        Anchor::Latest => before(i64::MAX, limit)?,
-        Anchor::Before(s) => before(s, limit)?,
-        Anchor::After(s) => from(s.saturating_add(1), limit)?,
-        Anchor::Around(s) => {
-            let n_before = limit / 2;
-            let mut v = before(s, n_before)?;
-            v.extend(from(s, limit - n_before)?);
-            v
-        }
+    let reads = history_reads(anchor, limit);
+    let mut msgs = match reads.before {
+        Some((seq, n)) => before(seq, n)?,
+        None => Vec::new(),
     };
+    if let Some((seq, n)) = reads.from {
+        msgs.extend(from(seq, n)?);
+    }
     attach_reactions(c, &mut msgs)?;
     Ok(msgs)
 }
