@@ -276,3 +276,25 @@ impl Table {
         TABLES.iter().find(|t| t.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_listed_columns_and_names_are_unique() {
+        let mut tables = std::collections::HashSet::new();
+        for t in TABLES {
+            assert!(tables.insert(t.name), "{} listed twice", t.name);
+            let mut columns = std::collections::HashSet::new();
+            for c in t.columns {
+                assert!(columns.insert(c.name), "{}.{} listed twice", t.name, c.name);
+            }
+            assert!(!t.key.is_empty(), "{} has no key", t.name);
+            for k in t.key {
+                assert!(columns.contains(k), "{} key {k} is not a column", t.name);
+            }
+            assert_eq!(Table::named(t.name).map(|n| n.name), Some(t.name));
+        }
+    }
+}
