@@ -633,10 +633,7 @@ mod tests {
         })
         .unwrap();
         let keys = KeyRing::new("k1", [7; 32]).unwrap();
-        let actor = Actor {
-            user_id: user.id,
-            is_admin: false,
-        };
+        let actor = Actor::for_user(&user);
         (Files::new(store.clone(), store, blobs, keys, config), actor)
     }
 

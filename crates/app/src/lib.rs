@@ -18,7 +18,10 @@ pub mod ratelimit;
 pub mod realtime;
 mod search;
 
-pub use accounts::{Accounts, AuthConfig, Authed, CreateUser, Credential, UpdateUser};
+pub use accounts::{
+    Accounts, AuthConfig, Authed, CreateUser, Credential, Proof, SecondFactorStep, SessionGrant,
+    UpdateUser, VerifiedIdentity,
+};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};

@@ -13,12 +13,15 @@ pub mod ids;
 pub mod mentions;
 pub mod model;
 pub mod permissions;
+pub mod roles;
 pub mod rules;
 pub mod search;
+pub mod signin;
 pub mod validate;
 
 pub use error::{Entity, Error};
 pub use event::{Audience, Event, EventKind, NewEvent};
 pub use ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};
 pub use model::*;
-pub use permissions::{Action, Actor};
+pub use permissions::{Action, Actor, SitePermission};
+pub use roles::{Role, RoleSet};

@@ -283,10 +283,8 @@ async fn run_command(
             .await?;
         }
         AdminCommand::ListUsers { all } => {
-            let system = enclave_app::Actor {
-                user_id: enclave_core::UserId(0),
-                is_admin: true,
-            };
+            let system =
+                enclave_app::Actor::new(enclave_core::UserId(0), enclave_core::RoleSet::ADMIN);
             let mut after = None;
             loop {
                 let page = accounts

@@ -41,10 +41,7 @@ fn refuse(e: DomainError) -> Guard {
 
 /// The guard the application builds: the permission rules, run against the rows in the transaction.
 fn rule(user: &User, action: Action) -> Guard {
-    let actor = Actor {
-        user_id: user.id,
-        is_admin: user.is_admin,
-    };
+    let actor = Actor::for_user(user);
     Box::new(move |ctx: &GuardCtx<'_>| {
         permissions::check(&actor, ctx.channel, ctx.membership, action)
     })
@@ -2061,10 +2058,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
     let seen = Arc::new(std::sync::Mutex::new(None));
     let seen2 = seen.clone();
     let author_rule = move |who: &User| -> Guard {
-        let actor = Actor {
-            user_id: who.id,
-            is_admin: who.is_admin,
-        };
+        let actor = Actor::for_user(who);
         let seen = seen2.clone();
         Box::new(move |ctx: &GuardCtx<'_>| {
             let msg = ctx
