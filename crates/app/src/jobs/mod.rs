@@ -183,7 +183,8 @@ pub async fn run_once(job: &dyn Job) -> Result<JobReport> {
     run_logged(job, &status, stop_rx).await
 }
 
-/// Registered jobs, running on their intervals until [`Scheduler::shutdown`].
+/// Registered jobs, running on their intervals until [`Scheduler::shutdown`] (dropping the
+/// scheduler stops them too, without waiting).
 pub struct Scheduler {
     stop: watch::Sender<bool>,
     statuses: Vec<Arc<Mutex<JobStatus>>>,
