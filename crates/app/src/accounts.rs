@@ -16,7 +16,7 @@ use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
     validate,
 };
-use enclave_store::{NewToken, NewUser, Store, UserPatch, UserQuery};
+use enclave_store::{AccountStore, NewToken, NewUser, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -147,7 +147,7 @@ impl AuthCache {
 
 /// The accounts service.
 pub struct Accounts {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AccountStore>,
     config: AuthConfig,
     by_account: FailureCounter<String>,
     by_ip: FailureCounter<IpAddr>,
@@ -173,7 +173,7 @@ fn new_token() -> Result<String> {
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, config: AuthConfig) -> Result<Self> {
+    pub fn new(store: Arc<dyn AccountStore>, config: AuthConfig) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
             store,

@@ -18,7 +18,7 @@ use enclave_core::{
 };
 use enclave_files::thumb::{self, ImageError};
 use enclave_files::{Blobs, KeyRing, SegmentDecryptor, SegmentEncryptor, WrappedKey, sniff};
-use enclave_store::{NewFile, Store, StoredFile};
+use enclave_store::{ChannelStore, FileStore, NewFile, StoredFile};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
@@ -78,7 +78,9 @@ pub enum BodyError {
 
 /// The files service.
 pub struct Files {
-    store: Arc<dyn Store>,
+    store: Arc<dyn FileStore>,
+    /// For the channels a file is shared in.
+    channels: Arc<dyn ChannelStore>,
     blobs: Blobs,
     keys: KeyRing,
     config: FilesConfig,
@@ -121,9 +123,16 @@ pub fn clean_name(raw: &str) -> String {
 }
 
 impl Files {
-    pub fn new(store: Arc<dyn Store>, blobs: Blobs, keys: KeyRing, config: FilesConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn FileStore>,
+        channels: Arc<dyn ChannelStore>,
+        blobs: Blobs,
+        keys: KeyRing,
+        config: FilesConfig,
+    ) -> Self {
         Files {
             store,
+            channels,
             blobs,
             keys,
             config,
@@ -406,7 +415,7 @@ impl Files {
             let channels: Vec<ChannelId> = self.store.file_channels(id).await?;
             let mut shared = Vec::with_capacity(channels.len());
             for ch in channels {
-                if let Some(pair) = self.store.channel_for(ch, actor.user_id).await? {
+                if let Some(pair) = self.channels.channel_for(ch, actor.user_id).await? {
                     shared.push(pair);
                 }
             }
@@ -418,19 +427,6 @@ impl Files {
     /// A file's metadata.
     pub async fn info(&self, actor: &Actor, id: FileId) -> Result<FileMeta> {
         Ok(self.readable(actor, id).await?.meta)
-    }
-
-    /// Files the actor may attach (their own uploads); `NotFound(File)` otherwise.
-    pub async fn check_attachable(&self, actor: &Actor, ids: &[FileId]) -> Result<()> {
-        for id in ids {
-            let file = self
-                .store
-                .file(*id)
-                .await?
-                .ok_or(DomainError::NotFound(Entity::File))?;
-            permissions::check_file_attach(actor, file.meta.uploader_id)?;
-        }
-        Ok(())
     }
 
     fn data_key(&self, file: &StoredFile) -> Result<[u8; 32]> {
@@ -602,8 +598,8 @@ fn decrypt_stream(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use enclave_store::NewUser;
     use enclave_store::sqlite::{Options, SqliteStore};
+    use enclave_store::{NewUser, Store};
 
     async fn setup(dir: &std::path::Path, config: FilesConfig) -> (Files, Actor) {
         let store: Arc<dyn Store> =
@@ -629,7 +625,7 @@ mod tests {
             user_id: user.id,
             is_admin: false,
         };
-        (Files::new(store, blobs, keys, config), actor)
+        (Files::new(store.clone(), store, blobs, keys, config), actor)
     }
 
     fn objects(dir: &std::path::Path) -> usize {

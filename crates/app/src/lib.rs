@@ -33,7 +33,7 @@ pub use realtime::{Hub, RealtimeConfig};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 
 use enclave_core::{Error as DomainError, permissions};
-use enclave_store::{Guard, GuardCtx};
+use enclave_store::{Guard, GuardCtx, Lifecycle};
 
 /// A guard that checks `action` for `actor` inside the store's transaction.
 fn guard(actor: Actor, action: permissions::Action) -> Guard {
@@ -54,11 +54,11 @@ fn message_guard(actor: Actor, action: fn(enclave_core::UserId) -> permissions::
 
 /// Liveness and readiness of what the application depends on.
 pub struct Health {
-    store: std::sync::Arc<dyn Store>,
+    store: std::sync::Arc<dyn Lifecycle>,
 }
 
 impl Health {
-    pub fn new(store: std::sync::Arc<dyn Store>) -> Self {
+    pub fn new(store: std::sync::Arc<dyn Lifecycle>) -> Self {
         Health { store }
     }
 

@@ -285,7 +285,9 @@ async fn run_command(
                 .await?;
             println!("reactivated {}", user.username);
         }
-        AdminCommand::Reindex { batch } => reindex(&Search::new(store.clone()), batch).await?,
+        AdminCommand::Reindex { batch } => {
+            reindex(&Search::new(store.clone(), store.clone()), batch).await?
+        }
         AdminCommand::SeedBench {
             messages,
             channels,
@@ -294,8 +296,13 @@ async fn run_command(
         } => {
             crate::bench::seed(
                 accounts,
-                &Channels::new(store.clone()),
-                Arc::new(Messages::new(store.clone())),
+                &Channels::new(store.clone(), store.clone()),
+                Arc::new(Messages::new(
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                )),
                 messages,
                 usize::try_from(channels)?,
                 usize::try_from(users)?,
@@ -305,8 +312,12 @@ async fn run_command(
         }
         AdminCommand::BenchSearch { runs } => {
             let user = accounts.user_by_username("bench0").await?;
-            crate::bench::run_queries(&Search::new(store.clone()), user.id, usize::try_from(runs)?)
-                .await?;
+            crate::bench::run_queries(
+                &Search::new(store.clone(), store.clone()),
+                user.id,
+                usize::try_from(runs)?,
+            )
+            .await?;
         }
         AdminCommand::ListUsers { all } => {
             let system = enclave_app::Actor {

@@ -72,6 +72,7 @@ pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<
     let blobs = enclave_files::Blobs::open(&blob_config)
         .with_context(|| format!("opening the file store {blob_config:?}"))?;
     Ok(Arc::new(Files::new(
+        store.clone(),
         store,
         blobs,
         keys,
@@ -181,10 +182,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = enclave_http::router(
         enclave_http::Deps {
             accounts,
-            channels: Channels::new(store.clone()),
-            messages: Messages::new(store.clone()),
+            channels: Channels::new(store.clone(), store.clone()),
+            messages: Messages::new(store.clone(), store.clone(), store.clone(), store.clone()),
             files,
-            search: Search::new(store.clone()),
+            search: Search::new(store.clone(), store.clone()),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },

@@ -8,7 +8,7 @@
 //!
 //! Events may get their positions just after the write that appends them commits (PostgreSQL
 //! numbers them after commit, see `enclave_store::postgres`), so the checks call
-//! [`Store::settle`] before they look at the log (the `last_position`, `events_after` and
+//! [`EventLog::settle`] before they look at the log (the `last_position`, `events_after` and
 //! `all_events` helpers do).
 
 #![allow(clippy::unwrap_used)]
@@ -4471,8 +4471,8 @@ mod postgres {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use enclave_store::Store;
     use enclave_store::postgres::{Options, PgStore, SEQUENCER_LOCK};
+    use enclave_store::{EventLog, Lifecycle, Store};
     use sqlx_core::row::Row;
     use sqlx_postgres::{PgConnectOptions, Postgres};
 

@@ -11,8 +11,11 @@ use sqlx_core::query::query;
 use sqlx_core::row::Row;
 use sqlx_postgres::{PgConnection, PgRow};
 
-use super::Tx;
-use crate::{Error, NewFile, Result, StoredFile};
+use async_trait::async_trait;
+
+use super::{PgStore, Tx};
+use crate::common::size_i64;
+use crate::{Error, FileStore, NewFile, Result, StoredFile};
 
 macro_rules! file_cols {
     () => {
@@ -27,9 +30,10 @@ fn u32_col(r: &PgRow, i: usize) -> std::result::Result<Option<u32>, sqlx_core::E
         .and_then(|v| u32::try_from(v).ok()))
 }
 
-fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
-    let thumb_type: Option<String> = r.try_get(9)?;
-    let thumbnail = match (u32_col(r, 7)?, u32_col(r, 8)?, thumb_type) {
+/// Reads a file whose columns (as `file_cols!`) start at index `o`.
+fn stored_at(r: &PgRow, o: usize) -> std::result::Result<StoredFile, sqlx_core::Error> {
+    let thumb_type: Option<String> = r.try_get(o + 9)?;
+    let thumbnail = match (u32_col(r, o + 7)?, u32_col(r, o + 8)?, thumb_type) {
         (Some(width), Some(height), Some(content_type)) => Some(Thumbnail {
             width,
             height,
@@ -37,26 +41,30 @@ fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
         }),
         _ => None,
     };
-    let size: i64 = r.try_get(3)?;
+    let size: i64 = r.try_get(o + 3)?;
     Ok(StoredFile {
         meta: FileMeta {
-            id: FileId(r.try_get(0)?),
-            uploader_id: UserId(r.try_get(1)?),
-            name: r.try_get(2)?,
+            id: FileId(r.try_get(o)?),
+            uploader_id: UserId(r.try_get(o + 1)?),
+            name: r.try_get(o + 2)?,
             size: u64::try_from(size).unwrap_or(0),
-            content_type: r.try_get(4)?,
-            width: u32_col(r, 5)?,
-            height: u32_col(r, 6)?,
+            content_type: r.try_get(o + 4)?,
+            width: u32_col(r, o + 5)?,
+            height: u32_col(r, o + 6)?,
             thumbnail,
-            preview: r.try_get(10)?,
-            created_at: Millis(r.try_get(15)?),
+            preview: r.try_get(o + 10)?,
+            created_at: Millis(r.try_get(o + 15)?),
         },
-        object: r.try_get(11)?,
-        thumb_object: r.try_get(12)?,
-        key_id: r.try_get(13)?,
-        wrapped_key: r.try_get(14)?,
-        attached_at: r.try_get::<Option<i64>, _>(16)?.map(Millis),
+        object: r.try_get(o + 11)?,
+        thumb_object: r.try_get(o + 12)?,
+        key_id: r.try_get(o + 13)?,
+        wrapped_key: r.try_get(o + 14)?,
+        attached_at: r.try_get::<Option<i64>, _>(o + 16)?.map(Millis),
     })
+}
+
+fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
+    stored_at(r, 0)
 }
 
 fn rows(rs: &[PgRow]) -> Result<Vec<StoredFile>> {
@@ -77,11 +85,7 @@ pub async fn user_bytes(c: &mut PgConnection, user_id: UserId) -> Result<u64> {
 
 pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
     let now = tx.now;
-    let size = i64::try_from(new.size).map_err(|_| {
-        Error::Domain(DomainError::FileTooLarge {
-            limit: i64::MAX as u64,
-        })
-    })?;
+    let size = size_i64(new.size)?;
     if let Some(quota) = quota {
         query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
             .bind(new.uploader_id.0)
@@ -215,7 +219,7 @@ pub async fn attach_to_messages(c: &mut PgConnection, msgs: &mut [Message]) -> R
     for r in &rs {
         let mid: i64 = r.try_get(0)?;
         // The file columns follow the message id.
-        let f = stored_offset(r)?;
+        let f = stored_at(r, 1)?;
         by_message.entry(mid).or_default().push(f.meta);
     }
     for m in msgs.iter_mut() {
@@ -224,43 +228,6 @@ pub async fn attach_to_messages(c: &mut PgConnection, msgs: &mut [Message]) -> R
         }
     }
     Ok(())
-}
-
-/// Reads a file whose columns start at index 1.
-fn stored_offset(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
-    let u = |i: usize| -> std::result::Result<Option<u32>, sqlx_core::Error> {
-        Ok(r.try_get::<Option<i64>, _>(i + 1)?
-            .and_then(|v| u32::try_from(v).ok()))
-    };
-    let thumb_type: Option<String> = r.try_get(10)?;
-    let thumbnail = match (u(7)?, u(8)?, thumb_type) {
-        (Some(width), Some(height), Some(content_type)) => Some(Thumbnail {
-            width,
-            height,
-            content_type,
-        }),
-        _ => None,
-    };
-    let size: i64 = r.try_get(4)?;
-    Ok(StoredFile {
-        meta: FileMeta {
-            id: FileId(r.try_get(1)?),
-            uploader_id: UserId(r.try_get(2)?),
-            name: r.try_get(3)?,
-            size: u64::try_from(size).unwrap_or(0),
-            content_type: r.try_get(5)?,
-            width: u(5)?,
-            height: u(6)?,
-            thumbnail,
-            preview: r.try_get(11)?,
-            created_at: Millis(r.try_get(16)?),
-        },
-        object: r.try_get(12)?,
-        thumb_object: r.try_get(13)?,
-        key_id: r.try_get(14)?,
-        wrapped_key: r.try_get(15)?,
-        attached_at: r.try_get::<Option<i64>, _>(17)?.map(Millis),
-    })
 }
 
 pub async fn sweep(tx: &mut Tx, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
@@ -318,4 +285,50 @@ pub async fn rewrap(
         .await?
         .rows_affected();
     Ok(n == 1)
+}
+
+#[async_trait]
+impl FileStore for PgStore {
+    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
+        let mut tx = self.begin().await?;
+        let result = create(&mut tx, new, quota).await;
+        self.finish(tx, result).await
+    }
+    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
+        let mut c = self.conn().await?;
+        get(&mut c, id).await
+    }
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        let mut c = self.conn().await?;
+        channels(&mut c, id).await
+    }
+    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
+        let mut c = self.conn().await?;
+        user_bytes(&mut c, user_id).await
+    }
+    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
+        let mut tx = self.begin().await?;
+        let result = sweep(&mut tx, unattached_before, limit).await;
+        self.finish(tx, result).await
+    }
+    async fn files_not_under_key(
+        &self,
+        key_id: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let mut c = self.conn().await?;
+        not_under_key(&mut c, key_id, after, limit).await
+    }
+    async fn rewrap_file_key(
+        &self,
+        id: FileId,
+        old_key_id: &str,
+        new_key_id: &str,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let result = rewrap(&mut tx, id, old_key_id, new_key_id, wrapped_key).await;
+        self.finish(tx, result).await
+    }
 }
