@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enclave_core::Millis;
-use enclave_store::Store;
+use enclave_store::EventLog;
 use futures_util::future::BoxFuture;
 
 use super::{Job, JobCtx, JobReport};
@@ -13,13 +13,13 @@ use crate::error::Result;
 
 /// Prunes the event log hourly.
 pub struct PruneEvents {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventLog>,
     retention: Duration,
     min_events: u32,
 }
 
 impl PruneEvents {
-    pub fn new(store: Arc<dyn Store>, retention: Duration, min_events: u32) -> Self {
+    pub fn new(store: Arc<dyn EventLog>, retention: Duration, min_events: u32) -> Self {
         PruneEvents {
             store,
             retention,
