@@ -470,8 +470,9 @@ impl Files {
     }
 
     /// Removes files no message references (detached ones at once, never-attached ones after
-    /// the grace period); returns how many.
-    pub async fn sweep(&self) -> Result<u64> {
+    /// the grace period), reporting progress after each batch and stopping between batches
+    /// when the server stops; returns how many.
+    pub async fn sweep(&self, ctx: &crate::jobs::JobCtx) -> Result<u64> {
         let grace = i64::try_from(self.config.unattached_grace.as_millis()).unwrap_or(i64::MAX);
         let before = Millis(Millis::now().0.saturating_sub(grace));
         let mut n = 0;
@@ -485,29 +486,16 @@ impl Files {
                 }
             }
             n += gone.len() as u64;
-            if gone.len() < BATCH as usize {
+            ctx.progress(n, None);
+            if gone.len() < BATCH as usize || ctx.stopping() {
                 return Ok(n);
             }
         }
     }
 
-    /// Sweeps every `sweep_interval` until `stop` resolves.
-    pub async fn run_sweeper(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
-        let mut tick = tokio::time::interval(self.config.sweep_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                () = &mut stop => return,
-                _ = tick.tick() => {
-                    match self.sweep().await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(n_files = n, "swept unreferenced files"),
-                        Err(e) => tracing::warn!(error = %e, "file sweep failed"),
-                    }
-                }
-            }
-        }
+    /// Time between sweeps.
+    pub fn sweep_interval(&self) -> Duration {
+        self.config.sweep_interval
     }
 
     /// Re-wraps every data key not under the current master key; returns how many. The file

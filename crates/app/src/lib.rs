@@ -2,7 +2,9 @@
 //! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
 //! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
 //! pins), [`Files`] (uploads, downloads, thumbnails, the sweep, key rotation) and
-//! [`Search`] (messages by full text, channels by name).
+//! [`Search`] (messages by full text, channels by name). Two long-lived parts: the
+//! [`realtime`] hub (deliveries, presence, typing) and the background [`jobs`] (pruning the
+//! event log, sweeping files) with their scheduler.
 //!
 //! Doors call these services and nothing below them. Every method that acts for a user takes
 //! the authenticated [`Actor`] and decides with `enclave_core::permissions`; writes that depend
@@ -13,6 +15,7 @@ mod channels;
 mod error;
 mod feed;
 mod files;
+pub mod jobs;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;

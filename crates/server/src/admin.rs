@@ -52,8 +52,15 @@ pub enum AdminCommand {
     /// after a new key was configured with the old one under `[files] previous_keys`. File
     /// contents are not re-encrypted. Safe to run while the server runs, and to run again.
     RotateFileKey,
-    /// Remove files no message references now (the server also does this periodically).
+    /// Remove files no message references now (the server also does this periodically: it is
+    /// the `sweep-files` job).
     SweepFiles,
+    /// Run one of the server's background jobs now: prune-events (the event log past its
+    /// retention) or sweep-files (the same as `sweep-files`).
+    RunJob {
+        /// The job's name.
+        name: String,
+    },
     /// Rebuild the full-text search index from the messages (safe while the server runs).
     Reindex {
         /// Messages per transaction.
@@ -108,28 +115,58 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         let store = open_store(&config).await?;
-        if matches!(cmd, AdminCommand::RotateFileKey | AdminCommand::SweepFiles) {
+        if matches!(
+            cmd,
+            AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. }
+        ) {
             let files = crate::serve::open_files(&config, store.clone())?;
             let result = match cmd {
-                AdminCommand::RotateFileKey => files.rotate_keys().await.map(|n| {
-                    println!(
-                        "re-wrapped {n} file key(s) under master key {:?}",
-                        config.files.master_key_id
-                    );
-                }),
-                _ => files
-                    .sweep()
+                AdminCommand::RotateFileKey => files
+                    .rotate_keys()
                     .await
-                    .map(|n| println!("removed {n} unreferenced file(s)")),
+                    .map(|n| {
+                        println!(
+                            "re-wrapped {n} file key(s) under master key {:?}",
+                            config.files.master_key_id
+                        );
+                    })
+                    .map_err(anyhow::Error::from),
+                AdminCommand::RunJob { name } => {
+                    run_job(
+                        &crate::serve::background_jobs(&config, &store, &files),
+                        &name,
+                    )
+                    .await
+                }
+                _ => {
+                    run_job(
+                        &crate::serve::background_jobs(&config, &store, &files),
+                        "sweep-files",
+                    )
+                    .await
+                }
             };
             store.close().await;
-            return result.map_err(anyhow::Error::from);
+            return result;
         }
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
         let result = run_command(&accounts, &store, cmd).await;
         store.close().await;
         result
     })
+}
+
+/// Runs the named background job once and prints its report.
+async fn run_job(jobs: &[Arc<dyn enclave_app::jobs::Job>], name: &str) -> anyhow::Result<()> {
+    let Some(job) = jobs.iter().find(|j| j.name() == name) else {
+        let names: Vec<&str> = jobs.iter().map(|j| j.name()).collect();
+        bail!("no job {name:?}; the jobs are: {}", names.join(", "));
+    };
+    let report = enclave_app::jobs::run_once(job.as_ref())
+        .await
+        .with_context(|| format!("running {name}"))?;
+    println!("{}", report.summary);
+    Ok(())
 }
 
 /// Rebuilds the search index in batches (each its own transaction, so the server can keep
@@ -317,7 +354,7 @@ async fn run_command(
                 }
             }
         }
-        AdminCommand::RotateFileKey | AdminCommand::SweepFiles => {
+        AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. } => {
             unreachable!("file commands are handled before accounts are set up")
         }
     }
