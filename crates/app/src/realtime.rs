@@ -23,10 +23,9 @@
 //! their channel list is loaded while the dispatcher is held, so no membership event can slip
 //! between the load and the index.
 
-use std::any::Any;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use enclave_bus::{Bus, NodeId, Received, Signal};
@@ -98,9 +97,9 @@ pub enum Payload {
 pub struct Envelope {
     pub event: Event,
     pub payload: Payload,
-    /// The door's encoding of this envelope, made by the first session that sends it and
-    /// reused by all others.
-    pub encoded: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Each door's encoding of this envelope, made by the door's first session that sends it
+    /// and reused by all its others.
+    pub encoded: crate::Encodings,
 }
 
 impl std::fmt::Debug for Envelope {
@@ -723,7 +722,7 @@ impl Hub {
                         Arc::new(Envelope {
                             event,
                             payload: Payload::Hidden,
-                            encoded: OnceLock::new(),
+                            encoded: crate::Encodings::new(),
                         })
                     })
                     .collect()
@@ -994,7 +993,7 @@ pub async fn build_envelopes(store: &dyn Store, events: Vec<Event>) -> Result<Ve
         out.push(Arc::new(Envelope {
             event: e,
             payload,
-            encoded: OnceLock::new(),
+            encoded: crate::Encodings::new(),
         }));
     }
     Ok(out)

@@ -9,6 +9,7 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod frames;
 pub mod routes;
 
 use std::net::IpAddr;
