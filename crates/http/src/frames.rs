@@ -270,3 +270,308 @@ pub fn to_json<T: Serialize>(frame: &T) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The typed frames against the `json!` literals the gateway used to build by hand (kept
+    //! here as the reference): the same fields, the same omissions, the same values.
+
+    #![allow(clippy::unwrap_used)]
+
+    use enclave_app::Encodings;
+    use enclave_core::{
+        Channel, ChannelKind, ChannelRole, Event, EventKind, Membership, Mentions, Message, Millis,
+        Presence, ReactionGroup, User,
+    };
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn user() -> User {
+        User {
+            id: UserId(7),
+            username: "ada".into(),
+            display_name: "Ada".into(),
+            email: Some("ada@example.org".into()),
+            is_admin: false,
+            is_bot: false,
+            active: true,
+            status_text: String::new(),
+            dnd: false,
+            created_at: Millis(1_700_000_000_000),
+            updated_at: Millis(1_700_000_000_000),
+        }
+    }
+
+    fn channel() -> Channel {
+        Channel {
+            id: ChannelId(3),
+            kind: ChannelKind::Public,
+            name: Some("general".into()),
+            topic: String::new(),
+            purpose: String::new(),
+            creator_id: Some(UserId(7)),
+            last_seq: 2,
+            n_members: 2,
+            archived_at: None,
+            created_at: Millis(1_700_000_000_000),
+            updated_at: Millis(1_700_000_000_001),
+        }
+    }
+
+    fn message() -> Message {
+        Message {
+            id: MessageId(11),
+            channel_id: ChannelId(3),
+            seq: 2,
+            user_id: UserId(7),
+            text: "hi @bob".into(),
+            thread_root_id: None,
+            client_msg_id: Some("c-1".into()),
+            mentions: Mentions {
+                user_ids: vec![UserId(8)],
+                channel: false,
+                here: false,
+            },
+            created_at: Millis(1_700_000_000_002),
+            edited_at: None,
+            deleted_at: None,
+            reply_count: 0,
+            last_reply_at: None,
+            pinned_at: None,
+            pinned_by: None,
+            reactions: vec![ReactionGroup {
+                emoji: "+1".into(),
+                user_ids: vec![UserId(8)],
+            }],
+            files: Vec::new(),
+        }
+    }
+
+    fn envelope(kind: EventKind, payload: Payload) -> Envelope {
+        Envelope {
+            event: Event {
+                position: 42,
+                kind,
+                channel_id: Some(ChannelId(3)),
+                user_id: Some(UserId(8)),
+                actor_id: Some(UserId(7)),
+                message_id: Some(MessageId(11)),
+                extra: None,
+                created_at: Millis(1_700_000_000_003),
+            },
+            payload,
+            encoded: Encodings::new(),
+        }
+    }
+
+    fn value<T: Serialize>(t: &T) -> Value {
+        serde_json::to_value(t).unwrap()
+    }
+
+    fn frame(env: &Envelope) -> Value {
+        serde_json::from_str(&to_json(&EventFrame::new(env))).unwrap()
+    }
+
+    #[test]
+    fn event_frames_keep_the_shapes_of_the_protocol() {
+        let membership = Membership {
+            channel_id: ChannelId(3),
+            user_id: UserId(8),
+            role: ChannelRole::Member,
+            last_read_seq: 0,
+            joined_at: Millis(1_700_000_000_004),
+        };
+        let cases = [
+            (
+                envelope(EventKind::MessageCreated, Payload::Message(message())),
+                json!({"type": "message.created", "position": 42,
+                    "message": value(&MessageDto::new(&message()))}),
+            ),
+            (
+                envelope(
+                    EventKind::ReactionAdded,
+                    Payload::Reaction {
+                        message: message(),
+                        emoji: "+1".into(),
+                        user_id: UserId(8),
+                    },
+                ),
+                json!({"type": "reaction.added", "position": 42,
+                    "message": value(&MessageDto::new(&message())), "emoji": "+1", "user_id": "8"}),
+            ),
+            (
+                envelope(EventKind::ChannelUpdated, Payload::Channel(channel())),
+                json!({"type": "channel.updated", "position": 42,
+                    "channel": value(&ChannelDto::new(&channel()))}),
+            ),
+            (
+                envelope(
+                    EventKind::MemberAdded,
+                    Payload::Member {
+                        channel: channel(),
+                        user_id: UserId(8),
+                        membership: Some(membership.clone()),
+                    },
+                ),
+                json!({"type": "member.added", "position": 42, "channel_id": "3", "user_id": "8",
+                    "channel": value(&ChannelDto::new(&channel())),
+                    "membership": value(&MembershipDto::new(&membership))}),
+            ),
+            (
+                envelope(
+                    EventKind::MemberRemoved,
+                    Payload::Member {
+                        channel: channel(),
+                        user_id: UserId(8),
+                        membership: None,
+                    },
+                ),
+                json!({"type": "member.removed", "position": 42, "channel_id": "3", "user_id": "8",
+                    "channel": value(&ChannelDto::new(&channel()))}),
+            ),
+            (
+                envelope(
+                    EventKind::ReadUpdated,
+                    Payload::Read {
+                        channel_id: ChannelId(3),
+                        seq: 2,
+                    },
+                ),
+                json!({"type": "read.updated", "position": 42, "channel_id": "3", "seq": 2}),
+            ),
+            (
+                envelope(EventKind::UserUpdated, Payload::User(user())),
+                // Events go to everyone: never the address.
+                json!({"type": "user.updated", "position": 42,
+                    "user": value(&UserDto::new(&user(), false))}),
+            ),
+            (
+                envelope(EventKind::MessageDeleted, Payload::Hidden),
+                json!({"type": "message.deleted", "position": 42, "channel_id": "3",
+                    "message_id": "11", "user_id": "8"}),
+            ),
+        ];
+        for (env, expected) in cases {
+            assert_eq!(frame(&env), expected);
+        }
+        let mut bare = envelope(EventKind::TokensRevoked, Payload::Hidden);
+        bare.event.channel_id = None;
+        bare.event.message_id = None;
+        bare.event.user_id = None;
+        assert_eq!(
+            frame(&bare),
+            json!({"type": "tokens.revoked", "position": 42})
+        );
+    }
+
+    #[test]
+    fn ephemeral_frames_keep_the_shapes_of_the_protocol() {
+        let presence = PresenceInfo {
+            user_id: UserId(8),
+            presence: Presence::Away,
+            status_text: "lunch".into(),
+            dnd: true,
+        };
+        let refused = ApiError {
+            field: Some("text"),
+            ..ApiError::new(ErrorCode::InvalidField, "invalid text: too long")
+        };
+        let cases = [
+            (
+                EphemeralFrame::Hello {
+                    position: 42,
+                    user_id: "7".into(),
+                    session_id: "s-1".into(),
+                    heartbeat_secs: 20,
+                },
+                json!({"type": "hello", "position": 42, "user_id": "7", "session_id": "s-1",
+                    "heartbeat_secs": 20}),
+            ),
+            (
+                EphemeralFrame::typing(ChannelId(3), UserId(8), None),
+                json!({"type": "typing", "channel_id": "3", "user_id": "8", "thread_root_id": null}),
+            ),
+            (
+                EphemeralFrame::typing(ChannelId(3), UserId(8), Some(MessageId(11))),
+                json!({"type": "typing", "channel_id": "3", "user_id": "8", "thread_root_id": "11"}),
+            ),
+            (
+                EphemeralFrame::presence(&presence),
+                json!({"type": "presence", "user_id": "8", "presence": "away",
+                    "status_text": "lunch", "dnd": true}),
+            ),
+            (
+                EphemeralFrame::Ack {
+                    client_msg_id: None,
+                    message_id: "11".into(),
+                    channel_id: "3".into(),
+                    seq: 2,
+                    created: true,
+                },
+                json!({"type": "ack", "client_msg_id": null, "message_id": "11", "channel_id": "3",
+                    "seq": 2, "created": true}),
+            ),
+            (
+                EphemeralFrame::error(&refused, Some("c-1".into())),
+                json!({"type": "error", "code": "invalid_field", "message": "invalid text: too long",
+                    "field": "text", "client_msg_id": "c-1"}),
+            ),
+            (
+                EphemeralFrame::error(&ApiError::new(ErrorCode::BadFrame, "unreadable"), None),
+                json!({"type": "error", "code": "bad_frame", "message": "unreadable"}),
+            ),
+            (
+                EphemeralFrame::Pong { reference: None },
+                json!({"type": "pong", "ref": null}),
+            ),
+            (
+                EphemeralFrame::Pong {
+                    reference: Some(json!({"n": 1})),
+                },
+                json!({"type": "pong", "ref": {"n": 1}}),
+            ),
+        ];
+        for (frame, expected) in cases {
+            let text = to_json(&frame);
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn client_frames_read_as_before() {
+        let read = |s: &str| serde_json::from_str::<ClientFrame>(s);
+        assert!(matches!(
+            read(r#"{"type":"send","channel_id":"3","text":"hi"}"#),
+            Ok(ClientFrame::Send { channel_id: WireId(3), client_msg_id: None, thread_root_id: None, ref file_ids, .. })
+                if file_ids.is_empty()
+        ));
+        assert!(matches!(
+            read(r#"{"type":"send","channel_id":3,"text":"hi","client_msg_id":"c","thread_root_id":"11","file_ids":["5"]}"#),
+            Ok(ClientFrame::Send { thread_root_id: Some(WireId(11)), ref file_ids, .. }) if file_ids == &[WireId(5)]
+        ));
+        assert!(matches!(
+            read(r#"{"type":"ping","ref":[1,"a"]}"#),
+            Ok(ClientFrame::Ping {
+                reference: Some(Value::Array(_))
+            })
+        ));
+        assert!(matches!(
+            read(r#"{"type":"activity"}"#),
+            Ok(ClientFrame::Activity {})
+        ));
+        assert!(read(r#"{"type":"shout"}"#).is_err());
+        assert!(read(r#"{"type":"typing"}"#).is_err());
+    }
+
+    #[test]
+    fn the_websocket_door_encodes_an_event_once() {
+        let env = envelope(EventKind::MessageCreated, Payload::Message(message()));
+        let first = crate::routes::ws::encode_event(&env);
+        let again = crate::routes::ws::encode_event(&env);
+        assert_eq!(first.as_str(), again.as_str());
+        // The second call is the cached bytes, not a new encoding.
+        assert_eq!(first.as_str().as_ptr(), again.as_str().as_ptr());
+    }
+}
