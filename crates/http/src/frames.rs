@@ -210,7 +210,7 @@ impl EphemeralFrame {
 #[derive(Debug, Serialize, TS)]
 #[serde(untagged)]
 pub enum ServerFrame {
-    Event(EventFrame),
+    Event(Box<EventFrame>),
     Ephemeral(EphemeralFrame),
 }
 
