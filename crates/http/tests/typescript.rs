@@ -53,7 +53,8 @@ impl Out {
 
     /// Declares a union of string literals from one of the Rust code tables.
     fn union(&mut self, name: &str, doc: &str, members: &[(&str, &str)]) {
-        self.text.push_str(&format!("/** {doc} */\nexport type {name} =\n"));
+        self.text
+            .push_str(&format!("/** {doc} */\nexport type {name} =\n"));
         for (value, meaning) in members {
             self.text.push_str(&format!("  | {value:?}"));
             if !meaning.is_empty() {
@@ -62,7 +63,10 @@ impl Out {
             self.text.push('\n');
         }
         self.text.push_str(";\n");
-        assert!(self.declared.insert(name.to_owned()), "{name} declared twice");
+        assert!(
+            self.declared.insert(name.to_owned()),
+            "{name} declared twice"
+        );
     }
 }
 
@@ -88,7 +92,11 @@ fn generate() -> String {
     out.union("EventKind", "The `type` of an event frame.", &kinds);
     let channel_kinds: Vec<(&str, &str)> =
         ChannelKind::ALL.iter().map(|k| (k.as_str(), "")).collect();
-    out.union("ChannelKind", "The four kinds of conversation.", &channel_kinds);
+    out.union(
+        "ChannelKind",
+        "The four kinds of conversation.",
+        &channel_kinds,
+    );
 
     out.section("Ids in requests (decimal strings; numbers are accepted too)");
     out.decl::<WireId>();
