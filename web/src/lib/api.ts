@@ -8,6 +8,8 @@ import type {
   ChannelSearchParams,
   CreateChannelRequest,
   CreateUserRequest,
+  ErrorBody,
+  ErrorCode,
   HistoryQuery,
   LoginRequest,
   LoginResponse,
@@ -31,7 +33,8 @@ import type { Channel, Membership, Message, User } from './types';
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** The server's code, or `http_STATUS` when the answer had no error body. */
+    readonly code: ErrorCode | `http_${number}`,
     message: string,
     readonly field?: string,
   ) {
@@ -85,11 +88,11 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
     }
   }
   if (!resp.ok) {
-    const err = (data as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+    const err = (data as Partial<ErrorBody> | null)?.error;
     if (resp.status === 502 || resp.status === 504 || (!err && resp.status >= 500)) {
       throw new NetworkError(`HTTP ${resp.status}`);
     }
-    const e = new ApiError(resp.status, err?.code ?? 'http_' + resp.status, err?.message ?? resp.statusText, err?.field);
+    const e = new ApiError(resp.status, err?.code ?? `http_${resp.status}`, err?.message ?? resp.statusText, err?.field);
     if (resp.status === 401 && !opts.quiet401) onUnauthenticated();
     throw e;
   }

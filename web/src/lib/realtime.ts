@@ -160,7 +160,7 @@ export class Realtime {
       this.h.event(ev);
       return;
     }
-    if (frame.type === 'error' && (frame as { code: string }).code === 'resync_required') {
+    if (frame.type === 'error' && (frame as Extract<ServerFrame, { type: 'error' }>).code === 'resync_required') {
       this.tracker.reset();
       return;
     }
