@@ -93,8 +93,8 @@ pub async fn ws(
 
 /// The next acknowledgement, or never when no send was made yet.
 async fn recv_side(
-    side: &mut Option<(mpsc::Sender<EphemeralFrame>, mpsc::Receiver<EphemeralFrame>)>,
-) -> Option<EphemeralFrame> {
+    side: &mut Option<(mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>)>,
+) -> Option<Utf8Bytes> {
     match side {
         Some((_, rx)) => rx.recv().await,
         None => std::future::pending().await,
@@ -105,10 +105,10 @@ struct SocketSession {
     state: AppState,
     authed: Authed,
     socket: WebSocket,
-    /// Frames produced off the session task (acknowledgements of sends), and the limit on
-    /// sends in flight. Both are made on the first send: most sockets only listen, and each
-    /// idle socket should cost as little memory as possible.
-    side: Option<(mpsc::Sender<EphemeralFrame>, mpsc::Receiver<EphemeralFrame>)>,
+    /// Frames produced off the session task (acknowledgements of sends, already encoded), and
+    /// the limit on sends in flight. Both are made on the first send: most sockets only
+    /// listen, and each idle socket should cost as little memory as possible.
+    side: Option<(mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>)>,
     in_flight: Option<Arc<tokio::sync::Semaphore>>,
     bad_frames: u32,
     last_heard: Instant,
@@ -225,8 +225,8 @@ impl SocketSession {
                     }
                 }
                 frame = recv_side(&mut self.side) => {
-                    if let Some(f) = frame
-                        && !self.write(text(&f)).await
+                    if let Some(bytes) = frame
+                        && !self.write(WsMessage::Text(bytes)).await
                     {
                         return;
                     }
@@ -387,7 +387,7 @@ impl SocketSession {
                         },
                         Err(e) => EphemeralFrame::error(&ApiError::from(e), client_msg_id),
                     };
-                    let _ = side.send(frame).await;
+                    let _ = side.send(Utf8Bytes::from(to_json(&frame))).await;
                     drop(permit);
                 });
                 Flow::Continue
