@@ -102,15 +102,14 @@ impl From<DomainError> for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        let code = e.code();
         match e {
             AppError::Domain(d) => d.into(),
             AppError::Internal(inner) => {
                 tracing::error!(error = %inner, "request failed");
-                ApiError::new(ErrorCode::Internal, "internal server error")
+                ApiError::new(code, "internal server error")
             }
-            AppError::Unavailable => {
-                ApiError::new(ErrorCode::Unavailable, "the server is shutting down")
-            }
+            AppError::Unavailable => ApiError::new(code, "the server is shutting down"),
         }
     }
 }
