@@ -176,6 +176,18 @@ fn generate() -> String {
             file!()
         );
     }
+    // Every body the OpenAPI document describes has its TypeScript type: a DTO added to a route
+    // without being added here fails.
+    let openapi = enclave_http::openapi();
+    let schemas = openapi.components.map(|c| c.schemas).unwrap_or_default();
+    assert!(schemas.len() > 30, "the OpenAPI document lists its schemas");
+    for name in schemas.keys() {
+        assert!(
+            out.declared.contains(name),
+            "{name} is in the OpenAPI document but not in web/src/gen/wire.ts: add it to {}",
+            file!()
+        );
+    }
     // ts-rs leaves a space at the end of some lines.
     let mut text: String = out
         .text
