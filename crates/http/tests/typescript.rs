@@ -2,7 +2,8 @@
 //! WebSocket frames, and the code tables behind `ErrorCode`, `EventKind` and `ChannelKind`)
 //! into `web/src/gen/wire.ts`, which is committed. This test fails when regenerating would
 //! change that file, so the client and the server cannot drift apart unnoticed; the client's
-//! `tsc --noEmit` then fails wherever it uses a field that no longer exists.
+//! `tsc --noEmit` then fails wherever it uses a field that no longer exists. It also fails when
+//! a type the generated file refers to, or a schema of the OpenAPI document, is not declared.
 //!
 //! Regenerate with `UPDATE_TS=1 cargo test -p enclave-http --test typescript`.
 
