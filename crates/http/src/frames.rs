@@ -30,7 +30,7 @@ pub struct EventFrame {
 }
 
 /// What an event frame carries besides its kind and position; which one follows from the kind
-/// (the table in `docs/api/realtime.md`), or is [`EventBody::Gone`].
+/// (the table in `docs/api/realtime.md`), or is `Gone`.
 #[derive(Debug, Serialize, TS)]
 #[serde(untagged)]
 pub enum EventBody {

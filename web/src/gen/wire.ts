@@ -433,7 +433,7 @@ export type EventFrame = {
 type: EventKind, position: number, } & ({ message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id?: string, message_id?: string, user_id?: string, });
 /**
  * What an event frame carries besides its kind and position; which one follows from the kind
- * (the table in `docs/api/realtime.md`), or is [`EventBody::Gone`].
+ * (the table in `docs/api/realtime.md`), or is `Gone`.
  */
 export type EventBody = { message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id?: string, message_id?: string, user_id?: string, };
 /**
