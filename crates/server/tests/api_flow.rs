@@ -551,7 +551,8 @@ async fn admin_creates_deactivates_and_reactivates_users() {
         .await;
     assert_status_error("admin deactivates self", (got.0, &got.1), 409, "conflict");
 
-    // Reactivation lets the user log in again but does not bring the old session back.
+    // Reactivation lets the user log in again but brings back neither the old session nor
+    // the personal access token: deactivation revoked them all.
     let (status, body) = server
         .patch(
             Some(&admin),
@@ -561,16 +562,31 @@ async fn admin_creates_deactivates_and_reactivates_users() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], true);
-    let got = server.get(Some(&token), "/api/v1/users/me", None).await;
-    assert_status_error(
-        "old session after reactivation",
-        (got.0, &got.1),
-        401,
-        "unauthenticated",
-    );
+    for (what, t) in [("session", &token), ("PAT", &pat)] {
+        let got = server.get(Some(t), "/api/v1/users/me", None).await;
+        assert_status_error(
+            &format!("old {what} after reactivation"),
+            (got.0, &got.1),
+            401,
+            "unauthenticated",
+        );
+    }
     let fresh = server.login_token(&name, USER_PASSWORD).await;
     let (status, _) = server.get(Some(&fresh), "/api/v1/users/me", None).await;
     assert_eq!(status, StatusCode::OK);
+    let (_, list) = server
+        .get(Some(&fresh), "/api/v1/users/me/tokens", None)
+        .await;
+    let names: Vec<&str> = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"script"),
+        "the revoked token is not listed after reactivation: {list}"
+    );
 }
 
 #[tokio::test]

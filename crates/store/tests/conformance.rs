@@ -502,8 +502,7 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
         Some("new-hash")
     );
     assert_eq!(last_position(&store).await, before);
-    // Deactivation ends sessions but keeps personal access tokens (which stop working meanwhile
-    // because their owner is inactive, which the caller sees).
+    // Deactivation ends every token, personal access tokens included.
     let c3 = store
         .update_user(
             carol.id,
@@ -520,9 +519,15 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
         store.token_by_hash(hash(6), now).await.unwrap().is_none(),
         "sessions end with deactivation"
     );
-    let (t, u) = store.token_by_hash(hash(4), now).await.unwrap().unwrap();
-    assert_eq!((t.id, u.active), (pat.id, false));
-    assert!(!ids(store.list_tokens(carol.id).await.unwrap()).contains(&s4.id));
+    assert!(
+        store.token_by_hash(hash(4), now).await.unwrap().is_none(),
+        "personal access tokens end with deactivation"
+    );
+    let left = ids(store.list_tokens(carol.id).await.unwrap());
+    assert!(
+        !left.contains(&s4.id) && !left.contains(&pat.id),
+        "{left:?}"
+    );
     assert_eq!(
         names(store.list_users(q(None, None, 10)).await.unwrap()),
         ["alice", "bob", "erin"]
@@ -590,6 +595,58 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
 
 /// Text in any script sorts by its bytes (code points) and matches case-insensitively in ASCII
 /// only, whatever the database's locale: both backends give the same answers.
+/// Deactivation revokes every token of the account, personal access tokens included, and
+/// reactivation brings none back; other accounts' tokens are untouched.
+pub async fn deactivation_revokes_every_token(store: Arc<dyn Store>) {
+    let alice = store
+        .create_user(NewUser {
+            is_admin: true,
+            ..new_user("alice")
+        })
+        .await
+        .unwrap();
+    let bob = user(&store, "bob").await;
+    let now = Millis::now();
+    for (who, kind, h) in [
+        (&bob, TokenKind::Session, 41),
+        (&bob, TokenKind::PersonalAccess, 42),
+        (&alice, TokenKind::PersonalAccess, 43),
+    ] {
+        store
+            .create_token(NewToken {
+                user_id: who.id,
+                kind,
+                hash: hash(h),
+                name: format!("token {h}"),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    for active in [false, true] {
+        store
+            .update_user(
+                bob.id,
+                UserPatch {
+                    active: Some(active),
+                    ..UserPatch::default()
+                },
+                Some(alice.id),
+            )
+            .await
+            .unwrap();
+        for h in [41, 42] {
+            assert!(
+                store.token_by_hash(hash(h), now).await.unwrap().is_none(),
+                "token {h} works with the account active={active}"
+            );
+        }
+        assert!(store.list_tokens(bob.id).await.unwrap().is_empty());
+        let (_, owner) = store.token_by_hash(hash(43), now).await.unwrap().unwrap();
+        assert_eq!(owner.id, alice.id, "another account's token is untouched");
+    }
+}
+
 pub async fn text_in_any_script(store: Arc<dyn Store>) {
     let mut made = Vec::new();
     for (name, display) in [
@@ -4415,6 +4472,7 @@ mod sqlite {
 
     conformance!(
         users_and_tokens,
+        deactivation_revokes_every_token,
         text_in_any_script,
         channels_and_members,
         direct_conversations,
@@ -4493,6 +4551,7 @@ mod postgres {
 
     conformance!(
         users_and_tokens,
+        deactivation_revokes_every_token,
         text_in_any_script,
         channels_and_members,
         direct_conversations,
