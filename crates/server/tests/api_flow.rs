@@ -2214,3 +2214,93 @@ async fn sigterm_shuts_down_gracefully() {
     assert_eq!(status, StatusCode::OK, "{hist}");
     assert_eq!(hist["messages"][0]["text"], "durable");
 }
+
+#[tokio::test]
+async fn names_with_invisible_or_direction_characters_are_400() {
+    let server = TestServer::shared();
+    let (user_id, token) = server.create_user(&unique_name("bidi")).await;
+    let channel = server
+        .create_channel(&token, &unique_name("bidi"), "public")
+        .await;
+    let channel_path = format!("/api/v1/channels/{channel}");
+    let user_path = format!("/api/v1/users/{user_id}");
+    for bad in [
+        "evil\u{202E}gpj.exe",
+        "a\u{2067}b",
+        "\u{200F}x",
+        "a\u{061C}b",
+        "ad\u{200B}min",
+        "ad\u{200D}min",
+        "x\u{2060}y",
+        "\u{FEFF}admin",
+    ] {
+        let cases = [
+            (
+                "create channel",
+                "name",
+                server
+                    .post(
+                        Some(&token),
+                        "/api/v1/channels",
+                        Some(json!({ "name": bad, "kind": "public" })),
+                    )
+                    .await,
+            ),
+            (
+                "create channel topic",
+                "topic",
+                server
+                    .post(
+                        Some(&token),
+                        "/api/v1/channels",
+                        Some(json!({ "name": unique_name("ok"), "kind": "private", "topic": bad })),
+                    )
+                    .await,
+            ),
+            (
+                "rename channel",
+                "name",
+                server
+                    .patch(Some(&token), &channel_path, Some(json!({ "name": bad })))
+                    .await,
+            ),
+            (
+                "set purpose",
+                "purpose",
+                server
+                    .patch(Some(&token), &channel_path, Some(json!({ "purpose": bad })))
+                    .await,
+            ),
+            (
+                "display name",
+                "display_name",
+                server
+                    .patch(
+                        Some(&token),
+                        &user_path,
+                        Some(json!({ "display_name": bad })),
+                    )
+                    .await,
+            ),
+        ];
+        for (what, field, got) in cases {
+            assert_status_error(
+                &format!("{what} {bad:?}"),
+                (got.0, &got.1),
+                400,
+                "invalid_field",
+            );
+            assert_eq!(got.1["error"]["field"], field, "{what} {bad:?}: {}", got.1);
+        }
+    }
+    // Emoji sequences joined by U+200D are one picture, and stay allowed.
+    let (status, me) = server
+        .patch(
+            Some(&token),
+            &user_path,
+            Some(json!({ "display_name": "Dev 👩‍💻" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["display_name"], "Dev 👩‍💻");
+}
