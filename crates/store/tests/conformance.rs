@@ -830,13 +830,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
     );
     assert!(store.channel(ChannelId(987_654)).await.unwrap().is_none());
 
-    // Names are unique by key, whatever the kind.
-    let e = domain_err(
-        store
-            .create_channel(new_channel(ChannelKind::Private, "GENERAL", bob.id))
-            .await,
-    );
-    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    // Names are unique by key among public channels (see channel_names_are_unique_among_public_channels).
     let secret = store
         .create_channel(new_channel(ChannelKind::Private, "secret", bob.id))
         .await
@@ -1326,6 +1320,80 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
 
 // ---------------------------------------------------------------------------------------------
 // Direct conversations
+
+/// A public channel's name is unique among public channels (case-folded); a private channel's
+/// name is unique nowhere, because refusing it would tell a stranger that a private channel of
+/// that name exists. Renames follow the same rule.
+pub async fn channel_names_are_unique_among_public_channels(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let create = |kind: ChannelKind, name: &'static str, who: UserId| {
+        let store = store.clone();
+        async move {
+            store
+                .create_channel(NewChannel {
+                    name_key: enclave_core::validate::channel_name_key(name),
+                    ..new_channel(kind, name, who)
+                })
+                .await
+        }
+    };
+    let rename = |id: ChannelId, name: &'static str, who: UserId| {
+        let store = store.clone();
+        async move {
+            store
+                .update_channel(
+                    id,
+                    who,
+                    ChannelPatch {
+                        name: Some((name.into(), enclave_core::validate::channel_name_key(name))),
+                        ..ChannelPatch::default()
+                    },
+                    allow(),
+                )
+                .await
+        }
+    };
+    let secret = create(ChannelKind::Private, "Secret Plans", alice.id)
+        .await
+        .unwrap();
+    // Bob, who cannot see Alice's private channel, may use its name for a public one, and for a
+    // private one of his own.
+    let public = create(ChannelKind::Public, "secret  plans", bob.id)
+        .await
+        .unwrap();
+    let own = create(ChannelKind::Private, "SECRET PLANS", bob.id)
+        .await
+        .unwrap();
+    assert_ne!(public.id, secret.id);
+    assert_ne!(own.id, secret.id);
+    // A second public channel of that name is refused: every user sees the first one.
+    let e = domain_err(create(ChannelKind::Public, "Secret Plans", alice.id).await);
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    // Renames: a public channel may take a private channel's name, not another public one's.
+    let other = create(ChannelKind::Public, "other", bob.id).await.unwrap();
+    let hidden = create(ChannelKind::Private, "hidden", alice.id)
+        .await
+        .unwrap();
+    let renamed = rename(other.id, "Hidden", bob.id).await.unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("Hidden"));
+    let e = domain_err(rename(renamed.id, "secret plans", bob.id).await);
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    let moved = rename(hidden.id, "Secret plans", alice.id).await.unwrap();
+    assert_eq!(moved.name.as_deref(), Some("Secret plans"));
+    // The directory lists the public channels only.
+    let listed: Vec<ChannelId> = store
+        .browse_channels(BrowseQuery {
+            limit: 50,
+            ..BrowseQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, [public.id, renamed.id]);
+}
 
 pub async fn direct_conversations(store: Arc<dyn Store>) {
     let alice = user(&store, "alice").await;
@@ -4475,6 +4543,7 @@ mod sqlite {
         deactivation_revokes_every_token,
         text_in_any_script,
         channels_and_members,
+        channel_names_are_unique_among_public_channels,
         direct_conversations,
         posting_and_idempotency,
         history_pages,
@@ -4554,6 +4623,7 @@ mod postgres {
         deactivation_revokes_every_token,
         text_in_any_script,
         channels_and_members,
+        channel_names_are_unique_among_public_channels,
         direct_conversations,
         posting_and_idempotency,
         history_pages,
