@@ -401,7 +401,12 @@ pub static TABLES: &[Table] = &[
             col("thumb_width", Int),
             col("thumb_height", Int),
             col("thumb_type", Text),
-            col("preview", Text),
+            Column {
+                name: "preview_sealed",
+                ty: Blob,
+                // Older versions kept plain previews, which are not copied.
+                since: (5, "NULL"),
+            },
             col("object", Text),
             col("thumb_object", Text),
             col("key_id", Text),

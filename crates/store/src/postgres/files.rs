@@ -5,7 +5,7 @@
 
 use enclave_core::{
     ChannelId, Entity, Error as DomainError, FileId, FileMeta, Message, MessageId, Millis,
-    Thumbnail, UserId,
+    SealedPreview, Thumbnail, UserId,
 };
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
@@ -17,7 +17,7 @@ use crate::{Error, NewFile, Result, StoredFile};
 macro_rules! file_cols {
     () => {
         "f.id, f.uploader_id, f.name, f.size, f.content_type, f.width, f.height, f.thumb_width, \
-         f.thumb_height, f.thumb_type, f.preview, f.object, f.thumb_object, f.key_id, f.wrapped_key, \
+         f.thumb_height, f.thumb_type, f.preview_sealed, f.object, f.thumb_object, f.key_id, f.wrapped_key, \
          f.created_at, f.attached_at"
     };
 }
@@ -27,9 +27,10 @@ fn u32_col(r: &PgRow, i: usize) -> std::result::Result<Option<u32>, sqlx_core::E
         .and_then(|v| u32::try_from(v).ok()))
 }
 
-fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
-    let thumb_type: Option<String> = r.try_get(9)?;
-    let thumbnail = match (u32_col(r, 7)?, u32_col(r, 8)?, thumb_type) {
+/// Reads a file whose columns (as `file_cols!`) start at index `o`.
+fn stored_at(r: &PgRow, o: usize) -> std::result::Result<StoredFile, sqlx_core::Error> {
+    let thumb_type: Option<String> = r.try_get(o + 9)?;
+    let thumbnail = match (u32_col(r, o + 7)?, u32_col(r, o + 8)?, thumb_type) {
         (Some(width), Some(height), Some(content_type)) => Some(Thumbnail {
             width,
             height,
@@ -37,26 +38,40 @@ fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
         }),
         _ => None,
     };
-    let size: i64 = r.try_get(3)?;
+    let size: i64 = r.try_get(o + 3)?;
+    let key_id: String = r.try_get(o + 13)?;
+    let wrapped_key: Vec<u8> = r.try_get(o + 14)?;
+    let sealed_preview = r
+        .try_get::<Option<Vec<u8>>, _>(o + 10)?
+        .map(|sealed| SealedPreview {
+            key_id: key_id.clone(),
+            wrapped_key: wrapped_key.clone(),
+            sealed,
+        });
     Ok(StoredFile {
         meta: FileMeta {
-            id: FileId(r.try_get(0)?),
-            uploader_id: UserId(r.try_get(1)?),
-            name: r.try_get(2)?,
+            id: FileId(r.try_get(o)?),
+            uploader_id: UserId(r.try_get(o + 1)?),
+            name: r.try_get(o + 2)?,
             size: u64::try_from(size).unwrap_or(0),
-            content_type: r.try_get(4)?,
-            width: u32_col(r, 5)?,
-            height: u32_col(r, 6)?,
+            content_type: r.try_get(o + 4)?,
+            width: u32_col(r, o + 5)?,
+            height: u32_col(r, o + 6)?,
             thumbnail,
-            preview: r.try_get(10)?,
-            created_at: Millis(r.try_get(15)?),
+            preview: None,
+            sealed_preview,
+            created_at: Millis(r.try_get(o + 15)?),
         },
-        object: r.try_get(11)?,
-        thumb_object: r.try_get(12)?,
-        key_id: r.try_get(13)?,
-        wrapped_key: r.try_get(14)?,
-        attached_at: r.try_get::<Option<i64>, _>(16)?.map(Millis),
+        object: r.try_get(o + 11)?,
+        thumb_object: r.try_get(o + 12)?,
+        key_id,
+        wrapped_key,
+        attached_at: r.try_get::<Option<i64>, _>(o + 16)?.map(Millis),
     })
+}
+
+fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
+    stored_at(r, 0)
 }
 
 fn rows(rs: &[PgRow]) -> Result<Vec<StoredFile>> {
@@ -95,7 +110,7 @@ pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<Fil
     let thumb = new.thumbnail.as_ref();
     let id: i64 = query(
         "INSERT INTO files (uploader_id, name, size, content_type, width, height, thumb_width, thumb_height,
-                            thumb_type, preview, object, thumb_object, key_id, wrapped_key, created_at)
+                            thumb_type, preview_sealed, object, thumb_object, key_id, wrapped_key, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(new.uploader_id.0)
@@ -107,7 +122,7 @@ pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<Fil
     .bind(thumb.map(|t| i64::from(t.width)))
     .bind(thumb.map(|t| i64::from(t.height)))
     .bind(thumb.map(|t| t.content_type.clone()))
-    .bind(&new.preview)
+    .bind(&new.sealed_preview)
     .bind(&new.object)
     .bind(&new.thumb_object)
     .bind(&new.key_id)
@@ -124,7 +139,12 @@ pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<Fil
         width: new.width,
         height: new.height,
         thumbnail: new.thumbnail,
-        preview: new.preview,
+        preview: None,
+        sealed_preview: new.sealed_preview.map(|sealed| SealedPreview {
+            key_id: new.key_id,
+            wrapped_key: new.wrapped_key,
+            sealed,
+        }),
         uploader_id: new.uploader_id,
         created_at: now,
     })
@@ -215,7 +235,7 @@ pub async fn attach_to_messages(c: &mut PgConnection, msgs: &mut [Message]) -> R
     for r in &rs {
         let mid: i64 = r.try_get(0)?;
         // The file columns follow the message id.
-        let f = stored_offset(r)?;
+        let f = stored_at(r, 1)?;
         by_message.entry(mid).or_default().push(f.meta);
     }
     for m in msgs.iter_mut() {
@@ -224,43 +244,6 @@ pub async fn attach_to_messages(c: &mut PgConnection, msgs: &mut [Message]) -> R
         }
     }
     Ok(())
-}
-
-/// Reads a file whose columns start at index 1.
-fn stored_offset(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
-    let u = |i: usize| -> std::result::Result<Option<u32>, sqlx_core::Error> {
-        Ok(r.try_get::<Option<i64>, _>(i + 1)?
-            .and_then(|v| u32::try_from(v).ok()))
-    };
-    let thumb_type: Option<String> = r.try_get(10)?;
-    let thumbnail = match (u(7)?, u(8)?, thumb_type) {
-        (Some(width), Some(height), Some(content_type)) => Some(Thumbnail {
-            width,
-            height,
-            content_type,
-        }),
-        _ => None,
-    };
-    let size: i64 = r.try_get(4)?;
-    Ok(StoredFile {
-        meta: FileMeta {
-            id: FileId(r.try_get(1)?),
-            uploader_id: UserId(r.try_get(2)?),
-            name: r.try_get(3)?,
-            size: u64::try_from(size).unwrap_or(0),
-            content_type: r.try_get(5)?,
-            width: u(5)?,
-            height: u(6)?,
-            thumbnail,
-            preview: r.try_get(11)?,
-            created_at: Millis(r.try_get(16)?),
-        },
-        object: r.try_get(12)?,
-        thumb_object: r.try_get(13)?,
-        key_id: r.try_get(14)?,
-        wrapped_key: r.try_get(15)?,
-        attached_at: r.try_get::<Option<i64>, _>(17)?.map(Millis),
-    })
 }
 
 pub async fn sweep(tx: &mut Tx, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
@@ -314,6 +297,38 @@ pub async fn rewrap(
         .bind(old_key_id)
         .bind(new_key_id)
         .bind(wrapped)
+        .execute(tx.c())
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Files of `content_type` (by id, after `after`) stored without a sealed preview.
+pub async fn without_preview(
+    c: &mut PgConnection,
+    content_type: &str,
+    after: FileId,
+    limit: u32,
+) -> Result<Vec<StoredFile>> {
+    let rs = query(concat!(
+        "SELECT ",
+        file_cols!(),
+        " FROM files f WHERE f.preview_sealed IS NULL AND f.content_type = $1 AND f.id > $2
+          ORDER BY f.id LIMIT $3"
+    ))
+    .bind(content_type)
+    .bind(after.0)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await?;
+    rows(&rs)
+}
+
+/// Stores a file's sealed preview if it has none yet.
+pub async fn set_preview(tx: &mut Tx, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+    let n = query("UPDATE files SET preview_sealed = $2 WHERE id = $1 AND preview_sealed IS NULL")
+        .bind(id.0)
+        .bind(sealed)
         .execute(tx.c())
         .await?
         .rows_affected();

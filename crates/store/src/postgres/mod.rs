@@ -1055,6 +1055,17 @@ impl Store for PgStore {
             wrapped_key
         ))
     }
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        read!(self, |c| files::without_preview(c, content_type, after, limit))
+    }
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+        write!(self, |tx| files::set_preview(&mut tx, id, sealed))
+    }
 
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
         read!(on self.inner.feed_pool, |c| ops::events_after(c, position, limit))

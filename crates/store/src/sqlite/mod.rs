@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
     (4, include_str!("schema_4.sql")),
+    (5, include_str!("schema_5.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
@@ -181,7 +182,8 @@ fn open_reader(path: &Path) -> Result<Connection> {
 /// the upgrade happen under the write lock.
 fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let run = || -> Result<()> {
+    let mut applied = false;
+    let mut run = || -> Result<()> {
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let latest = SCHEMA_VERSION;
         if version > latest {
@@ -191,6 +193,7 @@ fn migrate(conn: &Connection) -> Result<()> {
         }
         for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
             tracing::info!(version = v, "applying schema migration");
+            applied = true;
             conn.execute_batch(sql)?;
             if *v == SEARCH_INDEX_VERSION {
                 let n = ops::index_all(conn)?;
@@ -203,6 +206,11 @@ fn migrate(conn: &Connection) -> Result<()> {
     match run() {
         Ok(()) => {
             conn.execute_batch("COMMIT")?;
+            if applied {
+                // Copy the upgraded pages over the old ones in the database file and empty the
+                // WAL, so that nothing an upgrade removed (plain previews) stays on disk.
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
             Ok(())
         }
         Err(e) => {
@@ -693,6 +701,20 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let (old, new) = (old_key_id.to_owned(), new_key_id.to_owned());
         self.write(move |tx| files::rewrap(tx, id, &old, &new, &wrapped_key))
+            .await
+    }
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let content_type = content_type.to_owned();
+        self.read(move |c| files::without_preview(c, &content_type, after, limit))
+            .await
+    }
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+        self.write(move |tx| files::set_preview(tx, id, &sealed))
             .await
     }
 
