@@ -41,6 +41,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::accounts::Authed;
 use crate::error::{Error, Result};
 use crate::feed::EventFeed;
+use crate::files::Previews;
 
 /// Settings of the real-time hub.
 #[derive(Debug, Clone)]
@@ -330,6 +331,8 @@ pub struct CatchUp {
 /// The real-time hub.
 pub struct Hub {
     store: Arc<dyn Store>,
+    /// Opens the previews of the files of the messages it delivers.
+    previews: Previews,
     config: RealtimeConfig,
     state: RwLock<State>,
     /// The last position dispatched to sessions.
@@ -350,6 +353,7 @@ impl Hub {
     /// Starts the hub: the dispatcher, the presence clock and the log pruner.
     pub async fn start(
         store: Arc<dyn Store>,
+        previews: Previews,
         feed: &EventFeed,
         bus: Arc<dyn Bus>,
         config: RealtimeConfig,
@@ -358,6 +362,7 @@ impl Hub {
         let start = feed.position();
         let hub = Arc::new(Hub {
             store,
+            previews,
             config,
             state: RwLock::new(State::default()),
             position: AtomicI64::new(start),
@@ -700,7 +705,7 @@ impl Hub {
                 break;
             }
         }
-        let envelopes = build_envelopes(self.store.as_ref(), picked).await?;
+        let envelopes = build_envelopes(self.store.as_ref(), &self.previews, picked).await?;
         Ok(CatchUp {
             envelopes,
             position,
@@ -711,7 +716,7 @@ impl Hub {
     /// Delivers a batch of events, in order.
     async fn dispatch(&self, events: Vec<Event>) {
         let _dispatch = self.dispatch_lock.lock().await;
-        let envelopes = match build_envelopes(self.store.as_ref(), events.clone()).await {
+        let envelopes = match build_envelopes(self.store.as_ref(), &self.previews, events.clone()).await {
             Ok(e) => e,
             Err(e) => {
                 // The events are durable; without their objects they go out as bare events
@@ -865,7 +870,11 @@ pub fn visible_to(e: &Event, user: UserId, channels: &HashSet<ChannelId>) -> boo
 }
 
 /// Loads what each event names and wraps it for delivery.
-pub async fn build_envelopes(store: &dyn Store, events: Vec<Event>) -> Result<Vec<Arc<Envelope>>> {
+pub async fn build_envelopes(
+    store: &dyn Store,
+    previews: &Previews,
+    events: Vec<Event>,
+) -> Result<Vec<Arc<Envelope>>> {
     let mut message_ids = Vec::new();
     let mut channel_ids = Vec::new();
     let mut user_ids = Vec::new();
@@ -903,7 +912,10 @@ pub async fn build_envelopes(store: &dyn Store, events: Vec<Event>) -> Result<Ve
             .messages_by_ids(&message_ids)
             .await?
             .into_iter()
-            .map(|m| (m.id, m))
+            .map(|mut m| {
+                previews.open_message(&mut m);
+                (m.id, m)
+            })
             .collect()
     };
     let channels: HashMap<ChannelId, Channel> = if channel_ids.is_empty() {

@@ -12,6 +12,7 @@ use enclave_core::{Actor, Channel, Error as DomainError, Message};
 use enclave_store::{MessageSearch, Store};
 
 use crate::error::Result;
+use crate::files::Previews;
 
 /// Most results in one page.
 pub const MAX_SEARCH_LIMIT: u32 = 100;
@@ -39,11 +40,12 @@ pub struct HitPage {
 /// The search service.
 pub struct Search {
     store: Arc<dyn Store>,
+    previews: Previews,
 }
 
 impl Search {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Search { store }
+    pub fn new(store: Arc<dyn Store>, previews: Previews) -> Self {
+        Search { store, previews }
     }
 
     /// Searches the messages `actor` may read with a search box query (see
@@ -81,6 +83,7 @@ impl Search {
             .await?;
         let more = msgs.len() > limit as usize;
         msgs.truncate(limit as usize);
+        self.previews.open_messages(&mut msgs);
         let mut ids: Vec<_> = msgs.iter().map(|m| m.channel_id).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -126,7 +126,7 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             return result.map_err(anyhow::Error::from);
         }
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
-        let result = run_command(&accounts, &store, cmd).await;
+        let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
     })
@@ -165,10 +165,13 @@ async fn reindex(search: &Search, batch: u32) -> anyhow::Result<()> {
 }
 
 async fn run_command(
+    config: &Config,
     accounts: &Accounts,
     store: &Arc<dyn Store>,
     cmd: AdminCommand,
 ) -> anyhow::Result<()> {
+    // The services that return messages open their files' previews with the master keys.
+    let previews = || config.key_ring().map(enclave_app::Previews::new);
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -248,7 +251,9 @@ async fn run_command(
                 .await?;
             println!("reactivated {}", user.username);
         }
-        AdminCommand::Reindex { batch } => reindex(&Search::new(store.clone()), batch).await?,
+        AdminCommand::Reindex { batch } => {
+            reindex(&Search::new(store.clone(), previews()?), batch).await?;
+        }
         AdminCommand::SeedBench {
             messages,
             channels,
@@ -258,7 +263,7 @@ async fn run_command(
             crate::bench::seed(
                 accounts,
                 &Channels::new(store.clone()),
-                Arc::new(Messages::new(store.clone())),
+                Arc::new(Messages::new(store.clone(), previews()?)),
                 messages,
                 usize::try_from(channels)?,
                 usize::try_from(users)?,
@@ -268,8 +273,8 @@ async fn run_command(
         }
         AdminCommand::BenchSearch { runs } => {
             let user = accounts.user_by_username("bench0").await?;
-            crate::bench::run_queries(&Search::new(store.clone()), user.id, usize::try_from(runs)?)
-                .await?;
+            let search = Search::new(store.clone(), previews()?);
+            crate::bench::run_queries(&search, user.id, usize::try_from(runs)?).await?;
         }
         AdminCommand::ListUsers { all } => {
             let system = enclave_app::Actor {

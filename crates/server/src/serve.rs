@@ -148,10 +148,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let tls = !config.tls.cert.is_empty();
-    let hub = Hub::start(store.clone(), &feed, bus.clone(), config.realtime_config())
-        .await
-        .context("starting the real-time hub")?;
     let files = open_files(&config, store.clone())?;
+    let previews = files.previews();
+    let hub = Hub::start(
+        store.clone(),
+        previews.clone(),
+        &feed,
+        bus.clone(),
+        config.realtime_config(),
+    )
+    .await
+    .context("starting the real-time hub")?;
+    // Text files stored before previews were sealed get theirs again (the upgrade dropped the
+    // plain ones); idempotent, and safe to stop midway.
+    let resealer = tokio::spawn({
+        let files = files.clone();
+        async move {
+            match files.seal_missing_previews().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n_files = n, "sealed the previews of earlier text files"),
+                Err(e) => tracing::warn!(error = %e, "sealing earlier text files' previews failed"),
+            }
+        }
+    });
     let (sweep_stop, sweep_stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = tokio::spawn(files.clone().run_sweeper(async move {
         let _ = sweep_stopped.await;
@@ -166,9 +185,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         enclave_http::Deps {
             accounts,
             channels: Channels::new(store.clone()),
-            messages: Messages::new(store.clone()),
+            messages: Messages::new(store.clone(), previews.clone()),
             files,
-            search: Search::new(store.clone()),
+            search: Search::new(store.clone(), previews),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },
@@ -229,6 +248,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     hub.shutdown_and_wait(Duration::from_secs(5)).await;
     let _ = sweep_stop.send(());
     let _ = sweeper.await;
+    resealer.abort();
+    let _ = resealer.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
