@@ -45,10 +45,12 @@ fn version_4(path: &Path) -> rusqlite::Connection {
         conn.execute_batch(sql).unwrap();
     }
     let long = format!("{CANARY}\n{}\n{CANARY}", "x".repeat(5000));
-    conn.execute_batch("PRAGMA user_version = 4;
+    conn.execute_batch(
+        "PRAGMA user_version = 4;
          INSERT INTO users (id, username, display_name, created_at, updated_at)
-              VALUES (1, 'old', 'Old', 1000, 1000);")
-        .unwrap();
+              VALUES (1, 'old', 'Old', 1000, 1000);",
+    )
+    .unwrap();
     conn.execute(
         "INSERT INTO files (id, uploader_id, name, size, content_type, preview, object, key_id,
                             wrapped_key, created_at)

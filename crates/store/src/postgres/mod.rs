@@ -1061,7 +1061,12 @@ impl Store for PgStore {
         after: FileId,
         limit: u32,
     ) -> Result<Vec<StoredFile>> {
-        read!(self, |c| files::without_preview(c, content_type, after, limit))
+        read!(self, |c| files::without_preview(
+            c,
+            content_type,
+            after,
+            limit
+        ))
     }
     async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
         write!(self, |tx| files::set_preview(&mut tx, id, sealed))
