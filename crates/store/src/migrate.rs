@@ -401,18 +401,18 @@ pub static TABLES: &[Table] = &[
             col("thumb_width", Int),
             col("thumb_height", Int),
             col("thumb_type", Text),
-            Column {
-                name: "preview_sealed",
-                ty: Blob,
-                // Older versions kept plain previews, which are not copied.
-                since: (5, "NULL"),
-            },
             col("object", Text),
             col("thumb_object", Text),
             col("key_id", Text),
             col("wrapped_key", Blob),
             col("created_at", Int),
             col("attached_at", Int),
+            Column {
+                name: "preview_sealed",
+                ty: Blob,
+                // Older versions kept plain previews, which are not copied.
+                since: (5, "NULL"),
+            },
         ],
         sqlite_order: "id",
         pg_order: "id",
@@ -1327,6 +1327,8 @@ mod tests {
             .expect("schema 3");
         conn.execute_batch(include_str!("sqlite/schema_4.sql"))
             .expect("schema 4");
+        conn.execute_batch(include_str!("sqlite/schema_5.sql"))
+            .expect("schema 5");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")

@@ -114,3 +114,78 @@ async fn upgrade_leaves_no_plain_preview_on_disk() {
     );
     store.close().await;
 }
+
+/// PostgreSQL: `0004_sealed_previews` on a database whose files still hold plain previews (a
+/// fresh database is taken back to what `0003` left: the column renamed and retyped, plain
+/// previews written, the migration's record removed). The upgrade drops every plain preview and
+/// lists those files for sealing.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_upgrade_drops_plain_previews() {
+    use enclave_store::postgres::{Options as PgOptions, PgStore};
+    use enclave_store::testing::{drop_database, fresh_database};
+    use sqlx_core::row::Row;
+    use sqlx_postgres::Postgres;
+
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let store = PgStore::open_with(db.clone(), PgOptions::default())
+        .await
+        .unwrap();
+    let exec = |sql: &'static str| sqlx_core::query::query::<Postgres>(sql);
+    for sql in [
+        "DROP INDEX files_preview_missing_idx",
+        "ALTER TABLE files RENAME COLUMN preview_sealed TO preview",
+        "ALTER TABLE files ALTER COLUMN preview TYPE TEXT USING NULL",
+        "DELETE FROM _sqlx_migrations WHERE version = 4",
+        "INSERT INTO users (id, username, display_name, created_at, updated_at)
+              VALUES (1, 'old', 'Old', 1000, 1000)",
+        "INSERT INTO files (id, uploader_id, name, size, content_type, preview, object, key_id,
+                            wrapped_key, created_at)
+              VALUES (1, 1, 'notes.txt', 10, 'text/plain', 'first line canary-pg', 'o/1', 'k1',
+                      '\\x00', 1000),
+                     (2, 1, 'photo.png', 10, 'image/png', NULL, 'o/2', 'k1', '\\x00', 1000)",
+    ] {
+        exec(sql).execute(store.pool()).await.unwrap();
+    }
+    let plain: i64 = exec("SELECT count(*) FROM files WHERE preview LIKE '%canary-pg%'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(plain, 1, "the plain preview is there before the upgrade");
+    store.close().await;
+
+    let store = PgStore::open_with(db.clone(), PgOptions::default())
+        .await
+        .unwrap();
+    let columns: i64 = exec(
+        "SELECT count(*) FROM information_schema.columns
+          WHERE table_name = 'files' AND column_name = 'preview'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .try_get(0)
+    .unwrap();
+    assert_eq!(columns, 0, "the plain column is gone");
+    let missing = store
+        .files_without_preview("text/plain", FileId(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.iter().map(|f| f.meta.id.0).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert!(missing[0].meta.sealed_preview.is_none());
+    assert!(
+        store
+            .set_file_preview(FileId(1), b"sealed".to_vec())
+            .await
+            .unwrap()
+    );
+    store.close().await;
+    drop_database(&db).await;
+}
