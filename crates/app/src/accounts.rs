@@ -1,4 +1,4 @@
-//! Accounts: users, password login, sessions and personal access tokens.
+//! Accounts: users, sign-in (in steps: see [`signin`]), sessions and personal access tokens.
 //!
 //! A bearer token is `enc_` followed by 43 base64url characters (32 random bytes). The store
 //! keeps only its SHA-256 hash, so a leaked database does not hand out sessions.
@@ -11,16 +11,19 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use enclave_core::EventKind;
-use enclave_core::permissions::{UserChange, check_user_admin};
+use enclave_core::permissions::{self, UserChange, check_user_admin};
 use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
     validate,
 };
-use enclave_store::{NewToken, NewUser, Store, UserPatch, UserQuery};
+use enclave_store::{AccountStore, NewToken, NewUser, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::ratelimit::FailureCounter;
+
+mod signin;
+pub use signin::{Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
 
 const TOKEN_PREFIX: &str = "enc_";
 /// Don't write a token's last-use time more often than this.
@@ -72,10 +75,7 @@ pub struct Authed {
 
 impl Authed {
     pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: self.user.id,
-            is_admin: self.user.is_admin,
-        }
+        Actor::for_user(&self.user)
     }
     pub fn token_id(&self) -> TokenId {
         match self.credential {
@@ -147,7 +147,7 @@ impl AuthCache {
 
 /// The accounts service.
 pub struct Accounts {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AccountStore>,
     config: AuthConfig,
     by_account: FailureCounter<String>,
     by_ip: FailureCounter<IpAddr>,
@@ -173,7 +173,7 @@ fn new_token() -> Result<String> {
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn Store>, config: AuthConfig) -> Result<Self> {
+    pub fn new(store: Arc<dyn AccountStore>, config: AuthConfig) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
             store,
@@ -269,69 +269,6 @@ impl Accounts {
     /// Whether no active administrator exists yet (the first-run state).
     pub async fn needs_setup(&self) -> Result<bool> {
         Ok(self.store.count_admins().await? == 0)
-    }
-
-    /// Checks a password and opens a session. Failures are counted per account and per address.
-    pub async fn login(
-        &self,
-        login: &str,
-        password: &str,
-        ip: IpAddr,
-        client: &str,
-    ) -> Result<(String, User)> {
-        let now = Instant::now();
-        let key = login.trim().to_lowercase();
-        if let Err(wait) = self
-            .by_ip
-            .check(&ip, now)
-            .and_then(|()| self.by_account.check(&key, now))
-        {
-            return Err(Error::Domain(DomainError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }));
-        }
-        if key.is_empty()
-            || key.len() > 254
-            || password.is_empty()
-            || password.chars().count() > validate::MAX_PASSWORD_CHARS
-        {
-            return Err(Error::Domain(DomainError::Unauthenticated));
-        }
-        let found = self.store.user_credentials(&key).await?;
-        let (user, hash) = match found {
-            Some((u, Some(h))) => (Some(u), h),
-            Some((u, None)) => (Some(u), self.dummy_hash().await?),
-            None => (None, self.dummy_hash().await?),
-        };
-        let ok = self.verify_password(password.to_owned(), hash).await?;
-        let user = match user {
-            Some(u) if ok && u.active => u,
-            _ => {
-                self.by_account.fail(&key, now);
-                self.by_ip.fail(&ip, now);
-                tracing::info!(%ip, login = %key, "login failed");
-                return Err(Error::Domain(DomainError::Unauthenticated));
-            }
-        };
-        self.by_account.reset(&key);
-        let token = new_token()?;
-        let name: String = client
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(64)
-            .collect();
-        let ttl_ms = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
-        self.store
-            .create_token(NewToken {
-                user_id: user.id,
-                kind: TokenKind::Session,
-                hash: hash_token(&token),
-                name,
-                expires_at: Some(Millis(Millis::now().0.saturating_add(ttl_ms))),
-            })
-            .await?;
-        tracing::info!(user_id = %user.id, "login");
-        Ok((token, user))
     }
 
     /// Resolves a bearer token to its user. Unknown, expired and revoked tokens, and tokens of
@@ -484,7 +421,7 @@ impl Accounts {
 
     /// The directory; only administrators see deactivated accounts.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Vec<User>> {
-        query.include_inactive &= actor.is_admin;
+        query.include_inactive &= permissions::sees_deactivated_users(actor);
         if let Some(t) = &query.text
             && t.chars().count() > 64
         {

@@ -8,7 +8,7 @@ use enclave_core::{
     Actor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Entity,
     Error as DomainError, MAX_GROUP_DM_MEMBERS, Membership, User, UserId, validate,
 };
-use enclave_store::{BrowseQuery, ChannelPatch, GuardCtx, NewChannel, Store};
+use enclave_store::{AccountStore, BrowseQuery, ChannelPatch, ChannelStore, GuardCtx, NewChannel};
 
 use crate::error::{Error, Result};
 use crate::guard;
@@ -33,12 +33,14 @@ pub struct ChannelUpdate {
 
 /// The channels service.
 pub struct Channels {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChannelStore>,
+    /// For the accounts a direct conversation is opened with.
+    accounts: Arc<dyn AccountStore>,
 }
 
 impl Channels {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Channels { store }
+    pub fn new(store: Arc<dyn ChannelStore>, accounts: Arc<dyn AccountStore>) -> Self {
+        Channels { store, accounts }
     }
 
     /// Loads a channel the actor may see, with their membership; `NotFound` otherwise.
@@ -90,7 +92,7 @@ impl Channels {
                 "a group conversation has at most 8 people",
             )));
         }
-        let users = self.store.users_by_ids(&ids).await?;
+        let users = self.accounts.users_by_ids(&ids).await?;
         if users.len() != ids.len() || users.iter().any(|u| !u.active) {
             return Err(Error::Domain(DomainError::NotFound(Entity::User)));
         }

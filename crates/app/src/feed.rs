@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use enclave_bus::{Bus, Signal};
 use enclave_core::Event;
-use enclave_store::Store;
+use enclave_store::EventLog;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::Result;
@@ -38,7 +38,7 @@ pub struct EventFeed {
 
 impl EventFeed {
     /// Starts following the log from its current end.
-    pub async fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Result<Arc<EventFeed>> {
+    pub async fn start(store: Arc<dyn EventLog>, bus: Arc<dyn Bus>) -> Result<Arc<EventFeed>> {
         let start = store.last_position().await?;
         let (tx, _) = broadcast::channel(4096);
         let (pos_tx, position) = watch::channel(start);
@@ -73,7 +73,7 @@ impl EventFeed {
 }
 
 struct Follower {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventLog>,
     bus: Arc<dyn Bus>,
     tx: broadcast::Sender<Arc<[Event]>>,
     pos_tx: watch::Sender<i64>,

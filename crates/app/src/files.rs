@@ -26,7 +26,7 @@ use enclave_files::{
     Blobs, KeyRing, SegmentDecryptor, SegmentEncryptor, WrappedKey, open_preview, seal_preview,
     sniff,
 };
-use enclave_store::{NewFile, Store, StoredFile};
+use enclave_store::{ChannelStore, FileStore, NewFile, StoredFile};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
@@ -140,7 +140,9 @@ pub enum BodyError {
 
 /// The files service.
 pub struct Files {
-    store: Arc<dyn Store>,
+    store: Arc<dyn FileStore>,
+    /// For the channels a file is shared in.
+    channels: Arc<dyn ChannelStore>,
     blobs: Blobs,
     keys: KeyRing,
     config: FilesConfig,
@@ -183,9 +185,16 @@ pub fn clean_name(raw: &str) -> String {
 }
 
 impl Files {
-    pub fn new(store: Arc<dyn Store>, blobs: Blobs, keys: KeyRing, config: FilesConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn FileStore>,
+        channels: Arc<dyn ChannelStore>,
+        blobs: Blobs,
+        keys: KeyRing,
+        config: FilesConfig,
+    ) -> Self {
         Files {
             store,
+            channels,
             blobs,
             keys,
             config,
@@ -478,7 +487,7 @@ impl Files {
             let channels: Vec<ChannelId> = self.store.file_channels(id).await?;
             let mut shared = Vec::with_capacity(channels.len());
             for ch in channels {
-                if let Some(pair) = self.store.channel_for(ch, actor.user_id).await? {
+                if let Some(pair) = self.channels.channel_for(ch, actor.user_id).await? {
                     shared.push(pair);
                 }
             }
@@ -492,19 +501,6 @@ impl Files {
         let mut meta = self.readable(actor, id).await?.meta;
         self.previews().open(&mut meta);
         Ok(meta)
-    }
-
-    /// Files the actor may attach (their own uploads); `NotFound(File)` otherwise.
-    pub async fn check_attachable(&self, actor: &Actor, ids: &[FileId]) -> Result<()> {
-        for id in ids {
-            let file = self
-                .store
-                .file(*id)
-                .await?
-                .ok_or(DomainError::NotFound(Entity::File))?;
-            permissions::check_file_attach(actor, file.meta.uploader_id)?;
-        }
-        Ok(())
     }
 
     fn data_key(&self, file: &StoredFile) -> Result<[u8; 32]> {
@@ -550,8 +546,9 @@ impl Files {
     }
 
     /// Removes files no message references (detached ones at once, never-attached ones after
-    /// the grace period); returns how many.
-    pub async fn sweep(&self) -> Result<u64> {
+    /// the grace period), reporting progress after each batch and stopping between batches
+    /// when the server stops; returns how many.
+    pub async fn sweep(&self, ctx: &crate::jobs::JobCtx) -> Result<u64> {
         let grace = i64::try_from(self.config.unattached_grace.as_millis()).unwrap_or(i64::MAX);
         let before = Millis(Millis::now().0.saturating_sub(grace));
         let mut n = 0;
@@ -565,38 +562,29 @@ impl Files {
                 }
             }
             n += gone.len() as u64;
-            if gone.len() < BATCH as usize {
+            ctx.progress(n, None);
+            if gone.len() < BATCH as usize || ctx.stopping() {
                 return Ok(n);
             }
         }
     }
 
-    /// Sweeps every `sweep_interval` until `stop` resolves.
-    pub async fn run_sweeper(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
-        let mut tick = tokio::time::interval(self.config.sweep_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                () = &mut stop => return,
-                _ = tick.tick() => {
-                    match self.sweep().await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(n_files = n, "swept unreferenced files"),
-                        Err(e) => tracing::warn!(error = %e, "file sweep failed"),
-                    }
-                }
-            }
-        }
+    /// Time between sweeps.
+    pub fn sweep_interval(&self) -> Duration {
+        self.config.sweep_interval
     }
 
     /// Seals a preview for every text file stored without one: files uploaded before previews
     /// were sealed, whose plain previews the upgrade dropped. Each is made again from the start
     /// of the file's encrypted object. Returns how many; a file that fails is logged and skipped.
-    pub async fn seal_missing_previews(&self) -> Result<u64> {
+    /// Stops between pages when the server is stopping (the rest is sealed by the next run).
+    pub async fn seal_missing_previews(&self, ctx: &crate::jobs::JobCtx) -> Result<u64> {
         let mut after = FileId(0);
         let mut n = 0;
         loop {
+            if ctx.stopping() {
+                return Ok(n);
+            }
             let page = self
                 .store
                 .files_without_preview(PREVIEWED_TYPE, after, BATCH)
@@ -614,6 +602,7 @@ impl Files {
                     }
                 }
             }
+            ctx.progress(n, None);
         }
     }
 
@@ -741,8 +730,8 @@ fn decrypt_stream(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use enclave_store::NewUser;
     use enclave_store::sqlite::{Options, SqliteStore};
+    use enclave_store::{NewUser, Store};
 
     async fn setup(dir: &std::path::Path, config: FilesConfig) -> (Files, Actor) {
         let store: Arc<dyn Store> =
@@ -764,11 +753,8 @@ mod tests {
         })
         .unwrap();
         let keys = KeyRing::new("k1", [7; 32]).unwrap();
-        let actor = Actor {
-            user_id: user.id,
-            is_admin: false,
-        };
-        (Files::new(store, blobs, keys, config), actor)
+        let actor = Actor::for_user(&user);
+        (Files::new(store.clone(), store, blobs, keys, config), actor)
     }
 
     fn objects(dir: &std::path::Path) -> usize {
@@ -862,8 +848,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(files.info(&actor, legacy.id).await.unwrap().preview, None);
-        assert_eq!(files.seal_missing_previews().await.unwrap(), 1);
-        assert_eq!(files.seal_missing_previews().await.unwrap(), 0);
+        let files = Arc::new(files);
+        let job = crate::jobs::SealPreviews::new(files.clone());
+        assert_eq!(crate::jobs::run_once(&job).await.unwrap().n_items, 1);
+        assert_eq!(crate::jobs::run_once(&job).await.unwrap().n_items, 0);
         assert_eq!(files.info(&actor, legacy.id).await.unwrap().preview, want);
 
         // A preview that does not open (a key this ring lacks) is left out, not an error.

@@ -2,7 +2,9 @@
 //! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
 //! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
 //! pins), [`Files`] (uploads, downloads, thumbnails, the sweep, key rotation) and
-//! [`Search`] (messages by full text, channels by name).
+//! [`Search`] (messages by full text, channels by name). Two long-lived parts: the
+//! [`realtime`] hub (deliveries, presence, typing) and the background [`jobs`] (pruning the
+//! event log, sweeping files) with their scheduler.
 //!
 //! Doors call these services and nothing below them. Every method that acts for a user takes
 //! the authenticated [`Actor`] and decides with `enclave_core::permissions`; writes that depend
@@ -13,12 +15,16 @@ mod channels;
 mod error;
 mod feed;
 mod files;
+pub mod jobs;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;
 mod search;
 
-pub use accounts::{Accounts, AuthConfig, Authed, CreateUser, Credential, UpdateUser};
+pub use accounts::{
+    Accounts, AuthConfig, Authed, CreateUser, Credential, Proof, SecondFactorStep, SessionGrant,
+    UpdateUser, VerifiedIdentity,
+};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
@@ -30,7 +36,7 @@ pub use realtime::{Hub, RealtimeConfig};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 
 use enclave_core::{Error as DomainError, permissions};
-use enclave_store::{Guard, GuardCtx};
+use enclave_store::{Guard, GuardCtx, Lifecycle};
 
 /// A guard that checks `action` for `actor` inside the store's transaction.
 fn guard(actor: Actor, action: permissions::Action) -> Guard {
@@ -51,11 +57,11 @@ fn message_guard(actor: Actor, action: fn(enclave_core::UserId) -> permissions::
 
 /// Liveness and readiness of what the application depends on.
 pub struct Health {
-    store: std::sync::Arc<dyn Store>,
+    store: std::sync::Arc<dyn Lifecycle>,
 }
 
 impl Health {
-    pub fn new(store: std::sync::Arc<dyn Store>) -> Self {
+    pub fn new(store: std::sync::Arc<dyn Lifecycle>) -> Self {
         Health { store }
     }
 

@@ -8,7 +8,7 @@ use enclave_core::{
     Actor, Anchor, ChannelId, Entity, Error as DomainError, FileId, MAX_FILES_PER_MESSAGE,
     MAX_PAGE, Mentions, Message, MessageId, mentions, validate,
 };
-use enclave_store::{NewMessage, Posted, Store};
+use enclave_store::{AccountStore, ChannelStore, FileStore, MessageStore, NewMessage, Posted};
 
 use crate::error::{Error, Result};
 use crate::files::Previews;
@@ -26,13 +26,32 @@ pub struct PostInput {
 
 /// The messages service.
 pub struct Messages {
-    store: Arc<dyn Store>,
+    store: Arc<dyn MessageStore>,
+    /// For read access to channels.
+    channels: Arc<dyn ChannelStore>,
+    /// For the accounts `@mentions` name.
+    accounts: Arc<dyn AccountStore>,
+    /// For the files a message attaches.
+    files: Arc<dyn FileStore>,
+    /// Opens the previews of the files messages carry.
     previews: Previews,
 }
 
 impl Messages {
-    pub fn new(store: Arc<dyn Store>, previews: Previews) -> Self {
-        Messages { store, previews }
+    pub fn new(
+        store: Arc<dyn MessageStore>,
+        channels: Arc<dyn ChannelStore>,
+        accounts: Arc<dyn AccountStore>,
+        files: Arc<dyn FileStore>,
+        previews: Previews,
+    ) -> Self {
+        Messages {
+            store,
+            channels,
+            accounts,
+            files,
+            previews,
+        }
     }
 
     /// The message as doors see it: its files' previews opened.
@@ -52,7 +71,7 @@ impl Messages {
         let user_ids = if parsed.usernames.is_empty() {
             Vec::new()
         } else {
-            let users = self.store.users_by_usernames(&parsed.usernames).await?;
+            let users = self.accounts.users_by_usernames(&parsed.usernames).await?;
             users
                 .into_iter()
                 .filter(|u| u.active)
@@ -69,7 +88,7 @@ impl Messages {
     /// Checks read access to a channel: `NotFound` when the actor may not see it.
     async fn readable(&self, actor: &Actor, id: ChannelId) -> Result<()> {
         let (ch, m) = self
-            .store
+            .channels
             .channel_for(id, actor.user_id)
             .await?
             .ok_or(DomainError::NotFound(Entity::Channel))?;
@@ -102,7 +121,7 @@ impl Messages {
         };
         for id in &file_ids {
             let file = self
-                .store
+                .files
                 .file(*id)
                 .await?
                 .ok_or(DomainError::NotFound(Entity::File))?;

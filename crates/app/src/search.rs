@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use enclave_core::search::{self, Segment};
 use enclave_core::{Actor, Channel, Error as DomainError, Message};
-use enclave_store::{MessageSearch, Store};
+use enclave_store::{ChannelStore, MessageSearch, SearchStore};
 
 use crate::error::Result;
 use crate::files::Previews;
@@ -39,13 +39,24 @@ pub struct HitPage {
 
 /// The search service.
 pub struct Search {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
+    /// For the channel of each hit.
+    channels: Arc<dyn ChannelStore>,
+    /// Opens the previews of the hits' files.
     previews: Previews,
 }
 
 impl Search {
-    pub fn new(store: Arc<dyn Store>, previews: Previews) -> Self {
-        Search { store, previews }
+    pub fn new(
+        store: Arc<dyn SearchStore>,
+        channels: Arc<dyn ChannelStore>,
+        previews: Previews,
+    ) -> Self {
+        Search {
+            store,
+            channels,
+            previews,
+        }
     }
 
     /// Searches the messages `actor` may read with a search box query (see
@@ -88,7 +99,7 @@ impl Search {
         ids.sort_unstable();
         ids.dedup();
         let channels: HashMap<_, _> = self
-            .store
+            .channels
             .channels_by_ids(&ids)
             .await?
             .into_iter()

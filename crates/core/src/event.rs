@@ -88,15 +88,34 @@ impl EventKind {
     }
 }
 
-/// Who may see an event.
+/// Who may see an event. [`Event::audience`] decides it once for every door: the real-time
+/// hub fans an event out to this audience, and replays the log through [`Audience::reaches`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
+    /// No client (credential revocations: only the server's caches and sockets act on them).
+    Nobody,
     /// Every active user (account changes: names are public inside the organisation).
     Everyone,
-    /// The members of the channel; for membership changes also the member concerned.
+    /// The members of the channel.
     Channel(ChannelId),
+    /// The members of the channel and the member concerned, who hears of their own addition,
+    /// change and removal whether or not they are (still) a member.
+    ChannelAndMember { channel: ChannelId, member: UserId },
     /// One user only (their own read state, on their other devices).
     User(UserId),
+}
+
+impl Audience {
+    /// Whether `user` is in this audience, given which channels they are a member of.
+    pub fn reaches(self, user: UserId, is_member: impl Fn(ChannelId) -> bool) -> bool {
+        match self {
+            Audience::Nobody => false,
+            Audience::Everyone => true,
+            Audience::User(u) => u == user,
+            Audience::Channel(c) => is_member(c),
+            Audience::ChannelAndMember { channel, member } => member == user || is_member(channel),
+        }
+    }
 }
 
 /// One durable state change.
@@ -164,12 +183,23 @@ impl Event {
     /// Who may see this event.
     pub fn audience(&self) -> Audience {
         match (self.kind, self.channel_id, self.user_id) {
-            (EventKind::ReadUpdated | EventKind::TokensRevoked, _, Some(u)) => Audience::User(u),
+            (EventKind::TokensRevoked, _, _) => Audience::Nobody,
+            (EventKind::ReadUpdated, _, Some(u)) => Audience::User(u),
             (EventKind::UserCreated | EventKind::UserUpdated, _, _) => Audience::Everyone,
+            (
+                EventKind::MemberAdded | EventKind::MemberRemoved | EventKind::MemberUpdated,
+                Some(channel),
+                Some(member),
+            ) => Audience::ChannelAndMember { channel, member },
             (_, Some(c), _) => Audience::Channel(c),
             (_, None, Some(u)) => Audience::User(u),
             (_, None, None) => Audience::Everyone,
         }
+    }
+
+    /// Whether this event reaches `user`, given which channels they are a member of.
+    pub fn reaches(&self, user: UserId, is_member: impl Fn(ChannelId) -> bool) -> bool {
+        self.audience().reaches(user, is_member)
     }
 }
 
@@ -204,5 +234,74 @@ mod tests {
             ..e
         };
         assert_eq!(e.audience(), Audience::Channel(ChannelId(5)));
+    }
+
+    /// Who an event reaches, for every kind: a member of its channel, the user it is about
+    /// (not a member), and anyone else.
+    #[test]
+    fn who_each_event_reaches() {
+        const CHANNEL: ChannelId = ChannelId(5);
+        const MEMBER: UserId = UserId(1);
+        const CONCERNED: UserId = UserId(2);
+        const OTHER: UserId = UserId(3);
+        use EventKind as K;
+        // (kind, has a channel, reaches: [member, concerned, other])
+        let table: &[(EventKind, bool, [bool; 3])] = &[
+            (K::MessageCreated, true, [true, false, false]),
+            (K::MessageEdited, true, [true, false, false]),
+            (K::MessageDeleted, true, [true, false, false]),
+            (K::ReactionAdded, true, [true, false, false]),
+            (K::ReactionRemoved, true, [true, false, false]),
+            (K::MessagePinned, true, [true, false, false]),
+            (K::MessageUnpinned, true, [true, false, false]),
+            (K::ThreadUpdated, true, [true, false, false]),
+            (K::ChannelCreated, true, [true, false, false]),
+            (K::ChannelUpdated, true, [true, false, false]),
+            (K::ChannelArchived, true, [true, false, false]),
+            (K::ChannelUnarchived, true, [true, false, false]),
+            (K::MemberAdded, true, [true, true, false]),
+            (K::MemberRemoved, true, [true, true, false]),
+            (K::MemberUpdated, true, [true, true, false]),
+            (K::ReadUpdated, true, [false, true, false]),
+            (K::UserCreated, false, [true, true, true]),
+            (K::UserUpdated, false, [true, true, true]),
+            (K::TokensRevoked, false, [false, false, false]),
+            (K::TokensRevoked, true, [false, false, false]),
+            // An event naming only a user reaches that user; one naming nothing, everyone.
+            (K::MessageCreated, false, [false, true, false]),
+        ];
+        let covered: std::collections::HashSet<EventKind> =
+            table.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(
+            covered.len(),
+            EventKind::ALL.len(),
+            "every kind is in the table"
+        );
+        for (kind, has_channel, want) in table {
+            let e = Event {
+                position: 1,
+                kind: *kind,
+                channel_id: has_channel.then_some(CHANNEL),
+                user_id: Some(CONCERNED),
+                actor_id: Some(MEMBER),
+                message_id: None,
+                extra: None,
+                created_at: Millis(0),
+            };
+            let got =
+                [MEMBER, CONCERNED, OTHER].map(|u| e.reaches(u, |c| c == CHANNEL && u == MEMBER));
+            assert_eq!(got, *want, "{kind:?}, channel: {has_channel}");
+        }
+        let anonymous = Event {
+            position: 1,
+            kind: K::ChannelUpdated,
+            channel_id: None,
+            user_id: None,
+            actor_id: None,
+            message_id: None,
+            extra: None,
+            created_at: Millis(0),
+        };
+        assert_eq!(anonymous.audience(), Audience::Everyone);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! This crate does no I/O and knows nothing of HTTP, XMPP, JSON or SQL. Every door (REST,
 //! WebSocket, XMPP, CLI) asks the same functions here whether an actor may do something
-//! ([`permissions`]) and whether an input is acceptable ([`validate`]), so no door can allow what
+//! ([`permissions`]), whether an input is acceptable ([`validate`]) and what the data allows
+//! ([`rules`]: thread roots, reaction and pin limits), so no door can allow what
 //! another refuses.
 
 pub mod error;
@@ -12,11 +13,15 @@ pub mod ids;
 pub mod mentions;
 pub mod model;
 pub mod permissions;
+pub mod roles;
+pub mod rules;
 pub mod search;
+pub mod signin;
 pub mod validate;
 
 pub use error::{Entity, Error};
 pub use event::{Audience, Event, EventKind, NewEvent};
 pub use ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};
 pub use model::*;
-pub use permissions::{Action, Actor};
+pub use permissions::{Action, Actor, SitePermission};
+pub use roles::{Role, RoleSet};

@@ -10,7 +10,8 @@ pub struct User {
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
-    /// Site administrator: manages accounts and public channels.
+    /// Site administrator: manages accounts and public channels. Stored as a flag; an actor gets
+    /// it as `Role::Admin` through `roles::roles_of`.
     pub is_admin: bool,
     pub is_bot: bool,
     /// A deactivated user cannot authenticate; their sessions stop working at once.

@@ -16,16 +16,89 @@
 //!    channel role admin or owner, or, in a public channel, site administrator. Changing roles
 //!    needs owner (or site administrator in a public channel).
 //! 5. Direct conversations have a fixed membership: no join, leave, invite, removal, rename or archive.
+//!
+//! Site-wide rights are [`SitePermission`]s, granted by the actor's site roles through one
+//! table ([`Actor::may`]); rules ask for a permission, never for a role, so a custom role needs
+//! no change here beyond its row in the table.
 
 use crate::error::{Entity, Error};
 use crate::ids::UserId;
-use crate::model::{Channel, ChannelKind, ChannelRole, Membership};
+use crate::model::{Channel, ChannelKind, ChannelRole, Membership, User};
+use crate::roles::{Role, RoleSet, roles_of};
 
-/// The authenticated user on whose behalf a door acts.
+/// The authenticated user on whose behalf a door acts, with the site roles they hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: UserId,
-    pub is_admin: bool,
+    pub roles: RoleSet,
+}
+
+impl Actor {
+    pub const fn new(user_id: UserId, roles: RoleSet) -> Actor {
+        Actor { user_id, roles }
+    }
+
+    /// The actor for an authenticated account, with the roles the account holds.
+    pub fn for_user(user: &User) -> Actor {
+        Actor::new(user.id, roles_of(user))
+    }
+
+    /// Whether the actor holds `role`. Decisions should ask [`Actor::may`] instead, so that a
+    /// role added later is honoured without changing the caller.
+    pub const fn has(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Whether any of the actor's roles grants `permission`.
+    pub fn may(&self, permission: SitePermission) -> bool {
+        self.roles.iter().any(|r| grants(r, permission))
+    }
+}
+
+/// A right over the site as a whole, granted by a [`Role`] (rights in one channel come from the
+/// channel role instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SitePermission {
+    /// Create accounts; change other accounts' profiles, passwords, sessions and activation;
+    /// see deactivated accounts and every account's contact details.
+    ManageUsers,
+    /// Grant or revoke site roles.
+    AssignRoles,
+    /// Act as an owner of every public channel, member or not: rename, archive, remove members
+    /// (owners included), change member roles, delete others' messages.
+    ModeratePublicChannels,
+}
+
+impl SitePermission {
+    pub const ALL: [SitePermission; 3] = [
+        SitePermission::ManageUsers,
+        SitePermission::AssignRoles,
+        SitePermission::ModeratePublicChannels,
+    ];
+}
+
+/// The grants table: which role grants which site permission. The matches are exhaustive, so a
+/// new role or permission does not compile until its row is written.
+const fn grants(role: Role, permission: SitePermission) -> bool {
+    match role {
+        Role::Member => false,
+        Role::Admin => match permission {
+            SitePermission::ManageUsers
+            | SitePermission::AssignRoles
+            | SitePermission::ModeratePublicChannels => true,
+        },
+    }
+}
+
+/// Whether `actor` sees the contact details (email) of the account `user`: their own, or with
+/// [`SitePermission::ManageUsers`].
+pub fn sees_contact_details(actor: &Actor, user: UserId) -> bool {
+    user == actor.user_id || actor.may(SitePermission::ManageUsers)
+}
+
+/// Whether `actor` may list deactivated accounts in the directory.
+pub fn sees_deactivated_users(actor: &Actor) -> bool {
+    actor.may(SitePermission::ManageUsers)
 }
 
 /// Something an actor wants to do in or to a channel.
@@ -98,9 +171,9 @@ pub fn check(
     let is_member = role.is_some();
     let direct = channel.kind.is_direct();
     // Nobody moderates a direct conversation: each participant controls only their own messages.
-    let moderates = !direct
-        && (role.is_some_and(ChannelRole::moderates)
-            || (actor.is_admin && channel.kind == ChannelKind::Public));
+    let site_moderates =
+        channel.kind == ChannelKind::Public && actor.may(SitePermission::ModeratePublicChannels);
+    let moderates = !direct && (role.is_some_and(ChannelRole::moderates) || site_moderates);
     const FIXED: &str = "membership of a direct conversation is fixed";
     match action {
         Action::View | Action::ReadHistory | Action::ListMembers => Ok(()),
@@ -158,8 +231,7 @@ pub fn check(
             if !moderates {
                 return Err(Error::Forbidden("only channel admins may remove members"));
             }
-            let actor_is_owner = role == Some(ChannelRole::Owner)
-                || (actor.is_admin && channel.kind == ChannelKind::Public);
+            let actor_is_owner = role == Some(ChannelRole::Owner) || site_moderates;
             if target_role == ChannelRole::Owner && !actor_is_owner {
                 return Err(Error::Forbidden("only an owner may remove an owner"));
             }
@@ -169,8 +241,7 @@ pub fn check(
             if direct {
                 return Err(Error::Forbidden(FIXED));
             }
-            let actor_is_owner = role == Some(ChannelRole::Owner)
-                || (actor.is_admin && channel.kind == ChannelKind::Public);
+            let actor_is_owner = role == Some(ChannelRole::Owner) || site_moderates;
             if !actor_is_owner {
                 return Err(Error::Forbidden("only an owner may change roles"));
             }
@@ -253,7 +324,7 @@ pub fn check_user_admin(
     let own = target == Some(actor.user_id);
     match change {
         UserChange::Profile | UserChange::Password | UserChange::Sessions => {
-            if own || actor.is_admin {
+            if own || actor.may(SitePermission::ManageUsers) {
                 return Ok(());
             }
             Err(Error::Forbidden(
@@ -261,7 +332,12 @@ pub fn check_user_admin(
             ))
         }
         UserChange::Active | UserChange::Admin => {
-            if !actor.is_admin {
+            let needed = if change == UserChange::Admin {
+                SitePermission::AssignRoles
+            } else {
+                SitePermission::ManageUsers
+            };
+            if !actor.may(needed) {
                 return Err(Error::Forbidden("only administrators may do this"));
             }
             if own {
@@ -272,7 +348,7 @@ pub fn check_user_admin(
             Ok(())
         }
         UserChange::Create => {
-            if actor.is_admin {
+            if actor.may(SitePermission::ManageUsers) {
                 return Ok(());
             }
             Err(Error::Forbidden("only administrators may create accounts"))
@@ -335,10 +411,11 @@ mod tests {
     }
 
     fn run(kind: ChannelKind, archived: bool, who: Who, action: Action) -> &'static str {
-        let actor = Actor {
-            user_id: ME,
-            is_admin: matches!(who, Who::SiteAdmin),
+        let roles = match who {
+            Who::SiteAdmin => RoleSet::ADMIN,
+            _ => RoleSet::MEMBER,
         };
+        let actor = Actor::new(ME, roles);
         let m = match who {
             Who::Stranger | Who::SiteAdmin => None,
             Who::Member => Some(member(ChannelRole::Member)),
@@ -446,16 +523,49 @@ mod tests {
         );
     }
 
+    /// The role × site permission matrix, and what an actor with several roles (or none) may do.
+    #[test]
+    fn site_permissions_follow_roles() {
+        use SitePermission::*;
+        #[rustfmt::skip]
+        let table: &[(Role, [bool; 3])] = &[
+            //               ManageUsers AssignRoles ModeratePublicChannels
+            (Role::Member, [false,       false,      false]),
+            (Role::Admin,  [true,        true,       true]),
+        ];
+        assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
+        for (role, row) in table {
+            let actor = Actor::new(ME, RoleSet::EMPTY.with(*role));
+            assert!(actor.has(*role));
+            for (permission, want) in SitePermission::ALL.iter().zip(row) {
+                assert_eq!(actor.may(*permission), *want, "{role:?} {permission:?}");
+            }
+        }
+        let nobody = Actor::new(ME, RoleSet::EMPTY);
+        assert!(SitePermission::ALL.iter().all(|p| !nobody.may(*p)));
+        let admin = Actor::new(ME, RoleSet::ADMIN);
+        assert!(admin.has(Role::Member) && admin.has(Role::Admin));
+        assert!(SitePermission::ALL.iter().all(|p| admin.may(*p)));
+        let member = Actor::new(ME, RoleSet::MEMBER);
+        assert!(!member.has(Role::Admin));
+        assert!(!member.may(ManageUsers));
+    }
+
+    #[test]
+    fn contact_details_and_deactivated_accounts_are_for_oneself_and_administrators() {
+        let member = Actor::new(ME, RoleSet::MEMBER);
+        let admin = Actor::new(ME, RoleSet::ADMIN);
+        assert!(sees_contact_details(&member, ME));
+        assert!(!sees_contact_details(&member, OTHER));
+        assert!(sees_contact_details(&admin, OTHER));
+        assert!(!sees_deactivated_users(&member));
+        assert!(sees_deactivated_users(&admin));
+    }
+
     #[test]
     fn account_changes() {
-        let admin = Actor {
-            user_id: ME,
-            is_admin: true,
-        };
-        let user = Actor {
-            user_id: ME,
-            is_admin: false,
-        };
+        let admin = Actor::new(ME, RoleSet::ADMIN);
+        let user = Actor::new(ME, RoleSet::MEMBER);
         assert_eq!(
             check_user_admin(&user, Some(ME), UserChange::Profile),
             Ok(())
@@ -497,14 +607,8 @@ mod tests {
 
     #[test]
     fn file_read_rule() {
-        let me = Actor {
-            user_id: ME,
-            is_admin: false,
-        };
-        let admin = Actor {
-            user_id: ME,
-            is_admin: true,
-        };
+        let me = Actor::new(ME, RoleSet::MEMBER);
+        let admin = Actor::new(ME, RoleSet::ADMIN);
         let private = channel(ChannelKind::Private, false);
         let public = channel(ChannelKind::Public, false);
         let dm = channel(ChannelKind::Dm, false);

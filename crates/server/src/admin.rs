@@ -52,8 +52,15 @@ pub enum AdminCommand {
     /// after a new key was configured with the old one under `[files] previous_keys`. File
     /// contents are not re-encrypted. Safe to run while the server runs, and to run again.
     RotateFileKey,
-    /// Remove files no message references now (the server also does this periodically).
+    /// Remove files no message references now (the server also does this periodically: it is
+    /// the `sweep-files` job).
     SweepFiles,
+    /// Run one of the server's background jobs now: prune-events (the event log past its
+    /// retention) or sweep-files (the same as `sweep-files`).
+    RunJob {
+        /// The job's name.
+        name: String,
+    },
     /// Rebuild the full-text search index from the messages (safe while the server runs).
     Reindex {
         /// Messages per transaction.
@@ -108,28 +115,58 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         let store = open_store(&config).await?;
-        if matches!(cmd, AdminCommand::RotateFileKey | AdminCommand::SweepFiles) {
+        if matches!(
+            cmd,
+            AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. }
+        ) {
             let files = crate::serve::open_files(&config, store.clone())?;
             let result = match cmd {
-                AdminCommand::RotateFileKey => files.rotate_keys().await.map(|n| {
-                    println!(
-                        "re-wrapped {n} file key(s) under master key {:?}",
-                        config.files.master_key_id
-                    );
-                }),
-                _ => files
-                    .sweep()
+                AdminCommand::RotateFileKey => files
+                    .rotate_keys()
                     .await
-                    .map(|n| println!("removed {n} unreferenced file(s)")),
+                    .map(|n| {
+                        println!(
+                            "re-wrapped {n} file key(s) under master key {:?}",
+                            config.files.master_key_id
+                        );
+                    })
+                    .map_err(anyhow::Error::from),
+                AdminCommand::RunJob { name } => {
+                    run_job(
+                        &crate::serve::background_jobs(&config, &store, &files),
+                        &name,
+                    )
+                    .await
+                }
+                _ => {
+                    run_job(
+                        &crate::serve::background_jobs(&config, &store, &files),
+                        "sweep-files",
+                    )
+                    .await
+                }
             };
             store.close().await;
-            return result.map_err(anyhow::Error::from);
+            return result;
         }
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
         let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
     })
+}
+
+/// Runs the named background job once and prints its report.
+async fn run_job(jobs: &[Arc<dyn enclave_app::jobs::Job>], name: &str) -> anyhow::Result<()> {
+    let Some(job) = jobs.iter().find(|j| j.name() == name) else {
+        let names: Vec<&str> = jobs.iter().map(|j| j.name()).collect();
+        bail!("no job {name:?}; the jobs are: {}", names.join(", "));
+    };
+    let report = enclave_app::jobs::run_once(job.as_ref())
+        .await
+        .with_context(|| format!("running {name}"))?;
+    println!("{}", report.summary);
+    Ok(())
 }
 
 /// Rebuilds the search index in batches (each its own transaction, so the server can keep
@@ -252,7 +289,11 @@ async fn run_command(
             println!("reactivated {}", user.username);
         }
         AdminCommand::Reindex { batch } => {
-            reindex(&Search::new(store.clone(), previews()?), batch).await?;
+            reindex(
+                &Search::new(store.clone(), store.clone(), previews()?),
+                batch,
+            )
+            .await?
         }
         AdminCommand::SeedBench {
             messages,
@@ -262,8 +303,14 @@ async fn run_command(
         } => {
             crate::bench::seed(
                 accounts,
-                &Channels::new(store.clone()),
-                Arc::new(Messages::new(store.clone(), previews()?)),
+                &Channels::new(store.clone(), store.clone()),
+                Arc::new(Messages::new(
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    store.clone(),
+                    previews()?,
+                )),
                 messages,
                 usize::try_from(channels)?,
                 usize::try_from(users)?,
@@ -273,14 +320,16 @@ async fn run_command(
         }
         AdminCommand::BenchSearch { runs } => {
             let user = accounts.user_by_username("bench0").await?;
-            let search = Search::new(store.clone(), previews()?);
-            crate::bench::run_queries(&search, user.id, usize::try_from(runs)?).await?;
+            crate::bench::run_queries(
+                &Search::new(store.clone(), store.clone(), previews()?),
+                user.id,
+                usize::try_from(runs)?,
+            )
+            .await?;
         }
         AdminCommand::ListUsers { all } => {
-            let system = enclave_app::Actor {
-                user_id: enclave_core::UserId(0),
-                is_admin: true,
-            };
+            let system =
+                enclave_app::Actor::new(enclave_core::UserId(0), enclave_core::RoleSet::ADMIN);
             let mut after = None;
             loop {
                 let page = accounts
@@ -313,7 +362,7 @@ async fn run_command(
                 }
             }
         }
-        AdminCommand::RotateFileKey | AdminCommand::SweepFiles => {
+        AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. } => {
             unreachable!("file commands are handled before accounts are set up")
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use enclave_app::{Actor, ChannelInput, Channels, CreateUser, Messages, PostInput, Search};
-use enclave_core::{ChannelId, ChannelKind, UserId};
+use enclave_core::{ChannelId, ChannelKind, RoleSet, UserId};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A small deterministic generator (SplitMix64), so a seed always gives the same corpus.
@@ -282,10 +282,7 @@ pub async fn seed(
             .with_context(|| format!("creating bench{i} (seed an empty data folder)"))?;
         users.push(u.id);
     }
-    let actor = |id: UserId| Actor {
-        user_id: id,
-        is_admin: false,
-    };
+    let actor = |id: UserId| Actor::new(id, RoleSet::MEMBER);
     let mut members: Vec<(ChannelId, Vec<UserId>)> = Vec::new();
     for c in 0..n_channels {
         let owner = if c % 3 == 0 {
@@ -390,10 +387,7 @@ fn ms(d: Duration) -> f64 {
 /// Runs every query `runs` times as `bench0` (first page of 20), after one warm-up round, and
 /// prints p50/p95 per query and over all of them.
 pub async fn run_queries(search: &Search, user: UserId, runs: usize) -> anyhow::Result<()> {
-    let actor = Actor {
-        user_id: user,
-        is_admin: false,
-    };
+    let actor = Actor::new(user, RoleSet::MEMBER);
     for q in QUERIES {
         search.messages(&actor, q, 20, 0).await?;
     }

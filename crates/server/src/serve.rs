@@ -2,7 +2,8 @@
 //!
 //! Start: open the store (creating and migrating the schema), build the services and the
 //! router, bind, and log `listening on ...`. Stop (SIGTERM or Ctrl-C): stop accepting, let
-//! in-flight requests finish (up to `http.shutdown_grace_secs`), drain the store's write queue,
+//! in-flight requests finish (up to `http.shutdown_grace_secs`), close the sockets, stop the
+//! background jobs (a running one finishes its current step), drain the store's write queue,
 //! and exit 0.
 
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
 use enclave_app::{Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store};
 use enclave_store::sqlite::{Options, SqliteStore};
 
@@ -70,11 +72,30 @@ pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<
     let blobs = enclave_files::Blobs::open(&blob_config)
         .with_context(|| format!("opening the file store {blob_config:?}"))?;
     Ok(Arc::new(Files::new(
+        store.clone(),
         store,
         blobs,
         keys,
         config.files_config(),
     )))
+}
+
+/// The background jobs the server runs on their intervals (and `enclave admin run-job` runs once).
+pub fn background_jobs(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    files: &Arc<Files>,
+) -> Vec<Arc<dyn Job>> {
+    let realtime = config.realtime_config();
+    vec![
+        Arc::new(PruneEvents::new(
+            store.clone(),
+            realtime.retention,
+            realtime.retention_min_events,
+        )),
+        Arc::new(SweepFiles::new(files.clone())),
+        Arc::new(SealPreviews::new(files.clone())),
+    ]
 }
 
 /// The bus to the other nodes: NATS when `cluster.nats_url` is set, else in-process.
@@ -159,22 +180,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("starting the real-time hub")?;
-    // Text files stored before previews were sealed get theirs again (the upgrade dropped the
-    // plain ones); idempotent, and safe to stop midway.
-    let resealer = tokio::spawn({
-        let files = files.clone();
-        async move {
-            match files.seal_missing_previews().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(n_files = n, "sealed the previews of earlier text files"),
-                Err(e) => tracing::warn!(error = %e, "sealing earlier text files' previews failed"),
-            }
-        }
-    });
-    let (sweep_stop, sweep_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sweeper = tokio::spawn(files.clone().run_sweeper(async move {
-        let _ = sweep_stopped.await;
-    }));
+    let jobs = Scheduler::start(background_jobs(&config, &store, &files));
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,
@@ -184,10 +190,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = enclave_http::router(
         enclave_http::Deps {
             accounts,
-            channels: Channels::new(store.clone()),
-            messages: Messages::new(store.clone(), previews.clone()),
+            channels: Channels::new(store.clone(), store.clone()),
+            messages: Messages::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                previews.clone(),
+            ),
             files,
-            search: Search::new(store.clone(), previews),
+            search: Search::new(store.clone(), store.clone(), previews),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },
@@ -246,10 +258,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // Upgraded sockets are not tracked by the HTTP server: let them send their close frames.
     hub.shutdown_and_wait(Duration::from_secs(5)).await;
-    let _ = sweep_stop.send(());
-    let _ = sweeper.await;
-    resealer.abort();
-    let _ = resealer.await;
+    jobs.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -195,3 +195,39 @@ async fn cli_reindex_rebuilds_search_beside_a_running_server() {
     let out = enclave(&server, &["admin", "reindex", "--batch", "0"]);
     assert!(!out.status.success(), "a zero batch is refused");
 }
+
+/// The server's background jobs run once from the command line, beside a running server:
+/// `admin run-job NAME`, and `admin sweep-files` as the same `sweep-files` job.
+#[tokio::test]
+async fn cli_runs_background_jobs_once() {
+    let server = TestServer::start();
+    let stdout = |args: &[&str]| {
+        let out = enclave(&server, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Nothing is old enough to prune, and no file is unreferenced.
+    assert_eq!(
+        stdout(&["admin", "run-job", "prune-events"]),
+        "pruned 0 old event(s)\n"
+    );
+    assert_eq!(
+        stdout(&["admin", "run-job", "sweep-files"]),
+        "removed 0 unreferenced file(s)\n"
+    );
+    assert_eq!(
+        stdout(&["admin", "sweep-files"]),
+        "removed 0 unreferenced file(s)\n"
+    );
+    let out = enclave(&server, &["admin", "run-job", "backup"]);
+    assert!(!out.status.success(), "an unknown job is refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("prune-events") && err.contains("sweep-files"),
+        "{err}"
+    );
+}

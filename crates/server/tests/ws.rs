@@ -736,7 +736,7 @@ async fn unknown_or_pruned_positions_require_a_resync() {
     // Another process (like the admin command line) prunes the log of the same database.
     tokio::time::sleep(Duration::from_millis(20)).await;
     {
-        use enclave_store::Store;
+        use enclave_store::{EventLog, Lifecycle};
         let store = enclave_store::sqlite::SqliteStore::open(
             &server.data_dir().join("enclave.db"),
             Default::default(),

@@ -1,4 +1,6 @@
-//! Enclave's persistence: the [`Store`] trait every backend implements, the embedded SQLite
+//! Enclave's persistence: one trait per aggregate ([`AccountStore`], [`ChannelStore`],
+//! [`MessageStore`], [`FileStore`], [`SearchStore`], [`EventLog`], and [`Lifecycle`] for the
+//! database itself), their union [`Store`] that every backend implements, the embedded SQLite
 //! backend ([`sqlite::SqliteStore`]) and, with the `postgres` feature (on by default), the
 //! PostgreSQL backend for several nodes (`postgres::PgStore`) and the move from one to the other
 //! (`migrate::sqlite_to_postgres`). The `testing` feature adds a private PostgreSQL server for
@@ -6,13 +8,18 @@
 //!
 //! A store owns durability and ordering. Every write runs in one transaction together with the
 //! [`Event`]s it appends; a write returns only once that transaction is durable (fsync), and
-//! committed events are announced to [`Store::subscribe`] in position order. (On PostgreSQL an
+//! committed events are announced to [`EventLog::subscribe`] in position order. (On PostgreSQL an
 //! event gets its position just after its transaction commits, from the one node that assigns
-//! positions; [`Store::settle`] waits for that.) Permission rules are
+//! positions; [`EventLog::settle`] waits for that.) Permission rules are
 //! not decided here: a write that depends on them takes a [`Guard`] built by the application from
 //! `enclave_core::permissions`, and runs it inside the transaction against the rows it is about to
-//! change, so a check and its write cannot be separated by a concurrent change.
+//! change, so a check and its write cannot be separated by a concurrent change. Rules about the
+//! data itself (thread roots, reaction and pin limits) are decided by `enclave_core::rules` on the
+//! rows the write reads; the backends only read and persist. [`catalog`] lists every table and its
+//! columns, for the tools that copy or export whole tables (`enclave migrate`).
 
+pub mod catalog;
+mod common;
 #[cfg(feature = "postgres")]
 pub mod migrate;
 #[cfg(feature = "postgres")]
@@ -46,8 +53,7 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Most pinned messages in one channel.
-pub const MAX_PINS_PER_CHANNEL: i64 = 100;
+pub use enclave_core::rules::MAX_PINS_PER_CHANNEL;
 
 /// What a [`Guard`] sees: the rows as they are inside the writing transaction.
 pub struct GuardCtx<'a> {
@@ -189,7 +195,7 @@ pub struct StoredFile {
     pub attached_at: Option<Millis>,
 }
 
-/// What [`Store::post_message`] did.
+/// What [`MessageStore::post_message`] did.
 #[derive(Debug, Clone)]
 pub struct Posted {
     pub message: Message,
@@ -222,7 +228,7 @@ pub struct MessageSearch {
     pub offset: u32,
 }
 
-/// One step of rebuilding the search index ([`Store::reindex_batch`]).
+/// One step of rebuilding the search index ([`SearchStore::reindex_batch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReindexStep {
     /// The largest message id the step covered; `None` when no message was left.
@@ -231,25 +237,18 @@ pub struct ReindexStep {
     pub indexed: u64,
 }
 
-/// The storage interface. Both backends implement all of it, and one conformance suite
-/// (`tests/conformance.rs`) checks them alike.
+/// The database itself: whether it answers, and closing it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Lifecycle: Send + Sync + 'static {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<()>;
     /// Finishes queued writes and stops accepting new ones.
     async fn close(&self);
-    /// Committed events, in position order, as each group commit completes. On PostgreSQL:
-    /// every node's events, as they get positions, announced only by the store of the node that
-    /// assigns them (other stores announce nothing; the log is the truth).
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<[Event]>>;
-    /// Returns once every event committed before the call has a position (and so is visible to
-    /// [`Store::events_after`] and counted by [`Store::last_position`]). SQLite numbers events
-    /// as it commits them, so this returns at once there; PostgreSQL numbers them just after
-    /// commit (see the `postgres` module), and this waits for that.
-    async fn settle(&self) -> Result<()>;
+}
 
-    // Accounts.
+/// Accounts and the credentials that act for them: users, bearer tokens and sessions.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     async fn create_user(&self, new: NewUser) -> Result<User>;
     async fn user(&self, id: UserId) -> Result<Option<User>>;
     /// Finds an account by username or email, with its password hash.
@@ -265,7 +264,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<User>;
     async fn count_admins(&self) -> Result<i64>;
 
-    // Tokens.
     async fn create_token(&self, new: NewToken) -> Result<TokenInfo>;
     /// The unexpired token with this hash and its (possibly inactive) owner.
     async fn token_by_hash(&self, hash: [u8; 32], now: Millis)
@@ -276,8 +274,13 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool>;
     /// Ends all of the user's sessions but `except`; returns how many ended.
     async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64>;
+    /// Whether the token still exists, has not expired, and its owner is active.
+    async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
+}
 
-    // Channels.
+/// Channels, their members and read state, and direct conversations.
+#[async_trait]
+pub trait ChannelStore: Send + Sync + 'static {
     /// Creates a public or private channel with its creator as owner.
     async fn create_channel(&self, new: NewChannel) -> Result<Channel>;
     /// Returns the direct conversation among exactly `user_ids` (sorted, deduplicated, the
@@ -332,7 +335,7 @@ pub trait Store: Send + Sync + 'static {
         after: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<(Membership, User)>>;
-    /// Sets the user's read position (clamped to the channel's last sequence number).
+    /// Sets the user's read position (clamped by `enclave_core::rules::read_position`).
     async fn mark_read(
         &self,
         id: ChannelId,
@@ -340,8 +343,16 @@ pub trait Store: Send + Sync + 'static {
         seq: i64,
         guard: Guard,
     ) -> Result<Membership>;
+    async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>>;
+    /// The ids of every channel the user is a member of.
+    async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>>;
+}
 
-    // Messages.
+/// Messages: posting, history, threads, edits, deletes, reactions and pins.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// Posts a message (a reply only under a root allowed by
+    /// `enclave_core::rules::check_thread_root`).
     async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted>;
     async fn message(&self, id: MessageId) -> Result<Option<Message>>;
     /// A page of a channel's messages in ascending `seq` order. Deleted messages are left out
@@ -386,16 +397,13 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> Result<(Message, bool)>;
     async fn pins(&self, id: ChannelId) -> Result<Vec<Message>>;
-
     /// Messages by id (missing ids are skipped), with reactions.
     async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
-    async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>>;
-    /// The ids of every channel the user is a member of.
-    async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>>;
-    /// Whether the token still exists, has not expired, and its owner is active.
-    async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
+}
 
-    // Files.
+/// The records of uploaded files (their bytes live in the blob store).
+#[async_trait]
+pub trait FileStore: Send + Sync + 'static {
     /// Records an uploaded file, refusing (`QuotaExceeded`) when the uploader's files would then
     /// total more than `quota` bytes.
     async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta>;
@@ -435,7 +443,11 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a file's sealed preview unless it already has one; `false` if it had (or the
     /// file is gone).
     async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool>;
-    // Search.
+}
+
+/// Full-text search over messages, channel names, and the rebuild of the index.
+#[async_trait]
+pub trait SearchStore: Send + Sync + 'static {
     /// Messages matching `query` in channels its user is a member of, best match first among
     /// the newest [`SEARCH_RANK_WINDOW`] matches (newest first when it has no terms). Deleted messages never match. The membership check
     /// is part of the same query as the match.
@@ -455,8 +467,20 @@ pub trait Store: Send + Sync + 'static {
     async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep>;
     /// The number of messages stored (deleted ones included) and the largest message id.
     async fn message_stats(&self) -> Result<(u64, MessageId)>;
+}
 
-    // Events.
+/// The ordered log of committed events.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Committed events, in position order, as each group commit completes. On PostgreSQL:
+    /// every node's events, as they get positions, announced only by the store of the node that
+    /// assigns them (other stores announce nothing; the log is the truth).
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<[Event]>>;
+    /// Returns once every event committed before the call has a position (and so is visible to
+    /// [`EventLog::events_after`] and counted by [`EventLog::last_position`]). SQLite numbers
+    /// events as it commits them, so this returns at once there; PostgreSQL numbers them just
+    /// after commit (see the `postgres` module), and this waits for that.
+    async fn settle(&self) -> Result<()>;
     /// Up to `limit` committed events with positions after `position`, in order. Positions are
     /// gap-free and never appear below one already returned.
     async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>>;
@@ -467,4 +491,24 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes events created before `before`, always keeping the newest `keep_last`; returns
     /// how many were deleted.
     async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64>;
+}
+
+/// The whole storage interface: every aggregate's trait. Both backends implement all of it,
+/// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
+/// the traits they use; an `Arc<dyn Store>` coerces to any of them.
+pub trait Store:
+    Lifecycle + AccountStore + ChannelStore + MessageStore + FileStore + SearchStore + EventLog
+{
+}
+
+impl<T> Store for T where
+    T: Lifecycle
+        + AccountStore
+        + ChannelStore
+        + MessageStore
+        + FileStore
+        + SearchStore
+        + EventLog
+        + ?Sized
+{
 }

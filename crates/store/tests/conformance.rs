@@ -8,7 +8,7 @@
 //!
 //! Events may get their positions just after the write that appends them commits (PostgreSQL
 //! numbers them after commit, see `enclave_store::postgres`), so the checks call
-//! [`Store::settle`] before they look at the log (the `last_position`, `events_after` and
+//! [`EventLog::settle`] before they look at the log (the `last_position`, `events_after` and
 //! `all_events` helpers do).
 
 #![allow(clippy::unwrap_used)]
@@ -41,10 +41,7 @@ fn refuse(e: DomainError) -> Guard {
 
 /// The guard the application builds: the permission rules, run against the rows in the transaction.
 fn rule(user: &User, action: Action) -> Guard {
-    let actor = Actor {
-        user_id: user.id,
-        is_admin: user.is_admin,
-    };
+    let actor = Actor::for_user(user);
     Box::new(move |ctx: &GuardCtx<'_>| {
         permissions::check(&actor, ctx.channel, ctx.membership, action)
     })
@@ -2061,10 +2058,7 @@ pub async fn edit_delete(store: Arc<dyn Store>) {
     let seen = Arc::new(std::sync::Mutex::new(None));
     let seen2 = seen.clone();
     let author_rule = move |who: &User| -> Guard {
-        let actor = Actor {
-            user_id: who.id,
-            is_admin: who.is_admin,
-        };
+        let actor = Actor::for_user(who);
         let seen = seen2.clone();
         Box::new(move |ctx: &GuardCtx<'_>| {
             let msg = ctx
@@ -4580,8 +4574,8 @@ mod postgres {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use enclave_store::Store;
     use enclave_store::postgres::{Options, PgStore, SEQUENCER_LOCK};
+    use enclave_store::{EventLog, Lifecycle, Store};
     use sqlx_core::row::Row;
     use sqlx_postgres::{PgConnectOptions, Postgres};
 

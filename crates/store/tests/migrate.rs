@@ -18,13 +18,14 @@ use enclave_core::{
     Anchor, ChannelId, ChannelKind, ChannelRole, Event, Mentions, Message, MessageId, Millis,
     TokenKind, User, UserId,
 };
-use enclave_store::migrate::{self, Phase, Progress, Report, TABLES};
+use enclave_store::catalog::TABLES;
+use enclave_store::migrate::{self, Phase, Progress, Report};
 use enclave_store::postgres::{Options as PgOptions, PgStore};
 use enclave_store::sqlite::{Options, SqliteStore};
 use enclave_store::testing::fresh_database;
 use enclave_store::{
-    BrowseQuery, ChannelPatch, Guard, GuardCtx, NewChannel, NewMessage, NewToken, NewUser, Store,
-    UserPatch, UserQuery,
+    AccountStore, BrowseQuery, ChannelPatch, ChannelStore, EventLog, Guard, GuardCtx, Lifecycle,
+    MessageStore, NewChannel, NewMessage, NewToken, NewUser, Store, UserPatch, UserQuery,
 };
 use parking_lot::Mutex;
 use sqlx_postgres::PgConnectOptions;

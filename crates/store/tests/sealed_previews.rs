@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use enclave_core::FileId;
-use enclave_store::Store;
 use enclave_store::sqlite::{Options, SqliteStore};
+use enclave_store::{FileStore, Lifecycle};
 
 const CANARY: &str = "canary-5d1e0c7a-plain-preview";
 

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enclave_app::{BrowseQuery, ChannelInput, ChannelUpdate};
+use enclave_core::permissions;
 use enclave_core::{ChannelId, ChannelKind, ChannelRole, UserId};
 
 use crate::AppState;
@@ -214,7 +215,7 @@ pub async fn members(
         members: list
             .iter()
             .map(|(m, u)| MemberDto {
-                user: UserDto::new(u, actor.is_admin || u.id == actor.user_id),
+                user: UserDto::new(u, permissions::sees_contact_details(&actor, u.id)),
                 role: m.role.as_str().to_owned(),
                 joined_at: crate::dto::ts(m.joined_at),
             })

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enclave_app::{CreateUser, UpdateUser, UserQuery};
 use enclave_core::UserId;
+use enclave_core::permissions;
 
 use crate::AppState;
 use crate::dto::{CreateUserRequest, UpdateUserRequest, UserDto, UserList, UserListQuery};
@@ -46,7 +47,7 @@ pub async fn list(
     Ok(Json(UserList {
         users: users
             .iter()
-            .map(|u| UserDto::new(u, actor.is_admin || u.id == actor.user_id))
+            .map(|u| UserDto::new(u, permissions::sees_contact_details(&actor, u.id)))
             .collect(),
     }))
 }
@@ -90,7 +91,7 @@ pub async fn get(
     let user = state.accounts.user(&actor, id).await?;
     Ok(Json(UserDto::new(
         &user,
-        actor.is_admin || user.id == actor.user_id,
+        permissions::sees_contact_details(&actor, user.id),
     )))
 }
 

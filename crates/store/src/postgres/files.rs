@@ -11,8 +11,11 @@ use sqlx_core::query::query;
 use sqlx_core::row::Row;
 use sqlx_postgres::{PgConnection, PgRow};
 
-use super::Tx;
-use crate::{Error, NewFile, Result, StoredFile};
+use async_trait::async_trait;
+
+use super::{PgStore, Tx};
+use crate::common::size_i64;
+use crate::{Error, FileStore, NewFile, Result, StoredFile};
 
 macro_rules! file_cols {
     () => {
@@ -92,11 +95,7 @@ pub async fn user_bytes(c: &mut PgConnection, user_id: UserId) -> Result<u64> {
 
 pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
     let now = tx.now;
-    let size = i64::try_from(new.size).map_err(|_| {
-        Error::Domain(DomainError::FileTooLarge {
-            limit: i64::MAX as u64,
-        })
-    })?;
+    let size = size_i64(new.size)?;
     if let Some(quota) = quota {
         query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
             .bind(new.uploader_id.0)
@@ -333,4 +332,64 @@ pub async fn set_preview(tx: &mut Tx, id: FileId, sealed: Vec<u8>) -> Result<boo
         .await?
         .rows_affected();
     Ok(n == 1)
+}
+
+#[async_trait]
+impl FileStore for PgStore {
+    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
+        let mut tx = self.begin().await?;
+        let result = create(&mut tx, new, quota).await;
+        self.finish(tx, result).await
+    }
+    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
+        let mut c = self.conn().await?;
+        get(&mut c, id).await
+    }
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        let mut c = self.conn().await?;
+        channels(&mut c, id).await
+    }
+    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
+        let mut c = self.conn().await?;
+        user_bytes(&mut c, user_id).await
+    }
+    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
+        let mut tx = self.begin().await?;
+        let result = sweep(&mut tx, unattached_before, limit).await;
+        self.finish(tx, result).await
+    }
+    async fn files_not_under_key(
+        &self,
+        key_id: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let mut c = self.conn().await?;
+        not_under_key(&mut c, key_id, after, limit).await
+    }
+    async fn rewrap_file_key(
+        &self,
+        id: FileId,
+        old_key_id: &str,
+        new_key_id: &str,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let result = rewrap(&mut tx, id, old_key_id, new_key_id, wrapped_key).await;
+        self.finish(tx, result).await
+    }
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let mut c = self.conn().await?;
+        without_preview(&mut c, content_type, after, limit).await
+    }
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let result = set_preview(&mut tx, id, sealed).await;
+        self.finish(tx, result).await
+    }
 }

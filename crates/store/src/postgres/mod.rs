@@ -2,9 +2,30 @@
 //!
 //! Every write is one READ COMMITTED transaction on a pooled connection. Where the SQLite backend
 //! relies on its single writer, this one locks the rows a write decides on (the channel row
-//! first, then the membership or message; the rules are in `ops.rs`), so guards run against the
+//! first, then the membership or message; see "Row locks" below), so guards run against the
 //! rows as the write finds them, a `client_msg_id` retry sees the first attempt, and per-channel
 //! `seq` stays gap-free. Reads of more than one statement run in a read-only snapshot.
+//!
+//! The SQL of each aggregate is in its own module (`accounts`, `channels`, `messages`, `files`,
+//! `search`, `events`) beside that aggregate's trait implementation; the sequencer is in
+//! `sequencer`. Reads take a `&mut PgConnection` (a pooled connection from [`PgStore`]'s `conn`,
+//! or a [`Snapshot`] when they run several statements); writes take a [`Tx`] from `begin`,
+//! append their events there, and end with `finish`, which commits or rolls back.
+//!
+//! # Row locks
+//!
+//! Writes lock the rows they decide on, always in the same order (channel, then membership or
+//! message, then user), so that concurrent transactions queue instead of deadlocking:
+//! - channel rows: `FOR NO KEY UPDATE` for writes that change the channel, its members or its
+//!   pins (posts, channel updates, member changes, pins); `FOR SHARE` for the others (read
+//!   positions, edits, deletes, reactions), which then exclude the former but not each other;
+//! - the message (edits, deletes, reactions, pins) or the membership (read positions) the
+//!   write decides on: `FOR NO KEY UPDATE`.
+//!
+//! In READ COMMITTED every statement takes a new snapshot, so whatever a statement reads after a
+//! lock was granted includes every transaction that committed before the grant. That is why the
+//! channel row is locked by a statement of its own and the membership read by the next one:
+//! a join would re-check only the locked row and could pass a stale membership to the guard.
 //!
 //! # Event positions
 //!
@@ -26,7 +47,7 @@
 //!    advisory lock [`SEQUENCER_LOCK`] on a dedicated connection. Every store tries to take it
 //!    when it opens and then every [`LOCK_RETRY`]; when the holder's session ends (the node
 //!    stopped, crashed or lost its connection) the lock is free and another node takes over.
-//! 3. The sequencer runs a pass when notified (`LISTEN enclave_commit`), when [`Store::settle`]
+//! 3. The sequencer runs a pass when notified (`LISTEN enclave_commit`), when [`EventLog::settle`]
 //!    asks, and every [`POLL`] as a safety net (a notification can be lost while its listening
 //!    connection reconnects).
 //! 4. A pass is one transaction: lock the one-row `event_counter`, take the committed events
@@ -40,13 +61,13 @@
 //!    pass reads the events only after it holds the counter, so it sees the previous pass's
 //!    numbering and never numbers an event twice.
 //! 5. After its commit, the pass announces its events (in position order) on this store's
-//!    [`Store::subscribe`]. Other nodes' stores do not see that announcement; their event
+//!    [`EventLog::subscribe`]. Other nodes' stores do not see that announcement; their event
 //!    feeds read the log, which is the truth.
-//! 6. Readers see only numbered events: [`Store::events_after`] filters and orders by
+//! 6. Readers see only numbered events: [`EventLog::events_after`] filters and orders by
 //!    `position`. A pass commits only after the previous one committed (the counter lock), so
 //!    once a reader has seen position `p`, every position below `p` is already visible: a
 //!    position never appears below one already seen, on any node.
-//! 7. [`Store::settle`] returns once every event committed before the call has a position: it
+//! 7. [`EventLog::settle`] returns once every event committed before the call has a position: it
 //!    notes the newest unnumbered event, then (on the sequencer node) asks for passes or
 //!    (elsewhere) polls until none up to it is left unnumbered. A closed store, whose sequencer
 //!    has stopped, runs the passes itself (safe beside a sequencer, as step 4 says). `close`
@@ -65,33 +86,30 @@
 //! Requires PostgreSQL 12 or newer. Text that is ordered or searched is `COLLATE "C"`, so sorting
 //! and case-insensitive matching behave as in SQLite whatever the database's locale.
 
+mod accounts;
+mod channels;
+mod events;
 mod files;
-pub(crate) mod ops;
+mod messages;
 mod rows;
+mod search;
+pub(crate) use search::index_all;
+mod sequencer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, FileId, FileMeta, Membership,
-    Mentions, Message, MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
-};
+use enclave_core::{Event, Millis, NewEvent};
 use parking_lot::Mutex;
-use sqlx_core::connection::{ConnectOptions, Connection};
-use sqlx_core::query::query;
-use sqlx_core::row::Row;
+use sqlx_core::pool::PoolConnection;
+use sqlx_core::query::{Query, query};
 use sqlx_core::transaction::Transaction;
-use sqlx_postgres::{
-    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow, Postgres,
-};
+use sqlx_postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, Postgres};
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, MessageSearch, NewChannel, NewFile, NewMessage,
-    NewToken, NewUser, Posted, ReindexStep, Result, Store, StoredFile, UserPatch, UserQuery,
-};
+use crate::{Error, EventLog, Lifecycle, Result};
 
 /// The advisory lock (two-key form, so it cannot meet sqlx's one-key migration lock) held by the
 /// node that assigns positions. Advisory locks are per database.
@@ -231,7 +249,7 @@ impl PgStore {
             .max_connections(FEED_CONNECTIONS)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.clone().application_name("enclave-feed"));
-        build_search_index(&pool).await?;
+        search::build_search_index(&pool).await?;
         let (events, _) = broadcast::channel(1024);
         let (rounds, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -242,14 +260,14 @@ impl PgStore {
             rounds,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(notifier(
+        tokio::spawn(sequencer::notifier(
             shared.clone(),
             connect.clone().application_name("enclave-notifier"),
             shutdown_rx.clone(),
         ));
-        let task = tokio::spawn(sequencer(
+        let task = tokio::spawn(sequencer::sequencer(
             shared.clone(),
-            sequencer_options(connect),
+            sequencer::sequencer_options(connect),
             shutdown_rx,
         ));
         Ok(PgStore {
@@ -280,7 +298,7 @@ impl PgStore {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed);
         }
-        // The row locking in `ops` relies on READ COMMITTED (a fresh snapshot per statement),
+        // The row locking of the writes relies on READ COMMITTED (a fresh snapshot per statement),
         // whatever the server's default is.
         let tx = self
             .inner
@@ -306,7 +324,7 @@ impl PgStore {
         };
         let appended = !tx.events.is_empty();
         if appended {
-            append_events(&mut tx).await?;
+            events::append_events(&mut tx).await?;
         }
         tx.tx.commit().await?;
         if appended {
@@ -316,404 +334,81 @@ impl PgStore {
     }
 }
 
-/// A read-only snapshot on `pool`, for reads of several statements.
-async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
-    Ok(pool
-        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await?)
-}
-
-/// Fills the search index of a database that held messages before it had one (see
-/// `migrations/postgres/0002_search.sql`). Several nodes may do it at once; the result is the
-/// same.
-async fn build_search_index(pool: &PgPool) -> Result<()> {
-    let built: bool = query::<Postgres>("SELECT built FROM search_state WHERE id = 1")
-        .fetch_one(pool)
-        .await?
-        .try_get(0)?;
-    if !built {
-        let mut conn = pool.acquire().await?;
-        let n = ops::index_all(&mut conn).await?;
-        tracing::info!(messages = n, "search index built");
+impl PgStore {
+    /// A pooled connection, for reads of one statement.
+    async fn conn(&self) -> Result<PoolConnection<Postgres>> {
+        Ok(self.inner.pool.acquire().await?)
     }
-    Ok(())
-}
 
-/// Inserts the transaction's events without positions, in order.
-async fn append_events(tx: &mut Tx) -> Result<()> {
-    let n = tx.events.len();
-    let mut kinds = Vec::with_capacity(n);
-    let mut channels = Vec::with_capacity(n);
-    let mut users = Vec::with_capacity(n);
-    let mut actors = Vec::with_capacity(n);
-    let mut messages = Vec::with_capacity(n);
-    let mut extras = Vec::with_capacity(n);
-    for e in tx.events.drain(..) {
-        kinds.push(e.kind.as_str().to_owned());
-        channels.push(e.channel_id.map(|c| c.0));
-        users.push(e.user_id.map(|u| u.0));
-        actors.push(e.actor_id.map(|u| u.0));
-        messages.push(e.message_id.map(|m| m.0));
-        extras.push(e.extra);
+    /// A connection of the pool reserved for delivering events.
+    async fn feed_conn(&self) -> Result<PoolConnection<Postgres>> {
+        Ok(self.inner.feed_pool.acquire().await?)
     }
-    let now = tx.now;
-    query::<Postgres>(
-        "INSERT INTO events (kind, channel_id, user_id, actor_id, message_id, extra, created_at)
-         SELECT e.kind, e.channel_id, e.user_id, e.actor_id, e.message_id, e.extra, $7
-           FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::text[])
-                WITH ORDINALITY AS e(kind, channel_id, user_id, actor_id, message_id, extra, ord)
-          ORDER BY e.ord",
-    )
-    .bind(kinds)
-    .bind(channels)
-    .bind(users)
-    .bind(actors)
-    .bind(messages)
-    .bind(extras)
-    .bind(now.0)
-    .execute(tx.c())
-    .await?;
-    Ok(())
-}
 
-// ---------------------------------------------------------------------------------------------
-// The sequencer
+    /// A read-only snapshot, for reads of several statements.
+    async fn snapshot(&self) -> Result<Snapshot> {
+        Snapshot::begin(&self.inner.pool).await
+    }
 
-impl Shared {
-    /// A write with events committed on this store: make sure the sequencer hears of it.
-    fn committed(&self) {
-        if self.leader.load(Ordering::SeqCst) {
-            self.wake.notify_one();
-        } else {
-            self.notify.notify_one();
-        }
+    /// A read-only snapshot on the pool reserved for delivering events.
+    async fn feed_snapshot(&self) -> Result<Snapshot> {
+        Snapshot::begin(&self.inner.feed_pool).await
     }
 }
 
-/// Tells the sequencer on another node that this node committed events (step 1 of the module
-/// docs). One notification at a time: commits that happen meanwhile share the next one. A
-/// notification lost on the way (a broken connection) costs at most the sequencer's [`POLL`].
-async fn notifier(
-    shared: Arc<Shared>,
-    connect: PgConnectOptions,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut conn: Option<PgConnection> = None;
-    loop {
-        tokio::select! {
-            () = shared.notify.notified() => {}
-            r = shutdown.changed() => {
-                if r.is_err() || *shutdown.borrow() {
-                    break;
-                }
-                continue;
-            }
-        }
-        if shared.leader.load(Ordering::SeqCst) {
-            // This node took the sequencer role meanwhile; its own passes cover the commit.
-            shared.wake.notify_one();
-            continue;
-        }
-        if let Err(e) = notify_once(&mut conn, &connect).await {
-            tracing::debug!(error = %e, "could not notify the sequencer of a commit");
-            conn = None;
-            if stopped(&mut shutdown, Duration::from_millis(100)).await {
-                break;
-            }
-        }
+/// A read-only transaction (REPEATABLE READ): every statement sees the same moment.
+struct Snapshot(Transaction<'static, Postgres>);
+
+impl Snapshot {
+    async fn begin(pool: &PgPool) -> Result<Self> {
+        Ok(Snapshot(
+            pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?,
+        ))
     }
-    if let Some(c) = conn {
-        let _ = c.close().await;
+
+    fn c(&mut self) -> &mut PgConnection {
+        &mut self.0
     }
-}
 
-async fn notify_once(conn: &mut Option<PgConnection>, connect: &PgConnectOptions) -> Result<()> {
-    if conn.is_none() {
-        let mut c = connect.connect().await?;
-        // The notification is a hint (the sequencer also polls): its commit need not wait
-        // for a WAL flush.
-        query::<Postgres>("SET synchronous_commit = off")
-            .execute(&mut c)
-            .await?;
-        *conn = Some(c);
-    }
-    let Some(c) = conn.as_mut() else {
-        return Ok(());
-    };
-    query::<Postgres>("SELECT pg_notify($1, '')")
-        .bind(COMMIT_CHANNEL)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-/// The sequencer's sessions: named, and with server-side keepalives short enough that the
-/// server ends the session of a node that vanished (a network partition) within seconds,
-/// releasing the lock for another node. (They do nothing on Unix-socket connections, where
-/// the server notices a dead peer at once.)
-fn sequencer_options(connect: PgConnectOptions) -> PgConnectOptions {
-    connect.application_name("enclave-sequencer").options([
-        ("tcp_keepalives_idle", "5"),
-        ("tcp_keepalives_interval", "2"),
-        ("tcp_keepalives_count", "3"),
-        ("tcp_user_timeout", "10000"),
-    ])
-}
-
-/// Runs until shutdown: competes for [`SEQUENCER_LOCK`] and, while holding it, numbers events.
-async fn sequencer(
-    shared: Arc<Shared>,
-    connect: PgConnectOptions,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut conn: Option<PgConnection> = None;
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        let pause = match try_lock(&mut conn, &connect).await {
-            Ok(true) => {
-                let Some(mut c) = conn.take() else { break };
-                shared.leader.store(true, Ordering::SeqCst);
-                tracing::info!("this node now assigns event positions");
-                let outcome = lead(&shared, &mut c, &connect, &mut shutdown).await;
-                shared.leader.store(false, Ordering::SeqCst);
-                // Ending the session releases the lock.
-                let _ = c.close().await;
-                match outcome {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "event sequencer stopped; will try to take over again");
-                        Duration::from_millis(100)
-                    }
-                }
-            }
-            Ok(false) => LOCK_RETRY,
-            Err(e) => {
-                tracing::debug!(error = %e, "could not try the sequencer lock");
-                conn = None;
-                LOCK_RETRY
-            }
-        };
-        if stopped(&mut shutdown, pause).await {
-            break;
-        }
-    }
-    if let Some(c) = conn {
-        let _ = c.close().await;
-    }
-}
-
-/// Waits `pause`; true when shutdown was signalled (or the store is gone) meanwhile.
-async fn stopped(shutdown: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    tokio::select! {
-        r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
-        () = tokio::time::sleep(pause) => *shutdown.borrow(),
-    }
-}
-
-async fn try_lock(conn: &mut Option<PgConnection>, connect: &PgConnectOptions) -> Result<bool> {
-    if conn.is_none() {
-        *conn = Some(connect.connect().await?);
-    }
-    let Some(c) = conn.as_mut() else {
-        return Ok(false);
-    };
-    let row = query::<Postgres>("SELECT pg_try_advisory_lock($1, $2)")
-        .bind(SEQUENCER_LOCK.0)
-        .bind(SEQUENCER_LOCK.1)
-        .fetch_one(c)
-        .await?;
-    Ok(row.try_get(0)?)
-}
-
-/// The sequencer's loop while it holds the lock. Returns `Ok` on shutdown, `Err` when the
-/// connection failed (the lock may be lost).
-async fn lead(
-    shared: &Arc<Shared>,
-    conn: &mut PgConnection,
-    connect: &PgConnectOptions,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<()> {
-    let listener = AbortOnDrop(tokio::spawn(listen(shared.clone(), connect.clone())));
-    loop {
-        drain(shared, conn).await?;
-        shared.rounds.send_modify(|n| *n += 1);
-        tokio::select! {
-            () = shared.wake.notified() => {}
-            () = tokio::time::sleep(POLL) => {}
-            _ = shutdown.changed() => {
-                drain(shared, conn).await?;
-                shared.rounds.send_modify(|n| *n += 1);
-                drop(listener);
-                return Ok(());
-            }
-        }
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Forwards commit notifications to the sequencer, reconnecting as needed.
-async fn listen(shared: Arc<Shared>, connect: PgConnectOptions) {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .connect_lazy_with(connect);
-    loop {
-        match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => {
-                listener.ignore_pool_close_event(true);
-                if let Err(e) = listener.listen(COMMIT_CHANNEL).await {
-                    tracing::debug!(error = %e, "LISTEN failed");
-                } else {
-                    // Anything committed while (re)connecting is picked up by this pass.
-                    shared.wake.notify_one();
-                    loop {
-                        match listener.recv().await {
-                            Ok(_) => shared.wake.notify_one(),
-                            Err(e) => {
-                                tracing::debug!(error = %e, "commit listener failed");
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "could not connect the commit listener"),
-        }
-        tokio::time::sleep(LOCK_RETRY).await;
-    }
-}
-
-/// Passes until no committed event is left without a position.
-async fn drain(shared: &Shared, conn: &mut PgConnection) -> Result<()> {
-    while pass(shared, conn).await? == PASS_LIMIT {}
-    Ok(())
-}
-
-/// One pass (step 4 of the module docs); returns how many events it numbered.
-async fn pass(shared: &Shared, conn: &mut PgConnection) -> Result<i64> {
-    // Idle passes read an index and write nothing.
-    let pending: bool =
-        query::<Postgres>("SELECT EXISTS (SELECT 1 FROM events WHERE position IS NULL)")
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
-    if !pending {
-        return Ok(0);
-    }
-    let mut tx = conn
-        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-        .await?;
-    query::<Postgres>("SELECT last FROM event_counter WHERE id = 1 FOR UPDATE")
-        .execute(&mut *tx)
-        .await?;
-    // A new snapshot, taken with the counter held: every earlier pass's numbering is visible.
-    let ids: Vec<i64> =
-        query::<Postgres>("SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $1")
-            .bind(PASS_LIMIT)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
-    let count = ids.len();
-    let n = i64::try_from(count).map_err(backend)?;
-    if n == 0 {
-        tx.commit().await?;
-        return Ok(0);
-    }
-    let last: i64 =
-        query::<Postgres>("UPDATE event_counter SET last = last + $1 WHERE id = 1 RETURNING last")
-            .bind(n)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-    let rows: Vec<PgRow> = query::<Postgres>(concat!(
-        "UPDATE events e SET position = $1 + u.ord - 1
-           FROM unnest($2::int8[]) WITH ORDINALITY AS u(id, ord)
-          WHERE e.id = u.id AND e.position IS NULL
-         RETURNING ",
-        rows::event_cols!("e")
-    ))
-    .bind(last - n + 1)
-    .bind(ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    if rows.len() != count {
-        // Cannot happen (nothing else numbers or deletes unnumbered events); never leave a gap.
-        tx.rollback().await?;
-        return Err(backend(std::io::Error::other(
-            "events changed under the sequencer",
-        )));
-    }
-    let mut batch = rows
-        .iter()
-        .map(rows::event)
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    tx.commit().await?;
-    batch.sort_by_key(|e| e.position);
-    // No receivers is fine: nobody is listening yet.
-    let _ = shared.events.send(batch.into());
-    Ok(n)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The Store implementation
-
-/// Runs `$body` (which uses `$tx`) in a write transaction and commits it.
-macro_rules! write {
-    ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut $tx = $self.begin().await?;
-        let result = $body.await;
-        $self.finish($tx, result).await
-    }};
-}
-
-/// Runs `$body` (which uses `$c`) on a pooled connection.
-/// `read!(on POOL, ...)` uses another pool (the one reserved for delivering events).
-macro_rules! read {
-    ($self:ident, |$c:ident| $body:expr) => {
-        read!(on $self.inner.pool, |$c| $body)
-    };
-    (on $pool:expr, |$c:ident| $body:expr) => {{
-        let mut conn = $pool.acquire().await?;
-        let $c: &mut PgConnection = &mut conn;
-        $body.await
-    }};
-}
-
-/// Runs `$body` (which uses `$c`) in a read-only snapshot; `snapshot!(on POOL, ...)` as `read!`.
-macro_rules! snapshot {
-    ($self:ident, |$c:ident| $body:expr) => {
-        snapshot!(on $self.inner.pool, |$c| $body)
-    };
-    (on $pool:expr, |$c:ident| $body:expr) => {{
-        let mut tx = snapshot(&$pool).await?;
-        let $c: &mut PgConnection = &mut tx;
-        let result = $body.await;
-        let _ = tx.commit().await;
+    /// Ends the snapshot (it wrote nothing, so its own outcome does not matter) and passes on
+    /// the result of the reads.
+    async fn end<T>(self, result: Result<T>) -> Result<T> {
+        let _ = self.0.commit().await;
         result
-    }};
+    }
+}
+
+type Q = Query<'static, Postgres, PgArguments>;
+
+/// A statement (every statement of this backend is a `&'static str`).
+fn q(sql: &'static str) -> Q {
+    query(sql)
+}
+
+/// The constraint a statement violated, if it failed on a unique constraint.
+fn unique_violation(e: &sqlx_core::Error) -> Option<String> {
+    match e {
+        sqlx_core::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+            Some(db.constraint().unwrap_or_default().to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// A page size as PostgreSQL takes it.
+fn limit(n: u32) -> i64 {
+    i64::from(n)
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl Lifecycle for PgStore {
     async fn ping(&self) -> Result<()> {
         query::<Postgres>("SELECT 1")
             .execute(&self.inner.pool)
             .await?;
         Ok(())
     }
-
     async fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
         // Waits for the writes in progress; later ones see `closed`.
@@ -728,360 +423,5 @@ impl Store for PgStore {
         if let Some(task) = task {
             let _ = task.await;
         }
-    }
-
-    fn subscribe(&self) -> broadcast::Receiver<Arc<[Event]>> {
-        self.inner.shared.events.subscribe()
-    }
-
-    async fn settle(&self) -> Result<()> {
-        let pool = &self.inner.pool;
-        let horizon: Option<i64> =
-            query::<Postgres>("SELECT max(id) FROM events WHERE position IS NULL")
-                .fetch_one(pool)
-                .await?
-                .try_get(0)?;
-        let Some(horizon) = horizon else {
-            return Ok(());
-        };
-        let shared = &self.inner.shared;
-        loop {
-            let pending: bool = query::<Postgres>(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE position IS NULL AND id <= $1)",
-            )
-            .bind(horizon)
-            .fetch_one(pool)
-            .await?
-            .try_get(0)?;
-            if !pending {
-                return Ok(());
-            }
-            if shared.leader.load(Ordering::SeqCst) {
-                let mut rounds = shared.rounds.subscribe();
-                shared.wake.notify_one();
-                let _ = tokio::time::timeout(POLL * 4, rounds.changed()).await;
-            } else if self.inner.closed.load(Ordering::SeqCst) {
-                // This store's sequencer has stopped and there may be no other node: number
-                // them here (safe beside a sequencer, see step 4 of the module docs).
-                let mut conn = pool.acquire().await?;
-                drain(shared, &mut conn).await?;
-            } else {
-                // Another node numbers them (or this one will, once it takes the lock over).
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    }
-
-    async fn create_user(&self, new: NewUser) -> Result<User> {
-        write!(self, |tx| ops::create_user(&mut tx, new))
-    }
-    async fn user(&self, id: UserId) -> Result<Option<User>> {
-        read!(self, |c| ops::user(c, id))
-    }
-    async fn user_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>> {
-        let login = login.to_lowercase();
-        read!(self, |c| ops::user_credentials(c, &login))
-    }
-    async fn users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
-        read!(self, |c| ops::users_by_usernames(c, usernames))
-    }
-    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        read!(on self.inner.feed_pool, |c| ops::users_by_ids(c, ids))
-    }
-    async fn list_users(&self, query: UserQuery) -> Result<Vec<User>> {
-        read!(self, |c| ops::list_users(c, &query))
-    }
-    async fn update_user(
-        &self,
-        id: UserId,
-        patch: UserPatch,
-        actor_id: Option<UserId>,
-    ) -> Result<User> {
-        write!(self, |tx| ops::update_user(&mut tx, id, patch, actor_id))
-    }
-    async fn count_admins(&self) -> Result<i64> {
-        read!(self, |c| ops::count_admins(c))
-    }
-
-    async fn create_token(&self, new: NewToken) -> Result<TokenInfo> {
-        write!(self, |tx| ops::create_token(&mut tx, new))
-    }
-    async fn token_by_hash(
-        &self,
-        hash: [u8; 32],
-        now: Millis,
-    ) -> Result<Option<(TokenInfo, User)>> {
-        read!(self, |c| ops::token_by_hash(c, &hash, now))
-    }
-    async fn touch_token(&self, id: TokenId, now: Millis) -> Result<()> {
-        write!(self, |tx| ops::touch_token(&mut tx, id, now))
-    }
-    async fn list_tokens(&self, user_id: UserId) -> Result<Vec<TokenInfo>> {
-        read!(self, |c| ops::list_tokens(c, user_id))
-    }
-    async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool> {
-        write!(self, |tx| ops::revoke_token(&mut tx, user_id, id))
-    }
-    async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64> {
-        write!(self, |tx| ops::revoke_sessions(&mut tx, user_id, except))
-    }
-
-    async fn create_channel(&self, new: NewChannel) -> Result<Channel> {
-        write!(self, |tx| ops::create_channel(&mut tx, new))
-    }
-    async fn open_direct(&self, creator: UserId, user_ids: Vec<UserId>) -> Result<(Channel, bool)> {
-        write!(self, |tx| ops::open_direct(&mut tx, creator, user_ids))
-    }
-    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>> {
-        read!(self, |c| ops::channel(c, id))
-    }
-    async fn channel_for(
-        &self,
-        id: ChannelId,
-        user_id: UserId,
-    ) -> Result<Option<(Channel, Option<Membership>)>> {
-        read!(self, |c| ops::channel_for(c, id, user_id))
-    }
-    async fn my_channels(&self, user_id: UserId) -> Result<Vec<ChannelSummary>> {
-        read!(self, |c| ops::my_channels(c, user_id, None))
-    }
-    async fn my_channel(&self, id: ChannelId, user_id: UserId) -> Result<Option<ChannelSummary>> {
-        let mut v = read!(self, |c| ops::my_channels(c, user_id, Some(id)))?;
-        Ok(v.pop())
-    }
-    async fn browse_channels(&self, query: BrowseQuery) -> Result<Vec<Channel>> {
-        read!(self, |c| ops::browse_channels(c, &query))
-    }
-    async fn update_channel(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        patch: ChannelPatch,
-        guard: Guard,
-    ) -> Result<Channel> {
-        write!(self, |tx| ops::update_channel(
-            &mut tx, id, actor_id, patch, guard
-        ))
-    }
-    async fn add_member(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        user_id: UserId,
-        role: ChannelRole,
-        guard: Guard,
-    ) -> Result<(Membership, bool)> {
-        write!(self, |tx| ops::add_member(
-            &mut tx, id, actor_id, user_id, role, guard
-        ))
-    }
-    async fn remove_member(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        user_id: UserId,
-        guard: Guard,
-    ) -> Result<()> {
-        write!(self, |tx| ops::remove_member(
-            &mut tx, id, actor_id, user_id, guard
-        ))
-    }
-    async fn set_member_role(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        user_id: UserId,
-        role: ChannelRole,
-        guard: Guard,
-    ) -> Result<Membership> {
-        write!(self, |tx| ops::set_member_role(
-            &mut tx, id, actor_id, user_id, role, guard
-        ))
-    }
-    async fn members(
-        &self,
-        id: ChannelId,
-        after: Option<UserId>,
-        limit: u32,
-    ) -> Result<Vec<(Membership, User)>> {
-        read!(self, |c| ops::members(c, id, after, limit))
-    }
-    async fn mark_read(
-        &self,
-        id: ChannelId,
-        user_id: UserId,
-        seq: i64,
-        guard: Guard,
-    ) -> Result<Membership> {
-        write!(self, |tx| ops::mark_read(&mut tx, id, user_id, seq, guard))
-    }
-
-    async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted> {
-        write!(self, |tx| ops::post_message(&mut tx, new, guard))
-    }
-    async fn message(&self, id: MessageId) -> Result<Option<Message>> {
-        snapshot!(self, |c| ops::message(c, id))
-    }
-    async fn history(
-        &self,
-        id: ChannelId,
-        anchor: Anchor,
-        limit: u32,
-        include_replies: bool,
-    ) -> Result<Vec<Message>> {
-        snapshot!(self, |c| ops::history(
-            c,
-            id,
-            anchor,
-            limit,
-            include_replies
-        ))
-    }
-    async fn thread(&self, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
-        snapshot!(self, |c| ops::thread(c, root, after_seq, limit))
-    }
-    async fn edit_message(
-        &self,
-        id: MessageId,
-        actor_id: UserId,
-        text: String,
-        mentions: Mentions,
-        guard: Guard,
-    ) -> Result<Message> {
-        write!(self, |tx| ops::edit_message(
-            &mut tx, id, actor_id, text, mentions, guard
-        ))
-    }
-    async fn delete_message(
-        &self,
-        id: MessageId,
-        actor_id: UserId,
-        guard: Guard,
-    ) -> Result<Message> {
-        write!(self, |tx| ops::delete_message(&mut tx, id, actor_id, guard))
-    }
-    async fn set_reaction(
-        &self,
-        id: MessageId,
-        user_id: UserId,
-        emoji: String,
-        present: bool,
-        guard: Guard,
-    ) -> Result<(Message, bool)> {
-        write!(self, |tx| ops::set_reaction(
-            &mut tx, id, user_id, emoji, present, guard
-        ))
-    }
-    async fn set_pinned(
-        &self,
-        id: MessageId,
-        user_id: UserId,
-        pinned: bool,
-        guard: Guard,
-    ) -> Result<(Message, bool)> {
-        write!(self, |tx| ops::set_pinned(
-            &mut tx, id, user_id, pinned, guard
-        ))
-    }
-    async fn pins(&self, id: ChannelId) -> Result<Vec<Message>> {
-        snapshot!(self, |c| ops::pins(c, id))
-    }
-
-    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
-        snapshot!(on self.inner.feed_pool, |c| ops::messages_by_ids(c, ids))
-    }
-    async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>> {
-        read!(on self.inner.feed_pool, |c| ops::channels_by_ids(c, ids))
-    }
-    async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
-        read!(self, |c| ops::channel_ids_of(c, user_id))
-    }
-    async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>> {
-        snapshot!(self, |c| ops::search_messages(c, &query))
-    }
-    async fn search_channels(
-        &self,
-        user_id: UserId,
-        text: &str,
-        limit: u32,
-    ) -> Result<Vec<(Channel, bool)>> {
-        read!(self, |c| ops::search_channels(c, user_id, text, limit))
-    }
-    async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep> {
-        write!(self, |tx| ops::reindex_batch(&mut tx, after, limit))
-    }
-    async fn message_stats(&self) -> Result<(u64, MessageId)> {
-        read!(self, |c| ops::message_stats(c))
-    }
-    async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
-        read!(self, |c| ops::token_valid(c, id, now))
-    }
-
-    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
-        write!(self, |tx| files::create(&mut tx, new, quota))
-    }
-    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
-        read!(self, |c| files::get(c, id))
-    }
-    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
-        read!(self, |c| files::channels(c, id))
-    }
-    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
-        read!(self, |c| files::user_bytes(c, user_id))
-    }
-    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
-        write!(self, |tx| files::sweep(&mut tx, unattached_before, limit))
-    }
-    async fn files_not_under_key(
-        &self,
-        key_id: &str,
-        after: FileId,
-        limit: u32,
-    ) -> Result<Vec<StoredFile>> {
-        read!(self, |c| files::not_under_key(c, key_id, after, limit))
-    }
-    async fn rewrap_file_key(
-        &self,
-        id: FileId,
-        old_key_id: &str,
-        new_key_id: &str,
-        wrapped_key: Vec<u8>,
-    ) -> Result<bool> {
-        write!(self, |tx| files::rewrap(
-            &mut tx,
-            id,
-            old_key_id,
-            new_key_id,
-            wrapped_key
-        ))
-    }
-    async fn files_without_preview(
-        &self,
-        content_type: &str,
-        after: FileId,
-        limit: u32,
-    ) -> Result<Vec<StoredFile>> {
-        read!(self, |c| files::without_preview(
-            c,
-            content_type,
-            after,
-            limit
-        ))
-    }
-    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
-        write!(self, |tx| files::set_preview(&mut tx, id, sealed))
-    }
-
-    async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
-        read!(on self.inner.feed_pool, |c| ops::events_after(c, position, limit))
-    }
-    async fn last_position(&self) -> Result<i64> {
-        read!(self, |c| ops::last_position(c))
-    }
-    async fn first_position(&self) -> Result<i64> {
-        read!(self, |c| ops::first_position(c))
-    }
-    async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64> {
-        write!(self, |tx| ops::prune_events(&mut tx, before, keep_last))
     }
 }

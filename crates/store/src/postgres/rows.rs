@@ -2,11 +2,14 @@
 //! statements stay `&'static str`) and the readers below must stay in the same order.
 
 use enclave_core::{
-    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Mentions, Message,
-    MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Message, MessageId,
+    Millis, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use sqlx_core::row::Row;
 use sqlx_postgres::PgRow;
+
+use crate::Result;
+use crate::common::mentions_from_columns;
 
 type R<T> = std::result::Result<T, sqlx_core::Error>;
 
@@ -198,9 +201,6 @@ macro_rules! event_cols {
 
 pub(crate) use {channel_cols, event_cols, member_cols, message_cols, token_cols, user_cols};
 
-pub const MENTION_CHANNEL: i64 = 1;
-pub const MENTION_HERE: i64 = 2;
-
 fn bad(idx: usize, what: &str) -> sqlx_core::Error {
     sqlx_core::Error::ColumnDecode {
         index: idx.to_string(),
@@ -285,15 +285,7 @@ pub fn message(r: &PgRow) -> R<Message> {
         text: r.try_get(4)?,
         thread_root_id: r.try_get::<Option<i64>, _>(5)?.map(MessageId),
         client_msg_id: r.try_get(6)?,
-        mentions: Mentions {
-            user_ids: ids
-                .split_ascii_whitespace()
-                .filter_map(|s| s.parse().ok())
-                .map(UserId)
-                .collect(),
-            channel: flags & MENTION_CHANNEL != 0,
-            here: flags & MENTION_HERE != 0,
-        },
+        mentions: mentions_from_columns(flags, &ids),
         reply_count: r.try_get(9)?,
         last_reply_at: opt_millis(r, 10)?,
         pinned_at: opt_millis(r, 11)?,
@@ -333,14 +325,12 @@ pub fn event(r: &PgRow) -> R<Event> {
     })
 }
 
-/// The storage form of a message's mentions: flags and space-separated user ids.
-pub fn mention_columns(m: &Mentions) -> (i64, String) {
-    let flags = if m.channel { MENTION_CHANNEL } else { 0 } | if m.here { MENTION_HERE } else { 0 };
-    let ids = m
-        .user_ids
-        .iter()
-        .map(|u| u.0.to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
-    (flags, ids)
+/// Reads every row with `f`.
+pub fn all<T>(rows: Vec<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> Result<Vec<T>> {
+    Ok(rows.iter().map(f).collect::<R<Vec<_>>>()?)
+}
+
+/// Reads the row, if any, with `f`.
+pub fn one<T>(row: Option<PgRow>, f: impl Fn(&PgRow) -> R<T>) -> Result<Option<T>> {
+    Ok(row.as_ref().map(f).transpose()?)
 }

@@ -7,8 +7,12 @@ use enclave_core::{
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::Tx;
-use crate::{Error, NewFile, Result, StoredFile};
+use async_trait::async_trait;
+
+use super::rows::prefixed;
+use super::{SqliteStore, Tx};
+use crate::common::size_i64;
+use crate::{Error, FileStore, NewFile, Result, StoredFile};
 
 pub const FILE_COLS: &str = "id, uploader_id, name, size, content_type, width, height, thumb_width, \
      thumb_height, thumb_type, preview_sealed, object, thumb_object, key_id, wrapped_key, created_at, attached_at";
@@ -63,14 +67,6 @@ pub fn stored_at(r: &Row<'_>, o: usize) -> rusqlite::Result<StoredFile> {
 
 fn stored(r: &Row<'_>) -> rusqlite::Result<StoredFile> {
     stored_at(r, 0)
-}
-
-fn size_i64(size: u64) -> Result<i64> {
-    i64::try_from(size).map_err(|_| {
-        Error::Domain(DomainError::FileTooLarge {
-            limit: i64::MAX as u64,
-        })
-    })
 }
 
 pub fn user_bytes(c: &Connection, user_id: UserId) -> Result<u64> {
@@ -180,11 +176,7 @@ pub fn detach_all(tx: &Tx<'_>, message: MessageId) -> Result<()> {
 pub fn attach_to_messages(c: &Connection, msgs: &mut [Message]) -> Result<()> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {} FROM message_files mf JOIN files f ON f.id = mf.file_id WHERE mf.message_id = ?1 ORDER BY f.id",
-        FILE_COLS
-            .split(", ")
-            .map(|col| format!("f.{}", col.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        prefixed(FILE_COLS, "f")
     ))?;
     for m in msgs.iter_mut() {
         m.files = stmt
@@ -265,4 +257,58 @@ pub fn set_preview(tx: &mut Tx<'_>, id: FileId, sealed: &[u8]) -> Result<bool> {
         )?
         .execute(params![id.0, sealed])?;
     Ok(n == 1)
+}
+
+#[async_trait]
+impl FileStore for SqliteStore {
+    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
+        self.write(move |tx| create(tx, new, quota)).await
+    }
+    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
+        self.read(move |c| get(c, id)).await
+    }
+    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
+        self.read(move |c| channels(c, id)).await
+    }
+    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
+        self.read(move |c| user_bytes(c, user_id)).await
+    }
+    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
+        self.write(move |tx| sweep(tx, unattached_before, limit))
+            .await
+    }
+    async fn files_not_under_key(
+        &self,
+        key_id: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let key_id = key_id.to_owned();
+        self.read(move |c| not_under_key(c, &key_id, after, limit))
+            .await
+    }
+    async fn rewrap_file_key(
+        &self,
+        id: FileId,
+        old_key_id: &str,
+        new_key_id: &str,
+        wrapped_key: Vec<u8>,
+    ) -> Result<bool> {
+        let (old, new) = (old_key_id.to_owned(), new_key_id.to_owned());
+        self.write(move |tx| rewrap(tx, id, &old, &new, &wrapped_key))
+            .await
+    }
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let content_type = content_type.to_owned();
+        self.read(move |c| without_preview(c, &content_type, after, limit))
+            .await
+    }
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+        self.write(move |tx| set_preview(tx, id, &sealed)).await
+    }
 }

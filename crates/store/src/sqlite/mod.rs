@@ -11,28 +11,30 @@
 //!
 //! Reads run on a small pool of read-only connections on the blocking thread pool; WAL lets
 //! them proceed while the writer commits. Each read runs in one read transaction (a snapshot).
+//!
+//! The SQL of each aggregate is in its own module (`accounts`, `channels`, `messages`, `files`,
+//! `search`, `events`), beside that aggregate's trait implementation: reads take a
+//! `&Connection`, writes the writer's [`Tx`] and append their events there.
 
+mod accounts;
+mod channels;
+mod events;
 mod files;
-mod ops;
+mod messages;
 mod rows;
+mod search;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelRole, ChannelSummary, Event, FileId, FileMeta, Membership,
-    Mentions, Message, MessageId, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
-};
+use enclave_core::{Event, Millis, NewEvent};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::{
-    BrowseQuery, ChannelPatch, Error, Guard, MessageSearch, NewChannel, NewFile, NewMessage,
-    NewToken, NewUser, Posted, ReindexStep, Result, Store, StoredFile, UserPatch, UserQuery,
-};
+use crate::{Error, Lifecycle, Result};
 
 /// Most jobs in one group commit.
 pub const MAX_BATCH: usize = 1024;
@@ -55,6 +57,12 @@ const SEARCH_INDEX_VERSION: i64 = 3;
 
 /// The newest schema version (`PRAGMA user_version`) this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// Whether a statement failed on a unique constraint (or a primary key).
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == rusqlite::ErrorCode::ConstraintViolation && (f.extended_code == 2067 || f.extended_code == 1555))
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
@@ -196,7 +204,7 @@ fn migrate(conn: &Connection) -> Result<()> {
             applied = true;
             conn.execute_batch(sql)?;
             if *v == SEARCH_INDEX_VERSION {
-                let n = ops::index_all(conn)?;
+                let n = search::index_all(conn)?;
                 tracing::info!(messages = n, "search index built");
             }
             conn.execute_batch(&format!("PRAGMA user_version = {v}"))?;
@@ -366,12 +374,11 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Lifecycle for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
     }
-
     async fn close(&self) {
         // Dropping the sender lets the writer finish the queue and stop.
         self.inner.writer.lock().take();
@@ -379,361 +386,5 @@ impl Store for SqliteStore {
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
-    }
-
-    fn subscribe(&self) -> broadcast::Receiver<Arc<[Event]>> {
-        self.inner.events.subscribe()
-    }
-
-    async fn settle(&self) -> Result<()> {
-        // Events get their positions in the transaction that appends them.
-        Ok(())
-    }
-
-    async fn create_user(&self, new: NewUser) -> Result<User> {
-        self.write(move |tx| ops::create_user(tx, new)).await
-    }
-    async fn user(&self, id: UserId) -> Result<Option<User>> {
-        self.read(move |c| ops::user(c, id)).await
-    }
-    async fn user_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>> {
-        let login = login.to_lowercase();
-        self.read(move |c| ops::user_credentials(c, &login)).await
-    }
-    async fn users_by_usernames(&self, usernames: &[String]) -> Result<Vec<User>> {
-        let names = usernames.to_vec();
-        self.read(move |c| ops::users_by_usernames(c, &names)).await
-    }
-    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        let ids = ids.to_vec();
-        self.read(move |c| ops::users_by_ids(c, &ids)).await
-    }
-    async fn list_users(&self, query: UserQuery) -> Result<Vec<User>> {
-        self.read(move |c| ops::list_users(c, &query)).await
-    }
-    async fn update_user(
-        &self,
-        id: UserId,
-        patch: UserPatch,
-        actor_id: Option<UserId>,
-    ) -> Result<User> {
-        self.write(move |tx| ops::update_user(tx, id, patch, actor_id))
-            .await
-    }
-    async fn count_admins(&self) -> Result<i64> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM users WHERE is_admin = 1 AND active = 1",
-                [],
-                |r| r.get(0),
-            )?)
-        })
-        .await
-    }
-
-    async fn create_token(&self, new: NewToken) -> Result<TokenInfo> {
-        self.write(move |tx| ops::create_token(tx, new)).await
-    }
-    async fn token_by_hash(
-        &self,
-        hash: [u8; 32],
-        now: Millis,
-    ) -> Result<Option<(TokenInfo, User)>> {
-        self.read(move |c| ops::token_by_hash(c, &hash, now)).await
-    }
-    async fn touch_token(&self, id: TokenId, now: Millis) -> Result<()> {
-        self.write(move |tx| {
-            tx.conn.execute(
-                "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
-                rusqlite::params![id.0, now.0],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-    async fn list_tokens(&self, user_id: UserId) -> Result<Vec<TokenInfo>> {
-        self.read(move |c| ops::list_tokens(c, user_id)).await
-    }
-    async fn revoke_token(&self, user_id: UserId, id: TokenId) -> Result<bool> {
-        self.write(move |tx| ops::revoke_token(tx, user_id, id))
-            .await
-    }
-
-    async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64> {
-        self.write(move |tx| ops::revoke_sessions(tx, user_id, except))
-            .await
-    }
-
-    async fn create_channel(&self, new: NewChannel) -> Result<Channel> {
-        self.write(move |tx| ops::create_channel(tx, new)).await
-    }
-    async fn open_direct(&self, creator: UserId, user_ids: Vec<UserId>) -> Result<(Channel, bool)> {
-        self.write(move |tx| ops::open_direct(tx, creator, user_ids))
-            .await
-    }
-    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>> {
-        self.read(move |c| ops::channel(c, id)).await
-    }
-    async fn channel_for(
-        &self,
-        id: ChannelId,
-        user_id: UserId,
-    ) -> Result<Option<(Channel, Option<Membership>)>> {
-        self.read(move |c| {
-            let Some(ch) = ops::channel(c, id)? else {
-                return Ok(None);
-            };
-            Ok(Some((ch, ops::membership(c, id, user_id)?)))
-        })
-        .await
-    }
-    async fn my_channels(&self, user_id: UserId) -> Result<Vec<ChannelSummary>> {
-        self.read(move |c| ops::my_channels(c, user_id, None)).await
-    }
-    async fn my_channel(&self, id: ChannelId, user_id: UserId) -> Result<Option<ChannelSummary>> {
-        self.read(move |c| Ok(ops::my_channels(c, user_id, Some(id))?.pop()))
-            .await
-    }
-    async fn browse_channels(&self, query: BrowseQuery) -> Result<Vec<Channel>> {
-        self.read(move |c| ops::browse_channels(c, &query)).await
-    }
-    async fn update_channel(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        patch: ChannelPatch,
-        guard: Guard,
-    ) -> Result<Channel> {
-        self.write(move |tx| ops::update_channel(tx, id, actor_id, patch, guard))
-            .await
-    }
-    async fn add_member(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        user_id: UserId,
-        role: ChannelRole,
-        guard: Guard,
-    ) -> Result<(Membership, bool)> {
-        self.write(move |tx| ops::add_member(tx, id, actor_id, user_id, role, guard))
-            .await
-    }
-    async fn remove_member(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        user_id: UserId,
-        guard: Guard,
-    ) -> Result<()> {
-        self.write(move |tx| ops::remove_member(tx, id, actor_id, user_id, guard))
-            .await
-    }
-    async fn set_member_role(
-        &self,
-        id: ChannelId,
-        actor_id: UserId,
-        user_id: UserId,
-        role: ChannelRole,
-        guard: Guard,
-    ) -> Result<Membership> {
-        self.write(move |tx| ops::set_member_role(tx, id, actor_id, user_id, role, guard))
-            .await
-    }
-    async fn members(
-        &self,
-        id: ChannelId,
-        after: Option<UserId>,
-        limit: u32,
-    ) -> Result<Vec<(Membership, User)>> {
-        self.read(move |c| ops::members(c, id, after, limit)).await
-    }
-    async fn mark_read(
-        &self,
-        id: ChannelId,
-        user_id: UserId,
-        seq: i64,
-        guard: Guard,
-    ) -> Result<Membership> {
-        self.write(move |tx| ops::mark_read(tx, id, user_id, seq, guard))
-            .await
-    }
-
-    async fn post_message(&self, new: NewMessage, guard: Guard) -> Result<Posted> {
-        self.write(move |tx| ops::post_message(tx, new, guard))
-            .await
-    }
-    async fn message(&self, id: MessageId) -> Result<Option<Message>> {
-        self.read(move |c| ops::message(c, id)).await
-    }
-    async fn history(
-        &self,
-        id: ChannelId,
-        anchor: Anchor,
-        limit: u32,
-        include_replies: bool,
-    ) -> Result<Vec<Message>> {
-        self.read(move |c| ops::history(c, id, anchor, limit, include_replies))
-            .await
-    }
-    async fn thread(&self, root: MessageId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
-        self.read(move |c| ops::thread(c, root, after_seq, limit))
-            .await
-    }
-    async fn edit_message(
-        &self,
-        id: MessageId,
-        actor_id: UserId,
-        text: String,
-        mentions: Mentions,
-        guard: Guard,
-    ) -> Result<Message> {
-        self.write(move |tx| ops::edit_message(tx, id, actor_id, text, mentions, guard))
-            .await
-    }
-    async fn delete_message(
-        &self,
-        id: MessageId,
-        actor_id: UserId,
-        guard: Guard,
-    ) -> Result<Message> {
-        self.write(move |tx| ops::delete_message(tx, id, actor_id, guard))
-            .await
-    }
-    async fn set_reaction(
-        &self,
-        id: MessageId,
-        user_id: UserId,
-        emoji: String,
-        present: bool,
-        guard: Guard,
-    ) -> Result<(Message, bool)> {
-        self.write(move |tx| ops::set_reaction(tx, id, user_id, emoji, present, guard))
-            .await
-    }
-    async fn set_pinned(
-        &self,
-        id: MessageId,
-        user_id: UserId,
-        pinned: bool,
-        guard: Guard,
-    ) -> Result<(Message, bool)> {
-        self.write(move |tx| ops::set_pinned(tx, id, user_id, pinned, guard))
-            .await
-    }
-    async fn pins(&self, id: ChannelId) -> Result<Vec<Message>> {
-        self.read(move |c| ops::pins(c, id)).await
-    }
-
-    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
-        let ids = ids.to_vec();
-        self.read(move |c| ops::messages_by_ids(c, &ids)).await
-    }
-    async fn channels_by_ids(&self, ids: &[ChannelId]) -> Result<Vec<Channel>> {
-        let ids = ids.to_vec();
-        self.read(move |c| ops::channels_by_ids(c, &ids)).await
-    }
-    async fn channel_ids_of(&self, user_id: UserId) -> Result<Vec<ChannelId>> {
-        self.read(move |c| ops::channel_ids_of(c, user_id)).await
-    }
-    async fn search_messages(&self, query: MessageSearch) -> Result<Vec<Message>> {
-        self.read(move |c| ops::search_messages(c, &query)).await
-    }
-    async fn search_channels(
-        &self,
-        user_id: UserId,
-        text: &str,
-        limit: u32,
-    ) -> Result<Vec<(Channel, bool)>> {
-        let text = text.to_owned();
-        self.read(move |c| ops::search_channels(c, user_id, &text, limit))
-            .await
-    }
-    async fn reindex_batch(&self, after: MessageId, limit: u32) -> Result<ReindexStep> {
-        self.write(move |tx| ops::reindex_batch(tx, after, limit))
-            .await
-    }
-    async fn message_stats(&self) -> Result<(u64, MessageId)> {
-        self.read(ops::message_stats).await
-    }
-    async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
-        self.read(move |c| ops::token_valid(c, id, now)).await
-    }
-    async fn first_position(&self) -> Result<i64> {
-        self.read(ops::first_position).await
-    }
-    async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64> {
-        self.write(move |tx| ops::prune_events(tx, before, keep_last))
-            .await
-    }
-
-    async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
-        self.write(move |tx| files::create(tx, new, quota)).await
-    }
-    async fn file(&self, id: FileId) -> Result<Option<StoredFile>> {
-        self.read(move |c| files::get(c, id)).await
-    }
-    async fn file_channels(&self, id: FileId) -> Result<Vec<ChannelId>> {
-        self.read(move |c| files::channels(c, id)).await
-    }
-    async fn user_file_bytes(&self, user_id: UserId) -> Result<u64> {
-        self.read(move |c| files::user_bytes(c, user_id)).await
-    }
-    async fn sweep_files(&self, unattached_before: Millis, limit: u32) -> Result<Vec<StoredFile>> {
-        self.write(move |tx| files::sweep(tx, unattached_before, limit))
-            .await
-    }
-    async fn files_not_under_key(
-        &self,
-        key_id: &str,
-        after: FileId,
-        limit: u32,
-    ) -> Result<Vec<StoredFile>> {
-        let key_id = key_id.to_owned();
-        self.read(move |c| files::not_under_key(c, &key_id, after, limit))
-            .await
-    }
-    async fn rewrap_file_key(
-        &self,
-        id: FileId,
-        old_key_id: &str,
-        new_key_id: &str,
-        wrapped_key: Vec<u8>,
-    ) -> Result<bool> {
-        let (old, new) = (old_key_id.to_owned(), new_key_id.to_owned());
-        self.write(move |tx| files::rewrap(tx, id, &old, &new, &wrapped_key))
-            .await
-    }
-    async fn files_without_preview(
-        &self,
-        content_type: &str,
-        after: FileId,
-        limit: u32,
-    ) -> Result<Vec<StoredFile>> {
-        let content_type = content_type.to_owned();
-        self.read(move |c| files::without_preview(c, &content_type, after, limit))
-            .await
-    }
-    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
-        self.write(move |tx| files::set_preview(tx, id, &sealed))
-            .await
-    }
-
-    async fn events_after(&self, position: i64, limit: u32) -> Result<Vec<Event>> {
-        self.read(move |c| ops::events_after(c, position, limit))
-            .await
-    }
-    async fn last_position(&self) -> Result<i64> {
-        self.read(|c| {
-            Ok(
-                // After pruning the log can be empty; positions still never go back.
-                c.query_row(
-                    "SELECT max(coalesce((SELECT max(position) FROM events), 0),
-                                coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))",
-                    [],
-                    |r| r.get(0),
-                )?,
-            )
-        })
-        .await
     }
 }

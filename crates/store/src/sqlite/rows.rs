@@ -2,11 +2,13 @@
 //! must stay in the same order.
 
 use enclave_core::{
-    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Mentions, Message,
-    MessageId, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Message, MessageId,
+    Millis, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
+
+use crate::common::mentions_from_columns;
 
 pub const USER_COLS: &str = "id, username, display_name, email, is_admin, is_bot, active, created_at, \
      updated_at, status_text, dnd";
@@ -19,9 +21,6 @@ pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_
 pub const TOKEN_COLS: &str = "id, user_id, kind, name, created_at, last_used_at, expires_at";
 pub const EVENT_COLS: &str =
     "position, kind, channel_id, user_id, actor_id, message_id, extra, created_at";
-
-pub const MENTION_CHANNEL: i64 = 1;
-pub const MENTION_HERE: i64 = 2;
 
 fn bad(idx: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown {what}").into())
@@ -104,15 +103,7 @@ pub fn message(r: &Row<'_>) -> rusqlite::Result<Message> {
         text: r.get(4)?,
         thread_root_id: r.get::<_, Option<i64>>(5)?.map(MessageId),
         client_msg_id: r.get(6)?,
-        mentions: Mentions {
-            user_ids: ids
-                .split_ascii_whitespace()
-                .filter_map(|s| s.parse().ok())
-                .map(UserId)
-                .collect(),
-            channel: flags & MENTION_CHANNEL != 0,
-            here: flags & MENTION_HERE != 0,
-        },
+        mentions: mentions_from_columns(flags, &ids),
         reply_count: r.get(9)?,
         last_reply_at: opt_millis(r, 10)?,
         pinned_at: opt_millis(r, 11)?,
@@ -152,14 +143,10 @@ pub fn event(r: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-/// The storage form of a message's mentions: flags and space-separated user ids.
-pub fn mention_columns(m: &Mentions) -> (i64, String) {
-    let flags = if m.channel { MENTION_CHANNEL } else { 0 } | if m.here { MENTION_HERE } else { 0 };
-    let ids = m
-        .user_ids
-        .iter()
-        .map(|u| u.0.to_string())
+/// A column list (as the constants above) with every column qualified by `alias`.
+pub fn prefixed(cols: &str, alias: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
         .collect::<Vec<_>>()
-        .join(" ");
-    (flags, ids)
+        .join(", ")
 }

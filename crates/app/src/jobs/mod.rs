@@ -1,0 +1,247 @@
+//! Background jobs: work the server does on a timer rather than for a request (pruning the
+//! event log, sweeping unreferenced files; later retention, backups, directory sync, metrics).
+//!
+//! Every job is a [`Job`]: a name, an interval and an async `run` that gets a [`JobCtx`] (to
+//! report progress and to see that the server is stopping) and returns a [`JobReport`]. The
+//! same job runs in two ways:
+//! - [`Scheduler::start`] runs each registered job at once and then every `interval` (no jitter:
+//!   a run that overruns delays the next one instead of bunching them), logs each start, finish
+//!   and report with `tracing`, keeps each job's [`JobStatus`], and on
+//!   [`Scheduler::shutdown`] tells running jobs to stop and waits for them;
+//! - [`run_once`] runs one job to completion now (the `enclave admin` commands).
+//!
+//! A job must be safe to interrupt between its steps and to run again: a job that sees
+//! [`JobCtx::stopping`] returns what it did so far.
+
+mod prune_events;
+mod seal_previews;
+mod sweep_files;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use enclave_core::Millis;
+use futures_util::future::BoxFuture;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+pub use prune_events::PruneEvents;
+pub use seal_previews::SealPreviews;
+pub use sweep_files::SweepFiles;
+
+use crate::error::Result;
+
+/// Work run in the background on an interval, or once on demand.
+pub trait Job: Send + Sync + 'static {
+    /// A stable, kebab-case name (`sweep-files`): in logs, in statuses, on the command line.
+    fn name(&self) -> &'static str;
+    /// Time between the starts of two scheduled runs.
+    fn interval(&self) -> Duration;
+    /// One run.
+    fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>>;
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    /// Things handled (events pruned, files removed).
+    pub n_items: u64,
+    /// One sentence for people (`removed 3 unreferenced file(s)`).
+    pub summary: String,
+}
+
+/// How far a running job has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub done: u64,
+    /// The total, when the job knows it.
+    pub total: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done(JobReport),
+    /// The error, as logged.
+    Failed(String),
+}
+
+/// A job's state, for operators (a future admin console).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    pub name: &'static str,
+    pub interval: Duration,
+    /// Runs started so far.
+    pub n_runs: u64,
+    pub running: bool,
+    /// Progress of the current run, or of the last one when none is running.
+    pub progress: Option<Progress>,
+    pub last_started: Option<Millis>,
+    /// How long the last finished run took.
+    pub last_took: Option<Duration>,
+    pub last_outcome: Option<Outcome>,
+}
+
+impl JobStatus {
+    fn new(job: &dyn Job) -> Self {
+        JobStatus {
+            name: job.name(),
+            interval: job.interval(),
+            n_runs: 0,
+            running: false,
+            progress: None,
+            last_started: None,
+            last_took: None,
+            last_outcome: None,
+        }
+    }
+}
+
+/// What a running job gets: a progress reporter and the shutdown signal.
+pub struct JobCtx {
+    name: &'static str,
+    status: Arc<Mutex<JobStatus>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl JobCtx {
+    /// Records how far the run has got.
+    pub fn progress(&self, done: u64, total: Option<u64>) {
+        self.status.lock().progress = Some(Progress { done, total });
+        tracing::debug!(job = self.name, done, total, "job progress");
+    }
+
+    /// Whether the server is stopping: the job should return at its next safe point.
+    pub fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves when the server starts stopping.
+    pub async fn stopped(&self) {
+        let mut stop = self.stop.clone();
+        // An error means the scheduler is gone, which is a stop too.
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+/// Runs `job` once, with its status recorded in `status`, and logs it.
+async fn run_logged(
+    job: &dyn Job,
+    status: &Arc<Mutex<JobStatus>>,
+    stop: watch::Receiver<bool>,
+) -> Result<JobReport> {
+    let name = job.name();
+    {
+        let mut s = status.lock();
+        s.n_runs += 1;
+        s.running = true;
+        s.progress = None;
+        s.last_started = Some(Millis::now());
+    }
+    tracing::debug!(job = name, "job started");
+    let ctx = JobCtx {
+        name,
+        status: status.clone(),
+        stop,
+    };
+    let started = Instant::now();
+    let result = job.run(&ctx).await;
+    let took = started.elapsed();
+    let took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    match &result {
+        Ok(report) if report.n_items > 0 => {
+            tracing::info!(
+                job = name,
+                n_items = report.n_items,
+                took_ms,
+                "{}",
+                report.summary
+            );
+        }
+        Ok(report) => {
+            tracing::debug!(job = name, took_ms, "{}", report.summary);
+        }
+        Err(e) => tracing::warn!(job = name, took_ms, error = %e, "job failed"),
+    }
+    let mut s = status.lock();
+    s.running = false;
+    s.last_took = Some(took);
+    s.last_outcome = Some(match &result {
+        Ok(report) => Outcome::Done(report.clone()),
+        Err(e) => Outcome::Failed(e.to_string()),
+    });
+    result
+}
+
+/// Runs one job now, to completion (the command line's way).
+pub async fn run_once(job: &dyn Job) -> Result<JobReport> {
+    let status = Arc::new(Mutex::new(JobStatus::new(job)));
+    let (_stop, stop_rx) = watch::channel(false);
+    run_logged(job, &status, stop_rx).await
+}
+
+/// Registered jobs, running on their intervals until [`Scheduler::shutdown`] (dropping the
+/// scheduler stops them too, without waiting).
+pub struct Scheduler {
+    stop: watch::Sender<bool>,
+    statuses: Vec<Arc<Mutex<JobStatus>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Scheduler {
+    /// Starts every job: each runs at once, then every `interval` after the previous start
+    /// (or after the previous run ended, when that run took longer than the interval).
+    pub fn start(jobs: Vec<Arc<dyn Job>>) -> Scheduler {
+        let (stop, _) = watch::channel(false);
+        let mut statuses = Vec::with_capacity(jobs.len());
+        let mut tasks = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let status = Arc::new(Mutex::new(JobStatus::new(job.as_ref())));
+            statuses.push(status.clone());
+            tasks.push(tokio::spawn(run_every(job, status, stop.subscribe())));
+        }
+        Scheduler {
+            stop,
+            statuses,
+            tasks: Mutex::new(tasks),
+        }
+    }
+
+    /// Every job's status, in registration order.
+    pub fn status(&self) -> Vec<JobStatus> {
+        self.statuses.iter().map(|s| s.lock().clone()).collect()
+    }
+
+    /// Tells running jobs to stop, and waits until every job has returned. No run starts
+    /// afterwards.
+    pub async fn shutdown(&self) {
+        self.stop.send_replace(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a background job's task failed");
+            }
+        }
+    }
+}
+
+/// Runs a job at once and then on its interval until the stop signal.
+async fn run_every(job: Arc<dyn Job>, status: Arc<Mutex<JobStatus>>, stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(job.interval().max(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut until_stop = stop.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = until_stop.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        // A failure is logged and recorded; the next run is on time regardless.
+        let _ = run_logged(job.as_ref(), &status, stop.clone()).await;
+    }
+}

@@ -1,0 +1,167 @@
+//! The scheduler on paused time: runs start at once and then exactly on the interval, an
+//! overrun delays the next run instead of bunching runs, failures are recorded, and shutdown
+//! stops a running job at its next step.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::{Job, JobCtx, JobReport, Outcome, Progress, Scheduler, run_once};
+use crate::error::{Error, Result};
+
+/// A job of `steps` steps of `step` each, that records when each run started.
+struct Steps {
+    interval: Duration,
+    steps: u64,
+    step: Duration,
+    fail: bool,
+    starts: Mutex<Vec<Instant>>,
+}
+
+impl Steps {
+    fn new(interval: Duration, steps: u64, step: Duration) -> Arc<Steps> {
+        Arc::new(Steps {
+            interval,
+            steps,
+            step,
+            fail: false,
+            starts: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Start times relative to `t0`, in whole seconds.
+    fn starts_since(&self, t0: Instant) -> Vec<u64> {
+        self.starts
+            .lock()
+            .iter()
+            .map(|t| t.duration_since(t0).as_secs())
+            .collect()
+    }
+}
+
+impl Job for Steps {
+    fn name(&self) -> &'static str {
+        "steps"
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
+        Box::pin(async move {
+            self.starts.lock().push(Instant::now());
+            let mut done = 0;
+            while done < self.steps && !ctx.stopping() {
+                tokio::time::sleep(self.step).await;
+                done += 1;
+                ctx.progress(done, Some(self.steps));
+            }
+            if self.fail {
+                return Err(Error::internal("broken"));
+            }
+            Ok(JobReport {
+                n_items: done,
+                summary: format!("{done} step(s)"),
+            })
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_run_at_once_then_exactly_on_their_interval() {
+    let t0 = Instant::now();
+    let job = Steps::new(Duration::from_secs(10), 1, Duration::from_secs(1));
+    let scheduler = Scheduler::start(vec![job.clone()]);
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(job.starts_since(t0), vec![0, 10, 20, 30]);
+    let status = &scheduler.status()[0];
+    assert_eq!(status.name, "steps");
+    assert_eq!(status.n_runs, 4);
+    assert!(!status.running);
+    assert_eq!(status.last_took, Some(Duration::from_secs(1)));
+    assert_eq!(
+        status.last_outcome,
+        Some(Outcome::Done(JobReport {
+            n_items: 1,
+            summary: "1 step(s)".into()
+        }))
+    );
+    scheduler.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_longer_than_the_interval_delays_the_next_instead_of_bunching() {
+    let t0 = Instant::now();
+    let job = Steps::new(Duration::from_secs(10), 3, Duration::from_secs(5));
+    let scheduler = Scheduler::start(vec![job.clone()]);
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    assert_eq!(job.starts_since(t0), vec![0, 15, 30, 45]);
+    scheduler.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_is_recorded_and_the_next_run_is_on_time() {
+    let t0 = Instant::now();
+    let job = Arc::new(Steps {
+        fail: true,
+        ..Arc::into_inner(Steps::new(
+            Duration::from_secs(10),
+            1,
+            Duration::from_secs(1),
+        ))
+        .unwrap()
+    });
+    let scheduler = Scheduler::start(vec![job.clone()]);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(job.starts_since(t0), vec![0, 10]);
+    let status = &scheduler.status()[0];
+    assert!(
+        matches!(&status.last_outcome, Some(Outcome::Failed(e)) if e.contains("broken")),
+        "{status:?}"
+    );
+    scheduler.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_a_running_job_at_its_next_step_and_nothing_runs_after() {
+    let t0 = Instant::now();
+    let job = Steps::new(Duration::from_secs(60), 10, Duration::from_secs(1));
+    let idle = Steps::new(Duration::from_secs(60), 1, Duration::from_secs(1));
+    let scheduler = Scheduler::start(vec![job.clone(), idle.clone()]);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let status = &scheduler.status()[0];
+    assert!(status.running);
+    assert_eq!(
+        status.progress,
+        Some(Progress {
+            done: 3,
+            total: Some(10)
+        })
+    );
+    scheduler.shutdown().await;
+    // The step under way finishes; no other starts.
+    assert_eq!(t0.elapsed(), Duration::from_secs(4));
+    let status = &scheduler.status()[0];
+    assert!(!status.running);
+    assert!(
+        matches!(&status.last_outcome, Some(Outcome::Done(r)) if r.n_items == 4),
+        "{status:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(job.starts_since(t0), vec![0]);
+    assert_eq!(idle.starts_since(t0), vec![0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_once_runs_a_job_to_completion_now() {
+    let job = Steps::new(Duration::from_secs(3600), 3, Duration::from_secs(1));
+    let report = run_once(job.as_ref()).await.unwrap();
+    assert_eq!(report.n_items, 3);
+    assert_eq!(job.starts.lock().len(), 1);
+}

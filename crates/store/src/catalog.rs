@@ -1,0 +1,305 @@
+//! The catalogue of Enclave's tables: every table that holds data, its columns with their
+//! types and the schema version that added them, its primary key and its order. One list
+//! serves every tool that handles whole tables: `enclave migrate` (`crate::migrate`) copies and
+//! checksums exactly these columns, and backup, export and erasure will walk the same list.
+//! A column added to a schema must be added here (a test in `migrate` compares this list with
+//! both schemas).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Int,
+    /// An integer 0 or 1 in SQLite, a `boolean` in PostgreSQL.
+    Bool,
+    Text,
+    Blob,
+}
+
+impl Ty {
+    /// The PostgreSQL array type that carries a column of this type in a batch.
+    pub fn pg_array(self) -> &'static str {
+        match self {
+            Ty::Int => "int8[]",
+            Ty::Bool => "bool[]",
+            Ty::Text => "text[]",
+            Ty::Blob => "bytea[]",
+        }
+    }
+}
+
+/// One column of a table.
+pub struct Column {
+    pub name: &'static str,
+    pub ty: Ty,
+    /// The SQLite schema version that added the column, and the SQL value it has before that.
+    pub since: (i64, &'static str),
+}
+
+const fn col(name: &'static str, ty: Ty) -> Column {
+    Column {
+        name,
+        ty,
+        since: (1, ""),
+    }
+}
+
+/// One table.
+pub struct Table {
+    pub name: &'static str,
+    /// Every column that holds data, in rendering order (derived data, such as the search
+    /// index, and PostgreSQL's own bookkeeping columns are not listed).
+    pub columns: &'static [Column],
+    /// The columns of the primary key (for events: the position).
+    pub key: &'static [&'static str],
+    /// The primary key, in SQLite's `ORDER BY` form.
+    pub sqlite_order: &'static str,
+    /// The primary key, in PostgreSQL's `ORDER BY` form.
+    pub pg_order: &'static str,
+    /// The table has an identity column `id` whose sequence must be moved past the copied ids.
+    pub identity: bool,
+    /// The SQLite schema version that added the table (older databases have no rows for it).
+    pub since: i64,
+}
+
+use Ty::{Blob, Bool, Int, Text};
+
+/// Every table, in dependency order (a table only refers to tables before it), with its columns in rendering order.
+pub static TABLES: &[Table] = &[
+    Table {
+        name: "users",
+        columns: &[
+            col("id", Int),
+            col("username", Text),
+            col("display_name", Text),
+            col("email", Text),
+            col("password_hash", Text),
+            col("is_admin", Bool),
+            col("is_bot", Bool),
+            col("active", Bool),
+            col("created_at", Int),
+            col("updated_at", Int),
+            Column {
+                name: "status_text",
+                ty: Text,
+                since: (2, "''"),
+            },
+            Column {
+                name: "dnd",
+                ty: Bool,
+                since: (2, "0"),
+            },
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 1,
+    },
+    Table {
+        name: "tokens",
+        columns: &[
+            col("id", Int),
+            col("user_id", Int),
+            col("kind", Text),
+            col("token_hash", Blob),
+            col("name", Text),
+            col("created_at", Int),
+            col("last_used_at", Int),
+            col("expires_at", Int),
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 1,
+    },
+    Table {
+        name: "channels",
+        columns: &[
+            col("id", Int),
+            col("kind", Text),
+            col("name", Text),
+            col("name_key", Text),
+            col("dm_key", Text),
+            col("topic", Text),
+            col("purpose", Text),
+            col("creator_id", Int),
+            col("last_seq", Int),
+            col("n_members", Int),
+            col("archived_at", Int),
+            col("created_at", Int),
+            col("updated_at", Int),
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 1,
+    },
+    Table {
+        name: "members",
+        columns: &[
+            col("channel_id", Int),
+            col("user_id", Int),
+            col("role", Text),
+            col("last_read_seq", Int),
+            col("joined_at", Int),
+        ],
+        sqlite_order: "channel_id, user_id",
+        key: &["channel_id", "user_id"],
+        pg_order: "channel_id, user_id",
+        identity: false,
+        since: 1,
+    },
+    Table {
+        name: "messages",
+        columns: &[
+            col("id", Int),
+            col("channel_id", Int),
+            col("seq", Int),
+            col("user_id", Int),
+            col("text", Text),
+            col("thread_root_id", Int),
+            col("client_msg_id", Text),
+            col("mention_flags", Int),
+            col("mention_user_ids", Text),
+            col("reply_count", Int),
+            col("last_reply_at", Int),
+            col("pinned_at", Int),
+            col("pinned_by", Int),
+            col("created_at", Int),
+            col("edited_at", Int),
+            col("deleted_at", Int),
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 1,
+    },
+    Table {
+        name: "reactions",
+        columns: &[
+            col("message_id", Int),
+            col("emoji", Text),
+            col("user_id", Int),
+            col("created_at", Int),
+        ],
+        sqlite_order: "message_id, emoji COLLATE BINARY, user_id",
+        key: &["message_id", "emoji", "user_id"],
+        pg_order: "message_id, emoji COLLATE \"C\", user_id",
+        identity: false,
+        since: 1,
+    },
+    Table {
+        name: "mentions",
+        columns: &[
+            col("user_id", Int),
+            col("channel_id", Int),
+            col("seq", Int),
+            col("message_id", Int),
+        ],
+        sqlite_order: "user_id, channel_id, seq",
+        key: &["user_id", "channel_id", "seq"],
+        pg_order: "user_id, channel_id, seq",
+        identity: false,
+        since: 1,
+    },
+    Table {
+        name: "files",
+        columns: &[
+            col("id", Int),
+            col("uploader_id", Int),
+            col("name", Text),
+            col("size", Int),
+            col("content_type", Text),
+            col("width", Int),
+            col("height", Int),
+            col("thumb_width", Int),
+            col("thumb_height", Int),
+            col("thumb_type", Text),
+            col("object", Text),
+            col("thumb_object", Text),
+            col("key_id", Text),
+            col("wrapped_key", Blob),
+            col("created_at", Int),
+            col("attached_at", Int),
+            Column {
+                name: "preview_sealed",
+                ty: Blob,
+                // Older versions kept plain previews, which are not copied.
+                since: (5, "NULL"),
+            },
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 4,
+    },
+    Table {
+        name: "message_files",
+        columns: &[col("message_id", Int), col("file_id", Int)],
+        sqlite_order: "message_id, file_id",
+        key: &["message_id", "file_id"],
+        pg_order: "message_id, file_id",
+        identity: false,
+        since: 4,
+    },
+    Table {
+        name: "events",
+        columns: &[
+            col("position", Int),
+            col("kind", Text),
+            col("channel_id", Int),
+            col("user_id", Int),
+            col("actor_id", Int),
+            col("message_id", Int),
+            col("extra", Text),
+            col("created_at", Int),
+        ],
+        sqlite_order: "position",
+        key: &["position"],
+        // Unnumbered rows (there should be none) last, so they show as a difference.
+        pg_order: "position NULLS LAST, id",
+        identity: true,
+        since: 1,
+    },
+];
+
+impl Table {
+    /// The column names, comma-separated, in rendering order.
+    pub fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The table named `name`.
+    pub fn named(name: &str) -> Option<&'static Table> {
+        TABLES.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_listed_columns_and_names_are_unique() {
+        let mut tables = std::collections::HashSet::new();
+        for t in TABLES {
+            assert!(tables.insert(t.name), "{} listed twice", t.name);
+            let mut columns = std::collections::HashSet::new();
+            for c in t.columns {
+                assert!(columns.insert(c.name), "{}.{} listed twice", t.name, c.name);
+            }
+            assert!(!t.key.is_empty(), "{} has no key", t.name);
+            for k in t.key {
+                assert!(columns.contains(k), "{} key {k} is not a column", t.name);
+            }
+            assert_eq!(Table::named(t.name).map(|n| n.name), Some(t.name));
+        }
+    }
+}
