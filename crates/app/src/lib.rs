@@ -12,6 +12,8 @@
 
 mod accounts;
 mod channels;
+mod code;
+mod encoded;
 mod error;
 mod feed;
 mod files;
@@ -26,8 +28,10 @@ pub use accounts::{
     UpdateUser, VerifiedIdentity,
 };
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
+pub use code::{CodeInfo, ErrorCode, domain_code};
 pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
+pub use encoded::{Door, Encodings};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};

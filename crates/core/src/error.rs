@@ -1,5 +1,6 @@
-//! Domain failures. Doors map each variant to their own status (HTTP status, XMPP condition)
-//! through one error-code table in the HTTP crate.
+//! Domain failures. The application layer gives each variant a code from its one error-code
+//! table (`enclave_app::ErrorCode`); doors map codes to their own terms (HTTP status, XMPP
+//! condition).
 
 /// The kind of thing that was not found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

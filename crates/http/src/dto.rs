@@ -1,11 +1,13 @@
 //! Wire shapes of the REST API. Ids are decimal strings; times are RFC 3339 UTC strings with
 //! millisecond precision. Domain types never reach the wire directly: each has a DTO here.
 
+use enclave_app::realtime::PresenceInfo;
 use enclave_core::{
     Channel, ChannelSummary, FileMeta, Membership, Message, Millis, TokenInfo, User,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use time::format_description::well_known::Rfc3339;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 /// Formats a timestamp as RFC 3339.
@@ -21,8 +23,9 @@ fn opt_ts(m: Option<Millis>) -> Option<String> {
 }
 
 /// An id in a request body: a decimal string (numbers are accepted too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema, TS)]
 #[schema(value_type = String, example = "42")]
+#[ts(type = "string")]
 pub struct WireId(pub i64);
 
 impl<'de> Deserialize<'de> for WireId {
@@ -50,13 +53,14 @@ impl<'de> Deserialize<'de> for WireId {
 // ---------------------------------------------------------------------------------------------
 // Users and auth
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct UserDto {
     pub id: String,
     pub username: String,
     pub display_name: String,
     /// Shown to the user themself and to administrators only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub email: Option<String>,
     pub is_admin: bool,
     pub is_bot: bool,
@@ -80,27 +84,29 @@ impl UserDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct LoginRequest {
     /// Username or email address.
     pub login: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct LoginResponse {
     /// A bearer token; also set as the `enclave_session` HttpOnly cookie.
     pub token: String,
     pub user: UserDto,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SetupStatus {
     /// True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
     pub needs_setup: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct CreateUserRequest {
     pub username: String,
     /// Omit for accounts that only use tokens (bots).
@@ -108,12 +114,15 @@ pub struct CreateUserRequest {
     pub display_name: Option<String>,
     pub email: Option<String>,
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub admin: bool,
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub bot: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct UpdateUserRequest {
     pub display_name: Option<String>,
     /// An empty string clears the address.
@@ -127,7 +136,8 @@ pub struct UpdateUserRequest {
     pub admin: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct UserListQuery {
     /// Substring of username or display name.
     pub q: Option<String>,
@@ -136,15 +146,16 @@ pub struct UserListQuery {
     pub limit: Option<u32>,
     /// Administrators only.
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub include_inactive: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct UserList {
     pub users: Vec<UserDto>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct TokenDto {
     pub id: String,
     /// `session` or `pat`.
@@ -171,19 +182,20 @@ impl TokenDto {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct TokenList {
     pub tokens: Vec<TokenDto>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct CreateTokenRequest {
     pub name: String,
     /// Days until the token expires; omit for no expiry.
     pub expires_in_days: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CreatedToken {
     /// The secret, shown only this once.
     pub token: String,
@@ -191,15 +203,38 @@ pub struct CreatedToken {
     pub info: TokenDto,
 }
 
+/// A user's presence as others see it.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct PresenceDto {
+    pub user_id: String,
+    /// `online`, `away` or `offline`.
+    #[ts(type = "'online' | 'away' | 'offline'")]
+    pub presence: String,
+    pub status_text: String,
+    pub dnd: bool,
+}
+
+impl PresenceDto {
+    pub fn new(p: &PresenceInfo) -> Self {
+        PresenceDto {
+            user_id: p.user_id.to_string(),
+            presence: p.presence.as_str().to_owned(),
+            status_text: p.status_text.clone(),
+            dnd: p.dnd,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Channels
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ChannelDto {
     pub id: String,
     /// `null` for direct conversations.
     pub name: Option<String>,
     /// `public`, `private`, `dm` or `group_dm`.
+    #[ts(type = "ChannelKind")]
     pub kind: String,
     pub topic: String,
     pub purpose: String,
@@ -213,15 +248,20 @@ pub struct ChannelDto {
     pub updated_at: String,
     /// The viewer's role; absent when not a member.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub role: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub last_read_seq: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub unread_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub mention_count: Option<i64>,
     /// For direct conversations: the other participants.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub dm_user_ids: Option<Vec<String>>,
 }
 
@@ -264,21 +304,24 @@ impl ChannelDto {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ChannelList {
     pub channels: Vec<ChannelDto>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct CreateChannelRequest {
     pub name: String,
     /// `public` or `private`.
+    #[ts(type = "'public' | 'private'")]
     pub kind: String,
     pub topic: Option<String>,
     pub purpose: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct UpdateChannelRequest {
     pub name: Option<String>,
     pub topic: Option<String>,
@@ -287,23 +330,26 @@ pub struct UpdateChannelRequest {
     pub archived: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct BrowseQueryParams {
     pub q: Option<String>,
     /// Continue after this channel id.
     pub after: Option<String>,
     pub limit: Option<u32>,
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub include_archived: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct OpenDmRequest {
     /// The other participants (0 for notes to self, 1 for a direct message, 2 to 7 for a group).
     pub user_ids: Vec<WireId>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MembershipDto {
     pub channel_id: String,
     pub user_id: String,
@@ -325,37 +371,41 @@ impl MembershipDto {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MemberDto {
     pub user: UserDto,
     pub role: String,
     pub joined_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MemberList {
     pub members: Vec<MemberDto>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct MemberListQuery {
     /// Continue after this user id.
     pub after: Option<String>,
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct AddMemberRequest {
     pub user_id: WireId,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct UpdateMemberRequest {
     /// `owner`, `admin` or `member`.
     pub role: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct MarkReadRequest {
     /// Everything up to and including this sequence number counts as read.
     pub seq: i64,
@@ -364,14 +414,14 @@ pub struct MarkReadRequest {
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ReactionDto {
     pub emoji: String,
     pub count: usize,
     pub user_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MentionsDto {
     pub user_ids: Vec<String>,
     /// `@channel`, `@all` or `@everyone`.
@@ -379,7 +429,7 @@ pub struct MentionsDto {
     pub here: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MessageDto {
     pub id: String,
     pub channel_id: String,
@@ -444,7 +494,7 @@ impl MessageDto {
 }
 
 /// A thumbnail of an image file, served at `GET /api/v1/files/{id}/thumbnail`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ThumbnailDto {
     pub width: u32,
     pub height: u32,
@@ -452,7 +502,7 @@ pub struct ThumbnailDto {
 }
 
 /// An uploaded file. Its content is at `GET /api/v1/files/{id}`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct FileDto {
     pub id: String,
     pub name: String,
@@ -491,26 +541,30 @@ impl FileDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct UploadQuery {
     /// The file's name (shown to readers and offered on download; paths are stripped).
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct DownloadQuery {
     /// `true` to always download (`Content-Disposition: attachment`), even for images.
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub download: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MessageList {
     /// In ascending `seq` order.
     pub messages: Vec<MessageDto>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct PostMessageRequest {
     /// Markdown, 1 to 16,000 characters.
     pub text: String,
@@ -521,15 +575,18 @@ pub struct PostMessageRequest {
     /// Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
     /// `text` may be empty.
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub file_ids: Vec<WireId>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 pub struct EditMessageRequest {
     pub text: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct HistoryQuery {
     /// Messages before this sequence number.
     pub before: Option<i64>,
@@ -541,10 +598,12 @@ pub struct HistoryQuery {
     pub limit: Option<u32>,
     /// Include thread replies in the channel's history.
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub include_replies: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct ThreadQuery {
     /// Replies after this sequence number.
     pub after: Option<i64>,
@@ -552,7 +611,7 @@ pub struct ThreadQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct Health {
     pub status: String,
 }
@@ -560,11 +619,13 @@ pub struct Health {
 // ---------------------------------------------------------------------------------------------
 // Search
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct SearchQueryParams {
     /// The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
     /// `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub q: String,
     /// 1 to 100; 20 by default.
     pub limit: Option<u32>,
@@ -573,19 +634,20 @@ pub struct SearchQueryParams {
 }
 
 /// A piece of a snippet. Render `text` as plain text; `hit` marks what matched.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SnippetSegment {
     pub text: String,
     pub hit: bool,
 }
 
 /// The channel a result is in.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SearchChannel {
     pub id: String,
     /// `null` for direct conversations.
     pub name: Option<String>,
     /// `public`, `private`, `dm` or `group_dm`.
+    #[ts(type = "ChannelKind")]
     pub kind: String,
 }
 
@@ -599,7 +661,7 @@ impl SearchChannel {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SearchResult {
     pub message: MessageDto,
     pub channel: SearchChannel,
@@ -607,7 +669,7 @@ pub struct SearchResult {
     pub snippet: Vec<SnippetSegment>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SearchResults {
     /// Best match first (newest first when the query has only filters).
     pub results: Vec<SearchResult>,
@@ -615,23 +677,25 @@ pub struct SearchResults {
     pub next_offset: Option<u32>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default)]
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
 pub struct ChannelSearchParams {
     /// Part of the channel name, 1 to 64 characters.
     #[serde(default)]
+    #[ts(as = "Option<_>", optional)]
     pub q: String,
     /// 1 to 100; 20 by default.
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ChannelMatch {
     pub channel: ChannelDto,
     /// Whether the viewer is a member (otherwise it is a public channel they may join).
     pub member: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ChannelMatches {
     pub channels: Vec<ChannelMatch>,
 }

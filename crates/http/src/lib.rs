@@ -1,5 +1,5 @@
-//! Enclave's REST door: the axum router, the wire DTOs, the error-code table and the OpenAPI
-//! document generated from the handlers.
+//! Enclave's REST door: the axum router, the wire DTOs and WebSocket frames, the HTTP statuses
+//! of the error codes, and the OpenAPI document generated from the handlers.
 //!
 //! This is the only crate that knows HTTP and JSON. Handlers authenticate the caller, parse the
 //! request into application inputs, call one service of `enclave_app`, and turn the result into
@@ -9,6 +9,7 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod frames;
 pub mod routes;
 
 use std::net::IpAddr;

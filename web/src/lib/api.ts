@@ -2,19 +2,39 @@
 // never sees a token, and the browser sends the Origin header the server checks on changes.
 
 import type {
-  Channel,
-  Member,
-  Membership,
-  Message,
-  Presence,
-  TokenInfo,
-  User,
-} from './types';
+  BrowseQueryParams,
+  ChannelList,
+  ChannelMatches,
+  ChannelSearchParams,
+  CreateChannelRequest,
+  CreateUserRequest,
+  ErrorBody,
+  ErrorCode,
+  HistoryQuery,
+  LoginRequest,
+  LoginResponse,
+  MemberList,
+  MemberListQuery,
+  MessageList,
+  PostMessageRequest,
+  PresenceList,
+  SearchQueryParams,
+  SearchResults,
+  SetupStatus,
+  ThreadQuery,
+  TokenList,
+  UpdateChannelRequest,
+  UpdateUserRequest,
+  UserList,
+  UserListQuery,
+} from '../gen/wire';
+import type { Channel, Membership, Message, User } from './types';
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** The server's code, or `http_STATUS` when the answer had no error body. */
+    readonly code: ErrorCode | `http_${number}`,
     message: string,
     readonly field?: string,
   ) {
@@ -68,11 +88,11 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
     }
   }
   if (!resp.ok) {
-    const err = (data as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
+    const err = (data as Partial<ErrorBody> | null)?.error;
     if (resp.status === 502 || resp.status === 504 || (!err && resp.status >= 500)) {
       throw new NetworkError(`HTTP ${resp.status}`);
     }
-    const e = new ApiError(resp.status, err?.code ?? 'http_' + resp.status, err?.message ?? resp.statusText, err?.field);
+    const e = new ApiError(resp.status, err?.code ?? `http_${resp.status}`, err?.message ?? resp.statusText, err?.field);
     if (resp.status === 401 && !opts.quiet401) onUnauthenticated();
     throw e;
   }
@@ -89,68 +109,53 @@ function qs(params: Record<string, string | number | boolean | undefined | null>
 }
 
 export const api = {
-  setup: () => request<{ needs_setup: boolean }>('GET', '/auth/setup'),
+  setup: () => request<SetupStatus>('GET', '/auth/setup'),
   login: (login: string, password: string) =>
-    request<{ token: string; user: User }>('POST', '/auth/login', { login, password }, { quiet401: true }),
+    request<LoginResponse>('POST', '/auth/login', { login, password } satisfies LoginRequest, { quiet401: true }),
   logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
   me: () => request<User>('GET', '/users/me', undefined, { quiet401: true }),
 
-  users: (p: { q?: string; after?: string; limit?: number; include_inactive?: boolean } = {}) =>
-    request<{ users: User[] }>('GET', '/users' + qs(p)).then((r) => r.users),
+  users: (p: UserListQuery = {}) => request<UserList>('GET', '/users' + qs(p)).then((r) => r.users),
   user: (id: string) => request<User>('GET', `/users/${enc(id)}`),
-  createUser: (body: { username: string; password?: string; display_name?: string; email?: string; admin?: boolean }) =>
-    request<User>('POST', '/users', body),
-  updateUser: (
-    id: string,
-    body: {
-      display_name?: string;
-      email?: string;
-      password?: string;
-      current_password?: string;
-      active?: boolean;
-      admin?: boolean;
-    },
-  ) => request<User>('PATCH', `/users/${enc(id)}`, body),
-  tokens: () => request<{ tokens: TokenInfo[] }>('GET', '/users/me/tokens').then((r) => r.tokens),
+  createUser: (body: CreateUserRequest) => request<User>('POST', '/users', body),
+  updateUser: (id: string, body: UpdateUserRequest) => request<User>('PATCH', `/users/${enc(id)}`, body),
+  tokens: () => request<TokenList>('GET', '/users/me/tokens').then((r) => r.tokens),
   revokeToken: (id: string) => request<void>('DELETE', `/users/me/tokens/${enc(id)}`),
 
-  channels: () => request<{ channels: Channel[] }>('GET', '/channels').then((r) => r.channels),
+  channels: () => request<ChannelList>('GET', '/channels').then((r) => r.channels),
   channel: (id: string) => request<Channel>('GET', `/channels/${enc(id)}`),
-  browse: (p: { q?: string; after?: string; limit?: number; include_archived?: boolean } = {}) =>
-    request<{ channels: Channel[] }>('GET', '/channels/browse' + qs(p)).then((r) => r.channels),
-  createChannel: (body: { name: string; kind: 'public' | 'private'; topic?: string; purpose?: string }) =>
-    request<Channel>('POST', '/channels', body),
-  updateChannel: (id: string, body: { name?: string; topic?: string; purpose?: string; archived?: boolean }) =>
-    request<Channel>('PATCH', `/channels/${enc(id)}`, body),
+  browse: (p: BrowseQueryParams = {}) =>
+    request<ChannelList>('GET', '/channels/browse' + qs(p)).then((r) => r.channels),
+  createChannel: (body: CreateChannelRequest) => request<Channel>('POST', '/channels', body),
+  updateChannel: (id: string, body: UpdateChannelRequest) => request<Channel>('PATCH', `/channels/${enc(id)}`, body),
   join: (id: string) => request<Membership>('POST', `/channels/${enc(id)}/join`),
   leave: (id: string) => request<void>('POST', `/channels/${enc(id)}/leave`),
-  members: (id: string, p: { after?: string; limit?: number } = {}) =>
-    request<{ members: Member[] }>('GET', `/channels/${enc(id)}/members` + qs(p)).then((r) => r.members),
+  members: (id: string, p: MemberListQuery = {}) =>
+    request<MemberList>('GET', `/channels/${enc(id)}/members` + qs(p)).then((r) => r.members),
   addMember: (id: string, userId: string) => request<Membership>('POST', `/channels/${enc(id)}/members`, { user_id: userId }),
   removeMember: (id: string, userId: string) => request<void>('DELETE', `/channels/${enc(id)}/members/${enc(userId)}`),
   openDm: (userIds: string[]) => request<Channel>('POST', '/dms', { user_ids: userIds }),
   markRead: (id: string, seq: number) => request<Membership>('POST', `/channels/${enc(id)}/read`, { seq }),
 
-  history: (id: string, p: { before?: number; after?: number; around?: number; limit?: number } = {}) =>
-    request<{ messages: Message[] }>('GET', `/channels/${enc(id)}/messages` + qs(p)).then((r) => r.messages),
-  post: (id: string, body: { text: string; client_msg_id: string; thread_root_id?: string | null; file_ids?: string[] }) =>
+  history: (id: string, p: HistoryQuery = {}) =>
+    request<MessageList>('GET', `/channels/${enc(id)}/messages` + qs(p)).then((r) => r.messages),
+  post: (id: string, body: PostMessageRequest & { client_msg_id: string }) =>
     request<Message>('POST', `/channels/${enc(id)}/messages`, body),
   message: (id: string) => request<Message>('GET', `/messages/${enc(id)}`),
   edit: (id: string, text: string) => request<Message>('PATCH', `/messages/${enc(id)}`, { text }),
   remove: (id: string) => request<void>('DELETE', `/messages/${enc(id)}`),
-  thread: (id: string, p: { after?: number; limit?: number } = {}) =>
-    request<{ messages: Message[] }>('GET', `/messages/${enc(id)}/thread` + qs(p)).then((r) => r.messages),
+  thread: (id: string, p: ThreadQuery = {}) =>
+    request<MessageList>('GET', `/messages/${enc(id)}/thread` + qs(p)).then((r) => r.messages),
   react: (id: string, emoji: string) => request<Message>('PUT', `/messages/${enc(id)}/reactions/${enc(emoji)}`),
   unreact: (id: string, emoji: string) => request<Message>('DELETE', `/messages/${enc(id)}/reactions/${enc(emoji)}`),
   pin: (id: string) => request<Message>('PUT', `/messages/${enc(id)}/pin`),
   unpin: (id: string) => request<Message>('DELETE', `/messages/${enc(id)}/pin`),
-  pins: (id: string) => request<{ messages: Message[] }>('GET', `/channels/${enc(id)}/pins`).then((r) => r.messages),
+  pins: (id: string) => request<MessageList>('GET', `/channels/${enc(id)}/pins`).then((r) => r.messages),
 
-  search: (p: { q: string; limit?: number; offset?: number }) =>
-    request<import('./search').SearchPage>('GET', '/search' + qs(p)),
-  searchChannels: (p: { q: string; limit?: number }) =>
-    request<{ channels: { channel: Channel; member: boolean }[] }>('GET', '/search/channels' + qs(p)).then((r) => r.channels),
+  search: (p: SearchQueryParams & { q: string }) => request<SearchResults>('GET', '/search' + qs(p)),
+  searchChannels: (p: ChannelSearchParams & { q: string }) =>
+    request<ChannelMatches>('GET', '/search/channels' + qs(p)).then((r) => r.channels),
 
   presence: (ids: string[]) =>
-    request<{ presence: Presence[] }>('GET', '/presence' + qs({ user_ids: ids.join(',') })).then((r) => r.presence),
+    request<PresenceList>('GET', '/presence' + qs({ user_ids: ids.join(',') })).then((r) => r.presence),
 };

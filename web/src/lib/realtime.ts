@@ -3,7 +3,7 @@
 // reports what happened to the client logic.
 
 import { PositionTracker, backoffDelay, closeAction, socketUrl, type HelloOutcome } from './resume';
-import type { EventFrame, ServerFrame } from './types';
+import type { ClientFrame, EventFrame, ServerFrame } from './types';
 
 export interface RealtimeHandlers {
   status(s: 'connecting' | 'online' | 'offline'): void;
@@ -55,7 +55,7 @@ export class Realtime {
   }
 
   /** Sends a client frame; false when the socket is not open. */
-  send(frame: object): boolean {
+  send(frame: ClientFrame): boolean {
     if (!this.ws || !this.open) return false;
     try {
       this.ws.send(JSON.stringify(frame));
@@ -160,7 +160,7 @@ export class Realtime {
       this.h.event(ev);
       return;
     }
-    if (frame.type === 'error' && (frame as { code: string }).code === 'resync_required') {
+    if (frame.type === 'error' && (frame as Extract<ServerFrame, { type: 'error' }>).code === 'resync_required') {
       this.tracker.reset();
       return;
     }

@@ -1,23 +1,6 @@
 // Message search: the API's result shape and the pure helpers behind the search box.
 
-import type { Message } from './types';
-
-/** A piece of a result's snippet: plain text, `hit` when it matched the query. */
-export interface SnippetSegment {
-  text: string;
-  hit: boolean;
-}
-
-export interface SearchResult {
-  message: Message;
-  channel: { id: string; name: string | null; kind: string };
-  snippet: SnippetSegment[];
-}
-
-export interface SearchPage {
-  results: SearchResult[];
-  next_offset: number | null;
-}
+export type { SearchResult, SnippetSegment } from '../gen/wire';
 
 /** The filters the search box offers, as the server's query language spells them. */
 export type FilterKey = 'from' | 'in' | 'before' | 'after';

@@ -4,7 +4,7 @@
 // images and plain text inline; this module never renders file content as HTML.
 
 import { useEffect, useState } from 'preact/hooks';
-import type { FileInfo } from '../lib/types';
+import type { ApiErrorBody, ErrorCode, FileInfo } from '../lib/types';
 import { t } from '../i18n';
 import { X } from './icons';
 
@@ -69,7 +69,7 @@ export function uploadFile(
         body = null;
       }
       if (xhr.status === 201) return resolve(body as FileInfo);
-      const code = (body as { error?: { code?: string } } | null)?.error?.code;
+      const code = (body as Partial<ApiErrorBody> | null)?.error?.code;
       reject(new Error(uploadError(code, xhr.status)));
     };
     xhr.onerror = () => reject(new Error(t('error.network')));
@@ -79,7 +79,7 @@ export function uploadFile(
   return { promise, abort: () => xhr.abort() };
 }
 
-function uploadError(code: string | undefined, status: number): string {
+function uploadError(code: ErrorCode | undefined, status: number): string {
   switch (code) {
     case 'file_too_large':
       return t('error.file_too_large');

@@ -1,8 +1,7 @@
 //! What the hub hands to doors: an [`Envelope`] per event (the event and the objects it names,
-//! with a slot for the door's encoding), and the [`Outbound`] items a session sends.
+//! with one encoding slot per door), and the [`Outbound`] items a session sends.
 
-use std::any::Any;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use enclave_core::{Channel, ChannelId, Event, Membership, Message, MessageId, User, UserId};
 
@@ -36,9 +35,9 @@ pub enum Payload {
 pub struct Envelope {
     pub event: Event,
     pub payload: Payload,
-    /// The door's encoding of this envelope, made by the first session that sends it and
-    /// reused by all others.
-    pub encoded: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// Each door's encoding of this envelope, made by the door's first session that sends it
+    /// and reused by all its others.
+    pub encoded: crate::Encodings,
 }
 
 impl Envelope {
@@ -47,7 +46,7 @@ impl Envelope {
         Arc::new(Envelope {
             event,
             payload,
-            encoded: OnceLock::new(),
+            encoded: crate::Encodings::new(),
         })
     }
 }

@@ -4,7 +4,7 @@
 //! The hub is transport-agnostic: a door (the WebSocket gateway; later XMPP) registers a
 //! [`Session`] for each connection and drains its queue of [`Outbound`] items, encoding them
 //! in its own format. One [`Envelope`] is built per event and shared (`Arc`) by every session
-//! that receives it, with a slot ([`Envelope::encoded`]) where the door caches its encoding, so
+//! that receives it, with one slot per door ([`Envelope::encoded`]) where that door caches its encoding, so
 //! an event for a channel of 10,000 members is loaded and serialised once.
 //!
 //! Ordering and completeness:

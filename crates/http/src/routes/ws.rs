@@ -3,8 +3,9 @@
 //!
 //! One task per socket runs the session: it replays the log after `since` (when given), then
 //! forwards the hub's queue, answers client frames, pings, and closes with a reason when the
-//! hub ends the session. Event frames are encoded once per event ([`encode_event`]) and the
-//! bytes shared by every socket.
+//! hub ends the session. Frames are the types of [`crate::frames`]. Event frames are encoded
+//! once per event ([`encode_event`], cached in the envelope's WebSocket slot) and the bytes
+//! shared by every socket.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,18 +15,18 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use enclave_app::realtime::{CloseReason, Envelope, Outbound, Payload, PresenceInfo, Session};
-use enclave_app::{Authed, PostInput};
+use enclave_app::realtime::{CloseReason, Envelope, Outbound, Session};
+use enclave_app::{Authed, Door, PostInput};
 use enclave_core::{ChannelId, Error as DomainError, MessageId, UserId};
 use futures_util::SinkExt;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::dto::{ChannelDto, MembershipDto, MessageDto, UserDto, WireId};
+use crate::dto::PresenceDto;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::frames::{ClientFrame, EphemeralFrame, EventFrame, to_json};
 
 /// Largest client frame.
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
@@ -47,148 +48,18 @@ pub struct WsQuery {
     pub token: Option<String>,
 }
 
-/// Encodes an event frame. Channel events carry nothing per member, so every member gets the
-/// same bytes.
-pub fn event_value(env: &Envelope) -> Value {
-    let e = &env.event;
-    let mut m = Map::new();
-    m.insert("type".into(), e.kind.as_str().into());
-    m.insert("position".into(), e.position.into());
-    let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
-    match &env.payload {
-        Payload::Message(msg) => {
-            m.insert(
-                "message".into(),
-                to(serde_json::to_value(MessageDto::new(msg))),
-            );
-        }
-        Payload::Reaction {
-            message,
-            emoji,
-            user_id,
-        } => {
-            m.insert(
-                "message".into(),
-                to(serde_json::to_value(MessageDto::new(message))),
-            );
-            m.insert("emoji".into(), emoji.clone().into());
-            m.insert("user_id".into(), user_id.to_string().into());
-        }
-        Payload::Channel(c) => {
-            m.insert(
-                "channel".into(),
-                to(serde_json::to_value(ChannelDto::new(c))),
-            );
-        }
-        Payload::Member {
-            channel,
-            user_id,
-            membership,
-        } => {
-            m.insert("channel_id".into(), channel.id.to_string().into());
-            m.insert("user_id".into(), user_id.to_string().into());
-            m.insert(
-                "channel".into(),
-                to(serde_json::to_value(ChannelDto::new(channel))),
-            );
-            if let Some(ms) = membership {
-                m.insert(
-                    "membership".into(),
-                    to(serde_json::to_value(MembershipDto::new(ms))),
-                );
-            }
-        }
-        Payload::Read { channel_id, seq } => {
-            m.insert("channel_id".into(), channel_id.to_string().into());
-            m.insert("seq".into(), (*seq).into());
-        }
-        Payload::User(u) => {
-            m.insert(
-                "user".into(),
-                to(serde_json::to_value(UserDto::new(u, false))),
-            );
-        }
-        Payload::Hidden => {
-            // The object is gone; name it so the client can refetch.
-            if let Some(c) = e.channel_id {
-                m.insert("channel_id".into(), c.to_string().into());
-            }
-            if let Some(id) = e.message_id {
-                m.insert("message_id".into(), id.to_string().into());
-            }
-            if let Some(u) = e.user_id {
-                m.insert("user_id".into(), u.to_string().into());
-            }
-        }
-    }
-    Value::Object(m)
-}
-
-/// The event frame's bytes, encoded by the first socket that needs them.
+/// The event frame's bytes, encoded by the first socket that needs them and cached in the
+/// envelope's WebSocket slot.
 pub fn encode_event(env: &Envelope) -> Utf8Bytes {
-    let cached = env
-        .encoded
-        .get_or_init(|| Box::new(Utf8Bytes::from(event_value(env).to_string())));
-    match cached.downcast_ref::<Utf8Bytes>() {
-        Some(b) => b.clone(),
-        None => Utf8Bytes::from(event_value(env).to_string()),
+    let encode = || Utf8Bytes::from(to_json(&EventFrame::new(env)));
+    match env.encoded.get_or_init(Door::WebSocket, encode) {
+        Some(bytes) => bytes.clone(),
+        None => encode(),
     }
 }
 
-fn presence_value(p: &PresenceInfo) -> Value {
-    json!({
-        "type": "presence",
-        "user_id": p.user_id.to_string(),
-        "presence": p.presence.as_str(),
-        "status_text": p.status_text,
-        "dnd": p.dnd,
-    })
-}
-
-fn error_value(e: &ApiError, client_msg_id: Option<&str>) -> Value {
-    let mut v = json!({"type": "error", "code": e.code.as_str(), "message": e.message});
-    if let Some(f) = e.field {
-        v["field"] = f.into();
-    }
-    if let Some(c) = client_msg_id {
-        v["client_msg_id"] = c.into();
-    }
-    v
-}
-
-/// Frames a client may send.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type")]
-enum ClientFrame {
-    #[serde(rename = "send")]
-    Send {
-        channel_id: WireId,
-        text: String,
-        client_msg_id: Option<String>,
-        thread_root_id: Option<WireId>,
-        /// The sender's own uploads to attach, as in the REST post.
-        #[serde(default)]
-        file_ids: Vec<WireId>,
-    },
-    #[serde(rename = "typing")]
-    Typing {
-        channel_id: WireId,
-        thread_root_id: Option<WireId>,
-    },
-    #[serde(rename = "presence.subscribe")]
-    PresenceSubscribe { user_ids: Vec<WireId> },
-    #[serde(rename = "presence.set")]
-    PresenceSet {
-        status_text: Option<String>,
-        dnd: Option<bool>,
-    },
-    #[serde(rename = "activity")]
-    Activity {},
-    #[serde(rename = "ping")]
-    Ping {
-        #[serde(rename = "ref")]
-        reference: Option<Value>,
-    },
+fn text(frame: &EphemeralFrame) -> WsMessage {
+    WsMessage::Text(Utf8Bytes::from(to_json(frame)))
 }
 
 /// Open the real-time socket (see `docs/api/realtime.md`).
@@ -222,8 +93,8 @@ pub async fn ws(
 
 /// The next acknowledgement, or never when no send was made yet.
 async fn recv_side(
-    side: &mut Option<(mpsc::Sender<Value>, mpsc::Receiver<Value>)>,
-) -> Option<Value> {
+    side: &mut Option<(mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>)>,
+) -> Option<Utf8Bytes> {
     match side {
         Some((_, rx)) => rx.recv().await,
         None => std::future::pending().await,
@@ -234,10 +105,10 @@ struct SocketSession {
     state: AppState,
     authed: Authed,
     socket: WebSocket,
-    /// Frames produced off the session task (acknowledgements of sends), and the limit on
-    /// sends in flight. Both are made on the first send: most sockets only listen, and each
-    /// idle socket should cost as little memory as possible.
-    side: Option<(mpsc::Sender<Value>, mpsc::Receiver<Value>)>,
+    /// Frames produced off the session task (acknowledgements of sends, already encoded), and
+    /// the limit on sends in flight. Both are made on the first send: most sockets only
+    /// listen, and each idle socket should cost as little memory as possible.
+    side: Option<(mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>)>,
     in_flight: Option<Arc<tokio::sync::Semaphore>>,
     bad_frames: u32,
     last_heard: Instant,
@@ -285,9 +156,8 @@ impl SocketSession {
         }
     }
 
-    async fn send_value(&mut self, v: &Value) -> bool {
-        self.write(WsMessage::Text(Utf8Bytes::from(v.to_string())))
-            .await
+    async fn send_frame(&mut self, frame: &EphemeralFrame) -> bool {
+        self.write(text(frame)).await
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
@@ -310,14 +180,14 @@ impl SocketSession {
             }
         };
         let heartbeat = self.state.config.heartbeat;
-        let hello = json!({
-            "type": "hello",
-            "position": since.unwrap_or(session.start_position),
-            "user_id": self.authed.user.id.to_string(),
-            "session_id": format!("s-{}", session.id.0),
-            "heartbeat_secs": heartbeat.as_secs(),
+        // Encoded before the write, so the frame is not part of the task's state.
+        let hello = text(&EphemeralFrame::Hello {
+            position: since.unwrap_or(session.start_position),
+            user_id: self.authed.user.id.to_string(),
+            session_id: format!("s-{}", session.id.0),
+            heartbeat_secs: heartbeat.as_secs(),
         });
-        if !self.send_value(&hello).await {
+        if !self.write(hello).await {
             return;
         }
         let mut last_sent = match since {
@@ -355,8 +225,8 @@ impl SocketSession {
                     }
                 }
                 frame = recv_side(&mut self.side) => {
-                    if let Some(v) = frame
-                        && !self.send_value(&v).await
+                    if let Some(bytes) = frame
+                        && !self.write(WsMessage::Text(bytes)).await
                     {
                         return;
                     }
@@ -408,7 +278,7 @@ impl SocketSession {
                         ErrorCode::ResyncRequired,
                         "position too old to replay; fetch state afresh",
                     );
-                    let _ = self.send_value(&error_value(&e, None)).await;
+                    let _ = self.send_frame(&EphemeralFrame::error(&e, None)).await;
                     self.close(4010, "resync required").await;
                     return None;
                 }
@@ -434,16 +304,12 @@ impl SocketSession {
                 channel_id,
                 user_id,
                 thread_root_id,
-            } => Utf8Bytes::from(
-                json!({
-                    "type": "typing",
-                    "channel_id": channel_id.to_string(),
-                    "user_id": user_id.to_string(),
-                    "thread_root_id": thread_root_id.map(|m| m.to_string()),
-                })
-                .to_string(),
-            ),
-            Outbound::Presence(p) => Utf8Bytes::from(presence_value(&p).to_string()),
+            } => Utf8Bytes::from(to_json(&EphemeralFrame::typing(
+                channel_id,
+                user_id,
+                thread_root_id,
+            ))),
+            Outbound::Presence(p) => Utf8Bytes::from(to_json(&EphemeralFrame::presence(&p))),
         };
         self.write(WsMessage::Text(frame)).await
     }
@@ -455,7 +321,7 @@ impl SocketSession {
             return Flow::Stop;
         }
         let e = ApiError::new(ErrorCode::BadFrame, message);
-        if self.send_value(&error_value(&e, None)).await {
+        if self.send_frame(&EphemeralFrame::error(&e, None)).await {
             Flow::Continue
         } else {
             Flow::Stop
@@ -512,17 +378,16 @@ impl SocketSession {
                         .post(&actor, ChannelId(channel_id.0), input)
                         .await
                     {
-                        Ok(posted) => json!({
-                            "type": "ack",
-                            "client_msg_id": client_msg_id,
-                            "message_id": posted.message.id.to_string(),
-                            "channel_id": posted.message.channel_id.to_string(),
-                            "seq": posted.message.seq,
-                            "created": posted.created,
-                        }),
-                        Err(e) => error_value(&ApiError::from(e), client_msg_id.as_deref()),
+                        Ok(posted) => EphemeralFrame::Ack {
+                            client_msg_id,
+                            message_id: posted.message.id.to_string(),
+                            channel_id: posted.message.channel_id.to_string(),
+                            seq: posted.message.seq,
+                            created: posted.created,
+                        },
+                        Err(e) => EphemeralFrame::error(&ApiError::from(e), client_msg_id),
                     };
-                    let _ = side.send(frame).await;
+                    let _ = side.send(Utf8Bytes::from(to_json(&frame))).await;
                     drop(permit);
                 });
                 Flow::Continue
@@ -538,8 +403,8 @@ impl SocketSession {
                 ) {
                     Ok(()) => Flow::Continue,
                     Err(e) => {
-                        let v = error_value(&ApiError::from(e), None);
-                        if self.send_value(&v).await {
+                        let f = EphemeralFrame::error(&ApiError::from(e), None);
+                        if self.send_frame(&f).await {
                             Flow::Continue
                         } else {
                             Flow::Stop
@@ -552,15 +417,15 @@ impl SocketSession {
                 match hub.watch_presence(session.id, ids).await {
                     Ok(infos) => {
                         for p in &infos {
-                            if !self.send_value(&presence_value(p)).await {
+                            if !self.send_frame(&EphemeralFrame::presence(p)).await {
                                 return Flow::Stop;
                             }
                         }
                         Flow::Continue
                     }
                     Err(e) => {
-                        let v = error_value(&ApiError::from(e), None);
-                        if self.send_value(&v).await {
+                        let f = EphemeralFrame::error(&ApiError::from(e), None);
+                        if self.send_frame(&f).await {
                             Flow::Continue
                         } else {
                             Flow::Stop
@@ -577,8 +442,8 @@ impl SocketSession {
                 {
                     Ok(_) => Flow::Continue,
                     Err(e) => {
-                        let v = error_value(&ApiError::from(e), None);
-                        if self.send_value(&v).await {
+                        let f = EphemeralFrame::error(&ApiError::from(e), None);
+                        if self.send_frame(&f).await {
                             Flow::Continue
                         } else {
                             Flow::Stop
@@ -588,8 +453,8 @@ impl SocketSession {
             }
             ClientFrame::Activity {} => Flow::Continue,
             ClientFrame::Ping { reference } => {
-                let v = json!({"type": "pong", "ref": reference});
-                if self.send_value(&v).await {
+                let f = EphemeralFrame::Pong { reference };
+                if self.send_frame(&f).await {
                     Flow::Continue
                 } else {
                     Flow::Stop
@@ -608,11 +473,11 @@ pub struct EventsQuery {
 }
 
 /// Events after a position, as a list.
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema, ts_rs::TS)]
 pub struct EventList {
     /// Event frames, as on the socket.
     #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    pub events: Vec<EventFrame>,
     /// The position to pass as `since` next time.
     pub position: i64,
     /// More events are waiting after `position`.
@@ -631,7 +496,7 @@ pub async fn events(
     let limit = q.limit.unwrap_or(500).clamp(1, 1000);
     let page = state.hub.catch_up(authed.user.id, q.since, limit).await?;
     Ok(Json(EventList {
-        events: page.envelopes.iter().map(|e| event_value(e)).collect(),
+        events: page.envelopes.iter().map(|e| EventFrame::new(e)).collect(),
         position: page.position,
         has_more: page.has_more,
     }))
@@ -643,16 +508,7 @@ pub struct PresenceQuery {
     pub user_ids: String,
 }
 
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct PresenceDto {
-    pub user_id: String,
-    /// `online`, `away` or `offline`.
-    pub presence: String,
-    pub status_text: String,
-    pub dnd: bool,
-}
-
-#[derive(Debug, serde::Serialize, ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema, ts_rs::TS)]
 pub struct PresenceList {
     pub presence: Vec<PresenceDto>,
 }
@@ -678,15 +534,7 @@ pub async fn presence(
     }
     let infos = state.hub.presence(&ids).await?;
     Ok(Json(PresenceList {
-        presence: infos
-            .iter()
-            .map(|p| PresenceDto {
-                user_id: p.user_id.to_string(),
-                presence: p.presence.as_str().to_owned(),
-                status_text: p.status_text.clone(),
-                dnd: p.dnd,
-            })
-            .collect(),
+        presence: infos.iter().map(PresenceDto::new).collect(),
     }))
 }
 

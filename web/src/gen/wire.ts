@@ -1,0 +1,482 @@
+// Generated from the Rust wire types by crates/http/tests/typescript.rs. Do not edit: change
+// the Rust types, then run `UPDATE_TS=1 cargo test -p enclave-http --test typescript`.
+// Ids are decimal strings; times are RFC 3339 UTC strings (see crates/http/src/dto.rs).
+
+// Code tables
+/** Every error code the API reports (REST bodies and WebSocket `error` frames): enclave_app::ErrorCode. */
+export type ErrorCode =
+  | "bad_json" // The body is not valid JSON or does not have the expected shape.
+  | "bad_request" // A path or query parameter is malformed.
+  | "invalid_field" // A field's value is not acceptable; `field` names it.
+  | "unsupported_media_type" // The body must be `application/json`.
+  | "payload_too_large" // The body is larger than the limit.
+  | "unauthenticated" // No valid session or token was presented.
+  | "csrf_failed" // A cookie-authenticated change came without a matching Origin.
+  | "forbidden" // The request is understood but not allowed for this user.
+  | "not_found" // No such route.
+  | "user_not_found" // No such user.
+  | "channel_not_found" // No such channel, or not one this user may see.
+  | "message_not_found" // No such message, or not one this user may see.
+  | "member_not_found" // The user is not a member of the channel.
+  | "token_not_found" // No such session or token.
+  | "file_not_found" // No such file, or not one this user may read.
+  | "file_too_large" // The file is larger than the per-file limit.
+  | "quota_exceeded" // The upload would take the user past their storage quota.
+  | "image_too_large" // The image has more pixels than allowed (a decompression bomb is refused before decoding).
+  | "method_not_allowed" // The route does not accept this method.
+  | "conflict" // The request conflicts with the current state (for example, a taken name).
+  | "channel_archived" // The channel is archived and read-only.
+  | "limit_exceeded" // A quantity limit was reached.
+  | "rate_limited" // Too many attempts; `Retry-After` says when to try again.
+  | "bad_frame" // A WebSocket frame could not be read; the connection stays open.
+  | "resync_required" // The position is too old to replay; fetch state afresh.
+  | "internal" // The server failed; the details are in its log.
+  | "unavailable" // The server is shutting down or its database is unreachable.
+;
+/** The `type` of an event frame. */
+export type EventKind =
+  | "message.created"
+  | "message.edited"
+  | "message.deleted"
+  | "reaction.added"
+  | "reaction.removed"
+  | "message.pinned"
+  | "message.unpinned"
+  | "thread.updated"
+  | "channel.created"
+  | "channel.updated"
+  | "channel.archived"
+  | "channel.unarchived"
+  | "member.added"
+  | "member.removed"
+  | "member.updated"
+  | "read.updated"
+  | "user.created"
+  | "user.updated"
+  | "tokens.revoked"
+;
+/** The four kinds of conversation. */
+export type ChannelKind =
+  | "public"
+  | "private"
+  | "dm"
+  | "group_dm"
+;
+
+// Ids in requests (decimal strings; numbers are accepted too)
+/**
+ * An id in a request body: a decimal string (numbers are accepted too).
+ */
+export type WireId = string;
+
+// Errors
+/**
+ * The error body: `{"error": {"code", "message", "field"?}}`.
+ */
+export type ErrorBody = { error: ErrorDetail, };
+export type ErrorDetail = {
+/**
+ * A stable code from the error table.
+ */
+code: ErrorCode,
+/**
+ * A human-readable explanation.
+ */
+message: string,
+/**
+ * The offending field, for `invalid_field`.
+ */
+field?: string, };
+
+// Users and auth
+export type UserDto = { id: string, username: string, display_name: string,
+/**
+ * Shown to the user themself and to administrators only.
+ */
+email?: string, is_admin: boolean, is_bot: boolean, active: boolean, created_at: string, };
+export type LoginRequest = {
+/**
+ * Username or email address.
+ */
+login: string, password: string, };
+export type LoginResponse = {
+/**
+ * A bearer token; also set as the `enclave_session` HttpOnly cookie.
+ */
+token: string, user: UserDto, };
+export type SetupStatus = {
+/**
+ * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
+ */
+needs_setup: boolean, };
+export type CreateUserRequest = { username: string,
+/**
+ * Omit for accounts that only use tokens (bots).
+ */
+password?: string | null, display_name?: string | null, email?: string | null, admin?: boolean, bot?: boolean, };
+export type UpdateUserRequest = { display_name?: string | null,
+/**
+ * An empty string clears the address.
+ */
+email?: string | null, password?: string | null,
+/**
+ * Required when changing one's own password.
+ */
+current_password?: string | null,
+/**
+ * `false` deactivates (administrators only), `true` reactivates.
+ */
+active?: boolean | null,
+/**
+ * Grants or revokes administration (administrators only).
+ */
+admin?: boolean | null, };
+export type UserListQuery = {
+/**
+ * Substring of username or display name.
+ */
+q?: string,
+/**
+ * Continue after this username.
+ */
+after?: string, limit?: number,
+/**
+ * Administrators only.
+ */
+include_inactive?: boolean, };
+export type UserList = { users: Array<UserDto>, };
+export type TokenDto = { id: string,
+/**
+ * `session` or `pat`.
+ */
+kind: string, name: string, created_at: string, last_used_at: string | null, expires_at: string | null,
+/**
+ * Whether this is the credential the listing request used.
+ */
+current: boolean, };
+export type TokenList = { tokens: Array<TokenDto>, };
+export type CreateTokenRequest = { name: string,
+/**
+ * Days until the token expires; omit for no expiry.
+ */
+expires_in_days?: number | null, };
+export type CreatedToken = {
+/**
+ * The secret, shown only this once.
+ */
+token: string, id: string,
+/**
+ * `session` or `pat`.
+ */
+kind: string, name: string, created_at: string, last_used_at: string | null, expires_at: string | null,
+/**
+ * Whether this is the credential the listing request used.
+ */
+current: boolean, };
+/**
+ * A user's presence as others see it.
+ */
+export type PresenceDto = { user_id: string,
+/**
+ * `online`, `away` or `offline`.
+ */
+presence: 'online' | 'away' | 'offline', status_text: string, dnd: boolean, };
+export type PresenceList = { presence: Array<PresenceDto>, };
+
+// Channels
+export type ChannelDto = { id: string,
+/**
+ * `null` for direct conversations.
+ */
+name: string | null,
+/**
+ * `public`, `private`, `dm` or `group_dm`.
+ */
+kind: ChannelKind, topic: string, purpose: string, creator_id: string | null, n_members: number,
+/**
+ * Sequence number of the newest message.
+ */
+last_seq: number, archived: boolean, archived_at: string | null, created_at: string, updated_at: string,
+/**
+ * The viewer's role; absent when not a member.
+ */
+role?: string, last_read_seq?: number, unread_count?: number, mention_count?: number,
+/**
+ * For direct conversations: the other participants.
+ */
+dm_user_ids?: Array<string>, };
+export type ChannelList = { channels: Array<ChannelDto>, };
+export type CreateChannelRequest = { name: string,
+/**
+ * `public` or `private`.
+ */
+kind: 'public' | 'private', topic?: string | null, purpose?: string | null, };
+export type UpdateChannelRequest = { name?: string | null, topic?: string | null, purpose?: string | null,
+/**
+ * `true` archives, `false` unarchives.
+ */
+archived?: boolean | null, };
+export type BrowseQueryParams = { q?: string,
+/**
+ * Continue after this channel id.
+ */
+after?: string, limit?: number, include_archived?: boolean, };
+export type OpenDmRequest = {
+/**
+ * The other participants (0 for notes to self, 1 for a direct message, 2 to 7 for a group).
+ */
+user_ids: Array<WireId>, };
+export type MembershipDto = { channel_id: string, user_id: string,
+/**
+ * `owner`, `admin` or `member`.
+ */
+role: string, last_read_seq: number, joined_at: string, };
+export type MemberDto = { user: UserDto, role: string, joined_at: string, };
+export type MemberList = { members: Array<MemberDto>, };
+export type MemberListQuery = {
+/**
+ * Continue after this user id.
+ */
+after?: string, limit?: number, };
+export type AddMemberRequest = { user_id: WireId, };
+export type UpdateMemberRequest = {
+/**
+ * `owner`, `admin` or `member`.
+ */
+role: string, };
+export type MarkReadRequest = {
+/**
+ * Everything up to and including this sequence number counts as read.
+ */
+seq: number, };
+
+// Messages and files
+export type ReactionDto = { emoji: string, count: number, user_ids: Array<string>, };
+export type MentionsDto = { user_ids: Array<string>,
+/**
+ * `@channel`, `@all` or `@everyone`.
+ */
+channel: boolean, here: boolean, };
+export type MessageDto = { id: string, channel_id: string,
+/**
+ * Position in the channel: 1, 2, 3... with no gaps.
+ */
+seq: number, user_id: string,
+/**
+ * Markdown source; empty when deleted.
+ */
+text: string, thread_root_id: string | null, client_msg_id: string | null, created_at: string, edited_at: string | null, deleted: boolean, deleted_at: string | null, reply_count: number, last_reply_at: string | null, pinned: boolean, pinned_at: string | null, pinned_by: string | null, reactions: Array<ReactionDto>, mentions: MentionsDto,
+/**
+ * Attached files (empty once the message is deleted).
+ */
+files: Array<FileDto>, };
+/**
+ * A thumbnail of an image file, served at `GET /api/v1/files/{id}/thumbnail`.
+ */
+export type ThumbnailDto = { width: number, height: number, content_type: string, };
+/**
+ * An uploaded file. Its content is at `GET /api/v1/files/{id}`.
+ */
+export type FileDto = { id: string, name: string,
+/**
+ * Bytes.
+ */
+size: number,
+/**
+ * Sniffed from the content, not taken from the uploader.
+ */
+content_type: string,
+/**
+ * Pixel size, for images.
+ */
+width: number | null, height: number | null, thumbnail: ThumbnailDto | null,
+/**
+ * The first lines, for text files.
+ */
+preview: string | null, uploader_id: string, created_at: string, };
+export type UploadQuery = {
+/**
+ * The file's name (shown to readers and offered on download; paths are stripped).
+ */
+name?: string, };
+export type DownloadQuery = {
+/**
+ * `true` to always download (`Content-Disposition: attachment`), even for images.
+ */
+download?: boolean, };
+export type MessageList = {
+/**
+ * In ascending `seq` order.
+ */
+messages: Array<MessageDto>, };
+export type PostMessageRequest = {
+/**
+ * Markdown, 1 to 16,000 characters.
+ */
+text: string,
+/**
+ * Chosen by the client; a retry with the same id returns the first message instead of posting twice.
+ */
+client_msg_id?: string | null,
+/**
+ * Makes this message a reply in that message's thread.
+ */
+thread_root_id?: WireId | null,
+/**
+ * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
+ * `text` may be empty.
+ */
+file_ids?: Array<WireId>, };
+export type EditMessageRequest = { text: string, };
+export type HistoryQuery = {
+/**
+ * Messages before this sequence number.
+ */
+before?: number,
+/**
+ * Messages after this sequence number.
+ */
+after?: number,
+/**
+ * Messages around this sequence number, itself included.
+ */
+around?: number,
+/**
+ * 1 to 200; 50 by default.
+ */
+limit?: number,
+/**
+ * Include thread replies in the channel's history.
+ */
+include_replies?: boolean, };
+export type ThreadQuery = {
+/**
+ * Replies after this sequence number.
+ */
+after?: number,
+/**
+ * 1 to 1000; 200 by default.
+ */
+limit?: number, };
+export type Health = { status: string, };
+
+// Search
+export type SearchQueryParams = {
+/**
+ * The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
+ * `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
+ */
+q?: string,
+/**
+ * 1 to 100; 20 by default.
+ */
+limit?: number,
+/**
+ * Results to skip, at most 1000; 0 by default.
+ */
+offset?: number, };
+/**
+ * A piece of a snippet. Render `text` as plain text; `hit` marks what matched.
+ */
+export type SnippetSegment = { text: string, hit: boolean, };
+/**
+ * The channel a result is in.
+ */
+export type SearchChannel = { id: string,
+/**
+ * `null` for direct conversations.
+ */
+name: string | null,
+/**
+ * `public`, `private`, `dm` or `group_dm`.
+ */
+kind: ChannelKind, };
+export type SearchResult = { message: MessageDto, channel: SearchChannel,
+/**
+ * Up to about 160 characters of the text around the first hit, in order; `…` marks a cut.
+ */
+snippet: Array<SnippetSegment>, };
+export type SearchResults = {
+/**
+ * Best match first (newest first when the query has only filters).
+ */
+results: Array<SearchResult>,
+/**
+ * The `offset` of the next page; `null` when there is none.
+ */
+next_offset: number | null, };
+export type ChannelSearchParams = {
+/**
+ * Part of the channel name, 1 to 64 characters.
+ */
+q?: string,
+/**
+ * 1 to 100; 20 by default.
+ */
+limit?: number, };
+export type ChannelMatch = { channel: ChannelDto,
+/**
+ * Whether the viewer is a member (otherwise it is a public channel they may join).
+ */
+member: boolean, };
+export type ChannelMatches = { channels: Array<ChannelMatch>, };
+
+// Real time: WebSocket frames and the HTTP catch-up (docs/api/realtime.md)
+/**
+ * A durable event: its kind, its position, and the objects it concerns in their REST shapes.
+ * Channel events carry nothing per member, so every member gets the same bytes.
+ */
+export type EventFrame = {
+/**
+ * `noun.verb`.
+ */
+type: EventKind, position: number, } & ({ message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id?: string, message_id?: string, user_id?: string, });
+/**
+ * What an event frame carries besides its kind and position; which one follows from the kind
+ * (the table in `docs/api/realtime.md`), or is `Gone`.
+ */
+export type EventBody = { message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id?: string, message_id?: string, user_id?: string, };
+/**
+ * Every frame the server sends without a position: not stored, not replayed.
+ */
+export type EphemeralFrame = { "type": "hello",
+/**
+ * The end of the log, or the client's `since`: events after it follow.
+ */
+position: number, user_id: string, session_id: string, heartbeat_secs: number, } | { "type": "typing", channel_id: string, user_id: string, thread_root_id: string | null, } | { "type": "presence" } & PresenceDto | { "type": "ack", client_msg_id: string | null, message_id: string, channel_id: string, seq: number, created: boolean, } | { "type": "error", code: ErrorCode, message: string,
+/**
+ * The offending field, for `invalid_field`.
+ */
+field?: string,
+/**
+ * The refused `send`'s client id.
+ */
+client_msg_id?: string, } | { "type": "pong", ref: unknown, };
+/**
+ * Any frame the server sends.
+ */
+export type ServerFrame = EventFrame | EphemeralFrame;
+/**
+ * Frames a client may send.
+ */
+export type ClientFrame = { "type": "send", channel_id: WireId, text: string, client_msg_id?: string | null, thread_root_id?: WireId | null,
+/**
+ * The sender's own uploads to attach, as in the REST post.
+ */
+file_ids?: Array<WireId>, } | { "type": "typing", channel_id: WireId, thread_root_id?: WireId | null, } | { "type": "presence.subscribe", user_ids: Array<WireId>, } | { "type": "presence.set", status_text?: string | null, dnd?: boolean | null, } | { "type": "activity", } | { "type": "ping", ref?: unknown, };
+/**
+ * Events after a position, as a list.
+ */
+export type EventList = {
+/**
+ * Event frames, as on the socket.
+ */
+events: Array<EventFrame>,
+/**
+ * The position to pass as `since` next time.
+ */
+position: number,
+/**
+ * More events are waiting after `position`.
+ */
+has_more: boolean, };
