@@ -9,24 +9,25 @@ use enclave_store::{
     AccountStore, ChannelStore, Lifecycle, MessageStore, NewChannel, sqlite::SCHEMA_VERSION,
 };
 
-/// A version 4 database (channel names unique whatever the kind) with a private channel, its
-/// member and a message is rebuilt by version 5: every row and reference is kept, and a public
+/// A version 5 database (channel names unique whatever the kind) with a private channel, its
+/// member and a message is rebuilt by version 6: every row and reference is kept, and a public
 /// channel may then take the private channel's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn version_4_channels_are_kept_and_private_names_freed() {
+async fn version_5_channels_are_kept_and_private_names_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v4.db");
+    let path = dir.path().join("v5.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
     for sql in [
         include_str!("../src/sqlite/schema.sql"),
         include_str!("../src/sqlite/schema_2.sql"),
         include_str!("../src/sqlite/schema_3.sql"),
         include_str!("../src/sqlite/schema_4.sql"),
+        include_str!("../src/sqlite/schema_5.sql"),
     ] {
         conn.execute_batch(sql).unwrap();
     }
     conn.execute_batch(
-        "PRAGMA user_version = 4;
+        "PRAGMA user_version = 5;
          INSERT INTO users (id, username, display_name, created_at, updated_at)
               VALUES (7, 'alice', 'Alice', 1000, 1000), (8, 'bob', 'Bob', 1000, 1000);
          INSERT INTO channels (id, kind, name, name_key, topic, creator_id, last_seq, n_members,

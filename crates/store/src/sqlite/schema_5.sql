@@ -1,29 +1,12 @@
--- Version 5: channel names are unique among public channels only. A private channel's name is
--- seen by its members alone, so refusing a name because a private channel holds it would tell a
--- stranger that the channel exists. SQLite cannot drop the column's UNIQUE constraint, so the
--- table is rebuilt (the runner turns foreign keys off around migrations and checks them before
--- committing); columns, their order and the dm_key constraint stay as they were.
-CREATE TABLE channels_v5 (
-    id          INTEGER PRIMARY KEY,
-    kind        TEXT NOT NULL,
-    name        TEXT,
-    name_key    TEXT,
-    dm_key      TEXT UNIQUE,
-    topic       TEXT NOT NULL DEFAULT '',
-    purpose     TEXT NOT NULL DEFAULT '',
-    creator_id  INTEGER REFERENCES users(id),
-    last_seq    INTEGER NOT NULL DEFAULT 0,
-    n_members   INTEGER NOT NULL DEFAULT 0,
-    archived_at INTEGER,
-    created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
-);
-INSERT INTO channels_v5 (id, kind, name, name_key, dm_key, topic, purpose, creator_id, last_seq,
-                         n_members, archived_at, created_at, updated_at)
-    SELECT id, kind, name, name_key, dm_key, topic, purpose, creator_id, last_seq,
-           n_members, archived_at, created_at, updated_at
-      FROM channels;
-DROP TABLE channels;
-ALTER TABLE channels_v5 RENAME TO channels;
-CREATE UNIQUE INDEX channels_public_name_idx ON channels(name_key) WHERE kind = 'public';
-CREATE INDEX channels_name_key_idx ON channels(name_key) WHERE name_key IS NOT NULL;
+-- Version 5: a text file's preview is kept sealed under the file's data key (`preview_sealed`,
+-- see `enclave_files::crypto::seal_preview`), never in plain text. The plain previews of
+-- earlier versions are overwritten with zeros (secure_delete also zeroes the freed pages) and
+-- dropped; the server seals new ones from the encrypted objects
+-- (`enclave_app::Files::seal_missing_previews`). After the upgrade the runner checkpoints and
+-- truncates the WAL, so no older page image is left there either.
+PRAGMA secure_delete = ON;
+UPDATE files SET preview = NULL WHERE preview IS NOT NULL;
+ALTER TABLE files DROP COLUMN preview;
+ALTER TABLE files ADD COLUMN preview_sealed BLOB;
+CREATE INDEX files_preview_missing_idx ON files(content_type, id) WHERE preview_sealed IS NULL;
+PRAGMA secure_delete = OFF;
