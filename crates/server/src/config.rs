@@ -212,13 +212,15 @@ pub struct HttpSection {
     pub secure_cookies: bool,
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_secs: u64,
-    /// Seconds a client has to send a request's whole header once its first byte has arrived
-    /// (a slower one is disconnected), and to finish the TLS handshake.
+    /// Seconds a client has to send a request's whole header (a slower one is disconnected),
+    /// counted from the connection's start or the previous response: so this is also how
+    /// long a kept-alive connection may wait for its next request. Also bounds the TLS
+    /// handshake.
     pub header_read_timeout_secs: u64,
     /// Seconds a connection may stay silent, no byte moving either way, before it is closed:
-    /// an idle keep-alive connection, a connection that never sends a request, a request body
-    /// that stalls, a download the client stopped reading. WebSocket pings keep a live socket
-    /// busy, so this must be longer than `[realtime] heartbeat_secs`.
+    /// a request body that stalls, a download the client stopped reading, an idle HTTP/2
+    /// connection, a WebSocket whose peer vanished. WebSocket pings keep a live socket busy,
+    /// so this must be longer than `[realtime] heartbeat_secs`.
     pub idle_timeout_secs: u64,
 }
 
@@ -228,7 +230,7 @@ impl Default for HttpSection {
             trusted_proxies: Vec::new(),
             secure_cookies: false,
             shutdown_grace_secs: 30,
-            header_read_timeout_secs: 15,
+            header_read_timeout_secs: 30,
             idle_timeout_secs: 75,
         }
     }

@@ -65,17 +65,19 @@ async fn slow_and_silent_connections_are_closed_after_the_configured_time_outs()
         "closed after {closed:?}"
     );
 
-    // A connection that never sends a byte: closed after the idle time-out.
+    // A connection that never sends a byte: closed after the header time-out (hyper's timer
+    // covers the first request from the start), at the latest after the idle one.
     let mut silent = TcpStream::connect(server.addr()).await.unwrap();
     let t0 = Instant::now();
     let (_, closed) = read_until_closed(&mut silent, t0, within).await;
     let closed = closed.expect("a silent connection must be closed");
     assert!(
-        closed >= Duration::from_millis(2900) && closed < Duration::from_secs(6),
+        closed >= Duration::from_millis(900) && closed < Duration::from_secs(6),
         "closed after {closed:?}"
     );
 
-    // A keep-alive connection left idle after a request: answered, then closed after 3 s.
+    // A keep-alive connection left idle after a request: answered, then closed when the next
+    // request's header has not come within the header time-out.
     let mut idle = TcpStream::connect(server.addr()).await.unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -87,11 +89,12 @@ async fn slow_and_silent_connections_are_closed_after_the_configured_time_outs()
     let (_, closed) = read_until_closed(&mut idle, t0, within).await;
     let closed = closed.expect("an idle keep-alive connection must be closed");
     assert!(
-        closed >= Duration::from_millis(2900) && closed < Duration::from_secs(6),
+        closed >= Duration::from_millis(900) && closed < Duration::from_millis(2900),
         "closed after {closed:?}"
     );
 
-    // A request body that stalls: answered 408 or closed, after the idle time-out.
+    // A request body that stalls: the connection is closed, unanswered, after the idle
+    // time-out.
     let token = server.admin_token().await;
     let mut stalled = TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
@@ -101,10 +104,7 @@ async fn slow_and_silent_connections_are_closed_after_the_configured_time_outs()
     let t0 = Instant::now();
     let (answer, closed) = read_until_closed(&mut stalled, t0, within).await;
     let closed = closed.expect("a stalled body must not keep the connection open");
-    assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
-        "{answer}"
-    );
+    assert!(answer.is_empty(), "{answer}");
     assert!(
         closed >= Duration::from_millis(2900) && closed < Duration::from_secs(6),
         "closed after {closed:?}"
@@ -113,7 +113,7 @@ async fn slow_and_silent_connections_are_closed_after_the_configured_time_outs()
     // A WebSocket whose client answers pings stays open past the idle time-out.
     let (_, alice) = server.create_user(&common::unique_name("alice")).await;
     let mut ws = WsClient::connect(&server, &alice).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    ws.expect_no_frame(Duration::from_secs(5)).await;
     ws.assert_alive().await;
 }
 
@@ -149,7 +149,11 @@ async fn send_oversized(server: &TestServer, token: &str, len: usize) -> (Vec<Va
     loop {
         match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => panic!("no close within {FRAME_TIMEOUT:?}; frames: {frames:?}"),
-            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                eprintln!("read error: {e}");
+                break;
+            }
             Ok(Some(Ok(Message::Text(t)))) => {
                 frames.push(serde_json::from_str(t.as_str()).unwrap())
             }
