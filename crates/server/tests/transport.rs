@@ -3,6 +3,8 @@
 //! user and per address, oversized WebSocket frames, security headers on API responses, and
 //! the modes of the files the server creates.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
