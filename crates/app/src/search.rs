@@ -12,6 +12,7 @@ use enclave_core::{Actor, Channel, Error as DomainError, Message};
 use enclave_store::{ChannelStore, MessageSearch, SearchStore};
 
 use crate::error::Result;
+use crate::files::Previews;
 
 /// Most results in one page.
 pub const MAX_SEARCH_LIMIT: u32 = 100;
@@ -41,11 +42,21 @@ pub struct Search {
     store: Arc<dyn SearchStore>,
     /// For the channel of each hit.
     channels: Arc<dyn ChannelStore>,
+    /// Opens the previews of the hits' files.
+    previews: Previews,
 }
 
 impl Search {
-    pub fn new(store: Arc<dyn SearchStore>, channels: Arc<dyn ChannelStore>) -> Self {
-        Search { store, channels }
+    pub fn new(
+        store: Arc<dyn SearchStore>,
+        channels: Arc<dyn ChannelStore>,
+        previews: Previews,
+    ) -> Self {
+        Search {
+            store,
+            channels,
+            previews,
+        }
     }
 
     /// Searches the messages `actor` may read with a search box query (see
@@ -83,6 +94,7 @@ impl Search {
             .await?;
         let more = msgs.len() > limit as usize;
         msgs.truncate(limit as usize);
+        self.previews.open_messages(&mut msgs);
         let mut ids: Vec<_> = msgs.iter().map(|m| m.channel_id).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -150,7 +150,7 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             return result;
         }
         let accounts = Accounts::new(store.clone(), config.auth_config())?;
-        let result = run_command(&accounts, &store, cmd).await;
+        let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
     })
@@ -202,10 +202,13 @@ async fn reindex(search: &Search, batch: u32) -> anyhow::Result<()> {
 }
 
 async fn run_command(
+    config: &Config,
     accounts: &Accounts,
     store: &Arc<dyn Store>,
     cmd: AdminCommand,
 ) -> anyhow::Result<()> {
+    // The services that return messages open their files' previews with the master keys.
+    let previews = || config.key_ring().map(enclave_app::Previews::new);
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -286,7 +289,11 @@ async fn run_command(
             println!("reactivated {}", user.username);
         }
         AdminCommand::Reindex { batch } => {
-            reindex(&Search::new(store.clone(), store.clone()), batch).await?
+            reindex(
+                &Search::new(store.clone(), store.clone(), previews()?),
+                batch,
+            )
+            .await?
         }
         AdminCommand::SeedBench {
             messages,
@@ -302,6 +309,7 @@ async fn run_command(
                     store.clone(),
                     store.clone(),
                     store.clone(),
+                    previews()?,
                 )),
                 messages,
                 usize::try_from(channels)?,
@@ -313,7 +321,7 @@ async fn run_command(
         AdminCommand::BenchSearch { runs } => {
             let user = accounts.user_by_username("bench0").await?;
             crate::bench::run_queries(
-                &Search::new(store.clone(), store.clone()),
+                &Search::new(store.clone(), store.clone(), previews()?),
                 user.id,
                 usize::try_from(runs)?,
             )
