@@ -8,7 +8,9 @@ use enclave_core::{
     Actor, Anchor, ChannelId, Entity, Error as DomainError, FileId, MAX_FILES_PER_MESSAGE,
     MAX_PAGE, Mentions, Message, MessageId, mentions, validate,
 };
-use enclave_store::{AccountStore, ChannelStore, FileStore, MessageStore, NewMessage, Posted};
+use enclave_store::{
+    AccountStore, ChannelStore, FileStore, Guard, GuardCtx, MessageStore, NewMessage, Posted,
+};
 
 use crate::error::{Error, Result};
 use crate::files::Previews;
@@ -249,11 +251,14 @@ impl Messages {
         hide_channel(r.map(|(m, _)| self.opened(m)))
     }
 
+    /// Pins (anyone who may post) or unpins (the pinner or a moderator: [`Action::Unpin`]).
     pub async fn pin(&self, actor: &Actor, id: MessageId, pinned: bool) -> Result<Message> {
-        let r = self
-            .store
-            .set_pinned(id, actor.user_id, pinned, guard(*actor, Action::Pin))
-            .await;
+        let g = if pinned {
+            guard(*actor, Action::Pin)
+        } else {
+            unpin_guard(*actor)
+        };
+        let r = self.store.set_pinned(id, actor.user_id, pinned, g).await;
         hide_channel(r.map(|(m, _)| self.opened(m)))
     }
 
@@ -263,6 +268,19 @@ impl Messages {
         let pins = self.store.pins(channel_id).await?;
         Ok(self.all_opened(pins))
     }
+}
+
+/// Unpinning depends on who pinned the message, as the writing transaction sees it.
+fn unpin_guard(actor: Actor) -> Guard {
+    Box::new(move |ctx: &GuardCtx<'_>| {
+        let Some(msg) = ctx.message else {
+            return Err(DomainError::NotFound(Entity::Message));
+        };
+        let action = Action::Unpin {
+            pinned_by: msg.pinned_at.and(msg.pinned_by),
+        };
+        permissions::check(&actor, ctx.channel, ctx.membership, action)
+    })
 }
 
 /// For operations addressed by message id, a channel the actor may not see means the message

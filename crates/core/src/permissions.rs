@@ -12,7 +12,8 @@
 //! 2. An archived channel is read-only: only reading, leaving, marking read and unarchiving work.
 //! 3. Reading (history, members, pins) needs visibility; writing (posting, reacting, pinning,
 //!    marking read) needs membership.
-//! 4. Moderation (renaming, archiving, removing others, deleting others' messages) needs the
+//! 4. Moderation (renaming, archiving, removing others, deleting others' messages, unpinning
+//!    others' pins) needs the
 //!    channel role admin or owner, or, in a public channel, site administrator. Changing roles
 //!    needs owner (or site administrator in a public channel).
 //! 5. Direct conversations have a fixed membership: no join, leave, invite, removal, rename or archive.
@@ -113,7 +114,13 @@ pub enum Action {
     Leave,
     Post,
     React,
+    /// Pin a message: anyone who may post.
     Pin,
+    /// Unpin a message: whoever pinned it (`pinned_by`; `None` when it is not pinned, which
+    /// changes nothing), or a moderator.
+    Unpin {
+        pinned_by: Option<UserId>,
+    },
     MarkRead,
     /// Change topic or purpose.
     SetTopic,
@@ -244,6 +251,17 @@ pub fn check(
             let actor_is_owner = role == Some(ChannelRole::Owner) || site_moderates;
             if !actor_is_owner {
                 return Err(Error::Forbidden("only an owner may change roles"));
+            }
+            Ok(())
+        }
+        Action::Unpin { pinned_by } => {
+            if pinned_by.is_none_or(|p| p == actor.user_id) {
+                return check(actor, channel, membership, Action::Pin);
+            }
+            if !moderates {
+                return Err(Error::Forbidden(
+                    "only the pinner or a channel admin may unpin a message",
+                ));
             }
             Ok(())
         }
@@ -446,6 +464,13 @@ mod tests {
         let edit_other = Action::EditMessage { author: OTHER };
         let del_own = Action::DeleteMessage { author: ME };
         let del_other = Action::DeleteMessage { author: OTHER };
+        let unpin_own = Action::Unpin {
+            pinned_by: Some(ME),
+        };
+        let unpin_other = Action::Unpin {
+            pinned_by: Some(OTHER),
+        };
+        let unpin_unpinned = Action::Unpin { pinned_by: None };
         #[rustfmt::skip]
         let table: &[(ChannelKind, bool, Action, [&str; 5])] = &[
             //                                      stranger site-admin member chan-admin owner
@@ -469,6 +494,9 @@ mod tests {
             (Public,  false, edit_other,            ["403", "403", "403", "403", "403"]),
             (Public,  false, del_own,               ["ok",  "ok",  "ok",  "ok",  "ok"]),
             (Public,  false, del_other,             ["403", "ok",  "403", "ok",  "ok"]),
+            (Public,  false, unpin_own,             ["403", "403", "ok",  "ok",  "ok"]),
+            (Public,  false, unpin_other,           ["403", "ok",  "403", "ok",  "ok"]),
+            (Public,  false, unpin_unpinned,        ["403", "403", "ok",  "ok",  "ok"]),
             (Private, false, Action::View,          ["404", "404", "ok",  "ok",  "ok"]),
             (Private, false, Action::ReadHistory,   ["404", "404", "ok",  "ok",  "ok"]),
             (Private, false, Action::Join,          ["404", "404", "ok",  "ok",  "ok"]),
@@ -478,6 +506,9 @@ mod tests {
             (Private, false, Action::AddMember,     ["404", "404", "ok",  "ok",  "ok"]),
             (Private, false, remove_member,         ["404", "404", "403", "ok",  "ok"]),
             (Private, false, del_other,             ["404", "404", "403", "ok",  "ok"]),
+            (Private, false, Action::Pin,           ["404", "404", "ok",  "ok",  "ok"]),
+            (Private, false, unpin_own,             ["404", "404", "ok",  "ok",  "ok"]),
+            (Private, false, unpin_other,           ["404", "404", "403", "ok",  "ok"]),
             (Private, false, Action::SetMemberRole, ["404", "404", "403", "403", "ok"]),
             (Dm,      false, Action::View,          ["404", "404", "ok",  "ok",  "ok"]),
             (Dm,      false, Action::Post,          ["404", "404", "ok",  "ok",  "ok"]),
@@ -487,6 +518,8 @@ mod tests {
             (Dm,      false, Action::Rename,        ["404", "404", "403", "403", "403"]),
             (Dm,      false, Action::Archive,       ["404", "404", "403", "403", "403"]),
             (Dm,      false, del_other,             ["404", "404", "403", "403", "403"]),
+            (Dm,      false, unpin_own,             ["404", "404", "ok",  "ok",  "ok"]),
+            (Dm,      false, unpin_other,           ["404", "404", "403", "403", "403"]),
             (GroupDm, false, Action::SetTopic,      ["404", "404", "ok",  "ok",  "ok"]),
             (GroupDm, false, remove_member,         ["404", "404", "403", "403", "403"]),
             (Public,  true,  Action::ReadHistory,   ["ok",  "ok",  "ok",  "ok",  "ok"]),
@@ -496,6 +529,7 @@ mod tests {
             (Public,  true,  Action::Archive,       ["403", "ok",  "403", "ok",  "ok"]),
             (Public,  true,  Action::Leave,         ["404", "404", "ok",  "ok",  "ok"]),
             (Public,  true,  Action::MarkRead,      ["403", "403", "ok",  "ok",  "ok"]),
+            (Public,  true,  unpin_own,             ["409", "409", "409", "409", "409"]),
             (Private, true,  Action::Post,          ["404", "404", "409", "409", "409"]),
         ];
         let whos = [

@@ -23,6 +23,54 @@ fn has_control(s: &str, allow_newlines: bool) -> bool {
         .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t' || c == '\r')))
 }
 
+/// Characters that change how the text around them is shown without being seen themselves:
+/// bidirectional embeddings, overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069,
+/// U+200E, U+200F, U+061C), and zero-width characters (U+200B–U+200D, U+2060, U+FEFF).
+/// In a name they make `"evil\u{202E}gpj.exe"` read as something else, or two names that look
+/// the same differ.
+fn is_spoofing(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Whether a character can stand beside a zero-width joiner in an emoji sequence
+/// (`👩‍💻`, `👩🏽‍💻`, `❤️‍🔥`): a symbol, modifier or variation selector, not a letter,
+/// digit, space or ASCII.
+fn joins_emoji(c: Option<char>) -> bool {
+    c.is_some_and(|c| {
+        !c.is_ascii()
+            && !c.is_alphanumeric()
+            && !c.is_whitespace()
+            && !c.is_control()
+            && !is_spoofing(c)
+    })
+}
+
+/// Whether `s` holds a character of [`is_spoofing`]. The one exception is a zero-width joiner
+/// inside an emoji sequence, which draws one emoji and hides nothing.
+fn has_spoofing(s: &str) -> bool {
+    let chars: Vec<char> = s.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| {
+        if !is_spoofing(c) {
+            return false;
+        }
+        let before = i.checked_sub(1).and_then(|j| chars.get(j)).copied();
+        let after = chars.get(i + 1).copied();
+        !(c == '\u{200D}' && joins_emoji(before) && joins_emoji(after))
+    })
+}
+
+const SPOOFING: &str = "must not contain invisible or text-direction characters";
+
 /// `2..=32` characters of `a-z 0-9 . _ -`, starting with a letter or digit; lower-cased.
 pub fn username(s: &str) -> Result<String, Error> {
     let s = s.trim().to_ascii_lowercase();
@@ -51,7 +99,8 @@ pub fn username(s: &str) -> Result<String, Error> {
     Ok(s)
 }
 
-/// Display names: trimmed, `1..=64` characters, no control characters. Empty means "use the username".
+/// Display names: trimmed, `1..=64` characters, no control characters and nothing invisible or
+/// direction-changing ([`is_spoofing`]). Empty means "use the username".
 pub fn display_name(s: &str) -> Result<String, Error> {
     let s = s.trim();
     if s.chars().count() > MAX_DISPLAY_NAME_CHARS {
@@ -65,6 +114,9 @@ pub fn display_name(s: &str) -> Result<String, Error> {
             "display_name",
             "must not contain control characters",
         ));
+    }
+    if has_spoofing(s) {
+        return Err(Error::invalid("display_name", SPOOFING));
     }
     Ok(s.to_owned())
 }
@@ -100,8 +152,9 @@ pub fn password(s: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Channel names: trimmed, `1..=64` characters, any script, no control characters and no `#`/`@`
-/// at the start (those introduce references in messages).
+/// Channel names: trimmed, `1..=64` characters, any script, no control characters, nothing
+/// invisible or direction-changing ([`is_spoofing`]) and no `#`/`@` at the start (those
+/// introduce references in messages).
 pub fn channel_name(s: &str) -> Result<String, Error> {
     let s = s.trim();
     if s.is_empty() {
@@ -116,13 +169,18 @@ pub fn channel_name(s: &str) -> Result<String, Error> {
             "must not contain control characters",
         ));
     }
+    if has_spoofing(s) {
+        return Err(Error::invalid("name", SPOOFING));
+    }
     if s.starts_with(['#', '@']) {
         return Err(Error::invalid("name", "must not start with '#' or '@'"));
     }
     Ok(s.to_owned())
 }
 
-/// The key under which channel names are unique: case-folded, inner whitespace collapsed.
+/// The key under which channel names are compared: case-folded, inner whitespace collapsed.
+/// Public channels' keys are unique among public channels; private channels' keys are unique
+/// nowhere, since refusing a name because a private channel holds it would reveal that channel.
 pub fn channel_name_key(name: &str) -> String {
     name.split_whitespace()
         .collect::<Vec<_>>()
@@ -130,7 +188,8 @@ pub fn channel_name_key(name: &str) -> String {
         .to_lowercase()
 }
 
-/// Topic and purpose: trimmed, at most 250 characters, newlines allowed.
+/// Topic and purpose: trimmed, at most 250 characters, newlines allowed, nothing invisible or
+/// direction-changing ([`is_spoofing`]): they are shown beside the channel's name.
 pub fn topic(field: &'static str, s: &str) -> Result<String, Error> {
     let s = s.trim();
     if s.chars().count() > MAX_TOPIC_CHARS {
@@ -138,6 +197,9 @@ pub fn topic(field: &'static str, s: &str) -> Result<String, Error> {
     }
     if has_control(s, true) {
         return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    if has_spoofing(s) {
+        return Err(Error::invalid(field, SPOOFING));
     }
     Ok(s.to_owned())
 }
@@ -253,6 +315,51 @@ mod tests {
         assert!(channel_name("a\u{7}b").is_err());
         assert!(channel_name(&"名".repeat(65)).is_err());
         assert!(channel_name(&"名".repeat(64)).is_ok());
+    }
+
+    /// Names that look like something they are not: every bidirectional control and zero-width
+    /// character is refused, in display names, channel names and topics, wherever it stands.
+    #[test]
+    fn names_refuse_invisible_and_direction_characters() {
+        #[rustfmt::skip]
+        let table: &[(&str, bool)] = &[
+            // (input, accepted)
+            ("Zhang San 张三",             true),
+            ("مرحبا",                      true),
+            ("Alice 👩‍💻",                  true),  // ZWJ inside an emoji sequence
+            ("❤️‍🔥 team",                   true),
+            ("👩🏽‍💻",                       true),
+            ("evil\u{202E}gpj.exe",        false), // right-to-left override
+            ("\u{202A}a",                  false),
+            ("a\u{202B}b",                 false),
+            ("a\u{202C}b",                 false),
+            ("a\u{202D}b",                 false),
+            ("a\u{2066}b",                 false), // isolates
+            ("a\u{2067}b",                 false),
+            ("a\u{2068}b",                 false),
+            ("a\u{2069}",                  false),
+            ("a\u{200E}b",                 false), // marks
+            ("\u{200F}a",                  false),
+            ("a\u{061C}b",                 false),
+            ("ad\u{200B}min",              false), // zero-width space
+            ("ad\u{200C}min",              false), // zero-width non-joiner
+            ("ad\u{200D}min",              false), // zero-width joiner between letters
+            ("👩\u{200D}",                 false), // a joiner with nothing to join
+            ("\u{200D}👩",                 false),
+            ("ad\u{2060}min",              false), // word joiner
+            ("\u{FEFF}admin",              false), // byte-order mark
+        ];
+        for (input, accepted) in table {
+            let want = if *accepted { "ok" } else { SPOOFING };
+            let reason = |r: Result<String, Error>| match r {
+                Ok(_) => "ok".to_owned(),
+                Err(Error::Invalid { reason, .. }) => reason.to_string(),
+                Err(e) => format!("{e:?}"),
+            };
+            assert_eq!(reason(display_name(input)), want, "display_name {input:?}");
+            assert_eq!(reason(channel_name(input)), want, "channel_name {input:?}");
+            assert_eq!(reason(topic("topic", input)), want, "topic {input:?}");
+        }
     }
 
     #[test]

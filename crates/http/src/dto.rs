@@ -130,7 +130,8 @@ pub struct UpdateUserRequest {
     pub password: Option<String>,
     /// Required when changing one's own password.
     pub current_password: Option<String>,
-    /// `false` deactivates (administrators only), `true` reactivates.
+    /// `false` deactivates (administrators only) and revokes every session and personal access
+    /// token of the account; `true` reactivates, with none of them coming back.
     pub active: Option<bool>,
     /// Grants or revokes administration (administrators only).
     pub admin: Option<bool>,

@@ -1485,3 +1485,236 @@ async fn other_users_tokens_and_messages_are_off_limits() {
         json!([{ "emoji": "👍", "count": 1, "user_ids": [w.owner.id] }])
     );
 }
+
+#[tokio::test]
+async fn only_the_pinner_and_channel_admins_may_unpin() {
+    let server = TestServer::shared();
+    let w = World::build(&server).await;
+    let pin = |m: &str| format!("/api/v1/messages/{m}/pin");
+    let before = w.snapshot(&server).await;
+
+    // The owner pinned a message in each channel: a member, a stranger in the public channel,
+    // and the site administrator in the private one cannot take those pins down.
+    for (what, token, msg, status, code) in [
+        (
+            "a member, private",
+            &w.member.token,
+            &w.private_msg,
+            403,
+            "forbidden",
+        ),
+        (
+            "a member, public",
+            &w.member.token,
+            &w.public_msg,
+            403,
+            "forbidden",
+        ),
+        (
+            "a stranger, public",
+            &w.stranger.token,
+            &w.public_msg,
+            403,
+            "forbidden",
+        ),
+        (
+            "a stranger, private",
+            &w.stranger.token,
+            &w.private_msg,
+            404,
+            "message_not_found",
+        ),
+        (
+            "the site administrator, private",
+            &w.admin,
+            &w.private_msg,
+            404,
+            "message_not_found",
+        ),
+    ] {
+        let got = server.delete(Some(token), &pin(msg), None).await;
+        expect(
+            &format!("{what} unpinning the owner's pin"),
+            &got,
+            status,
+            &[code],
+        );
+    }
+    w.assert_unchanged(&server, &before, "refused unpins").await;
+
+    // The pinner may unpin their own pin.
+    let (status, m) = server
+        .put(Some(&w.member.token), &pin(&w.private_reply), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["pinned_by"], w.member.id.as_str());
+    let (status, m) = server
+        .delete(Some(&w.member.token), &pin(&w.private_reply), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the pinner unpins: {m}");
+    assert_eq!(m["pinned"], false);
+
+    // A channel admin (here the owner) may unpin a member's pin.
+    let (status, _) = server
+        .put(Some(&w.member.token), &pin(&w.private_reply), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, m) = server
+        .delete(Some(&w.owner.token), &pin(&w.private_reply), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the owner unpins a member's pin: {m}"
+    );
+    assert_eq!(m["pinned"], false);
+
+    // So may a member made channel admin, and the site administrator in a public channel.
+    let (status, body) = server
+        .patch(
+            Some(&w.owner.token),
+            &format!("/api/v1/channels/{}/members/{}", w.private, w.member.id),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, m) = server
+        .delete(Some(&w.member.token), &pin(&w.private_msg), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a channel admin unpins the owner's pin: {m}"
+    );
+    assert_eq!(m["pinned"], false);
+    let (status, m) = server
+        .delete(Some(&w.admin), &pin(&w.public_msg), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the site administrator unpins in a public channel: {m}"
+    );
+    assert_eq!(m["pinned"], false);
+}
+
+/// Whether any channel in a list of channels (or of `{ channel }` hits) has this id.
+fn lists_channel(body: &Value, key: &str, id: &str) -> bool {
+    body[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == json!(id) || c["channel"]["id"] == json!(id))
+}
+
+/// A stranger learns nothing about a private channel's name: creating or renaming a channel
+/// to that name succeeds as it would for a fresh name (public names are unique among public
+/// channels only), and no directory, search, quick switcher or lookup by id shows it.
+#[tokio::test]
+async fn a_stranger_cannot_learn_a_private_channels_name() {
+    let server = TestServer::shared();
+    let w = World::build(&server).await;
+    let (status, private) = server
+        .get(
+            Some(&w.owner.token),
+            &format!("/api/v1/channels/{}", w.private),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{private}");
+    let name = s(&private, "name");
+    let other_private_name = unique_name("authz hidden");
+    let other_private = server
+        .create_channel(&w.owner.token, &other_private_name, "private")
+        .await;
+    let stranger = &w.stranger.token;
+
+    // Creating: a public channel, and a private one, may take the private channel's name.
+    for (kind, spelling) in [("public", name.clone()), ("private", name.to_uppercase())] {
+        let (status, created) = server
+            .post(
+                Some(stranger),
+                "/api/v1/channels",
+                Some(json!({ "name": spelling, "kind": kind })),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "a {kind} channel named like a private one: {created}"
+        );
+        assert_ne!(s(&created, "id"), w.private);
+    }
+    // Renaming: likewise.
+    let mine = server
+        .create_channel(stranger, &unique_name("authz mine"), "public")
+        .await;
+    let (status, renamed) = server
+        .patch(
+            Some(stranger),
+            &format!("/api/v1/channels/{mine}"),
+            Some(json!({ "name": other_private_name })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "renaming to a private channel's name: {renamed}"
+    );
+    // Public names stay unique among public channels: that reveals only public channels.
+    let got = server
+        .post(
+            Some(&w.member.token),
+            "/api/v1/channels",
+            Some(json!({ "name": name, "kind": "public" })),
+        )
+        .await;
+    expect(
+        "a second public channel of one name",
+        &got,
+        409,
+        &["conflict"],
+    );
+
+    // Lists and searches: the stranger's own channels of that name, never the private ones.
+    let q = encode_segment(&name);
+    for path in [
+        "/api/v1/channels".to_owned(),
+        format!("/api/v1/channels/browse?include_archived=true&limit=200&q={q}"),
+        format!("/api/v1/search/channels?q={q}"),
+        format!(
+            "/api/v1/search/channels?q={}",
+            encode_segment(&other_private_name)
+        ),
+    ] {
+        let (status, body) = server.get(Some(stranger), &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        for id in [&w.private, &other_private] {
+            assert!(
+                !lists_channel(&body, "channels", id),
+                "{path} lists a private channel: {body}"
+            );
+        }
+    }
+    let (texts, body) = search_texts(&server, stranger, &format!("in:\"{name}\" plan")).await;
+    assert!(texts.is_empty(), "{body}");
+    let (texts, body) = search_texts(&server, stranger, "the plan").await;
+    assert!(!texts.contains(&"the plan".to_owned()), "{body}");
+
+    // Lookup by id: the same answer as for an id that never existed.
+    let (_, missing) = server
+        .get(Some(stranger), "/api/v1/channels/999999999", None)
+        .await;
+    for id in [&w.private, &other_private] {
+        let got = server
+            .get(Some(stranger), &format!("/api/v1/channels/{id}"), None)
+            .await;
+        expect(
+            "looking a private channel up by id",
+            &got,
+            404,
+            &["channel_not_found"],
+        );
+        assert_eq!(got.1["error"]["message"], missing["error"]["message"]);
+    }
+}

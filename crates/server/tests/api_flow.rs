@@ -551,7 +551,8 @@ async fn admin_creates_deactivates_and_reactivates_users() {
         .await;
     assert_status_error("admin deactivates self", (got.0, &got.1), 409, "conflict");
 
-    // Reactivation lets the user log in again but does not bring the old session back.
+    // Reactivation lets the user log in again but brings back neither the old session nor
+    // the personal access token: deactivation revoked them all.
     let (status, body) = server
         .patch(
             Some(&admin),
@@ -561,16 +562,31 @@ async fn admin_creates_deactivates_and_reactivates_users() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], true);
-    let got = server.get(Some(&token), "/api/v1/users/me", None).await;
-    assert_status_error(
-        "old session after reactivation",
-        (got.0, &got.1),
-        401,
-        "unauthenticated",
-    );
+    for (what, t) in [("session", &token), ("PAT", &pat)] {
+        let got = server.get(Some(t), "/api/v1/users/me", None).await;
+        assert_status_error(
+            &format!("old {what} after reactivation"),
+            (got.0, &got.1),
+            401,
+            "unauthenticated",
+        );
+    }
     let fresh = server.login_token(&name, USER_PASSWORD).await;
     let (status, _) = server.get(Some(&fresh), "/api/v1/users/me", None).await;
     assert_eq!(status, StatusCode::OK);
+    let (_, list) = server
+        .get(Some(&fresh), "/api/v1/users/me/tokens", None)
+        .await;
+    let names: Vec<&str> = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"script"),
+        "the revoked token is not listed after reactivation: {list}"
+    );
 }
 
 #[tokio::test]
@@ -2197,4 +2213,94 @@ async fn sigterm_shuts_down_gracefully() {
         .await;
     assert_eq!(status, StatusCode::OK, "{hist}");
     assert_eq!(hist["messages"][0]["text"], "durable");
+}
+
+#[tokio::test]
+async fn names_with_invisible_or_direction_characters_are_400() {
+    let server = TestServer::shared();
+    let (user_id, token) = server.create_user(&unique_name("bidi")).await;
+    let channel = server
+        .create_channel(&token, &unique_name("bidi"), "public")
+        .await;
+    let channel_path = format!("/api/v1/channels/{channel}");
+    let user_path = format!("/api/v1/users/{user_id}");
+    for bad in [
+        "evil\u{202E}gpj.exe",
+        "a\u{2067}b",
+        "\u{200F}x",
+        "a\u{061C}b",
+        "ad\u{200B}min",
+        "ad\u{200D}min",
+        "x\u{2060}y",
+        "\u{FEFF}admin",
+    ] {
+        let cases = [
+            (
+                "create channel",
+                "name",
+                server
+                    .post(
+                        Some(&token),
+                        "/api/v1/channels",
+                        Some(json!({ "name": bad, "kind": "public" })),
+                    )
+                    .await,
+            ),
+            (
+                "create channel topic",
+                "topic",
+                server
+                    .post(
+                        Some(&token),
+                        "/api/v1/channels",
+                        Some(json!({ "name": unique_name("ok"), "kind": "private", "topic": bad })),
+                    )
+                    .await,
+            ),
+            (
+                "rename channel",
+                "name",
+                server
+                    .patch(Some(&token), &channel_path, Some(json!({ "name": bad })))
+                    .await,
+            ),
+            (
+                "set purpose",
+                "purpose",
+                server
+                    .patch(Some(&token), &channel_path, Some(json!({ "purpose": bad })))
+                    .await,
+            ),
+            (
+                "display name",
+                "display_name",
+                server
+                    .patch(
+                        Some(&token),
+                        &user_path,
+                        Some(json!({ "display_name": bad })),
+                    )
+                    .await,
+            ),
+        ];
+        for (what, field, got) in cases {
+            assert_status_error(
+                &format!("{what} {bad:?}"),
+                (got.0, &got.1),
+                400,
+                "invalid_field",
+            );
+            assert_eq!(got.1["error"]["field"], field, "{what} {bad:?}: {}", got.1);
+        }
+    }
+    // Emoji sequences joined by U+200D are one picture, and stay allowed.
+    let (status, me) = server
+        .patch(
+            Some(&token),
+            &user_path,
+            Some(json!({ "display_name": "Dev 👩‍💻" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["display_name"], "Dev 👩‍💻");
 }

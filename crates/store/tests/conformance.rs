@@ -502,8 +502,7 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
         Some("new-hash")
     );
     assert_eq!(last_position(&store).await, before);
-    // Deactivation ends sessions but keeps personal access tokens (which stop working meanwhile
-    // because their owner is inactive, which the caller sees).
+    // Deactivation ends every token, personal access tokens included.
     let c3 = store
         .update_user(
             carol.id,
@@ -520,9 +519,15 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
         store.token_by_hash(hash(6), now).await.unwrap().is_none(),
         "sessions end with deactivation"
     );
-    let (t, u) = store.token_by_hash(hash(4), now).await.unwrap().unwrap();
-    assert_eq!((t.id, u.active), (pat.id, false));
-    assert!(!ids(store.list_tokens(carol.id).await.unwrap()).contains(&s4.id));
+    assert!(
+        store.token_by_hash(hash(4), now).await.unwrap().is_none(),
+        "personal access tokens end with deactivation"
+    );
+    let left = ids(store.list_tokens(carol.id).await.unwrap());
+    assert!(
+        !left.contains(&s4.id) && !left.contains(&pat.id),
+        "{left:?}"
+    );
     assert_eq!(
         names(store.list_users(q(None, None, 10)).await.unwrap()),
         ["alice", "bob", "erin"]
@@ -590,6 +595,58 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
 
 /// Text in any script sorts by its bytes (code points) and matches case-insensitively in ASCII
 /// only, whatever the database's locale: both backends give the same answers.
+/// Deactivation revokes every token of the account, personal access tokens included, and
+/// reactivation brings none back; other accounts' tokens are untouched.
+pub async fn deactivation_revokes_every_token(store: Arc<dyn Store>) {
+    let alice = store
+        .create_user(NewUser {
+            is_admin: true,
+            ..new_user("alice")
+        })
+        .await
+        .unwrap();
+    let bob = user(&store, "bob").await;
+    let now = Millis::now();
+    for (who, kind, h) in [
+        (&bob, TokenKind::Session, 41),
+        (&bob, TokenKind::PersonalAccess, 42),
+        (&alice, TokenKind::PersonalAccess, 43),
+    ] {
+        store
+            .create_token(NewToken {
+                user_id: who.id,
+                kind,
+                hash: hash(h),
+                name: format!("token {h}"),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    for active in [false, true] {
+        store
+            .update_user(
+                bob.id,
+                UserPatch {
+                    active: Some(active),
+                    ..UserPatch::default()
+                },
+                Some(alice.id),
+            )
+            .await
+            .unwrap();
+        for h in [41, 42] {
+            assert!(
+                store.token_by_hash(hash(h), now).await.unwrap().is_none(),
+                "token {h} works with the account active={active}"
+            );
+        }
+        assert!(store.list_tokens(bob.id).await.unwrap().is_empty());
+        let (_, owner) = store.token_by_hash(hash(43), now).await.unwrap().unwrap();
+        assert_eq!(owner.id, alice.id, "another account's token is untouched");
+    }
+}
+
 pub async fn text_in_any_script(store: Arc<dyn Store>) {
     let mut made = Vec::new();
     for (name, display) in [
@@ -773,13 +830,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
     );
     assert!(store.channel(ChannelId(987_654)).await.unwrap().is_none());
 
-    // Names are unique by key, whatever the kind.
-    let e = domain_err(
-        store
-            .create_channel(new_channel(ChannelKind::Private, "GENERAL", bob.id))
-            .await,
-    );
-    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    // Names are unique by key among public channels (see channel_names_are_unique_among_public_channels).
     let secret = store
         .create_channel(new_channel(ChannelKind::Private, "secret", bob.id))
         .await
@@ -1269,6 +1320,80 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
 
 // ---------------------------------------------------------------------------------------------
 // Direct conversations
+
+/// A public channel's name is unique among public channels (case-folded); a private channel's
+/// name is unique nowhere, because refusing it would tell a stranger that a private channel of
+/// that name exists. Renames follow the same rule.
+pub async fn channel_names_are_unique_among_public_channels(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let create = |kind: ChannelKind, name: &'static str, who: UserId| {
+        let store = store.clone();
+        async move {
+            store
+                .create_channel(NewChannel {
+                    name_key: enclave_core::validate::channel_name_key(name),
+                    ..new_channel(kind, name, who)
+                })
+                .await
+        }
+    };
+    let rename = |id: ChannelId, name: &'static str, who: UserId| {
+        let store = store.clone();
+        async move {
+            store
+                .update_channel(
+                    id,
+                    who,
+                    ChannelPatch {
+                        name: Some((name.into(), enclave_core::validate::channel_name_key(name))),
+                        ..ChannelPatch::default()
+                    },
+                    allow(),
+                )
+                .await
+        }
+    };
+    let secret = create(ChannelKind::Private, "Secret Plans", alice.id)
+        .await
+        .unwrap();
+    // Bob, who cannot see Alice's private channel, may use its name for a public one, and for a
+    // private one of his own.
+    let public = create(ChannelKind::Public, "secret  plans", bob.id)
+        .await
+        .unwrap();
+    let own = create(ChannelKind::Private, "SECRET PLANS", bob.id)
+        .await
+        .unwrap();
+    assert_ne!(public.id, secret.id);
+    assert_ne!(own.id, secret.id);
+    // A second public channel of that name is refused: every user sees the first one.
+    let e = domain_err(create(ChannelKind::Public, "Secret Plans", alice.id).await);
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    // Renames: a public channel may take a private channel's name, not another public one's.
+    let other = create(ChannelKind::Public, "other", bob.id).await.unwrap();
+    let hidden = create(ChannelKind::Private, "hidden", alice.id)
+        .await
+        .unwrap();
+    let renamed = rename(other.id, "Hidden", bob.id).await.unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("Hidden"));
+    let e = domain_err(rename(renamed.id, "secret plans", bob.id).await);
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    let moved = rename(hidden.id, "Secret plans", alice.id).await.unwrap();
+    assert_eq!(moved.name.as_deref(), Some("Secret plans"));
+    // The directory lists the public channels only.
+    let listed: Vec<ChannelId> = store
+        .browse_channels(BrowseQuery {
+            limit: 50,
+            ..BrowseQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, [public.id, renamed.id]);
+}
 
 pub async fn direct_conversations(store: Arc<dyn Store>) {
     let alice = user(&store, "alice").await;
@@ -4523,8 +4648,10 @@ mod sqlite {
 
     conformance!(
         users_and_tokens,
+        deactivation_revokes_every_token,
         text_in_any_script,
         channels_and_members,
+        channel_names_are_unique_among_public_channels,
         direct_conversations,
         posting_and_idempotency,
         history_pages,
@@ -4602,8 +4729,10 @@ mod postgres {
 
     conformance!(
         users_and_tokens,
+        deactivation_revokes_every_token,
         text_in_any_script,
         channels_and_members,
+        channel_names_are_unique_among_public_channels,
         direct_conversations,
         posting_and_idempotency,
         history_pages,

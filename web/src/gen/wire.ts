@@ -124,7 +124,8 @@ email?: string | null, password?: string | null,
  */
 current_password?: string | null,
 /**
- * `false` deactivates (administrators only), `true` reactivates.
+ * `false` deactivates (administrators only) and revokes every session and personal access
+ * token of the account; `true` reactivates, with none of them coming back.
  */
 active?: boolean | null,
 /**

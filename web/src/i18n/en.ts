@@ -110,6 +110,7 @@ export const en = {
   'pins.unpin': 'Unpin',
   'pins.pinned': 'Message pinned',
   'pins.unpinned': 'Message unpinned',
+  'pins.by': 'Pinned by {name}',
   'pins.tag': 'Pinned',
   'pins.empty': 'Nothing pinned yet. Pin important messages so everyone can find them.',
   'pins.jump': 'Jump to message',

@@ -111,6 +111,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'pins.unpin': '取消置顶',
   'pins.pinned': '消息已置顶',
   'pins.unpinned': '已取消置顶',
+  'pins.by': '由 {name} 置顶',
   'pins.tag': '已置顶',
   'pins.empty': '还没有置顶消息。置顶重要消息，方便大家查找。',
   'pins.jump': '跳转到消息',

@@ -16,6 +16,7 @@ import {
 import { emojiChar, PALETTE, QUICK_REACTIONS } from '../lib/emoji';
 import { isEmojiOnly } from '../lib/markdown';
 import { Markdown, type RenderContext } from '../lib/markdown-render';
+import { mayUnpin } from '../lib/permissions';
 import type { Pending } from '../lib/timeline';
 import type { Reaction, StoredMessage } from '../lib/types';
 import { cls, displayName, formatFull, formatTime } from '../lib/util';
@@ -197,8 +198,12 @@ export const MessageItem = memo(function MessageItem({
   useStore((s) => s.prefs);
   const ctx = useRenderContext();
   const [picker, setPicker] = useState<DOMRect | null>(null);
+  const kind = useStore((s) => s.channels[m.channel_id]?.kind);
+  const pinner = useStore((s) => (m.pinned_by ? s.users[m.pinned_by] : undefined));
   const mine = m.user_id === me.id;
   const canModerate = me.is_admin || role === 'owner' || role === 'admin';
+  // Pinning is open to every member; unpinning to the pinner and channel moderators.
+  const canTogglePin = !m.pinned || (kind !== undefined && mayUnpin(me, { kind, role }, m));
 
   const askDelete = () =>
     confirm({
@@ -257,7 +262,7 @@ export const MessageItem = memo(function MessageItem({
           </div>
         )}
         {m.pinned && context !== 'pins' && (
-          <div class="pinned-tag">
+          <div class="pinned-tag" title={pinner ? t('pins.by', { name: displayName(pinner) }) : undefined}>
             <Pin size={12} /> {t('pins.tag')}
           </div>
         )}
@@ -313,14 +318,16 @@ export const MessageItem = memo(function MessageItem({
               <Reply size={16} />
             </button>
           )}
-          <button
-            class={cls('tool', m.pinned && 'on')}
-            onClick={() => void togglePin(m)}
-            aria-label={m.pinned ? t('pins.unpin') : t('pins.pin')}
-            title={m.pinned ? t('pins.unpin') : t('pins.pin')}
-          >
-            <Pin size={16} />
-          </button>
+          {canTogglePin && (
+            <button
+              class={cls('tool', m.pinned && 'on')}
+              onClick={() => void togglePin(m)}
+              aria-label={m.pinned ? t('pins.unpin') : t('pins.pin')}
+              title={m.pinned ? t('pins.unpin') : t('pins.pin')}
+            >
+              <Pin size={16} />
+            </button>
+          )}
           {context === 'channel' && !mine && (
             <button class="tool" onClick={() => void markUnreadFrom(m)} aria-label={t('message.markUnread')} title={t('message.markUnread')}>
               <Alert size={16} />

@@ -207,7 +207,7 @@ pub async fn unreact(
     Ok(Json(MessageDto::new(&m)))
 }
 
-/// Pin a message to its channel.
+/// Pin a message to its channel: any member who may post there.
 #[utoipa::path(put, path = "/api/v1/messages/{id}/pin", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -223,7 +223,8 @@ pub async fn pin(
     Ok(Json(MessageDto::new(&m)))
 }
 
-/// Unpin a message.
+/// Unpin a message: whoever pinned it, the channel's owners and admins, or a site administrator
+/// in a public channel (others get 403 `forbidden`).
 #[utoipa::path(delete, path = "/api/v1/messages/{id}/pin", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]

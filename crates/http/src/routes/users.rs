@@ -96,7 +96,7 @@ pub async fn get(
 }
 
 /// Change a user: one's own profile and password, or (administrators) anyone's, including
-/// deactivation with `{"active": false}`.
+/// deactivation with `{"active": false}` (which revokes all the account's tokens).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = UserDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

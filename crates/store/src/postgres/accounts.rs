@@ -177,8 +177,9 @@ pub async fn update_user(
         Err(e) => return Err(e.into()),
     };
     if patch.active == Some(false) {
-        // Sessions end with deactivation; personal access tokens only stop working meanwhile.
-        q("DELETE FROM tokens WHERE user_id = $1 AND kind = 'session'")
+        // Every token ends with deactivation, personal access tokens included: reactivation
+        // does not bring any of them back.
+        q("DELETE FROM tokens WHERE user_id = $1")
             .bind(id.0)
             .execute(tx.c())
             .await?;

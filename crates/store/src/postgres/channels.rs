@@ -114,7 +114,7 @@ pub async fn create_channel(tx: &mut Tx, new: NewChannel) -> Result<Channel> {
         Ok(row) => ChannelId(row.try_get(0)?),
         Err(e) if unique_violation(&e).is_some() => {
             return Err(Error::Domain(DomainError::Conflict(
-                "a channel with this name already exists",
+                "a public channel with this name already exists",
             )));
         }
         Err(e) => return Err(e.into()),
@@ -326,7 +326,7 @@ pub async fn update_channel(
         Ok(row) => rows::channel(&row)?,
         Err(e) if unique_violation(&e).is_some() => {
             return Err(Error::Domain(DomainError::Conflict(
-                "a channel with this name already exists",
+                "a public channel with this name already exists",
             )));
         }
         Err(e) => return Err(e.into()),

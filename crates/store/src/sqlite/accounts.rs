@@ -143,11 +143,9 @@ pub fn update_user(
             params![id.0, active],
         )?;
         if !active {
-            // Sessions end with deactivation; personal access tokens only stop working meanwhile.
-            c.execute(
-                "DELETE FROM tokens WHERE user_id = ?1 AND kind = 'session'",
-                [id.0],
-            )?;
+            // Every token ends with deactivation, personal access tokens included: reactivation
+            // does not bring any of them back.
+            c.execute("DELETE FROM tokens WHERE user_id = ?1", [id.0])?;
             tx.event(NewEvent::new(EventKind::TokensRevoked).user(id))?;
         }
     }

@@ -70,7 +70,7 @@ pub fn create_channel(tx: &mut Tx<'_>, new: NewChannel) -> Result<Channel> {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::Domain(DomainError::Conflict(
-                "a channel with this name already exists",
+                "a public channel with this name already exists",
             )));
         }
         Err(e) => return Err(e.into()),
@@ -247,7 +247,7 @@ pub fn update_channel(
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
                 return Err(Error::Domain(DomainError::Conflict(
-                    "a channel with this name already exists",
+                    "a public channel with this name already exists",
                 )));
             }
             Err(e) => return Err(e.into()),

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use enclave_core::{Event, Millis, NewEvent};
 use parking_lot::Mutex;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{Error, Lifecycle, Result};
@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("schema_3.sql")),
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
+    (6, include_str!("schema_6.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
@@ -188,7 +189,18 @@ fn open_reader(path: &Path) -> Result<Connection> {
 
 /// Brings the schema up to date. Safe to run from several processes at once: the check and
 /// the upgrade happen under the write lock.
+///
+/// Foreign keys are off while migrations run, so that a migration may rebuild a table others
+/// refer to (SQLite's documented way to change a constraint); every reference is checked before
+/// the commit, and a dangling one rolls the whole upgrade back.
 fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let r = migrate_unchecked(conn);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    r
+}
+
+fn migrate_unchecked(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut applied = false;
     let mut run = || -> Result<()> {
@@ -208,6 +220,17 @@ fn migrate(conn: &Connection) -> Result<()> {
                 tracing::info!(messages = n, "search index built");
             }
             conn.execute_batch(&format!("PRAGMA user_version = {v}"))?;
+        }
+        if version == latest {
+            return Ok(());
+        }
+        let dangling: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = dangling {
+            return Err(Error::Backend(Arc::new(std::io::Error::other(format!(
+                "schema migration left a dangling reference in table {table}"
+            )))));
         }
         Ok(())
     };
