@@ -1,5 +1,6 @@
 //! Messages: posting (idempotent with a client id), history pages, threads, edits, deletes,
-//! reactions and pins.
+//! reactions and pins. Posts, reactions and the other changes are rate-limited per user
+//! ([`UserLimits`]); a retried post the store already had gives its token back.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use enclave_core::{
 use enclave_store::{AccountStore, ChannelStore, FileStore, MessageStore, NewMessage, Posted};
 
 use crate::error::{Error, Result};
+use crate::ratelimit::{Kind, UserLimits};
 use crate::{guard, message_guard};
 
 /// A message to post.
@@ -32,6 +34,7 @@ pub struct Messages {
     accounts: Arc<dyn AccountStore>,
     /// For the files a message attaches.
     files: Arc<dyn FileStore>,
+    limits: Arc<UserLimits>,
 }
 
 impl Messages {
@@ -40,12 +43,14 @@ impl Messages {
         channels: Arc<dyn ChannelStore>,
         accounts: Arc<dyn AccountStore>,
         files: Arc<dyn FileStore>,
+        limits: Arc<UserLimits>,
     ) -> Self {
         Messages {
             store,
             channels,
             accounts,
             files,
+            limits,
         }
     }
 
@@ -80,8 +85,23 @@ impl Messages {
         Ok(())
     }
 
-    /// Posts a message. A repeated `client_msg_id` returns the first message instead of a new one.
+    /// Posts a message. A repeated `client_msg_id` returns the first message instead of a new
+    /// one, and costs no rate-limit token.
     pub async fn post(
+        &self,
+        actor: &Actor,
+        channel_id: ChannelId,
+        input: PostInput,
+    ) -> Result<Posted> {
+        self.limits.check(actor, Kind::Post)?;
+        let posted = self.post_checked(actor, channel_id, input).await?;
+        if !posted.created {
+            self.limits.give_back(actor, Kind::Post);
+        }
+        Ok(posted)
+    }
+
+    async fn post_checked(
         &self,
         actor: &Actor,
         channel_id: ChannelId,
@@ -191,6 +211,7 @@ impl Messages {
     }
 
     pub async fn edit(&self, actor: &Actor, id: MessageId, text: &str) -> Result<Message> {
+        self.limits.check(actor, Kind::Write)?;
         let text = validate::message_text(text)?;
         let mentions = self.mentions(&text).await?;
         let g = message_guard(*actor, |author| Action::EditMessage { author });
@@ -202,6 +223,7 @@ impl Messages {
     }
 
     pub async fn delete(&self, actor: &Actor, id: MessageId) -> Result<Message> {
+        self.limits.check(actor, Kind::Write)?;
         let g = message_guard(*actor, |author| Action::DeleteMessage { author });
         hide_channel(self.store.delete_message(id, actor.user_id, g).await)
     }
@@ -214,6 +236,7 @@ impl Messages {
         emoji: &str,
         present: bool,
     ) -> Result<Message> {
+        self.limits.check(actor, Kind::React)?;
         let emoji = validate::emoji(emoji)?;
         let r = self
             .store
@@ -229,6 +252,7 @@ impl Messages {
     }
 
     pub async fn pin(&self, actor: &Actor, id: MessageId, pinned: bool) -> Result<Message> {
+        self.limits.check(actor, Kind::Write)?;
         let r = self
             .store
             .set_pinned(id, actor.user_id, pinned, guard(*actor, Action::Pin))

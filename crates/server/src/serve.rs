@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use enclave_app::jobs::{Job, PruneEvents, Scheduler, SweepFiles};
-use enclave_app::{Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store};
+use enclave_app::{
+    Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
+};
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
@@ -66,7 +68,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// The files service on the configured blob store and keys.
-pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Files>> {
+pub fn open_files(
+    config: &Config,
+    store: Arc<dyn Store>,
+    limits: Arc<UserLimits>,
+) -> anyhow::Result<Arc<Files>> {
     let keys = config.key_ring()?;
     let blob_config = config.blob_config();
     let blobs = enclave_files::Blobs::open(&blob_config)
@@ -77,6 +83,7 @@ pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<
         blobs,
         keys,
         config.files_config(),
+        limits,
     )))
 }
 
@@ -155,8 +162,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = config.listen_addr()?;
     let store = open_store(&config).await?;
-    let accounts =
-        Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
+    // One set of buckets for every door, so REST and WebSocket share a user's budget.
+    let limits = Arc::new(UserLimits::new(config.rate_limit_config()));
+    let accounts = Accounts::new(store.clone(), config.auth_config(), limits.clone())
+        .context("setting up accounts")?;
     let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await
@@ -171,7 +180,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let hub = Hub::start(store.clone(), &feed, bus.clone(), config.realtime_config())
         .await
         .context("starting the real-time hub")?;
-    let files = open_files(&config, store.clone())?;
+    let files = open_files(&config, store.clone(), limits.clone())?;
     let jobs = Scheduler::start(background_jobs(&config, &store, &files));
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
@@ -182,10 +191,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = enclave_http::router(
         enclave_http::Deps {
             accounts,
-            channels: Channels::new(store.clone(), store.clone()),
-            messages: Messages::new(store.clone(), store.clone(), store.clone(), store.clone()),
+            channels: Channels::new(store.clone(), store.clone(), limits.clone()),
+            messages: Messages::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                limits.clone(),
+            ),
             files,
-            search: Search::new(store.clone(), store.clone()),
+            search: Search::new(store.clone(), store.clone(), limits),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },
