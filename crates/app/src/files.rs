@@ -7,6 +7,11 @@
 //! [`HEAD_LEN`] bytes (for sniffing, image headers and text previews) and, for images no larger
 //! than [`FilesConfig::thumbnail_source_max`], the image itself for its thumbnail. Metadata is
 //! recorded only after the bytes are stored; an upload that fails leaves no object behind.
+//!
+//! A text file's preview is sealed under the file's data key before it reaches the store
+//! ([`enclave_files::seal_preview`]), so the database never holds file content in plain text.
+//! The store hands it back sealed, with the wrapped data key; [`Previews`] opens it for every
+//! service that gives files to a door (messages, search, the hub, this one).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +19,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use enclave_core::permissions;
 use enclave_core::{
-    Actor, ChannelId, Entity, Error as DomainError, FileId, FileMeta, Millis, Thumbnail,
+    Actor, ChannelId, Entity, Error as DomainError, FileId, FileMeta, Message, Millis, Thumbnail,
 };
 use enclave_files::thumb::{self, ImageError};
-use enclave_files::{Blobs, KeyRing, SegmentDecryptor, SegmentEncryptor, WrappedKey, sniff};
+use enclave_files::{
+    Blobs, KeyRing, SegmentDecryptor, SegmentEncryptor, WrappedKey, open_preview, seal_preview,
+    sniff,
+};
 use enclave_store::{ChannelStore, FileStore, NewFile, StoredFile};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
@@ -31,6 +39,60 @@ pub const HEAD_LEN: usize = 256 * 1024;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Files handled per sweep or rotation round.
 const BATCH: u32 = 200;
+/// The media type of the files that get a text preview.
+const PREVIEWED_TYPE: &str = "text/plain";
+/// Plaintext read back from an object to make its preview again: a preview is at most
+/// [`sniff::PREVIEW_CHARS`] characters of the first [`sniff::PREVIEW_LINES`] lines, so it never
+/// reaches past the first segment.
+const PREVIEW_SOURCE_LEN: usize = enclave_files::SEGMENT_SIZE;
+
+/// Opens the sealed text previews that the store returns with file metadata (it holds the
+/// master keys, and only opens). A preview that does not open is left out and logged.
+#[derive(Clone)]
+pub struct Previews {
+    keys: KeyRing,
+}
+
+impl Previews {
+    pub fn new(keys: KeyRing) -> Self {
+        Previews { keys }
+    }
+
+    /// Replaces the file's sealed preview by its text.
+    pub fn open(&self, file: &mut FileMeta) {
+        let Some(sealed) = file.sealed_preview.take() else {
+            return;
+        };
+        let wrapped = WrappedKey {
+            key_id: sealed.key_id,
+            bytes: sealed.wrapped_key,
+        };
+        match self
+            .keys
+            .unwrap_key(&wrapped)
+            .and_then(|key| open_preview(&key, &sealed.sealed))
+        {
+            Ok(text) => file.preview = Some(text),
+            Err(e) => {
+                tracing::warn!(file = %file.id, error = %e, "a file's preview does not open");
+            }
+        }
+    }
+
+    /// Opens the previews of a message's files.
+    pub fn open_message(&self, message: &mut Message) {
+        for f in &mut message.files {
+            self.open(f);
+        }
+    }
+
+    /// Opens the previews of the files of every message.
+    pub fn open_messages(&self, messages: &mut [Message]) {
+        for m in messages {
+            self.open_message(m);
+        }
+    }
+}
 
 /// Limits and timings for files.
 #[derive(Debug, Clone)]
@@ -145,6 +207,11 @@ impl Files {
 
     pub fn config(&self) -> &FilesConfig {
         &self.config
+    }
+
+    /// What the other services open previews with.
+    pub fn previews(&self) -> Previews {
+        Previews::new(self.keys.clone())
     }
 
     async fn quota_left(&self, actor: &Actor) -> Result<Option<u64>> {
@@ -360,11 +427,12 @@ impl Files {
                 Err(e) => return Err((e, None)),
             }
         }
-        let preview = if content_type == "text/plain" {
+        let preview = if content_type == PREVIEWED_TYPE {
             sniff::text_preview(&head)
         } else {
             None
         };
+        let sealed_preview = preview.as_deref().map(|p| seal_preview(data_key, p));
         let new = NewFile {
             name,
             size,
@@ -372,17 +440,21 @@ impl Files {
             width,
             height,
             thumbnail,
-            preview,
+            sealed_preview,
             uploader_id: actor.user_id,
             object: object.to_owned(),
             thumb_object: thumb_object.clone(),
             key_id: wrapped.key_id,
             wrapped_key: wrapped.bytes,
         };
-        self.store
+        let mut meta = self
+            .store
             .create_file(new, self.config.user_quota)
             .await
-            .map_err(|e| (e.into(), thumb_object))
+            .map_err(|e| (e.into(), thumb_object))?;
+        meta.sealed_preview = None;
+        meta.preview = preview;
+        Ok(meta)
     }
 
     /// Decodes and scales on the blocking pool, within the time limit. A decoding failure or
@@ -432,7 +504,9 @@ impl Files {
 
     /// A file's metadata.
     pub async fn info(&self, actor: &Actor, id: FileId) -> Result<FileMeta> {
-        Ok(self.readable(actor, id).await?.meta)
+        let mut meta = self.readable(actor, id).await?.meta;
+        self.previews().open(&mut meta);
+        Ok(meta)
     }
 
     fn data_key(&self, file: &StoredFile) -> Result<[u8; 32]> {
@@ -456,8 +530,10 @@ impl Files {
             }
             Err(e) => return Err(internal(e)),
         };
+        let mut meta = file.meta;
+        self.previews().open(&mut meta);
         Ok(Download {
-            meta: file.meta,
+            meta,
             body: decrypt_stream(raw, SegmentDecryptor::new(&key)),
         })
     }
@@ -502,6 +578,62 @@ impl Files {
     /// Time between sweeps.
     pub fn sweep_interval(&self) -> Duration {
         self.config.sweep_interval
+    }
+
+    /// Seals a preview for every text file stored without one: files uploaded before previews
+    /// were sealed, whose plain previews the upgrade dropped. Each is made again from the start
+    /// of the file's encrypted object. Returns how many; a file that fails is logged and skipped.
+    /// Stops between pages when the server is stopping (the rest is sealed by the next run).
+    pub async fn seal_missing_previews(&self, ctx: &crate::jobs::JobCtx) -> Result<u64> {
+        let mut after = FileId(0);
+        let mut n = 0;
+        loop {
+            if ctx.stopping() {
+                return Ok(n);
+            }
+            let page = self
+                .store
+                .files_without_preview(PREVIEWED_TYPE, after, BATCH)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(n);
+            };
+            after = last.meta.id;
+            for f in &page {
+                match self.seal_preview_again(f).await {
+                    Ok(true) => n += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(file = %f.meta.id, error = %e, "could not seal a text file's preview");
+                    }
+                }
+            }
+            ctx.progress(n, None);
+        }
+    }
+
+    async fn seal_preview_again(&self, file: &StoredFile) -> Result<bool> {
+        let key = self.data_key(file)?;
+        let raw = self
+            .blobs
+            .get_stream(&file.object)
+            .await
+            .map_err(internal)?;
+        let mut body = decrypt_stream(raw, SegmentDecryptor::new(&key));
+        let mut head = Vec::new();
+        while head.len() < PREVIEW_SOURCE_LEN {
+            match body.next().await {
+                Some(chunk) => head.extend_from_slice(&chunk?),
+                None => break,
+            }
+        }
+        let Some(text) = sniff::text_preview(&head) else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .set_file_preview(file.meta.id, seal_preview(&key, &text))
+            .await?)
     }
 
     /// Re-wraps every data key not under the current master key; returns how many. The file
@@ -689,6 +821,63 @@ mod tests {
         let dl = files.download(&actor, meta.id).await.unwrap();
         let body: Vec<Bytes> = dl.body.map(|r| r.unwrap()).collect().await;
         assert_eq!(body.concat(), b"hello");
+    }
+
+    #[tokio::test]
+    async fn previews_are_sealed_and_made_again_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (files, actor) = setup(dir.path(), FilesConfig::default()).await;
+        let text = "first line\nsecond line\n".repeat(3);
+        let body = futures_util::stream::iter(vec![Ok(Bytes::from(text.clone()))]);
+        let meta = files.upload(&actor, "a.txt", None, body).await.unwrap();
+        let want = sniff::text_preview(text.as_bytes());
+        assert_eq!(meta.preview, want);
+        assert_eq!(meta.sealed_preview, None);
+        // The store holds it sealed; the service opens it.
+        let stored = files.store.file(meta.id).await.unwrap().unwrap();
+        assert_eq!(stored.meta.preview, None);
+        let sealed = stored.meta.sealed_preview.clone().unwrap();
+        assert!(!sealed.sealed.windows(10).any(|w| w == b"first line"));
+        assert_eq!(files.info(&actor, meta.id).await.unwrap().preview, want);
+
+        // A file recorded without one (as the upgrade leaves earlier text files) gets it again
+        // from its object, once.
+        let legacy = files
+            .store
+            .create_file(
+                NewFile {
+                    name: "old.txt".into(),
+                    size: stored.meta.size,
+                    content_type: PREVIEWED_TYPE.into(),
+                    width: None,
+                    height: None,
+                    thumbnail: None,
+                    sealed_preview: None,
+                    uploader_id: actor.user_id,
+                    object: stored.object.clone(),
+                    thumb_object: None,
+                    key_id: stored.key_id.clone(),
+                    wrapped_key: stored.wrapped_key.clone(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(files.info(&actor, legacy.id).await.unwrap().preview, None);
+        let files = Arc::new(files);
+        let job = crate::jobs::SealPreviews::new(files.clone());
+        assert_eq!(crate::jobs::run_once(&job).await.unwrap().n_items, 1);
+        assert_eq!(crate::jobs::run_once(&job).await.unwrap().n_items, 0);
+        assert_eq!(files.info(&actor, legacy.id).await.unwrap().preview, want);
+
+        // A preview that does not open (a key this ring lacks) is left out, not an error.
+        let mut foreign = stored.meta.clone();
+        foreign.sealed_preview = Some(enclave_core::SealedPreview {
+            key_id: "k9".into(),
+            ..sealed
+        });
+        files.previews().open(&mut foreign);
+        assert_eq!((foreign.preview, foreign.sealed_preview), (None, None));
     }
 
     #[test]

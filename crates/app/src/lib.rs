@@ -34,7 +34,7 @@ pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
 pub use encoded::{Door, Encodings};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
-pub use files::{BodyError, Download, Files, FilesConfig, clean_name};
+pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use messages::{Messages, PostInput};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};

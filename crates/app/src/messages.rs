@@ -12,6 +12,7 @@ use enclave_core::{
 use enclave_store::{AccountStore, ChannelStore, FileStore, MessageStore, NewMessage, Posted};
 
 use crate::error::{Error, Result};
+use crate::files::Previews;
 use crate::ratelimit::{Kind, UserLimits};
 use crate::{guard, message_guard};
 
@@ -34,6 +35,8 @@ pub struct Messages {
     accounts: Arc<dyn AccountStore>,
     /// For the files a message attaches.
     files: Arc<dyn FileStore>,
+    /// Opens the previews of the files messages carry.
+    previews: Previews,
     limits: Arc<UserLimits>,
 }
 
@@ -43,6 +46,7 @@ impl Messages {
         channels: Arc<dyn ChannelStore>,
         accounts: Arc<dyn AccountStore>,
         files: Arc<dyn FileStore>,
+        previews: Previews,
         limits: Arc<UserLimits>,
     ) -> Self {
         Messages {
@@ -50,8 +54,20 @@ impl Messages {
             channels,
             accounts,
             files,
+            previews,
             limits,
         }
+    }
+
+    /// The message as doors see it: its files' previews opened.
+    fn opened(&self, mut message: Message) -> Message {
+        self.previews.open_message(&mut message);
+        message
+    }
+
+    fn all_opened(&self, mut messages: Vec<Message>) -> Vec<Message> {
+        self.previews.open_messages(&mut messages);
+        messages
     }
 
     /// Resolves the `@mentions` in `text` to active accounts.
@@ -146,10 +162,12 @@ impl Messages {
             mentions,
             file_ids,
         };
-        Ok(self
+        let mut posted = self
             .store
             .post_message(new, guard(*actor, Action::Post))
-            .await?)
+            .await?;
+        self.previews.open_message(&mut posted.message);
+        Ok(posted)
     }
 
     /// A page of history (`limit` is clamped to 1..=200).
@@ -162,7 +180,7 @@ impl Messages {
         include_replies: bool,
     ) -> Result<Vec<Message>> {
         self.readable(actor, channel_id).await?;
-        Ok(self
+        let page = self
             .store
             .history(
                 channel_id,
@@ -170,7 +188,8 @@ impl Messages {
                 limit.clamp(1, MAX_PAGE),
                 include_replies,
             )
-            .await?)
+            .await?;
+        Ok(self.all_opened(page))
     }
 
     /// One message the actor may read.
@@ -181,7 +200,7 @@ impl Messages {
             .await?
             .ok_or(DomainError::NotFound(Entity::Message))?;
         match self.readable(actor, msg.channel_id).await {
-            Ok(()) => Ok(msg),
+            Ok(()) => Ok(self.opened(msg)),
             Err(Error::Domain(DomainError::NotFound(_))) => {
                 Err(Error::Domain(DomainError::NotFound(Entity::Message)))
             }
@@ -204,10 +223,11 @@ impl Messages {
                 "is a reply, not a thread root",
             )));
         }
-        Ok(self
+        let replies = self
             .store
             .thread(root, after_seq, limit.clamp(1, 1000))
-            .await?)
+            .await?;
+        Ok(self.all_opened(replies))
     }
 
     pub async fn edit(&self, actor: &Actor, id: MessageId, text: &str) -> Result<Message> {
@@ -220,12 +240,13 @@ impl Messages {
                 .edit_message(id, actor.user_id, text, mentions, g)
                 .await,
         )
+        .map(|m| self.opened(m))
     }
 
     pub async fn delete(&self, actor: &Actor, id: MessageId) -> Result<Message> {
         self.limits.check(actor, Kind::Write)?;
         let g = message_guard(*actor, |author| Action::DeleteMessage { author });
-        hide_channel(self.store.delete_message(id, actor.user_id, g).await)
+        hide_channel(self.store.delete_message(id, actor.user_id, g).await).map(|m| self.opened(m))
     }
 
     /// Adds (`present`) or removes the actor's reaction. Idempotent.
@@ -248,7 +269,7 @@ impl Messages {
                 guard(*actor, Action::React),
             )
             .await;
-        hide_channel(r.map(|(m, _)| m))
+        hide_channel(r.map(|(m, _)| self.opened(m)))
     }
 
     pub async fn pin(&self, actor: &Actor, id: MessageId, pinned: bool) -> Result<Message> {
@@ -257,13 +278,14 @@ impl Messages {
             .store
             .set_pinned(id, actor.user_id, pinned, guard(*actor, Action::Pin))
             .await;
-        hide_channel(r.map(|(m, _)| m))
+        hide_channel(r.map(|(m, _)| self.opened(m)))
     }
 
     /// The channel's pinned messages, newest pin first.
     pub async fn pins(&self, actor: &Actor, channel_id: ChannelId) -> Result<Vec<Message>> {
         self.readable(actor, channel_id).await?;
-        Ok(self.store.pins(channel_id).await?)
+        let pins = self.store.pins(channel_id).await?;
+        Ok(self.all_opened(pins))
     }
 }
 

@@ -14,6 +14,7 @@ use enclave_core::{Actor, Channel, Error as DomainError, Message};
 use enclave_store::{ChannelStore, MessageSearch, SearchStore};
 
 use crate::error::Result;
+use crate::files::Previews;
 use crate::ratelimit::{Kind, UserLimits};
 
 /// Most results in one page.
@@ -44,6 +45,8 @@ pub struct Search {
     store: Arc<dyn SearchStore>,
     /// For the channel of each hit.
     channels: Arc<dyn ChannelStore>,
+    /// Opens the previews of the hits' files.
+    previews: Previews,
     limits: Arc<UserLimits>,
 }
 
@@ -51,11 +54,13 @@ impl Search {
     pub fn new(
         store: Arc<dyn SearchStore>,
         channels: Arc<dyn ChannelStore>,
+        previews: Previews,
         limits: Arc<UserLimits>,
     ) -> Self {
         Search {
             store,
             channels,
+            previews,
             limits,
         }
     }
@@ -96,6 +101,7 @@ impl Search {
             .await?;
         let more = msgs.len() > limit as usize;
         msgs.truncate(limit as usize);
+        self.previews.open_messages(&mut msgs);
         let mut ids: Vec<_> = msgs.iter().map(|m| m.channel_id).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -294,8 +294,30 @@ pub struct FileMeta {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub thumbnail: Option<Thumbnail>,
-    /// The first lines of a text file.
+    /// The first lines of a text file, once the application has opened them from
+    /// `sealed_preview`.
     pub preview: Option<String>,
+    /// The first lines of a text file as stored: encrypted, openable only with the master keys
+    /// the application holds. The store returns this, never `preview`.
+    pub sealed_preview: Option<SealedPreview>,
     pub uploader_id: UserId,
     pub created_at: Millis,
+}
+
+/// A text preview encrypted under its file's data key, with that data key wrapped under the
+/// master key `key_id`: everything needed to open it except the master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedPreview {
+    pub key_id: String,
+    pub wrapped_key: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedPreview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedPreview")
+            .field("key_id", &self.key_id)
+            .field("sealed_len", &self.sealed.len())
+            .finish_non_exhaustive()
+    }
 }

@@ -16,6 +16,11 @@
 //! The counter in the nonce makes reordered or duplicated segments fail authentication; the
 //! last flag makes a truncated object fail (the segment that now ends it was sealed as not
 //! last), and so does anything appended after the real last segment.
+//!
+//! A text file's preview is kept in the database, sealed under the same data key by
+//! [`seal_preview`]: `EFP1 ‖ nonce ‖ ciphertext ‖ tag`, with a nonce whose last byte is
+//! [`PREVIEW_NONCE_TAG`] (segment nonces end in 0 or 1, so the two can never share a nonce) and
+//! the associated data [`PREVIEW_AAD`] (segments have none, so neither opens as the other).
 
 use std::collections::BTreeMap;
 
@@ -35,6 +40,11 @@ const PREFIX_SIZE: usize = 7;
 pub const HEADER_SIZE: usize = MAGIC.len() + PREFIX_SIZE;
 /// Length of a wrapped data key: nonce, key, tag.
 const WRAPPED_SIZE: usize = 12 + 32 + TAG_SIZE;
+const PREVIEW_MAGIC: &[u8; 4] = b"EFP1";
+/// The last byte of every preview nonce; segment nonces end in their last flag (0 or 1).
+pub const PREVIEW_NONCE_TAG: u8 = 2;
+/// The associated data every sealed preview is authenticated with.
+pub const PREVIEW_AAD: &[u8] = b"enclave file preview v1";
 
 fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
@@ -176,6 +186,51 @@ impl KeyRing {
         let key = self.unwrap_key(wrapped)?;
         Ok(Some(self.wrap(&key)))
     }
+}
+
+/// Seals a text preview under a file's data key, for storing beside the file's metadata.
+pub fn seal_preview(data_key: &[u8; 32], text: &str) -> Vec<u8> {
+    let mut n: [u8; 12] = random();
+    n[11] = PREVIEW_NONCE_TAG;
+    let sealed = cipher(data_key)
+        .encrypt(
+            &Nonce::from(n),
+            Payload {
+                msg: text.as_bytes(),
+                aad: PREVIEW_AAD,
+            },
+        )
+        .expect("AES-GCM encrypts a short text");
+    let mut out = Vec::with_capacity(PREVIEW_MAGIC.len() + n.len() + sealed.len());
+    out.extend_from_slice(PREVIEW_MAGIC);
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&sealed);
+    out
+}
+
+/// Opens a preview sealed by [`seal_preview`] under the same data key.
+pub fn open_preview(data_key: &[u8; 32], sealed: &[u8]) -> Result<String> {
+    let Some(rest) = sealed.strip_prefix(PREVIEW_MAGIC) else {
+        return Err(Error::Corrupt("not a sealed preview"));
+    };
+    if rest.len() < 12 + TAG_SIZE {
+        return Err(Error::Corrupt("sealed preview is truncated"));
+    }
+    let (n, body) = rest.split_at(12);
+    let n: [u8; 12] = n.try_into().map_err(|_| Error::Corrupt("nonce"))?;
+    if n[11] != PREVIEW_NONCE_TAG {
+        return Err(Error::Corrupt("not a preview nonce"));
+    }
+    let plain = cipher(data_key)
+        .decrypt(
+            &Nonce::from(n),
+            Payload {
+                msg: body,
+                aad: PREVIEW_AAD,
+            },
+        )
+        .map_err(|_| Error::Corrupt("preview does not authenticate"))?;
+    String::from_utf8(plain).map_err(|_| Error::Corrupt("preview is not UTF-8"))
 }
 
 fn nonce(
@@ -476,6 +531,39 @@ mod tests {
             bytes: rewrapped.bytes.clone(),
         };
         assert!(new.unwrap_key(&relabelled).is_err());
+    }
+
+    #[test]
+    fn previews_roundtrip_and_stay_apart_from_segments() {
+        let key = new_data_key();
+        let text = "第一行\nsecond line: canary-7f3a";
+        let sealed = seal_preview(&key, text);
+        assert!(!sealed.windows(11).any(|w| w == b"canary-7f3a"));
+        assert_eq!(sealed[4 + 11], PREVIEW_NONCE_TAG);
+        assert_eq!(open_preview(&key, &sealed).unwrap(), text);
+        assert_eq!(open_preview(&key, &seal_preview(&key, "")).unwrap(), "");
+        // Two seals of the same text differ (fresh nonces).
+        assert_ne!(seal_preview(&key, text), sealed);
+        // Wrong key, tampering, truncation and relabelling all fail.
+        assert!(open_preview(&new_data_key(), &sealed).is_err());
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(open_preview(&key, &flipped).is_err());
+        assert!(open_preview(&key, &sealed[..sealed.len() - 1]).is_err());
+        assert!(open_preview(&key, &sealed[..10]).is_err());
+        // A segment of an object under the same key never opens as a preview, whatever header
+        // is put in front of it, and a preview never opens as an object.
+        let object = SegmentEncryptor::seal_all(&key, text.as_bytes()).unwrap();
+        let mut forged = PREVIEW_MAGIC.to_vec();
+        let mut n = [0u8; 12];
+        n[..PREFIX_SIZE].copy_from_slice(&object[MAGIC.len()..HEADER_SIZE]);
+        n[11] = 1;
+        forged.extend_from_slice(&n);
+        forged.extend_from_slice(&object[HEADER_SIZE..]);
+        assert!(open_preview(&key, &forged).is_err());
+        forged[4 + 11] = PREVIEW_NONCE_TAG;
+        assert!(open_preview(&key, &forged).is_err());
+        assert!(SegmentDecryptor::open_all(&key, &sealed).is_err());
     }
 
     #[test]

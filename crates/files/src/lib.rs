@@ -12,7 +12,10 @@ pub mod sniff;
 pub mod thumb;
 
 pub use blob::{BlobConfig, Blobs};
-pub use crypto::{KeyRing, SEGMENT_SIZE, SegmentDecryptor, SegmentEncryptor, WrappedKey};
+pub use crypto::{
+    KeyRing, SEGMENT_SIZE, SegmentDecryptor, SegmentEncryptor, WrappedKey, open_preview,
+    seal_preview,
+};
 
 /// A failure in the blob layer.
 #[derive(Debug, thiserror::Error)]

@@ -155,7 +155,7 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             return result;
         }
         let accounts = Accounts::new(store.clone(), config.auth_config(), unlimited())?;
-        let result = run_command(&accounts, &store, cmd).await;
+        let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
     })
@@ -207,10 +207,13 @@ async fn reindex(search: &Search, batch: u32) -> anyhow::Result<()> {
 }
 
 async fn run_command(
+    config: &Config,
     accounts: &Accounts,
     store: &Arc<dyn Store>,
     cmd: AdminCommand,
 ) -> anyhow::Result<()> {
+    // The services that return messages open their files' previews with the master keys.
+    let previews = || config.key_ring().map(enclave_app::Previews::new);
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -292,7 +295,7 @@ async fn run_command(
         }
         AdminCommand::Reindex { batch } => {
             reindex(
-                &Search::new(store.clone(), store.clone(), unlimited()),
+                &Search::new(store.clone(), store.clone(), previews()?, unlimited()),
                 batch,
             )
             .await?
@@ -311,6 +314,7 @@ async fn run_command(
                     store.clone(),
                     store.clone(),
                     store.clone(),
+                    previews()?,
                     unlimited(),
                 )),
                 messages,
@@ -323,7 +327,7 @@ async fn run_command(
         AdminCommand::BenchSearch { runs } => {
             let user = accounts.user_by_username("bench0").await?;
             crate::bench::run_queries(
-                &Search::new(store.clone(), store.clone(), unlimited()),
+                &Search::new(store.clone(), store.clone(), previews()?, unlimited()),
                 user.id,
                 usize::try_from(runs)?,
             )

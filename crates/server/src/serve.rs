@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::jobs::{Job, PruneEvents, Scheduler, SweepFiles};
+use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
 use enclave_app::{
     Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
 };
@@ -101,6 +101,7 @@ pub fn background_jobs(
             realtime.retention_min_events,
         )),
         Arc::new(SweepFiles::new(files.clone())),
+        Arc::new(SealPreviews::new(files.clone())),
     ]
 }
 
@@ -177,10 +178,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let tls = !config.tls.cert.is_empty();
-    let hub = Hub::start(store.clone(), &feed, bus.clone(), config.realtime_config())
-        .await
-        .context("starting the real-time hub")?;
     let files = open_files(&config, store.clone(), limits.clone())?;
+    let previews = files.previews();
+    let hub = Hub::start(
+        store.clone(),
+        previews.clone(),
+        &feed,
+        bus.clone(),
+        config.realtime_config(),
+    )
+    .await
+    .context("starting the real-time hub")?;
     let jobs = Scheduler::start(background_jobs(&config, &store, &files));
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
@@ -197,10 +205,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 store.clone(),
                 store.clone(),
                 store.clone(),
+                previews.clone(),
                 limits.clone(),
             ),
             files,
-            search: Search::new(store.clone(), store.clone(), limits),
+            search: Search::new(store.clone(), store.clone(), previews, limits),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },

@@ -145,30 +145,46 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Appends a PNG chunk (length, type, data, CRC).
+fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
+}
+
+/// A `w`×`h` PNG with a `tEXt` chunk `Comment: text` right after its header.
+fn png_with_text(w: u32, h: u32, text: &str) -> Vec<u8> {
+    let plain = png(w, h);
+    // Signature (8 bytes), then IHDR: length, type, 13 bytes of data, CRC.
+    let (head, rest) = plain.split_at(8 + 4 + 4 + 13 + 4);
+    let mut out = head.to_vec();
+    let mut data = b"Comment\0".to_vec();
+    data.extend_from_slice(text.as_bytes());
+    chunk(&mut out, b"tEXt", &data);
+    out.extend_from_slice(rest);
+    out
+}
+
 /// A tiny PNG whose header declares `w`×`h` pixels (a decompression bomb's shape): signature,
 /// IHDR with a correct CRC, and a short IDAT.
 fn bomb_png(w: u32, h: u32) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    }
     let mut out = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&w.to_be_bytes());
@@ -576,6 +592,18 @@ async fn master_key_rotation() {
     let resp = download(&server, &alice, &format!("/api/v1/files/{id}")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap(), SECRET_TEXT.as_bytes());
+    // The preview, sealed under the same data key, still opens.
+    let (status, info) = server
+        .get(Some(&alice), &format!("/api/v1/files/{id}/info"), None)
+        .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["preview"], f["preview"]);
+    assert!(
+        info["preview"]
+            .as_str()
+            .unwrap()
+            .contains("CONFIDENTIAL-7f3a9")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,8 +680,21 @@ async fn s3_store() {
     let Some(moto) = start_moto().await else {
         return;
     };
-    let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let bucket = "enclave-files";
+    let (endpoint, s3_env) = s3_bucket(&moto, bucket).await;
+    let mut env: Vec<(&str, &str)> = LIMITS.to_vec();
+    env.extend(s3_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut server = TestServer::start_with_env(&env);
+    let data_dir = server.data_dir().to_owned();
+    let objects = move || s3_objects(&endpoint, bucket);
+    scenario(&mut server, &objects).await;
+    // Nothing went to the local folder.
+    assert!(files_under(&data_dir.join("files")).is_empty());
+}
+
+/// A bucket on the private moto server, and the environment that points a server at it.
+async fn s3_bucket(moto: &Moto, bucket: &str) -> (String, Vec<(String, String)>) {
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let r = client
         .put(format!("{endpoint}/{bucket}"))
@@ -665,54 +706,184 @@ async fn s3_store() {
         "creating the bucket: {}",
         r.status()
     );
-    let mut env: Vec<(&str, &str)> = LIMITS.to_vec();
-    env.extend([
+    let env = [
         ("ENCLAVE_FILES__STORE", "s3"),
         ("ENCLAVE_FILES__S3_BUCKET", bucket),
         ("ENCLAVE_FILES__S3_ENDPOINT", endpoint.as_str()),
         ("ENCLAVE_FILES__S3_REGION", "us-east-1"),
         ("ENCLAVE_FILES__S3_ACCESS_KEY", "testing"),
         ("ENCLAVE_FILES__S3_SECRET_KEY", "testing-secret"),
-    ]);
-    let mut server = TestServer::start_with_env(&env);
-    let data_dir = server.data_dir().to_owned();
-    let objects = move || {
-        // A blocking client: this runs inside the async test, on its own thread.
-        let endpoint = endpoint.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    (endpoint, env)
+}
+
+/// The bytes of every object in the bucket, fetched from the S3 server.
+fn s3_objects(endpoint: &str, bucket: &str) -> Vec<Vec<u8>> {
+    // A blocking client: this runs inside the async test, on its own thread.
+    let endpoint = endpoint.to_owned();
+    let bucket = bucket.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            let listing = client
+                .get(format!("{endpoint}/{bucket}?list-type=2"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
                 .unwrap();
-            rt.block_on(async move {
-                let client = reqwest::Client::builder().no_proxy().build().unwrap();
-                let listing = client
-                    .get(format!("{endpoint}/{bucket}?list-type=2"))
+            let mut out = Vec::new();
+            for key in keys_in(&listing) {
+                let bytes = client
+                    .get(format!("{endpoint}/{bucket}/{key}"))
                     .send()
                     .await
                     .unwrap()
-                    .text()
+                    .bytes()
                     .await
                     .unwrap();
-                let mut out = Vec::new();
-                for key in keys_in(&listing) {
-                    let bytes = client
-                        .get(format!("{endpoint}/{bucket}/{key}"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap();
-                    out.push(bytes.to_vec());
-                }
-                out
-            })
+                out.push(bytes.to_vec());
+            }
+            out
         })
-        .join()
-        .unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nothing of a file's content at rest in plain text
+
+/// The files of the data folder (database, WAL, shared memory, objects, anything else) and the
+/// given objects that contain any of `needles`, each with what it contains.
+fn holders(data_dir: &Path, objects: &[Vec<u8>], needles: &[(&str, &[u8])]) -> Vec<String> {
+    let mut found = Vec::new();
+    let on_disk = files_under(data_dir)
+        .into_iter()
+        .filter_map(|p| Some((p.display().to_string(), std::fs::read(&p).ok()?)));
+    let remote = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (format!("S3 object #{i}"), o.clone()));
+    for (name, bytes) in on_disk.chain(remote) {
+        for (what, needle) in needles {
+            if contains(&bytes, needle) {
+                found.push(format!("{name} holds the {what}"));
+            }
+        }
+    }
+    found
+}
+
+/// Uploads a text file and a PNG that both carry a unique canary, shares them in a message,
+/// and then looks for the canary (and for the thumbnail's plain bytes) in every byte the
+/// server stores: with the server running, and after it stopped. Only the text of messages is
+/// kept in plain text for now, so the canary is never in one (nor in a file name).
+async fn canary_scenario(server: &mut TestServer, stored_objects: &dyn Fn() -> Vec<Vec<u8>>) {
+    let canary = format!(
+        "canary-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let (_, alice) = server.create_user(&unique_name("alice")).await;
+    let (bob_id, bob) = server.create_user(&unique_name("bob")).await;
+    let ch = server
+        .create_channel(&alice, &unique_name("vault"), "private")
+        .await;
+    server.add_member(&alice, &ch, &bob_id).await;
+
+    let text = format!("Quarterly plan\n{canary}\nline three\n");
+    let t = upload_ok(server, &alice, "plan.txt", text.clone().into_bytes()).await;
+    assert_eq!(t["content_type"], "text/plain");
+    assert_eq!(t["preview"], text.trim_end());
+    let image = png_with_text(640, 480, &canary);
+    assert!(contains(&image, canary.as_bytes()));
+    let i = upload_ok(server, &alice, "photo.png", image.clone()).await;
+    assert_eq!(i["content_type"], "image/png");
+    assert_eq!(i["thumbnail"]["width"], 320);
+    let (t_id, i_id) = (s(&t, "id"), s(&i, "id"));
+    let (status, msg) = post_with_files(server, &alice, &ch, &[&t_id, &i_id]).await;
+    assert_eq!(status, 201, "{msg}");
+    assert_eq!(msg["files"][0]["preview"], text.trim_end());
+
+    // Readers still get the preview wherever the file is shown.
+    let (_, history) = server
+        .get(Some(&bob), &format!("/api/v1/channels/{ch}/messages"), None)
+        .await;
+    let shown = &history["messages"].as_array().unwrap().last().unwrap()["files"];
+    assert_eq!(shown[0]["preview"], text.trim_end(), "{history}");
+    assert_eq!(shown[1]["preview"], Value::Null);
+    let (status, info) = server
+        .get(Some(&bob), &format!("/api/v1/files/{t_id}/info"), None)
+        .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["preview"], text.trim_end());
+    let (status, found) = server
+        .get(Some(&bob), "/api/v1/search?q=has:file", None)
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert!(found.to_string().contains(&canary), "{found}");
+    let resp = download(server, &bob, &format!("/api/v1/files/{i_id}")).await;
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), image);
+    let resp = download(server, &bob, &format!("/api/v1/files/{i_id}/thumbnail")).await;
+    assert_eq!(resp.status(), 200);
+    let thumb = resp.bytes().await.unwrap().to_vec();
+    assert!(thumb.len() > 200, "a thumbnail of {} bytes", thumb.len());
+
+    // The thumbnail's plain bytes: a slice of its compressed data, and its first bytes.
+    let mid = thumb.len() / 2;
+    let needles: [(&str, &[u8]); 3] = [
+        ("canary", canary.as_bytes()),
+        ("thumbnail's data", &thumb[mid..mid + 48]),
+        ("thumbnail's header", &thumb[..24]),
+    ];
+    let dir = server.data_dir().to_owned();
+    let running = holders(&dir, &stored_objects(), &needles);
+    assert_eq!(running, Vec::<String>::new(), "with the server running");
+    let status = server.terminate();
+    assert!(status.success(), "{status}\n{}", server.log());
+    let stopped = holders(&dir, &stored_objects(), &needles);
+    assert_eq!(stopped, Vec::<String>::new(), "after the server stopped");
+    assert!(
+        files_under(&dir)
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == "enclave.db")),
+        "the database was searched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_not_at_rest_in_local_folder() {
+    let mut server = TestServer::start_with_env(LIMITS);
+    let root = server.data_dir().join("files");
+    let objects = || Vec::new();
+    canary_scenario(&mut server, &objects).await;
+    assert!(files_under(&root).len() >= 3, "objects were searched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_not_at_rest_on_s3() {
+    let Some(moto) = start_moto().await else {
+        return;
     };
-    scenario(&mut server, &objects).await;
-    // Nothing went to the local folder.
-    assert!(files_under(&data_dir.join("files")).is_empty());
+    let bucket = "enclave-canary";
+    let (endpoint, env) = s3_bucket(&moto, bucket).await;
+    let mut all: Vec<(&str, &str)> = LIMITS.to_vec();
+    all.extend(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut server = TestServer::start_with_env(&all);
+    let objects = move || s3_objects(&endpoint, bucket);
+    assert!(objects().is_empty());
+    canary_scenario(&mut server, &objects).await;
+    assert!(objects().len() >= 3, "objects were searched");
 }

@@ -170,7 +170,9 @@ pub struct NewFile {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub thumbnail: Option<Thumbnail>,
-    pub preview: Option<String>,
+    /// The text preview, already sealed under the file's data key (the store never sees it
+    /// in plain text).
+    pub sealed_preview: Option<Vec<u8>>,
     pub uploader_id: UserId,
     /// Object name of the encrypted content in the blob store.
     pub object: String,
@@ -429,6 +431,18 @@ pub trait FileStore: Send + Sync + 'static {
         new_key_id: &str,
         wrapped_key: Vec<u8>,
     ) -> Result<bool>;
+    /// Up to `limit` files of `content_type` (by id, after `after`) that have no sealed
+    /// preview: those uploaded before previews were sealed, whose plain previews the upgrade
+    /// dropped.
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>>;
+    /// Stores a file's sealed preview unless it already has one; `false` if it had (or the
+    /// file is gone).
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool>;
 }
 
 /// Full-text search over messages, channel names, and the rebuild of the index.

@@ -3820,13 +3820,111 @@ fn new_file(who: &User, name: &str, size: u64) -> enclave_store::NewFile {
             height: 240,
             content_type: "image/jpeg".into(),
         }),
-        preview: None,
+        sealed_preview: None,
         uploader_id: who.id,
         object: format!("obj/{name}"),
         thumb_object: Some(format!("obj/{name}.thumb")),
         key_id: "k1".into(),
         wrapped_key: vec![7; 60],
     }
+}
+
+/// Text files stored without a sealed preview (uploaded before previews were sealed) are
+/// found by content type, and get one once; key rotation keeps the preview with its key.
+pub async fn file_previews(store: Arc<dyn Store>) {
+    let alice = user(&store, "alice").await;
+    let text = |name: &str, sealed: Option<&[u8]>| enclave_store::NewFile {
+        thumbnail: None,
+        width: None,
+        height: None,
+        thumb_object: None,
+        sealed_preview: sealed.map(<[u8]>::to_vec),
+        content_type: "text/plain".into(),
+        ..new_file(&alice, name, 5)
+    };
+    let old_a = store.create_file(text("a.txt", None), None).await.unwrap();
+    let sealed = store
+        .create_file(text("b.txt", Some(b"sealed b")), None)
+        .await
+        .unwrap();
+    let image = store
+        .create_file(new_file(&alice, "c.png", 5), None)
+        .await
+        .unwrap();
+    let old_d = store.create_file(text("d.txt", None), None).await.unwrap();
+    let ids = |fs: Vec<enclave_store::StoredFile>| fs.iter().map(|f| f.meta.id).collect::<Vec<_>>();
+    let missing = store
+        .files_without_preview("text/plain", enclave_core::FileId(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(missing), vec![old_a.id, old_d.id]);
+    // Paged by id.
+    let page = store
+        .files_without_preview("text/plain", old_a.id, 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(page), vec![old_d.id]);
+    let png = store
+        .files_without_preview("image/png", enclave_core::FileId(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(png), vec![image.id]);
+
+    assert!(
+        store
+            .set_file_preview(old_a.id, b"sealed a".to_vec())
+            .await
+            .unwrap()
+    );
+    // A second writer (another node) does not overwrite it.
+    assert!(
+        !store
+            .set_file_preview(old_a.id, b"other".to_vec())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_file_preview(sealed.id, b"other".to_vec())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_file_preview(enclave_core::FileId(999_999), b"x".to_vec())
+            .await
+            .unwrap()
+    );
+    let a = store.file(old_a.id).await.unwrap().unwrap();
+    assert_eq!(
+        a.meta.sealed_preview.as_ref().map(|p| p.sealed.as_slice()),
+        Some(&b"sealed a"[..])
+    );
+    assert_eq!(
+        ids(store
+            .files_without_preview("text/plain", enclave_core::FileId(0), 10)
+            .await
+            .unwrap()),
+        vec![old_d.id]
+    );
+
+    // Rotation re-wraps the data key; the sealed preview travels with the new wrapping.
+    assert!(
+        store
+            .rewrap_file_key(sealed.id, "k1", "k2", vec![9; 60])
+            .await
+            .unwrap()
+    );
+    let b = store.file(sealed.id).await.unwrap().unwrap();
+    assert_eq!(
+        b.meta.sealed_preview,
+        Some(enclave_core::SealedPreview {
+            key_id: "k2".into(),
+            wrapped_key: vec![9; 60],
+            sealed: b"sealed b".to_vec(),
+        })
+    );
+    store.close().await;
 }
 
 pub async fn files(store: Arc<dyn Store>) {
@@ -3862,14 +3960,24 @@ pub async fn files(store: Arc<dyn Store>) {
         width: None,
         height: None,
         thumb_object: None,
-        preview: Some("first line".into()),
+        sealed_preview: Some(b"EFP1 sealed first line".to_vec()),
         content_type: "text/plain".into(),
         ..new_file(&bob, "notes.txt", 5)
     };
     let c = store.create_file(plain, None).await.unwrap();
     let c_stored = store.file(c.id).await.unwrap().unwrap();
     assert_eq!(c_stored.meta.thumbnail, None);
-    assert_eq!(c_stored.meta.preview.as_deref(), Some("first line"));
+    // The sealed preview comes back with what opens it (the wrapped data key), never as text.
+    assert_eq!(c_stored.meta.preview, None);
+    assert_eq!(
+        c_stored.meta.sealed_preview,
+        Some(enclave_core::SealedPreview {
+            key_id: "k1".into(),
+            wrapped_key: vec![7; 60],
+            sealed: b"EFP1 sealed first line".to_vec(),
+        })
+    );
+    assert_eq!(c_stored.meta, c);
     assert!(
         store
             .file(enclave_core::FileId(999_999))
@@ -4430,6 +4538,7 @@ mod sqlite {
         pruning_keeps_positions,
         concurrent_posts,
         files,
+        file_previews,
         search_messages,
         search_follows_edits_and_deletes,
         search_channels,
@@ -4508,6 +4617,7 @@ mod postgres {
         pruning_keeps_positions,
         concurrent_posts,
         files,
+        file_previews,
         search_messages,
         search_follows_edits_and_deletes,
         search_channels,

@@ -300,7 +300,7 @@ async fn populate(shared: &Arc<dyn Store>, bulk: usize) -> Populated {
         None,
     )
     .await;
-    // Files: one attached to a message, one not yet attached (no thumbnail, a preview).
+    // Files: one attached to a message, one not yet attached (no thumbnail, a sealed preview).
     let mut files = Vec::new();
     for (name, thumb) in [("photo.png", true), ("notes.txt", false)] {
         let f = store
@@ -316,7 +316,7 @@ async fn populate(shared: &Arc<dyn Store>, bulk: usize) -> Populated {
                         height: 240,
                         content_type: "image/jpeg".into(),
                     }),
-                    preview: (!thumb).then(|| "第一行\nline two".into()),
+                    sealed_preview: (!thumb).then(|| b"EFP1 \x00\xff sealed".to_vec()),
                     uploader_id: carol.id,
                     object: format!("o/{name}"),
                     thumb_object: thumb.then(|| format!("o/{name}.thumb")),

@@ -14,6 +14,7 @@
 //! [`JobCtx::stopping`] returns what it did so far.
 
 mod prune_events;
+mod seal_previews;
 mod sweep_files;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use prune_events::PruneEvents;
+pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;
 
 use crate::error::Result;

@@ -22,18 +22,19 @@ impl Hub {
     /// Delivers a batch of events, in order.
     pub(super) async fn dispatch(&self, events: Vec<Event>) {
         let _dispatch = self.dispatch_lock.lock().await;
-        let envelopes = match build_envelopes(self.store.as_ref(), events.clone()).await {
-            Ok(e) => e,
-            Err(e) => {
-                // The events are durable; without their objects they go out as bare events
-                // (clients refetch what they name).
-                tracing::error!(error = %e, "loading event payloads failed");
-                events
-                    .into_iter()
-                    .map(|event| Envelope::new(event, Payload::Hidden))
-                    .collect()
-            }
-        };
+        let envelopes =
+            match build_envelopes(self.store.as_ref(), &self.previews, events.clone()).await {
+                Ok(e) => e,
+                Err(e) => {
+                    // The events are durable; without their objects they go out as bare events
+                    // (clients refetch what they name).
+                    tracing::error!(error = %e, "loading event payloads failed");
+                    events
+                        .into_iter()
+                        .map(|event| Envelope::new(event, Payload::Hidden))
+                        .collect()
+                }
+            };
         for env in envelopes {
             self.fan_out(&env);
             self.position.store(env.event.position, Ordering::Release);

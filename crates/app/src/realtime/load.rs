@@ -9,9 +9,15 @@ use enclave_store::Store;
 
 use super::envelope::{Envelope, Payload};
 use crate::error::Result;
+use crate::files::Previews;
 
-/// Loads what each event names and wraps it for delivery.
-pub async fn build_envelopes(store: &dyn Store, events: Vec<Event>) -> Result<Vec<Arc<Envelope>>> {
+/// Loads what each event names and wraps it for delivery (messages with their files' previews
+/// opened).
+pub async fn build_envelopes(
+    store: &dyn Store,
+    previews: &Previews,
+    events: Vec<Event>,
+) -> Result<Vec<Arc<Envelope>>> {
     let mut message_ids = Vec::new();
     let mut channel_ids = Vec::new();
     let mut user_ids = Vec::new();
@@ -49,7 +55,10 @@ pub async fn build_envelopes(store: &dyn Store, events: Vec<Event>) -> Result<Ve
             .messages_by_ids(&message_ids)
             .await?
             .into_iter()
-            .map(|m| (m.id, m))
+            .map(|mut m| {
+                previews.open_message(&mut m);
+                (m.id, m)
+            })
             .collect()
     };
     let channels: HashMap<ChannelId, Channel> = if channel_ids.is_empty() {

@@ -55,6 +55,7 @@ pub use sessions::{CloseReason, Session, SessionId};
 
 use crate::error::Result;
 use crate::feed::EventFeed;
+use crate::files::Previews;
 
 /// Settings of the real-time hub.
 #[derive(Debug, Clone)]
@@ -95,6 +96,8 @@ struct State {
 /// The real-time hub.
 pub struct Hub {
     store: Arc<dyn Store>,
+    /// Opens the previews of the files of the messages it delivers.
+    previews: Previews,
     config: RealtimeConfig,
     state: RwLock<State>,
     /// The last position dispatched to sessions.
@@ -116,6 +119,7 @@ impl Hub {
     /// signals.
     pub async fn start(
         store: Arc<dyn Store>,
+        previews: Previews,
         feed: &EventFeed,
         bus: Arc<dyn Bus>,
         config: RealtimeConfig,
@@ -124,6 +128,7 @@ impl Hub {
         let start = feed.position();
         let hub = Arc::new(Hub {
             store,
+            previews,
             config,
             state: RwLock::new(State::default()),
             position: AtomicI64::new(start),

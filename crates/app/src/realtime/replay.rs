@@ -50,7 +50,7 @@ impl Hub {
                 break;
             }
         }
-        let envelopes = build_envelopes(self.store.as_ref(), picked).await?;
+        let envelopes = build_envelopes(self.store.as_ref(), &self.previews, picked).await?;
         Ok(CatchUp {
             envelopes,
             position,

@@ -19,6 +19,7 @@ use super::{CloseReason, Hub, Outbound, RealtimeConfig, Session};
 use crate::accounts::{Authed, Credential};
 use crate::error::Error;
 use crate::feed::EventFeed;
+use crate::files::Previews;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -90,7 +91,10 @@ async fn start<T>(
     let made = setup(&store).await;
     let bus = LocalBus::new();
     let feed = EventFeed::start(store.clone(), bus.clone()).await.unwrap();
-    let hub = Hub::start(store.clone(), &feed, bus, config).await.unwrap();
+    let previews = Previews::new(enclave_files::KeyRing::new("k1", [7; 32]).unwrap());
+    let hub = Hub::start(store.clone(), previews, &feed, bus, config)
+        .await
+        .unwrap();
     let fixture = Fixture {
         _dir: dir,
         store,

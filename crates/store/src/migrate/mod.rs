@@ -506,6 +506,8 @@ mod tests {
             .expect("schema 3");
         conn.execute_batch(include_str!("../sqlite/schema_4.sql"))
             .expect("schema 4");
+        conn.execute_batch(include_str!("../sqlite/schema_5.sql"))
+            .expect("schema 5");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")

@@ -5,7 +5,7 @@
 
 use enclave_core::{
     ChannelId, Entity, Error as DomainError, FileId, FileMeta, Message, MessageId, Millis,
-    Thumbnail, UserId,
+    SealedPreview, Thumbnail, UserId,
 };
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
@@ -20,7 +20,7 @@ use crate::{Error, FileStore, NewFile, Result, StoredFile};
 macro_rules! file_cols {
     () => {
         "f.id, f.uploader_id, f.name, f.size, f.content_type, f.width, f.height, f.thumb_width, \
-         f.thumb_height, f.thumb_type, f.preview, f.object, f.thumb_object, f.key_id, f.wrapped_key, \
+         f.thumb_height, f.thumb_type, f.preview_sealed, f.object, f.thumb_object, f.key_id, f.wrapped_key, \
          f.created_at, f.attached_at"
     };
 }
@@ -42,6 +42,15 @@ fn stored_at(r: &PgRow, o: usize) -> std::result::Result<StoredFile, sqlx_core::
         _ => None,
     };
     let size: i64 = r.try_get(o + 3)?;
+    let key_id: String = r.try_get(o + 13)?;
+    let wrapped_key: Vec<u8> = r.try_get(o + 14)?;
+    let sealed_preview = r
+        .try_get::<Option<Vec<u8>>, _>(o + 10)?
+        .map(|sealed| SealedPreview {
+            key_id: key_id.clone(),
+            wrapped_key: wrapped_key.clone(),
+            sealed,
+        });
     Ok(StoredFile {
         meta: FileMeta {
             id: FileId(r.try_get(o)?),
@@ -52,13 +61,14 @@ fn stored_at(r: &PgRow, o: usize) -> std::result::Result<StoredFile, sqlx_core::
             width: u32_col(r, o + 5)?,
             height: u32_col(r, o + 6)?,
             thumbnail,
-            preview: r.try_get(o + 10)?,
+            preview: None,
+            sealed_preview,
             created_at: Millis(r.try_get(o + 15)?),
         },
         object: r.try_get(o + 11)?,
         thumb_object: r.try_get(o + 12)?,
-        key_id: r.try_get(o + 13)?,
-        wrapped_key: r.try_get(o + 14)?,
+        key_id,
+        wrapped_key,
         attached_at: r.try_get::<Option<i64>, _>(o + 16)?.map(Millis),
     })
 }
@@ -99,7 +109,7 @@ pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<Fil
     let thumb = new.thumbnail.as_ref();
     let id: i64 = query(
         "INSERT INTO files (uploader_id, name, size, content_type, width, height, thumb_width, thumb_height,
-                            thumb_type, preview, object, thumb_object, key_id, wrapped_key, created_at)
+                            thumb_type, preview_sealed, object, thumb_object, key_id, wrapped_key, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(new.uploader_id.0)
@@ -111,7 +121,7 @@ pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<Fil
     .bind(thumb.map(|t| i64::from(t.width)))
     .bind(thumb.map(|t| i64::from(t.height)))
     .bind(thumb.map(|t| t.content_type.clone()))
-    .bind(&new.preview)
+    .bind(&new.sealed_preview)
     .bind(&new.object)
     .bind(&new.thumb_object)
     .bind(&new.key_id)
@@ -128,7 +138,12 @@ pub async fn create(tx: &mut Tx, new: NewFile, quota: Option<u64>) -> Result<Fil
         width: new.width,
         height: new.height,
         thumbnail: new.thumbnail,
-        preview: new.preview,
+        preview: None,
+        sealed_preview: new.sealed_preview.map(|sealed| SealedPreview {
+            key_id: new.key_id,
+            wrapped_key: new.wrapped_key,
+            sealed,
+        }),
         uploader_id: new.uploader_id,
         created_at: now,
     })
@@ -287,6 +302,38 @@ pub async fn rewrap(
     Ok(n == 1)
 }
 
+/// Files of `content_type` (by id, after `after`) stored without a sealed preview.
+pub async fn without_preview(
+    c: &mut PgConnection,
+    content_type: &str,
+    after: FileId,
+    limit: u32,
+) -> Result<Vec<StoredFile>> {
+    let rs = query(concat!(
+        "SELECT ",
+        file_cols!(),
+        " FROM files f WHERE f.preview_sealed IS NULL AND f.content_type = $1 AND f.id > $2
+          ORDER BY f.id LIMIT $3"
+    ))
+    .bind(content_type)
+    .bind(after.0)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *c)
+    .await?;
+    rows(&rs)
+}
+
+/// Stores a file's sealed preview if it has none yet.
+pub async fn set_preview(tx: &mut Tx, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+    let n = query("UPDATE files SET preview_sealed = $2 WHERE id = $1 AND preview_sealed IS NULL")
+        .bind(id.0)
+        .bind(sealed)
+        .execute(tx.c())
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
 #[async_trait]
 impl FileStore for PgStore {
     async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
@@ -329,6 +376,20 @@ impl FileStore for PgStore {
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
         let result = rewrap(&mut tx, id, old_key_id, new_key_id, wrapped_key).await;
+        self.finish(tx, result).await
+    }
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let mut c = self.conn().await?;
+        without_preview(&mut c, content_type, after, limit).await
+    }
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let result = set_preview(&mut tx, id, sealed).await;
         self.finish(tx, result).await
     }
 }

@@ -3,7 +3,7 @@
 
 use enclave_core::{
     ChannelId, Entity, Error as DomainError, FileId, FileMeta, Message, MessageId, Millis,
-    Thumbnail, UserId,
+    SealedPreview, Thumbnail, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -15,7 +15,7 @@ use crate::common::size_i64;
 use crate::{Error, FileStore, NewFile, Result, StoredFile};
 
 pub const FILE_COLS: &str = "id, uploader_id, name, size, content_type, width, height, thumb_width, \
-     thumb_height, thumb_type, preview, object, thumb_object, key_id, wrapped_key, created_at, attached_at";
+     thumb_height, thumb_type, preview_sealed, object, thumb_object, key_id, wrapped_key, created_at, attached_at";
 
 fn u32_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u32>> {
     Ok(r.get::<_, Option<i64>>(i)?
@@ -34,6 +34,15 @@ pub fn stored_at(r: &Row<'_>, o: usize) -> rusqlite::Result<StoredFile> {
         _ => None,
     };
     let size: i64 = r.get(o + 3)?;
+    let key_id: String = r.get(o + 13)?;
+    let wrapped_key: Vec<u8> = r.get(o + 14)?;
+    let sealed_preview = r
+        .get::<_, Option<Vec<u8>>>(o + 10)?
+        .map(|sealed| SealedPreview {
+            key_id: key_id.clone(),
+            wrapped_key: wrapped_key.clone(),
+            sealed,
+        });
     Ok(StoredFile {
         meta: FileMeta {
             id: FileId(r.get(o)?),
@@ -44,13 +53,14 @@ pub fn stored_at(r: &Row<'_>, o: usize) -> rusqlite::Result<StoredFile> {
             width: u32_col(r, o + 5)?,
             height: u32_col(r, o + 6)?,
             thumbnail,
-            preview: r.get(o + 10)?,
+            preview: None,
+            sealed_preview,
             created_at: Millis(r.get(o + 15)?),
         },
         object: r.get(o + 11)?,
         thumb_object: r.get(o + 12)?,
-        key_id: r.get(o + 13)?,
-        wrapped_key: r.get(o + 14)?,
+        key_id,
+        wrapped_key,
         attached_at: r.get::<_, Option<i64>>(o + 16)?.map(Millis),
     })
 }
@@ -77,7 +87,7 @@ pub fn create(tx: &mut Tx<'_>, new: NewFile, quota: Option<u64>) -> Result<FileM
     tx.conn
         .prepare_cached(
             "INSERT INTO files (uploader_id, name, size, content_type, width, height, thumb_width, thumb_height,
-                                thumb_type, preview, object, thumb_object, key_id, wrapped_key, created_at)
+                                thumb_type, preview_sealed, object, thumb_object, key_id, wrapped_key, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?
         .execute(params![
@@ -90,7 +100,7 @@ pub fn create(tx: &mut Tx<'_>, new: NewFile, quota: Option<u64>) -> Result<FileM
             thumb.map(|t| t.width),
             thumb.map(|t| t.height),
             thumb.map(|t| t.content_type.as_str()),
-            new.preview,
+            new.sealed_preview,
             new.object,
             new.thumb_object,
             new.key_id,
@@ -105,7 +115,12 @@ pub fn create(tx: &mut Tx<'_>, new: NewFile, quota: Option<u64>) -> Result<FileM
         width: new.width,
         height: new.height,
         thumbnail: new.thumbnail,
-        preview: new.preview,
+        preview: None,
+        sealed_preview: new.sealed_preview.map(|sealed| SealedPreview {
+            key_id: new.key_id,
+            wrapped_key: new.wrapped_key,
+            sealed,
+        }),
         uploader_id: new.uploader_id,
         created_at: tx.now,
     })
@@ -218,6 +233,32 @@ pub fn rewrap(
     Ok(n == 1)
 }
 
+/// Files of `content_type` (by id, after `after`) stored without a sealed preview.
+pub fn without_preview(
+    c: &Connection,
+    content_type: &str,
+    after: FileId,
+    limit: u32,
+) -> Result<Vec<StoredFile>> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {FILE_COLS} FROM files
+          WHERE preview_sealed IS NULL AND content_type = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+    ))?
+    .query_map(params![content_type, after.0, limit], stored)?
+    .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Stores a file's sealed preview if it has none yet.
+pub fn set_preview(tx: &mut Tx<'_>, id: FileId, sealed: &[u8]) -> Result<bool> {
+    let n = tx
+        .conn
+        .prepare_cached(
+            "UPDATE files SET preview_sealed = ?2 WHERE id = ?1 AND preview_sealed IS NULL",
+        )?
+        .execute(params![id.0, sealed])?;
+    Ok(n == 1)
+}
+
 #[async_trait]
 impl FileStore for SqliteStore {
     async fn create_file(&self, new: NewFile, quota: Option<u64>) -> Result<FileMeta> {
@@ -256,5 +297,18 @@ impl FileStore for SqliteStore {
         let (old, new) = (old_key_id.to_owned(), new_key_id.to_owned());
         self.write(move |tx| rewrap(tx, id, &old, &new, &wrapped_key))
             .await
+    }
+    async fn files_without_preview(
+        &self,
+        content_type: &str,
+        after: FileId,
+        limit: u32,
+    ) -> Result<Vec<StoredFile>> {
+        let content_type = content_type.to_owned();
+        self.read(move |c| without_preview(c, &content_type, after, limit))
+            .await
+    }
+    async fn set_file_preview(&self, id: FileId, sealed: Vec<u8>) -> Result<bool> {
+        self.write(move |tx| set_preview(tx, id, &sealed)).await
     }
 }

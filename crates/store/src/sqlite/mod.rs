@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
     (4, include_str!("schema_4.sql")),
+    (5, include_str!("schema_5.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
@@ -189,7 +190,8 @@ fn open_reader(path: &Path) -> Result<Connection> {
 /// the upgrade happen under the write lock.
 fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let run = || -> Result<()> {
+    let mut applied = false;
+    let mut run = || -> Result<()> {
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let latest = SCHEMA_VERSION;
         if version > latest {
@@ -199,6 +201,7 @@ fn migrate(conn: &Connection) -> Result<()> {
         }
         for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > version) {
             tracing::info!(version = v, "applying schema migration");
+            applied = true;
             conn.execute_batch(sql)?;
             if *v == SEARCH_INDEX_VERSION {
                 let n = search::index_all(conn)?;
@@ -211,6 +214,11 @@ fn migrate(conn: &Connection) -> Result<()> {
     match run() {
         Ok(()) => {
             conn.execute_batch("COMMIT")?;
+            if applied {
+                // Copy the upgraded pages over the old ones in the database file and empty the
+                // WAL, so that nothing an upgrade removed (plain previews) stays on disk.
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
             Ok(())
         }
         Err(e) => {
