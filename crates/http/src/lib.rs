@@ -48,6 +48,38 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Interval between WebSocket pings; a silent peer is dropped after two.
     pub heartbeat: Duration,
+    /// Send `Strict-Transport-Security` (when this server itself speaks HTTPS).
+    pub hsts: bool,
+}
+
+/// The `Strict-Transport-Security` value: a year, this host only (other hosts of the domain may
+/// not speak HTTPS).
+pub const HSTS: &str = "max-age=31536000";
+
+/// Headers every response carries unless its handler set them: `X-Content-Type-Options:
+/// nosniff`; for the API (`/api/...`), `Cache-Control: no-store` (answers are per user, and
+/// neither a browser nor a proxy should keep them); with [`HttpConfig::hsts`],
+/// `Strict-Transport-Security`.
+async fn security_headers(
+    hsts: bool,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::header;
+    let api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    if api {
+        h.entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    if hsts {
+        h.entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static(HSTS));
+    }
+    resp
 }
 
 /// The application services the router serves.
@@ -263,11 +295,17 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
     });
     let web = enclave_webui::router::<()>();
+    let hsts = state.config.hsts;
     api_router
         .fallback(move |req: Request<axum::body::Body>| fallback(web.clone(), req))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(
+            move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+                security_headers(hsts, req, next)
+            },
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(trace)
         .layer(SetRequestIdLayer::x_request_id(ids))

@@ -130,6 +130,14 @@ pub struct RealtimeSection {
     pub queue_len: usize,
     /// Days of events kept for resuming clients; older positions must resync.
     pub retention_days: u32,
+    /// Most WebSocket connections one user may hold open on this node (each browser tab and
+    /// device holds one); the next upgrade is refused with 429 `rate_limited`. 0: no limit.
+    pub max_sockets_per_user: u32,
+    /// Most WebSocket connections from one client address on this node (the address as
+    /// `[http] trusted_proxies` resolves it: behind a reverse proxy, list it there, or every
+    /// client shares the proxy's address); the next upgrade is refused with 429
+    /// `rate_limited`. 0: no limit.
+    pub max_sockets_per_ip: u32,
 }
 
 impl Default for RealtimeSection {
@@ -139,6 +147,8 @@ impl Default for RealtimeSection {
             idle_secs: 600,
             queue_len: 1024,
             retention_days: 14,
+            max_sockets_per_user: 50,
+            max_sockets_per_ip: 1000,
         }
     }
 }
@@ -247,7 +257,8 @@ pub struct TlsConfig {
     pub key: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// The HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSection {
     /// Addresses of reverse proxies whose `X-Forwarded-For` is trusted.
@@ -256,6 +267,28 @@ pub struct HttpSection {
     pub secure_cookies: bool,
     /// Seconds to let in-flight requests finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's whole header (a slower one is disconnected),
+    /// counted from the connection's start or the previous response: so this is also how
+    /// long a kept-alive connection may wait for its next request. Also bounds the TLS
+    /// handshake.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay silent, no byte moving either way, before it is closed:
+    /// a request body that stalls, a download the client stopped reading, an idle HTTP/2
+    /// connection, a WebSocket whose peer vanished. WebSocket pings keep a live socket busy,
+    /// so this must be longer than `[realtime] heartbeat_secs`.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            trusted_proxies: Vec::new(),
+            secure_cookies: false,
+            shutdown_grace_secs: 30,
+            header_read_timeout_secs: 30,
+            idle_timeout_secs: 75,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -281,10 +314,7 @@ impl Default for Config {
             log_level: "info".into(),
             database: DatabaseConfig::default(),
             tls: TlsConfig::default(),
-            http: HttpSection {
-                shutdown_grace_secs: 30,
-                ..HttpSection::default()
-            },
+            http: HttpSection::default(),
             auth: AuthSection::default(),
             realtime: RealtimeSection::default(),
             cluster: ClusterConfig::default(),
@@ -408,6 +438,12 @@ impl Config {
         let r = &self.realtime;
         if r.heartbeat_secs == 0 || r.idle_secs == 0 || r.queue_len < 16 || r.retention_days == 0 {
             bail!("[realtime] values must be positive (queue_len at least 16)");
+        }
+        let h = &self.http;
+        if h.header_read_timeout_secs == 0 || h.idle_timeout_secs <= r.heartbeat_secs {
+            bail!(
+                "[http] header_read_timeout_secs must be positive and idle_timeout_secs longer than [realtime] heartbeat_secs"
+            );
         }
         if self.auth.session_ttl_days == 0 {
             bail!("[auth] session_ttl_days must be at least 1");
@@ -599,6 +635,8 @@ impl Config {
             queue_len: r.queue_len,
             idle: std::time::Duration::from_secs(r.idle_secs),
             retention: std::time::Duration::from_secs(u64::from(r.retention_days) * 86_400),
+            max_sockets_per_user: r.max_sockets_per_user,
+            max_sockets_per_ip: r.max_sockets_per_ip,
             ..enclave_app::RealtimeConfig::default()
         }
     }
@@ -765,6 +803,8 @@ mod tests {
             "not base64!"
         )]));
         assert!(bad(vec![("ENCLAVE_FILES__MAX_FILE_BYTES", "0")]));
+        assert!(bad(vec![("ENCLAVE_HTTP__HEADER_READ_TIMEOUT_SECS", "0")]));
+        assert!(bad(vec![("ENCLAVE_HTTP__IDLE_TIMEOUT_SECS", "20")]));
     }
 
     #[test]

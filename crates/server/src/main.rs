@@ -7,6 +7,7 @@
 mod admin;
 mod bench;
 mod config;
+mod listener;
 mod migrate;
 mod serve;
 
@@ -58,7 +59,13 @@ enum Command {
     Migrate(migrate::MigrateArgs),
 }
 
+/// Files and folders this process creates are for its own user only (0600 and 0700): the
+/// database and its WAL and shared-memory files, stored file objects, keys, backups. SQLite
+/// and the file store create them with the usual 0644/0755 less the umask.
+const UMASK: u32 = 0o077;
+
 fn main() -> ExitCode {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(UMASK));
     let cli = Cli::parse();
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),

@@ -18,6 +18,7 @@ use enclave_app::{
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
+use crate::listener::{self, IdleAcceptor, Timeouts};
 
 pub fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
@@ -62,9 +63,35 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
     let path = config.database_path();
+    restrict_database_files(&path)?;
     let store = SqliteStore::open(&path, Options::default())
         .with_context(|| format!("opening {}", path.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Makes an existing SQLite database and its WAL and shared-memory files readable by this
+/// user only (installations made before the process set its umask have them 0644). SQLite
+/// gives the WAL and shared-memory files it creates the database file's mode.
+fn restrict_database_files(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut paths = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        paths.push(p.into());
+    }
+    for p in paths {
+        match std::fs::metadata(&p) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {} private (mode 0600)", p.display()))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        }
+    }
+    Ok(())
 }
 
 /// The files service on the configured blob store and keys.
@@ -195,6 +222,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         session_ttl: config.auth_config().session_ttl,
         trusted_proxies: config.trusted_proxies()?,
         heartbeat: Duration::from_secs(config.realtime.heartbeat_secs),
+        hsts: tls,
     };
     let app = enclave_http::router(
         enclave_http::Deps {
@@ -222,7 +250,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let local = std_listener.local_addr()?;
     let scheme = if tls { "https" } else { "http" };
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    let timeouts = Timeouts {
+        header_read: Duration::from_secs(config.http.header_read_timeout_secs),
+        idle: Duration::from_secs(config.http.idle_timeout_secs),
+    };
+    let idle = IdleAcceptor {
+        idle: timeouts.idle,
+    };
 
+    let handle = axum_server::Handle::new();
+    let shutdown_handle = handle.clone();
+    let hub_for_signal = hub.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        hub_for_signal.shutdown();
+        shutdown_handle.graceful_shutdown(Some(grace));
+    });
+    let server = axum_server::from_tcp(std_listener)?.handle(handle);
     if tls {
         let rustls =
             axum_server::tls_rustls::RustlsConfig::from_pem_file(&config.tls.cert, &config.tls.key)
@@ -233,38 +277,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                         config.tls.cert, config.tls.key
                     )
                 })?;
-        let handle = axum_server::Handle::new();
-        let shutdown_handle = handle.clone();
-        let hub_for_signal = hub.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            hub_for_signal.shutdown();
-            shutdown_handle.graceful_shutdown(Some(grace));
-        });
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+            .handshake_timeout(timeouts.header_read)
+            .acceptor(idle);
         tracing::info!(addr = %local, startup_ms = started.elapsed().as_millis() as u64, "listening on {scheme}://{local}");
-        axum_server::from_tcp_rustls(std_listener, rustls)?
-            .handle(handle)
+        listener::configure(server.acceptor(acceptor), timeouts)
             .serve(make_service)
             .await
             .context("serving HTTPS")?;
     } else {
-        let listener = tokio::net::TcpListener::from_std(std_listener)?;
         tracing::info!(addr = %local, startup_ms = started.elapsed().as_millis() as u64, "listening on {scheme}://{local}");
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let hub_for_signal = hub.clone();
-        let server = axum::serve(listener, make_service).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            hub_for_signal.shutdown();
-            let _ = stop_tx.send(());
-        });
-        let mut server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            r = &mut server => r.context("serving HTTP")?,
-            () = async {
-                let _ = stop_rx.await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs()),
-        }
+        listener::configure(server.acceptor(idle), timeouts)
+            .serve(make_service)
+            .await
+            .context("serving HTTP")?;
     }
     // Upgraded sockets are not tracked by the HTTP server: let them send their close frames.
     hub.shutdown_and_wait(Duration::from_secs(5)).await;

@@ -22,10 +22,11 @@
 //! Who receives an event is decided once, in the core ([`enclave_core::Event::audience`]):
 //! live delivery fans out to that audience, replay filters by it.
 //!
-//! The parts, one per file: `envelope` (what doors receive), `load` (reading the objects
+//! The parts, one per file: `admission` (how many connections a user or an address may hold), `envelope` (what doors receive), `load` (reading the objects
 //! events name), `sessions` (the session and membership index), `dispatch` (the feed to the
 //! sessions), `replay` (catch-up from the log), `presence` and `typing`.
 
+mod admission;
 mod dispatch;
 mod envelope;
 mod load;
@@ -47,6 +48,7 @@ use parking_lot::RwLock;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+pub use admission::Admission;
 pub use envelope::{Envelope, Outbound, Payload};
 pub use load::build_envelopes;
 pub use presence::PresenceInfo;
@@ -71,6 +73,10 @@ pub struct RealtimeConfig {
     pub retention: Duration,
     /// Events always kept, however old.
     pub retention_min_events: u32,
+    /// Most connections one user may hold open on this node (0: no limit).
+    pub max_sockets_per_user: u32,
+    /// Most connections from one client address on this node (0: no limit).
+    pub max_sockets_per_ip: u32,
 }
 
 impl Default for RealtimeConfig {
@@ -81,6 +87,8 @@ impl Default for RealtimeConfig {
             typing_every: Duration::from_secs(2),
             retention: Duration::from_secs(14 * 24 * 3600),
             retention_min_events: 10_000,
+            max_sockets_per_user: 50,
+            max_sockets_per_ip: 1000,
         }
     }
 }
@@ -107,6 +115,7 @@ pub struct Hub {
     next_session: AtomicU64,
     shutting_down: AtomicBool,
     bus: Arc<dyn Bus>,
+    admissions: admission::Admissions,
 }
 
 /// Events read from the log per query when replaying.
@@ -136,6 +145,7 @@ impl Hub {
             next_session: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             bus: bus.clone(),
+            admissions: admission::Admissions::default(),
         });
         tokio::spawn(bus_listener(Arc::downgrade(&hub), bus.subscribe()));
         tokio::spawn(dispatch::dispatcher(hub.clone(), rx));

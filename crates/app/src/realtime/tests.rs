@@ -316,3 +316,64 @@ async fn live_delivery_and_replay_reach_the_same_users() {
     assert_eq!(kinds(live), vec![MemberAdded, MemberRemoved]);
     assert_eq!(live, replayed);
 }
+
+#[tokio::test]
+async fn connections_past_the_per_user_and_per_address_limits_are_refused_until_one_closes() {
+    let config = RealtimeConfig {
+        max_sockets_per_user: 2,
+        max_sockets_per_ip: 3,
+        ..RealtimeConfig::default()
+    };
+    let (f, (a, b)) = start(config, async |store| {
+        (new_user(store, "a").await, new_user(store, "b").await)
+    })
+    .await;
+    let home: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+    let office: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+    let refused = |r: crate::Result<super::Admission>| {
+        matches!(
+            r,
+            Err(Error::Domain(DomainError::RateLimited { retry_after_secs })) if retry_after_secs > 0
+        )
+    };
+
+    let a1 = f.hub.admit(a.user.id, home).unwrap();
+    let a2 = f.hub.admit(a.user.id, office).unwrap();
+    assert!(
+        refused(f.hub.admit(a.user.id, office)),
+        "a third for one user"
+    );
+    assert_eq!(f.hub.n_admitted(a.user.id), 2);
+
+    // The address limit counts every user behind it.
+    let b1 = f.hub.admit(b.user.id, home).unwrap();
+    let _b2 = f.hub.admit(b.user.id, home).unwrap();
+    drop(a2);
+    assert!(
+        refused(f.hub.admit(a.user.id, home)),
+        "a fourth from one address"
+    );
+
+    // Closing one frees its place for the same user and address.
+    drop(b1);
+    let _a3 = f.hub.admit(a.user.id, home).unwrap();
+    drop(a1);
+    assert_eq!(f.hub.n_admitted(a.user.id), 1);
+
+    // 0 means no limit.
+    let (g, c) = start(
+        RealtimeConfig {
+            max_sockets_per_user: 0,
+            max_sockets_per_ip: 0,
+            ..RealtimeConfig::default()
+        },
+        async |store| new_user(store, "c").await,
+    )
+    .await;
+    let many: Vec<_> = (0..100)
+        .map(|_| g.hub.admit(c.user.id, home).unwrap())
+        .collect();
+    assert_eq!(g.hub.n_admitted(c.user.id), 100);
+    drop(many);
+    assert_eq!(g.hub.n_admitted(c.user.id), 0);
+}

@@ -21,18 +21,25 @@ use enclave_core::{ChannelId, Error as DomainError, MessageId, UserId};
 use futures_util::SinkExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::dto::PresenceDto;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::extract::ClientIp;
 use crate::frames::{ClientFrame, EphemeralFrame, EventFrame, to_json};
 
 /// Largest client frame.
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
-/// Largest frame read at all: frames between [`MAX_CLIENT_FRAME`] and this are refused with a
-/// `bad_frame` error (the connection stays open); larger ones end the connection.
-const MAX_READ_FRAME: usize = 16 * MAX_CLIENT_FRAME;
+/// Largest frame (or fragmented message) read at all: frames between [`MAX_CLIENT_FRAME`] and
+/// this are refused with a `bad_frame` error and the connection stays open. A larger one is
+/// not read (its rest would have to be buffered or skipped byte by byte): the server sends a
+/// `bad_frame` error and closes with [`CLOSE_TOO_BIG`]. The socket's read buffer stays small
+/// (1 KiB, grown only while a frame is being read), so idle sockets cost no more.
+pub const MAX_READ_FRAME: usize = 4 * MAX_CLIENT_FRAME;
+/// The close code for a frame over [`MAX_READ_FRAME`] (RFC 6455's "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Client frames refused before the socket is closed.
 const MAX_BAD_FRAMES: u32 = 100;
 /// Sends one socket may have waiting for their commit at once.
@@ -66,9 +73,11 @@ fn text(frame: &EphemeralFrame) -> WsMessage {
 #[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", params(WsQuery),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Cookie from another origin")))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Cookie from another origin"),
+        (status = 429, body = ErrorBody, description = "The user or the client address already holds as many sockets as allowed (`rate_limited`)")))]
 pub async fn ws(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -78,6 +87,11 @@ pub async fn ws(
     let token = crate::extract::credential(&headers, true, q.token.as_deref())?;
     let authed = state.accounts.authenticate(&token).await?;
     let upgrade = upgrade.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let admission = state.hub.admit(authed.user.id, ip).map_err(|e| {
+        let mut api = ApiError::from(e);
+        api.message = "too many open sockets for this user or address".into();
+        api
+    })?;
     let response = upgrade
         .read_buffer_size(1024)
         .write_buffer_size(0)
@@ -87,6 +101,7 @@ pub async fn ws(
         .on_upgrade(move |socket| async move {
             let session = SocketSession::new(state, authed, socket);
             session.run(q.since).await;
+            drop(admission);
         });
     Ok(response.into_response())
 }
@@ -99,6 +114,19 @@ async fn recv_side(
         Some((_, rx)) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a read failed because the peer's frame or message is over [`MAX_READ_FRAME`].
+fn is_too_big(e: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<tungstenite::Error>() {
+            return matches!(t, tungstenite::Error::Capacity(_));
+        }
+        source = s.source();
+    }
+    false
 }
 
 struct SocketSession {
@@ -232,7 +260,14 @@ impl SocketSession {
                     }
                 }
                 msg = self.socket.recv() => {
-                    let Some(Ok(msg)) = msg else { return };
+                    let msg = match msg {
+                        Some(Ok(msg)) => msg,
+                        Some(Err(e)) if is_too_big(&e) => {
+                            Box::pin(self.too_big()).await;
+                            return;
+                        }
+                        Some(Err(_)) | None => return,
+                    };
                     self.last_heard = Instant::now();
                     if let Flow::Stop = Box::pin(self.on_client(msg, &session)).await {
                         return;
@@ -312,6 +347,15 @@ impl SocketSession {
             Outbound::Presence(p) => Utf8Bytes::from(to_json(&EphemeralFrame::presence(&p))),
         };
         self.write(WsMessage::Text(frame)).await
+    }
+
+    /// A frame over [`MAX_READ_FRAME`]: its rest is not read, so the connection cannot go on.
+    async fn too_big(&mut self) {
+        let e = ApiError::new(ErrorCode::BadFrame, "frames must be at most 64 KiB");
+        if self.send_frame(&EphemeralFrame::error(&e, None)).await {
+            self.close(CLOSE_TOO_BIG, "bad_frame: frame too large")
+                .await;
+        }
     }
 
     async fn bad_frame(&mut self, message: String) -> Flow {
