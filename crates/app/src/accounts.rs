@@ -20,7 +20,7 @@ use enclave_store::{AccountStore, NewToken, NewUser, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::ratelimit::FailureCounter;
+use crate::ratelimit::{FailureCounter, Kind, UserLimits};
 
 mod signin;
 pub use signin::{Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
@@ -156,6 +156,8 @@ pub struct Accounts {
     /// Argon2 runs take memory (19 MiB each by default): at most one per core at a time.
     hash_slots: Arc<tokio::sync::Semaphore>,
     cache: Arc<AuthCache>,
+    /// Profile, status and token changes count as [`Kind::Write`].
+    limits: Arc<UserLimits>,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -173,7 +175,11 @@ fn new_token() -> Result<String> {
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn AccountStore>, config: AuthConfig) -> Result<Self> {
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        config: AuthConfig,
+        limits: Arc<UserLimits>,
+    ) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
             store,
@@ -183,6 +189,7 @@ impl Accounts {
             dummy_hash: tokio::sync::OnceCell::new(),
             hash_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
             cache: Arc::new(AuthCache::default()),
+            limits,
         };
         // Fail at startup, not at the first login, when the parameters are unusable.
         accounts.argon2()?;
@@ -323,6 +330,7 @@ impl Accounts {
     }
 
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<()> {
+        self.limits.check(actor, Kind::Write)?;
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(Error::Domain(DomainError::NotFound(Entity::Token)));
         }
@@ -337,6 +345,7 @@ impl Accounts {
         name: &str,
         expires_in: Option<Duration>,
     ) -> Result<(String, TokenInfo)> {
+        self.limits.check(actor, Kind::Write)?;
         let name = validate::token_name(name)?;
         let existing = self.store.list_tokens(actor.user_id).await?;
         if existing
@@ -440,6 +449,9 @@ impl Accounts {
         id: UserId,
         input: UpdateUser,
     ) -> Result<User> {
+        if let Some(actor) = actor {
+            self.limits.check(actor, Kind::Write)?;
+        }
         let target = self
             .store
             .user(id)
@@ -526,6 +538,7 @@ impl Accounts {
         status_text: Option<&str>,
         dnd: Option<bool>,
     ) -> Result<User> {
+        self.limits.check(actor, Kind::Write)?;
         let patch = UserPatch {
             status_text: status_text.map(validate::status_text).transpose()?,
             dnd,

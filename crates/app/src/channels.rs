@@ -1,5 +1,6 @@
 //! Channels: creating, finding, changing and archiving channels; membership; direct
-//! conversations; read state.
+//! conversations; read state. Every change counts against the actor's rate limit for
+//! writes ([`Kind::Write`]).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use enclave_store::{AccountStore, BrowseQuery, ChannelPatch, ChannelStore, Guard
 
 use crate::error::{Error, Result};
 use crate::guard;
+use crate::ratelimit::{Kind, UserLimits};
 
 /// A new public or private channel.
 #[derive(Debug, Clone)]
@@ -36,11 +38,21 @@ pub struct Channels {
     store: Arc<dyn ChannelStore>,
     /// For the accounts a direct conversation is opened with.
     accounts: Arc<dyn AccountStore>,
+    /// Every change here counts as [`Kind::Write`].
+    limits: Arc<UserLimits>,
 }
 
 impl Channels {
-    pub fn new(store: Arc<dyn ChannelStore>, accounts: Arc<dyn AccountStore>) -> Self {
-        Channels { store, accounts }
+    pub fn new(
+        store: Arc<dyn ChannelStore>,
+        accounts: Arc<dyn AccountStore>,
+        limits: Arc<UserLimits>,
+    ) -> Self {
+        Channels {
+            store,
+            accounts,
+            limits,
+        }
     }
 
     /// Loads a channel the actor may see, with their membership; `NotFound` otherwise.
@@ -55,6 +67,7 @@ impl Channels {
     }
 
     pub async fn create(&self, actor: &Actor, input: ChannelInput) -> Result<Channel> {
+        self.limits.check(actor, Kind::Write)?;
         if input.kind.is_direct() {
             return Err(Error::Domain(DomainError::invalid(
                 "kind",
@@ -83,6 +96,7 @@ impl Channels {
     /// person, notes-to-self with none, a group with up to seven others). The same set of people
     /// always gets the same conversation.
     pub async fn open_direct(&self, actor: &Actor, others: Vec<UserId>) -> Result<ChannelSummary> {
+        self.limits.check(actor, Kind::Write)?;
         let mut ids = others;
         ids.push(actor.user_id);
         ids.sort();
@@ -140,6 +154,7 @@ impl Channels {
         id: ChannelId,
         update: ChannelUpdate,
     ) -> Result<Channel> {
+        self.limits.check(actor, Kind::Write)?;
         let mut patch = ChannelPatch::default();
         let mut actions = Vec::new();
         if let Some(n) = &update.name {
@@ -182,6 +197,7 @@ impl Channels {
     }
 
     pub async fn join(&self, actor: &Actor, id: ChannelId) -> Result<Membership> {
+        self.limits.check(actor, Kind::Write)?;
         let (m, _) = self
             .store
             .add_member(
@@ -196,6 +212,7 @@ impl Channels {
     }
 
     pub async fn leave(&self, actor: &Actor, id: ChannelId) -> Result<()> {
+        self.limits.check(actor, Kind::Write)?;
         Ok(self
             .store
             .remove_member(
@@ -213,6 +230,7 @@ impl Channels {
         id: ChannelId,
         user_id: UserId,
     ) -> Result<(Membership, bool)> {
+        self.limits.check(actor, Kind::Write)?;
         Ok(self
             .store
             .add_member(
@@ -226,6 +244,7 @@ impl Channels {
     }
 
     pub async fn remove_member(&self, actor: &Actor, id: ChannelId, user_id: UserId) -> Result<()> {
+        self.limits.check(actor, Kind::Write)?;
         let actor = *actor;
         let check = Box::new(move |ctx: &GuardCtx<'_>| {
             let target_role = ctx.target.map_or(ChannelRole::Member, |t| t.role);
@@ -252,6 +271,7 @@ impl Channels {
         user_id: UserId,
         role: ChannelRole,
     ) -> Result<Membership> {
+        self.limits.check(actor, Kind::Write)?;
         Ok(self
             .store
             .set_member_role(
@@ -279,6 +299,7 @@ impl Channels {
 
     /// Marks the channel read up to `seq` (clamped to the newest message).
     pub async fn mark_read(&self, actor: &Actor, id: ChannelId, seq: i64) -> Result<Membership> {
+        self.limits.check(actor, Kind::Write)?;
         if seq < 0 {
             return Err(Error::Domain(DomainError::invalid(
                 "seq",

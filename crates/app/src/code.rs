@@ -196,7 +196,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => row(
                 "rate_limited",
                 true,
-                "Too many attempts; `Retry-After` says when to try again.",
+                "Too many attempts or requests (a per-user rate limit); `Retry-After` (on the WebSocket, `retry_after_secs`) says how many seconds to wait.",
             ),
             ErrorCode::BadFrame => row(
                 "bad_frame",

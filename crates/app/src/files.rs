@@ -31,6 +31,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
+use crate::ratelimit::{Kind, UserLimits};
 
 /// Bytes of the start of a file kept for sniffing, image headers and previews.
 pub const HEAD_LEN: usize = 256 * 1024;
@@ -146,6 +147,7 @@ pub struct Files {
     blobs: Blobs,
     keys: KeyRing,
     config: FilesConfig,
+    limits: Arc<UserLimits>,
 }
 
 /// A download: the file's metadata and its decrypted content as a stream.
@@ -191,6 +193,7 @@ impl Files {
         blobs: Blobs,
         keys: KeyRing,
         config: FilesConfig,
+        limits: Arc<UserLimits>,
     ) -> Self {
         Files {
             store,
@@ -198,6 +201,7 @@ impl Files {
             blobs,
             keys,
             config,
+            limits,
         }
     }
 
@@ -239,7 +243,8 @@ impl Files {
         Ok(())
     }
 
-    /// Stores an upload for the actor. The content type is sniffed from the bytes.
+    /// Stores an upload for the actor. The content type is sniffed from the bytes. Each upload
+    /// counts against the actor's upload rate limit ([`Kind::Upload`]), before a byte is read.
     pub async fn upload<S>(
         &self,
         actor: &Actor,
@@ -250,6 +255,7 @@ impl Files {
     where
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Send + Unpin,
     {
+        self.limits.check(actor, Kind::Upload)?;
         self.precheck(actor, declared_len).await?;
         let name = clean_name(name);
         let left = self.quota_left(actor).await?;
@@ -754,7 +760,17 @@ mod tests {
         .unwrap();
         let keys = KeyRing::new("k1", [7; 32]).unwrap();
         let actor = Actor::for_user(&user);
-        (Files::new(store.clone(), store, blobs, keys, config), actor)
+        (
+            Files::new(
+                store.clone(),
+                store,
+                blobs,
+                keys,
+                config,
+                Arc::new(crate::UserLimits::off()),
+            ),
+            actor,
+        )
     }
 
     fn objects(dir: &std::path::Path) -> usize {

@@ -36,6 +36,7 @@ pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use messages::{Messages, PostInput};
+pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 

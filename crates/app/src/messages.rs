@@ -1,5 +1,6 @@
 //! Messages: posting (idempotent with a client id), history pages, threads, edits, deletes,
-//! reactions and pins.
+//! reactions and pins. Posts, reactions and the other changes are rate-limited per user
+//! ([`UserLimits`]); a retried post the store already had gives its token back.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use enclave_store::{
 
 use crate::error::{Error, Result};
 use crate::files::Previews;
+use crate::ratelimit::{Kind, UserLimits};
 use crate::{guard, message_guard};
 
 /// A message to post.
@@ -37,6 +39,7 @@ pub struct Messages {
     files: Arc<dyn FileStore>,
     /// Opens the previews of the files messages carry.
     previews: Previews,
+    limits: Arc<UserLimits>,
 }
 
 impl Messages {
@@ -46,6 +49,7 @@ impl Messages {
         accounts: Arc<dyn AccountStore>,
         files: Arc<dyn FileStore>,
         previews: Previews,
+        limits: Arc<UserLimits>,
     ) -> Self {
         Messages {
             store,
@@ -53,6 +57,7 @@ impl Messages {
             accounts,
             files,
             previews,
+            limits,
         }
     }
 
@@ -98,8 +103,23 @@ impl Messages {
         Ok(())
     }
 
-    /// Posts a message. A repeated `client_msg_id` returns the first message instead of a new one.
+    /// Posts a message. A repeated `client_msg_id` returns the first message instead of a new
+    /// one, and costs no rate-limit token.
     pub async fn post(
+        &self,
+        actor: &Actor,
+        channel_id: ChannelId,
+        input: PostInput,
+    ) -> Result<Posted> {
+        self.limits.check(actor, Kind::Post)?;
+        let posted = self.post_checked(actor, channel_id, input).await?;
+        if !posted.created {
+            self.limits.give_back(actor, Kind::Post);
+        }
+        Ok(posted)
+    }
+
+    async fn post_checked(
         &self,
         actor: &Actor,
         channel_id: ChannelId,
@@ -213,6 +233,7 @@ impl Messages {
     }
 
     pub async fn edit(&self, actor: &Actor, id: MessageId, text: &str) -> Result<Message> {
+        self.limits.check(actor, Kind::Write)?;
         let text = validate::message_text(text)?;
         let mentions = self.mentions(&text).await?;
         let g = message_guard(*actor, |author| Action::EditMessage { author });
@@ -225,6 +246,7 @@ impl Messages {
     }
 
     pub async fn delete(&self, actor: &Actor, id: MessageId) -> Result<Message> {
+        self.limits.check(actor, Kind::Write)?;
         let g = message_guard(*actor, |author| Action::DeleteMessage { author });
         hide_channel(self.store.delete_message(id, actor.user_id, g).await).map(|m| self.opened(m))
     }
@@ -237,6 +259,7 @@ impl Messages {
         emoji: &str,
         present: bool,
     ) -> Result<Message> {
+        self.limits.check(actor, Kind::React)?;
         let emoji = validate::emoji(emoji)?;
         let r = self
             .store
@@ -253,6 +276,7 @@ impl Messages {
 
     /// Pins (anyone who may post) or unpins (the pinner or a moderator: [`Action::Unpin`]).
     pub async fn pin(&self, actor: &Actor, id: MessageId, pinned: bool) -> Result<Message> {
+        self.limits.check(actor, Kind::Write)?;
         let g = if pinned {
             guard(*actor, Action::Pin)
         } else {

@@ -2,7 +2,9 @@
 //!
 //! The query language and the tokens live in `enclave_core::search`; the store matches them
 //! and applies the permission rule of search (only channels the actor is a member of, direct
-//! conversations included) in the same query as the match.
+//! conversations included) in the same query as the match. Message searches count against
+//! the actor's search rate limit ([`Kind::Search`]); the quick switcher's channel search, a
+//! cheap query made as one types, does not.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use enclave_store::{ChannelStore, MessageSearch, SearchStore};
 
 use crate::error::Result;
 use crate::files::Previews;
+use crate::ratelimit::{Kind, UserLimits};
 
 /// Most results in one page.
 pub const MAX_SEARCH_LIMIT: u32 = 100;
@@ -44,6 +47,7 @@ pub struct Search {
     channels: Arc<dyn ChannelStore>,
     /// Opens the previews of the hits' files.
     previews: Previews,
+    limits: Arc<UserLimits>,
 }
 
 impl Search {
@@ -51,11 +55,13 @@ impl Search {
         store: Arc<dyn SearchStore>,
         channels: Arc<dyn ChannelStore>,
         previews: Previews,
+        limits: Arc<UserLimits>,
     ) -> Self {
         Search {
             store,
             channels,
             previews,
+            limits,
         }
     }
 
@@ -68,6 +74,7 @@ impl Search {
         limit: u32,
         offset: u32,
     ) -> Result<HitPage> {
+        self.limits.check(actor, Kind::Search)?;
         if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
             return Err(DomainError::invalid("limit", "must be 1 to 100").into());
         }

@@ -52,8 +52,9 @@ pub enum Error {
     /// No valid credentials were presented.
     #[error("authentication required")]
     Unauthenticated,
-    /// Too many attempts; try again after the given number of seconds.
-    #[error("too many attempts, retry in {retry_after_secs} s")]
+    /// Too many attempts (logins) or actions (posts, reactions, uploads, searches, other
+    /// writes: the per-user rate limits); try again after the given number of seconds.
+    #[error("too many requests, retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// A stream position is too old (pruned) or unknown: replay is impossible, and the client
     /// must fetch state afresh.

@@ -4,8 +4,8 @@
 //! This crate does no I/O and knows nothing of HTTP, XMPP, JSON or SQL. Every door (REST,
 //! WebSocket, XMPP, CLI) asks the same functions here whether an actor may do something
 //! ([`permissions`]), whether an input is acceptable ([`validate`]) and what the data allows
-//! ([`rules`]: thread roots, reaction and pin limits), so no door can allow what
-//! another refuses.
+//! ([`rules`]: thread roots, reaction and pin limits) and how fast a user may act ([`rate`]:
+//! the token bucket), so no door can allow what another refuses.
 
 pub mod error;
 pub mod event;
@@ -13,6 +13,7 @@ pub mod ids;
 pub mod mentions;
 pub mod model;
 pub mod permissions;
+pub mod rate;
 pub mod roles;
 pub mod rules;
 pub mod search;

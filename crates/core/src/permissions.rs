@@ -68,13 +68,17 @@ pub enum SitePermission {
     /// Act as an owner of every public channel, member or not: rename, archive, remove members
     /// (owners included), change member roles, delete others' messages.
     ModeratePublicChannels,
+    /// Act without the per-user rate limits (`crate::rate`): bulk administration through the
+    /// API (creating accounts and channels, adding members) goes at the speed of the server.
+    BypassRateLimits,
 }
 
 impl SitePermission {
-    pub const ALL: [SitePermission; 3] = [
+    pub const ALL: [SitePermission; 4] = [
         SitePermission::ManageUsers,
         SitePermission::AssignRoles,
         SitePermission::ModeratePublicChannels,
+        SitePermission::BypassRateLimits,
     ];
 }
 
@@ -86,7 +90,8 @@ const fn grants(role: Role, permission: SitePermission) -> bool {
         Role::Admin => match permission {
             SitePermission::ManageUsers
             | SitePermission::AssignRoles
-            | SitePermission::ModeratePublicChannels => true,
+            | SitePermission::ModeratePublicChannels
+            | SitePermission::BypassRateLimits => true,
         },
     }
 }
@@ -562,10 +567,10 @@ mod tests {
     fn site_permissions_follow_roles() {
         use SitePermission::*;
         #[rustfmt::skip]
-        let table: &[(Role, [bool; 3])] = &[
-            //               ManageUsers AssignRoles ModeratePublicChannels
-            (Role::Member, [false,       false,      false]),
-            (Role::Admin,  [true,        true,       true]),
+        let table: &[(Role, [bool; 4])] = &[
+            //               ManageUsers AssignRoles ModeratePublicChannels BypassRateLimits
+            (Role::Member, [false,       false,      false,                 false]),
+            (Role::Admin,  [true,        true,       true,                  true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in table {

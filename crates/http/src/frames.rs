@@ -168,6 +168,11 @@ pub enum EphemeralFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         client_msg_id: Option<String>,
+        /// For `rate_limited`: whole seconds to wait before trying again (the REST answer's
+        /// `Retry-After`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        retry_after_secs: Option<u64>,
     },
     /// The answer to a `ping`, echoing its `ref`.
     #[serde(rename = "pong")]
@@ -202,6 +207,7 @@ impl EphemeralFrame {
             message: e.message.clone(),
             field: e.field,
             client_msg_id,
+            retry_after_secs: e.retry_after,
         }
     }
 }
@@ -521,6 +527,17 @@ mod tests {
             (
                 EphemeralFrame::error(&ApiError::new(ErrorCode::BadFrame, "unreadable"), None),
                 json!({"type": "error", "code": "bad_frame", "message": "unreadable"}),
+            ),
+            (
+                EphemeralFrame::error(
+                    &ApiError::from(enclave_core::Error::RateLimited {
+                        retry_after_secs: 2,
+                    }),
+                    Some("c-2".into()),
+                ),
+                json!({"type": "error", "code": "rate_limited",
+                    "message": "too many requests, retry in 2 s", "client_msg_id": "c-2",
+                    "retry_after_secs": 2}),
             ),
             (
                 EphemeralFrame::Pong { reference: None },

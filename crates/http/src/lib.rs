@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod frames;
+pub mod rate_limits;
 pub mod routes;
 
 use std::net::IpAddr;
@@ -194,7 +195,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document for every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = api_routes().split_for_parts();
+    let (_, mut api) = api_routes().split_for_parts();
+    rate_limits::document(&mut api);
     api
 }
 
@@ -254,7 +256,8 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         health,
         hub,
     } = deps;
-    let (api_router, api) = api_routes().split_for_parts();
+    let (api_router, mut api) = api_routes().split_for_parts();
+    rate_limits::document(&mut api);
     let openapi_json = match api.to_json() {
         Ok(s) => Bytes::from(s),
         Err(e) => {

@@ -108,6 +108,11 @@ fn read_password(given: Option<String>) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// Operator commands act for no user through a door: they are not rate-limited.
+fn unlimited() -> Arc<enclave_app::UserLimits> {
+    Arc::new(enclave_app::UserLimits::off())
+}
+
 pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -119,7 +124,7 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             cmd,
             AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. }
         ) {
-            let files = crate::serve::open_files(&config, store.clone())?;
+            let files = crate::serve::open_files(&config, store.clone(), unlimited())?;
             let result = match cmd {
                 AdminCommand::RotateFileKey => files
                     .rotate_keys()
@@ -149,7 +154,7 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             store.close().await;
             return result;
         }
-        let accounts = Accounts::new(store.clone(), config.auth_config())?;
+        let accounts = Accounts::new(store.clone(), config.auth_config(), unlimited())?;
         let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
@@ -290,7 +295,7 @@ async fn run_command(
         }
         AdminCommand::Reindex { batch } => {
             reindex(
-                &Search::new(store.clone(), store.clone(), previews()?),
+                &Search::new(store.clone(), store.clone(), previews()?, unlimited()),
                 batch,
             )
             .await?
@@ -303,13 +308,14 @@ async fn run_command(
         } => {
             crate::bench::seed(
                 accounts,
-                &Channels::new(store.clone(), store.clone()),
+                &Channels::new(store.clone(), store.clone(), unlimited()),
                 Arc::new(Messages::new(
                     store.clone(),
                     store.clone(),
                     store.clone(),
                     store.clone(),
                     previews()?,
+                    unlimited(),
                 )),
                 messages,
                 usize::try_from(channels)?,
@@ -321,7 +327,7 @@ async fn run_command(
         AdminCommand::BenchSearch { runs } => {
             let user = accounts.user_by_username("bench0").await?;
             crate::bench::run_queries(
-                &Search::new(store.clone(), store.clone(), previews()?),
+                &Search::new(store.clone(), store.clone(), previews()?, unlimited()),
                 user.id,
                 usize::try_from(runs)?,
             )

@@ -31,6 +31,7 @@ pub struct Config {
     pub realtime: RealtimeSection,
     pub cluster: ClusterConfig,
     pub files: FilesSection,
+    pub rate_limits: RateLimitsSection,
 }
 
 /// Uploaded files: where their (encrypted) bytes live, the keys, and the limits.
@@ -152,6 +153,60 @@ impl Default for RealtimeSection {
     }
 }
 
+/// Per-user rate limits: a token bucket per user for each kind of action. `*_per_sec` is the
+/// sustained rate (tokens added per second; 0 turns that limit off) and `*_burst` how many may
+/// be done at once after a pause. Past the limit a request is refused with 429 `rate_limited`
+/// and a `Retry-After` header (seconds, rounded up); a WebSocket `send` gets an `error` frame
+/// with the same code and `retry_after_secs`. REST and WebSocket share one budget. Site
+/// administrators are not limited (bulk administration through the API), bots are; operator
+/// commands (`enclave admin ...`) never are.
+///
+/// The defaults are far above what a person does by hand and what the load tool's paced
+/// scenarios do (`ws-channels` sends 2 per second per user), and far below a flood (300 posts
+/// in a second). Capacity benchmarks that post as fast as the server answers from one user
+/// turn the limits off (`scripts/bench-*`; see `docs/benchmarks.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsSection {
+    /// Messages posted per second (REST and WebSocket `send`). A retried send with a
+    /// `client_msg_id` the server already stored costs nothing.
+    pub posts_per_sec: u32,
+    /// Messages that may be posted at once.
+    pub posts_burst: u32,
+    /// Reactions added or removed per second.
+    pub reactions_per_sec: u32,
+    pub reactions_burst: u32,
+    /// File uploads started per second.
+    pub uploads_per_sec: u32,
+    pub uploads_burst: u32,
+    /// Full-text message searches per second (the quick switcher's channel search is not
+    /// counted).
+    pub searches_per_sec: u32,
+    pub searches_burst: u32,
+    /// Every other change per second: edits, deletes, pins, channel changes, joining and
+    /// leaving, members, read positions, profile and status, personal access tokens.
+    pub writes_per_sec: u32,
+    pub writes_burst: u32,
+}
+
+impl Default for RateLimitsSection {
+    fn default() -> Self {
+        let d = enclave_app::RateLimitConfig::default();
+        RateLimitsSection {
+            posts_per_sec: d.posts.per_sec,
+            posts_burst: d.posts.burst,
+            reactions_per_sec: d.reactions.per_sec,
+            reactions_burst: d.reactions.burst,
+            uploads_per_sec: d.uploads.per_sec,
+            uploads_burst: d.uploads.burst,
+            searches_per_sec: d.searches.per_sec,
+            searches_burst: d.searches.burst,
+            writes_per_sec: d.writes.per_sec,
+            writes_burst: d.writes.burst,
+        }
+    }
+}
+
 /// Where messages are stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -264,6 +319,7 @@ impl Default for Config {
             realtime: RealtimeSection::default(),
             cluster: ClusterConfig::default(),
             files: FilesSection::default(),
+            rate_limits: RateLimitsSection::default(),
         }
     }
 }
@@ -431,6 +487,18 @@ impl Config {
                 "[files] max_file_bytes, max_image_pixels and sweep_interval_secs must be positive"
             );
         }
+        let l = &self.rate_limits;
+        for (kind, per_sec, burst) in [
+            ("posts", l.posts_per_sec, l.posts_burst),
+            ("reactions", l.reactions_per_sec, l.reactions_burst),
+            ("uploads", l.uploads_per_sec, l.uploads_burst),
+            ("searches", l.searches_per_sec, l.searches_burst),
+            ("writes", l.writes_per_sec, l.writes_burst),
+        ] {
+            if per_sec > 0 && burst == 0 {
+                bail!("[rate_limits] {kind}_burst must be at least 1 when {kind}_per_sec is set");
+            }
+        }
         if !f.master_key.is_empty() {
             decode_key("[files] master_key", &f.master_key)?;
         }
@@ -548,6 +616,19 @@ impl Config {
         }
     }
 
+    /// The per-user rate limits.
+    pub fn rate_limit_config(&self) -> enclave_app::RateLimitConfig {
+        use enclave_app::core::rate::Rate;
+        let l = &self.rate_limits;
+        enclave_app::RateLimitConfig {
+            posts: Rate::new(l.posts_per_sec, l.posts_burst),
+            reactions: Rate::new(l.reactions_per_sec, l.reactions_burst),
+            uploads: Rate::new(l.uploads_per_sec, l.uploads_burst),
+            searches: Rate::new(l.searches_per_sec, l.searches_burst),
+            writes: Rate::new(l.writes_per_sec, l.writes_burst),
+        }
+    }
+
     pub fn realtime_config(&self) -> enclave_app::RealtimeConfig {
         let r = &self.realtime;
         enclave_app::RealtimeConfig {
@@ -662,6 +743,40 @@ mod tests {
             "flags beat everything"
         );
         assert_eq!(c.database_path(), PathBuf::from("/srv/enclave/enclave.db"));
+    }
+
+    #[test]
+    fn rate_limits_default_on_and_each_kind_can_be_set_or_turned_off() {
+        let load = |env: &[(&str, &str)]| {
+            Config::load(
+                None,
+                env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                &Overrides::default(),
+            )
+        };
+        let d = load(&[]).expect("defaults").rate_limit_config();
+        assert_eq!(d, enclave_app::RateLimitConfig::default());
+        assert_eq!((d.posts.per_sec, d.posts.burst), (10, 30));
+        let c = load(&[
+            ("ENCLAVE_RATE_LIMITS__POSTS_PER_SEC", "0"),
+            ("ENCLAVE_RATE_LIMITS__SEARCHES_PER_SEC", "1"),
+            ("ENCLAVE_RATE_LIMITS__SEARCHES_BURST", "3"),
+        ])
+        .expect("overrides")
+        .rate_limit_config();
+        assert!(c.posts.is_off());
+        assert_eq!((c.searches.per_sec, c.searches.burst), (1, 3));
+        assert_eq!(c.writes, d.writes);
+        assert!(load(&[("ENCLAVE_RATE_LIMITS__UPLOADS_BURST", "0")]).is_err());
+        assert!(
+            load(&[
+                ("ENCLAVE_RATE_LIMITS__UPLOADS_PER_SEC", "0"),
+                ("ENCLAVE_RATE_LIMITS__UPLOADS_BURST", "0"),
+            ])
+            .is_ok(),
+            "a limit turned off needs no burst"
+        );
+        assert!(load(&[("ENCLAVE_RATE_LIMITS__POSTS", "1")]).is_err());
     }
 
     #[test]

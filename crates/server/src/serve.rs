@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
-use enclave_app::{Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store};
+use enclave_app::{
+    Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
+};
 use enclave_store::sqlite::{Options, SqliteStore};
 
 use crate::config::Config;
@@ -93,7 +95,11 @@ fn restrict_database_files(path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// The files service on the configured blob store and keys.
-pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Files>> {
+pub fn open_files(
+    config: &Config,
+    store: Arc<dyn Store>,
+    limits: Arc<UserLimits>,
+) -> anyhow::Result<Arc<Files>> {
     let keys = config.key_ring()?;
     let blob_config = config.blob_config();
     let blobs = enclave_files::Blobs::open(&blob_config)
@@ -104,6 +110,7 @@ pub fn open_files(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<
         blobs,
         keys,
         config.files_config(),
+        limits,
     )))
 }
 
@@ -183,8 +190,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = config.listen_addr()?;
     let store = open_store(&config).await?;
-    let accounts =
-        Accounts::new(store.clone(), config.auth_config()).context("setting up accounts")?;
+    // One set of buckets for every door, so REST and WebSocket share a user's budget.
+    let limits = Arc::new(UserLimits::new(config.rate_limit_config()));
+    let accounts = Accounts::new(store.clone(), config.auth_config(), limits.clone())
+        .context("setting up accounts")?;
     let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await
@@ -196,7 +205,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let tls = !config.tls.cert.is_empty();
-    let files = open_files(&config, store.clone())?;
+    let files = open_files(&config, store.clone(), limits.clone())?;
     let previews = files.previews();
     let hub = Hub::start(
         store.clone(),
@@ -218,16 +227,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = enclave_http::router(
         enclave_http::Deps {
             accounts,
-            channels: Channels::new(store.clone(), store.clone()),
+            channels: Channels::new(store.clone(), store.clone(), limits.clone()),
             messages: Messages::new(
                 store.clone(),
                 store.clone(),
                 store.clone(),
                 store.clone(),
                 previews.clone(),
+                limits.clone(),
             ),
             files,
-            search: Search::new(store.clone(), store.clone(), previews),
+            search: Search::new(store.clone(), store.clone(), previews, limits),
             health: Health::new(store.clone()),
             hub: hub.clone(),
         },

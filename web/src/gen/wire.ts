@@ -27,7 +27,7 @@ export type ErrorCode =
   | "conflict" // The request conflicts with the current state (for example, a taken name).
   | "channel_archived" // The channel is archived and read-only.
   | "limit_exceeded" // A quantity limit was reached.
-  | "rate_limited" // Too many attempts; `Retry-After` says when to try again.
+  | "rate_limited" // Too many attempts or requests (a per-user rate limit); `Retry-After` (on the WebSocket, `retry_after_secs`) says how many seconds to wait.
   | "bad_frame" // A WebSocket frame could not be read; the connection stays open.
   | "resync_required" // The position is too old to replay; fetch state afresh.
   | "internal" // The server failed; the details are in its log.
@@ -452,7 +452,12 @@ field?: string,
 /**
  * The refused `send`'s client id.
  */
-client_msg_id?: string, } | { "type": "pong", ref: unknown, };
+client_msg_id?: string,
+/**
+ * For `rate_limited`: whole seconds to wait before trying again (the REST answer's
+ * `Retry-After`).
+ */
+retry_after_secs?: number, } | { "type": "pong", ref: unknown, };
 /**
  * Any frame the server sends.
  */

@@ -142,6 +142,7 @@ export const en = {
 
   'send.sending': 'Sending…',
   'send.waiting': 'Waiting for the connection — will send automatically',
+  'send.too_fast': "You're sending too fast; try again in {n} s",
   'send.failed': 'Not sent',
   'send.retry': 'Retry',
   'send.discard': 'Discard',

@@ -143,6 +143,7 @@ export const zhCN: Record<keyof typeof en, string> = {
 
   'send.sending': '发送中…',
   'send.waiting': '等待连接，恢复后自动发送',
+  'send.too_fast': '发送太频繁，请 {n} 秒后再试',
   'send.failed': '发送失败',
   'send.retry': '重试',
   'send.discard': '丢弃',

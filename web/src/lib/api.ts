@@ -37,9 +37,17 @@ export class ApiError extends Error {
     readonly code: ErrorCode | `http_${number}`,
     message: string,
     readonly field?: string,
+    /** For `rate_limited`: the whole seconds the server asked to wait (`Retry-After`). */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
+}
+
+/** A `Retry-After` header's whole seconds; `undefined` when absent or not a number of seconds. */
+export function parseRetryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\s*\d+\s*$/.test(header)) return undefined;
+  return Number(header.trim());
 }
 
 /** The request never reached the server, or its answer never came back. */
@@ -92,7 +100,13 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
     if (resp.status === 502 || resp.status === 504 || (!err && resp.status >= 500)) {
       throw new NetworkError(`HTTP ${resp.status}`);
     }
-    const e = new ApiError(resp.status, err?.code ?? `http_${resp.status}`, err?.message ?? resp.statusText, err?.field);
+    const e = new ApiError(
+      resp.status,
+      err?.code ?? `http_${resp.status}`,
+      err?.message ?? resp.statusText,
+      err?.field,
+      parseRetryAfter(resp.headers.get('retry-after')),
+    );
     if (resp.status === 401 && !opts.quiet401) onUnauthenticated();
     throw e;
   }

@@ -3,6 +3,7 @@
 // preferences. Components call these functions and read the store; nothing here renders.
 
 import { api, ApiError, NetworkError, isTransient, setUnauthenticatedHandler } from './api';
+import { sendLimitedText, rateLimitWait } from './errors';
 import { Realtime } from './realtime';
 import { parseRoute, routePath } from './router';
 import { initialState, Store, type Modal, type Panel, type Prefs, type Route, type Timeline } from './store';
@@ -790,8 +791,15 @@ async function runOutbox() {
         onConfirmed(m, v);
       } catch (e) {
         if (store.get().phase !== 'ready') return;
+        const limited = sendLimitedText(e);
+        if (limited !== null) {
+          // Refused by the rate limit: say so on the message, keep it, send it after the wait.
+          updatePending(next.clientMsgId, { attempts: next.attempts + 1, error: limited });
+          await sleep((rateLimitWait(e) ?? 1) * 1000);
+          continue;
+        }
         if (isTransient(e)) {
-          updatePending(next.clientMsgId, { attempts: next.attempts + 1 });
+          updatePending(next.clientMsgId, { attempts: next.attempts + 1, error: undefined });
           failures++;
           await sleep(Math.min(15_000, 500 * 2 ** Math.min(failures, 5)));
           continue;

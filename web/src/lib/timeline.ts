@@ -88,6 +88,8 @@ export interface Pending {
   status: 'sending' | 'failed';
   /** Attempts made so far (0 before the first). */
   attempts: number;
+  /** Why the last attempt did not go through: on a failed message, or on one waiting out the
+   * server's rate limit ("You're sending too fast; try again in N s"). */
   error?: string;
 }
 

@@ -410,7 +410,7 @@ export function PendingItem({ p, continued }: { p: Pending; continued: boolean }
           </div>
         ) : (
           <div class="send-status" role="status">
-            <Clock size={13} /> {waiting ? t('send.waiting') : t('send.sending')}
+            <Clock size={13} /> {p.error ?? (waiting ? t('send.waiting') : t('send.sending'))}
           </div>
         )}
       </div>

@@ -61,11 +61,18 @@ pub const USER_PASSWORD: &str = "user-password-1";
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Environment every server process gets: fast password hashing and an info log for the
-/// binary itself (which carries the `listening on` line).
+/// Environment every server process gets: fast password hashing, no per-user rate limits, and
+/// an info log for the binary itself (which carries the `listening on` line). The suites
+/// flood the server on purpose (ordering under concurrency, slow consumers, crashes mid-load)
+/// with ordinary users; `tests/rate_limits.rs` turns the limits on and tests them.
 const BASE_ENV: &[(&str, &str)] = &[
     ("ENCLAVE_AUTH__ARGON2_MEMORY_KIB", "64"),
     ("ENCLAVE_AUTH__ARGON2_ITERATIONS", "1"),
+    ("ENCLAVE_RATE_LIMITS__POSTS_PER_SEC", "0"),
+    ("ENCLAVE_RATE_LIMITS__REACTIONS_PER_SEC", "0"),
+    ("ENCLAVE_RATE_LIMITS__UPLOADS_PER_SEC", "0"),
+    ("ENCLAVE_RATE_LIMITS__SEARCHES_PER_SEC", "0"),
+    ("ENCLAVE_RATE_LIMITS__WRITES_PER_SEC", "0"),
     ("RUST_LOG", "warn,enclave=info"),
     ("NO_COLOR", "1"),
 ];
