@@ -158,6 +158,8 @@ pub struct Accounts {
     cache: Arc<AuthCache>,
     /// Profile, status and token changes count as [`Kind::Write`].
     limits: Arc<UserLimits>,
+    /// Where security-relevant actions are recorded (`with_audit`; off by default).
+    audit: crate::audit::Audit,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -190,10 +192,23 @@ impl Accounts {
             hash_slots: Arc::new(tokio::sync::Semaphore::new(cores)),
             cache: Arc::new(AuthCache::default()),
             limits,
+            audit: crate::audit::Audit::off(),
         };
         // Fail at startup, not at the first login, when the parameters are unusable.
         accounts.argon2()?;
         Ok(accounts)
+    }
+
+    /// Records security-relevant actions (sign-ins, tokens, account changes) in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The audit log this service records in.
+    pub fn audit(&self) -> &crate::audit::Audit {
+        &self.audit
     }
 
     /// Keeps the credential cache in step with revocations and account changes made anywhere

@@ -40,6 +40,8 @@ pub struct Channels {
     accounts: Arc<dyn AccountStore>,
     /// Every change here counts as [`Kind::Write`].
     limits: Arc<UserLimits>,
+    /// Where security-relevant actions are recorded (`with_audit`; off by default).
+    audit: crate::audit::Audit,
 }
 
 impl Channels {
@@ -52,7 +54,15 @@ impl Channels {
             store,
             accounts,
             limits,
+            audit: crate::audit::Audit::off(),
         }
+    }
+
+    /// Records security-relevant actions in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Loads a channel the actor may see, with their membership; `NotFound` otherwise.

@@ -2,7 +2,8 @@
 //! [`Accounts`] (users, passwords, sessions, tokens), [`Channels`] (channels, members, direct
 //! conversations, read state) and [`Messages`] (posting, history, threads, edits, reactions,
 //! pins), [`Files`] (uploads, downloads, thumbnails, the sweep, key rotation) and
-//! [`Search`] (messages by full text, channels by name). Two long-lived parts: the
+//! [`Search`] (messages by full text, channels by name), and [`Audit`] (the tamper-evident audit
+//! log: [`Audit::record`] is the one way to write it). Two long-lived parts: the
 //! [`realtime`] hub (deliveries, presence, typing) and the background [`jobs`] (pruning the
 //! event log, sweeping files) with their scheduler.
 //!
@@ -11,6 +12,7 @@
 //! on a permission hand the store a guard that re-runs the same check inside the transaction.
 
 mod accounts;
+pub mod audit;
 mod channels;
 mod code;
 mod encoded;
@@ -27,10 +29,11 @@ pub use accounts::{
     Accounts, AuthConfig, Authed, CreateUser, Credential, Proof, SecondFactorStep, SessionGrant,
     UpdateUser, VerifiedIdentity,
 };
+pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
 pub use enclave_core::{self as core, Actor};
-pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
+pub use enclave_store::{self as store, AuditQuery, BrowseQuery, Posted, Store, UserQuery};
 pub use encoded::{Door, Encodings};
 pub use error::{Error, Result};
 pub use feed::EventFeed;

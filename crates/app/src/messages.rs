@@ -40,6 +40,8 @@ pub struct Messages {
     /// Opens the previews of the files messages carry.
     previews: Previews,
     limits: Arc<UserLimits>,
+    /// Where security-relevant actions are recorded (`with_audit`; off by default).
+    audit: crate::audit::Audit,
 }
 
 impl Messages {
@@ -58,7 +60,15 @@ impl Messages {
             files,
             previews,
             limits,
+            audit: crate::audit::Audit::off(),
         }
+    }
+
+    /// Records security-relevant actions in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The message as doors see it: its files' previews opened.

@@ -71,14 +71,17 @@ pub enum SitePermission {
     /// Act without the per-user rate limits (`crate::rate`): bulk administration through the
     /// API (creating accounts and channels, adding members) goes at the speed of the server.
     BypassRateLimits,
+    /// Search, read and export the audit log (`enclave_core::audit`).
+    ViewAuditLog,
 }
 
 impl SitePermission {
-    pub const ALL: [SitePermission; 4] = [
+    pub const ALL: [SitePermission; 5] = [
         SitePermission::ManageUsers,
         SitePermission::AssignRoles,
         SitePermission::ModeratePublicChannels,
         SitePermission::BypassRateLimits,
+        SitePermission::ViewAuditLog,
     ];
 }
 
@@ -91,7 +94,8 @@ const fn grants(role: Role, permission: SitePermission) -> bool {
             SitePermission::ManageUsers
             | SitePermission::AssignRoles
             | SitePermission::ModeratePublicChannels
-            | SitePermission::BypassRateLimits => true,
+            | SitePermission::BypassRateLimits
+            | SitePermission::ViewAuditLog => true,
         },
     }
 }
@@ -100,6 +104,17 @@ const fn grants(role: Role, permission: SitePermission) -> bool {
 /// [`SitePermission::ManageUsers`].
 pub fn sees_contact_details(actor: &Actor, user: UserId) -> bool {
     user == actor.user_id || actor.may(SitePermission::ManageUsers)
+}
+
+/// Whether `actor` may search, read and export the audit log.
+pub fn check_audit_log(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ViewAuditLog) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "reading the audit log needs the audit permission",
+        ))
+    }
 }
 
 /// Whether `actor` may list deactivated accounts in the directory.
@@ -567,10 +582,10 @@ mod tests {
     fn site_permissions_follow_roles() {
         use SitePermission::*;
         #[rustfmt::skip]
-        let table: &[(Role, [bool; 4])] = &[
-            //               ManageUsers AssignRoles ModeratePublicChannels BypassRateLimits
-            (Role::Member, [false,       false,      false,                 false]),
-            (Role::Admin,  [true,        true,       true,                  true]),
+        let table: &[(Role, [bool; 5])] = &[
+            //               ManageUsers AssignRoles ModeratePublicChannels BypassRateLimits ViewAuditLog
+            (Role::Member, [false,       false,      false,                 false,           false]),
+            (Role::Admin,  [true,        true,       true,                  true,            true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in table {

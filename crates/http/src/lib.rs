@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Channels, Files, Health, Hub, Messages, Search};
+use enclave_app::{Accounts, Audit, Channels, Files, Health, Hub, Messages, Search};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -91,6 +91,8 @@ pub struct Deps {
     pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
+    /// The audit log (`state.audit.record(...)`).
+    pub audit: Audit,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -102,6 +104,7 @@ pub struct Services {
     pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
+    pub audit: Audit,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -255,6 +258,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         search,
         health,
         hub,
+        audit,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     rate_limits::document(&mut api);
@@ -273,6 +277,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         search,
         health,
         hub,
+        audit,
         config,
         openapi_json,
     }));

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
 use enclave_app::{
-    Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
+    Accounts, Audit, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
 
@@ -192,8 +192,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     // One set of buckets for every door, so REST and WebSocket share a user's budget.
     let limits = Arc::new(UserLimits::new(config.rate_limit_config()));
+    let audit = Audit::new(store.clone());
     let accounts = Accounts::new(store.clone(), config.auth_config(), limits.clone())
-        .context("setting up accounts")?;
+        .context("setting up accounts")?
+        .with_audit(audit.clone());
     let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await
@@ -227,7 +229,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = enclave_http::router(
         enclave_http::Deps {
             accounts,
-            channels: Channels::new(store.clone(), store.clone(), limits.clone()),
+            channels: Channels::new(store.clone(), store.clone(), limits.clone())
+                .with_audit(audit.clone()),
             messages: Messages::new(
                 store.clone(),
                 store.clone(),
@@ -235,11 +238,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 store.clone(),
                 previews.clone(),
                 limits.clone(),
-            ),
+            )
+            .with_audit(audit.clone()),
             files,
             search: Search::new(store.clone(), store.clone(), previews, limits),
             health: Health::new(store.clone()),
             hub: hub.clone(),
+            audit,
         },
         http_config,
     );

@@ -264,6 +264,27 @@ pub static TABLES: &[Table] = &[
         identity: true,
         since: 1,
     },
+    Table {
+        name: "audit_log",
+        columns: &[
+            col("seq", Int),
+            col("at", Int),
+            col("actor_id", Int),
+            col("ip", Text),
+            col("user_agent", Text),
+            col("action", Text),
+            col("target_kind", Text),
+            col("target_id", Text),
+            col("summary", Text),
+            col("prev_hash", Blob),
+            col("hash", Blob),
+        ],
+        sqlite_order: "seq",
+        key: &["seq"],
+        pg_order: "seq",
+        identity: false,
+        since: 8,
+    },
 ];
 
 impl Table {

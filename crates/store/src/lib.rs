@@ -1,5 +1,5 @@
 //! Enclave's persistence: one trait per aggregate ([`AccountStore`], [`ChannelStore`],
-//! [`MessageStore`], [`FileStore`], [`SearchStore`], [`EventLog`], and [`Lifecycle`] for the
+//! [`MessageStore`], [`FileStore`], [`SearchStore`], [`EventLog`], [`AuditStore`], and [`Lifecycle`] for the
 //! database itself), their union [`Store`] that every backend implements, the embedded SQLite
 //! backend ([`sqlite::SqliteStore`]) and, with the `postgres` feature (on by default), the
 //! PostgreSQL backend for several nodes (`postgres::PgStore`) and the move from one to the other
@@ -31,6 +31,7 @@ pub mod testing;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
 use enclave_core::{
     Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, FileId, FileMeta,
     Membership, Mentions, Message, MessageId, Millis, Thumbnail, TokenId, TokenInfo, TokenKind,
@@ -493,11 +494,52 @@ pub trait EventLog: Send + Sync + 'static {
     async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64>;
 }
 
+/// Filters and a cursor for reading the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub actor: Option<UserId>,
+    /// A stable action name (`enclave_core::audit::AuditAction::as_str`).
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<Millis>,
+    /// Entries before this time.
+    pub until: Option<Millis>,
+    /// Entries with a sequence number below this one (the cursor).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// The audit log: an append-only, hash-chained table (`enclave_core::audit`). It is never
+/// pruned.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Appends an entry after the current head and returns it, numbered and sealed
+    /// (`AuditEntry::seal`). Appends are serialised (SQLite: the single writer; PostgreSQL: a
+    /// transaction-scoped advisory lock), so the chain never forks, whichever node appends.
+    async fn append_audit(&self, new: NewAuditEntry) -> Result<AuditEntry>;
+    /// Entries matching every filter of `query`, newest first.
+    async fn audit_entries(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
+    /// Up to `limit` entries with a sequence number above `after`, in order (verification,
+    /// export).
+    async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The last entry's number and hash (`None` while the log is empty).
+    async fn audit_head(&self) -> Result<Option<AuditHead>>;
+}
+
 /// The whole storage interface: every aggregate's trait. Both backends implement all of it,
 /// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
 /// the traits they use; an `Arc<dyn Store>` coerces to any of them.
 pub trait Store:
-    Lifecycle + AccountStore + ChannelStore + MessageStore + FileStore + SearchStore + EventLog
+    Lifecycle
+    + AccountStore
+    + ChannelStore
+    + MessageStore
+    + FileStore
+    + SearchStore
+    + EventLog
+    + AuditStore
 {
 }
 
@@ -509,6 +551,7 @@ impl<T> Store for T where
         + FileStore
         + SearchStore
         + EventLog
+        + AuditStore
         + ?Sized
 {
 }

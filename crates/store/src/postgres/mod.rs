@@ -87,6 +87,8 @@
 //! and case-insensitive matching behave as in SQLite whatever the database's locale.
 
 mod accounts;
+mod audit;
+pub use audit::AUDIT_LOCK;
 mod channels;
 mod events;
 mod files;

@@ -17,6 +17,7 @@
 //! `&Connection`, writes the writer's [`Tx`] and append their events there.
 
 mod accounts;
+mod audit;
 mod channels;
 mod events;
 mod files;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
+    (8, include_str!("schema_8.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
