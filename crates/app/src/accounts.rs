@@ -19,6 +19,9 @@ use enclave_core::{
 use enclave_store::{AccountStore, NewToken, NewUser, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
+
+use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::ratelimit::{FailureCounter, Kind, UserLimits};
 
@@ -336,6 +339,13 @@ impl Accounts {
             .revoke_token(authed.user.id, authed.token_id())
             .await?;
         self.cache.forget_user(authed.user.id);
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SignOut)
+                    .by(authed.user.id)
+                    .target(AuditTarget::token(authed.token_id())),
+            )
+            .await;
         Ok(())
     }
 
@@ -346,10 +356,30 @@ impl Accounts {
 
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<()> {
         self.limits.check(actor, Kind::Write)?;
+        let kind = self
+            .store
+            .list_tokens(actor.user_id)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.kind);
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(Error::Domain(DomainError::NotFound(Entity::Token)));
         }
         self.cache.forget_user(actor.user_id);
+        let action = if kind == Some(TokenKind::Session) {
+            AuditAction::SessionRevoked
+        } else {
+            AuditAction::TokenRevoked
+        };
+        self.audit
+            .record(
+                AuditRecord::new(action)
+                    .by(actor.user_id)
+                    .target(AuditTarget::token(id))
+                    .summary(AuditSummary::new().fact("owner", actor.user_id)),
+            )
+            .await;
         Ok(())
     }
 
@@ -391,6 +421,18 @@ impl Accounts {
                 expires_at,
             })
             .await?;
+        let mut summary = AuditSummary::new().fact("name", &info.name);
+        if let Some(e) = info.expires_at {
+            summary = summary.fact("expires_at", e.0);
+        }
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::TokenCreated)
+                    .by(actor.user_id)
+                    .target(AuditTarget::token(info.id))
+                    .summary(summary),
+            )
+            .await;
         Ok((token, info))
     }
 
@@ -433,6 +475,26 @@ impl Accounts {
             })
             .await?;
         tracing::info!(user_id = %user.id, username = %user.username, admin = user.is_admin, "user created");
+        let mut record = AuditRecord::new(AuditAction::UserCreated)
+            .target(AuditTarget::user(user.id))
+            .summary(
+                AuditSummary::new()
+                    .fact("username", &user.username)
+                    .fact("is_admin", user.is_admin)
+                    .fact("is_bot", user.is_bot)
+                    .fact(
+                        "by",
+                        if actor.is_some() {
+                            "api"
+                        } else {
+                            "command line"
+                        },
+                    ),
+            );
+        if let Some(a) = actor {
+            record = record.by(a.user_id);
+        }
+        self.audit.record(record).await;
         Ok(user)
     }
 
@@ -543,7 +605,82 @@ impl Accounts {
             self.store.revoke_sessions(id, None).await?;
         }
         self.cache.forget_user(id);
+        self.audit_user_change(actor, &target, &user, password_changed)
+            .await;
         Ok(user)
+    }
+
+    /// Records what an account change did: (de)activation, role, password, and profile
+    /// changes made by someone else.
+    async fn audit_user_change(
+        &self,
+        actor: Option<&Actor>,
+        before: &User,
+        after: &User,
+        password_changed: bool,
+    ) {
+        let record = |action| {
+            let r = AuditRecord::new(action).target(AuditTarget::user(after.id));
+            match actor {
+                Some(a) => r.by(a.user_id),
+                None => r,
+            }
+        };
+        let via = |s: AuditSummary| match actor {
+            Some(_) => s,
+            None => s.fact("by", "command line"),
+        };
+        if before.active != after.active {
+            let action = if after.active {
+                AuditAction::UserReactivated
+            } else {
+                AuditAction::UserDeactivated
+            };
+            self.audit
+                .record(record(action).summary(via(AuditSummary::new().change(
+                    "active",
+                    Some(before.active),
+                    Some(after.active),
+                ))))
+                .await;
+        }
+        if before.is_admin != after.is_admin {
+            self.audit
+                .record(
+                    record(AuditAction::RoleChanged).summary(via(AuditSummary::new().change(
+                        "admin",
+                        Some(before.is_admin),
+                        Some(after.is_admin),
+                    ))),
+                )
+                .await;
+        }
+        if password_changed {
+            let own = actor.is_some_and(|a| a.user_id == after.id);
+            self.audit
+                .record(
+                    record(AuditAction::PasswordChanged)
+                        .summary(via(AuditSummary::new().fact("own", own))),
+                )
+                .await;
+        }
+        let by_other = actor.is_none_or(|a| a.user_id != after.id);
+        if by_other && (before.display_name != after.display_name || before.email != after.email) {
+            let mut s = AuditSummary::new();
+            if before.display_name != after.display_name {
+                s = s.change(
+                    "display_name",
+                    Some(&before.display_name),
+                    Some(&after.display_name),
+                );
+            }
+            if before.email != after.email {
+                s = s.change("email", before.email.as_ref(), after.email.as_ref());
+            }
+            self.audit
+                .record(record(AuditAction::UserUpdated).summary(via(s)))
+                .await;
+        }
     }
 
     /// Sets the actor's status text and do-not-disturb (shown with their presence).
@@ -574,6 +711,16 @@ impl Accounts {
             .revoke_sessions(authed.user.id, Some(authed.token_id()))
             .await?;
         self.cache.forget_user(authed.user.id);
+        if n > 0 {
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::SessionRevoked)
+                        .by(authed.user.id)
+                        .target(AuditTarget::user(authed.user.id))
+                        .summary(AuditSummary::new().fact("other_sessions", n)),
+                )
+                .await;
+        }
         Ok(n)
     }
 

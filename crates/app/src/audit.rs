@@ -49,6 +49,22 @@ impl RequestContext {
     pub fn none() -> RequestContext {
         RequestContext::default()
     }
+
+    /// Runs `f` with this context as the current request's: every audit record made inside
+    /// it (in the same task) without an address or user agent of its own gets this one's.
+    /// Doors wrap each request in it, so services need no context parameter.
+    pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
+        CURRENT.scope(self, f).await
+    }
+
+    /// The context of the request being served in this task, if any.
+    pub fn current() -> Option<RequestContext> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
 }
 
 /// One thing to record: who (`actor`, `None` when unknown, e.g. a failed sign-in), from where,
@@ -88,6 +104,13 @@ impl AuditRecord {
     pub fn context(mut self, ctx: &RequestContext) -> AuditRecord {
         self.ip = ctx.ip;
         self.user_agent.clone_from(&ctx.user_agent);
+        self
+    }
+
+    /// Done from the client address `ip`.
+    #[must_use]
+    pub fn ip(mut self, ip: IpAddr) -> AuditRecord {
+        self.ip = Some(ip);
         self
     }
 
@@ -147,7 +170,15 @@ impl Audit {
     /// Records one entry, durably, after the current head. This is the one way to write the
     /// audit log. It never fails the caller's action: an entry that cannot be written is
     /// logged as an error (with everything it would have said) instead.
-    pub async fn record(&self, record: AuditRecord) {
+    pub async fn record(&self, mut record: AuditRecord) {
+        if let Some(ctx) = RequestContext::current() {
+            if record.ip.is_none() {
+                record.ip = ctx.ip;
+            }
+            if record.user_agent.is_none() {
+                record.user_agent = ctx.user_agent;
+            }
+        }
         let action = record.action;
         let new = record.into_new();
         let Some(store) = &self.store else {
@@ -267,4 +298,61 @@ fn query_summary(q: &AuditQuery) -> AuditSummary {
         s = s.fact("before", b);
     }
     s
+}
+
+/// One line of the head file: `<seq> <hash in hex> <unix millis>`. The head job appends one
+/// whenever the head has moved; `enclave audit verify --head-file` compares the chain with the
+/// last line.
+pub fn head_line(head: &AuditHead, at: enclave_core::Millis) -> String {
+    format!(
+        "{} {} {}",
+        head.seq,
+        enclave_core::audit::hex(&head.hash),
+        at.0
+    )
+}
+
+/// Reads a line written by [`head_line`].
+pub fn parse_head_line(line: &str) -> Option<AuditHead> {
+    let mut parts = line.split_whitespace();
+    let seq: i64 = parts.next()?.parse().ok()?;
+    let hash = enclave_core::audit::parse_hex(parts.next()?)?;
+    (seq > 0).then_some(AuditHead { seq, hash })
+}
+
+/// The last head recorded in a head file's text (blank and malformed lines are skipped).
+pub fn last_recorded_head(text: &str) -> Option<AuditHead> {
+    text.lines().rev().find_map(parse_head_line)
+}
+
+/// How a verification went: a sound chain's head, or the first bad entry.
+pub type Verdict = std::result::Result<Option<AuditHead>, enclave_core::audit::Tamper>;
+
+impl Audit {
+    /// Walks the whole chain in pages of `batch`, calling `progress(checked)` after each page,
+    /// and compares it with `recorded` (the last head written to the head file) when given.
+    pub async fn verify(
+        &self,
+        recorded: Option<AuditHead>,
+        batch: u32,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Verdict> {
+        let mut v = enclave_core::audit::ChainVerifier::new();
+        if let Some(h) = recorded {
+            v = v.expect_head(h);
+        }
+        let mut after = 0;
+        loop {
+            let page = self.chain(after, batch.max(1)).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in page {
+                if let Err(t) = v.push(e) {
+                    return Ok(Err(t));
+                }
+            }
+            progress(v.checked());
+        }
+        Ok(v.finish())
+    }
 }

@@ -2,6 +2,7 @@
 //! conversations; read state. Every change counts against the actor's rate limit for
 //! writes ([`Kind::Write`]).
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
 use std::sync::Arc;
 
 use enclave_core::permissions::{self, Action};
@@ -11,6 +12,7 @@ use enclave_core::{
 };
 use enclave_store::{AccountStore, BrowseQuery, ChannelPatch, ChannelStore, GuardCtx, NewChannel};
 
+use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::guard;
 use crate::ratelimit::{Kind, UserLimits};
@@ -200,10 +202,21 @@ impl Channels {
             }
             Ok(())
         });
-        Ok(self
+        let channel = self
             .store
             .update_channel(id, actor.user_id, patch, check)
-            .await?)
+            .await?;
+        if let Some(archived) = update.archived {
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::ChannelArchived)
+                        .by(actor.user_id)
+                        .target(AuditTarget::channel(id))
+                        .summary(AuditSummary::new().fact("archived", archived)),
+                )
+                .await;
+        }
+        Ok(channel)
     }
 
     pub async fn join(&self, actor: &Actor, id: ChannelId) -> Result<Membership> {
@@ -241,7 +254,7 @@ impl Channels {
         user_id: UserId,
     ) -> Result<(Membership, bool)> {
         self.limits.check(actor, Kind::Write)?;
-        Ok(self
+        let (m, added) = self
             .store
             .add_member(
                 id,
@@ -250,7 +263,18 @@ impl Channels {
                 ChannelRole::Member,
                 guard(*actor, Action::AddMember),
             )
-            .await?)
+            .await?;
+        if added && user_id != actor.user_id {
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::MemberAddedByOther)
+                        .by(actor.user_id)
+                        .target(AuditTarget::channel(id))
+                        .summary(AuditSummary::new().fact("member", user_id)),
+                )
+                .await;
+        }
+        Ok((m, added))
     }
 
     pub async fn remove_member(&self, actor: &Actor, id: ChannelId, user_id: UserId) -> Result<()> {
@@ -268,10 +292,20 @@ impl Channels {
                 },
             )
         });
-        Ok(self
-            .store
+        self.store
             .remove_member(id, actor.user_id, user_id, check)
-            .await?)
+            .await?;
+        if user_id != actor.user_id {
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::MemberRemovedByOther)
+                        .by(actor.user_id)
+                        .target(AuditTarget::channel(id))
+                        .summary(AuditSummary::new().fact("member", user_id)),
+                )
+                .await;
+        }
+        Ok(())
     }
 
     pub async fn set_member_role(
@@ -282,7 +316,7 @@ impl Channels {
         role: ChannelRole,
     ) -> Result<Membership> {
         self.limits.check(actor, Kind::Write)?;
-        Ok(self
+        let m = self
             .store
             .set_member_role(
                 id,
@@ -291,7 +325,20 @@ impl Channels {
                 role,
                 guard(*actor, Action::SetMemberRole),
             )
-            .await?)
+            .await?;
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::MemberRoleChanged)
+                    .by(actor.user_id)
+                    .target(AuditTarget::channel(id))
+                    .summary(AuditSummary::new().fact("member", user_id).change(
+                        "role",
+                        None::<&str>,
+                        Some(role.as_str()),
+                    )),
+            )
+            .await;
+        Ok(m)
     }
 
     /// A page of members, ordered by user id.

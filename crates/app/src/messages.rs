@@ -2,6 +2,7 @@
 //! reactions and pins. Posts, reactions and the other changes are rate-limited per user
 //! ([`UserLimits`]); a retried post the store already had gives its token back.
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
 use std::sync::Arc;
 
 use enclave_core::permissions::{self, Action};
@@ -13,6 +14,7 @@ use enclave_store::{
     AccountStore, ChannelStore, FileStore, Guard, GuardCtx, MessageStore, NewMessage, Posted,
 };
 
+use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::files::Previews;
 use crate::ratelimit::{Kind, UserLimits};
@@ -258,7 +260,22 @@ impl Messages {
     pub async fn delete(&self, actor: &Actor, id: MessageId) -> Result<Message> {
         self.limits.check(actor, Kind::Write)?;
         let g = message_guard(*actor, |author| Action::DeleteMessage { author });
-        hide_channel(self.store.delete_message(id, actor.user_id, g).await).map(|m| self.opened(m))
+        let m = hide_channel(self.store.delete_message(id, actor.user_id, g).await)?;
+        if m.user_id != actor.user_id {
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::MessageDeletedByModerator)
+                        .by(actor.user_id)
+                        .target(AuditTarget::message(id))
+                        .summary(
+                            AuditSummary::new()
+                                .fact("channel", m.channel_id)
+                                .fact("author", m.user_id),
+                        ),
+                )
+                .await;
+        }
+        Ok(self.opened(m))
     }
 
     /// Adds (`present`) or removes the actor's reaction. Idempotent.

@@ -82,6 +82,24 @@ async fn security_headers(
     resp
 }
 
+/// Runs the request with its client's address and user agent as the current
+/// [`enclave_app::RequestContext`], so that audit entries recorded while serving it carry them.
+async fn request_context(
+    trusted: Arc<[IpAddr]>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = extract::client_ip(req.headers(), req.extensions(), &trusted);
+    let agent = req
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    enclave_app::RequestContext::new(Some(ip), agent.as_deref())
+        .scope(next.run(req))
+        .await
+}
+
 /// The application services the router serves.
 pub struct Deps {
     pub accounts: Accounts,
@@ -301,6 +319,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
     });
     let web = enclave_webui::router::<()>();
     let hsts = state.config.hsts;
+    let trusted: Arc<[IpAddr]> = state.config.trusted_proxies.clone().into();
     api_router
         .fallback(move |req: Request<axum::body::Body>| fallback(web.clone(), req))
         .method_not_allowed_fallback(method_not_allowed)
@@ -309,6 +328,11 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         .layer(axum::middleware::from_fn(
             move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
                 security_headers(hsts, req, next)
+            },
+        ))
+        .layer(axum::middleware::from_fn(
+            move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+                request_context(trusted.clone(), req, next)
             },
         ))
         .layer(PropagateRequestIdLayer::x_request_id())

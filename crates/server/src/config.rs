@@ -32,6 +32,33 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub files: FilesSection,
     pub rate_limits: RateLimitsSection,
+    pub audit: AuditSection,
+}
+
+/// The audit log (docs/admin/audit.md). Entries are never pruned. The chain's head (last
+/// sequence number and hash) is written outside the database every `head_interval_secs` when
+/// it has moved, so that `enclave audit verify --head-file` shows a log cut short.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSection {
+    /// A file the head is appended to (one line `SEQ HASH MILLIS` per change, fsynced). Put it
+    /// on storage the database's administrators cannot rewrite (another machine's mount, a
+    /// log shipper's input). Empty: no file.
+    pub head_file: String,
+    /// Also send the head to the local syslog (`/dev/log`, facility auth).
+    pub head_syslog: bool,
+    /// Seconds between two looks at the head.
+    pub head_interval_secs: u64,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            head_file: String::new(),
+            head_syslog: false,
+            head_interval_secs: 300,
+        }
+    }
 }
 
 /// Uploaded files: where their (encrypted) bytes live, the keys, and the limits.
@@ -320,6 +347,7 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             files: FilesSection::default(),
             rate_limits: RateLimitsSection::default(),
+            audit: AuditSection::default(),
         }
     }
 }
@@ -444,6 +472,9 @@ impl Config {
             bail!(
                 "[http] header_read_timeout_secs must be positive and idle_timeout_secs longer than [realtime] heartbeat_secs"
             );
+        }
+        if self.audit.head_interval_secs == 0 {
+            bail!("[audit] head_interval_secs must be at least 1");
         }
         if self.auth.session_ttl_days == 0 {
             bail!("[auth] session_ttl_days must be at least 1");

@@ -5,6 +5,7 @@
 //! migrate` copies an embedded (SQLite) installation into PostgreSQL.
 
 mod admin;
+mod audit;
 mod bench;
 mod config;
 mod listener;
@@ -57,6 +58,9 @@ enum Command {
     /// Copy this installation's SQLite database into an empty PostgreSQL database and verify
     /// the copy (stop the server for the final copy).
     Migrate(migrate::MigrateArgs),
+    /// The tamper-evident audit log: verify its hash chain, print its head.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Files and folders this process creates are for its own user only (0600 and 0700): the
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Serve { .. } => serve::run(config),
         Command::Admin(cmd) => admin::run(config, cmd),
         Command::Migrate(args) => migrate::run(&config, &args),
+        Command::Audit(cmd) => audit::run(config, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
+use enclave_app::jobs::{AuditHeadJob, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
 use enclave_app::{
     Accounts, Audit, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
 };
@@ -121,7 +121,7 @@ pub fn background_jobs(
     files: &Arc<Files>,
 ) -> Vec<Arc<dyn Job>> {
     let realtime = config.realtime_config();
-    vec![
+    let mut jobs: Vec<Arc<dyn Job>> = vec![
         Arc::new(PruneEvents::new(
             store.clone(),
             realtime.retention,
@@ -129,7 +129,17 @@ pub fn background_jobs(
         )),
         Arc::new(SweepFiles::new(files.clone())),
         Arc::new(SealPreviews::new(files.clone())),
-    ]
+    ];
+    let a = &config.audit;
+    if !a.head_file.is_empty() || a.head_syslog {
+        jobs.push(Arc::new(AuditHeadJob::new(
+            Audit::new(store.clone()),
+            (!a.head_file.is_empty()).then(|| std::path::PathBuf::from(&a.head_file)),
+            a.head_syslog,
+            Duration::from_secs(a.head_interval_secs),
+        )));
+    }
+    jobs
 }
 
 /// The bus to the other nodes: NATS when `cluster.nats_url` is set, else in-process.

@@ -18,14 +18,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use enclave_core::audit::{
+    AuditAction, AuditHead, AuditSummary, AuditTarget, ChainVerifier, GENESIS, NewAuditEntry,
+    TargetKind,
+};
 use enclave_core::permissions::{self, Action, Actor};
 use enclave_core::{
     Anchor, ChannelId, ChannelKind, ChannelRole, Entity, Error as DomainError, Event, EventKind,
     Mentions, Message, MessageId, Millis, TokenKind, User, UserId,
 };
 use enclave_store::{
-    BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MessageSearch, NewChannel, NewMessage,
-    NewToken, NewUser, Store, UserPatch, UserQuery,
+    AuditQuery, BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MessageSearch, NewChannel,
+    NewMessage, NewToken, NewUser, Store, UserPatch, UserQuery,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -4622,6 +4626,174 @@ pub async fn search_channels(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The audit log
+
+fn audit_entry(i: usize, actor: Option<UserId>, action: AuditAction) -> NewAuditEntry {
+    NewAuditEntry::new(
+        actor,
+        Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1))),
+        Some("conformance/1.0 (测试)"),
+        action,
+        Some(AuditTarget::new(TargetKind::User, format!("{}", i % 4))),
+        &AuditSummary::new()
+            .fact("i", i)
+            .change("name", Some("前"), Some("后")),
+    )
+}
+
+/// Walks the whole chain with the core's verifier.
+async fn verify_audit(store: &Arc<dyn Store>) -> Option<AuditHead> {
+    let mut v = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let page = store.audit_chain(after, 7).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().unwrap().seq;
+        for e in page {
+            v.push(e).unwrap();
+        }
+    }
+    v.finish().unwrap()
+}
+
+/// Appends from many tasks at once form one linear chain; entries read back exactly as sealed;
+/// filters and the cursor select the right entries, newest first.
+pub async fn audit_log_is_one_chain(store: Arc<dyn Store>) {
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    assert!(store.audit_chain(0, 10).await.unwrap().is_empty());
+    let first = store
+        .append_audit(audit_entry(0, None, AuditAction::SignInFailed))
+        .await
+        .unwrap();
+    assert_eq!(first.seq, 1);
+    assert_eq!(first.prev_hash, GENESIS);
+    assert_eq!(first.hash, first.compute_hash());
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let action = if i % 2 == 0 {
+                    AuditAction::SignIn
+                } else {
+                    AuditAction::TokenCreated
+                };
+                store
+                    .append_audit(audit_entry(t * 10 + i, Some(UserId(t as i64 + 1)), action))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let head = verify_audit(&store).await.unwrap();
+    assert_eq!(head.seq, 41);
+    assert_eq!(store.audit_head().await.unwrap(), Some(head));
+    let all = store.audit_chain(0, 100).await.unwrap();
+    assert_eq!(all.len(), 41);
+    assert_eq!(all[0], first, "an entry reads back exactly as sealed");
+    assert_eq!(all[5].user_agent.as_deref(), Some("conformance/1.0 (测试)"));
+    assert_eq!(all[5].ip.as_deref(), Some("192.0.2.1"));
+
+    let q = |f: &dyn Fn(&mut AuditQuery)| {
+        let mut q = AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let newest = store
+        .audit_entries(q(&|q| q.limit = 3))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect::<Vec<_>>();
+    assert_eq!(newest, [41, 40, 39]);
+    let page2 = store
+        .audit_entries(q(&|q| {
+            q.limit = 3;
+            q.before_seq = Some(39);
+        }))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect::<Vec<_>>();
+    assert_eq!(page2, [38, 37, 36]);
+    let by_actor = store
+        .audit_entries(q(&|q| q.actor = Some(UserId(2))))
+        .await
+        .unwrap();
+    assert_eq!(by_actor.len(), 10);
+    assert!(by_actor.iter().all(|e| e.actor == Some(UserId(2))));
+    let failed = store
+        .audit_entries(q(&|q| q.action = Some("sign_in_failed".into())))
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].seq, 1);
+    let target = store
+        .audit_entries(q(&|q| {
+            q.target_kind = Some("user".into());
+            q.target_id = Some("3".into());
+        }))
+        .await
+        .unwrap();
+    assert!(!target.is_empty());
+    assert!(target.iter().all(|e| e.target_id.as_deref() == Some("3")));
+    let at = all[20].at;
+    let since = store
+        .audit_entries(q(&|q| q.since = Some(at)))
+        .await
+        .unwrap();
+    assert!(since.iter().all(|e| e.at >= at) && since.len() >= 21);
+    let until = store
+        .audit_entries(q(&|q| q.until = Some(at)))
+        .await
+        .unwrap();
+    assert!(until.iter().all(|e| e.at < at));
+    assert_eq!(since.len() + until.len(), 41);
+    let none = store
+        .audit_entries(q(&|q| {
+            q.action = Some("sign_in".into());
+            q.actor = Some(UserId(99));
+        }))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+/// Several stores on one database (nodes, or the server beside the CLI) append to one chain.
+pub async fn audit_appends_from_several_nodes_form_one_chain(nodes: Vec<Arc<dyn Store>>) {
+    let mut tasks = Vec::new();
+    for (n, store) in nodes.iter().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15 {
+                store
+                    .append_audit(audit_entry(n * 100 + i, None, AuditAction::SignIn))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let head = verify_audit(&nodes[0]).await.unwrap();
+    assert_eq!(head.seq, 15 * nodes.len() as i64);
+    for store in &nodes {
+        assert_eq!(store.audit_head().await.unwrap(), Some(head));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backends
 
 /// The embedded backend: each check gets a fresh database file in its own directory.
@@ -4669,6 +4841,7 @@ mod sqlite {
         search_messages,
         search_follows_edits_and_deletes,
         search_channels,
+        audit_log_is_one_chain,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4676,6 +4849,13 @@ mod sqlite {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir);
         super::durable_across_reopen(store, || open(&dir)).await;
+    }
+
+    /// The server and the admin CLI on one file append to one audit chain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_appends_from_several_nodes_form_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        super::audit_appends_from_several_nodes_form_one_chain(vec![open(&dir), open(&dir)]).await;
     }
 
     /// Two stores on one file (the server and the admin CLI, say); one of them closes midway.
@@ -4750,6 +4930,7 @@ mod postgres {
         search_messages,
         search_follows_edits_and_deletes,
         search_channels,
+        audit_log_is_one_chain,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4765,6 +4946,24 @@ mod postgres {
             Arc::new(reopened)
         })
         .await;
+        pg_server::drop_database(&db).await;
+    }
+
+    /// Three nodes on one database append to one audit chain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_appends_from_several_nodes_form_one_chain() {
+        let Some(db) = pg_server::fresh_database().await else {
+            return;
+        };
+        let nodes: Vec<Arc<dyn Store>> = vec![
+            Arc::new(open(&db).await),
+            Arc::new(open(&db).await),
+            Arc::new(open(&db).await),
+        ];
+        super::audit_appends_from_several_nodes_form_one_chain(nodes.clone()).await;
+        for n in nodes {
+            n.close().await;
+        }
         pg_server::drop_database(&db).await;
     }
 

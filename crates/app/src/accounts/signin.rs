@@ -19,7 +19,10 @@ use enclave_core::signin::{self, CredentialKind, SecondFactor, SecondFactorMetho
 use enclave_core::{Error as DomainError, Millis, TokenKind, User, validate};
 use enclave_store::NewToken;
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
+
 use super::{Accounts, hash_token, new_token};
+use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 
 /// A credential as a door received it.
@@ -60,6 +63,8 @@ impl std::fmt::Debug for Proof<'_> {
 pub struct VerifiedIdentity {
     user: User,
     kind: CredentialKind,
+    /// The client address the credential came from (for the audit log).
+    ip: IpAddr,
 }
 
 impl VerifiedIdentity {
@@ -97,6 +102,13 @@ impl SessionGrant {
     }
 }
 
+/// The stable name of a credential kind, as the audit log shows it.
+fn credential_name(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Password => "password",
+    }
+}
+
 impl Accounts {
     /// Step 1: checks a credential. Failures are counted per account and per client address;
     /// past either limit every attempt is refused (`RateLimited`) until the window has passed.
@@ -113,12 +125,21 @@ impl Accounts {
             .check(&ip, now)
             .and_then(|()| self.by_account.check(&key, now))
         {
+            self.audit_failure(&proof, ip, "throttled").await;
             return Err(Error::Domain(DomainError::RateLimited {
                 retry_after_secs: wait.as_secs().max(1),
             }));
         }
         let proved = match proof {
-            Proof::Password { password, .. } => self.check_password(&key, password).await?,
+            Proof::Password { password, .. } => match self.check_password(&key, password).await {
+                Ok(p) => p,
+                Err(e) => {
+                    if matches!(e, Error::Domain(DomainError::Unauthenticated)) {
+                        self.audit_failure(&proof, ip, "malformed").await;
+                    }
+                    return Err(e);
+                }
+            },
         };
         let user = match proved {
             Some(u) if u.active => u,
@@ -126,6 +147,12 @@ impl Accounts {
                 self.by_account.fail(&key, now);
                 self.by_ip.fail(&ip, now);
                 tracing::info!(%ip, login = %key, "login failed");
+                self.audit_failure(
+                    &proof,
+                    ip,
+                    "wrong credential, unknown or deactivated account",
+                )
+                .await;
                 return Err(Error::Domain(DomainError::Unauthenticated));
             }
         };
@@ -133,7 +160,22 @@ impl Accounts {
         Ok(VerifiedIdentity {
             user,
             kind: proof.kind(),
+            ip,
         })
+    }
+
+    /// Records a refused sign-in: the name tried (not the secret), the credential kind and why.
+    async fn audit_failure(&self, proof: &Proof<'_>, ip: IpAddr, reason: &'static str) {
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SignInFailed).ip(ip).summary(
+                    AuditSummary::new()
+                        .fact("login", proof.account_key())
+                        .fact("credential", credential_name(proof.kind()))
+                        .fact("reason", reason),
+                ),
+            )
+            .await;
     }
 
     /// The account `login` names when `password` is its password. Malformed input is refused
@@ -172,6 +214,8 @@ impl Accounts {
     /// characters dropped, at most 64 characters), valid for the configured session lifetime.
     /// Returns the bearer token (shown once) and the account.
     pub async fn open_session(&self, grant: SessionGrant, client: &str) -> Result<(String, User)> {
+        let ip = grant.identity.ip;
+        let kind = grant.identity.kind;
         let user = grant.identity.user;
         let token = new_token()?;
         let name: String = client
@@ -180,7 +224,8 @@ impl Accounts {
             .take(64)
             .collect();
         let ttl_ms = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
-        self.store
+        let info = self
+            .store
             .create_token(NewToken {
                 user_id: user.id,
                 kind: TokenKind::Session,
@@ -190,6 +235,19 @@ impl Accounts {
             })
             .await?;
         tracing::info!(user_id = %user.id, "login");
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SignIn)
+                    .by(user.id)
+                    .ip(ip)
+                    .target(AuditTarget::user(user.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("credential", credential_name(kind))
+                            .fact("session", info.id),
+                    ),
+            )
+            .await;
         Ok((token, user))
     }
 }

@@ -1,5 +1,6 @@
 //! Background jobs: work the server does on a timer rather than for a request (pruning the
-//! event log, sweeping unreferenced files; later retention, backups, directory sync, metrics).
+//! event log, sweeping unreferenced files, writing the audit log's head outside the database;
+//! later retention, backups, directory sync, metrics).
 //!
 //! Every job is a [`Job`]: a name, an interval and an async `run` that gets a [`JobCtx`] (to
 //! report progress and to see that the server is stopping) and returns a [`JobReport`]. The
@@ -13,6 +14,7 @@
 //! A job must be safe to interrupt between its steps and to run again: a job that sees
 //! [`JobCtx::stopping`] returns what it did so far.
 
+mod audit_head;
 mod prune_events;
 mod seal_previews;
 mod sweep_files;
@@ -30,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
+pub use audit_head::AuditHeadJob;
 pub use prune_events::PruneEvents;
 pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;
