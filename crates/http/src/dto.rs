@@ -438,7 +438,7 @@ pub struct CreateChannelRequest {
     pub name: String,
     /// `public` or `private`.
     #[ts(type = "'public' | 'private'")]
-    #[schema(value_type = ChannelKindInput)]
+    #[schema(value_type = ChannelKindInput, inline)]
     pub kind: String,
     /// At most 250 characters once trimmed; newlines and tabs allowed, other control characters
     /// and invisible or text-direction characters not.
@@ -581,7 +581,7 @@ pub enum ChannelRoleInput {
 #[ts(optional_fields = nullable)]
 pub struct UpdateMemberRequest {
     /// `owner`, `admin` or `member`.
-    #[schema(value_type = ChannelRoleInput)]
+    #[schema(value_type = ChannelRoleInput, inline)]
     pub role: String,
 }
 
