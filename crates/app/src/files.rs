@@ -256,6 +256,10 @@ impl Files {
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Send + Unpin,
     {
         self.limits.check(actor, Kind::Upload)?;
+        enclave_core::validate::upload_name(name)?;
+        if let Some(len) = declared_len {
+            enclave_core::validate::upload_size(len)?;
+        }
         self.precheck(actor, declared_len).await?;
         let name = clean_name(name);
         let left = self.quota_left(actor).await?;
@@ -367,6 +371,7 @@ impl Files {
         for sealed in enc.finish().map_err(internal)? {
             writer.write(&sealed).await.map_err(internal)?;
         }
+        enclave_core::validate::upload_size(size)?;
         // A file shorter than the sniffing length is sniffed whole.
         let content_type = content_type.unwrap_or_else(|| sniff::content_type(&head));
         if !sniff::is_thumbnailable(&content_type) {

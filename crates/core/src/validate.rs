@@ -235,8 +235,50 @@ pub fn client_msg_id(s: &str) -> Result<String, Error> {
     Ok(s.to_owned())
 }
 
-/// Reaction emoji: a short name (`thumbsup`, `+1`, colons optional) or one emoji of at most 8 code
-/// points (flags, skin tones, ZWJ sequences), no ASCII.
+/// The code points a reaction emoji is drawn from (inclusive ranges): pictographs and emoticons,
+/// symbols, arrows, dingbats, geometric shapes, playing cards, regional indicators (flags), skin
+/// tones, tags (subdivision flags), the zero-width joiner, the combining keycap and variation
+/// selector 16. None is ASCII, a control character, whitespace, a letter or a digit (the
+/// circled and squared letters and digits are left out). The OpenAPI document states the same
+/// set as a pattern (checked by `enclave-http`'s contract test).
+pub const EMOJI_RANGES: &[(char, char)] = &[
+    ('\u{00A9}', '\u{00A9}'),
+    ('\u{00AE}', '\u{00AE}'),
+    ('\u{200D}', '\u{200D}'),
+    ('\u{203C}', '\u{203C}'),
+    ('\u{2049}', '\u{2049}'),
+    ('\u{20E3}', '\u{20E3}'),
+    ('\u{2122}', '\u{2122}'),
+    ('\u{2190}', '\u{21FF}'),
+    ('\u{2300}', '\u{23FF}'),
+    ('\u{25A0}', '\u{2775}'),
+    ('\u{2794}', '\u{27BF}'),
+    ('\u{2900}', '\u{297F}'),
+    ('\u{2B00}', '\u{2BFF}'),
+    ('\u{3030}', '\u{3030}'),
+    ('\u{303D}', '\u{303D}'),
+    ('\u{3297}', '\u{3297}'),
+    ('\u{3299}', '\u{3299}'),
+    ('\u{FE0F}', '\u{FE0F}'),
+    ('\u{1F000}', '\u{1F0FF}'),
+    ('\u{1F18E}', '\u{1F18E}'),
+    ('\u{1F191}', '\u{1F1AD}'),
+    ('\u{1F1E6}', '\u{1F1FF}'),
+    ('\u{1F200}', '\u{1F2FF}'),
+    ('\u{1F300}', '\u{1F6FF}'),
+    ('\u{1F700}', '\u{1F8FF}'),
+    ('\u{1F900}', '\u{1FAFF}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is in [`EMOJI_RANGES`].
+pub fn is_emoji_char(c: char) -> bool {
+    EMOJI_RANGES.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// Reaction emoji: a short name (`thumbsup`, `+1`: 1 to 64 of `a-z 0-9 _ + -`, colons around it
+/// optional) or one emoji of 1 to 8 code points from [`EMOJI_RANGES`] (flags, skin tones, ZWJ
+/// sequences).
 pub fn emoji(s: &str) -> Result<String, Error> {
     let name = s
         .strip_prefix(':')
@@ -251,10 +293,7 @@ pub fn emoji(s: &str) -> Result<String, Error> {
         return Ok(name.to_owned());
     }
     let n = s.chars().count();
-    let is_symbol = (1..=8).contains(&n)
-        && s.chars().all(|c| {
-            !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !c.is_alphanumeric()
-        });
+    let is_symbol = (1..=8).contains(&n) && s.chars().all(is_emoji_char);
     if is_symbol {
         return Ok(s.to_owned());
     }
@@ -274,6 +313,78 @@ pub fn status_text(s: &str) -> Result<String, Error> {
         ));
     }
     Ok(s.to_owned())
+}
+
+/// A page size a client may ask for (`limit`): `1..=max`, [`PageSize::default`] when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize {
+    pub default: u32,
+    pub max: u32,
+    reason: &'static str,
+}
+
+/// `GET /users` and the channel directory.
+pub const USERS_PAGE: PageSize = PageSize {
+    default: 50,
+    max: 200,
+    reason: "must be 1 to 200",
+};
+/// The public channel directory.
+pub const CHANNELS_PAGE: PageSize = USERS_PAGE;
+/// A channel's members.
+pub const MEMBERS_PAGE: PageSize = PageSize {
+    default: 200,
+    max: 1000,
+    reason: "must be 1 to 1000",
+};
+/// A page of history.
+pub const HISTORY_PAGE: PageSize = PageSize {
+    default: crate::model::DEFAULT_PAGE,
+    max: crate::model::MAX_PAGE,
+    reason: "must be 1 to 200",
+};
+/// Replies of a thread.
+pub const THREAD_PAGE: PageSize = MEMBERS_PAGE;
+/// Events of a catch-up.
+pub const EVENTS_PAGE: PageSize = PageSize {
+    default: 500,
+    max: 1000,
+    reason: "must be 1 to 1000",
+};
+
+/// The page size asked for, or the default; outside `1..=max` it is refused (never clamped, so a
+/// client learns that it did not get what it asked for).
+pub fn page_size(given: Option<u32>, page: PageSize) -> Result<u32, Error> {
+    match given {
+        None => Ok(page.default),
+        Some(n) if (1..=page.max).contains(&n) => Ok(n),
+        Some(_) => Err(Error::invalid("limit", page.reason)),
+    }
+}
+
+/// An event position a client resumes after: 0 or more.
+pub fn position(since: i64) -> Result<i64, Error> {
+    if since < 0 {
+        return Err(Error::invalid("since", "must be 0 or more"));
+    }
+    Ok(since)
+}
+
+/// An uploaded file's name as given: it must hold a character that is neither whitespace nor a
+/// control character (the name is cleaned further before it is stored).
+pub fn upload_name(s: &str) -> Result<(), Error> {
+    if s.chars().all(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// An upload's size: at least one byte (an empty file shares nothing).
+pub fn upload_size(bytes: u64) -> Result<(), Error> {
+    if bytes == 0 {
+        return Err(Error::invalid("body", "must not be empty"));
+    }
+    Ok(())
 }
 
 /// Token labels: trimmed, `1..=64` characters.
@@ -373,14 +484,66 @@ mod tests {
     }
 
     #[test]
+    fn page_sizes_are_refused_outside_their_range() {
+        assert_eq!(page_size(None, USERS_PAGE), Ok(50));
+        assert_eq!(page_size(Some(1), USERS_PAGE), Ok(1));
+        assert_eq!(page_size(Some(200), USERS_PAGE), Ok(200));
+        assert!(page_size(Some(0), USERS_PAGE).is_err());
+        assert!(page_size(Some(201), USERS_PAGE).is_err());
+        assert!(page_size(Some(2_147_483_648), EVENTS_PAGE).is_err());
+        assert_eq!(page_size(None, EVENTS_PAGE), Ok(500));
+    }
+
+    #[test]
+    fn uploads_need_a_name_and_a_byte() {
+        assert!(upload_name("a.txt").is_ok());
+        for bad in ["", "  ", "\u{0}", "\t\u{1c}"] {
+            assert!(upload_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(upload_size(0).is_err());
+        assert!(upload_size(1).is_ok());
+    }
+
+    #[test]
     fn emoji_forms() {
         assert_eq!(emoji(":thumbsup:"), Ok("thumbsup".into()));
         assert_eq!(emoji("+1"), Ok("+1".into()));
         assert_eq!(emoji("👍"), Ok("👍".into()));
         assert_eq!(emoji("👍🏽"), Ok("👍🏽".into()));
         assert_eq!(emoji("🇨🇳"), Ok("🇨🇳".into()));
-        for bad in ["", "Thumbs Up", "<script>", "中文", "a b", &"x".repeat(65)] {
+        assert_eq!(emoji("👩\u{200D}💻"), Ok("👩\u{200D}💻".into()));
+        assert_eq!(emoji("❤\u{FE0F}"), Ok("❤\u{FE0F}".into()));
+        for bad in [
+            "",
+            "Thumbs Up",
+            "<script>",
+            "中文",
+            "a b",
+            &"x".repeat(65),
+            "¿",
+            "Ⓐ",
+            "🅰",
+            "①",
+            ":x",
+            "😀😀😀😀😀😀😀😀😀",
+        ] {
             assert!(emoji(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The emoji set only narrows the older rule (no ASCII, control, whitespace, letter or
+    /// digit), so nothing it accepts was refused before.
+    #[test]
+    fn emoji_ranges_hold_no_letters_digits_or_spaces() {
+        for &(lo, hi) in EMOJI_RANGES {
+            assert!(lo <= hi);
+            for c in lo..=hi {
+                assert!(
+                    !c.is_ascii() && !c.is_control() && !c.is_whitespace() && !c.is_alphanumeric(),
+                    "U+{:04X}",
+                    u32::from(c)
+                );
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use enclave_core::{
 use serde::{Deserialize, Deserializer, Serialize};
 use time::format_description::well_known::Rfc3339;
 use ts_rs::TS;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Formats a timestamp as RFC 3339.
 pub fn ts(m: Millis) -> String {
@@ -23,10 +23,85 @@ fn opt_ts(m: Option<Millis>) -> Option<String> {
 }
 
 /// An id in a request body: a decimal string (numbers are accepted too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema, TS)]
-#[schema(value_type = String, example = "42")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, TS)]
 #[ts(type = "string")]
 pub struct WireId(pub i64);
+
+/// A decimal id of at most 19 digits that fits a signed 64-bit integer (the wire form of every
+/// id; `enclave_core`'s id parsing).
+pub const ID_PATTERN: &str = "^([0-9]{1,18}|[0-8][0-9]{18}|9[0-1][0-9]{17}|92[0-1][0-9]{16}|922[0-2][0-9]{15}|9223[0-2][0-9]{14}|92233[0-6][0-9]{13}|922337[0-1][0-9]{12}|92233720[0-2][0-9]{10}|922337203[0-5][0-9]{9}|9223372036[0-7][0-9]{8}|92233720368[0-4][0-9]{7}|922337203685[0-3][0-9]{6}|9223372036854[0-6][0-9]{5}|92233720368547[0-6][0-9]{4}|922337203685477[0-4][0-9]{3}|9223372036854775[0-7][0-9]{2}|922337203685477580[0-6]|9223372036854775807)$";
+
+impl utoipa::PartialSchema for WireId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "An id: a decimal string (or, for convenience, a positive integer)",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(ID_PATTERN))
+                    .examples(["42"]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(1))
+                    .maximum(Some(i64::MAX)),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for WireId {}
+
+/// Integers in request bodies. JSON does not tell `3` from `3.0`, and JSON Schema counts both as
+/// integers, so the API accepts an integral number written with a fraction or exponent too.
+pub mod int {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Num {
+        Int(i64),
+        Float(f64),
+    }
+
+    /// `f` when it is a whole number in the range of `i64`.
+    pub fn whole(f: f64) -> Option<i64> {
+        // 2^63 is exact in f64; every whole float below it converts without loss.
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        (f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
+    }
+
+    fn value<E: serde::de::Error>(n: Num) -> Result<i64, E> {
+        match n {
+            Num::Int(i) => Ok(i),
+            Num::Float(f) => whole(f).ok_or_else(|| E::custom("expected an integer")),
+        }
+    }
+
+    /// A required `i64`.
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let n = Num::deserialize(d).map_err(|_| serde::de::Error::custom("expected an integer"))?;
+        value(n)
+    }
+
+    /// An optional `u32` (`null` or absent is `None`; use with `#[serde(default)]`).
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let n = Option::<Num>::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected an integer"))?;
+        n.map(|n| {
+            let i = value::<D::Error>(n)?;
+            u32::try_from(i).map_err(|_| serde::de::Error::custom("out of range"))
+        })
+        .transpose()
+    }
+}
 
 impl<'de> Deserialize<'de> for WireId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -35,9 +110,13 @@ impl<'de> Deserialize<'de> for WireId {
         enum Raw {
             Str(String),
             Num(i64),
+            Float(f64),
         }
         match Raw::deserialize(d)? {
             Raw::Num(n) if n > 0 => Ok(WireId(n)),
+            Raw::Float(f) if int::whole(f).is_some_and(|n| n > 0) => {
+                Ok(WireId(int::whole(f).unwrap_or_default()))
+            }
             Raw::Str(s)
                 if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) =>
             {
@@ -108,10 +187,28 @@ pub struct SetupStatus {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct CreateUserRequest {
+    /// 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
+    /// lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
+    /// are reserved.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{1,31}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub username: String,
-    /// Omit for accounts that only use tokens (bots).
+    /// 8 to 256 characters. Omit for accounts that only use tokens (bots).
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
+    /// At most 64 characters once trimmed, without control characters or invisible and
+    /// text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
+    /// the username.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,64})[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
+    /// An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]+@[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*\.[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        max_length = 254
+    )]
     pub email: Option<String>,
     #[serde(default)]
     #[ts(as = "Option<_>", optional)]
@@ -124,9 +221,19 @@ pub struct CreateUserRequest {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct UpdateUserRequest {
+    /// As in [`CreateUserRequest`]: at most 64 characters once trimmed; empty means the username.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,64})[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
-    /// An empty string clears the address.
+    /// An email address; an empty string clears it.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]+@[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*\.[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        max_length = 254
+    )]
     pub email: Option<String>,
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
     /// Required when changing one's own password.
     pub current_password: Option<String>,
@@ -137,16 +244,20 @@ pub struct UpdateUserRequest {
     pub admin: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct UserListQuery {
-    /// Substring of username or display name.
+    /// Substring of username or display name; blank means every user.
     pub q: Option<String>,
     /// Continue after this username.
     pub after: Option<String>,
+    /// Users per page.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u32>,
-    /// Administrators only.
+    /// Include deactivated accounts (administrators only; ignored for others).
     #[serde(default)]
+    #[param(default = false)]
     #[ts(as = "Option<_>", optional)]
     pub include_inactive: bool,
 }
@@ -191,8 +302,14 @@ pub struct TokenList {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct CreateTokenRequest {
+    /// 1 to 64 characters once trimmed, without control characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
-    /// Days until the token expires; omit for no expiry.
+    /// Days until the token expires, 1 to 3650; omit for no expiry.
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "int::opt_u32")]
     pub expires_in_days: Option<u32>,
 }
 
@@ -313,32 +430,70 @@ pub struct ChannelList {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct CreateChannelRequest {
+    /// 1 to 64 characters once trimmed, in any script, without control characters or invisible
+    /// and text-direction characters, not starting with `#` or `@`.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^#@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
     /// `public` or `private`.
     #[ts(type = "'public' | 'private'")]
+    #[schema(value_type = ChannelKindInput, inline)]
     pub kind: String,
+    /// At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+    /// and invisible or text-direction characters not.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,250}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub topic: Option<String>,
+    /// At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+    /// and invisible or text-direction characters not.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,250}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub purpose: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct UpdateChannelRequest {
+    /// 1 to 64 characters once trimmed, in any script, without control characters or invisible
+    /// and text-direction characters, not starting with `#` or `@`.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^#@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: Option<String>,
+    /// At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+    /// and invisible or text-direction characters not.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,250}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub topic: Option<String>,
+    /// At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+    /// and invisible or text-direction characters not.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,250}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub purpose: Option<String>,
     /// `true` archives, `false` unarchives.
     pub archived: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct BrowseQueryParams {
+    /// Substring of name or topic; blank means every channel.
     pub q: Option<String>,
-    /// Continue after this channel id.
+    /// Continue after this channel id (a decimal id).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<String>,
+    /// Channels per page.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u32>,
+    /// Include archived channels.
     #[serde(default)]
+    #[param(default = false)]
     #[ts(as = "Option<_>", optional)]
     pub include_archived: bool,
 }
@@ -347,6 +502,7 @@ pub struct BrowseQueryParams {
 #[ts(optional_fields = nullable)]
 pub struct OpenDmRequest {
     /// The other participants (0 for notes to self, 1 for a direct message, 2 to 7 for a group).
+    #[schema(max_items = 7)]
     pub user_ids: Vec<WireId>,
 }
 
@@ -384,11 +540,15 @@ pub struct MemberList {
     pub members: Vec<MemberDto>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct MemberListQuery {
-    /// Continue after this user id.
+    /// Continue after this user id (a decimal id).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<String>,
+    /// Members per page.
+    #[param(minimum = 1, maximum = 1000, default = 200)]
     pub limit: Option<u32>,
 }
 
@@ -398,17 +558,40 @@ pub struct AddMemberRequest {
     pub user_id: WireId,
 }
 
+/// The kinds of channel one may create.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChannelKindInput {
+    Public,
+    Private,
+}
+
+/// The roles of a channel member.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChannelRoleInput {
+    Owner,
+    Admin,
+    Member,
+}
+
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct UpdateMemberRequest {
     /// `owner`, `admin` or `member`.
+    #[schema(value_type = ChannelRoleInput, inline)]
     pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct MarkReadRequest {
-    /// Everything up to and including this sequence number counts as read.
+    /// Everything up to and including this sequence number counts as read (0 marks the whole
+    /// channel unread).
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "int::i64")]
     pub seq: i64,
 }
 
@@ -542,18 +725,26 @@ impl FileDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct UploadQuery {
-    /// The file's name (shown to readers and offered on download; paths are stripped).
+    /// The file's name, shown to readers and offered on download (paths are stripped): it must
+    /// hold a character that is neither whitespace nor a control character.
+    #[param(
+        required = true,
+        pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]"
+    )]
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct DownloadQuery {
     /// `true` to always download (`Content-Disposition: attachment`), even for images.
     #[serde(default)]
+    #[param(default = false)]
     #[ts(as = "Option<_>", optional)]
     pub download: bool,
 }
@@ -564,18 +755,36 @@ pub struct MessageList {
     pub messages: Vec<MessageDto>,
 }
 
+/// `file_ids`: at most 10 ids, each once.
+fn attached_file_ids() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(<WireId as utoipa::PartialSchema>::schema())
+        .max_items(Some(10))
+        .unique_items(true)
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct PostMessageRequest {
-    /// Markdown, 1 to 16,000 characters.
+    /// Markdown, 1 to 16,000 characters, not blank (it may be empty when `file_ids` are given);
+    /// no control characters but newlines and tabs. (Trailing whitespace is removed before the
+    /// length is counted.)
+    #[schema(
+        max_length = 16000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub text: String,
-    /// Chosen by the client; a retry with the same id returns the first message instead of posting twice.
+    /// Chosen by the client (1 to 64 printable ASCII characters); a retry with the same id
+    /// returns the first message instead of posting twice.
+    #[schema(pattern = r"^[!-~]{1,64}$")]
     pub client_msg_id: Option<String>,
     /// Makes this message a reply in that message's thread.
     pub thread_root_id: Option<WireId>,
-    /// Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
-    /// `text` may be empty.
+    /// Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10, each once.
+    /// With files, `text` may be empty.
     #[serde(default)]
+    #[schema(schema_with = attached_file_ids)]
     #[ts(as = "Option<_>", optional)]
     pub file_ids: Vec<WireId>,
 }
@@ -583,32 +792,44 @@ pub struct PostMessageRequest {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct EditMessageRequest {
+    /// Markdown, 1 to 16,000 characters, not blank; no control characters but newlines and
+    /// tabs. (Trailing whitespace is removed before the length is counted.)
+    #[schema(
+        max_length = 16000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub text: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct HistoryQuery {
-    /// Messages before this sequence number.
+    /// Messages before this sequence number (give at most one of `before`, `after`, `around`).
     pub before: Option<i64>,
     /// Messages after this sequence number.
     pub after: Option<i64>,
     /// Messages around this sequence number, itself included.
     pub around: Option<i64>,
-    /// 1 to 200; 50 by default.
+    /// Messages per page.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u32>,
     /// Include thread replies in the channel's history.
     #[serde(default)]
+    #[param(default = false)]
     #[ts(as = "Option<_>", optional)]
     pub include_replies: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct ThreadQuery {
     /// Replies after this sequence number.
+    #[param(default = 0)]
     pub after: Option<i64>,
-    /// 1 to 1000; 200 by default.
+    /// Replies per page.
+    #[param(minimum = 1, maximum = 1000, default = 200)]
     pub limit: Option<u32>,
 }
 
@@ -620,17 +841,29 @@ pub struct Health {
 // ---------------------------------------------------------------------------------------------
 // Search
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct SearchQueryParams {
-    /// The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
-    /// `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
+    /// The query (docs/api/search.md): words, `"phrases"`, `word*` prefixes, and the filters
+    /// `from:@user`, `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD` and `has:file`, each
+    /// at most once; at most 16 words or phrases. It must hold a word or a filter (a query of
+    /// punctuation only finds nothing and is refused), and no control characters. A query the
+    /// language refuses answers 400 `invalid_field` with `field: "q"`.
     #[serde(default)]
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     #[ts(as = "Option<_>", optional)]
     pub q: String,
-    /// 1 to 100; 20 by default.
+    /// Results per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
-    /// Results to skip, at most 1000; 0 by default.
+    /// Results to skip.
+    #[param(minimum = 0, maximum = 1000, default = 0)]
     pub offset: Option<u32>,
 }
 
@@ -678,14 +911,20 @@ pub struct SearchResults {
     pub next_offset: Option<u32>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct ChannelSearchParams {
-    /// Part of the channel name, 1 to 64 characters.
+    /// Part of the channel name: 1 to 64 characters once surrounding whitespace is trimmed.
     #[serde(default)]
+    #[param(
+        required = true,
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     #[ts(as = "Option<_>", optional)]
     pub q: String,
-    /// 1 to 100; 20 by default.
+    /// Results.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
 }
 

@@ -6,6 +6,7 @@
 //! a DTO. Every route is registered together with its OpenAPI description
 //! (`utoipa_axum::routes!`), so the document covers the router by construction.
 
+pub mod contract;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -164,11 +165,11 @@ impl utoipa::Modify for BearerAuth {
         };
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "bearer",
+            contract::BEARER,
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
-            "cookie",
+            contract::COOKIE,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))),
         );
     }
@@ -217,8 +218,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI document for every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut api) = api_routes().split_for_parts();
-    rate_limits::document(&mut api);
+    finish_document(&mut api);
     api
+}
+
+/// What is added to the document after the routes are collected: the rate limits' 429s, then
+/// the contract's security and common error answers ([`contract`]).
+fn finish_document(api: &mut utoipa::openapi::OpenApi) {
+    rate_limits::document(api);
+    routes::files::document(api);
+    contract::document(api);
 }
 
 /// Request ids: a per-process random prefix and a counter, short and unique enough to grep logs.
@@ -279,7 +288,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         audit,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
-    rate_limits::document(&mut api);
+    finish_document(&mut api);
     let openapi_json = match api.to_json() {
         Ok(s) => Bytes::from(s),
         Err(e) => {

@@ -2038,8 +2038,14 @@ async fn history_paging() {
         "default: the newest 50, ascending"
     );
     assert_eq!(page("?limit=200").await, (11..=210).collect::<Vec<_>>());
-    assert_eq!(page("?limit=1000").await.len(), 200, "at most 200");
-    assert_eq!(page("?limit=0").await, vec![210]);
+    // Outside 1..=200 the page size is refused, not clamped (docs/api/contract.md).
+    for bad in ["?limit=1000", "?limit=0", "?limit=201"] {
+        let (status, body) = server
+            .get(Some(&a), &format!("/api/v1/channels/{id}/messages{bad}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    assert_eq!(page("?limit=1").await, vec![210]);
     assert_eq!(
         page("?before=100&limit=10").await,
         (90..=99).collect::<Vec<_>>()

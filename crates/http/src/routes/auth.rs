@@ -29,7 +29,7 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> Option<He
 }
 
 /// Log in with a username (or email) and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses(
         (status = 200, body = LoginResponse, description = "Logged in; the token is also set as an HttpOnly cookie"),
         (status = 401, body = ErrorBody, description = "Wrong login or password, or a deactivated account"),
@@ -84,7 +84,7 @@ pub async fn logout(State(state): State<AppState>, Auth(authed): Auth) -> ApiRes
 }
 
 /// Whether the server still needs its first administrator.
-#[utoipa::path(get, path = "/api/v1/auth/setup", tag = "auth", responses((status = 200, body = SetupStatus)))]
+#[utoipa::path(get, path = "/api/v1/auth/setup", tag = "auth", security(()), responses((status = 200, body = SetupStatus)))]
 pub async fn setup(State(state): State<AppState>) -> ApiResult<Json<SetupStatus>> {
     Ok(Json(SetupStatus {
         needs_setup: state.accounts.needs_setup().await?,

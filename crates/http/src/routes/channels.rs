@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enclave_app::{BrowseQuery, ChannelInput, ChannelUpdate};
-use enclave_core::permissions;
 use enclave_core::{ChannelId, ChannelKind, ChannelRole, UserId};
+use enclave_core::{permissions, validate};
 
 use crate::AppState;
 use crate::dto::{
@@ -71,11 +71,7 @@ pub async fn create(
 }
 
 /// The public channel directory.
-#[utoipa::path(get, path = "/api/v1/channels/browse", tag = "channels", params(
-        ("q" = Option<String>, Query, description = "Substring of name or topic"),
-        ("after" = Option<String>, Query, description = "Continue after this channel id"),
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("include_archived" = Option<bool>, Query)),
+#[utoipa::path(get, path = "/api/v1/channels/browse", tag = "channels", params(BrowseQueryParams),
     responses((status = 200, body = ChannelList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn browse(
     State(state): State<AppState>,
@@ -94,7 +90,7 @@ pub async fn browse(
                 text: q.q.filter(|t| !t.trim().is_empty()),
                 include_archived: q.include_archived,
                 after_id: after,
-                limit: q.limit.unwrap_or(50).clamp(1, 200),
+                limit: validate::page_size(q.limit, validate::CHANNELS_PAGE)?,
             },
         )
         .await?;
@@ -187,9 +183,7 @@ pub async fn leave(
 }
 
 /// A page of a channel's members, ordered by user id.
-#[utoipa::path(get, path = "/api/v1/channels/{id}/members", tag = "channels", params(("id" = String, Path),
-        ("after" = Option<String>, Query, description = "Continue after this user id"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000, default 200")),
+#[utoipa::path(get, path = "/api/v1/channels/{id}/members", tag = "channels", params(("id" = String, Path), MemberListQuery),
     responses((status = 200, body = MemberList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn members(
     State(state): State<AppState>,
@@ -208,7 +202,7 @@ pub async fn members(
             &actor,
             channel_id(&id)?,
             after,
-            q.limit.unwrap_or(200).clamp(1, 1000),
+            validate::page_size(q.limit, validate::MEMBERS_PAGE)?,
         )
         .await?;
     Ok(Json(MemberList {
@@ -226,7 +220,8 @@ pub async fn members(
 /// Add a member (invite).
 #[utoipa::path(post, path = "/api/v1/channels/{id}/members", tag = "channels", params(("id" = String, Path)), request_body = AddMemberRequest,
     responses((status = 201, body = MembershipDto, description = "Added"), (status = 200, body = MembershipDto, description = "Already a member"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)")))]
 pub async fn add_member(
     State(state): State<AppState>,
     Auth(authed): Auth,
@@ -250,7 +245,8 @@ pub async fn add_member(
 /// Remove a member (or oneself).
 #[utoipa::path(delete, path = "/api/v1/channels/{id}/members/{user_id}", tag = "channels",
     params(("id" = String, Path), ("user_id" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)")))]
 pub async fn remove_member(
     State(state): State<AppState>,
     Auth(authed): Auth,
@@ -268,7 +264,7 @@ pub async fn remove_member(
 #[utoipa::path(patch, path = "/api/v1/channels/{id}/members/{user_id}", tag = "channels",
     params(("id" = String, Path), ("user_id" = String, Path)), request_body = UpdateMemberRequest,
     responses((status = 200, body = MembershipDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)")))]
 pub async fn update_member(
     State(state): State<AppState>,
     Auth(authed): Auth,

@@ -81,7 +81,7 @@ fn safe_headers(headers: &mut HeaderMap) {
 /// Attach it by passing its id in `file_ids` when posting a message; an upload never attached
 /// is removed after a grace period.
 #[utoipa::path(post, path = "/api/v1/files", tag = "files",
-    params(("name" = Option<String>, Query, description = "The file's name")),
+    params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = FileDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody, description = "file_too_large or quota_exceeded"),
@@ -128,8 +128,8 @@ pub async fn info(
 /// Download a file: its uploader, or anyone who may read a message it is attached to. Images
 /// and plain text are `inline` unless `download=true`; everything else is an `attachment`.
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files",
-    params(("id" = String, Path), ("download" = Option<bool>, Query, description = "Always download")),
-    responses((status = 200, description = "The file's content", content_type = "application/octet-stream"),
+    params(("id" = String, Path), DownloadQuery),
+    responses((status = 200, description = "The file's content, as the type sniffed from it (`FileDto::content_type`; plain text with `charset=utf-8`)"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn download(
     State(state): State<AppState>,
@@ -192,6 +192,74 @@ pub async fn thumbnail(
         HeaderValue::from_static("inline"),
     );
     Ok(resp)
+}
+
+/// The media types a download may answer with: the type sniffed from the content
+/// (`FileDto::content_type`), plain text with its charset. The list names the types the sniffer
+/// reports most; `*/*` stands for the rest of what it can recognise.
+pub const DOWNLOAD_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/svg+xml",
+    "text/plain; charset=utf-8",
+    "text/html",
+    "application/xml",
+    "application/pdf",
+    "application/zip",
+    "application/octet-stream",
+    "*/*",
+];
+
+/// The thumbnail types.
+pub const THUMBNAIL_TYPES: &[&str] = &["image/jpeg", "image/png"];
+
+/// The file operations' bodies in the OpenAPI document, which the path attributes cannot say:
+/// the upload's body is raw bytes, at least one; a download answers with the file's own type.
+pub fn document(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{ContentBuilder, RefOr};
+    let binary = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+    };
+    if let Some(op) = api
+        .paths
+        .paths
+        .get_mut("/api/v1/files")
+        .and_then(|i| i.post.as_mut())
+        && let Some(RefOr::T(body)) = op.request_body.as_mut()
+    {
+        body.required = Some(utoipa::openapi::Required::True);
+        body.content.insert(
+            "application/octet-stream".to_owned(),
+            ContentBuilder::new()
+                .schema(Some(binary().min_length(Some(1))))
+                .build()
+                .into(),
+        );
+    }
+    let set = |api: &mut utoipa::openapi::OpenApi, path: &str, types: &[&str]| {
+        if let Some(RefOr::T(ok)) = api
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|i| i.get.as_mut())
+            .and_then(|op| op.responses.responses.get_mut("200"))
+        {
+            ok.content.clear();
+            for t in types {
+                ok.content.insert(
+                    (*t).to_owned(),
+                    ContentBuilder::new().schema(Some(binary())).build().into(),
+                );
+            }
+        }
+    };
+    set(api, "/api/v1/files/{id}", DOWNLOAD_TYPES);
+    set(api, "/api/v1/files/{id}/thumbnail", THUMBNAIL_TYPES);
 }
 
 #[cfg(test)]

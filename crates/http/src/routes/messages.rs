@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enclave_app::PostInput;
-use enclave_core::{Anchor, ChannelId, DEFAULT_PAGE, MessageId};
+use enclave_core::{Anchor, ChannelId, MessageId, validate};
 
 use crate::AppState;
 use crate::dto::{
@@ -28,10 +28,7 @@ fn list(msgs: &[enclave_core::Message]) -> Json<MessageList> {
 }
 
 /// A page of history, ascending by `seq`: the newest by default, or before/after/around a sequence number.
-#[utoipa::path(get, path = "/api/v1/channels/{id}/messages", tag = "messages", params(("id" = String, Path),
-        ("before" = Option<i64>, Query), ("after" = Option<i64>, Query), ("around" = Option<i64>, Query),
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("include_replies" = Option<bool>, Query, description = "Include thread replies")),
+#[utoipa::path(get, path = "/api/v1/channels/{id}/messages", tag = "messages", params(("id" = String, Path), HistoryQuery),
     responses((status = 200, body = MessageList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn history(
@@ -52,7 +49,7 @@ pub async fn history(
             ));
         }
     };
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    let limit = validate::page_size(q.limit, validate::HISTORY_PAGE)?;
     let msgs = state
         .messages
         .history(
@@ -150,9 +147,7 @@ pub async fn delete(
 }
 
 /// A thread: the root message followed by its replies in order.
-#[utoipa::path(get, path = "/api/v1/messages/{id}/thread", tag = "messages", params(("id" = String, Path),
-        ("after" = Option<i64>, Query, description = "Replies after this sequence number"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000 replies, default 200")),
+#[utoipa::path(get, path = "/api/v1/messages/{id}/thread", tag = "messages", params(("id" = String, Path), ThreadQuery),
     responses((status = 200, body = MessageList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn thread(
@@ -167,7 +162,7 @@ pub async fn thread(
             &authed.actor(),
             message_id(&id)?,
             q.after.unwrap_or(0),
-            q.limit.unwrap_or(200),
+            validate::page_size(q.limit, validate::THREAD_PAGE)?,
         )
         .await?;
     Ok(list(&msgs))
@@ -175,9 +170,11 @@ pub async fn thread(
 
 /// Add the current user's reaction (idempotent).
 #[utoipa::path(put, path = "/api/v1/messages/{id}/reactions/{emoji}", tag = "messages",
-    params(("id" = String, Path), ("emoji" = String, Path, description = "An emoji or a short name such as `thumbsup`")),
+    params(("id" = String, Path), ("emoji" = String, Path, pattern = r"^(:[a-z0-9_+-]{1,64}:|[a-z0-9_+-]{1,64}|[\u00a9\u00ae\u200d\u203c\u2049\u20e3\u2122\u2190-\u21ff\u2300-\u23ff\u25a0-\u2775\u2794-\u27bf\u2900-\u297f\u2b00-\u2bff\u3030\u303d\u3297\u3299\ufe0f\x{1f000}-\x{1f0ff}\x{1f18e}\x{1f191}-\x{1f1ad}\x{1f1e6}-\x{1f1ff}\x{1f200}-\x{1f2ff}\x{1f300}-\x{1f6ff}\x{1f700}-\x{1f8ff}\x{1f900}-\x{1faff}\x{e0020}-\x{e007f}]{1,8})$",
+        description = "A short name such as `thumbsup` or `+1` (1 to 64 of `a-z 0-9 _ + -`, colons around it optional), or one emoji of 1 to 8 code points from the emoji blocks (pictographs, symbols, arrows, dingbats, flags, skin tones, the zero-width joiner, variation selector 16)")),
     responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)"),
+        (status = 422, body = ErrorBody, description = "The message has as many different reactions as allowed (`limit_exceeded`)")))]
 pub async fn react(
     State(state): State<AppState>,
     Auth(authed): Auth,
@@ -192,9 +189,10 @@ pub async fn react(
 
 /// Remove the current user's reaction (idempotent).
 #[utoipa::path(delete, path = "/api/v1/messages/{id}/reactions/{emoji}", tag = "messages",
-    params(("id" = String, Path), ("emoji" = String, Path)),
+    params(("id" = String, Path), ("emoji" = String, Path, pattern = r"^(:[a-z0-9_+-]{1,64}:|[a-z0-9_+-]{1,64}|[\u00a9\u00ae\u200d\u203c\u2049\u20e3\u2122\u2190-\u21ff\u2300-\u23ff\u25a0-\u2775\u2794-\u27bf\u2900-\u297f\u2b00-\u2bff\u3030\u303d\u3297\u3299\ufe0f\x{1f000}-\x{1f0ff}\x{1f18e}\x{1f191}-\x{1f1ad}\x{1f1e6}-\x{1f1ff}\x{1f200}-\x{1f2ff}\x{1f300}-\x{1f6ff}\x{1f700}-\x{1f8ff}\x{1f900}-\x{1faff}\x{e0020}-\x{e007f}]{1,8})$",
+        description = "As for adding the reaction")),
     responses((status = 200, body = MessageDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)")))]
 pub async fn unreact(
     State(state): State<AppState>,
     Auth(authed): Auth,
@@ -210,7 +208,8 @@ pub async fn unreact(
 /// Pin a message to its channel: any member who may post there.
 #[utoipa::path(put, path = "/api/v1/messages/{id}/pin", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)"),
+        (status = 422, body = ErrorBody, description = "The channel has as many pins as allowed (`limit_exceeded`)")))]
 pub async fn pin(
     State(state): State<AppState>,
     Auth(authed): Auth,
@@ -227,7 +226,7 @@ pub async fn pin(
 /// in a public channel (others get 403 `forbidden`).
 #[utoipa::path(delete, path = "/api/v1/messages/{id}/pin", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, body = MessageDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The channel is archived (`channel_archived`)")))]
 pub async fn unpin(
     State(state): State<AppState>,
     Auth(authed): Auth,

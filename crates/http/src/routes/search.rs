@@ -13,10 +13,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, Auth};
 
 /// Search the messages of the channels one is a member of (direct conversations included).
-#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(
-        ("q" = String, Query, description = "Words, \"phrases\", word* prefixes and the filters from:@user, in:#channel, before:YYYY-MM-DD, after:YYYY-MM-DD (at most 500 characters)"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-        ("offset" = Option<u32>, Query, description = "0 to 1000, default 0")),
+#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQueryParams),
     responses((status = 200, body = SearchResults), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn messages(
     State(state): State<AppState>,
@@ -54,9 +51,7 @@ pub async fn messages(
 }
 
 /// Channels by name, for the quick switcher: those one is a member of, then public ones.
-#[utoipa::path(get, path = "/api/v1/search/channels", tag = "search", params(
-        ("q" = String, Query, description = "Part of the name, 1 to 64 characters"),
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20")),
+#[utoipa::path(get, path = "/api/v1/search/channels", tag = "search", params(ChannelSearchParams),
     responses((status = 200, body = ChannelMatches), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn channels(
     State(state): State<AppState>,

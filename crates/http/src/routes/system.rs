@@ -10,7 +10,7 @@ use crate::dto::Health;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 
 /// Liveness: the process is serving requests.
-#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()), responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -18,7 +18,7 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "system",
+#[utoipa::path(get, path = "/readyz", tag = "system", security(()),
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     match state.health.ready().await {
@@ -36,7 +36,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
 }
 
 /// This API's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", security(()),
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
 pub async fn openapi(State(state): State<AppState>) -> Response {
     (

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enclave_app::{CreateUser, UpdateUser, UserQuery};
 use enclave_core::UserId;
-use enclave_core::permissions;
+use enclave_core::{permissions, validate};
 
 use crate::AppState;
 use crate::dto::{CreateUserRequest, UpdateUserRequest, UserDto, UserList, UserListQuery};
@@ -20,11 +20,7 @@ pub async fn me(Auth(authed): Auth) -> Json<UserDto> {
 }
 
 /// List or search users, ordered by username.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(
-        ("q" = Option<String>, Query, description = "Substring of username or display name"),
-        ("after" = Option<String>, Query, description = "Continue after this username"),
-        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-        ("include_inactive" = Option<bool>, Query, description = "Administrators only")),
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserListQuery),
     responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -40,7 +36,7 @@ pub async fn list(
                 text: q.q.filter(|t| !t.trim().is_empty()),
                 include_inactive: q.include_inactive,
                 after_username: q.after,
-                limit: q.limit.unwrap_or(50).clamp(1, 200),
+                limit: validate::page_size(q.limit, validate::USERS_PAGE)?,
             },
         )
         .await?;

@@ -48,8 +48,10 @@ const MAX_IN_FLIGHT: usize = 256;
 const REPLAY_PAGE: usize = 500;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WsQuery {
-    /// Resume after this position.
+    /// Resume after this position (0 or more).
+    #[param(minimum = 0)]
     pub since: Option<i64>,
     /// The token, for clients that cannot set headers.
     pub token: Option<String>,
@@ -70,7 +72,11 @@ fn text(frame: &EphemeralFrame) -> WsMessage {
 }
 
 /// Open the real-time socket (see `docs/api/realtime.md`).
-#[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", params(WsQuery),
+#[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", params(WsQuery,
+        ("Connection" = String, Header, description = "A token list holding `upgrade` (any case)"),
+        ("Upgrade" = String, Header, description = "`websocket` (any case)"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`"),
+        ("Sec-WebSocket-Key" = String, Header, description = "The client's handshake nonce (RFC 6455)")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "Cookie from another origin"),
@@ -83,6 +89,9 @@ pub async fn ws(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    if let Some(since) = q.since {
+        enclave_core::validate::position(since)?;
+    }
     // A WebSocket handshake carries cookies cross-site: treat it as a state-changing request.
     let token = crate::extract::credential(&headers, true, q.token.as_deref())?;
     let authed = state.accounts.authenticate(&token).await?;
@@ -509,11 +518,15 @@ impl SocketSession {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Return events after this position.
+    /// Return events after this position (0 or more). A position older than the retained log,
+    /// or newer than its end, answers 410 `resync_required`.
+    #[param(minimum = 0)]
     pub since: i64,
-    /// 1 to 1000; 500 by default.
-    pub limit: Option<usize>,
+    /// Events per page.
+    #[param(minimum = 1, maximum = 1000, default = 500)]
+    pub limit: Option<u32>,
 }
 
 /// Events after a position, as a list.
@@ -537,8 +550,12 @@ pub async fn events(
     crate::extract::Auth(authed): crate::extract::Auth,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventList>> {
-    let limit = q.limit.unwrap_or(500).clamp(1, 1000);
-    let page = state.hub.catch_up(authed.user.id, q.since, limit).await?;
+    let since = enclave_core::validate::position(q.since)?;
+    let limit = enclave_core::validate::page_size(q.limit, enclave_core::validate::EVENTS_PAGE)?;
+    let page = state
+        .hub
+        .catch_up(authed.user.id, since, limit as usize)
+        .await?;
     Ok(Json(EventList {
         events: page.envelopes.iter().map(|e| EventFrame::new(e)).collect(),
         position: page.position,
@@ -547,8 +564,13 @@ pub async fn events(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PresenceQuery {
-    /// Comma-separated user ids (at most 500).
+    /// Comma-separated user ids, at most 500 (more answer 422 `limit_exceeded`); blanks between
+    /// commas are skipped.
+    #[param(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(([0-9]{1,18}|[0-8][0-9]{18}|9[0-1][0-9]{17}|92[0-1][0-9]{16}|922[0-2][0-9]{15}|9223[0-2][0-9]{14}|92233[0-6][0-9]{13}|922337[0-1][0-9]{12}|92233720[0-2][0-9]{10}|922337203[0-5][0-9]{9}|9223372036[0-7][0-9]{8}|92233720368[0-4][0-9]{7}|922337203685[0-3][0-9]{6}|9223372036854[0-6][0-9]{5}|92233720368547[0-6][0-9]{4}|922337203685477[0-4][0-9]{3}|9223372036854775[0-7][0-9]{2}|922337203685477580[0-6]|9223372036854775807)[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?(,[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*(([0-9]{1,18}|[0-8][0-9]{18}|9[0-1][0-9]{17}|92[0-1][0-9]{16}|922[0-2][0-9]{15}|9223[0-2][0-9]{14}|92233[0-6][0-9]{13}|922337[0-1][0-9]{12}|92233720[0-2][0-9]{10}|922337203[0-5][0-9]{9}|9223372036[0-7][0-9]{8}|92233720368[0-4][0-9]{7}|922337203685[0-3][0-9]{6}|9223372036854[0-6][0-9]{5}|92233720368547[0-6][0-9]{4}|922337203685477[0-4][0-9]{3}|9223372036854775[0-7][0-9]{2}|922337203685477580[0-6]|9223372036854775807)[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?)*$"
+    )]
     pub user_ids: String,
 }
 
