@@ -24,8 +24,8 @@ pub mod realtime;
 mod search;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, CreateUser, Credential, Proof, SecondFactorStep, SessionGrant,
-    UpdateUser, VerifiedIdentity,
+    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
+    SessionGrant, UpdateUser, VerifiedIdentity,
 };
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};

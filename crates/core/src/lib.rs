@@ -5,11 +5,13 @@
 //! WebSocket, XMPP, CLI) asks the same functions here whether an actor may do something
 //! ([`permissions`]), whether an input is acceptable ([`validate`]) and what the data allows
 //! ([`rules`]: thread roots, reaction and pin limits) and how fast a user may act ([`rate`]:
-//! the token bucket), so no door can allow what another refuses.
+//! the token bucket; [`lockout`]: how sign-in failures turn into delays), so no door can allow
+//! what another refuses.
 
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod lockout;
 pub mod mentions;
 pub mod model;
 pub mod permissions;

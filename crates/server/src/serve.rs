@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
+use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles, SweepThrottles};
 use enclave_app::{
     Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
 };
@@ -129,6 +129,7 @@ pub fn background_jobs(
         )),
         Arc::new(SweepFiles::new(files.clone())),
         Arc::new(SealPreviews::new(files.clone())),
+        Arc::new(SweepThrottles::new(store.clone())),
     ]
 }
 

@@ -16,6 +16,7 @@
 mod prune_events;
 mod seal_previews;
 mod sweep_files;
+mod sweep_throttles;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub use prune_events::PruneEvents;
 pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;
+pub use sweep_throttles::SweepThrottles;
 
 use crate::error::Result;
 

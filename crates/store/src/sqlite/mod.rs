@@ -23,6 +23,7 @@ mod files;
 mod messages;
 mod rows;
 mod search;
+mod throttles;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
+    (7, include_str!("schema_7.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
