@@ -3,7 +3,6 @@
 //! A bearer token is `enc_` followed by 43 base64url characters (32 random bytes). The store
 //! keeps only its SHA-256 hash, so a leaked database does not hand out sessions.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,17 +15,19 @@ use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
     validate,
 };
-use enclave_store::{AccountStore, NewToken, NewUser, UserPatch, UserQuery};
+use enclave_store::{AccountStore, NewToken, NewUser, Store, ThrottleStore, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
 
 use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
-use crate::ratelimit::{FailureCounter, Kind, UserLimits};
+use crate::ratelimit::{Kind, UserLimits};
 
 mod signin;
+mod throttle;
 pub use signin::{Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
+pub use throttle::Lockout;
 
 const TOKEN_PREFIX: &str = "enc_";
 /// Don't write a token's last-use time more often than this.
@@ -42,11 +43,8 @@ pub struct AuthConfig {
     /// Argon2id iterations (OWASP: 2).
     pub argon2_iterations: u32,
     pub session_ttl: Duration,
-    /// Failed logins per account before it is locked for `lockout_window`.
-    pub max_failures_per_account: u32,
-    /// Failed logins per client address before it is refused for `lockout_window`.
-    pub max_failures_per_ip: u32,
-    pub lockout_window: Duration,
+    /// How failed sign-ins turn into delays (`enclave_core::lockout`).
+    pub lockout: enclave_core::lockout::Policy,
 }
 
 impl Default for AuthConfig {
@@ -55,9 +53,7 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
-            max_failures_per_account: 10,
-            max_failures_per_ip: 50,
-            lockout_window: Duration::from_secs(15 * 60),
+            lockout: enclave_core::lockout::Policy::default(),
         }
     }
 }
@@ -152,8 +148,11 @@ impl AuthCache {
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
     config: AuthConfig,
-    by_account: FailureCounter<String>,
-    by_ip: FailureCounter<IpAddr>,
+    /// The sign-in throttle's counters (shared by every node through the database).
+    throttles: Arc<dyn ThrottleStore>,
+    /// Attempts on one account key at one step run one at a time on this node, so that
+    /// parallel guesses cannot all pass the throttle before the first failure is counted.
+    attempts: throttle::KeyLocks,
     /// A hash to verify against when the account does not exist, so that timing does not tell.
     dummy_hash: tokio::sync::OnceCell<String>,
     /// Argon2 runs take memory (19 MiB each by default): at most one per core at a time.
@@ -180,16 +179,12 @@ fn new_token() -> Result<String> {
 }
 
 impl Accounts {
-    pub fn new(
-        store: Arc<dyn AccountStore>,
-        config: AuthConfig,
-        limits: Arc<UserLimits>,
-    ) -> Result<Self> {
+    pub fn new(store: Arc<dyn Store>, config: AuthConfig, limits: Arc<UserLimits>) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
+            throttles: store.clone(),
             store,
-            by_account: FailureCounter::new(config.max_failures_per_account, config.lockout_window),
-            by_ip: FailureCounter::new(config.max_failures_per_ip, config.lockout_window),
+            attempts: throttle::KeyLocks::default(),
             config,
             dummy_hash: tokio::sync::OnceCell::new(),
             hash_slots: Arc::new(tokio::sync::Semaphore::new(cores)),

@@ -26,8 +26,8 @@ pub mod realtime;
 mod search;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, CreateUser, Credential, Proof, SecondFactorStep, SessionGrant,
-    UpdateUser, VerifiedIdentity,
+    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
+    SessionGrant, UpdateUser, VerifiedIdentity,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};

@@ -5,13 +5,14 @@
 //! WebSocket, XMPP, CLI) asks the same functions here whether an actor may do something
 //! ([`permissions`]), whether an input is acceptable ([`validate`]) and what the data allows
 //! ([`rules`]: thread roots, reaction and pin limits) and how fast a user may act ([`rate`]:
-//! the token bucket), so no door can allow what another refuses. [`audit`] holds the audit log's
-//! vocabulary and its hash chain.
+//! the token bucket; [`lockout`]: how sign-in failures turn into delays), so no door can allow
+//! what another refuses. [`audit`] holds the audit log's vocabulary and its hash chain.
 
 pub mod audit;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod lockout;
 pub mod mentions;
 pub mod model;
 pub mod permissions;

@@ -939,3 +939,63 @@ pub struct ChannelMatch {
 pub struct ChannelMatches {
     pub channels: Vec<ChannelMatch>,
 }
+
+// --- Sign-in throttle (lockout): the administrators' view -------------------------------
+
+/// One throttled (account, address) pair.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct LockoutDto {
+    /// The credential step: `password` or `second_factor`.
+    pub step: String,
+    /// The account key: the login as typed (trimmed, lower case; it may name no account) for
+    /// passwords, the account's id for a second factor.
+    pub account: String,
+    /// The client address, or IPv6 /64 network (`2001:db8:1:2::/64`).
+    pub source: String,
+    /// Failures since the last success (within the failure memory).
+    pub failures: u32,
+    pub last_failure_at: String,
+    /// Whether the account signed in from this address before (then only this pair's own
+    /// failures can delay it).
+    pub known_source: bool,
+    /// When the next attempt of this account from this address is allowed, if it must wait.
+    pub delayed_until: Option<String>,
+    /// What makes it wait: `pair` (this account from this address), `account` (this account
+    /// from every address) or `source` (this address on every account).
+    pub delayed_by: Option<String>,
+}
+
+impl LockoutDto {
+    pub fn new(l: &enclave_app::Lockout) -> Self {
+        LockoutDto {
+            step: l.step.as_str().to_owned(),
+            account: l.account.clone(),
+            source: l.source.clone(),
+            failures: l.failures,
+            last_failure_at: ts(l.last_failure_at),
+            known_source: l.known,
+            delayed_until: l.delayed_until.map(|(t, _)| ts(t)),
+            delayed_by: l.delayed_until.map(|(_, s)| s.as_str().to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct LockoutList {
+    pub lockouts: Vec<LockoutDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
+pub struct LockoutQuery {
+    /// Only this account key (a login, normalised like one).
+    pub account: Option<String>,
+    /// 1 to 200, default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct LockoutsCleared {
+    /// How many (account, address) pairs had failures that were cleared.
+    pub cleared: u64,
+}

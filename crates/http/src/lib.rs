@@ -151,6 +151,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
+        (name = "admin", description = "Site administration: sign-in throttles (see docs/admin/lockout.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -176,7 +177,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, files, messages, search, system, users, ws};
+    use routes::{auth, channels, files, lockouts, messages, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -213,6 +214,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ws::ws))
         .routes(routes!(ws::events))
         .routes(routes!(ws::presence))
+        .routes(routes!(lockouts::list))
+        .routes(routes!(lockouts::clear_account))
+        .routes(routes!(lockouts::clear_source))
 }
 
 /// The OpenAPI document for every route.

@@ -170,6 +170,12 @@ fn generate() -> String {
     out.decl::<ClientFrame>();
     out.decl::<EventList>();
 
+    out.section("Administration: sign-in throttles (docs/admin/lockout.md)");
+    out.decl::<LockoutDto>();
+    out.decl::<LockoutList>();
+    out.decl::<LockoutQuery>();
+    out.decl::<LockoutsCleared>();
+
     for (user, dep) in &out.referenced {
         assert!(
             out.declared.contains(dep),

@@ -318,6 +318,11 @@ impl Default for HttpSection {
     }
 }
 
+/// Sign-in: password hashing, sessions, and the sign-in throttle (`enclave_core::lockout`;
+/// `docs/admin/lockout.md`). Failures are counted per account and client address (an IPv4
+/// address or an IPv6 /64); each failure past the free ones makes the next attempt wait,
+/// doubling from `first_delay_secs` up to `max_delay_secs`. Nothing locks an account for good,
+/// and an address an account signed in from before is never slowed by others' failures.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSection {
@@ -325,11 +330,35 @@ pub struct AuthSection {
     /// Argon2id memory cost in KiB (OWASP recommends 19456 with 2 iterations).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
-    /// Failed logins per account before it is locked for `lockout_minutes`.
-    pub max_failures_per_account: u32,
-    /// Failed logins per client address before it is refused for `lockout_minutes`.
-    pub max_failures_per_ip: u32,
-    pub lockout_minutes: u32,
+    /// Failures of one account from one address before its attempts from there are delayed
+    /// (0: no limit).
+    pub failures_before_delay: u32,
+    /// Failures of one account from all addresses together before its attempts from addresses
+    /// it never signed in from are delayed (0: no limit). The owner's known addresses are
+    /// never delayed by it.
+    pub account_failures_before_delay: u32,
+    /// Failures from one address on all accounts together before its attempts on accounts
+    /// that never signed in from it are delayed (0: no limit). Generous, for offices behind
+    /// one NAT.
+    pub address_failures_before_delay: u32,
+    /// The first delay, in seconds; each further failure doubles it.
+    pub first_delay_secs: u64,
+    /// The longest delay, in seconds.
+    pub max_delay_secs: u64,
+    /// Failures are forgotten this many hours after the last one (a success forgets the
+    /// account's failures from that address at once).
+    pub failure_memory_hours: u64,
+    /// An address stays known to an account this many days after a sign-in from it.
+    pub known_address_days: u64,
+    /// Deprecated (before the throttle was redesigned): read as `account_failures_before_delay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failures_per_account: Option<u32>,
+    /// Deprecated: read as `address_failures_before_delay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failures_per_ip: Option<u32>,
+    /// Deprecated: read as `max_delay_secs` (in minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockout_minutes: Option<u32>,
 }
 
 impl Default for Config {
@@ -355,13 +384,48 @@ impl Default for Config {
 impl Default for AuthSection {
     fn default() -> Self {
         let d = enclave_app::AuthConfig::default();
+        let l = d.lockout;
         AuthSection {
             session_ttl_days: 30,
             argon2_memory_kib: d.argon2_memory_kib,
             argon2_iterations: d.argon2_iterations,
-            max_failures_per_account: d.max_failures_per_account,
-            max_failures_per_ip: d.max_failures_per_ip,
-            lockout_minutes: 15,
+            failures_before_delay: l.pair.free,
+            account_failures_before_delay: l.account.free,
+            address_failures_before_delay: l.source.free,
+            first_delay_secs: l.pair.first.as_secs(),
+            max_delay_secs: l.pair.max.as_secs(),
+            failure_memory_hours: l.memory.as_secs() / 3600,
+            known_address_days: l.known_for.as_secs() / 86_400,
+            max_failures_per_account: None,
+            max_failures_per_ip: None,
+            lockout_minutes: None,
+        }
+    }
+}
+
+impl AuthSection {
+    /// The throttle policy these settings describe (deprecated keys applied).
+    pub fn lockout_policy(&self) -> enclave_app::core::lockout::Policy {
+        use enclave_app::core::lockout::{Delays, Policy};
+        use std::time::Duration;
+        let first = Duration::from_secs(self.first_delay_secs);
+        let max = match self.lockout_minutes {
+            Some(m) => Duration::from_secs(u64::from(m) * 60),
+            None => Duration::from_secs(self.max_delay_secs),
+        };
+        let delays = |free| Delays { free, first, max };
+        Policy {
+            pair: delays(self.failures_before_delay),
+            account: delays(
+                self.max_failures_per_account
+                    .unwrap_or(self.account_failures_before_delay),
+            ),
+            source: delays(
+                self.max_failures_per_ip
+                    .unwrap_or(self.address_failures_before_delay),
+            ),
+            memory: Duration::from_secs(self.failure_memory_hours.saturating_mul(3600)),
+            known_for: Duration::from_secs(self.known_address_days.saturating_mul(86_400)),
         }
     }
 }
@@ -478,6 +542,21 @@ impl Config {
         }
         if self.auth.session_ttl_days == 0 {
             bail!("[auth] session_ttl_days must be at least 1");
+        }
+        let a = &self.auth;
+        let policy = a.lockout_policy();
+        if policy.pair.first.is_zero() || policy.pair.max < policy.pair.first {
+            bail!(
+                "[auth] first_delay_secs must be at least 1 and max_delay_secs at least first_delay_secs"
+            );
+        }
+        if a.failure_memory_hours == 0 || a.known_address_days == 0 {
+            bail!("[auth] failure_memory_hours and known_address_days must be at least 1");
+        }
+        if policy.memory < policy.pair.max {
+            bail!(
+                "[auth] failure_memory_hours must be at least max_delay_secs, or waiting would reset the delays"
+            );
         }
         let url = &self.database.url;
         if !(url.is_empty() || url.starts_with("sqlite:") || self.is_postgres()) {
@@ -641,9 +720,7 @@ impl Config {
             argon2_memory_kib: a.argon2_memory_kib,
             argon2_iterations: a.argon2_iterations,
             session_ttl: std::time::Duration::from_secs(u64::from(a.session_ttl_days) * 86_400),
-            max_failures_per_account: a.max_failures_per_account,
-            max_failures_per_ip: a.max_failures_per_ip,
-            lockout_window: std::time::Duration::from_secs(u64::from(a.lockout_minutes) * 60),
+            lockout: a.lockout_policy(),
         }
     }
 
@@ -750,11 +827,11 @@ mod tests {
         let file = dir.path().join("enclave.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:9000\"\n[auth]\nsession_ttl_days = 7\nlockout_minutes = 5\n",
+            "listen = \"127.0.0.1:9000\"\n[auth]\nsession_ttl_days = 7\nmax_delay_secs = 300\n",
         )
         .expect("write");
         let env = vec![
-            ("ENCLAVE_AUTH__LOCKOUT_MINUTES".to_owned(), "9".to_owned()),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS".to_owned(), "540".to_owned()),
             ("ENCLAVE_TLS__CERT".to_owned(), "/c.pem".to_owned()),
             ("ENCLAVE_TLS__KEY".to_owned(), "/k.pem".to_owned()),
             ("UNRELATED".to_owned(), "x".to_owned()),
@@ -766,7 +843,7 @@ mod tests {
         let c = Config::load(Some(&file), env.into_iter(), &flags).expect("load");
         assert_eq!(c.listen, "127.0.0.1:9000");
         assert_eq!(c.auth.session_ttl_days, 7);
-        assert_eq!(c.auth.lockout_minutes, 9, "environment beats the file");
+        assert_eq!(c.auth.max_delay_secs, 540, "environment beats the file");
         assert_eq!(c.tls.cert, "/c.pem");
         assert_eq!(
             c.data_dir,

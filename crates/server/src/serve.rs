@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::jobs::{AuditHeadJob, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
+use enclave_app::jobs::{
+    AuditHeadJob, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles, SweepThrottles,
+};
 use enclave_app::{
     Accounts, Audit, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
 };
@@ -129,6 +131,7 @@ pub fn background_jobs(
         )),
         Arc::new(SweepFiles::new(files.clone())),
         Arc::new(SealPreviews::new(files.clone())),
+        Arc::new(SweepThrottles::new(store.clone())),
     ];
     let a = &config.audit;
     if !a.head_file.is_empty() || a.head_syslog {

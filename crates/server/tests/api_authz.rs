@@ -26,7 +26,8 @@ use reqwest::{Method, StatusCode};
 
 /// One route of `enclave_http::api_routes()`, with a path template and a valid body.
 ///
-/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`.
+/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`, and
+/// `{account}`, `{source}` (a sign-in throttle's account key and address).
 struct Route {
     method: Method,
     path: &'static str,
@@ -149,6 +150,14 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
+        // Sign-in throttles (administrators; tests/lockout.rs tests them).
+        route(Method::GET, "/api/v1/admin/lockouts", None),
+        route(Method::DELETE, "/api/v1/admin/lockouts/{account}", None),
+        route(
+            Method::DELETE,
+            "/api/v1/admin/lockouts/{account}/{source}",
+            None,
+        ),
     ]
 }
 
@@ -177,6 +186,8 @@ impl Route {
             .replace("{token}", &ids.token)
             .replace("{emoji}", &encode_segment(&ids.emoji))
             .replace("{file}", &ids.file)
+            .replace("{account}", "nobody-throttled")
+            .replace("{source}", "192.0.2.1")
     }
 
     fn name(&self) -> String {

@@ -785,7 +785,11 @@ async fn user_search() {
 
 #[tokio::test]
 async fn wrong_passwords_are_refused_then_throttled() {
-    let server = TestServer::start_with_env(&[("ENCLAVE_AUTH__MAX_FAILURES_PER_ACCOUNT", "3")]);
+    // Three failures from one address delay that address (tests/lockout.rs has the rest).
+    let server = TestServer::start_with_env(&[
+        ("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "3"),
+        ("ENCLAVE_AUTH__FIRST_DELAY_SECS", "60"),
+    ]);
     let name = unique_name("lock");
     server.create_user(&name).await;
 

@@ -246,6 +246,23 @@ pub static TABLES: &[Table] = &[
         since: 4,
     },
     Table {
+        name: "signin_throttles",
+        columns: &[
+            col("step", Text),
+            col("account", Text),
+            col("source", Text),
+            col("failures", Int),
+            col("last_failure_at", Int),
+            col("known_until", Int),
+            col("expires_at", Int),
+        ],
+        sqlite_order: "step, account, source",
+        key: &["step", "account", "source"],
+        pg_order: "step COLLATE \"C\", account COLLATE \"C\", source COLLATE \"C\"",
+        identity: false,
+        since: 7,
+    },
+    Table {
         name: "events",
         columns: &[
             col("position", Int),

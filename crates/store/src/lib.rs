@@ -1,5 +1,6 @@
 //! Enclave's persistence: one trait per aggregate ([`AccountStore`], [`ChannelStore`],
-//! [`MessageStore`], [`FileStore`], [`SearchStore`], [`EventLog`], [`AuditStore`], and [`Lifecycle`] for the
+//! [`MessageStore`], [`FileStore`], [`SearchStore`], [`EventLog`], [`AuditStore`],
+//! [`ThrottleStore`] (sign-in failure counters), and [`Lifecycle`] for the
 //! database itself), their union [`Store`] that every backend implements, the embedded SQLite
 //! backend ([`sqlite::SqliteStore`]) and, with the `postgres` feature (on by default), the
 //! PostgreSQL backend for several nodes (`postgres::PgStore`) and the move from one to the other
@@ -526,6 +527,65 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
     /// The last entry's number and hash (`None` while the log is empty).
     async fn audit_head(&self) -> Result<Option<AuditHead>>;
+/// One row of the sign-in throttle (see `enclave_core::lockout`): the failures of one account
+/// key from one source at one credential step, and whether the source is known to the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleKey {
+    pub step: enclave_core::lockout::Step,
+    /// `enclave_core::lockout::account_key` for passwords; the account's id for later steps.
+    pub account: String,
+    /// `enclave_core::lockout::source_key`.
+    pub source: String,
+}
+
+/// A throttle row with failures, for the administrators' view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleEntry {
+    pub key: ThrottleKey,
+    pub failures: u32,
+    pub last_failure_at: Millis,
+    /// Whether the source is known to the account (signed in from it, not yet expired).
+    pub known: bool,
+}
+
+/// The sign-in throttle's counters. The store counts and persists; `enclave_core::lockout`
+/// decides what the counts mean. Every write is one atomic statement, so nodes sharing the
+/// database count together.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// The counts an attempt for `key` is judged on: failures at or after `since` for the
+    /// pair, for the account (every source) and for the source (every account), at `key`'s
+    /// step; and whether the pair's source is known at `now`.
+    async fn throttle_counts(
+        &self,
+        key: &ThrottleKey,
+        since: Millis,
+        now: Millis,
+    ) -> Result<enclave_core::lockout::Counts>;
+    /// Counts one failure at `now` (failures before `since` are forgotten first); the row is
+    /// kept at least until `expires_at`.
+    async fn throttle_fail(
+        &self,
+        key: &ThrottleKey,
+        now: Millis,
+        since: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// A success: clears the pair's failures and makes its source known until `known_until`.
+    async fn throttle_ok(&self, key: &ThrottleKey, known_until: Millis) -> Result<()>;
+    /// Rows with failures at or after `since` (for one account key, or all), newest failure
+    /// first, at most `limit`.
+    async fn throttle_entries(
+        &self,
+        account: Option<&str>,
+        since: Millis,
+        limit: u32,
+    ) -> Result<Vec<ThrottleEntry>>;
+    /// Clears the failures of an account key (at every step), from one source or from all;
+    /// known sources stay known. Returns how many rows had failures.
+    async fn clear_throttles(&self, account: &str, source: Option<&str>) -> Result<u64>;
+    /// Deletes rows that expired before `now`; returns how many.
+    async fn sweep_throttles(&self, now: Millis) -> Result<u64>;
 }
 
 /// The whole storage interface: every aggregate's trait. Both backends implement all of it,
@@ -540,6 +600,7 @@ pub trait Store:
     + SearchStore
     + EventLog
     + AuditStore
+    + ThrottleStore
 {
 }
 
@@ -552,6 +613,7 @@ impl<T> Store for T where
         + SearchStore
         + EventLog
         + AuditStore
+        + ThrottleStore
         + ?Sized
 {
 }

@@ -22,6 +22,7 @@ use enclave_core::audit::{
     AuditAction, AuditHead, AuditSummary, AuditTarget, ChainVerifier, GENESIS, NewAuditEntry,
     TargetKind,
 };
+use enclave_core::lockout::{Counts, Step, Tally};
 use enclave_core::permissions::{self, Action, Actor};
 use enclave_core::{
     Anchor, ChannelId, ChannelKind, ChannelRole, Entity, Error as DomainError, Event, EventKind,
@@ -29,7 +30,7 @@ use enclave_core::{
 };
 use enclave_store::{
     AuditQuery, BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MessageSearch, NewChannel,
-    NewMessage, NewToken, NewUser, Store, UserPatch, UserQuery,
+    NewMessage, NewToken, NewUser, Store, ThrottleKey, UserPatch, UserQuery,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -4791,6 +4792,223 @@ pub async fn audit_appends_from_several_nodes_form_one_chain(nodes: Vec<Arc<dyn 
     for store in &nodes {
         assert_eq!(store.audit_head().await.unwrap(), Some(head));
     }
+// The sign-in throttle's counters
+
+fn tkey(step: Step, account: &str, source: &str) -> ThrottleKey {
+    ThrottleKey {
+        step,
+        account: account.to_owned(),
+        source: source.to_owned(),
+    }
+}
+
+/// Counting, summing per account and per source, forgetting, known sources, clearing, the
+/// listing and the sweep: the same on every backend.
+pub async fn signin_throttles(store: Arc<dyn Store>) {
+    // Real times: the listing tells known sources by the clock.
+    let t0 = Millis::now().0;
+    let at = |s: i64| Millis(t0 + s * 1000);
+    let since = |now: Millis| Millis(now.0 - 3_600_000);
+    let expires = |now: Millis| Millis(now.0 + 3_600_000);
+    let fail = |k: ThrottleKey, now: Millis| {
+        let store = store.clone();
+        async move {
+            store
+                .throttle_fail(&k, now, since(now), expires(now))
+                .await
+                .unwrap()
+        }
+    };
+    let alice_a = tkey(Step::Password, "alice", "192.0.2.1");
+    let alice_b = tkey(Step::Password, "alice", "192.0.2.2");
+    let bob_a = tkey(Step::Password, "bob", "192.0.2.1");
+    let alice_a_2fa = tkey(Step::SecondFactor, "alice", "192.0.2.1");
+
+    let empty = store
+        .throttle_counts(&alice_a, since(at(0)), at(0))
+        .await
+        .unwrap();
+    assert_eq!(empty, Counts::default());
+    for s in 0..3 {
+        fail(alice_a.clone(), at(s)).await;
+    }
+    fail(alice_b.clone(), at(3)).await;
+    fail(bob_a.clone(), at(4)).await;
+    fail(alice_a_2fa.clone(), at(5)).await;
+    let c = store
+        .throttle_counts(&alice_a, since(at(10)), at(10))
+        .await
+        .unwrap();
+    let tally = |failures, last: i64| Tally {
+        failures,
+        last: Some(at(last)),
+    };
+    assert_eq!(c.pair, tally(3, 2));
+    assert_eq!(c.account, tally(4, 3), "alice from both addresses");
+    assert_eq!(c.source, tally(4, 4), "192.0.2.1 on both accounts");
+    assert!(!c.known);
+    // Each step counts apart.
+    let c = store
+        .throttle_counts(&alice_a_2fa, since(at(10)), at(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.pair, c.account, c.source),
+        (tally(1, 5), tally(1, 5), tally(1, 5))
+    );
+
+    // A success clears the pair and makes the source known; the others keep their failures.
+    store.throttle_ok(&alice_a, at(1000)).await.unwrap();
+    let c = store
+        .throttle_counts(&alice_a, since(at(11)), at(11))
+        .await
+        .unwrap();
+    assert_eq!(c.pair, Tally::default());
+    assert!(c.known);
+    assert_eq!(c.account, tally(1, 3));
+    assert_eq!(c.source, tally(1, 4));
+    // Known only until then.
+    assert!(
+        !store
+            .throttle_counts(&alice_a, since(at(1000)), at(1000))
+            .await
+            .unwrap()
+            .known
+    );
+    // A failure after the success counts from one again, and the source stays known.
+    fail(alice_a.clone(), at(12)).await;
+    let c = store
+        .throttle_counts(&alice_a, since(at(12)), at(12))
+        .await
+        .unwrap();
+    assert_eq!((c.pair, c.known), (tally(1, 12), true));
+
+    // Failures older than `since` are forgotten, in counts and when counting on.
+    let late = at(3 * 3600);
+    let c = store
+        .throttle_counts(&alice_b, since(late), late)
+        .await
+        .unwrap();
+    assert_eq!((c.pair, c.account), (Tally::default(), Tally::default()));
+    fail(alice_b.clone(), late).await;
+    let c = store
+        .throttle_counts(&alice_b, since(late), late)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.pair,
+        Tally {
+            failures: 1,
+            last: Some(late)
+        }
+    );
+
+    // The listing: rows with failures since `since`, newest first, optionally of one account.
+    let list = store.throttle_entries(None, Millis(0), 10).await.unwrap();
+    let keys: Vec<(&str, &str, &str, u32)> = list
+        .iter()
+        .map(|e| {
+            (
+                e.key.step.as_str(),
+                e.key.account.as_str(),
+                e.key.source.as_str(),
+                e.failures,
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("password", "alice", "192.0.2.2", 1),
+            ("password", "alice", "192.0.2.1", 1),
+            ("second_factor", "alice", "192.0.2.1", 1),
+            ("password", "bob", "192.0.2.1", 1),
+        ]
+    );
+    assert!(list[1].known && !list[0].known);
+    assert_eq!(list[0].last_failure_at, late);
+    assert_eq!(
+        store
+            .throttle_entries(Some("bob"), Millis(0), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .throttle_entries(None, Millis(0), 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .throttle_entries(None, at(13), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Clearing one source, then all of an account's (every step); known stays known.
+    assert_eq!(
+        store
+            .clear_throttles("alice", Some("192.0.2.2"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .clear_throttles("alice", Some("192.0.2.2"))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.clear_throttles("alice", None).await.unwrap(), 2);
+    assert!(
+        store
+            .throttle_entries(Some("alice"), Millis(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let c = store
+        .throttle_counts(&alice_a, since(at(13)), at(13))
+        .await
+        .unwrap();
+    assert_eq!((c.pair, c.known), (Tally::default(), true));
+
+    // The sweep deletes what expired: bob's row (failure at 4 s, kept one hour) and alice's
+    // known source (until 1000 s).
+    assert_eq!(store.sweep_throttles(at(50)).await.unwrap(), 0);
+    assert_eq!(store.sweep_throttles(at(3600 + 4)).await.unwrap(), 2);
+    assert!(
+        store
+            .throttle_entries(Some("bob"), Millis(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Keys in any script and of the longest length are kept as they are.
+    let long = "長".repeat(enclave_core::lockout::MAX_ACCOUNT_KEY);
+    let k = tkey(Step::Password, &long, "2001:db8::/64");
+    fail(k.clone(), at(20)).await;
+    let c = store
+        .throttle_counts(&k, since(at(20)), at(20))
+        .await
+        .unwrap();
+    assert_eq!(c.pair, tally(1, 20));
+    assert_eq!(
+        store
+            .throttle_entries(Some(&long), Millis(0), 10)
+            .await
+            .unwrap()[0]
+            .key,
+        k
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -4842,6 +5060,7 @@ mod sqlite {
         search_follows_edits_and_deletes,
         search_channels,
         audit_log_is_one_chain,
+        signin_throttles,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -4931,6 +5150,7 @@ mod postgres {
         search_follows_edits_and_deletes,
         search_channels,
         audit_log_is_one_chain,
+        signin_throttles,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -577,3 +577,55 @@ position: number,
  * More events are waiting after `position`.
  */
 has_more: boolean, };
+
+// Administration: sign-in throttles (docs/admin/lockout.md)
+/**
+ * One throttled (account, address) pair.
+ */
+export type LockoutDto = {
+/**
+ * The credential step: `password` or `second_factor`.
+ */
+step: string,
+/**
+ * The account key: the login as typed (trimmed, lower case; it may name no account) for
+ * passwords, the account's id for a second factor.
+ */
+account: string,
+/**
+ * The client address, or IPv6 /64 network (`2001:db8:1:2::/64`).
+ */
+source: string,
+/**
+ * Failures since the last success (within the failure memory).
+ */
+failures: number, last_failure_at: string,
+/**
+ * Whether the account signed in from this address before (then only this pair's own
+ * failures can delay it).
+ */
+known_source: boolean,
+/**
+ * When the next attempt of this account from this address is allowed, if it must wait.
+ */
+delayed_until: string | null,
+/**
+ * What makes it wait: `pair` (this account from this address), `account` (this account
+ * from every address) or `source` (this address on every account).
+ */
+delayed_by: string | null, };
+export type LockoutList = { lockouts: Array<LockoutDto>, };
+export type LockoutQuery = {
+/**
+ * Only this account key (a login, normalised like one).
+ */
+account?: string,
+/**
+ * 1 to 200, default 100.
+ */
+limit?: number, };
+export type LockoutsCleared = {
+/**
+ * How many (account, address) pairs had failures that were cleared.
+ */
+cleared: number, };

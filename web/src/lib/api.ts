@@ -70,7 +70,7 @@ const BASE = '/api/v1';
 /** How long one API request may take before it counts as a network failure. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
   let resp: Response;
   try {
     resp = await fetch(BASE + path, {

@@ -13,8 +13,8 @@
 //! without passing the steps before it.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
+use enclave_core::lockout::{self, Step};
 use enclave_core::signin::{self, CredentialKind, SecondFactor, SecondFactorMethod};
 use enclave_core::{Error as DomainError, Millis, TokenKind, User, validate};
 use enclave_store::NewToken;
@@ -39,10 +39,18 @@ impl Proof<'_> {
         }
     }
 
-    /// The name failed attempts are counted under, per account.
-    fn account_key(&self) -> String {
+    /// The throttle step the credential is counted under.
+    pub fn step(&self) -> Step {
+        match self.kind() {
+            CredentialKind::Password => Step::Password,
+        }
+    }
+
+    /// The name failed attempts are counted under, per account; `None` for a login too
+    /// malformed to name one.
+    fn account_key(&self) -> Option<String> {
         match self {
-            Proof::Password { login, .. } => login.trim().to_lowercase(),
+            Proof::Password { login, .. } => lockout::account_key(login),
         }
     }
 }
@@ -110,53 +118,42 @@ fn credential_name(kind: CredentialKind) -> &'static str {
 }
 
 impl Accounts {
-    /// Step 1: checks a credential. Failures are counted per account and per client address;
-    /// past either limit every attempt is refused (`RateLimited`) until the window has passed.
-    /// A wrong credential, an unknown account and a deactivated one are all `Unauthenticated`.
+    /// Step 1: checks a credential under the sign-in throttle (`enclave_core::lockout`):
+    /// failures are counted per account key and client address, and an attempt that must wait
+    /// is refused (`RateLimited`, with the seconds to wait) before the credential is looked at.
+    /// A wrong credential, an unknown account and a deactivated one are all `Unauthenticated`
+    /// and all count as failures; malformed input is refused without counting.
     pub async fn verify_credential(
         &self,
         proof: Proof<'_>,
         ip: IpAddr,
     ) -> Result<VerifiedIdentity> {
-        let now = Instant::now();
-        let key = proof.account_key();
-        if let Err(wait) = self
-            .by_ip
-            .check(&ip, now)
-            .and_then(|()| self.by_account.check(&key, now))
-        {
-            self.audit_failure(&proof, ip, "throttled").await;
-            return Err(Error::Domain(DomainError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }));
-        }
-        let proved = match proof {
-            Proof::Password { password, .. } => match self.check_password(&key, password).await {
-                Ok(p) => p,
-                Err(e) => {
-                    if matches!(e, Error::Domain(DomainError::Unauthenticated)) {
-                        self.audit_failure(&proof, ip, "malformed").await;
-                    }
-                    return Err(e);
-                }
-            },
+        let Some(key) = proof.account_key() else {
+            self.audit_failure(&proof, ip, "malformed").await;
+            return Err(Error::Domain(DomainError::Unauthenticated));
         };
-        let user = match proved {
-            Some(u) if u.active => u,
-            _ => {
-                self.by_account.fail(&key, now);
-                self.by_ip.fail(&ip, now);
-                tracing::info!(%ip, login = %key, "login failed");
-                self.audit_failure(
-                    &proof,
-                    ip,
-                    "wrong credential, unknown or deactivated account",
-                )
-                .await;
-                return Err(Error::Domain(DomainError::Unauthenticated));
+        let outcome = self
+            .throttled(proof.step(), &key, ip, async {
+                let proved = match proof {
+                    Proof::Password { password, .. } => self.check_password(&key, password).await?,
+                };
+                Ok(proved.filter(|u| u.active))
+            })
+            .await;
+        let user = match outcome {
+            Ok(user) => user,
+            Err(e) => {
+                let reason = match &e {
+                    Error::Domain(DomainError::RateLimited { .. }) => "throttled",
+                    Error::Domain(DomainError::Unauthenticated) => {
+                        "wrong credential, unknown or deactivated account"
+                    }
+                    _ => "error",
+                };
+                self.audit_failure(&proof, ip, reason).await;
+                return Err(e);
             }
         };
-        self.by_account.reset(&key);
         Ok(VerifiedIdentity {
             user,
             kind: proof.kind(),
@@ -170,7 +167,7 @@ impl Accounts {
             .record(
                 AuditRecord::new(AuditAction::SignInFailed).ip(ip).summary(
                     AuditSummary::new()
-                        .fact("login", proof.account_key())
+                        .fact("login", proof.account_key().unwrap_or_default())
                         .fact("credential", credential_name(proof.kind()))
                         .fact("reason", reason),
                 ),
@@ -262,6 +259,8 @@ mod tests {
     use enclave_store::Store;
     use enclave_store::sqlite::{Options, SqliteStore};
 
+    use enclave_core::lockout::{Delays, Policy};
+
     use super::*;
     use crate::accounts::{AuthConfig, CreateUser, Credential, UpdateUser};
 
@@ -269,19 +268,37 @@ mod tests {
     const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     const THERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
 
-    /// Accounts on a fresh SQLite store, with cheap hashing and the given failure limits.
-    fn accounts(dir: &std::path::Path, per_account: u32, per_ip: u32) -> Accounts {
+    /// A throttle whose delays start after `pair`, `account` and `source` failures, with a
+    /// first delay long enough that no test outruns it.
+    fn policy(pair: u32, account: u32, source: u32) -> Policy {
+        let d = |free| Delays {
+            free,
+            first: Duration::from_secs(60),
+            max: Duration::from_secs(600),
+        };
+        Policy {
+            pair: d(pair),
+            account: d(account),
+            source: d(source),
+            ..Policy::default()
+        }
+    }
+
+    /// Accounts on the SQLite store in `dir` (created if new), with cheap hashing and `lockout`.
+    fn accounts_with(dir: &std::path::Path, lockout: Policy) -> Accounts {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.join("db"), Options::default()).unwrap());
         let config = AuthConfig {
             argon2_memory_kib: 64,
             argon2_iterations: 1,
-            max_failures_per_account: per_account,
-            max_failures_per_ip: per_ip,
-            lockout_window: Duration::from_secs(600),
+            lockout,
             ..AuthConfig::default()
         };
         Accounts::new(store, config, Arc::new(crate::UserLimits::off())).unwrap()
+    }
+
+    fn accounts(dir: &std::path::Path, pair: u32, source: u32) -> Accounts {
+        accounts_with(dir, policy(pair, 1000, source))
     }
 
     async fn user(accounts: &Accounts, name: &str) -> User {
@@ -309,6 +326,18 @@ mod tests {
         }
     }
 
+    #[track_caller]
+    fn assert_delayed(e: DomainError) {
+        assert!(
+            matches!(e, DomainError::RateLimited { retry_after_secs } if retry_after_secs > 0),
+            "{e:?}"
+        );
+    }
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, n))
+    }
+
     #[tokio::test]
     async fn a_right_password_names_the_account_whatever_the_case_and_spacing() {
         let dir = tempfile::tempdir().unwrap();
@@ -323,7 +352,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn wrong_passwords_are_refused_then_the_account_is_locked() {
+    async fn wrong_passwords_delay_that_address_only_and_the_delay_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let accounts = accounts(dir.path(), 3, 50);
         user(&accounts, "alice").await;
@@ -336,19 +365,110 @@ mod tests {
             );
             assert_eq!(e, DomainError::Unauthenticated);
         }
-        // Locked: even the right password, from another address, is refused for the window.
-        for ip in [HERE, THERE] {
+        // From HERE even the right password must wait, however the login is spelled.
+        for login in ["alice", " Alice "] {
+            assert_delayed(refusal(
+                accounts
+                    .verify_credential(password(login, PASSWORD), HERE)
+                    .await,
+            ));
+        }
+        // The owner, from another address, is not locked out; nor is another account.
+        accounts
+            .verify_credential(password("alice", PASSWORD), THERE)
+            .await
+            .unwrap();
+        accounts
+            .verify_credential(password("bob", PASSWORD), HERE)
+            .await
+            .unwrap();
+        // The counters are in the database: a new process on it still delays HERE.
+        drop(accounts);
+        let accounts = self::accounts(dir.path(), 3, 50);
+        assert_delayed(refusal(
+            accounts
+                .verify_credential(password("alice", PASSWORD), HERE)
+                .await,
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts(dir.path(), 3, 50);
+        user(&accounts, "alice").await;
+        for _ in 0..2 {
+            for _ in 0..2 {
+                accounts
+                    .verify_credential(password("alice", "wrong password"), HERE)
+                    .await
+                    .unwrap_err();
+            }
+            accounts
+                .verify_credential(password("alice", PASSWORD), HERE)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn many_addresses_failing_slow_unknown_addresses_but_not_the_owners_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts_with(dir.path(), policy(100, 4, 100));
+        user(&accounts, "alice").await;
+        // Alice signed in from HERE before.
+        accounts
+            .verify_credential(password("alice", PASSWORD), HERE)
+            .await
+            .unwrap();
+        for n in 1..=4 {
+            accounts
+                .verify_credential(password("alice", "wrong password"), ip(n))
+                .await
+                .unwrap_err();
+        }
+        // A new address must wait, even with the right password...
+        assert_delayed(refusal(
+            accounts
+                .verify_credential(password("alice", PASSWORD), THERE)
+                .await,
+        ));
+        // ...while the address she used before is not slowed.
+        accounts
+            .verify_credential(password("alice", PASSWORD), HERE)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_address_failing_on_many_accounts_is_slowed_for_accounts_it_does_not_know() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts(dir.path(), 100, 3);
+        user(&accounts, "alice").await;
+        user(&accounts, "bob").await;
+        // Alice signed in from the office NAT (THERE) before; Bob never did.
+        accounts
+            .verify_credential(password("alice", PASSWORD), THERE)
+            .await
+            .unwrap();
+        for name in ["nobody1", "nobody2", "nobody3"] {
             let e = refusal(
                 accounts
-                    .verify_credential(password("alice", PASSWORD), ip)
+                    .verify_credential(password(name, "wrong password"), THERE)
                     .await,
             );
-            assert!(
-                matches!(e, DomainError::RateLimited { retry_after_secs } if retry_after_secs > 0),
-                "{e:?}"
-            );
+            assert_eq!(e, DomainError::Unauthenticated);
         }
-        // Other accounts are not locked with it.
+        assert_delayed(refusal(
+            accounts
+                .verify_credential(password("bob", PASSWORD), THERE)
+                .await,
+        ));
+        accounts
+            .verify_credential(password("alice", PASSWORD), THERE)
+            .await
+            .unwrap();
+        // Bob elsewhere is not slowed.
         accounts
             .verify_credential(password("bob", PASSWORD), HERE)
             .await
@@ -356,47 +476,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_success_clears_the_account_failures_but_not_the_address_ones() {
+    async fn parallel_guesses_do_not_all_pass_the_throttle() {
         let dir = tempfile::tempdir().unwrap();
-        let accounts = accounts(dir.path(), 3, 5);
+        let accounts = Arc::new(accounts(dir.path(), 3, 1000));
         user(&accounts, "alice").await;
-        for _ in 0..2 {
-            accounts
-                .verify_credential(password("alice", "wrong password"), HERE)
-                .await
-                .unwrap_err();
+        let tries: Vec<_> = (0..12)
+            .map(|_| {
+                let accounts = accounts.clone();
+                tokio::spawn(async move {
+                    accounts
+                        .verify_credential(password("alice", "wrong password"), HERE)
+                        .await
+                })
+            })
+            .collect();
+        let mut wrong = 0;
+        for t in tries {
+            match refusal(t.await.unwrap()) {
+                DomainError::Unauthenticated => wrong += 1,
+                e => assert_delayed(e),
+            }
         }
-        accounts
-            .verify_credential(password("alice", PASSWORD), HERE)
-            .await
-            .unwrap();
-        for _ in 0..2 {
-            accounts
-                .verify_credential(password("alice", "wrong password"), HERE)
-                .await
-                .unwrap_err();
-        }
-        accounts
-            .verify_credential(password("alice", PASSWORD), HERE)
-            .await
-            .unwrap();
-        // Four failures from HERE so far; the fifth locks the address for every account.
-        let e = refusal(
-            accounts
-                .verify_credential(password("nobody", "wrong password"), HERE)
-                .await,
-        );
-        assert_eq!(e, DomainError::Unauthenticated);
-        let e = refusal(
-            accounts
-                .verify_credential(password("alice", PASSWORD), HERE)
-                .await,
-        );
-        assert!(matches!(e, DomainError::RateLimited { .. }), "{e:?}");
-        accounts
-            .verify_credential(password("alice", PASSWORD), THERE)
-            .await
-            .unwrap();
+        assert_eq!(wrong, 3, "only the free attempts were checked");
     }
 
     #[tokio::test]
@@ -405,11 +506,13 @@ mod tests {
         let accounts = accounts(dir.path(), 1, 1);
         user(&accounts, "alice").await;
         let long = "x".repeat(validate::MAX_PASSWORD_CHARS + 1);
+        let long_login = "x".repeat(300);
         for (login, pw) in [
             ("alice", ""),
             ("", PASSWORD),
             ("   ", PASSWORD),
             ("alice", &long),
+            (&long_login, PASSWORD),
         ] {
             let e = refusal(accounts.verify_credential(password(login, pw), HERE).await);
             assert_eq!(e, DomainError::Unauthenticated);
@@ -443,12 +546,78 @@ mod tests {
         );
         assert_eq!(e, DomainError::Unauthenticated);
         // It counts as a failed attempt, like a wrong password.
-        let e = refusal(
+        assert_delayed(refusal(
             accounts
                 .verify_credential(password("alice", PASSWORD), HERE)
                 .await,
+        ));
+    }
+
+    #[tokio::test]
+    async fn administrators_see_and_clear_the_delays() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = accounts(dir.path(), 2, 1000);
+        let admin = Actor::new(enclave_core::UserId(1), RoleSet::ADMIN);
+        let member = Actor::new(enclave_core::UserId(2), RoleSet::MEMBER);
+        user(&accounts, "alice").await;
+        for from in [HERE, THERE, THERE] {
+            accounts
+                .verify_credential(password("alice", "wrong password"), from)
+                .await
+                .unwrap_err();
+        }
+        assert!(matches!(
+            accounts.lockouts(&member, None, 50).await,
+            Err(Error::Domain(DomainError::Forbidden(_)))
+        ));
+        let list = accounts.lockouts(&admin, Some(" ALICE"), 50).await.unwrap();
+        assert_eq!(list.len(), 2, "{list:?}");
+        let there = list.iter().find(|l| l.source == "192.0.2.7").unwrap();
+        assert_eq!((there.failures, there.step), (2, Step::Password));
+        assert!(matches!(
+            there.delayed_until,
+            Some((_, lockout::Scope::Pair))
+        ));
+        let here = list.iter().find(|l| l.source == "127.0.0.1").unwrap();
+        assert_eq!((here.failures, here.delayed_until), (1, None));
+
+        assert!(matches!(
+            accounts
+                .clear_lockouts(&admin, "alice", Some("not an address"))
+                .await,
+            Err(Error::Domain(DomainError::Invalid { .. }))
+        ));
+        assert!(
+            accounts
+                .clear_lockouts(&member, "alice", None)
+                .await
+                .is_err()
         );
-        assert!(matches!(e, DomainError::RateLimited { .. }), "{e:?}");
+        assert_eq!(
+            accounts
+                .clear_lockouts(&admin, "alice", Some("192.0.2.7"))
+                .await
+                .unwrap(),
+            1
+        );
+        accounts
+            .verify_credential(password("alice", PASSWORD), THERE)
+            .await
+            .unwrap();
+        assert_eq!(
+            accounts
+                .clear_lockouts(&admin, "alice", None)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            accounts
+                .lockouts(&admin, None, 50)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod audit_head;
 mod prune_events;
 mod seal_previews;
 mod sweep_files;
+mod sweep_throttles;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub use audit_head::AuditHeadJob;
 pub use prune_events::PruneEvents;
 pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;
+pub use sweep_throttles::SweepThrottles;
 
 use crate::error::Result;
 

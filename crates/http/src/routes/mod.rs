@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod channels;
 pub mod files;
+pub mod lockouts;
 pub mod messages;
 pub mod search;
 pub mod system;

@@ -120,7 +120,7 @@ impl TestServer {
     }
 
     /// Like [`TestServer::start`], with extra environment variables for the server (for
-    /// example `("ENCLAVE_AUTH__MAX_FAILURES_PER_ACCOUNT", "3")`). They also apply after
+    /// example `("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "1")`). They also apply after
     /// [`TestServer::restart`].
     pub fn start_with_env(env: &[(&str, &str)]) -> TestServer {
         let dir = tempfile::Builder::new()

@@ -97,6 +97,7 @@ mod rows;
 mod search;
 pub(crate) use search::index_all;
 mod sequencer;
+mod throttles;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

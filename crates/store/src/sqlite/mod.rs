@@ -24,6 +24,7 @@ mod files;
 mod messages;
 mod rows;
 mod search;
+mod throttles;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
+    (7, include_str!("schema_7.sql")),
     (8, include_str!("schema_8.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.

@@ -1,0 +1,81 @@
+//! The sign-in throttle, for administrators: who is delayed, from where, until when, and
+//! clearing it (`docs/admin/lockout.md`). The rules are `enclave_core::lockout`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use enclave_core::Error as DomainError;
+
+use crate::AppState;
+use crate::dto::{LockoutDto, LockoutList, LockoutQuery, LockoutsCleared};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiQuery, Auth};
+
+/// The most entries one listing returns.
+const MAX_LIMIT: u32 = enclave_core::lockout::MAX_LIST;
+
+/// List throttled sign-ins (newest failure first): every (account, address) pair with failures
+/// in memory, whether its next attempt must wait and until when. Needs the right to manage users.
+#[utoipa::path(get, path = "/api/v1/admin/lockouts", tag = "admin",
+    params(
+        ("account" = Option<String>, Query, description = "Only this account key (a login, 1 to 254 characters)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 100")),
+    responses((status = 200, body = LockoutList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ApiQuery(q): ApiQuery<LockoutQuery>,
+) -> ApiResult<Json<LockoutList>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::from(DomainError::invalid(
+            "limit",
+            "must be 1 to 200",
+        )));
+    }
+    let list = state
+        .accounts
+        .lockouts(&authed.actor(), q.account.as_deref(), limit)
+        .await?;
+    Ok(Json(LockoutList {
+        lockouts: list.iter().map(LockoutDto::new).collect(),
+    }))
+}
+
+/// Clear every throttled sign-in of an account key (from every address, at every step).
+/// Addresses the account signed in from stay known. Needs the right to manage users.
+#[utoipa::path(delete, path = "/api/v1/admin/lockouts/{account}", tag = "admin",
+    params(("account" = String, Path, description = "The account key (a login)")),
+    responses((status = 200, body = LockoutsCleared), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn clear_account(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(account): Path<String>,
+) -> ApiResult<Json<LockoutsCleared>> {
+    let cleared = state
+        .accounts
+        .clear_lockouts(&authed.actor(), &account, None)
+        .await?;
+    Ok(Json(LockoutsCleared { cleared }))
+}
+
+/// Clear the throttled sign-ins of an account key from one address (an IPv4 address or an
+/// IPv6 /64 network such as `2001:db8:1:2::/64`, its `/` percent-encoded). Needs the right to
+/// manage users.
+#[utoipa::path(delete, path = "/api/v1/admin/lockouts/{account}/{source}", tag = "admin",
+    params(("account" = String, Path, description = "The account key (a login)"),
+        ("source" = String, Path, description = "The address, as listed")),
+    responses((status = 200, body = LockoutsCleared), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn clear_source(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path((account, source)): Path<(String, String)>,
+) -> ApiResult<Json<LockoutsCleared>> {
+    let cleared = state
+        .accounts
+        .clear_lockouts(&authed.actor(), &account, Some(&source))
+        .await?;
+    Ok(Json(LockoutsCleared { cleared }))
+}
