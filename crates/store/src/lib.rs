@@ -527,6 +527,8 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
     /// The last entry's number and hash (`None` while the log is empty).
     async fn audit_head(&self) -> Result<Option<AuditHead>>;
+}
+
 /// One row of the sign-in throttle (see `enclave_core::lockout`): the failures of one account
 /// key from one source at one credential step, and whether the source is known to the account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4792,6 +4792,9 @@ pub async fn audit_appends_from_several_nodes_form_one_chain(nodes: Vec<Arc<dyn 
     for store in &nodes {
         assert_eq!(store.audit_head().await.unwrap(), Some(head));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The sign-in throttle's counters
 
 fn tkey(step: Step, account: &str, source: &str) -> ThrottleKey {
