@@ -2041,7 +2041,11 @@ async fn history_paging() {
     // Outside 1..=200 the page size is refused, not clamped (docs/api/contract.md).
     for bad in ["?limit=1000", "?limit=0", "?limit=201"] {
         let (status, body) = server
-            .get(Some(&a), &format!("/api/v1/channels/{id}/messages{bad}"), None)
+            .get(
+                Some(&a),
+                &format!("/api/v1/channels/{id}/messages{bad}"),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
