@@ -1,6 +1,8 @@
 //! The server keeps the limits and rules its OpenAPI document states (docs/api/contract.md):
 //! the fixes found by running schemathesis against it, each checked on the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Method, TestServer, Value, assert_status_error, json, s, unique_name};
