@@ -362,14 +362,6 @@ pub fn page_size(given: Option<u32>, page: PageSize) -> Result<u32, Error> {
     }
 }
 
-/// An event position a client resumes after: 0 or more.
-pub fn position(since: i64) -> Result<i64, Error> {
-    if since < 0 {
-        return Err(Error::invalid("since", "must be 0 or more"));
-    }
-    Ok(since)
-}
-
 /// An uploaded file's name as given: it must hold a character that is neither whitespace nor a
 /// control character (the name is cleaned further before it is stored).
 pub fn upload_name(s: &str) -> Result<(), Error> {

@@ -436,7 +436,8 @@ pub struct CreateChannelRequest {
         pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^#@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     pub name: String,
-    /// `public` or `private`.
+    // `public` or `private` (a plain comment: with a doc comment, utoipa wraps the inline enum
+    // in an `allOf` with an object).
     #[ts(type = "'public' | 'private'")]
     #[schema(value_type = ChannelKindInput, inline)]
     pub kind: String,
@@ -580,7 +581,7 @@ pub enum ChannelRoleInput {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct UpdateMemberRequest {
-    /// `owner`, `admin` or `member`.
+    // `owner`, `admin` or `member` (see `kind` above for why not a doc comment).
     #[schema(value_type = ChannelRoleInput, inline)]
     pub role: String,
 }

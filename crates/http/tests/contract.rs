@@ -358,3 +358,47 @@ fn body_and_path_patterns_are_the_core_rules() {
         }
     }
 }
+
+/// Channel kinds and member roles are plain enums, and no schema narrows a value with an empty
+/// object (utoipa wraps an inline enum that has a doc comment in `allOf` with one, which no
+/// value can satisfy).
+#[test]
+fn enums_are_plain_and_no_schema_is_unsatisfiable() {
+    let doc = document();
+    let kind = property(&doc, "CreateChannelRequest", "kind");
+    assert_eq!(
+        kind["enum"],
+        serde_json::json!(["public", "private"]),
+        "{kind}"
+    );
+    let role = property(&doc, "UpdateMemberRequest", "role");
+    assert_eq!(
+        role["enum"],
+        serde_json::json!(["owner", "admin", "member"]),
+        "{role}"
+    );
+    fn walk(v: &Value, path: &str) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::Array(all)) = o.get("allOf") {
+                    for b in all {
+                        assert!(
+                            !(b["type"] == "object" && b.get("properties").is_none()),
+                            "{path}: allOf with an empty object: {v}"
+                        );
+                    }
+                }
+                for (k, x) in o {
+                    walk(x, &format!("{path}/{k}"));
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}/{i}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&doc, "");
+}

@@ -244,11 +244,7 @@ export type CreateChannelRequest = {
  * 1 to 64 characters once trimmed, in any script, without control characters or invisible
  * and text-direction characters, not starting with `#` or `@`.
  */
-name: string,
-/**
- * `public` or `private`.
- */
-kind: 'public' | 'private',
+name: string, kind: 'public' | 'private',
 /**
  * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
  * and invisible or text-direction characters not.
@@ -318,11 +314,7 @@ after?: string,
  */
 limit?: number, };
 export type AddMemberRequest = { user_id: WireId, };
-export type UpdateMemberRequest = {
-/**
- * `owner`, `admin` or `member`.
- */
-role: string, };
+export type UpdateMemberRequest = { role: string, };
 export type MarkReadRequest = {
 /**
  * Everything up to and including this sequence number counts as read (0 marks the whole

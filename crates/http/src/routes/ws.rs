@@ -50,8 +50,8 @@ const REPLAY_PAGE: usize = 500;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WsQuery {
-    /// Resume after this position (0 or more).
-    #[param(minimum = 0)]
+    /// Resume after this position. One older than the retained log or newer than its end
+    /// (a negative one included) is answered with `resync_required` (docs/api/realtime.md).
     pub since: Option<i64>,
     /// The token, for clients that cannot set headers.
     pub token: Option<String>,
@@ -89,9 +89,6 @@ pub async fn ws(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
-    if let Some(since) = q.since {
-        enclave_core::validate::position(since)?;
-    }
     // A WebSocket handshake carries cookies cross-site: treat it as a state-changing request.
     let token = crate::extract::credential(&headers, true, q.token.as_deref())?;
     let authed = state.accounts.authenticate(&token).await?;
@@ -520,9 +517,8 @@ impl SocketSession {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Return events after this position (0 or more). A position older than the retained log,
-    /// or newer than its end, answers 410 `resync_required`.
-    #[param(minimum = 0)]
+    /// Return events after this position. A position older than the retained log or newer than
+    /// its end (a negative one included) answers 410 `resync_required`.
     pub since: i64,
     /// Events per page.
     #[param(minimum = 1, maximum = 1000, default = 500)]
@@ -550,11 +546,10 @@ pub async fn events(
     crate::extract::Auth(authed): crate::extract::Auth,
     crate::extract::ApiQuery(q): crate::extract::ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventList>> {
-    let since = enclave_core::validate::position(q.since)?;
     let limit = enclave_core::validate::page_size(q.limit, enclave_core::validate::EVENTS_PAGE)?;
     let page = state
         .hub
-        .catch_up(authed.user.id, since, limit as usize)
+        .catch_up(authed.user.id, q.since, limit as usize)
         .await?;
     Ok(Json(EventList {
         events: page.envelopes.iter().map(|e| EventFrame::new(e)).collect(),
