@@ -150,6 +150,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
+        (name = "admin", description = "Administration: the audit log (docs/admin/audit.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -175,7 +176,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, files, messages, search, system, users, ws};
+    use routes::{audit, auth, channels, files, messages, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -212,6 +213,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ws::ws))
         .routes(routes!(ws::events))
         .routes(routes!(ws::presence))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
 }
 
 /// The OpenAPI document for every route.

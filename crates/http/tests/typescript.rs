@@ -170,6 +170,11 @@ fn generate() -> String {
     out.decl::<ClientFrame>();
     out.decl::<EventList>();
 
+    out.section("Administration: the audit log");
+    out.decl::<AuditQueryParams>();
+    out.decl::<AuditEntryDto>();
+    out.decl::<AuditPage>();
+
     for (user, dep) in &out.referenced {
         assert!(
             out.declared.contains(dep),

@@ -149,6 +149,8 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
+        route(Method::GET, "/api/v1/admin/audit", None),
+        route(Method::GET, "/api/v1/admin/audit/export", None),
     ]
 }
 

@@ -486,3 +486,77 @@ position: number,
  * More events are waiting after `position`.
  */
 has_more: boolean, };
+
+// Administration: the audit log
+/**
+ * Filters of the audit log. Every filter is optional; entries must match all given.
+ */
+export type AuditQueryParams = {
+/**
+ * The acting user's id.
+ */
+actor?: string,
+/**
+ * An action name (`sign_in`, `role_changed`, ...).
+ */
+action?: string,
+/**
+ * A target kind (`user`, `channel`, `message`, `token`, ...).
+ */
+target_kind?: string,
+/**
+ * A target id (with or without `target_kind`).
+ */
+target_id?: string,
+/**
+ * Entries at or after this time (RFC 3339).
+ */
+since?: string,
+/**
+ * Entries before this time (RFC 3339).
+ */
+until?: string,
+/**
+ * The cursor: entries with a sequence number below this one (`next_before` of a page).
+ */
+before?: string,
+/**
+ * 1 to 500, default 50 (the listing only).
+ */
+limit?: number,
+/**
+ * `jsonl` (default) or `csv` (the export only).
+ */
+format?: string, };
+/**
+ * One audit log entry.
+ */
+export type AuditEntryDto = {
+/**
+ * Position in the hash chain (1, 2, 3, ...), as a decimal string.
+ */
+seq: string, at: string,
+/**
+ * The acting user's id; absent for failed sign-ins and operator commands.
+ */
+actor?: string, ip?: string, user_agent?: string, action: string, target_kind?: string, target_id?: string,
+/**
+ * What changed: `{"field": {"before": ..., "after": ...}, "fact": "value", ...}`.
+ */
+summary: Record<string, unknown>,
+/**
+ * SHA-256 of the previous entry (hex).
+ */
+prev_hash: string,
+/**
+ * SHA-256 of this entry's canonical bytes and `prev_hash` (hex).
+ */
+hash: string, };
+/**
+ * A page of the audit log, newest first.
+ */
+export type AuditPage = { entries: Array<AuditEntryDto>,
+/**
+ * Pass as `before` for the next (older) page; absent on the last page.
+ */
+next_before?: string, };
