@@ -93,8 +93,8 @@ async fn request_context(
     let agent = req
         .headers()
         .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        // Not `to_str`, which refuses any byte outside visible ASCII: keep what was sent.
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     enclave_app::RequestContext::new(Some(ip), agent.as_deref())
         .scope(next.run(req))
         .await
