@@ -236,9 +236,7 @@ pub async fn export(
                 return Some((Err(std::io::Error::other("audit export failed")), c));
             }
         };
-        let Some(last) = page.last() else {
-            return None;
-        };
+        let last = page.last()?;
         c.query.before_seq = Some(last.seq);
         c.done = page.len() < c.query.limit as usize;
         let room = usize::try_from(MAX_EXPORT_ENTRIES - c.sent).unwrap_or(usize::MAX);
