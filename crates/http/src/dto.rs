@@ -977,6 +977,81 @@ impl LockoutDto {
             known_source: l.known,
             delayed_until: l.delayed_until.map(|(t, _)| ts(t)),
             delayed_by: l.delayed_until.map(|(_, s)| s.as_str().to_owned()),
+// ---------------------------------------------------------------------------------------------
+// Audit log (GET /api/v1/admin/audit, /api/v1/admin/audit/export)
+
+/// Filters of the audit log. Every filter is optional; entries must match all given.
+#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[ts(optional_fields)]
+pub struct AuditQueryParams {
+    /// The acting user's id.
+    pub actor: Option<String>,
+    /// An action name (`sign_in`, `role_changed`, ...).
+    pub action: Option<String>,
+    /// A target kind (`user`, `channel`, `message`, `token`, ...).
+    pub target_kind: Option<String>,
+    /// A target id (with or without `target_kind`).
+    pub target_id: Option<String>,
+    /// Entries at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Entries before this time (RFC 3339).
+    pub until: Option<String>,
+    /// The cursor: entries with a sequence number below this one (`next_before` of a page).
+    pub before: Option<String>,
+    /// 1 to 500, default 50 (the listing only).
+    pub limit: Option<u32>,
+    /// `jsonl` (default) or `csv` (the export only).
+    pub format: Option<String>,
+}
+
+/// One audit log entry.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct AuditEntryDto {
+    /// Position in the hash chain (1, 2, 3, ...), as a decimal string.
+    pub seq: String,
+    pub at: String,
+    /// The acting user's id; absent for failed sign-ins and operator commands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub actor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub user_agent: Option<String>,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub target_kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub target_id: Option<String>,
+    /// What changed: `{"field": {"before": ..., "after": ...}, "fact": "value", ...}`.
+    #[schema(value_type = Object)]
+    #[ts(type = "Record<string, unknown>")]
+    pub summary: serde_json::Value,
+    /// SHA-256 of the previous entry (hex).
+    pub prev_hash: String,
+    /// SHA-256 of this entry's canonical bytes and `prev_hash` (hex).
+    pub hash: String,
+}
+
+impl AuditEntryDto {
+    pub fn new(e: &enclave_core::audit::AuditEntry) -> Self {
+        AuditEntryDto {
+            seq: e.seq.to_string(),
+            at: ts(e.at),
+            actor: e.actor.map(|u| u.to_string()),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            action: e.action.clone(),
+            target_kind: e.target_kind.clone(),
+            target_id: e.target_id.clone(),
+            summary: serde_json::from_str(&e.summary)
+                .unwrap_or_else(|_| serde_json::Value::String(e.summary.clone())),
+            prev_hash: enclave_core::audit::hex(&e.prev_hash),
+            hash: enclave_core::audit::hex(&e.hash),
         }
     }
 }
@@ -999,4 +1074,14 @@ pub struct LockoutQuery {
 pub struct LockoutsCleared {
     /// How many (account, address) pairs had failures that were cleared.
     pub cleared: u64,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryDto>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_before: Option<String>,
 }

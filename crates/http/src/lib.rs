@@ -94,8 +94,8 @@ async fn request_context(
     let agent = req
         .headers()
         .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        // Not `to_str`, which refuses any byte outside visible ASCII: keep what was sent.
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     enclave_app::RequestContext::new(Some(ip), agent.as_deref())
         .scope(next.run(req))
         .await
@@ -151,7 +151,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
-        (name = "admin", description = "Site administration: sign-in throttles (see docs/admin/lockout.md)"),
+        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -177,7 +177,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, files, lockouts, messages, search, system, users, ws};
+    use routes::{audit, auth, channels, files, lockouts, messages, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -217,6 +217,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::list))
         .routes(routes!(lockouts::clear_account))
         .routes(routes!(lockouts::clear_source))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
 }
 
 /// The OpenAPI document for every route.

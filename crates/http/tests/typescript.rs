@@ -175,6 +175,10 @@ fn generate() -> String {
     out.decl::<LockoutList>();
     out.decl::<LockoutQuery>();
     out.decl::<LockoutsCleared>();
+    out.section("Administration: the audit log");
+    out.decl::<AuditQueryParams>();
+    out.decl::<AuditEntryDto>();
+    out.decl::<AuditPage>();
 
     for (user, dep) in &out.referenced {
         assert!(

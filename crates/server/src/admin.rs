@@ -154,7 +154,8 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             store.close().await;
             return result;
         }
-        let accounts = Accounts::new(store.clone(), config.auth_config(), unlimited())?;
+        let accounts = Accounts::new(store.clone(), config.auth_config(), unlimited())?
+            .with_audit(enclave_app::Audit::new(store.clone()));
         let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result

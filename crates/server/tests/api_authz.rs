@@ -158,6 +158,8 @@ fn protected_routes() -> Vec<Route> {
             "/api/v1/admin/lockouts/{account}/{source}",
             None,
         ),
+        route(Method::GET, "/api/v1/admin/audit", None),
+        route(Method::GET, "/api/v1/admin/audit/export", None),
     ]
 }
 

@@ -109,40 +109,16 @@ export type SetupStatus = {
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
  */
 needs_setup: boolean, };
-export type CreateUserRequest = {
+export type CreateUserRequest = { username: string,
 /**
- * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
- * lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
- * are reserved.
+ * Omit for accounts that only use tokens (bots).
  */
-username: string,
+password?: string | null, display_name?: string | null, email?: string | null, admin?: boolean, bot?: boolean, };
+export type UpdateUserRequest = { display_name?: string | null,
 /**
- * 8 to 256 characters. Omit for accounts that only use tokens (bots).
+ * An empty string clears the address.
  */
-password?: string | null,
-/**
- * At most 64 characters once trimmed, without control characters or invisible and
- * text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
- * the username.
- */
-display_name?: string | null,
-/**
- * An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
- */
-email?: string | null, admin?: boolean, bot?: boolean, };
-export type UpdateUserRequest = {
-/**
- * As in [`CreateUserRequest`]: at most 64 characters once trimmed; empty means the username.
- */
-display_name?: string | null,
-/**
- * An email address; an empty string clears it.
- */
-email?: string | null,
-/**
- * 8 to 256 characters.
- */
-password?: string | null,
+email?: string | null, password?: string | null,
 /**
  * Required when changing one's own password.
  */
@@ -158,19 +134,15 @@ active?: boolean | null,
 admin?: boolean | null, };
 export type UserListQuery = {
 /**
- * Substring of username or display name; blank means every user.
+ * Substring of username or display name.
  */
 q?: string,
 /**
  * Continue after this username.
  */
-after?: string,
+after?: string, limit?: number,
 /**
- * Users per page.
- */
-limit?: number,
-/**
- * Include deactivated accounts (administrators only; ignored for others).
+ * Administrators only.
  */
 include_inactive?: boolean, };
 export type UserList = { users: Array<UserDto>, };
@@ -184,13 +156,9 @@ kind: string, name: string, created_at: string, last_used_at: string | null, exp
  */
 current: boolean, };
 export type TokenList = { tokens: Array<TokenDto>, };
-export type CreateTokenRequest = {
+export type CreateTokenRequest = { name: string,
 /**
- * 1 to 64 characters once trimmed, without control characters.
- */
-name: string,
-/**
- * Days until the token expires, 1 to 3650; omit for no expiry.
+ * Days until the token expires; omit for no expiry.
  */
 expires_in_days?: number | null, };
 export type CreatedToken = {
@@ -239,59 +207,21 @@ role?: string, last_read_seq?: number, unread_count?: number, mention_count?: nu
  */
 dm_user_ids?: Array<string>, };
 export type ChannelList = { channels: Array<ChannelDto>, };
-export type CreateChannelRequest = {
+export type CreateChannelRequest = { name: string,
 /**
- * 1 to 64 characters once trimmed, in any script, without control characters or invisible
- * and text-direction characters, not starting with `#` or `@`.
+ * `public` or `private`.
  */
-name: string, kind: 'public' | 'private',
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-topic?: string | null,
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-purpose?: string | null, };
-export type UpdateChannelRequest = {
-/**
- * 1 to 64 characters once trimmed, in any script, without control characters or invisible
- * and text-direction characters, not starting with `#` or `@`.
- */
-name?: string | null,
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-topic?: string | null,
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-purpose?: string | null,
+kind: 'public' | 'private', topic?: string | null, purpose?: string | null, };
+export type UpdateChannelRequest = { name?: string | null, topic?: string | null, purpose?: string | null,
 /**
  * `true` archives, `false` unarchives.
  */
 archived?: boolean | null, };
-export type BrowseQueryParams = {
+export type BrowseQueryParams = { q?: string,
 /**
- * Substring of name or topic; blank means every channel.
+ * Continue after this channel id.
  */
-q?: string,
-/**
- * Continue after this channel id (a decimal id).
- */
-after?: string,
-/**
- * Channels per page.
- */
-limit?: number,
-/**
- * Include archived channels.
- */
-include_archived?: boolean, };
+after?: string, limit?: number, include_archived?: boolean, };
 export type OpenDmRequest = {
 /**
  * The other participants (0 for notes to self, 1 for a direct message, 2 to 7 for a group).
@@ -306,19 +236,18 @@ export type MemberDto = { user: UserDto, role: string, joined_at: string, };
 export type MemberList = { members: Array<MemberDto>, };
 export type MemberListQuery = {
 /**
- * Continue after this user id (a decimal id).
+ * Continue after this user id.
  */
-after?: string,
-/**
- * Members per page.
- */
-limit?: number, };
+after?: string, limit?: number, };
 export type AddMemberRequest = { user_id: WireId, };
-export type UpdateMemberRequest = { role: string, };
+export type UpdateMemberRequest = {
+/**
+ * `owner`, `admin` or `member`.
+ */
+role: string, };
 export type MarkReadRequest = {
 /**
- * Everything up to and including this sequence number counts as read (0 marks the whole
- * channel unread).
+ * Everything up to and including this sequence number counts as read.
  */
 seq: number, };
 
@@ -368,8 +297,7 @@ width: number | null, height: number | null, thumbnail: ThumbnailDto | null,
 preview: string | null, uploader_id: string, created_at: string, };
 export type UploadQuery = {
 /**
- * The file's name, shown to readers and offered on download (paths are stripped): it must
- * hold a character that is neither whitespace nor a control character.
+ * The file's name (shown to readers and offered on download; paths are stripped).
  */
 name?: string, };
 export type DownloadQuery = {
@@ -384,14 +312,11 @@ export type MessageList = {
 messages: Array<MessageDto>, };
 export type PostMessageRequest = {
 /**
- * Markdown, 1 to 16,000 characters, not blank (it may be empty when `file_ids` are given);
- * no control characters but newlines and tabs. (Trailing whitespace is removed before the
- * length is counted.)
+ * Markdown, 1 to 16,000 characters.
  */
 text: string,
 /**
- * Chosen by the client (1 to 64 printable ASCII characters); a retry with the same id
- * returns the first message instead of posting twice.
+ * Chosen by the client; a retry with the same id returns the first message instead of posting twice.
  */
 client_msg_id?: string | null,
 /**
@@ -399,19 +324,14 @@ client_msg_id?: string | null,
  */
 thread_root_id?: WireId | null,
 /**
- * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10, each once.
- * With files, `text` may be empty.
+ * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
+ * `text` may be empty.
  */
 file_ids?: Array<WireId>, };
-export type EditMessageRequest = {
-/**
- * Markdown, 1 to 16,000 characters, not blank; no control characters but newlines and
- * tabs. (Trailing whitespace is removed before the length is counted.)
- */
-text: string, };
+export type EditMessageRequest = { text: string, };
 export type HistoryQuery = {
 /**
- * Messages before this sequence number (give at most one of `before`, `after`, `around`).
+ * Messages before this sequence number.
  */
 before?: number,
 /**
@@ -423,7 +343,7 @@ after?: number,
  */
 around?: number,
 /**
- * Messages per page.
+ * 1 to 200; 50 by default.
  */
 limit?: number,
 /**
@@ -436,7 +356,7 @@ export type ThreadQuery = {
  */
 after?: number,
 /**
- * Replies per page.
+ * 1 to 1000; 200 by default.
  */
 limit?: number, };
 export type Health = { status: string, };
@@ -444,19 +364,16 @@ export type Health = { status: string, };
 // Search
 export type SearchQueryParams = {
 /**
- * The query (docs/api/search.md): words, `"phrases"`, `word*` prefixes, and the filters
- * `from:@user`, `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD` and `has:file`, each
- * at most once; at most 16 words or phrases. It must hold a word or a filter (a query of
- * punctuation only finds nothing and is refused), and no control characters. A query the
- * language refuses answers 400 `invalid_field` with `field: "q"`.
+ * The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
+ * `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
  */
 q?: string,
 /**
- * Results per page.
+ * 1 to 100; 20 by default.
  */
 limit?: number,
 /**
- * Results to skip.
+ * Results to skip, at most 1000; 0 by default.
  */
 offset?: number, };
 /**
@@ -491,11 +408,11 @@ results: Array<SearchResult>,
 next_offset: number | null, };
 export type ChannelSearchParams = {
 /**
- * Part of the channel name: 1 to 64 characters once surrounding whitespace is trimmed.
+ * Part of the channel name, 1 to 64 characters.
  */
 q?: string,
 /**
- * Results.
+ * 1 to 100; 20 by default.
  */
 limit?: number, };
 export type ChannelMatch = { channel: ChannelDto,
@@ -570,54 +487,76 @@ position: number,
  */
 has_more: boolean, };
 
-// Administration: sign-in throttles (docs/admin/lockout.md)
+// Administration: the audit log
 /**
- * One throttled (account, address) pair.
+ * Filters of the audit log. Every filter is optional; entries must match all given.
  */
-export type LockoutDto = {
+export type AuditQueryParams = {
 /**
- * The credential step: `password` or `second_factor`.
+ * The acting user's id.
  */
-step: string,
+actor?: string,
 /**
- * The account key: the login as typed (trimmed, lower case; it may name no account) for
- * passwords, the account's id for a second factor.
+ * An action name (`sign_in`, `role_changed`, ...).
  */
-account: string,
+action?: string,
 /**
- * The client address, or IPv6 /64 network (`2001:db8:1:2::/64`).
+ * A target kind (`user`, `channel`, `message`, `token`, ...).
  */
-source: string,
+target_kind?: string,
 /**
- * Failures since the last success (within the failure memory).
+ * A target id (with or without `target_kind`).
  */
-failures: number, last_failure_at: string,
+target_id?: string,
 /**
- * Whether the account signed in from this address before (then only this pair's own
- * failures can delay it).
+ * Entries at or after this time (RFC 3339).
  */
-known_source: boolean,
+since?: string,
 /**
- * When the next attempt of this account from this address is allowed, if it must wait.
+ * Entries before this time (RFC 3339).
  */
-delayed_until: string | null,
+until?: string,
 /**
- * What makes it wait: `pair` (this account from this address), `account` (this account
- * from every address) or `source` (this address on every account).
+ * The cursor: entries with a sequence number below this one (`next_before` of a page).
  */
-delayed_by: string | null, };
-export type LockoutList = { lockouts: Array<LockoutDto>, };
-export type LockoutQuery = {
+before?: string,
 /**
- * Only this account key (a login, normalised like one).
+ * 1 to 500, default 50 (the listing only).
  */
-account?: string,
+limit?: number,
 /**
- * 1 to 200, default 100.
+ * `jsonl` (default) or `csv` (the export only).
  */
-limit?: number, };
-export type LockoutsCleared = {
+format?: string, };
 /**
- * How many (account, address) pairs had failures that were cleared.
+ * One audit log entry.
  */
-cleared: number, };
+export type AuditEntryDto = {
+/**
+ * Position in the hash chain (1, 2, 3, ...), as a decimal string.
+ */
+seq: string, at: string,
+/**
+ * The acting user's id; absent for failed sign-ins and operator commands.
+ */
+actor?: string, ip?: string, user_agent?: string, action: string, target_kind?: string, target_id?: string,
+/**
+ * What changed: `{"field": {"before": ..., "after": ...}, "fact": "value", ...}`.
+ */
+summary: Record<string, unknown>,
+/**
+ * SHA-256 of the previous entry (hex).
+ */
+prev_hash: string,
+/**
+ * SHA-256 of this entry's canonical bytes and `prev_hash` (hex).
+ */
+hash: string, };
+/**
+ * A page of the audit log, newest first.
+ */
+export type AuditPage = { entries: Array<AuditEntryDto>,
+/**
+ * Pass as `before` for the next (older) page; absent on the last page.
+ */
+next_before?: string, };

@@ -27,6 +27,8 @@ import type {
   UpdateUserRequest,
   UserList,
   UserListQuery,
+  AuditPage,
+  AuditQueryParams,
 } from '../gen/wire';
 import type { Channel, Membership, Message, User } from './types';
 
@@ -123,6 +125,10 @@ function qs(params: Record<string, string | number | boolean | undefined | null>
 }
 
 export const api = {
+  // The audit log (admin console): a page, and the export's URL (a download link).
+  audit: (p: AuditQueryParams = {}) => request<AuditPage>('GET', '/admin/audit' + qs({ ...p })),
+  auditExportUrl: (p: AuditQueryParams = {}) => BASE + '/admin/audit/export' + qs({ ...p }),
+
   setup: () => request<SetupStatus>('GET', '/auth/setup'),
   login: (login: string, password: string) =>
     request<LoginResponse>('POST', '/auth/login', { login, password } satisfies LoginRequest, { quiet401: true }),

@@ -11,6 +11,7 @@ import { Modal, Spinner, UserAvatar, useStore } from './common';
 import { ChevronLeft, Hash, Plus, Search } from './icons';
 import { ConnectionBanner } from './Conversation';
 import { LockoutsTab } from './admin/Lockouts';
+import { AuditTab } from './admin/Audit';
 
 function CreateUser({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({ username: '', display_name: '', email: '', password: '', admin: false });
@@ -318,7 +319,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels' | 'lockouts'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'lockouts' | 'audit'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -345,10 +346,18 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'lockouts'} class={cls('tab', tab === 'lockouts' && 'on')} onClick={() => setTab('lockouts')}>
             {t('lockouts.tab')}
           </button>
+          <button role="tab" aria-selected={tab === 'audit'} class={cls('tab', tab === 'audit' && 'on')} onClick={() => setTab('audit')}>
+            {t('audit.tab')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
-      <div class="admin-body">{tab === 'users' ? <UsersTab /> : tab === 'lockouts' ? <LockoutsTab /> : <ChannelsTab />}</div>
+      <div class="admin-body">
+        {tab === 'users' && <UsersTab />}
+        {tab === 'channels' && <ChannelsTab />}
+        {tab === 'lockouts' && <LockoutsTab />}
+        {tab === 'audit' && <AuditTab />}
+      </div>
     </section>
   );
 }

@@ -1,6 +1,7 @@
 //! Route handlers, one module per area. Each handler authenticates, parses, calls one
 //! application service and maps the result to a DTO; no rules are decided here.
 
+pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod files;
