@@ -977,6 +977,10 @@ impl LockoutDto {
             known_source: l.known,
             delayed_until: l.delayed_until.map(|(t, _)| ts(t)),
             delayed_by: l.delayed_until.map(|(_, s)| s.as_str().to_owned()),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Audit log (GET /api/v1/admin/audit, /api/v1/admin/audit/export)
 
@@ -1061,12 +1065,15 @@ pub struct LockoutList {
     pub lockouts: Vec<LockoutDto>,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct LockoutQuery {
-    /// Only this account key (a login, normalised like one).
+    /// Only this account key (a login, 1 to 254 characters, normalised like one).
+    #[param(min_length = 1, max_length = 254)]
     pub account: Option<String>,
-    /// 1 to 200, default 100.
+    /// Entries to list.
+    #[param(minimum = 1, maximum = 200, default = 100)]
     pub limit: Option<u32>,
 }
 

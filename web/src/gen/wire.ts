@@ -609,11 +609,11 @@ delayed_by: string | null, };
 export type LockoutList = { lockouts: Array<LockoutDto>, };
 export type LockoutQuery = {
 /**
- * Only this account key (a login, normalised like one).
+ * Only this account key (a login, 1 to 254 characters, normalised like one).
  */
 account?: string,
 /**
- * 1 to 200, default 100.
+ * Entries to list.
  */
 limit?: number, };
 export type LockoutsCleared = {
@@ -621,7 +621,6 @@ export type LockoutsCleared = {
  * How many (account, address) pairs had failures that were cleared.
  */
 cleared: number, };
-
 
 // Administration: the audit log
 /**

@@ -94,16 +94,34 @@ fn context() -> RequestContext {
     RequestContext::current().unwrap_or_default()
 }
 
+/// The listing's query parameters, as the OpenAPI document states them (the handler reads them
+/// as [`AuditQueryParams`], shared with the export).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AuditListParams {
+    /// The acting user's id.
+    actor: Option<String>,
+    /// An action name, e.g. `sign_in`.
+    action: Option<String>,
+    /// `user`, `channel`, `message`, `token`, ...
+    target_kind: Option<String>,
+    /// The target's id.
+    target_id: Option<String>,
+    /// At or after this time (RFC 3339).
+    since: Option<String>,
+    /// Before this time (RFC 3339).
+    until: Option<String>,
+    /// Cursor: `next_before` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
+    before: Option<String>,
+    /// Entries per page.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    limit: Option<u32>,
+}
+
 /// Search the audit log, newest first (needs the audit permission; recorded as `audit_viewed`).
-#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(
-        ("actor" = Option<String>, Query, description = "The acting user's id"),
-        ("action" = Option<String>, Query, description = "An action name, e.g. sign_in"),
-        ("target_kind" = Option<String>, Query, description = "user, channel, message, token, ..."),
-        ("target_id" = Option<String>, Query, description = "The target's id"),
-        ("since" = Option<String>, Query, description = "At or after this time (RFC 3339)"),
-        ("until" = Option<String>, Query, description = "Before this time (RFC 3339)"),
-        ("before" = Option<String>, Query, description = "Cursor: `next_before` of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1 to 500, default 50")),
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditListParams),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "The caller lacks the audit permission")))]
 pub async fn list(
@@ -175,14 +193,14 @@ fn jsonl_line(e: &AuditEntry) -> String {
 /// Export the audit log, newest first, as JSON lines or CSV (at most 1,000,000 entries; needs
 /// the audit permission; recorded as `audit_exported`).
 #[utoipa::path(get, path = "/api/v1/admin/audit/export", tag = "admin", params(
-        ("format" = Option<String>, Query, description = "jsonl (default) or csv"),
+        ("format" = Option<String>, Query, pattern = "^(jsonl|csv)$", description = "jsonl (default) or csv"),
         ("actor" = Option<String>, Query, description = "The acting user's id"),
         ("action" = Option<String>, Query, description = "An action name"),
         ("target_kind" = Option<String>, Query, description = "A target kind"),
         ("target_id" = Option<String>, Query, description = "The target's id"),
         ("since" = Option<String>, Query, description = "At or after this time (RFC 3339)"),
         ("until" = Option<String>, Query, description = "Before this time (RFC 3339)"),
-        ("before" = Option<String>, Query, description = "Only entries below this sequence number")),
+        ("before" = Option<String>, Query, pattern = "^[0-9]{1,19}$", description = "Only entries below this sequence number")),
     responses((status = 200, description = "The entries, one per line (application/x-ndjson or text/csv)", content_type = "application/x-ndjson"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export(

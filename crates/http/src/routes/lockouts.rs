@@ -16,9 +16,7 @@ const MAX_LIMIT: u32 = enclave_core::lockout::MAX_LIST;
 /// List throttled sign-ins (newest failure first): every (account, address) pair with failures
 /// in memory, whether its next attempt must wait and until when. Needs the right to manage users.
 #[utoipa::path(get, path = "/api/v1/admin/lockouts", tag = "admin",
-    params(
-        ("account" = Option<String>, Query, description = "Only this account key (a login, 1 to 254 characters)"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1 to 200, default 100")),
+    params(LockoutQuery),
     responses((status = 200, body = LockoutList), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
