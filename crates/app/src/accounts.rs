@@ -16,7 +16,7 @@ use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
     validate,
 };
-use enclave_store::{AccountStore, NewToken, NewUser, UserPatch, UserQuery};
+use enclave_store::{AccountStore, NewToken, NewUser, RoleStore, UserPatch, UserQuery};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -71,11 +71,14 @@ pub enum Credential {
 pub struct Authed {
     pub user: User,
     pub credential: Credential,
+    /// The actor, with the permissions of every role the account holds (built-in and custom),
+    /// resolved when the credential was.
+    pub actor: Actor,
 }
 
 impl Authed {
     pub fn actor(&self) -> Actor {
-        Actor::for_user(&self.user)
+        self.actor
     }
     pub fn token_id(&self) -> TokenId {
         match self.credential {
@@ -93,6 +96,9 @@ pub struct CreateUser {
     pub email: Option<String>,
     pub is_admin: bool,
     pub is_bot: bool,
+    /// A guest account (made through `Roles::invite_guest`, which checks the policy).
+    pub is_guest: bool,
+    pub guest_expires_at: Option<Millis>,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -148,6 +154,8 @@ impl AuthCache {
 /// The accounts service.
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
+    /// The custom roles an account holds, for its actor's permissions.
+    roles: Arc<dyn RoleStore>,
     config: AuthConfig,
     by_account: FailureCounter<String>,
     by_ip: FailureCounter<IpAddr>,
@@ -177,12 +185,14 @@ fn new_token() -> Result<String> {
 impl Accounts {
     pub fn new(
         store: Arc<dyn AccountStore>,
+        roles: Arc<dyn RoleStore>,
         config: AuthConfig,
         limits: Arc<UserLimits>,
     ) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
             store,
+            roles,
             by_account: FailureCounter::new(config.max_failures_per_account, config.lockout_window),
             by_ip: FailureCounter::new(config.max_failures_per_ip, config.lockout_window),
             config,
@@ -206,8 +216,13 @@ impl Accounts {
                 match rx.recv().await {
                     Ok(batch) => {
                         for e in batch.iter() {
-                            if matches!(e.kind, EventKind::TokensRevoked | EventKind::UserUpdated)
-                                && let Some(u) = e.user_id
+                            if e.kind == EventKind::RolesChanged {
+                                // A role's grants changed: every holder's actor is stale.
+                                cache.entries.lock().clear();
+                            } else if matches!(
+                                e.kind,
+                                EventKind::TokensRevoked | EventKind::UserUpdated
+                            ) && let Some(u) = e.user_id
                             {
                                 cache.forget_user(u);
                             }
@@ -292,7 +307,7 @@ impl Accounts {
         let Some((info, user)) = self.store.token_by_hash(hash, now).await? else {
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
-        if !user.active {
+        if !user.active || enclave_core::roles::guest_expired(&user, now) {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
         let stale = info
@@ -310,9 +325,37 @@ impl Accounts {
             TokenKind::Session => Credential::Session(info.id),
             TokenKind::PersonalAccess => Credential::PersonalAccess(info.id),
         };
-        let authed = Authed { user, credential };
-        self.cache.put(hash, authed.clone(), info.expires_at);
+        let custom = if user.is_guest {
+            Vec::new()
+        } else {
+            self.roles.user_roles(user.id).await?
+        };
+        let actor = Actor::for_user_with_roles(&user, &custom);
+        // A guest's credential is trusted no longer than the guest's access lasts.
+        let expires = match (
+            info.expires_at,
+            user.guest_expires_at.filter(|_| user.is_guest),
+        ) {
+            (Some(a), Some(b)) => Some(Millis(a.0.min(b.0))),
+            (a, b) => a.or(b),
+        };
+        let authed = Authed {
+            user,
+            credential,
+            actor,
+        };
+        self.cache.put(hash, authed.clone(), expires);
         Ok(authed)
+    }
+
+    /// Forgets the cached credentials of the account (its roles changed).
+    pub fn forget(&self, user: UserId) {
+        self.cache.forget_user(user);
+    }
+
+    /// Forgets every cached credential (a role's grants changed).
+    pub fn forget_all(&self) {
+        self.cache.entries.lock().clear();
     }
 
     /// Ends the session (or revokes the token) the request was made with.
@@ -415,6 +458,8 @@ impl Accounts {
                 is_admin: input.is_admin,
                 is_bot: input.is_bot,
                 actor_id: actor.map(|a| a.user_id),
+                is_guest: input.is_guest,
+                guest_expires_at: input.guest_expires_at,
             })
             .await?;
         tracing::info!(user_id = %user.id, username = %user.username, admin = user.is_admin, "user created");

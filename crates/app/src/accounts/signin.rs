@@ -121,7 +121,7 @@ impl Accounts {
             Proof::Password { password, .. } => self.check_password(&key, password).await?,
         };
         let user = match proved {
-            Some(u) if u.active => u,
+            Some(u) if u.active && !enclave_core::roles::guest_expired(&u, Millis::now()) => u,
             _ => {
                 self.by_account.fail(&key, now);
                 self.by_ip.fail(&ip, now);
@@ -223,7 +223,13 @@ mod tests {
             lockout_window: Duration::from_secs(600),
             ..AuthConfig::default()
         };
-        Accounts::new(store, config, Arc::new(crate::UserLimits::off())).unwrap()
+        Accounts::new(
+            store.clone(),
+            store,
+            config,
+            Arc::new(crate::UserLimits::off()),
+        )
+        .unwrap()
     }
 
     async fn user(accounts: &Accounts, name: &str) -> User {

@@ -13,6 +13,7 @@
 //! A job must be safe to interrupt between its steps and to run again: a job that sees
 //! [`JobCtx::stopping`] returns what it did so far.
 
+mod expire_guests;
 mod prune_events;
 mod seal_previews;
 mod sweep_files;
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
+pub use expire_guests::ExpireGuests;
 pub use prune_events::PruneEvents;
 pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;

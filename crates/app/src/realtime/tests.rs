@@ -38,10 +38,13 @@ async fn new_user(store: &Arc<dyn Store>, name: &str) -> Authed {
             is_admin: false,
             is_bot: false,
             actor_id: None,
+            is_guest: false,
+            guest_expires_at: None,
         })
         .await
         .unwrap();
     Authed {
+        actor: enclave_core::Actor::for_user(&user),
         user,
         credential: Credential::Session(TokenId(1)),
     }

@@ -21,6 +21,7 @@ mod channels;
 mod events;
 mod files;
 mod messages;
+mod roles;
 mod rows;
 mod search;
 
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
+    (9, include_str!("schema_9.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
