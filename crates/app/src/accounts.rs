@@ -16,7 +16,9 @@ use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
     validate,
 };
-use enclave_store::{AccountStore, NewToken, NewUser, RoleStore, UserPatch, UserQuery};
+use enclave_store::{
+    AccountStore, ChannelStore, NewToken, NewUser, RoleStore, Store, UserPatch, UserQuery,
+};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -156,6 +158,8 @@ pub struct Accounts {
     store: Arc<dyn AccountStore>,
     /// The custom roles an account holds, for its actor's permissions.
     roles: Arc<dyn RoleStore>,
+    /// Which channels accounts share, for who may see whom.
+    channels: Arc<dyn ChannelStore>,
     config: AuthConfig,
     by_account: FailureCounter<String>,
     by_ip: FailureCounter<IpAddr>,
@@ -183,16 +187,12 @@ fn new_token() -> Result<String> {
 }
 
 impl Accounts {
-    pub fn new(
-        store: Arc<dyn AccountStore>,
-        roles: Arc<dyn RoleStore>,
-        config: AuthConfig,
-        limits: Arc<UserLimits>,
-    ) -> Result<Self> {
+    pub fn new(store: Arc<dyn Store>, config: AuthConfig, limits: Arc<UserLimits>) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
+            roles: store.clone(),
+            channels: store.clone(),
             store,
-            roles,
             by_account: FailureCounter::new(config.max_failures_per_account, config.lockout_window),
             by_ip: FailureCounter::new(config.max_failures_per_ip, config.lockout_window),
             config,
@@ -466,15 +466,33 @@ impl Accounts {
         Ok(user)
     }
 
-    pub async fn user(&self, _actor: &Actor, id: UserId) -> Result<User> {
-        self.store
+    /// One account: anyone's for those who may browse the directory; for guests only their own
+    /// and those of people they share a channel with (others are "not found").
+    pub async fn user(&self, actor: &Actor, id: UserId) -> Result<User> {
+        let user = self
+            .store
             .user(id)
             .await?
-            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
+        if !permissions::sees_user(actor, id, false) {
+            let shares = self.shares_channel(actor.user_id, id).await?;
+            if !permissions::sees_user(actor, id, shares) {
+                return Err(Error::Domain(DomainError::NotFound(Entity::User)));
+            }
+        }
+        Ok(user)
     }
 
-    /// The directory; only administrators see deactivated accounts.
+    /// Whether two accounts are members of a common channel.
+    async fn shares_channel(&self, a: UserId, b: UserId) -> Result<bool> {
+        let mine = self.channels.channel_ids_of(a).await?;
+        let theirs = self.channels.channel_ids_of(b).await?;
+        Ok(theirs.iter().any(|c| mine.contains(c)))
+    }
+
+    /// The directory (not for guests); only administrators see deactivated accounts.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Vec<User>> {
+        permissions::check_browse_directory(actor)?;
         query.include_inactive &= permissions::sees_deactivated_users(actor);
         if let Some(t) = &query.text
             && t.chars().count() > 64

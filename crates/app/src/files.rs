@@ -256,6 +256,7 @@ impl Files {
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Send + Unpin,
     {
         self.limits.check(actor, Kind::Upload)?;
+        enclave_core::permissions::check_upload(actor)?;
         self.precheck(actor, declared_len).await?;
         let name = clean_name(name);
         let left = self.quota_left(actor).await?;
@@ -751,6 +752,8 @@ mod tests {
                 is_admin: false,
                 is_bot: false,
                 actor_id: None,
+                is_guest: false,
+                guest_expires_at: None,
             })
             .await
             .unwrap();

@@ -17,9 +17,7 @@ use enclave_core::{
     Actor, ChannelId, ChannelRole, CustomRole, Entity, Error as DomainError, GuestPolicy, Millis,
     Role, RoleId, User, UserId, validate,
 };
-use enclave_store::{
-    AccountStore, ChannelStore, NewRole, NewUser, RolePatch, RoleStore, UserRoles,
-};
+use enclave_store::{AccountStore, ChannelStore, NewRole, RolePatch, RoleStore, UserRoles};
 
 use crate::error::{Error, Result};
 use crate::guard;
@@ -150,8 +148,10 @@ impl Roles {
         Ok(role)
     }
 
-    pub async fn update(&self, actor: &Actor, id: RoleId, input: RoleUpdate) -> Result<CustomRole> {
+    /// Changes a custom role (`id` may name a built-in role, whose grants are fixed: refused).
+    pub async fn update(&self, actor: &Actor, id: &str, input: RoleUpdate) -> Result<CustomRole> {
         self.limits.check(actor, Kind::Write)?;
+        let id = self.custom_id(actor, id, "built-in roles cannot be changed")?;
         let mut patch = RolePatch::default();
         if let Some(n) = &input.name {
             let name = validate_role_name(n)?;
@@ -180,18 +180,23 @@ impl Roles {
         Ok(role)
     }
 
+    /// The custom role `id` names; a built-in role's name is a conflict (for those who may
+    /// change roles), anything else "role not found".
+    fn custom_id(&self, actor: &Actor, id: &str, builtin: &'static str) -> Result<RoleId> {
+        match RoleRef::parse("id", id) {
+            Ok(RoleRef::Custom(id)) => Ok(id),
+            Ok(RoleRef::Builtin(_)) => {
+                permissions::check_role_change(actor, PermissionSet::EMPTY)?;
+                Err(Error::Domain(DomainError::Conflict(builtin)))
+            }
+            Err(_) => Err(Error::Domain(DomainError::NotFound(Entity::Role))),
+        }
+    }
+
     /// Deletes a custom role (`id` may name a built-in role, which is refused).
     pub async fn delete(&self, actor: &Actor, id: &str) -> Result<()> {
         self.limits.check(actor, Kind::Write)?;
-        let id = match RoleRef::parse("id", id)? {
-            RoleRef::Builtin(_) => {
-                permissions::check_role_change(actor, PermissionSet::EMPTY)?;
-                return Err(Error::Domain(DomainError::Conflict(
-                    "built-in roles cannot be deleted",
-                )));
-            }
-            RoleRef::Custom(id) => id,
-        };
+        let id = self.custom_id(actor, id, "built-in roles cannot be deleted")?;
         let before = self.existing(id).await?;
         permissions::check_role_change(actor, before.permissions)?;
         if !self.store.delete_role(id, Some(actor.user_id)).await? {
@@ -368,20 +373,5 @@ impl Roles {
         }
         tracing::info!(user_id = %user.id, by = %actor.user_id, "guest invited");
         Ok(user)
-    }
-
-    /// Deactivates guests whose expiry has passed (the `expire-guests` job); returns how many.
-    pub async fn expire_guests(&self) -> Result<u64> {
-        let mut n = 0;
-        loop {
-            let ids = self.store.expire_guests(Millis::now(), 500).await?;
-            for id in &ids {
-                self.users.forget(*id);
-            }
-            n += ids.len() as u64;
-            if ids.len() < 500 {
-                return Ok(n);
-            }
-        }
     }
 }

@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Channels, Files, Health, Hub, Messages, Search};
+use enclave_app::{Accounts, Channels, Files, Health, Hub, Messages, Roles, Search};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -84,7 +84,8 @@ async fn security_headers(
 
 /// The application services the router serves.
 pub struct Deps {
-    pub accounts: Accounts,
+    pub accounts: Arc<Accounts>,
+    pub roles: Arc<Roles>,
     pub channels: Channels,
     pub messages: Messages,
     pub files: Arc<Files>,
@@ -95,7 +96,8 @@ pub struct Deps {
 
 /// What every handler can reach: the application services, explicitly.
 pub struct Services {
-    pub accounts: Accounts,
+    pub accounts: Arc<Accounts>,
+    pub roles: Arc<Roles>,
     pub channels: Channels,
     pub messages: Messages,
     pub files: Arc<Files>,
@@ -123,6 +125,7 @@ impl std::ops::Deref for AppState {
     tags(
         (name = "auth", description = "Login, sessions and tokens"),
         (name = "users", description = "The user directory and accounts"),
+        (name = "roles", description = "Custom roles, the roles accounts hold, and guest invitations (see docs/admin/roles.md)"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
         (name = "files", description = "Uploads, downloads and thumbnails of files shared in messages"),
@@ -154,7 +157,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, files, messages, search, system, users, ws};
+    use routes::{auth, channels, files, messages, roles, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -167,6 +170,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
+        .routes(routes!(roles::user_roles, roles::set_user_roles))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::update, roles::delete))
+        .routes(routes!(roles::invite_guest))
         .routes(routes!(channels::mine, channels::create))
         .routes(routes!(channels::browse))
         .routes(routes!(channels::get, channels::update))
@@ -249,6 +256,7 @@ fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn router(deps: Deps, config: HttpConfig) -> Router {
     let Deps {
         accounts,
+        roles,
         channels,
         messages,
         files,
@@ -267,6 +275,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
     };
     let state = AppState(Arc::new(Services {
         accounts,
+        roles,
         channels,
         messages,
         files,

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
+use enclave_app::jobs::{ExpireGuests, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
 use enclave_app::{
-    Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
+    Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Roles, Search, Store, UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
 
@@ -129,6 +129,7 @@ pub fn background_jobs(
         )),
         Arc::new(SweepFiles::new(files.clone())),
         Arc::new(SealPreviews::new(files.clone())),
+        Arc::new(ExpireGuests::new(store.clone())),
     ]
 }
 
@@ -192,8 +193,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     // One set of buckets for every door, so REST and WebSocket share a user's budget.
     let limits = Arc::new(UserLimits::new(config.rate_limit_config()));
-    let accounts = Accounts::new(store.clone(), config.auth_config(), limits.clone())
-        .context("setting up accounts")?;
+    let accounts = Arc::new(
+        Accounts::new(store.clone(), config.auth_config(), limits.clone())
+            .context("setting up accounts")?,
+    );
     let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await
@@ -226,6 +229,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let app = enclave_http::router(
         enclave_http::Deps {
+            roles: Arc::new(Roles::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                accounts.clone(),
+                config.guest_policy(),
+                limits.clone(),
+            )),
             accounts,
             channels: Channels::new(store.clone(), store.clone(), limits.clone()),
             messages: Messages::new(

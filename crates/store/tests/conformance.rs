@@ -56,6 +56,8 @@ fn new_user(username: &str) -> NewUser {
         is_admin: false,
         is_bot: false,
         actor_id: None,
+        is_guest: false,
+        guest_expires_at: None,
     }
 }
 
@@ -71,6 +73,7 @@ fn new_channel(kind: ChannelKind, name: &str, creator: UserId) -> NewChannel {
         topic: format!("about {name}"),
         purpose: String::new(),
         creator_id: creator,
+        announcement: false,
     }
 }
 

@@ -223,13 +223,7 @@ mod tests {
             lockout_window: Duration::from_secs(600),
             ..AuthConfig::default()
         };
-        Accounts::new(
-            store.clone(),
-            store,
-            config,
-            Arc::new(crate::UserLimits::off()),
-        )
-        .unwrap()
+        Accounts::new(store, config, Arc::new(crate::UserLimits::off())).unwrap()
     }
 
     async fn user(accounts: &Accounts, name: &str) -> User {

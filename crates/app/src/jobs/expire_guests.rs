@@ -5,20 +5,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use enclave_core::Millis;
+use enclave_store::RoleStore;
 use futures_util::future::BoxFuture;
 
 use super::{Job, JobCtx, JobReport};
-use crate::Roles;
 use crate::error::Result;
 
-/// Expires guests every minute.
+/// Guests deactivated per transaction.
+const BATCH: u32 = 500;
+
+/// Expires guests every minute. Credential caches forget them through the event feed
+/// (`tokens.revoked`, `user.updated`), on every node.
 pub struct ExpireGuests {
-    roles: Arc<Roles>,
+    store: Arc<dyn RoleStore>,
 }
 
 impl ExpireGuests {
-    pub fn new(roles: Arc<Roles>) -> Self {
-        ExpireGuests { roles }
+    pub fn new(store: Arc<dyn RoleStore>) -> Self {
+        ExpireGuests { store }
     }
 }
 
@@ -31,9 +36,16 @@ impl Job for ExpireGuests {
         Duration::from_secs(60)
     }
 
-    fn run<'a>(&'a self, _ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
+    fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
-            let n = self.roles.expire_guests().await?;
+            let mut n = 0u64;
+            loop {
+                let ids = self.store.expire_guests(Millis::now(), BATCH).await?;
+                n += ids.len() as u64;
+                if ids.len() < BATCH as usize || ctx.stopping() {
+                    break;
+                }
+            }
             Ok(JobReport {
                 n_items: n,
                 summary: format!("deactivated {n} expired guest(s)"),

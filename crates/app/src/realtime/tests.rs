@@ -60,6 +60,7 @@ async fn new_channel(store: &Arc<dyn Store>, name: &str, members: &[&Authed]) ->
             topic: String::new(),
             purpose: String::new(),
             creator_id: creator,
+            announcement: false,
         })
         .await
         .unwrap();

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod channels;
 pub mod files;
 pub mod messages;
+pub mod roles;
 pub mod search;
 pub mod system;
 pub mod users;
