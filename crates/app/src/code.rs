@@ -29,7 +29,6 @@ pub enum ErrorCode {
     MemberNotFound,
     TokenNotFound,
     FileNotFound,
-    RoleNotFound,
     FileTooLarge,
     QuotaExceeded,
     ImageTooLarge,
@@ -42,6 +41,7 @@ pub enum ErrorCode {
     ResyncRequired,
     Internal,
     Unavailable,
+    RoleNotFound,
 }
 
 /// One row of the table.

@@ -32,6 +32,7 @@ export type ErrorCode =
   | "resync_required" // The position is too old to replay; fetch state afresh.
   | "internal" // The server failed; the details are in its log.
   | "unavailable" // The server is shutting down or its database is unreachable.
+  | "role_not_found" // No such custom role.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -54,6 +55,7 @@ export type EventKind =
   | "user.created"
   | "user.updated"
   | "tokens.revoked"
+  | "roles.changed"
 ;
 /** The four kinds of conversation. */
 export type ChannelKind =
@@ -93,7 +95,15 @@ export type UserDto = { id: string, username: string, display_name: string,
 /**
  * Shown to the user themself and to administrators only.
  */
-email?: string, is_admin: boolean, is_bot: boolean, active: boolean, created_at: string, };
+email?: string, is_admin: boolean, is_bot: boolean, active: boolean, created_at: string,
+/**
+ * A guest: sees only the channels they were invited to and their members.
+ */
+is_guest: boolean,
+/**
+ * When a guest's access ends (RFC 3339); absent for everyone else.
+ */
+guest_expires_at?: string, };
 export type LoginRequest = {
 /**
  * Username or email address.
@@ -132,6 +142,71 @@ active?: boolean | null,
  * Grants or revokes administration (administrators only).
  */
 admin?: boolean | null, };
+/**
+ * A site permission, for the admin console's permission matrix.
+ */
+export type PermissionDto = {
+/**
+ * The stable name (`create_public_channels`, ...).
+ */
+name: string, description: string, };
+/**
+ * A role: built-in (`system_admin`, `member`, `guest`; fixed grants) or custom (decimal id).
+ */
+export type RoleDto = { id: string, name: string, description: string,
+/**
+ * The permission names the role grants.
+ */
+permissions: Array<string>, builtin: boolean, };
+export type RoleList = {
+/**
+ * Built-in roles first, then custom roles by id.
+ */
+roles: Array<RoleDto>,
+/**
+ * Every permission, in order: the columns of the permission matrix.
+ */
+permissions: Array<PermissionDto>, };
+export type CreateRoleRequest = {
+/**
+ * 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
+ */
+name: string,
+/**
+ * At most 500 characters.
+ */
+description?: string | null,
+/**
+ * Permission names; an unknown one refuses the request. Only permissions the caller holds.
+ */
+permissions: Array<string>, };
+export type UpdateRoleRequest = { name?: string | null, description?: string | null,
+/**
+ * Replaces the role's permissions.
+ */
+permissions?: Array<string> | null, };
+/**
+ * The roles an account holds.
+ */
+export type UserRolesDto = { user: UserDto,
+/**
+ * Role ids: `system_admin`, `member`, `guest`, or custom roles' decimal ids.
+ */
+roles: Array<string>, };
+export type SetUserRolesRequest = {
+/**
+ * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
+ */
+roles: Array<string>, };
+export type InviteGuestRequest = { username: string, password?: string | null, display_name?: string | null, email?: string | null,
+/**
+ * When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
+ */
+expires_at?: string | null,
+/**
+ * The channels the guest joins (1 to 50; channels the inviter may add people to).
+ */
+channel_ids: Array<WireId>, };
 export type UserListQuery = {
 /**
  * Substring of username or display name.
@@ -199,6 +274,11 @@ kind: ChannelKind, topic: string, purpose: string, creator_id: string | null, n_
  */
 last_seq: number, archived: boolean, archived_at: string | null, created_at: string, updated_at: string,
 /**
+ * An announcement channel: only channel admins and holders of the permission
+ * `post_in_announcement_channels` post; everyone else reads and reacts.
+ */
+announcement: boolean,
+/**
  * The viewer's role; absent when not a member.
  */
 role?: string, last_read_seq?: number, unread_count?: number, mention_count?: number,
@@ -211,12 +291,20 @@ export type CreateChannelRequest = { name: string,
 /**
  * `public` or `private`.
  */
-kind: 'public' | 'private', topic?: string | null, purpose?: string | null, };
+kind: 'public' | 'private', topic?: string | null, purpose?: string | null,
+/**
+ * An announcement channel (default `false`).
+ */
+announcement?: boolean | null, };
 export type UpdateChannelRequest = { name?: string | null, topic?: string | null, purpose?: string | null,
 /**
  * `true` archives, `false` unarchives.
  */
-archived?: boolean | null, };
+archived?: boolean | null,
+/**
+ * `true` makes it an announcement channel, `false` an ordinary one (channel admins).
+ */
+announcement?: boolean | null, };
 export type BrowseQueryParams = { q?: string,
 /**
  * Continue after this channel id.
