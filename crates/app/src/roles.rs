@@ -208,14 +208,14 @@ impl Roles {
 
     /// The roles an account holds: one's own, or anyone's for those who may see roles.
     pub async fn of_user(&self, actor: &Actor, user_id: UserId) -> Result<HeldRoles> {
-        if user_id != actor.user_id {
-            permissions::check_view_roles(actor)?;
-        }
         let user = self
             .accounts
             .user(user_id)
             .await?
             .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
+        if user_id != actor.user_id {
+            permissions::check_view_roles(actor)?;
+        }
         let custom = self.store.user_roles(user_id).await?;
         Ok(held(user, custom))
     }

@@ -26,7 +26,7 @@ use reqwest::{Method, StatusCode};
 
 /// One route of `enclave_http::api_routes()`, with a path template and a valid body.
 ///
-/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`.
+/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`, `{role}`.
 struct Route {
     method: Method,
     path: &'static str,
@@ -69,6 +69,36 @@ fn protected_routes() -> Vec<Route> {
             Method::PATCH,
             "/api/v1/users/{user}",
             Some(|_| json!({ "display_name": "Renamed" })),
+        ),
+        route(Method::GET, "/api/v1/users/{user}/roles", None),
+        route(
+            Method::PUT,
+            "/api/v1/users/{user}/roles",
+            Some(|_| json!({ "roles": ["member"] })),
+        ),
+        route(Method::GET, "/api/v1/admin/roles", None),
+        route(
+            Method::POST,
+            "/api/v1/admin/roles",
+            Some(|i| json!({ "name": i.new_name, "permissions": ["upload_files"] })),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/admin/roles/{role}",
+            Some(|_| json!({ "description": "changed" })),
+        ),
+        route(Method::DELETE, "/api/v1/admin/roles/{role}", None),
+        route(
+            Method::POST,
+            "/api/v1/admin/guests",
+            Some(|i| {
+                json!({
+                    "username": i.new_name,
+                    "password": USER_PASSWORD,
+                    "expires_at": "2099-01-01T00:00:00Z",
+                    "channel_ids": [i.public],
+                })
+            }),
         ),
         route(Method::GET, "/api/v1/channels", None),
         route(
@@ -166,6 +196,10 @@ struct Ids {
     new_name: String,
     /// An image shared in the channel.
     file: String,
+    /// A custom role.
+    role: String,
+    /// A public channel (guests are invited into it).
+    public: String,
 }
 
 impl Route {
@@ -177,6 +211,7 @@ impl Route {
             .replace("{token}", &ids.token)
             .replace("{emoji}", &encode_segment(&ids.emoji))
             .replace("{file}", &ids.file)
+            .replace("{role}", &ids.role)
     }
 
     fn name(&self) -> String {
@@ -251,6 +286,8 @@ struct World {
     public_file: String,
     /// False once a test deactivates the member (their views are then left out of snapshots).
     member_active: bool,
+    /// A custom role made by the administrator.
+    role: String,
 }
 
 impl World {
@@ -347,6 +384,15 @@ impl World {
         }
         let public_file = files.pop().unwrap();
         let private_file = files.pop().unwrap();
+        let (status, role) = server
+            .post(
+                Some(&admin),
+                "/api/v1/admin/roles",
+                Some(json!({ "name": unique_name("authz role"), "permissions": ["upload_files"] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{role}");
+        let role = s(&role, "id");
         World {
             owner,
             member,
@@ -361,6 +407,7 @@ impl World {
             private_file,
             public_file,
             member_active: true,
+            role,
         }
     }
 
@@ -375,6 +422,8 @@ impl World {
             invitee: self.stranger.id.clone(),
             new_name: unique_name("never"),
             file: self.private_file.clone(),
+            role: self.role.clone(),
+            public: self.public.clone(),
         }
     }
 
@@ -552,6 +601,7 @@ async fn the_route_table_covers_the_whole_api() {
         .replace("{user}", "{id}")
         .replace("{token}", "{id}")
         .replace("{file}", "{id}")
+        .replace("{role}", "{id}")
     };
     let mut tabled = BTreeSet::new();
     for r in protected_routes() {
@@ -1110,7 +1160,10 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
     for r in routes.into_iter().filter(|r| r.body.is_some()) {
         // The owner (the administrator, to create users) may do each of these, so only the
         // body can be at fault.
-        let owner = if r.path == "/api/v1/users" {
+        let owner = if r.path == "/api/v1/users"
+            || r.path.starts_with("/api/v1/admin/")
+            || r.path.ends_with("/roles")
+        {
             &admin
         } else {
             &owner
@@ -1266,6 +1319,7 @@ async fn unknown_and_malformed_ids_are_404() {
             ),
             ("{token}", "token_not_found"),
             ("{file}", "file_not_found"),
+            ("{role}", "role_not_found"),
         ] {
             if !r.path.contains(placeholder) {
                 continue;
@@ -1277,6 +1331,7 @@ async fn unknown_and_malformed_ids_are_404() {
                     "{message}" => bad_ids.message = bad.into(),
                     "{user}" => bad_ids.user = bad.into(),
                     "{file}" => bad_ids.file = bad.into(),
+                    "{role}" => bad_ids.role = bad.into(),
                     _ => bad_ids.token = bad.into(),
                 }
                 let got = send(&server, &r, &bad_ids, &[("authorization", &owner)]).await;

@@ -10,6 +10,8 @@ import { t, tn } from '../i18n';
 import { Modal, Spinner, UserAvatar, useStore } from './common';
 import { ChevronLeft, Hash, Plus, Search } from './icons';
 import { ConnectionBanner } from './Conversation';
+import { RolesTab } from './admin/Roles';
+import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 
 function CreateUser({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({ username: '', display_name: '', email: '', password: '', admin: false });
@@ -121,6 +123,8 @@ function UsersTab() {
   const [list, setList] = useState<User[] | null>(null);
   const [creating, setCreating] = useState(false);
   const [resetting, setResetting] = useState<User | null>(null);
+  const [inviting, setInviting] = useState(false);
+  const [editingRoles, setEditingRoles] = useState<User | null>(null);
   const load = () =>
     api.users({ q: q.trim() || undefined, limit: 200, include_inactive: true }).then((l) => {
       setList(l);
@@ -148,6 +152,9 @@ function UsersTab() {
         </div>
         <button class="btn btn-primary" onClick={() => setCreating(true)}>
           <Plus size={16} /> {t('admin.createUser')}
+        </button>
+        <button class="btn" onClick={() => setInviting(true)}>
+          <Plus size={16} /> {t('guest.invite')}
         </button>
       </div>
       {!list ? (
@@ -178,7 +185,20 @@ function UsersTab() {
                     </div>
                   </td>
                   <td class="hide-sm">{u.email ?? '—'}</td>
-                  <td>{u.is_admin ? <span class="tag">{t('user.admin')}</span> : u.is_bot ? <span class="tag">{t('user.bot')}</span> : t('admin.member')}</td>
+                  <td>
+                    {u.is_guest ? (
+                      <>
+                        <GuestBadge user={u} />
+                        {u.guest_expires_at && <span class="muted small"> {t('guest.until', { date: formatDate(u.guest_expires_at) })}</span>}
+                      </>
+                    ) : u.is_admin ? (
+                      <span class="tag">{t('user.admin')}</span>
+                    ) : u.is_bot ? (
+                      <span class="tag">{t('user.bot')}</span>
+                    ) : (
+                      t('admin.member')
+                    )}
+                  </td>
                   <td>
                     <span class={cls('status-pill', u.active ? 'ok' : 'off')}>{u.active ? t('admin.active') : t('user.inactive')}</span>
                   </td>
@@ -188,6 +208,9 @@ function UsersTab() {
                       <>
                         <button class="btn btn-sm" onClick={() => setResetting(u)}>
                           {t('admin.resetPassword')}
+                        </button>
+                        <button class="btn btn-sm" onClick={() => setEditingRoles(u)}>
+                          {t('roles.edit')}
                         </button>
                         <button class="btn btn-sm" onClick={() => void update(u, { admin: !u.is_admin })}>
                           {u.is_admin ? t('admin.revokeAdmin') : t('admin.grantAdmin')}
@@ -233,6 +256,23 @@ function UsersTab() {
         />
       )}
       {resetting && <ResetPassword user={resetting} onDone={() => setResetting(null)} />}
+      {inviting && (
+        <InviteGuest
+          onDone={() => {
+            setInviting(false);
+            void load();
+          }}
+        />
+      )}
+      {editingRoles && (
+        <UserRoles
+          user={editingRoles}
+          onDone={() => {
+            setEditingRoles(null);
+            void load();
+          }}
+        />
+      )}
     </div>
   );
 }
@@ -317,7 +357,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'roles'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -341,10 +381,13 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'channels'} class={cls('tab', tab === 'channels' && 'on')} onClick={() => setTab('channels')}>
             {t('sidebar.channels')}
           </button>
+          <button role="tab" aria-selected={tab === 'roles'} class={cls('tab', tab === 'roles' && 'on')} onClick={() => setTab('roles')}>
+            {t('roles.title')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
-      <div class="admin-body">{tab === 'users' ? <UsersTab /> : <ChannelsTab />}</div>
+      <div class="admin-body">{tab === 'users' ? <UsersTab /> : tab === 'roles' ? <RolesTab /> : <ChannelsTab />}</div>
     </section>
   );
 }
