@@ -95,7 +95,7 @@ fn protected_routes() -> Vec<Route> {
                 json!({
                     "username": i.new_name,
                     "password": USER_PASSWORD,
-                    "expires_at": "2099-01-01T00:00:00Z",
+                    "expires_at": common::rfc3339_in(30 * 86_400),
                     "channel_ids": [i.public],
                 })
             }),

@@ -19,7 +19,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Method, StatusCode, TestServer, USER_PASSWORD, Value, json, unique_name};
+use common::{
+    ADMIN_PASSWORD, ADMIN_USER, Method, StatusCode, TestServer, USER_PASSWORD, Value, json,
+    rfc3339_in, unique_name,
+};
 
 /// The actors whose outcomes each case lists, in column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +37,7 @@ enum Who {
 const COLUMNS: [Who; 5] = [Who::Admin, Who::With, Who::Without, Who::Member, Who::Guest];
 
 /// The fixtures a case's path and body are filled from, made fresh for each actor.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Fx {
     /// A public channel made by the administrator (its owner), with the actor as a member.
     channel: String,
@@ -152,7 +155,7 @@ fn cases() -> Vec<Case> {
                 json!({
                     "username": f.new_name,
                     "password": USER_PASSWORD,
-                    "expires_at": "2099-01-01T00:00:00Z",
+                    "expires_at": rfc3339_in(30 * 86_400),
                     "channel_ids": [f.channel],
                 })
             }),
@@ -413,7 +416,14 @@ impl Actors {
     /// The actor of a column; a guest is invited into `channel` for the case.
     async fn actor(&self, server: &TestServer, who: Who, channel: &str) -> Actor {
         let a = match who {
-            Who::Admin => return self.admin.clone(),
+            Who::Admin => {
+                // A session of its own: the shared one makes the fixtures.
+                let token = server.login_token(ADMIN_USER, ADMIN_PASSWORD).await;
+                return Actor {
+                    token,
+                    ..self.admin.clone()
+                };
+            }
             Who::With => &self.with,
             Who::Without => &self.without,
             Who::Member => &self.member,
@@ -442,7 +452,7 @@ async fn invite_guest(server: &TestServer, admin: &str, channel: &str) -> Actor 
             Some(json!({
                 "username": name,
                 "password": USER_PASSWORD,
-                "expires_at": "2099-01-01T00:00:00Z",
+                "expires_at": rfc3339_in(30 * 86_400),
                 "channel_ids": [channel],
             })),
         )
@@ -509,20 +519,30 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
         ok("making an announcement channel", &got);
         assert_eq!(got.1["announcement"], true);
     }
-    let got = server
-        .post(
-            Some(&actor.token),
-            "/api/v1/users/me/tokens",
-            Some(json!({ "name": "pm" })),
-        )
-        .await;
-    ok("a token", &got);
-    let token = got.1["token"]["id"]
-        .as_str()
-        .or_else(|| got.1["id"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let role = new_role(server, admin, &["upload_files"]).await;
+    // Personal access tokens are limited in number: made only for the case that deletes one.
+    let token = if c.path.contains("{token}") {
+        let got = server
+            .post(
+                Some(&actor.token),
+                "/api/v1/users/me/tokens",
+                Some(json!({ "name": "pm" })),
+            )
+            .await;
+        ok("a token", &got);
+        got.1["token"]["id"]
+            .as_str()
+            .or_else(|| got.1["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        String::new()
+    };
+    // Roles are limited in number: made only for the cases that use one.
+    let role = if c.path.contains("{role}") {
+        new_role(server, admin, &["upload_files"]).await
+    } else {
+        String::new()
+    };
     let fx = Fx {
         channel,
         message,
@@ -588,7 +608,17 @@ async fn run_matrix(server: &TestServer) {
             }
         }
         // A deactivated user's session and no credentials at all: 401 on every route.
-        let fx = Fx::default();
+        let one = "1".to_owned();
+        let fx = Fx {
+            channel: one.clone(),
+            message: one.clone(),
+            user: one.clone(),
+            stranger: one.clone(),
+            token: one.clone(),
+            file: one.clone(),
+            role: one.clone(),
+            new_name: unique_name("pmnew"),
+        };
         for (what, token) in [
             ("deactivated", Some(actors.deactivated.as_str())),
             ("stranger", None),
@@ -876,13 +906,7 @@ async fn refused_role_changes_change_nothing_and_guests_see_only_their_channels(
         .get(Some(&guest.token), "/api/v1/users/me", None)
         .await;
     assert_eq!(me["is_guest"], true);
-    assert!(
-        me["guest_expires_at"]
-            .as_str()
-            .unwrap()
-            .starts_with("2099-01-01"),
-        "{me}"
-    );
+    assert!(me["guest_expires_at"].as_str().is_some(), "{me}");
 
     // An expiring guest: once the date passes, the session stops working and signing in fails.
     let name = unique_name("pmshort");
@@ -908,30 +932,4 @@ async fn refused_role_changes_change_nothing_and_guests_see_only_their_channels(
         StatusCode::UNAUTHORIZED,
         "an expired guest cannot sign in"
     );
-}
-
-/// The time `secs` seconds from now, as RFC 3339 UTC.
-fn rfc3339_in(secs: u64) -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + secs;
-    let (days, rem) = (i64::try_from(t / 86_400).unwrap(), t % 86_400);
-    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
