@@ -1093,6 +1093,30 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"admin": 1}"#,
             r#"{"email": ["a@b.c"]}"#,
         ],
+        "/api/v1/users/{user}/roles" => &[
+            r#"{}"#,
+            r#"{"roles": "member"}"#,
+            r#"{"roles": [5]}"#,
+            r#"{"roles": null}"#,
+        ],
+        "/api/v1/admin/roles" => &[
+            r#"{}"#,
+            r#"{"name": "zz-never-made"}"#,
+            r#"{"name": 5, "permissions": []}"#,
+            r#"{"name": "zz-never-made", "permissions": "upload_files"}"#,
+        ],
+        "/api/v1/admin/roles/{role}" => &[
+            r#"{"name": 5}"#,
+            r#"{"permissions": "upload_files"}"#,
+            r#"{"description": []}"#,
+            r#"{"permissions": [1]}"#,
+        ],
+        "/api/v1/admin/guests" => &[
+            r#"{}"#,
+            r#"{"username": "zz-never-made"}"#,
+            r#"{"username": "zz-never-made", "channel_ids": "1"}"#,
+            r#"{"username": 5, "channel_ids": []}"#,
+        ],
         "/api/v1/channels" => &[
             r#"{}"#,
             r#"{"name": "zz-never-made"}"#,

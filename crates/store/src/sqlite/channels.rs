@@ -222,7 +222,7 @@ pub(super) fn load_ctx(
     let row = stmt
         .query_row([id.0, actor.0], |r| {
             let ch = rows::channel_at(r, 0)?;
-            let m = match r.get::<_, Option<i64>>(11)? {
+            let m = match r.get::<_, Option<i64>>(rows::N_CHANNEL_COLS)? {
                 Some(_) => Some(rows::member_at(r, rows::N_CHANNEL_COLS)?),
                 None => None,
             };
