@@ -481,14 +481,15 @@ mod tests {
         assert!(
             users
                 .sqlite_select(2)
-                .contains(", status_text, dnd FROM users")
+                .contains(", status_text, dnd, 0 AS is_guest, NULL AS guest_expires_at, 1 AS member_role FROM users")
         );
         // Every table of the SQLite schema is copied.
         let schema = concat!(
             include_str!("../sqlite/schema.sql"),
             include_str!("../sqlite/schema_2.sql"),
             include_str!("../sqlite/schema_3.sql"),
-            include_str!("../sqlite/schema_4.sql")
+            include_str!("../sqlite/schema_4.sql"),
+            include_str!("../sqlite/schema_9.sql")
         );
         let created = schema.matches("CREATE TABLE ").count();
         assert_eq!(created, TABLES.len());
@@ -508,6 +509,10 @@ mod tests {
             .expect("schema 4");
         conn.execute_batch(include_str!("../sqlite/schema_5.sql"))
             .expect("schema 5");
+        conn.execute_batch(include_str!("../sqlite/schema_6.sql"))
+            .expect("schema 6");
+        conn.execute_batch(include_str!("../sqlite/schema_9.sql"))
+            .expect("schema 9");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
