@@ -686,6 +686,45 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await M.context().close();
   });
 
+  await step('roles: an admin makes a custom role and invites a guest, who sees only their channel', async () => {
+    const M = await newPage();
+    await login(M, base, 'admin');
+    await M.locator('.sidebar a[href="/admin"]').click();
+    await M.locator('.admin .tab', { hasText: 'Roles' }).click();
+    await M.locator('.admin input[aria-label="New role name"]').fill('Announcers');
+    await M.locator('.admin button', { hasText: 'Create role' }).click();
+    const row = M.locator('.permission-matrix tr[data-role="Announcers"]');
+    await visible(row);
+    if (!(await row.locator('input[data-perm="upload_files"]').isEnabled())) throw new Error('a custom role is read-only');
+    const builtin = M.locator('.permission-matrix tr[data-role="Guest"] input[data-perm="upload_files"]');
+    if (await builtin.isEnabled()) throw new Error('a built-in role is editable');
+    await row.locator('input[data-perm="post_in_announcement_channels"]').check();
+    await until('the role saved', async () =>
+      (await admin.get('/admin/roles')).roles.some(
+        (r) => r.name === 'Announcers' && r.permissions.includes('post_in_announcement_channels'),
+      ),
+    );
+    await M.locator('.admin .tab', { hasText: 'Users' }).click();
+    await M.locator('.admin button', { hasText: 'Invite guest' }).click();
+    const form = M.locator('.modal form');
+    await form.locator('input[name="guest-username"]').fill('vendor');
+    await form.locator('input[name="guest-password"]').fill(PASSWORD);
+    await form.locator('input[data-channel="random"]').check();
+    await form.locator('button[type="submit"]').click();
+    await visible(M.locator('.table tr[data-username="vendor"] .tag-guest'));
+    await M.context().close();
+
+    const G = await newPage();
+    await login(G, base, 'vendor');
+    await visible(sideItem(G, random.id));
+    if (await count(sideItem(G, general.id))) throw new Error('the guest sees #general');
+    const status = await G.evaluate((id) => fetch(`/api/v1/channels/${id}`).then((r) => r.status), general.id);
+    if (status !== 404) throw new Error(`#general for the guest: ${status}`);
+    const dir = await G.evaluate(() => fetch('/api/v1/users').then((r) => r.status));
+    if (dir !== 403) throw new Error(`the directory for the guest: ${dir}`);
+    await G.context().close();
+  });
+
   await step('no Content-Security-Policy violations', async () => {
     if (cspViolations.length) throw new Error(cspViolations.join('\n'));
   });

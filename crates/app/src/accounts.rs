@@ -15,7 +15,10 @@ use enclave_core::{
     Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
     validate,
 };
-use enclave_store::{AccountStore, NewToken, NewUser, Store, ThrottleStore, UserPatch, UserQuery};
+use enclave_store::{
+    AccountStore, ChannelStore, NewToken, NewUser, RoleStore, Store, ThrottleStore, UserPatch,
+    UserQuery,
+};
 use sha2::{Digest, Sha256};
 
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
@@ -70,11 +73,14 @@ pub enum Credential {
 pub struct Authed {
     pub user: User,
     pub credential: Credential,
+    /// The actor, with the permissions of every role the account holds (built-in and custom),
+    /// resolved when the credential was.
+    pub actor: Actor,
 }
 
 impl Authed {
     pub fn actor(&self) -> Actor {
-        Actor::for_user(&self.user)
+        self.actor
     }
     pub fn token_id(&self) -> TokenId {
         match self.credential {
@@ -92,6 +98,9 @@ pub struct CreateUser {
     pub email: Option<String>,
     pub is_admin: bool,
     pub is_bot: bool,
+    /// A guest account (made through `Roles::invite_guest`, which checks the policy).
+    pub is_guest: bool,
+    pub guest_expires_at: Option<Millis>,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -147,6 +156,10 @@ impl AuthCache {
 /// The accounts service.
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
+    /// The custom roles an account holds, for its actor's permissions.
+    roles: Arc<dyn RoleStore>,
+    /// Which channels accounts share, for who may see whom.
+    channels: Arc<dyn ChannelStore>,
     config: AuthConfig,
     /// The sign-in throttle's counters (shared by every node through the database).
     throttles: Arc<dyn ThrottleStore>,
@@ -183,6 +196,8 @@ impl Accounts {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
             throttles: store.clone(),
+            roles: store.clone(),
+            channels: store.clone(),
             store,
             attempts: throttle::KeyLocks::default(),
             config,
@@ -219,8 +234,13 @@ impl Accounts {
                 match rx.recv().await {
                     Ok(batch) => {
                         for e in batch.iter() {
-                            if matches!(e.kind, EventKind::TokensRevoked | EventKind::UserUpdated)
-                                && let Some(u) = e.user_id
+                            if e.kind == EventKind::RolesChanged {
+                                // A role's grants changed: every holder's actor is stale.
+                                cache.entries.lock().clear();
+                            } else if matches!(
+                                e.kind,
+                                EventKind::TokensRevoked | EventKind::UserUpdated
+                            ) && let Some(u) = e.user_id
                             {
                                 cache.forget_user(u);
                             }
@@ -305,7 +325,7 @@ impl Accounts {
         let Some((info, user)) = self.store.token_by_hash(hash, now).await? else {
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
-        if !user.active {
+        if !user.active || enclave_core::roles::guest_expired(&user, now) {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
         let stale = info
@@ -323,9 +343,37 @@ impl Accounts {
             TokenKind::Session => Credential::Session(info.id),
             TokenKind::PersonalAccess => Credential::PersonalAccess(info.id),
         };
-        let authed = Authed { user, credential };
-        self.cache.put(hash, authed.clone(), info.expires_at);
+        let custom = if user.is_guest {
+            Vec::new()
+        } else {
+            self.roles.user_roles(user.id).await?
+        };
+        let actor = Actor::for_user_with_roles(&user, &custom);
+        // A guest's credential is trusted no longer than the guest's access lasts.
+        let expires = match (
+            info.expires_at,
+            user.guest_expires_at.filter(|_| user.is_guest),
+        ) {
+            (Some(a), Some(b)) => Some(Millis(a.0.min(b.0))),
+            (a, b) => a.or(b),
+        };
+        let authed = Authed {
+            user,
+            credential,
+            actor,
+        };
+        self.cache.put(hash, authed.clone(), expires);
         Ok(authed)
+    }
+
+    /// Forgets the cached credentials of the account (its roles changed).
+    pub fn forget(&self, user: UserId) {
+        self.cache.forget_user(user);
+    }
+
+    /// Forgets every cached credential (a role's grants changed).
+    pub fn forget_all(&self) {
+        self.cache.entries.lock().clear();
     }
 
     /// Ends the session (or revokes the token) the request was made with.
@@ -467,6 +515,8 @@ impl Accounts {
                 is_admin: input.is_admin,
                 is_bot: input.is_bot,
                 actor_id: actor.map(|a| a.user_id),
+                is_guest: input.is_guest,
+                guest_expires_at: input.guest_expires_at,
             })
             .await?;
         tracing::info!(user_id = %user.id, username = %user.username, admin = user.is_admin, "user created");
@@ -493,15 +543,33 @@ impl Accounts {
         Ok(user)
     }
 
-    pub async fn user(&self, _actor: &Actor, id: UserId) -> Result<User> {
-        self.store
+    /// One account: anyone's for those who may browse the directory; for guests only their own
+    /// and those of people they share a channel with (others are "not found").
+    pub async fn user(&self, actor: &Actor, id: UserId) -> Result<User> {
+        let user = self
+            .store
             .user(id)
             .await?
-            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))?;
+        if !permissions::sees_user(actor, id, false) {
+            let shares = self.shares_channel(actor.user_id, id).await?;
+            if !permissions::sees_user(actor, id, shares) {
+                return Err(Error::Domain(DomainError::NotFound(Entity::User)));
+            }
+        }
+        Ok(user)
     }
 
-    /// The directory; only administrators see deactivated accounts.
+    /// Whether two accounts are members of a common channel.
+    async fn shares_channel(&self, a: UserId, b: UserId) -> Result<bool> {
+        let mine = self.channels.channel_ids_of(a).await?;
+        let theirs = self.channels.channel_ids_of(b).await?;
+        Ok(theirs.iter().any(|c| mine.contains(c)))
+    }
+
+    /// The directory (not for guests); only administrators see deactivated accounts.
     pub async fn list_users(&self, actor: &Actor, mut query: UserQuery) -> Result<Vec<User>> {
+        permissions::check_browse_directory(actor)?;
         query.include_inactive &= permissions::sees_deactivated_users(actor);
         if let Some(t) = &query.text
             && t.chars().count() > 64

@@ -24,6 +24,9 @@ pub struct ChannelInput {
     pub kind: ChannelKind,
     pub topic: Option<String>,
     pub purpose: Option<String>,
+    /// An announcement channel: only channel admins and holders of
+    /// `post_in_announcement_channels` post.
+    pub announcement: bool,
 }
 
 /// Changes to a channel; `None` leaves a field alone.
@@ -33,6 +36,8 @@ pub struct ChannelUpdate {
     pub topic: Option<String>,
     pub purpose: Option<String>,
     pub archived: Option<bool>,
+    /// Make it an announcement channel, or an ordinary one (channel admins).
+    pub announcement: Option<bool>,
 }
 
 /// The channels service.
@@ -86,6 +91,7 @@ impl Channels {
                 "use /dms to open a direct conversation",
             )));
         }
+        permissions::check_create_channel(actor, input.kind)?;
         let name = validate::channel_name(&input.name)?;
         let topic = validate::topic("topic", input.topic.as_deref().unwrap_or(""))?;
         let purpose = validate::topic("purpose", input.purpose.as_deref().unwrap_or(""))?;
@@ -98,6 +104,7 @@ impl Channels {
                 topic,
                 purpose,
                 creator_id: actor.user_id,
+                announcement: input.announcement,
             })
             .await?;
         tracing::info!(channel_id = %channel.id, kind = channel.kind.as_str(), "channel created");
@@ -121,6 +128,22 @@ impl Channels {
         let users = self.accounts.users_by_ids(&ids).await?;
         if users.len() != ids.len() || users.iter().any(|u| !u.active) {
             return Err(Error::Domain(DomainError::NotFound(Entity::User)));
+        }
+        if !actor.may(enclave_core::SitePermission::MessageAnyone) {
+            let mine = self.store.channel_ids_of(actor.user_id).await?;
+            let mut all_share = true;
+            for other in ids.iter().filter(|u| **u != actor.user_id) {
+                let theirs = self.store.channel_ids_of(*other).await?;
+                if !theirs.iter().any(|c| mine.contains(c)) {
+                    all_share = false;
+                    break;
+                }
+            }
+            // Someone the actor may not see is "not found", like an unknown account.
+            if !all_share {
+                permissions::check_open_direct(actor, false)
+                    .map_err(|_| DomainError::NotFound(Entity::User))?;
+            }
         }
         let (channel, _created) = self.store.open_direct(actor.user_id, ids).await?;
         self.store
@@ -150,7 +173,12 @@ impl Channels {
     }
 
     /// The public channel directory.
-    pub async fn browse(&self, _actor: &Actor, query: BrowseQuery) -> Result<Vec<Channel>> {
+    pub async fn browse(&self, actor: &Actor, query: BrowseQuery) -> Result<Vec<Channel>> {
+        if !actor.may(enclave_core::SitePermission::JoinPublicChannels) {
+            return Err(Error::Domain(DomainError::Forbidden(
+                "you may not browse public channels",
+            )));
+        }
         if query.text.as_ref().is_some_and(|t| t.chars().count() > 64) {
             return Err(Error::Domain(DomainError::invalid(
                 "q",
@@ -181,6 +209,11 @@ impl Channels {
         if let Some(p) = &update.purpose {
             patch.purpose = Some(validate::topic("purpose", p)?);
             actions.push(Action::SetTopic);
+        }
+        if let Some(a) = update.announcement {
+            patch.announcement = Some(a);
+            // Who may post is the moderators' decision, like the channel's name.
+            actions.push(Action::Rename);
         }
         if let Some(a) = update.archived {
             patch.archived = Some(a);
@@ -254,6 +287,12 @@ impl Channels {
         user_id: UserId,
     ) -> Result<(Membership, bool)> {
         self.limits.check(actor, Kind::Write)?;
+        let target = self
+            .accounts
+            .user(user_id)
+            .await?
+            .ok_or(DomainError::NotFound(Entity::User))?;
+        permissions::check_add_account(actor, target.is_guest)?;
         let (m, added) = self
             .store
             .add_member(

@@ -41,6 +41,7 @@ pub enum ErrorCode {
     ResyncRequired,
     Internal,
     Unavailable,
+    RoleNotFound,
 }
 
 /// One row of the table.
@@ -64,7 +65,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -92,6 +93,7 @@ impl ErrorCode {
         ErrorCode::ResyncRequired,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::RoleNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -160,6 +162,7 @@ impl ErrorCode {
                 false,
                 "No such file, or not one this user may read.",
             ),
+            ErrorCode::RoleNotFound => row("role_not_found", false, "No such custom role."),
             ErrorCode::FileTooLarge => row(
                 "file_too_large",
                 false,
@@ -258,6 +261,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Member => ErrorCode::MemberNotFound,
             Entity::Token => ErrorCode::TokenNotFound,
             Entity::File => ErrorCode::FileNotFound,
+            Entity::Role => ErrorCode::RoleNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,

@@ -256,6 +256,7 @@ impl Files {
         S: Stream<Item = std::result::Result<Bytes, BodyError>> + Send + Unpin,
     {
         self.limits.check(actor, Kind::Upload)?;
+        enclave_core::permissions::check_upload(actor)?;
         enclave_core::validate::upload_name(name)?;
         if let Some(len) = declared_len {
             enclave_core::validate::upload_size(len)?;
@@ -756,6 +757,8 @@ mod tests {
                 is_admin: false,
                 is_bot: false,
                 actor_id: None,
+                is_guest: false,
+                guest_expires_at: None,
             })
             .await
             .unwrap();

@@ -23,6 +23,7 @@ pub mod jobs;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;
+mod roles;
 mod search;
 
 pub use accounts::{
@@ -41,6 +42,7 @@ pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use messages::{Messages, PostInput};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
+pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 
 use enclave_core::{Error as DomainError, permissions};

@@ -148,7 +148,10 @@ impl Search {
         if !(1..=MAX_SEARCH_LIMIT).contains(&limit) {
             return Err(DomainError::invalid("limit", "must be 1 to 100").into());
         }
-        Ok(self.store.search_channels(actor.user_id, q, limit).await?)
+        let mut found = self.store.search_channels(actor.user_id, q, limit).await?;
+        // Public channels one is not in are found only by those who may see them (not guests).
+        found.retain(|(ch, member)| *member || enclave_core::permissions::can_see(actor, ch, None));
+        Ok(found)
     }
 
     /// Rebuilds the search index for up to `limit` messages after `after` (operator command;

@@ -33,10 +33,13 @@ pub enum EventKind {
     /// Some of a user's sessions or tokens were revoked (logout, deactivation, password
     /// reset); caches of credentials must forget them and sockets opened with them close.
     TokensRevoked,
+    /// A custom role was created, changed or deleted: caches of actors must forget everyone
+    /// (the effective permissions of its holders may have changed).
+    RolesChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::MessageCreated,
         EventKind::MessageEdited,
         EventKind::MessageDeleted,
@@ -56,6 +59,7 @@ impl EventKind {
         EventKind::UserCreated,
         EventKind::UserUpdated,
         EventKind::TokensRevoked,
+        EventKind::RolesChanged,
     ];
 
     /// The `noun.verb` name used on every wire and in the store.
@@ -80,6 +84,7 @@ impl EventKind {
             EventKind::UserCreated => "user.created",
             EventKind::UserUpdated => "user.updated",
             EventKind::TokensRevoked => "tokens.revoked",
+            EventKind::RolesChanged => "roles.changed",
         }
     }
 
@@ -183,7 +188,7 @@ impl Event {
     /// Who may see this event.
     pub fn audience(&self) -> Audience {
         match (self.kind, self.channel_id, self.user_id) {
-            (EventKind::TokensRevoked, _, _) => Audience::Nobody,
+            (EventKind::TokensRevoked | EventKind::RolesChanged, _, _) => Audience::Nobody,
             (EventKind::ReadUpdated, _, Some(u)) => Audience::User(u),
             (EventKind::UserCreated | EventKind::UserUpdated, _, _) => Audience::Everyone,
             (
@@ -267,6 +272,7 @@ mod tests {
             (K::UserUpdated, false, [true, true, true]),
             (K::TokensRevoked, false, [false, false, false]),
             (K::TokensRevoked, true, [false, false, false]),
+            (K::RolesChanged, false, [false, false, false]),
             // An event naming only a user reaches that user; one naming nothing, everyone.
             (K::MessageCreated, false, [false, true, false]),
         ];

@@ -49,6 +49,10 @@ id_type!(
     TokenId
 );
 id_type!(
+    /// A custom site role.
+    RoleId
+);
+id_type!(
     /// An uploaded file.
     FileId
 );

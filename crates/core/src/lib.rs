@@ -25,7 +25,7 @@ pub mod validate;
 
 pub use error::{Entity, Error};
 pub use event::{Audience, Event, EventKind, NewEvent};
-pub use ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};
+pub use ids::{ChannelId, FileId, MessageId, Millis, RoleId, TokenId, UserId};
 pub use model::*;
-pub use permissions::{Action, Actor, SitePermission};
-pub use roles::{Role, RoleSet};
+pub use permissions::{Action, Actor, PermissionSet, SitePermission};
+pub use roles::{CustomRole, GuestPolicy, Role, RoleSet};

@@ -22,6 +22,15 @@ pub struct User {
     pub dnd: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// A guest: invited into named channels only; holds the guest role and nothing else.
+    pub is_guest: bool,
+    /// When a guest's access ends (they cannot sign in after it, their sessions stop working,
+    /// and a job deactivates them). `None` for everyone else (and guests without expiry where
+    /// the policy allows it).
+    pub guest_expires_at: Option<Millis>,
+    /// Whether the account holds the built-in member role (every account but guests, unless an
+    /// administrator removed it to give custom roles alone).
+    pub member_role: bool,
 }
 
 /// Whether a user is reachable now, derived from their connections.
@@ -133,6 +142,9 @@ pub struct Channel {
     pub archived_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// An announcement channel: only channel admins and holders of
+    /// `SitePermission::PostInAnnouncementChannels` post; everyone else reads and reacts.
+    pub announcement: bool,
 }
 
 impl Channel {

@@ -25,23 +25,56 @@
 use crate::error::{Entity, Error};
 use crate::ids::UserId;
 use crate::model::{Channel, ChannelKind, ChannelRole, Membership, User};
-use crate::roles::{Role, RoleSet, roles_of};
+use crate::roles::{CustomRole, Role, RoleSet, roles_of};
 
-/// The authenticated user on whose behalf a door acts, with the site roles they hold.
+/// The authenticated user on whose behalf a door acts, with the site roles they hold and the
+/// effective set of site permissions those roles (built-in and custom) grant.
+///
+/// The permission set is resolved once, where the actor is built (the credential cache of the
+/// application, from the account and its custom roles: [`Actor::for_user_with_roles`]); every
+/// rule then asks [`Actor::may`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: UserId,
     pub roles: RoleSet,
+    /// What the actor may do site-wide: the union of the grants of `roles` and of the custom
+    /// roles the account holds.
+    pub permissions: PermissionSet,
 }
 
 impl Actor {
+    /// An actor holding only built-in roles: its permissions are their fixed grants.
     pub const fn new(user_id: UserId, roles: RoleSet) -> Actor {
-        Actor { user_id, roles }
+        Actor {
+            user_id,
+            roles,
+            permissions: builtin_grants(roles),
+        }
     }
 
-    /// The actor for an authenticated account, with the roles the account holds.
+    /// The actor for an authenticated account, with the built-in roles the account holds (and
+    /// no custom role).
     pub fn for_user(user: &User) -> Actor {
         Actor::new(user.id, roles_of(user))
+    }
+
+    /// The actor for an account holding `custom` roles besides its built-in ones. A guest's
+    /// custom roles grant nothing: a guest has exactly the guest role's grants.
+    pub fn for_user_with_roles(user: &User, custom: &[CustomRole]) -> Actor {
+        let mut actor = Actor::for_user(user);
+        if !actor.roles.contains(Role::Guest) {
+            for r in custom {
+                actor.permissions = actor.permissions.union(r.permissions);
+            }
+        }
+        actor
+    }
+
+    /// This actor with `extra` permissions added (tests, and doors that build an actor by hand).
+    #[must_use]
+    pub const fn granted(mut self, extra: PermissionSet) -> Actor {
+        self.permissions = self.permissions.union(extra);
+        self
     }
 
     /// Whether the actor holds `role`. Decisions should ask [`Actor::may`] instead, so that a
@@ -50,53 +83,375 @@ impl Actor {
         self.roles.contains(role)
     }
 
-    /// Whether any of the actor's roles grants `permission`.
-    pub fn may(&self, permission: SitePermission) -> bool {
-        self.roles.iter().any(|r| grants(r, permission))
+    /// Whether the actor is a guest (shown as such; their rights come from [`Actor::may`]).
+    pub const fn is_guest(&self) -> bool {
+        self.roles.contains(Role::Guest)
+    }
+
+    /// Whether the actor's roles grant `permission`.
+    pub const fn may(&self, permission: SitePermission) -> bool {
+        self.permissions.contains(permission)
     }
 }
 
-/// A right over the site as a whole, granted by a [`Role`] (rights in one channel come from the
-/// channel role instead).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SitePermission {
-    /// Create accounts; change other accounts' profiles, passwords, sessions and activation;
-    /// see deactivated accounts and every account's contact details.
-    ManageUsers,
-    /// Grant or revoke site roles.
-    AssignRoles,
+macro_rules! site_permissions {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $name:literal, )*) => {
+        /// A right over the site as a whole, granted by a role (rights in one channel come from
+        /// the channel role instead). Each has a stable snake_case name, used on the wire and in
+        /// the store ([`SitePermission::as_str`], [`SitePermission::parse`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum SitePermission {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl SitePermission {
+            /// Every permission, in bit order.
+            pub const ALL: &'static [SitePermission] = &[$(SitePermission::$variant,)*];
+
+            /// The stable wire and storage name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( SitePermission::$variant => $name, )*
+                }
+            }
+
+            /// What the permission allows, for documentation and the admin console.
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $( SitePermission::$variant => concat!($($doc,)*).trim(), )*
+                }
+            }
+        }
+    };
+}
+
+site_permissions! {
+    /// Create public channels.
+    CreatePublicChannels = "create_public_channels",
+    /// Create private channels.
+    CreatePrivateChannels = "create_private_channels",
+    /// Add other people to channels one belongs to (joining a public channel oneself needs
+    /// only `join_public_channels`).
+    InviteMembers = "invite_members",
+    /// Remove other people from channels one moderates (as channel admin or owner).
+    RemoveMembers = "remove_members",
+    /// Post in announcement channels one is a member of (channel admins always may).
+    PostInAnnouncementChannels = "post_in_announcement_channels",
+    /// Manage bots, webhooks and slash commands.
+    ManageIntegrations = "manage_integrations",
+    /// Create accounts and invite guests; change other accounts' profiles, passwords, sessions
+    /// and activation; see deactivated accounts and every account's contact details.
+    ManageUsers = "manage_users",
+    /// Grant or revoke roles (system administrator and custom roles) of accounts; never a role
+    /// granting more than one holds.
+    AssignRoles = "assign_roles",
+    /// Create, change and delete custom roles; never granting more than one holds.
+    ManageRoles = "manage_roles",
+    /// Edit the department tree and its people.
+    ManageDepartments = "manage_departments",
+    /// Search, filter and export the audit log.
+    ViewAuditLog = "view_audit_log",
+    /// Run compliance exports and people's data exports.
+    ExportData = "export_data",
+    /// Set retention policies and legal holds.
+    ManageRetention = "manage_retention",
+    /// Ask the assistant bot.
+    UseAssistant = "use_assistant",
+    /// Upload files.
+    UploadFiles = "upload_files",
     /// Act as an owner of every public channel, member or not: rename, archive, remove members
     /// (owners included), change member roles, delete others' messages.
-    ModeratePublicChannels,
-    /// Act without the per-user rate limits (`crate::rate`): bulk administration through the
-    /// API (creating accounts and channels, adding members) goes at the speed of the server.
-    BypassRateLimits,
-    /// Search, read and export the audit log (`enclave_core::audit`).
-    ViewAuditLog,
+    ModeratePublicChannels = "moderate_public_channels",
+    /// Act without the per-user rate limits: bulk administration through the API (creating
+    /// accounts and channels, adding members) goes at the speed of the server.
+    BypassRateLimits = "bypass_rate_limits",
+    /// Browse the user directory (and the department tree) and see accounts one shares no
+    /// channel with.
+    BrowseDirectory = "browse_directory",
+    /// See, read and join public channels one is not a member of.
+    JoinPublicChannels = "join_public_channels",
+    /// Open direct conversations with anyone (without it: only with people one shares a
+    /// channel with).
+    MessageAnyone = "message_anyone",
 }
 
 impl SitePermission {
-    pub const ALL: [SitePermission; 5] = [
-        SitePermission::ManageUsers,
-        SitePermission::AssignRoles,
-        SitePermission::ModeratePublicChannels,
-        SitePermission::BypassRateLimits,
-        SitePermission::ViewAuditLog,
-    ];
+    const fn bit(self) -> u64 {
+        1 << (self as u32)
+    }
+
+    /// The permission named `name` (its [`SitePermission::as_str`]); `None` when unknown.
+    pub fn parse(name: &str) -> Option<SitePermission> {
+        SitePermission::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == name)
+    }
 }
 
-/// The grants table: which role grants which site permission. The matches are exhaustive, so a
-/// new role or permission does not compile until its row is written.
-const fn grants(role: Role, permission: SitePermission) -> bool {
+/// A set of site permissions, as a bitset: `Copy`, one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PermissionSet(u64);
+
+impl PermissionSet {
+    pub const EMPTY: PermissionSet = PermissionSet(0);
+
+    /// Every permission.
+    pub const fn all() -> PermissionSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < SitePermission::ALL.len() {
+            bits |= SitePermission::ALL[i].bit();
+            i += 1;
+        }
+        PermissionSet(bits)
+    }
+
+    /// The set of the listed permissions.
+    pub const fn of(ps: &[SitePermission]) -> PermissionSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < ps.len() {
+            bits |= ps[i].bit();
+            i += 1;
+        }
+        PermissionSet(bits)
+    }
+
+    #[must_use]
+    pub const fn with(self, p: SitePermission) -> PermissionSet {
+        PermissionSet(self.0 | p.bit())
+    }
+
+    #[must_use]
+    pub const fn union(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 | other.0)
+    }
+
+    pub const fn contains(self, p: SitePermission) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    /// Whether every permission of `other` is in this set.
+    pub const fn contains_all(self, other: PermissionSet) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The permissions in the set, in [`SitePermission::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = SitePermission> {
+        SitePermission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
+    }
+
+    /// The stable names of the permissions in the set, in order.
+    pub fn names(self) -> Vec<&'static str> {
+        self.iter().map(SitePermission::as_str).collect()
+    }
+
+    /// Parses a list of permission names; an unknown name refuses the whole list (`field`
+    /// names the input). Duplicates are harmless.
+    pub fn parse_names<S: AsRef<str>>(
+        field: &'static str,
+        names: &[S],
+    ) -> Result<PermissionSet, Error> {
+        if names.len() > 2 * SitePermission::ALL.len() {
+            return Err(Error::invalid(field, "too many permissions"));
+        }
+        names.iter().try_fold(PermissionSet::EMPTY, |set, n| {
+            SitePermission::parse(n.as_ref())
+                .map(|p| set.with(p))
+                .ok_or(Error::invalid(field, "unknown permission name"))
+        })
+    }
+
+    /// Reads the stored form (names separated by commas), skipping names this build does not
+    /// know (a newer build's permission is not granted by an older one).
+    pub fn from_stored(s: &str) -> PermissionSet {
+        s.split(',')
+            .filter_map(|n| SitePermission::parse(n.trim()))
+            .fold(PermissionSet::EMPTY, PermissionSet::with)
+    }
+
+    /// The stored form: names separated by commas, in bit order.
+    pub fn to_stored(self) -> String {
+        self.names().join(",")
+    }
+}
+
+impl FromIterator<SitePermission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = SitePermission>>(ps: I) -> Self {
+        ps.into_iter()
+            .fold(PermissionSet::EMPTY, PermissionSet::with)
+    }
+}
+
+/// What an ordinary member may do site-wide.
+pub const MEMBER_GRANTS: PermissionSet = PermissionSet::of(&[
+    SitePermission::CreatePublicChannels,
+    SitePermission::CreatePrivateChannels,
+    SitePermission::InviteMembers,
+    SitePermission::RemoveMembers,
+    SitePermission::UseAssistant,
+    SitePermission::UploadFiles,
+    SitePermission::BrowseDirectory,
+    SitePermission::JoinPublicChannels,
+    SitePermission::MessageAnyone,
+]);
+
+/// What a guest may do site-wide: upload files and ask the assistant, in the channels they were
+/// invited to. Nothing else: no directory, no public channels, no new channels, no direct
+/// conversations with people outside their channels.
+pub const GUEST_GRANTS: PermissionSet =
+    PermissionSet::of(&[SitePermission::UploadFiles, SitePermission::UseAssistant]);
+
+/// The grants table of the built-in roles. The match is exhaustive, so a new built-in role does
+/// not compile until its row is written; custom roles carry their own set.
+pub const fn grants_of(role: Role) -> PermissionSet {
     match role {
-        Role::Member => false,
-        Role::Admin => match permission {
-            SitePermission::ManageUsers
-            | SitePermission::AssignRoles
-            | SitePermission::ModeratePublicChannels
-            | SitePermission::BypassRateLimits
-            | SitePermission::ViewAuditLog => true,
-        },
+        Role::Member => MEMBER_GRANTS,
+        Role::Admin => PermissionSet::all(),
+        Role::Guest => GUEST_GRANTS,
+    }
+}
+
+/// The union of the grants of the built-in `roles`.
+pub const fn builtin_grants(roles: RoleSet) -> PermissionSet {
+    let mut set = PermissionSet::EMPTY;
+    let mut i = 0;
+    while i < Role::ALL.len() {
+        if roles.contains(Role::ALL[i]) {
+            set = set.union(grants_of(Role::ALL[i]));
+        }
+        i += 1;
+    }
+    set
+}
+
+/// Whether `actor` may make or change a role granting `permissions`: they need
+/// [`SitePermission::ManageRoles`] and must hold every permission the role grants, so nobody
+/// gains through a role what they could not do themselves.
+pub fn check_role_change(actor: &Actor, permissions: PermissionSet) -> Result<(), Error> {
+    if !actor.may(SitePermission::ManageRoles) {
+        return Err(Error::Forbidden("only role managers may change roles"));
+    }
+    if !actor.permissions.contains_all(permissions) {
+        return Err(Error::Forbidden(
+            "a role may not grant a permission its granter lacks",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `actor` may give the account `target` roles granting `permissions` in all (the
+/// system administrator role included as every permission): they need
+/// [`SitePermission::AssignRoles`], must hold every permission granted, and may not change their
+/// own roles (so no one demotes the last administrator, or themselves, by accident).
+pub fn check_role_assignment(
+    actor: &Actor,
+    target: UserId,
+    permissions: PermissionSet,
+) -> Result<(), Error> {
+    if !actor.may(SitePermission::AssignRoles) {
+        return Err(Error::Forbidden("only role assigners may assign roles"));
+    }
+    if target == actor.user_id {
+        return Err(Error::Conflict("you cannot change your own roles"));
+    }
+    if !actor.permissions.contains_all(permissions) {
+        return Err(Error::Forbidden(
+            "a role may not grant a permission its granter lacks",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `actor` may list roles and see who holds which: role managers, role assigners and
+/// user managers.
+pub fn check_view_roles(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ManageRoles)
+        || actor.may(SitePermission::AssignRoles)
+        || actor.may(SitePermission::ManageUsers)
+    {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("only administrators may see roles"))
+    }
+}
+
+/// Whether `actor` may invite guests: user managers only.
+pub fn check_invite_guest(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ManageUsers) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("only user managers may invite guests"))
+    }
+}
+
+/// Whether `actor` may see the account `user` at all (its profile, presence, mentions):
+/// everyone with [`SitePermission::BrowseDirectory`]; others (guests) only themselves and
+/// people they share a channel with (`shares_channel`).
+pub fn sees_user(actor: &Actor, user: UserId, shares_channel: bool) -> bool {
+    user == actor.user_id || shares_channel || actor.may(SitePermission::BrowseDirectory)
+}
+
+/// Whether `actor` may browse the directory of accounts.
+pub fn check_browse_directory(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::BrowseDirectory) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("you may not browse the directory"))
+    }
+}
+
+/// Whether `actor` may create a channel of `kind` (public or private).
+pub fn check_create_channel(actor: &Actor, kind: ChannelKind) -> Result<(), Error> {
+    let needed = match kind {
+        ChannelKind::Public => SitePermission::CreatePublicChannels,
+        ChannelKind::Private => SitePermission::CreatePrivateChannels,
+        ChannelKind::Dm | ChannelKind::GroupDm => return Ok(()),
+    };
+    if actor.may(needed) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("you may not create channels of this kind"))
+    }
+}
+
+/// Whether `actor` may open a direct conversation with `others`, where `all_share_a_channel`
+/// says whether each of them shares a channel with the actor.
+pub fn check_open_direct(actor: &Actor, all_share_a_channel: bool) -> Result<(), Error> {
+    if all_share_a_channel || actor.may(SitePermission::MessageAnyone) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "you may message only people you share a channel with",
+        ))
+    }
+}
+
+/// Whether `actor` may add the account `target` to a channel (beyond what [`check`] says about
+/// the channel): a guest's channels are chosen by user managers only.
+pub fn check_add_account(actor: &Actor, target_is_guest: bool) -> Result<(), Error> {
+    if target_is_guest && !actor.may(SitePermission::ManageUsers) {
+        return Err(Error::Forbidden(
+            "only user managers may add guests to channels",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `actor` may upload files.
+pub fn check_upload(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::UploadFiles) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("you may not upload files"))
     }
 }
 
@@ -176,9 +531,11 @@ impl Action {
     }
 }
 
-/// Whether `actor` may see `channel` at all.
-pub fn can_see(channel: &Channel, membership: Option<&Membership>) -> bool {
-    membership.is_some() || channel.kind == ChannelKind::Public
+/// Whether `actor` may see `channel` at all: its members; and, for a public channel, everyone
+/// holding [`SitePermission::JoinPublicChannels`] (not guests).
+pub fn can_see(actor: &Actor, channel: &Channel, membership: Option<&Membership>) -> bool {
+    membership.is_some()
+        || (channel.kind == ChannelKind::Public && actor.may(SitePermission::JoinPublicChannels))
 }
 
 /// Decides whether `actor` (with `membership` in `channel`, if any) may perform `action`.
@@ -188,7 +545,7 @@ pub fn check(
     membership: Option<&Membership>,
     action: Action,
 ) -> Result<(), Error> {
-    if !can_see(channel, membership) {
+    if !can_see(actor, channel, membership) {
         return Err(Error::NotFound(Entity::Channel));
     }
     if channel.is_archived() && action.writes() {
@@ -219,7 +576,23 @@ pub fn check(
             }
             Ok(())
         }
-        Action::Post | Action::React | Action::Pin | Action::MarkRead | Action::SetTopic => {
+        Action::Post | Action::Pin => {
+            if !is_member {
+                return Err(Error::Forbidden("join the channel first"));
+            }
+            // In an announcement channel only channel admins and holders of the permission post
+            // (and pin); everyone else reads and reacts.
+            if channel.announcement
+                && !role.is_some_and(ChannelRole::moderates)
+                && !actor.may(SitePermission::PostInAnnouncementChannels)
+            {
+                return Err(Error::Forbidden(
+                    "only channel admins may post in an announcement channel",
+                ));
+            }
+            Ok(())
+        }
+        Action::React | Action::MarkRead | Action::SetTopic => {
             if !is_member {
                 return Err(Error::Forbidden("join the channel first"));
             }
@@ -243,6 +616,9 @@ pub fn check(
             if !is_member && !moderates {
                 return Err(Error::Forbidden("join the channel first"));
             }
+            if !actor.may(SitePermission::InviteMembers) && !site_moderates {
+                return Err(Error::Forbidden("you may not add people to channels"));
+            }
             Ok(())
         }
         Action::RemoveMember {
@@ -257,6 +633,9 @@ pub fn check(
             }
             if !moderates {
                 return Err(Error::Forbidden("only channel admins may remove members"));
+            }
+            if !actor.may(SitePermission::RemoveMembers) && !site_moderates {
+                return Err(Error::Forbidden("you may not remove people from channels"));
             }
             let actor_is_owner = role == Some(ChannelRole::Owner) || site_moderates;
             if target_role == ChannelRole::Owner && !actor_is_owner {
@@ -378,6 +757,14 @@ pub fn check_user_admin(
             if !actor.may(needed) {
                 return Err(Error::Forbidden("only administrators may do this"));
             }
+            // The system administrator role grants every permission: only someone holding every
+            // permission may grant it.
+            if change == UserChange::Admin && !actor.permissions.contains_all(PermissionSet::all())
+            {
+                return Err(Error::Forbidden(
+                    "a role may not grant a permission its granter lacks",
+                ));
+            }
             if own {
                 return Err(Error::Conflict(
                     "administrators cannot deactivate or demote themselves",
@@ -415,7 +802,12 @@ mod tests {
             archived_at: archived.then_some(Millis(1)),
             created_at: Millis(0),
             updated_at: Millis(0),
+            announcement: false,
         }
+    }
+
+    fn member_of(role: ChannelRole) -> Membership {
+        member(role)
     }
 
     fn member(role: ChannelRole) -> Membership {
@@ -581,17 +973,41 @@ mod tests {
     #[test]
     fn site_permissions_follow_roles() {
         use SitePermission::*;
+        // Every permission's row: member, system admin, guest.
         #[rustfmt::skip]
-        let table: &[(Role, [bool; 5])] = &[
-            //               ManageUsers AssignRoles ModeratePublicChannels BypassRateLimits ViewAuditLog
-            (Role::Member, [false,       false,      false,                 false,           false]),
-            (Role::Admin,  [true,        true,       true,                  true,            true]),
+        let table: &[(SitePermission, [bool; 3])] = &[
+            //                              member admin  guest
+            (CreatePublicChannels,         [true,  true,  false]),
+            (CreatePrivateChannels,        [true,  true,  false]),
+            (InviteMembers,                [true,  true,  false]),
+            (RemoveMembers,                [true,  true,  false]),
+            (PostInAnnouncementChannels,   [false, true,  false]),
+            (ManageIntegrations,           [false, true,  false]),
+            (ManageUsers,                  [false, true,  false]),
+            (AssignRoles,                  [false, true,  false]),
+            (ManageRoles,                  [false, true,  false]),
+            (ManageDepartments,            [false, true,  false]),
+            (ViewAuditLog,                 [false, true,  false]),
+            (ExportData,                   [false, true,  false]),
+            (ManageRetention,              [false, true,  false]),
+            (UseAssistant,                 [true,  true,  true]),
+            (UploadFiles,                  [true,  true,  true]),
+            (ModeratePublicChannels,       [false, true,  false]),
+            (BypassRateLimits,             [false, true,  false]),
+            (BrowseDirectory,              [true,  true,  false]),
+            (JoinPublicChannels,           [true,  true,  false]),
+            (MessageAnyone,                [true,  true,  false]),
         ];
-        assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
-        for (role, row) in table {
-            let actor = Actor::new(ME, RoleSet::EMPTY.with(*role));
-            assert!(actor.has(*role));
-            for (permission, want) in SitePermission::ALL.iter().zip(row) {
+        assert_eq!(
+            table.len(),
+            SitePermission::ALL.len(),
+            "every permission has a row"
+        );
+        let roles = [Role::Member, Role::Admin, Role::Guest];
+        for (permission, row) in table {
+            for (role, want) in roles.iter().zip(row) {
+                let actor = Actor::new(ME, RoleSet::EMPTY.with(*role));
+                assert!(actor.has(*role));
                 assert_eq!(actor.may(*permission), *want, "{role:?} {permission:?}");
             }
         }
@@ -603,6 +1019,166 @@ mod tests {
         let member = Actor::new(ME, RoleSet::MEMBER);
         assert!(!member.has(Role::Admin));
         assert!(!member.may(ManageUsers));
+        // Names are unique, round-trip, and survive the stored form.
+        let mut seen = std::collections::HashSet::new();
+        for p in SitePermission::ALL {
+            assert!(seen.insert(p.as_str()));
+            assert_eq!(SitePermission::parse(p.as_str()), Some(*p));
+            assert!(!p.describe().is_empty(), "{p:?} is documented");
+        }
+        let set = PermissionSet::of(&[ManageUsers, UploadFiles]);
+        assert_eq!(PermissionSet::from_stored(&set.to_stored()), set);
+        assert_eq!(
+            PermissionSet::from_stored("upload_files,from_the_future"),
+            PermissionSet::of(&[UploadFiles])
+        );
+        assert_eq!(
+            PermissionSet::parse_names("permissions", &["manage_users", "upload_files"]),
+            Ok(set)
+        );
+        assert!(matches!(
+            PermissionSet::parse_names("permissions", &["manage_users", "fly"]),
+            Err(Error::Invalid {
+                field: "permissions",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn roles_grant_only_what_their_granter_holds() {
+        use SitePermission::*;
+        let admin = Actor::new(ME, RoleSet::ADMIN);
+        let manager =
+            Actor::new(ME, RoleSet::MEMBER).granted(PermissionSet::of(&[ManageRoles, AssignRoles]));
+        let member = Actor::new(ME, RoleSet::MEMBER);
+        let audit = PermissionSet::of(&[ViewAuditLog]);
+        assert_eq!(check_role_change(&admin, audit), Ok(()));
+        assert_eq!(check_role_change(&admin, PermissionSet::all()), Ok(()));
+        assert!(matches!(
+            check_role_change(&member, PermissionSet::EMPTY),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check_role_change(&manager, audit),
+            Err(Error::Forbidden(_))
+        ));
+        assert_eq!(
+            check_role_change(&manager, PermissionSet::of(&[ManageRoles, UploadFiles])),
+            Ok(())
+        );
+        assert_eq!(
+            check_role_assignment(&admin, OTHER, PermissionSet::all()),
+            Ok(())
+        );
+        assert!(matches!(
+            check_role_assignment(&admin, ME, audit),
+            Err(Error::Conflict(_))
+        ));
+        assert!(matches!(
+            check_role_assignment(&manager, OTHER, audit),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check_role_assignment(&member, OTHER, PermissionSet::EMPTY),
+            Err(Error::Forbidden(_))
+        ));
+        // Making someone a system administrator needs every permission.
+        let assigner = Actor::new(ME, RoleSet::MEMBER).granted(PermissionSet::of(&[AssignRoles]));
+        assert!(matches!(
+            check_user_admin(&assigner, Some(OTHER), UserChange::Admin),
+            Err(Error::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn guests_see_only_their_channels_and_people() {
+        let guest = Actor::new(ME, RoleSet::GUEST);
+        let member = Actor::new(ME, RoleSet::MEMBER);
+        let public = channel(ChannelKind::Public, false);
+        let mem = member_of(ChannelRole::Member);
+        assert_eq!(
+            check(&guest, &public, None, Action::View),
+            Err(Error::NotFound(Entity::Channel))
+        );
+        assert_eq!(
+            check(&guest, &public, None, Action::Join),
+            Err(Error::NotFound(Entity::Channel))
+        );
+        assert_eq!(check(&guest, &public, Some(&mem), Action::Post), Ok(()));
+        assert!(matches!(
+            check(&guest, &public, Some(&mem), Action::AddMember),
+            Err(Error::Forbidden(_))
+        ));
+        assert_eq!(check(&member, &public, None, Action::View), Ok(()));
+        assert!(!sees_user(&guest, OTHER, false));
+        assert!(sees_user(&guest, OTHER, true));
+        assert!(sees_user(&guest, ME, false));
+        assert!(sees_user(&member, OTHER, false));
+        assert!(check_browse_directory(&guest).is_err());
+        assert!(check_browse_directory(&member).is_ok());
+        assert!(check_create_channel(&guest, ChannelKind::Public).is_err());
+        assert!(check_create_channel(&guest, ChannelKind::Private).is_err());
+        assert!(check_create_channel(&member, ChannelKind::Private).is_ok());
+        assert!(check_open_direct(&guest, false).is_err());
+        assert!(check_open_direct(&guest, true).is_ok());
+        assert!(check_open_direct(&member, false).is_ok());
+        assert!(check_upload(&guest).is_ok());
+        assert!(check_upload(&Actor::new(ME, RoleSet::EMPTY)).is_err());
+    }
+
+    #[test]
+    fn announcement_channels_take_posts_from_admins_and_announcers_only() {
+        let mut ch = channel(ChannelKind::Public, false);
+        ch.announcement = true;
+        let member = Actor::new(ME, RoleSet::MEMBER);
+        let announcer = member.granted(PermissionSet::of(&[
+            SitePermission::PostInAnnouncementChannels,
+        ]));
+        let m = member_of(ChannelRole::Member);
+        let a = member_of(ChannelRole::Admin);
+        assert!(matches!(
+            check(&member, &ch, Some(&m), Action::Post),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check(&member, &ch, Some(&m), Action::Pin),
+            Err(Error::Forbidden(_))
+        ));
+        assert_eq!(check(&member, &ch, Some(&m), Action::React), Ok(()));
+        assert_eq!(check(&member, &ch, Some(&m), Action::ReadHistory), Ok(()));
+        assert_eq!(check(&member, &ch, Some(&a), Action::Post), Ok(()));
+        assert_eq!(check(&announcer, &ch, Some(&m), Action::Post), Ok(()));
+        // The permission does not replace membership.
+        assert!(matches!(
+            check(&announcer, &ch, None, Action::Post),
+            Err(Error::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn inviting_and_removing_need_their_permissions() {
+        let ch = channel(ChannelKind::Private, false);
+        let without = Actor::new(ME, RoleSet::EMPTY);
+        let owner = member_of(ChannelRole::Owner);
+        let remove = Action::RemoveMember {
+            target: OTHER,
+            target_role: ChannelRole::Member,
+        };
+        assert!(matches!(
+            check(&without, &ch, Some(&owner), Action::AddMember),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            check(&without, &ch, Some(&owner), remove),
+            Err(Error::Forbidden(_))
+        ));
+        let with = without.granted(PermissionSet::of(&[
+            SitePermission::InviteMembers,
+            SitePermission::RemoveMembers,
+        ]));
+        assert_eq!(check(&with, &ch, Some(&owner), Action::AddMember), Ok(()));
+        assert_eq!(check(&with, &ch, Some(&owner), remove), Ok(()));
     }
 
     #[test]

@@ -1,31 +1,54 @@
 //! Site roles: what an account is on the site as a whole, as opposed to its role in one channel
 //! (`ChannelRole`).
 //!
-//! An [`Actor`](crate::Actor) carries a [`RoleSet`], never a flag per role, so a new role is one
-//! more variant here and one more row in the grants table of [`permissions`](crate::permissions);
-//! no door changes. The account record keeps its administrator flag in storage; [`roles_of`] is
-//! the one place that turns a record into roles.
+//! Three roles are built in, with fixed grants (the grants table in
+//! [`permissions`](crate::permissions)): **system administrator** (every permission), **member**
+//! (ordinary work) and **guest** (only the channels they were invited to). Administrators add
+//! **custom roles** ([`CustomRole`]: a name, a description and a set of permissions), stored by
+//! the store. An account holds one or more roles; an [`Actor`](crate::Actor) carries the
+//! built-in ones as a [`RoleSet`] and the union of every grant as its permission set, so rules
+//! ask for a permission, never a role. [`roles_of`] is the one place that turns an account record
+//! into built-in roles.
 
+use crate::error::Error;
+use crate::ids::{Millis, RoleId};
 use crate::model::User;
+use crate::permissions::PermissionSet;
 
 /// A built-in site role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Every account: rights in a channel come from membership of it.
+    /// Ordinary accounts: rights in a channel come from membership of it.
     Member,
-    /// Site administrator: manages accounts and moderates public channels.
+    /// System administrator: every permission.
     Admin,
+    /// A guest: invited into named channels, sees only those and their members.
+    Guest,
 }
 
 impl Role {
     /// Every built-in role, in bit order.
-    pub const ALL: [Role; 2] = [Role::Member, Role::Admin];
+    pub const ALL: [Role; 3] = [Role::Member, Role::Admin, Role::Guest];
 
     const fn bit(self) -> u64 {
         match self {
             Role::Member => 1 << 0,
             Role::Admin => 1 << 1,
+            Role::Guest => 1 << 2,
         }
+    }
+
+    /// The built-in role's stable id on the wire (custom roles have decimal ids).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "system_admin",
+            Role::Guest => "guest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -39,6 +62,8 @@ impl RoleSet {
     pub const MEMBER: RoleSet = RoleSet::EMPTY.with(Role::Member);
     /// A site administrator (who is a member as well).
     pub const ADMIN: RoleSet = RoleSet::MEMBER.with(Role::Admin);
+    /// A guest (and nothing else).
+    pub const GUEST: RoleSet = RoleSet::EMPTY.with(Role::Guest);
 
     /// This set with `role` added.
     #[must_use]
@@ -66,20 +91,143 @@ impl FromIterator<Role> for RoleSet {
     }
 }
 
-/// The roles an account holds: every account is a member; the administrator flag adds
-/// [`Role::Admin`].
+/// The built-in roles an account holds: a guest is a guest and nothing else; otherwise the
+/// member role (unless removed) and the administrator flag's [`Role::Admin`].
 pub fn roles_of(user: &User) -> RoleSet {
-    if user.is_admin {
-        RoleSet::ADMIN
-    } else {
-        RoleSet::MEMBER
+    if user.is_guest {
+        return RoleSet::GUEST;
     }
+    let mut set = RoleSet::EMPTY;
+    if user.member_role {
+        set = set.with(Role::Member);
+    }
+    if user.is_admin {
+        set = set.with(Role::Admin);
+    }
+    set
+}
+
+/// A role made by administrators: a name, a description and the permissions it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRole {
+    pub id: RoleId,
+    pub name: String,
+    pub description: String,
+    pub permissions: PermissionSet,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The most custom roles a site may define.
+pub const MAX_CUSTOM_ROLES: usize = 100;
+/// The most custom roles one account may hold.
+pub const MAX_ROLES_PER_USER: usize = 20;
+pub const MAX_ROLE_NAME_CHARS: usize = 64;
+pub const MAX_ROLE_DESCRIPTION_CHARS: usize = 500;
+
+/// A role's name: trimmed, `1..=64` characters, no control or invisible characters. Names that
+/// look like a built-in role's id are refused, so the two never mix on the wire.
+pub fn validate_role_name(s: &str) -> Result<String, Error> {
+    let name = crate::validate::display_name(s).map_err(|e| match e {
+        Error::Invalid { reason, .. } => Error::invalid("name", reason),
+        other => other,
+    })?;
+    if name.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    if Role::parse(&name.to_lowercase()).is_some() {
+        return Err(Error::invalid("name", "is the name of a built-in role"));
+    }
+    Ok(name)
+}
+
+/// A role's description: at most 500 characters, newlines allowed.
+pub fn validate_role_description(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.chars().count() > MAX_ROLE_DESCRIPTION_CHARS {
+        return Err(Error::invalid(
+            "description",
+            "must be at most 500 characters",
+        ));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(Error::invalid(
+            "description",
+            "must not contain control characters",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// A role named on the wire: a built-in one by its name, a custom one by its decimal id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleRef {
+    Builtin(Role),
+    Custom(RoleId),
+}
+
+impl RoleRef {
+    /// Parses `system_admin`, `member`, `guest` or a decimal id; anything else is refused
+    /// (`field` names the input).
+    pub fn parse(field: &'static str, s: &str) -> Result<RoleRef, Error> {
+        if let Some(r) = Role::parse(s) {
+            return Ok(RoleRef::Builtin(r));
+        }
+        s.parse::<RoleId>()
+            .map(RoleRef::Custom)
+            .map_err(|_| Error::invalid(field, "unknown role"))
+    }
+}
+
+/// The guest policy (`[guests]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestPolicy {
+    /// Every guest needs an expiry date.
+    pub require_expiry: bool,
+    /// The longest a guest may be invited for, in days.
+    pub max_days: u32,
+}
+
+impl Default for GuestPolicy {
+    fn default() -> Self {
+        GuestPolicy {
+            require_expiry: true,
+            max_days: 365,
+        }
+    }
+}
+
+impl GuestPolicy {
+    /// Checks a guest's expiry against the policy at `now`: required when the policy says so,
+    /// in the future, and at most `max_days` away.
+    pub fn check_expiry(self, now: Millis, expires_at: Option<Millis>) -> Result<(), Error> {
+        match expires_at {
+            None if self.require_expiry => {
+                Err(Error::invalid("expires_at", "guests need an expiry date"))
+            }
+            None => Ok(()),
+            Some(t) if t.0 <= now.0 => Err(Error::invalid("expires_at", "must be in the future")),
+            Some(t) if t.0 - now.0 > i64::from(self.max_days) * 86_400_000 => Err(Error::invalid(
+                "expires_at",
+                "is further away than the guest policy allows",
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Whether the account is a guest whose access has ended at `now`.
+pub fn guest_expired(user: &User, now: Millis) -> bool {
+    user.is_guest && user.guest_expires_at.is_some_and(|t| t.0 <= now.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{Millis, UserId};
+    use crate::ids::UserId;
+    use crate::permissions::{Actor, SitePermission};
 
     fn user(is_admin: bool) -> User {
         User {
@@ -94,6 +242,9 @@ mod tests {
             dnd: false,
             created_at: Millis(0),
             updated_at: Millis(0),
+            is_guest: false,
+            guest_expires_at: None,
+            member_role: true,
         }
     }
 
@@ -120,5 +271,84 @@ mod tests {
     fn accounts_map_to_roles_by_their_admin_flag() {
         assert_eq!(roles_of(&user(false)), RoleSet::MEMBER);
         assert_eq!(roles_of(&user(true)), RoleSet::ADMIN);
+    }
+
+    #[test]
+    fn guests_are_guests_only_and_members_can_lose_the_member_role() {
+        let mut u = user(true);
+        u.is_guest = true;
+        assert_eq!(roles_of(&u), RoleSet::GUEST);
+        let mut u = user(false);
+        u.member_role = false;
+        assert_eq!(roles_of(&u), RoleSet::EMPTY);
+        u.is_admin = true;
+        assert_eq!(roles_of(&u), RoleSet::EMPTY.with(Role::Admin));
+    }
+
+    #[test]
+    fn custom_roles_add_their_permissions_but_not_to_guests() {
+        let role = CustomRole {
+            id: RoleId(1),
+            name: "Announcers".into(),
+            description: String::new(),
+            permissions: PermissionSet::EMPTY.with(SitePermission::PostInAnnouncementChannels),
+            created_at: Millis(0),
+            updated_at: Millis(0),
+        };
+        let mut u = user(false);
+        u.member_role = false;
+        let a = Actor::for_user_with_roles(&u, std::slice::from_ref(&role));
+        assert!(a.may(SitePermission::PostInAnnouncementChannels));
+        assert!(!a.may(SitePermission::CreatePublicChannels));
+        u.is_guest = true;
+        let g = Actor::for_user_with_roles(&u, &[role]);
+        assert!(!g.may(SitePermission::PostInAnnouncementChannels));
+        assert!(g.may(SitePermission::UploadFiles));
+    }
+
+    #[test]
+    fn role_names_and_descriptions() {
+        assert_eq!(
+            validate_role_name("  Auditors ").ok().as_deref(),
+            Some("Auditors")
+        );
+        assert!(validate_role_name("").is_err());
+        assert!(validate_role_name("Guest").is_err());
+        assert!(validate_role_name("system_admin").is_err());
+        assert!(validate_role_name(&"x".repeat(65)).is_err());
+        assert!(validate_role_name("a\u{202E}b").is_err());
+        assert!(validate_role_description(&"x".repeat(501)).is_err());
+        assert_eq!(
+            validate_role_description("line\nline").ok().as_deref(),
+            Some("line\nline")
+        );
+        assert!(validate_role_description("a\u{0}").is_err());
+    }
+
+    #[test]
+    fn guest_expiry_follows_the_policy() {
+        let now = Millis(1_000_000);
+        let day = 86_400_000;
+        let strict = GuestPolicy::default();
+        assert!(strict.check_expiry(now, None).is_err());
+        assert!(strict.check_expiry(now, Some(Millis(now.0 - 1))).is_err());
+        assert!(strict.check_expiry(now, Some(Millis(now.0 + day))).is_ok());
+        assert!(
+            strict
+                .check_expiry(now, Some(Millis(now.0 + 366 * day)))
+                .is_err()
+        );
+        let lax = GuestPolicy {
+            require_expiry: false,
+            max_days: 30,
+        };
+        assert!(lax.check_expiry(now, None).is_ok());
+        let mut u = user(false);
+        u.is_guest = true;
+        u.guest_expires_at = Some(now);
+        assert!(guest_expired(&u, now));
+        assert!(!guest_expired(&u, Millis(now.0 - 1)));
+        u.guest_expires_at = None;
+        assert!(!guest_expired(&u, now));
     }
 }

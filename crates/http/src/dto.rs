@@ -145,6 +145,12 @@ pub struct UserDto {
     pub is_bot: bool,
     pub active: bool,
     pub created_at: String,
+    /// A guest: sees only the channels they were invited to and their members.
+    pub is_guest: bool,
+    /// When a guest's access ends (RFC 3339); absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub guest_expires_at: Option<String>,
 }
 
 impl UserDto {
@@ -159,6 +165,8 @@ impl UserDto {
             is_bot: u.is_bot,
             active: u.active,
             created_at: ts(u.created_at),
+            is_guest: u.is_guest,
+            guest_expires_at: opt_ts(u.guest_expires_at.filter(|_| u.is_guest)),
         }
     }
 }
@@ -364,6 +372,9 @@ pub struct ChannelDto {
     pub archived_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// An announcement channel: only channel admins and holders of the permission
+    /// `post_in_announcement_channels` post; everyone else reads and reacts.
+    pub announcement: bool,
     /// The viewer's role; absent when not a member.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -398,6 +409,7 @@ impl ChannelDto {
             archived_at: opt_ts(c.archived_at),
             created_at: ts(c.created_at),
             updated_at: ts(c.updated_at),
+            announcement: c.announcement,
             role: None,
             last_read_seq: None,
             unread_count: None,
@@ -453,6 +465,8 @@ pub struct CreateChannelRequest {
         pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,250}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     pub purpose: Option<String>,
+    /// An announcement channel (default `false`).
+    pub announcement: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
@@ -478,6 +492,8 @@ pub struct UpdateChannelRequest {
     pub purpose: Option<String>,
     /// `true` archives, `false` unarchives.
     pub archived: Option<bool>,
+    /// `true` makes it an announcement channel, `false` an ordinary one (channel admins).
+    pub announcement: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams, Default, TS)]
@@ -1060,6 +1076,71 @@ impl AuditEntryDto {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Roles and guests
+
+/// A site permission, for the admin console's permission matrix.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct PermissionDto {
+    /// The stable name (`create_public_channels`, ...).
+    pub name: String,
+    pub description: String,
+}
+
+/// A role: built-in (`system_admin`, `member`, `guest`; fixed grants) or custom (decimal id).
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct RoleDto {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The permission names the role grants.
+    pub permissions: Vec<String>,
+    pub builtin: bool,
+}
+
+impl RoleDto {
+    pub fn custom(r: &enclave_core::CustomRole) -> Self {
+        RoleDto {
+            id: r.id.to_string(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            permissions: r
+                .permissions
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            builtin: false,
+        }
+    }
+
+    pub fn builtin(r: enclave_core::Role) -> Self {
+        use enclave_core::Role;
+        let (name, description) = match r {
+            Role::Admin => ("System administrator", "Every permission."),
+            Role::Member => (
+                "Member",
+                "Ordinary accounts: create channels, invite people, upload files, use the directory.",
+            ),
+            Role::Guest => (
+                "Guest",
+                "Invited into named channels only, until an expiry date; sees only those channels and their members.",
+            ),
+        };
+        RoleDto {
+            id: r.as_str().to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            permissions: enclave_core::permissions::grants_of(r)
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            builtin: true,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema, TS)]
 pub struct LockoutList {
     pub lockouts: Vec<LockoutDto>,
@@ -1091,4 +1172,82 @@ pub struct AuditPage {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub next_before: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct RoleList {
+    /// Built-in roles first, then custom roles by id.
+    pub roles: Vec<RoleDto>,
+    /// Every permission, in order: the columns of the permission matrix.
+    pub permissions: Vec<PermissionDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct CreateRoleRequest {
+    /// 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
+    pub name: String,
+    /// At most 500 characters.
+    pub description: Option<String>,
+    /// Permission names; an unknown one refuses the request. Only permissions the caller holds.
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct UpdateRoleRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces the role's permissions.
+    pub permissions: Option<Vec<String>>,
+}
+
+/// The roles an account holds.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct UserRolesDto {
+    pub user: UserDto,
+    /// Role ids: `system_admin`, `member`, `guest`, or custom roles' decimal ids.
+    pub roles: Vec<String>,
+}
+
+impl UserRolesDto {
+    pub fn new(h: &enclave_app::HeldRoles) -> Self {
+        let mut roles: Vec<String> = h.builtin.iter().map(|r| r.as_str().to_owned()).collect();
+        roles.extend(h.custom.iter().map(|r| r.id.to_string()));
+        UserRolesDto {
+            user: UserDto::new(&h.user, true),
+            roles,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct SetUserRolesRequest {
+    /// Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct InviteGuestRequest {
+    pub username: String,
+    pub password: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    /// When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
+    pub expires_at: Option<String>,
+    /// The channels the guest joins (1 to 50; channels the inviter may add people to).
+    pub channel_ids: Vec<WireId>,
+}
+
+/// Parses an RFC 3339 time (`field` names it in the error).
+pub fn parse_ts(field: &'static str, s: &str) -> Result<Millis, enclave_core::Error> {
+    if s.len() > 64 {
+        return Err(enclave_core::Error::invalid(field, "not an RFC 3339 time"));
+    }
+    let t = time::OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| enclave_core::Error::invalid(field, "not an RFC 3339 time"))?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map(Millis)
+        .map_err(|_| enclave_core::Error::invalid(field, "out of range"))
 }

@@ -307,6 +307,9 @@ mod tests {
             dnd: false,
             created_at: Millis(1_700_000_000_000),
             updated_at: Millis(1_700_000_000_000),
+            is_guest: false,
+            guest_expires_at: None,
+            member_role: true,
         }
     }
 
@@ -323,6 +326,7 @@ mod tests {
             archived_at: None,
             created_at: Millis(1_700_000_000_000),
             updated_at: Millis(1_700_000_000_001),
+            announcement: false,
         }
     }
 

@@ -24,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Audit, Channels, Files, Health, Hub, Messages, Search};
+use enclave_app::{Accounts, Audit, Channels, Files, Health, Hub, Messages, Roles, Search};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -103,7 +103,8 @@ async fn request_context(
 
 /// The application services the router serves.
 pub struct Deps {
-    pub accounts: Accounts,
+    pub accounts: Arc<Accounts>,
+    pub roles: Arc<Roles>,
     pub channels: Channels,
     pub messages: Messages,
     pub files: Arc<Files>,
@@ -116,7 +117,8 @@ pub struct Deps {
 
 /// What every handler can reach: the application services, explicitly.
 pub struct Services {
-    pub accounts: Accounts,
+    pub accounts: Arc<Accounts>,
+    pub roles: Arc<Roles>,
     pub channels: Channels,
     pub messages: Messages,
     pub files: Arc<Files>,
@@ -145,6 +147,7 @@ impl std::ops::Deref for AppState {
     tags(
         (name = "auth", description = "Login, sessions and tokens"),
         (name = "users", description = "The user directory and accounts"),
+        (name = "roles", description = "Custom roles, the roles accounts hold, and guest invitations (see docs/admin/roles.md)"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
         (name = "files", description = "Uploads, downloads and thumbnails of files shared in messages"),
@@ -177,7 +180,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{audit, auth, channels, files, lockouts, messages, search, system, users, ws};
+    use routes::{
+        audit, auth, channels, files, lockouts, messages, roles, search, system, users, ws,
+    };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -190,6 +195,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
+        .routes(routes!(roles::user_roles, roles::set_user_roles))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::update, roles::delete))
+        .routes(routes!(roles::invite_guest))
         .routes(routes!(channels::mine, channels::create))
         .routes(routes!(channels::browse))
         .routes(routes!(channels::get, channels::update))
@@ -285,6 +294,7 @@ fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn router(deps: Deps, config: HttpConfig) -> Router {
     let Deps {
         accounts,
+        roles,
         channels,
         messages,
         files,
@@ -304,6 +314,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
     };
     let state = AppState(Arc::new(Services {
         accounts,
+        roles,
         channels,
         messages,
         files,

@@ -113,6 +113,15 @@ fn generate() -> String {
     out.decl::<SetupStatus>();
     out.decl::<CreateUserRequest>();
     out.decl::<UpdateUserRequest>();
+    // Roles and guests
+    out.decl::<PermissionDto>();
+    out.decl::<RoleDto>();
+    out.decl::<RoleList>();
+    out.decl::<CreateRoleRequest>();
+    out.decl::<UpdateRoleRequest>();
+    out.decl::<UserRolesDto>();
+    out.decl::<SetUserRolesRequest>();
+    out.decl::<InviteGuestRequest>();
     out.decl::<UserListQuery>();
     out.decl::<UserList>();
     out.decl::<TokenDto>();

@@ -234,6 +234,8 @@ async fn run_command(
                         email,
                         is_admin: admin,
                         is_bot: false,
+                        is_guest: false,
+                        guest_expires_at: None,
                     },
                 )
                 .await?;

@@ -276,6 +276,8 @@ pub async fn seed(
                     email: None,
                     is_admin: false,
                     is_bot: false,
+                    is_guest: false,
+                    guest_expires_at: None,
                 },
             )
             .await
@@ -298,6 +300,7 @@ pub async fn seed(
                     kind: ChannelKind::Public,
                     topic: None,
                     purpose: None,
+                    announcement: false,
                 },
             )
             .await?;

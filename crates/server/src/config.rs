@@ -33,6 +33,7 @@ pub struct Config {
     pub files: FilesSection,
     pub rate_limits: RateLimitsSection,
     pub audit: AuditSection,
+    pub guests: GuestsSection,
 }
 
 /// The audit log (docs/admin/audit.md). Entries are never pruned. The chain's head (last
@@ -57,6 +58,27 @@ impl Default for AuditSection {
             head_file: String::new(),
             head_syslog: false,
             head_interval_secs: 300,
+        }
+    }
+}
+
+/// Guest accounts (`POST /api/v1/admin/guests`; `docs/admin/roles.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuestsSection {
+    /// Every guest needs an expiry date (after it they cannot sign in, their sessions stop
+    /// working, and the `expire-guests` job deactivates them).
+    pub require_expiry: bool,
+    /// The longest a guest may be invited for, in days.
+    pub max_days: u32,
+}
+
+impl Default for GuestsSection {
+    fn default() -> Self {
+        let d = enclave_core::GuestPolicy::default();
+        GuestsSection {
+            require_expiry: d.require_expiry,
+            max_days: d.max_days,
         }
     }
 }
@@ -377,6 +399,7 @@ impl Default for Config {
             files: FilesSection::default(),
             rate_limits: RateLimitsSection::default(),
             audit: AuditSection::default(),
+            guests: GuestsSection::default(),
         }
     }
 }
@@ -524,6 +547,9 @@ impl Config {
             bail!("[tls] needs both cert and key");
         }
         self.trusted_proxies()?;
+        if self.guests.max_days == 0 || self.guests.max_days > 36_500 {
+            bail!("[guests] max_days must be 1 to 36500");
+        }
         if self.auth.argon2_memory_kib < 8 || self.auth.argon2_iterations < 1 {
             bail!("[auth] argon2 parameters are too small");
         }
@@ -725,6 +751,14 @@ impl Config {
     }
 
     /// The per-user rate limits.
+    /// The guest policy (`[guests]`).
+    pub fn guest_policy(&self) -> enclave_core::GuestPolicy {
+        enclave_core::GuestPolicy {
+            require_expiry: self.guests.require_expiry,
+            max_days: self.guests.max_days,
+        }
+    }
+
     pub fn rate_limit_config(&self) -> enclave_app::RateLimitConfig {
         use enclave_app::core::rate::Rate;
         let l = &self.rate_limits;

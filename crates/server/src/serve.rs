@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use enclave_app::jobs::{
-    AuditHeadJob, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles, SweepThrottles,
+    AuditHeadJob, ExpireGuests, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles,
+    SweepThrottles,
 };
 use enclave_app::{
-    Accounts, Audit, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
+    Accounts, Audit, Channels, EventFeed, Files, Health, Hub, Messages, Roles, Search, Store,
+    UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
 
@@ -132,6 +134,7 @@ pub fn background_jobs(
         Arc::new(SweepFiles::new(files.clone())),
         Arc::new(SealPreviews::new(files.clone())),
         Arc::new(SweepThrottles::new(store.clone())),
+        Arc::new(ExpireGuests::new(store.clone())),
     ];
     let a = &config.audit;
     if !a.head_file.is_empty() || a.head_syslog {
@@ -206,9 +209,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // One set of buckets for every door, so REST and WebSocket share a user's budget.
     let limits = Arc::new(UserLimits::new(config.rate_limit_config()));
     let audit = Audit::new(store.clone());
-    let accounts = Accounts::new(store.clone(), config.auth_config(), limits.clone())
-        .context("setting up accounts")?
-        .with_audit(audit.clone());
+    let accounts = Arc::new(
+        Accounts::new(store.clone(), config.auth_config(), limits.clone())
+            .context("setting up accounts")?
+            .with_audit(audit.clone()),
+    );
     let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await
@@ -241,6 +246,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let app = enclave_http::router(
         enclave_http::Deps {
+            roles: Arc::new(Roles::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                accounts.clone(),
+                config.guest_policy(),
+                limits.clone(),
+            )),
             accounts,
             channels: Channels::new(store.clone(), store.clone(), limits.clone())
                 .with_audit(audit.clone()),

@@ -26,8 +26,8 @@ use reqwest::{Method, StatusCode};
 
 /// One route of `enclave_http::api_routes()`, with a path template and a valid body.
 ///
-/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`, and
-/// `{account}`, `{source}` (a sign-in throttle's account key and address).
+/// Placeholders: `{channel}`, `{message}`, `{user}`, `{token}`, `{emoji}`, `{file}`, `{role}`,
+/// and `{account}`, `{source}` (a sign-in throttle's account key and address).
 struct Route {
     method: Method,
     path: &'static str,
@@ -70,6 +70,36 @@ fn protected_routes() -> Vec<Route> {
             Method::PATCH,
             "/api/v1/users/{user}",
             Some(|_| json!({ "display_name": "Renamed" })),
+        ),
+        route(Method::GET, "/api/v1/users/{user}/roles", None),
+        route(
+            Method::PUT,
+            "/api/v1/users/{user}/roles",
+            Some(|_| json!({ "roles": ["member"] })),
+        ),
+        route(Method::GET, "/api/v1/admin/roles", None),
+        route(
+            Method::POST,
+            "/api/v1/admin/roles",
+            Some(|i| json!({ "name": i.new_name, "permissions": ["upload_files"] })),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/admin/roles/{role}",
+            Some(|_| json!({ "description": "changed" })),
+        ),
+        route(Method::DELETE, "/api/v1/admin/roles/{role}", None),
+        route(
+            Method::POST,
+            "/api/v1/admin/guests",
+            Some(|i| {
+                json!({
+                    "username": i.new_name,
+                    "password": USER_PASSWORD,
+                    "expires_at": common::rfc3339_in(30 * 86_400),
+                    "channel_ids": [i.public],
+                })
+            }),
         ),
         route(Method::GET, "/api/v1/channels", None),
         route(
@@ -177,6 +207,10 @@ struct Ids {
     new_name: String,
     /// An image shared in the channel.
     file: String,
+    /// A custom role.
+    role: String,
+    /// A public channel (guests are invited into it).
+    public: String,
 }
 
 impl Route {
@@ -190,6 +224,7 @@ impl Route {
             .replace("{file}", &ids.file)
             .replace("{account}", "nobody-throttled")
             .replace("{source}", "192.0.2.1")
+            .replace("{role}", &ids.role)
     }
 
     fn name(&self) -> String {
@@ -264,6 +299,8 @@ struct World {
     public_file: String,
     /// False once a test deactivates the member (their views are then left out of snapshots).
     member_active: bool,
+    /// A custom role made by the administrator.
+    role: String,
 }
 
 impl World {
@@ -360,6 +397,15 @@ impl World {
         }
         let public_file = files.pop().unwrap();
         let private_file = files.pop().unwrap();
+        let (status, role) = server
+            .post(
+                Some(&admin),
+                "/api/v1/admin/roles",
+                Some(json!({ "name": unique_name("authz role"), "permissions": ["upload_files"] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{role}");
+        let role = s(&role, "id");
         World {
             owner,
             member,
@@ -374,6 +420,7 @@ impl World {
             private_file,
             public_file,
             member_active: true,
+            role,
         }
     }
 
@@ -388,6 +435,8 @@ impl World {
             invitee: self.stranger.id.clone(),
             new_name: unique_name("never"),
             file: self.private_file.clone(),
+            role: self.role.clone(),
+            public: self.public.clone(),
         }
     }
 
@@ -565,6 +614,7 @@ async fn the_route_table_covers_the_whole_api() {
         .replace("{user}", "{id}")
         .replace("{token}", "{id}")
         .replace("{file}", "{id}")
+        .replace("{role}", "{id}")
     };
     let mut tabled = BTreeSet::new();
     for r in protected_routes() {
@@ -1056,6 +1106,30 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"admin": 1}"#,
             r#"{"email": ["a@b.c"]}"#,
         ],
+        "/api/v1/users/{user}/roles" => &[
+            r#"{}"#,
+            r#"{"roles": "member"}"#,
+            r#"{"roles": [5]}"#,
+            r#"{"roles": null}"#,
+        ],
+        "/api/v1/admin/roles" => &[
+            r#"{}"#,
+            r#"{"name": "zz-never-made"}"#,
+            r#"{"name": 5, "permissions": []}"#,
+            r#"{"name": "zz-never-made", "permissions": "upload_files"}"#,
+        ],
+        "/api/v1/admin/roles/{role}" => &[
+            r#"{"name": 5}"#,
+            r#"{"permissions": "upload_files"}"#,
+            r#"{"description": []}"#,
+            r#"{"permissions": [1]}"#,
+        ],
+        "/api/v1/admin/guests" => &[
+            r#"{}"#,
+            r#"{"username": "zz-never-made"}"#,
+            r#"{"username": "zz-never-made", "channel_ids": "1"}"#,
+            r#"{"username": 5, "channel_ids": []}"#,
+        ],
         "/api/v1/channels" => &[
             r#"{}"#,
             r#"{"name": "zz-never-made"}"#,
@@ -1123,7 +1197,10 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
     for r in routes.into_iter().filter(|r| r.body.is_some()) {
         // The owner (the administrator, to create users) may do each of these, so only the
         // body can be at fault.
-        let owner = if r.path == "/api/v1/users" {
+        let owner = if r.path == "/api/v1/users"
+            || r.path.starts_with("/api/v1/admin/")
+            || r.path.ends_with("/roles")
+        {
             &admin
         } else {
             &owner
@@ -1279,6 +1356,7 @@ async fn unknown_and_malformed_ids_are_404() {
             ),
             ("{token}", "token_not_found"),
             ("{file}", "file_not_found"),
+            ("{role}", "role_not_found"),
         ] {
             if !r.path.contains(placeholder) {
                 continue;
@@ -1290,6 +1368,7 @@ async fn unknown_and_malformed_ids_are_404() {
                     "{message}" => bad_ids.message = bad.into(),
                     "{user}" => bad_ids.user = bad.into(),
                     "{file}" => bad_ids.file = bad.into(),
+                    "{role}" => bad_ids.role = bad.into(),
                     _ => bad_ids.token = bad.into(),
                 }
                 let got = send(&server, &r, &bad_ids, &[("authorization", &owner)]).await;

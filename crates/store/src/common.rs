@@ -96,13 +96,17 @@ pub fn user_visibly_changed(before: &User, after: &User) -> bool {
         || before.is_admin != after.is_admin
         || before.status_text != after.status_text
         || before.dnd != after.dnd
+        || before.member_role != after.member_role
+        || before.guest_expires_at != after.guest_expires_at
 }
 
 /// What a channel update changed: its named fields, and whether it was archived or
 /// unarchived.
 pub fn channel_changes(before: &Channel, after: &Channel) -> (bool, bool) {
-    let fields =
-        before.name != after.name || before.topic != after.topic || before.purpose != after.purpose;
+    let fields = before.name != after.name
+        || before.topic != after.topic
+        || before.purpose != after.purpose
+        || before.announcement != after.announcement;
     let archive = before.archived_at.is_some() != after.archived_at.is_some();
     (fields, archive)
 }

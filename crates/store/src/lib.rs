@@ -34,9 +34,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, FileId, FileMeta,
-    Membership, Mentions, Message, MessageId, Millis, Thumbnail, TokenId, TokenInfo, TokenKind,
-    User, UserId,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, CustomRole, Event,
+    FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis, PermissionSet, RoleId,
+    Thumbnail, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 
 /// A failure of a store operation.
@@ -83,6 +83,9 @@ pub struct NewUser {
     pub is_admin: bool,
     pub is_bot: bool,
     pub actor_id: Option<UserId>,
+    /// A guest account (holds the guest role only), with its expiry.
+    pub is_guest: bool,
+    pub guest_expires_at: Option<Millis>,
 }
 
 /// Changes to an account; `None` leaves a field as it is.
@@ -96,6 +99,10 @@ pub struct UserPatch {
     pub is_admin: Option<bool>,
     pub status_text: Option<String>,
     pub dnd: Option<bool>,
+    /// Whether the account holds the built-in member role.
+    pub member_role: Option<bool>,
+    /// A guest's expiry (`Some(None)`: none).
+    pub guest_expires_at: Option<Option<Millis>>,
 }
 
 /// A page of the user directory.
@@ -129,6 +136,8 @@ pub struct NewChannel {
     pub topic: String,
     pub purpose: String,
     pub creator_id: UserId,
+    /// An announcement channel (see `enclave_core::Channel::announcement`).
+    pub announcement: bool,
 }
 
 /// Changes to a channel; `None` leaves a field as it is.
@@ -138,6 +147,7 @@ pub struct ChannelPatch {
     pub topic: Option<String>,
     pub purpose: Option<String>,
     pub archived: Option<bool>,
+    pub announcement: Option<bool>,
 }
 
 /// A page of the public channel directory.
@@ -278,6 +288,70 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64>;
     /// Whether the token still exists, has not expired, and its owner is active.
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
+}
+
+/// A new custom role (validated by the application).
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub name: String,
+    /// The case-folded name, unique among roles.
+    pub name_key: String,
+    pub description: String,
+    pub permissions: PermissionSet,
+}
+
+/// Changes to a custom role; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RolePatch {
+    pub name: Option<(String, String)>,
+    pub description: Option<String>,
+    pub permissions: Option<PermissionSet>,
+}
+
+/// An account's roles, as [`RoleStore::set_user_roles`] sets them.
+#[derive(Debug, Clone)]
+pub struct UserRoles {
+    pub is_admin: bool,
+    pub member_role: bool,
+    pub custom: Vec<RoleId>,
+}
+
+/// Custom roles and who holds them. Every change appends `roles.changed` (a role's grants
+/// changed: caches of actors must forget everyone) or `user.updated` (one account's roles
+/// changed) in its transaction.
+#[async_trait]
+pub trait RoleStore: Send + Sync + 'static {
+    /// Every custom role, by id.
+    async fn roles(&self) -> Result<Vec<CustomRole>>;
+    async fn role(&self, id: RoleId) -> Result<Option<CustomRole>>;
+    /// Creates a role; `Conflict` when the name is taken, `LimitExceeded` past `max` roles.
+    async fn create_role(
+        &self,
+        new: NewRole,
+        max: usize,
+        actor_id: Option<UserId>,
+    ) -> Result<CustomRole>;
+    async fn update_role(
+        &self,
+        id: RoleId,
+        patch: RolePatch,
+        actor_id: Option<UserId>,
+    ) -> Result<CustomRole>;
+    /// Deletes a role and every assignment of it; `false` when there was none.
+    async fn delete_role(&self, id: RoleId, actor_id: Option<UserId>) -> Result<bool>;
+    /// The custom roles the account holds.
+    async fn user_roles(&self, user_id: UserId) -> Result<Vec<CustomRole>>;
+    /// Replaces the account's roles (the administrator flag, the member role and the custom
+    /// roles); `NotFound(Role)` when a role does not exist, `NotFound(User)` for the account.
+    async fn set_user_roles(
+        &self,
+        user_id: UserId,
+        roles: UserRoles,
+        actor_id: Option<UserId>,
+    ) -> Result<(User, Vec<CustomRole>)>;
+    /// Deactivates up to `limit` active guests whose expiry is at or before `now` (ending their
+    /// tokens, as any deactivation does); returns them.
+    async fn expire_guests(&self, now: Millis, limit: u32) -> Result<Vec<UserId>>;
 }
 
 /// Channels, their members and read state, and direct conversations.
@@ -596,6 +670,7 @@ pub trait ThrottleStore: Send + Sync + 'static {
 pub trait Store:
     Lifecycle
     + AccountStore
+    + RoleStore
     + ChannelStore
     + MessageStore
     + FileStore
@@ -609,6 +684,7 @@ pub trait Store:
 impl<T> Store for T where
     T: Lifecycle
         + AccountStore
+        + RoleStore
         + ChannelStore
         + MessageStore
         + FileStore

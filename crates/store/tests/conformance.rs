@@ -61,6 +61,8 @@ fn new_user(username: &str) -> NewUser {
         is_admin: false,
         is_bot: false,
         actor_id: None,
+        is_guest: false,
+        guest_expires_at: None,
     }
 }
 
@@ -76,6 +78,7 @@ fn new_channel(kind: ChannelKind, name: &str, creator: UserId) -> NewChannel {
         topic: format!("about {name}"),
         purpose: String::new(),
         creator_id: creator,
+        announcement: false,
     }
 }
 
@@ -5015,6 +5018,182 @@ pub async fn signin_throttles(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Roles and guests
+
+pub async fn roles_and_guests(store: Arc<dyn Store>) {
+    use enclave_core::{PermissionSet, RoleId, SitePermission};
+    use enclave_store::{NewRole, RolePatch, UserRoles};
+    let admin = user(&store, "rolesadmin").await;
+    let alice = user(&store, "rolesalice").await;
+    let new = |name: &str, perms: &[SitePermission]| NewRole {
+        name: name.to_owned(),
+        name_key: name.to_lowercase(),
+        description: String::new(),
+        permissions: PermissionSet::of(perms),
+    };
+    let start = last_position(&store).await;
+    let auditors = store
+        .create_role(
+            new("Auditors", &[SitePermission::ViewAuditLog]),
+            3,
+            Some(admin.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        auditors.permissions,
+        PermissionSet::of(&[SitePermission::ViewAuditLog])
+    );
+    // Names are unique regardless of case; the count is limited.
+    let e = store
+        .create_role(new("AUDITORS", &[]), 3, Some(admin.id))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Domain(DomainError::Conflict(_))),
+        "{e:?}"
+    );
+    store.create_role(new("Two", &[]), 3, None).await.unwrap();
+    let three = store.create_role(new("Three", &[]), 3, None).await.unwrap();
+    let e = store
+        .create_role(new("Four", &[]), 3, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Domain(DomainError::LimitExceeded(_))),
+        "{e:?}"
+    );
+    assert_eq!(store.roles().await.unwrap().len(), 3);
+    let changed = store
+        .update_role(
+            auditors.id,
+            RolePatch {
+                description: Some("read the log".into()),
+                permissions: Some(PermissionSet::of(&[
+                    SitePermission::ViewAuditLog,
+                    SitePermission::ExportData,
+                ])),
+                ..RolePatch::default()
+            },
+            Some(admin.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.description, "read the log");
+    assert!(changed.permissions.contains(SitePermission::ExportData));
+    assert_eq!(
+        store.role(auditors.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    let e = store
+        .update_role(RoleId(999_999), RolePatch::default(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Domain(DomainError::NotFound(Entity::Role))),
+        "{e:?}"
+    );
+
+    // Holding roles.
+    let (u, held) = store
+        .set_user_roles(
+            alice.id,
+            UserRoles {
+                is_admin: false,
+                member_role: false,
+                custom: vec![auditors.id, three.id],
+            },
+            Some(admin.id),
+        )
+        .await
+        .unwrap();
+    assert!(!u.member_role && !u.is_admin);
+    assert_eq!(
+        held.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [auditors.id, three.id]
+    );
+    assert_eq!(store.user_roles(alice.id).await.unwrap(), held);
+    let e = store
+        .set_user_roles(
+            alice.id,
+            UserRoles {
+                is_admin: false,
+                member_role: true,
+                custom: vec![RoleId(999_999)],
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Domain(DomainError::NotFound(Entity::Role))),
+        "{e:?}"
+    );
+    assert_eq!(
+        store.user_roles(alice.id).await.unwrap().len(),
+        2,
+        "a refusal changes nothing"
+    );
+    assert!(!store.user(alice.id).await.unwrap().unwrap().member_role);
+    // Deleting a role takes it from its holders.
+    assert!(store.delete_role(three.id, Some(admin.id)).await.unwrap());
+    assert!(!store.delete_role(three.id, None).await.unwrap());
+    assert_eq!(
+        store
+            .user_roles(alice.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        [auditors.id]
+    );
+    let kinds: Vec<EventKind> = events_after(&store, start, 100)
+        .await
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventKind::RolesChanged)
+            .count(),
+        5,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&EventKind::UserUpdated));
+
+    // Guests: stored as such, and deactivated (tokens and all) once expired.
+    let now = Millis::now();
+    let mut g = new_user("rolesguest");
+    g.is_guest = true;
+    g.is_admin = true;
+    g.guest_expires_at = Some(Millis(now.0 - 1));
+    let guest = store.create_user(g).await.unwrap();
+    assert!(guest.is_guest && !guest.is_admin && !guest.member_role);
+    let mut later = new_user("rolesguest2");
+    later.is_guest = true;
+    later.guest_expires_at = Some(Millis(now.0 + 3_600_000));
+    let later = store.create_user(later).await.unwrap();
+    store
+        .create_token(NewToken {
+            user_id: guest.id,
+            kind: TokenKind::Session,
+            hash: [7; 32],
+            name: "s".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let expired = store.expire_guests(now, 10).await.unwrap();
+    assert_eq!(expired, [guest.id]);
+    assert!(!store.user(guest.id).await.unwrap().unwrap().active);
+    assert!(store.user(later.id).await.unwrap().unwrap().active);
+    assert!(store.list_tokens(guest.id).await.unwrap().is_empty());
+    assert!(store.expire_guests(now, 10).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backends
 
 /// The embedded backend: each check gets a fresh database file in its own directory.
@@ -5064,6 +5243,7 @@ mod sqlite {
         search_channels,
         audit_log_is_one_chain,
         signin_throttles,
+        roles_and_guests,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -5154,6 +5334,7 @@ mod postgres {
         search_channels,
         audit_log_is_one_chain,
         signin_throttles,
+        roles_and_guests,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,8 @@ async fn user(store: &dyn Store, name: &str, admin: bool) -> User {
             is_admin: admin,
             is_bot: false,
             actor_id: None,
+            is_guest: false,
+            guest_expires_at: None,
         })
         .await
         .unwrap()
@@ -58,6 +60,7 @@ async fn channel(store: &dyn Store, kind: ChannelKind, name: &str, creator: &Use
             topic: format!("topic of {name}"),
             purpose: format!("purpose of {name}"),
             creator_id: creator.id,
+            announcement: false,
         })
         .await
         .unwrap()
@@ -156,6 +159,8 @@ async fn populate(shared: &Arc<dyn Store>, bulk: usize) -> Populated {
             is_admin: false,
             is_bot: true,
             actor_id: Some(alice.id),
+            is_guest: false,
+            guest_expires_at: None,
         })
         .await
         .unwrap();

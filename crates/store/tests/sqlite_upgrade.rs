@@ -66,6 +66,7 @@ async fn version_5_channels_are_kept_and_private_names_freed() {
             topic: String::new(),
             purpose: String::new(),
             creator_id: UserId(8),
+            announcement: false,
         })
         .await
         .unwrap();

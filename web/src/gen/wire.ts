@@ -32,6 +32,7 @@ export type ErrorCode =
   | "resync_required" // The position is too old to replay; fetch state afresh.
   | "internal" // The server failed; the details are in its log.
   | "unavailable" // The server is shutting down or its database is unreachable.
+  | "role_not_found" // No such custom role.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -54,6 +55,7 @@ export type EventKind =
   | "user.created"
   | "user.updated"
   | "tokens.revoked"
+  | "roles.changed"
 ;
 /** The four kinds of conversation. */
 export type ChannelKind =
@@ -93,7 +95,15 @@ export type UserDto = { id: string, username: string, display_name: string,
 /**
  * Shown to the user themself and to administrators only.
  */
-email?: string, is_admin: boolean, is_bot: boolean, active: boolean, created_at: string, };
+email?: string, is_admin: boolean, is_bot: boolean, active: boolean, created_at: string,
+/**
+ * A guest: sees only the channels they were invited to and their members.
+ */
+is_guest: boolean,
+/**
+ * When a guest's access ends (RFC 3339); absent for everyone else.
+ */
+guest_expires_at?: string, };
 export type LoginRequest = {
 /**
  * Username or email address.
@@ -109,40 +119,16 @@ export type SetupStatus = {
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
  */
 needs_setup: boolean, };
-export type CreateUserRequest = {
+export type CreateUserRequest = { username: string,
 /**
- * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
- * lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
- * are reserved.
+ * Omit for accounts that only use tokens (bots).
  */
-username: string,
+password?: string | null, display_name?: string | null, email?: string | null, admin?: boolean, bot?: boolean, };
+export type UpdateUserRequest = { display_name?: string | null,
 /**
- * 8 to 256 characters. Omit for accounts that only use tokens (bots).
+ * An empty string clears the address.
  */
-password?: string | null,
-/**
- * At most 64 characters once trimmed, without control characters or invisible and
- * text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
- * the username.
- */
-display_name?: string | null,
-/**
- * An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
- */
-email?: string | null, admin?: boolean, bot?: boolean, };
-export type UpdateUserRequest = {
-/**
- * As in [`CreateUserRequest`]: at most 64 characters once trimmed; empty means the username.
- */
-display_name?: string | null,
-/**
- * An email address; an empty string clears it.
- */
-email?: string | null,
-/**
- * 8 to 256 characters.
- */
-password?: string | null,
+email?: string | null, password?: string | null,
 /**
  * Required when changing one's own password.
  */
@@ -156,21 +142,82 @@ active?: boolean | null,
  * Grants or revokes administration (administrators only).
  */
 admin?: boolean | null, };
+/**
+ * A site permission, for the admin console's permission matrix.
+ */
+export type PermissionDto = {
+/**
+ * The stable name (`create_public_channels`, ...).
+ */
+name: string, description: string, };
+/**
+ * A role: built-in (`system_admin`, `member`, `guest`; fixed grants) or custom (decimal id).
+ */
+export type RoleDto = { id: string, name: string, description: string,
+/**
+ * The permission names the role grants.
+ */
+permissions: Array<string>, builtin: boolean, };
+export type RoleList = {
+/**
+ * Built-in roles first, then custom roles by id.
+ */
+roles: Array<RoleDto>,
+/**
+ * Every permission, in order: the columns of the permission matrix.
+ */
+permissions: Array<PermissionDto>, };
+export type CreateRoleRequest = {
+/**
+ * 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
+ */
+name: string,
+/**
+ * At most 500 characters.
+ */
+description?: string | null,
+/**
+ * Permission names; an unknown one refuses the request. Only permissions the caller holds.
+ */
+permissions: Array<string>, };
+export type UpdateRoleRequest = { name?: string | null, description?: string | null,
+/**
+ * Replaces the role's permissions.
+ */
+permissions?: Array<string> | null, };
+/**
+ * The roles an account holds.
+ */
+export type UserRolesDto = { user: UserDto,
+/**
+ * Role ids: `system_admin`, `member`, `guest`, or custom roles' decimal ids.
+ */
+roles: Array<string>, };
+export type SetUserRolesRequest = {
+/**
+ * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
+ */
+roles: Array<string>, };
+export type InviteGuestRequest = { username: string, password?: string | null, display_name?: string | null, email?: string | null,
+/**
+ * When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
+ */
+expires_at?: string | null,
+/**
+ * The channels the guest joins (1 to 50; channels the inviter may add people to).
+ */
+channel_ids: Array<WireId>, };
 export type UserListQuery = {
 /**
- * Substring of username or display name; blank means every user.
+ * Substring of username or display name.
  */
 q?: string,
 /**
  * Continue after this username.
  */
-after?: string,
+after?: string, limit?: number,
 /**
- * Users per page.
- */
-limit?: number,
-/**
- * Include deactivated accounts (administrators only; ignored for others).
+ * Administrators only.
  */
 include_inactive?: boolean, };
 export type UserList = { users: Array<UserDto>, };
@@ -184,13 +231,9 @@ kind: string, name: string, created_at: string, last_used_at: string | null, exp
  */
 current: boolean, };
 export type TokenList = { tokens: Array<TokenDto>, };
-export type CreateTokenRequest = {
+export type CreateTokenRequest = { name: string,
 /**
- * 1 to 64 characters once trimmed, without control characters.
- */
-name: string,
-/**
- * Days until the token expires, 1 to 3650; omit for no expiry.
+ * Days until the token expires; omit for no expiry.
  */
 expires_in_days?: number | null, };
 export type CreatedToken = {
@@ -231,6 +274,11 @@ kind: ChannelKind, topic: string, purpose: string, creator_id: string | null, n_
  */
 last_seq: number, archived: boolean, archived_at: string | null, created_at: string, updated_at: string,
 /**
+ * An announcement channel: only channel admins and holders of the permission
+ * `post_in_announcement_channels` post; everyone else reads and reacts.
+ */
+announcement: boolean,
+/**
  * The viewer's role; absent when not a member.
  */
 role?: string, last_read_seq?: number, unread_count?: number, mention_count?: number,
@@ -239,59 +287,29 @@ role?: string, last_read_seq?: number, unread_count?: number, mention_count?: nu
  */
 dm_user_ids?: Array<string>, };
 export type ChannelList = { channels: Array<ChannelDto>, };
-export type CreateChannelRequest = {
+export type CreateChannelRequest = { name: string,
 /**
- * 1 to 64 characters once trimmed, in any script, without control characters or invisible
- * and text-direction characters, not starting with `#` or `@`.
+ * `public` or `private`.
  */
-name: string, kind: 'public' | 'private',
+kind: 'public' | 'private', topic?: string | null, purpose?: string | null,
 /**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
+ * An announcement channel (default `false`).
  */
-topic?: string | null,
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-purpose?: string | null, };
-export type UpdateChannelRequest = {
-/**
- * 1 to 64 characters once trimmed, in any script, without control characters or invisible
- * and text-direction characters, not starting with `#` or `@`.
- */
-name?: string | null,
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-topic?: string | null,
-/**
- * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
- * and invisible or text-direction characters not.
- */
-purpose?: string | null,
+announcement?: boolean | null, };
+export type UpdateChannelRequest = { name?: string | null, topic?: string | null, purpose?: string | null,
 /**
  * `true` archives, `false` unarchives.
  */
-archived?: boolean | null, };
-export type BrowseQueryParams = {
+archived?: boolean | null,
 /**
- * Substring of name or topic; blank means every channel.
+ * `true` makes it an announcement channel, `false` an ordinary one (channel admins).
  */
-q?: string,
+announcement?: boolean | null, };
+export type BrowseQueryParams = { q?: string,
 /**
- * Continue after this channel id (a decimal id).
+ * Continue after this channel id.
  */
-after?: string,
-/**
- * Channels per page.
- */
-limit?: number,
-/**
- * Include archived channels.
- */
-include_archived?: boolean, };
+after?: string, limit?: number, include_archived?: boolean, };
 export type OpenDmRequest = {
 /**
  * The other participants (0 for notes to self, 1 for a direct message, 2 to 7 for a group).
@@ -306,19 +324,18 @@ export type MemberDto = { user: UserDto, role: string, joined_at: string, };
 export type MemberList = { members: Array<MemberDto>, };
 export type MemberListQuery = {
 /**
- * Continue after this user id (a decimal id).
+ * Continue after this user id.
  */
-after?: string,
-/**
- * Members per page.
- */
-limit?: number, };
+after?: string, limit?: number, };
 export type AddMemberRequest = { user_id: WireId, };
-export type UpdateMemberRequest = { role: string, };
+export type UpdateMemberRequest = {
+/**
+ * `owner`, `admin` or `member`.
+ */
+role: string, };
 export type MarkReadRequest = {
 /**
- * Everything up to and including this sequence number counts as read (0 marks the whole
- * channel unread).
+ * Everything up to and including this sequence number counts as read.
  */
 seq: number, };
 
@@ -368,8 +385,7 @@ width: number | null, height: number | null, thumbnail: ThumbnailDto | null,
 preview: string | null, uploader_id: string, created_at: string, };
 export type UploadQuery = {
 /**
- * The file's name, shown to readers and offered on download (paths are stripped): it must
- * hold a character that is neither whitespace nor a control character.
+ * The file's name (shown to readers and offered on download; paths are stripped).
  */
 name?: string, };
 export type DownloadQuery = {
@@ -384,14 +400,11 @@ export type MessageList = {
 messages: Array<MessageDto>, };
 export type PostMessageRequest = {
 /**
- * Markdown, 1 to 16,000 characters, not blank (it may be empty when `file_ids` are given);
- * no control characters but newlines and tabs. (Trailing whitespace is removed before the
- * length is counted.)
+ * Markdown, 1 to 16,000 characters.
  */
 text: string,
 /**
- * Chosen by the client (1 to 64 printable ASCII characters); a retry with the same id
- * returns the first message instead of posting twice.
+ * Chosen by the client; a retry with the same id returns the first message instead of posting twice.
  */
 client_msg_id?: string | null,
 /**
@@ -399,19 +412,14 @@ client_msg_id?: string | null,
  */
 thread_root_id?: WireId | null,
 /**
- * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10, each once.
- * With files, `text` may be empty.
+ * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
+ * `text` may be empty.
  */
 file_ids?: Array<WireId>, };
-export type EditMessageRequest = {
-/**
- * Markdown, 1 to 16,000 characters, not blank; no control characters but newlines and
- * tabs. (Trailing whitespace is removed before the length is counted.)
- */
-text: string, };
+export type EditMessageRequest = { text: string, };
 export type HistoryQuery = {
 /**
- * Messages before this sequence number (give at most one of `before`, `after`, `around`).
+ * Messages before this sequence number.
  */
 before?: number,
 /**
@@ -423,7 +431,7 @@ after?: number,
  */
 around?: number,
 /**
- * Messages per page.
+ * 1 to 200; 50 by default.
  */
 limit?: number,
 /**
@@ -436,7 +444,7 @@ export type ThreadQuery = {
  */
 after?: number,
 /**
- * Replies per page.
+ * 1 to 1000; 200 by default.
  */
 limit?: number, };
 export type Health = { status: string, };
@@ -444,19 +452,16 @@ export type Health = { status: string, };
 // Search
 export type SearchQueryParams = {
 /**
- * The query (docs/api/search.md): words, `"phrases"`, `word*` prefixes, and the filters
- * `from:@user`, `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD` and `has:file`, each
- * at most once; at most 16 words or phrases. It must hold a word or a filter (a query of
- * punctuation only finds nothing and is refused), and no control characters. A query the
- * language refuses answers 400 `invalid_field` with `field: "q"`.
+ * The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
+ * `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
  */
 q?: string,
 /**
- * Results per page.
+ * 1 to 100; 20 by default.
  */
 limit?: number,
 /**
- * Results to skip.
+ * Results to skip, at most 1000; 0 by default.
  */
 offset?: number, };
 /**
@@ -491,11 +496,11 @@ results: Array<SearchResult>,
 next_offset: number | null, };
 export type ChannelSearchParams = {
 /**
- * Part of the channel name: 1 to 64 characters once surrounding whitespace is trimmed.
+ * Part of the channel name, 1 to 64 characters.
  */
 q?: string,
 /**
- * Results.
+ * 1 to 100; 20 by default.
  */
 limit?: number, };
 export type ChannelMatch = { channel: ChannelDto,
@@ -569,6 +574,7 @@ position: number,
  * More events are waiting after `position`.
  */
 has_more: boolean, };
+
 
 // Administration: sign-in throttles (docs/admin/lockout.md)
 /**

@@ -29,6 +29,13 @@ import type {
   UserListQuery,
   AuditPage,
   AuditQueryParams,
+  // Roles and guests
+  CreateRoleRequest,
+  InviteGuestRequest,
+  RoleDto,
+  RoleList,
+  UpdateRoleRequest,
+  UserRolesDto,
 } from '../gen/wire';
 import type { Channel, Membership, Message, User } from './types';
 
@@ -175,6 +182,15 @@ export const api = {
   search: (p: SearchQueryParams & { q: string }) => request<SearchResults>('GET', '/search' + qs(p)),
   searchChannels: (p: ChannelSearchParams & { q: string }) =>
     request<ChannelMatches>('GET', '/search/channels' + qs(p)).then((r) => r.channels),
+
+  // Roles and guests (docs/admin/roles.md)
+  roles: () => request<RoleList>('GET', '/admin/roles'),
+  createRole: (body: CreateRoleRequest) => request<RoleDto>('POST', '/admin/roles', body),
+  updateRole: (id: string, body: UpdateRoleRequest) => request<RoleDto>('PATCH', `/admin/roles/${enc(id)}`, body),
+  deleteRole: (id: string) => request<void>('DELETE', `/admin/roles/${enc(id)}`),
+  userRoles: (id: string) => request<UserRolesDto>('GET', `/users/${enc(id)}/roles`),
+  setUserRoles: (id: string, roles: string[]) => request<UserRolesDto>('PUT', `/users/${enc(id)}/roles`, { roles }),
+  inviteGuest: (body: InviteGuestRequest) => request<User>('POST', '/admin/guests', body),
 
   presence: (ids: string[]) =>
     request<PresenceList>('GET', '/presence' + qs({ user_ids: ids.join(',') })).then((r) => r.presence),

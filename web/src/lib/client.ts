@@ -293,7 +293,9 @@ async function startSession(me: User) {
     panel: route.name === 'channel' && route.thread ? { kind: 'thread', rootId: route.thread } : null,
   }));
   rt.start();
-  await Promise.all([loadUsers().catch(reportError), loadChannels().catch(reportError)]);
+  // Guests may not browse the directory: they learn of people through their channels.
+  const directory = store.get().me?.is_guest ? Promise.resolve() : loadUsers().catch(reportError);
+  await Promise.all([directory, loadChannels().catch(reportError)]);
   await enterRoute(store.get().route);
   wakeOutbox();
 }

@@ -12,6 +12,8 @@ import { ChevronLeft, Hash, Plus, Search } from './icons';
 import { ConnectionBanner } from './Conversation';
 import { LockoutsTab } from './admin/Lockouts';
 import { AuditTab } from './admin/Audit';
+import { RolesTab } from './admin/Roles';
+import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 
 function CreateUser({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({ username: '', display_name: '', email: '', password: '', admin: false });
@@ -123,6 +125,8 @@ function UsersTab() {
   const [list, setList] = useState<User[] | null>(null);
   const [creating, setCreating] = useState(false);
   const [resetting, setResetting] = useState<User | null>(null);
+  const [inviting, setInviting] = useState(false);
+  const [editingRoles, setEditingRoles] = useState<User | null>(null);
   const load = () =>
     api.users({ q: q.trim() || undefined, limit: 200, include_inactive: true }).then((l) => {
       setList(l);
@@ -150,6 +154,9 @@ function UsersTab() {
         </div>
         <button class="btn btn-primary" onClick={() => setCreating(true)}>
           <Plus size={16} /> {t('admin.createUser')}
+        </button>
+        <button class="btn" onClick={() => setInviting(true)}>
+          <Plus size={16} /> {t('guest.invite')}
         </button>
       </div>
       {!list ? (
@@ -180,7 +187,20 @@ function UsersTab() {
                     </div>
                   </td>
                   <td class="hide-sm">{u.email ?? '—'}</td>
-                  <td>{u.is_admin ? <span class="tag">{t('user.admin')}</span> : u.is_bot ? <span class="tag">{t('user.bot')}</span> : t('admin.member')}</td>
+                  <td>
+                    {u.is_guest ? (
+                      <>
+                        <GuestBadge user={u} />
+                        {u.guest_expires_at && <span class="muted small"> {t('guest.until', { date: formatDate(u.guest_expires_at) })}</span>}
+                      </>
+                    ) : u.is_admin ? (
+                      <span class="tag">{t('user.admin')}</span>
+                    ) : u.is_bot ? (
+                      <span class="tag">{t('user.bot')}</span>
+                    ) : (
+                      t('admin.member')
+                    )}
+                  </td>
                   <td>
                     <span class={cls('status-pill', u.active ? 'ok' : 'off')}>{u.active ? t('admin.active') : t('user.inactive')}</span>
                   </td>
@@ -190,6 +210,9 @@ function UsersTab() {
                       <>
                         <button class="btn btn-sm" onClick={() => setResetting(u)}>
                           {t('admin.resetPassword')}
+                        </button>
+                        <button class="btn btn-sm" onClick={() => setEditingRoles(u)}>
+                          {t('roles.edit')}
                         </button>
                         <button class="btn btn-sm" onClick={() => void update(u, { admin: !u.is_admin })}>
                           {u.is_admin ? t('admin.revokeAdmin') : t('admin.grantAdmin')}
@@ -235,6 +258,23 @@ function UsersTab() {
         />
       )}
       {resetting && <ResetPassword user={resetting} onDone={() => setResetting(null)} />}
+      {inviting && (
+        <InviteGuest
+          onDone={() => {
+            setInviting(false);
+            void load();
+          }}
+        />
+      )}
+      {editingRoles && (
+        <UserRoles
+          user={editingRoles}
+          onDone={() => {
+            setEditingRoles(null);
+            void load();
+          }}
+        />
+      )}
     </div>
   );
 }
@@ -319,7 +359,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels' | 'lockouts' | 'audit'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'roles' | 'lockouts' | 'audit'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -343,6 +383,9 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'channels'} class={cls('tab', tab === 'channels' && 'on')} onClick={() => setTab('channels')}>
             {t('sidebar.channels')}
           </button>
+          <button role="tab" aria-selected={tab === 'roles'} class={cls('tab', tab === 'roles' && 'on')} onClick={() => setTab('roles')}>
+            {t('roles.title')}
+          </button>
           <button role="tab" aria-selected={tab === 'lockouts'} class={cls('tab', tab === 'lockouts' && 'on')} onClick={() => setTab('lockouts')}>
             {t('lockouts.tab')}
           </button>
@@ -355,6 +398,7 @@ export function Admin() {
       <div class="admin-body">
         {tab === 'users' && <UsersTab />}
         {tab === 'channels' && <ChannelsTab />}
+        {tab === 'roles' && <RolesTab />}
         {tab === 'lockouts' && <LockoutsTab />}
         {tab === 'audit' && <AuditTab />}
       </div>

@@ -24,6 +24,7 @@ import { t, tn } from '../i18n';
 import { UserAvatar, useStore } from './common';
 import { Alert, Clock, Edit, Pin, Reply, Smile, Trash } from './icons';
 import { Attachments } from './Files';
+import { GuestBadge } from './admin/Guests';
 
 export function useRenderContext(): RenderContext {
   const me = useStore((s) => s.me?.username);
@@ -256,6 +257,7 @@ export const MessageItem = memo(function MessageItem({
               {displayName(author)}
             </button>
             {author?.is_bot && <span class="tag">{t('user.bot')}</span>}
+            <GuestBadge user={author} />
             <time dateTime={m.created_at} title={formatFull(m.created_at)}>
               {formatTime(m.created_at)}
             </time>

@@ -25,6 +25,7 @@ import { t, tn } from '../i18n';
 import { Modal, PresenceDot, Spinner, UserAvatar, useStore } from './common';
 import { Check, Hash, Lock, Search } from './icons';
 import { ChannelIcon } from './Sidebar';
+import { GuestBadge } from './admin/Guests';
 
 const close = () => store.set({ modal: null });
 
@@ -462,6 +463,7 @@ function Profile({ userId }: { userId: string }) {
         <div class="profile-tags">
           {u.is_admin && <span class="tag">{t('user.admin')}</span>}
           {u.is_bot && <span class="tag">{t('user.bot')}</span>}
+          <GuestBadge user={u} />
           {!u.active && <span class="tag tag-danger">{t('user.inactive')}</span>}
         </div>
         <div class="profile-actions">

@@ -15,6 +15,7 @@
 //! [`JobCtx::stopping`] returns what it did so far.
 
 mod audit_head;
+mod expire_guests;
 mod prune_events;
 mod seal_previews;
 mod sweep_files;
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use audit_head::AuditHeadJob;
+pub use expire_guests::ExpireGuests;
 pub use prune_events::PruneEvents;
 pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;

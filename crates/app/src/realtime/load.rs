@@ -39,7 +39,7 @@ pub async fn build_envelopes(
             | EventKind::MemberRemoved
             | EventKind::MemberUpdated => channel_ids.extend(e.channel_id),
             EventKind::UserCreated | EventKind::UserUpdated => user_ids.extend(e.user_id),
-            EventKind::ReadUpdated | EventKind::TokensRevoked => {}
+            EventKind::ReadUpdated | EventKind::TokensRevoked | EventKind::RolesChanged => {}
         }
     }
     message_ids.sort();
@@ -144,7 +144,7 @@ pub async fn build_envelopes(
                     None => Payload::Hidden,
                 }
             }
-            EventKind::TokensRevoked => Payload::Hidden,
+            EventKind::TokensRevoked | EventKind::RolesChanged => Payload::Hidden,
         };
         out.push(Envelope::new(e, payload));
     }

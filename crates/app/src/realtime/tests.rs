@@ -38,10 +38,13 @@ async fn new_user(store: &Arc<dyn Store>, name: &str) -> Authed {
             is_admin: false,
             is_bot: false,
             actor_id: None,
+            is_guest: false,
+            guest_expires_at: None,
         })
         .await
         .unwrap();
     Authed {
+        actor: enclave_core::Actor::for_user(&user),
         user,
         credential: Credential::Session(TokenId(1)),
     }
@@ -57,6 +60,7 @@ async fn new_channel(store: &Arc<dyn Store>, name: &str, members: &[&Authed]) ->
             topic: String::new(),
             purpose: String::new(),
             creator_id: creator,
+            announcement: false,
         })
         .await
         .unwrap();

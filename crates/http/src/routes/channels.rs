@@ -60,6 +60,7 @@ pub async fn create(
                 kind,
                 topic: req.topic,
                 purpose: req.purpose,
+                announcement: req.announcement.unwrap_or(false),
             },
         )
         .await?;
@@ -140,6 +141,7 @@ pub async fn update(
                 topic: req.topic,
                 purpose: req.purpose,
                 archived: req.archived,
+                announcement: req.announcement,
             },
         )
         .await?;

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod files;
 pub mod lockouts;
 pub mod messages;
+pub mod roles;
 pub mod search;
 pub mod system;
 pub mod users;

@@ -68,6 +68,8 @@ pub async fn create(
                 email: req.email,
                 is_admin: req.admin,
                 is_bot: req.bot,
+                is_guest: false,
+                guest_expires_at: None,
             },
         )
         .await?;

@@ -481,7 +481,7 @@ mod tests {
         assert!(
             users
                 .sqlite_select(2)
-                .contains(", status_text, dnd FROM users")
+                .contains(", status_text, dnd, 0 AS is_guest, NULL AS guest_expires_at, 1 AS member_role FROM users")
         );
         // Every table of the SQLite schema is copied.
         let schema = concat!(
@@ -489,7 +489,9 @@ mod tests {
             include_str!("../sqlite/schema_2.sql"),
             include_str!("../sqlite/schema_3.sql"),
             include_str!("../sqlite/schema_4.sql"),
-            include_str!("../sqlite/schema_7.sql")
+            include_str!("../sqlite/schema_7.sql"),
+            include_str!("../sqlite/schema_8.sql"),
+            include_str!("../sqlite/schema_9.sql")
         );
         let created = schema.matches("CREATE TABLE ").count();
         assert_eq!(created, TABLES.len());
@@ -513,6 +515,10 @@ mod tests {
             .expect("schema 6");
         conn.execute_batch(include_str!("../sqlite/schema_7.sql"))
             .expect("schema 7");
+        conn.execute_batch(include_str!("../sqlite/schema_8.sql"))
+            .expect("schema 8");
+        conn.execute_batch(include_str!("../sqlite/schema_9.sql"))
+            .expect("schema 9");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")

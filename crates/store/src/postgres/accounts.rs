@@ -27,17 +27,21 @@ pub async fn user(c: &mut PgConnection, id: UserId) -> Result<Option<User>> {
 pub async fn create_user(tx: &mut Tx, new: NewUser) -> Result<User> {
     let now = tx.now;
     let r = q(concat!(
-        "INSERT INTO users (username, display_name, email, password_hash, is_admin, is_bot, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7) RETURNING ",
+        "INSERT INTO users (username, display_name, email, password_hash, is_admin, is_bot, active, created_at, updated_at,
+                            is_guest, guest_expires_at, member_role)
+         VALUES ($1, $2, $3, $4, $5, $6, true, $7, $7, $8, $9, $10) RETURNING ",
         user_cols!()
     ))
     .bind(new.username)
     .bind(new.display_name)
     .bind(new.email)
     .bind(new.password_hash)
-    .bind(new.is_admin)
+    .bind(new.is_admin && !new.is_guest)
     .bind(new.is_bot)
     .bind(now.0)
+    .bind(new.is_guest)
+    .bind(new.guest_expires_at.map(|t| t.0))
+    .bind(!new.is_guest)
     .fetch_one(tx.c())
     .await;
     let row = match r {
@@ -153,7 +157,9 @@ pub async fn update_user(
             active = coalesce($7, active),
             status_text = coalesce($8, status_text),
             dnd = coalesce($9, dnd),
-            updated_at = $10
+            updated_at = $10,
+            member_role = coalesce($11, member_role),
+            guest_expires_at = CASE WHEN $12 THEN $13 ELSE guest_expires_at END
          WHERE id = $1 RETURNING ",
         user_cols!()
     ))
@@ -167,6 +173,9 @@ pub async fn update_user(
     .bind(patch.status_text)
     .bind(patch.dnd)
     .bind(now.0)
+    .bind(patch.member_role)
+    .bind(patch.guest_expires_at.is_some())
+    .bind(patch.guest_expires_at.flatten().map(|t| t.0))
     .fetch_one(tx.c())
     .await;
     let after = match r {
@@ -288,7 +297,8 @@ pub async fn list_tokens(c: &mut PgConnection, user_id: UserId) -> Result<Vec<To
 pub async fn token_valid(c: &mut PgConnection, id: TokenId, now: Millis) -> Result<bool> {
     let row = q(
         "SELECT EXISTS (SELECT 1 FROM tokens t JOIN users u ON u.id = t.user_id
-                  WHERE t.id = $1 AND u.active AND (t.expires_at IS NULL OR t.expires_at > $2))",
+                  WHERE t.id = $1 AND u.active AND (t.expires_at IS NULL OR t.expires_at > $2)
+                    AND NOT (u.is_guest AND u.guest_expires_at IS NOT NULL AND u.guest_expires_at <= $2))",
     )
     .bind(id.0)
     .bind(now.0)

@@ -99,8 +99,8 @@ async fn insert_member(
 
 pub async fn create_channel(tx: &mut Tx, new: NewChannel) -> Result<Channel> {
     let now = tx.now;
-    let r = q("INSERT INTO channels (kind, name, name_key, topic, purpose, creator_id, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+    let r = q("INSERT INTO channels (kind, name, name_key, topic, purpose, creator_id, created_at, updated_at, announcement)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id")
     .bind(new.kind.as_str())
     .bind(new.name)
     .bind(new.name_key)
@@ -108,6 +108,7 @@ pub async fn create_channel(tx: &mut Tx, new: NewChannel) -> Result<Channel> {
     .bind(new.purpose)
     .bind(new.creator_id.0)
     .bind(now.0)
+    .bind(new.announcement)
     .fetch_one(tx.c())
     .await;
     let id = match r {
@@ -309,7 +310,8 @@ pub async fn update_channel(
             name_key = coalesce($3, name_key),
             topic = coalesce($4, topic),
             purpose = coalesce($5, purpose),
-            archived_at = CASE WHEN $6 THEN $7 ELSE archived_at END
+            archived_at = CASE WHEN $6 THEN $7 ELSE archived_at END,
+            announcement = coalesce($8, announcement)
          WHERE id = $1 RETURNING ",
         channel_cols!()
     ))
@@ -320,6 +322,7 @@ pub async fn update_channel(
     .bind(patch.purpose)
     .bind(patch.archived.is_some())
     .bind(archived_at)
+    .bind(patch.announcement)
     .fetch_one(tx.c())
     .await;
     let mut after = match r {

@@ -93,6 +93,7 @@ mod channels;
 mod events;
 mod files;
 mod messages;
+mod roles;
 mod rows;
 mod search;
 pub(crate) use search::index_all;

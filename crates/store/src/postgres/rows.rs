@@ -16,7 +16,7 @@ type R<T> = std::result::Result<T, sqlx_core::Error>;
 macro_rules! user_cols {
     () => {
         "id, username, display_name, email, is_admin, is_bot, active, created_at, updated_at, \
-         status_text, dnd"
+         status_text, dnd, is_guest, guest_expires_at, member_role"
     };
     ($p:literal) => {
         concat!(
@@ -41,17 +41,23 @@ macro_rules! user_cols {
             $p,
             ".status_text, ",
             $p,
-            ".dnd"
+            ".dnd, ",
+            $p,
+            ".is_guest, ",
+            $p,
+            ".guest_expires_at, ",
+            $p,
+            ".member_role"
         )
     };
 }
 /// How many columns `user_cols!` has.
-pub const N_USER_COLS: usize = 11;
+pub const N_USER_COLS: usize = 14;
 
 macro_rules! channel_cols {
     () => {
         "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, \
-         updated_at"
+         updated_at, announcement"
     };
     ($p:literal) => {
         concat!(
@@ -76,12 +82,14 @@ macro_rules! channel_cols {
             $p,
             ".created_at, ",
             $p,
-            ".updated_at"
+            ".updated_at, ",
+            $p,
+            ".announcement"
         )
     };
 }
 /// How many columns `channel_cols!` has.
-pub const N_CHANNEL_COLS: usize = 11;
+pub const N_CHANNEL_COLS: usize = 12;
 
 macro_rules! member_cols {
     () => {
@@ -230,6 +238,9 @@ pub fn user_at(r: &PgRow, o: usize) -> R<User> {
         updated_at: millis(r, o + 8)?,
         status_text: r.try_get(o + 9)?,
         dnd: r.try_get(o + 10)?,
+        is_guest: r.try_get(o + 11)?,
+        guest_expires_at: opt_millis(r, o + 12)?,
+        member_role: r.try_get(o + 13)?,
     })
 }
 
@@ -251,6 +262,7 @@ pub fn channel_at(r: &PgRow, o: usize) -> R<Channel> {
         archived_at: opt_millis(r, o + 8)?,
         created_at: millis(r, o + 9)?,
         updated_at: millis(r, o + 10)?,
+        announcement: r.try_get(o + 11)?,
     })
 }
 

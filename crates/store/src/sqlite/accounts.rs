@@ -20,17 +20,21 @@ pub fn create_user(tx: &mut Tx<'_>, new: NewUser) -> Result<User> {
     let r = tx
         .conn
         .prepare_cached(
-            "INSERT INTO users (username, display_name, email, password_hash, is_admin, is_bot, active, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+            "INSERT INTO users (username, display_name, email, password_hash, is_admin, is_bot, active, created_at, updated_at,
+                                is_guest, guest_expires_at, member_role)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             new.username,
             new.display_name,
             new.email,
             new.password_hash,
-            new.is_admin,
+            new.is_admin && !new.is_guest,
             new.is_bot,
-            tx.now.0
+            tx.now.0,
+            new.is_guest,
+            new.guest_expires_at.map(|t| t.0),
+            !new.is_guest
         ]);
     match r {
         Ok(_) => {}
@@ -155,6 +159,18 @@ pub fn update_user(
             params![id.0, status],
         )?;
     }
+    if let Some(member) = patch.member_role {
+        c.execute(
+            "UPDATE users SET member_role = ?2 WHERE id = ?1",
+            params![id.0, member],
+        )?;
+    }
+    if let Some(expires) = patch.guest_expires_at {
+        c.execute(
+            "UPDATE users SET guest_expires_at = ?2 WHERE id = ?1",
+            params![id.0, expires.map(|t| t.0)],
+        )?;
+    }
     if let Some(dnd) = patch.dnd {
         c.execute(
             "UPDATE users SET dnd = ?2 WHERE id = ?1",
@@ -258,7 +274,8 @@ pub fn touch_token(tx: &mut Tx<'_>, id: TokenId, now: Millis) -> Result<()> {
 pub fn token_valid(c: &Connection, id: TokenId, now: Millis) -> Result<bool> {
     let mut stmt = c.prepare_cached(
         "SELECT count(*) FROM tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.id = ?1 AND u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > ?2)",
+         WHERE t.id = ?1 AND u.active = 1 AND (t.expires_at IS NULL OR t.expires_at > ?2)
+           AND NOT (u.is_guest = 1 AND u.guest_expires_at IS NOT NULL AND u.guest_expires_at <= ?2)",
     )?;
     let n: i64 = stmt.query_row(params![id.0, now.0], |r| r.get(0))?;
     Ok(n > 0)

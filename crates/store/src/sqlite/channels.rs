@@ -62,9 +62,9 @@ fn insert_member(
 
 pub fn create_channel(tx: &mut Tx<'_>, new: NewChannel) -> Result<Channel> {
     let r = tx.conn.execute(
-        "INSERT INTO channels (kind, name, name_key, topic, purpose, creator_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![new.kind.as_str(), new.name, new.name_key, new.topic, new.purpose, new.creator_id.0, tx.now.0],
+        "INSERT INTO channels (kind, name, name_key, topic, purpose, creator_id, created_at, updated_at, announcement)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+        params![new.kind.as_str(), new.name, new.name_key, new.topic, new.purpose, new.creator_id.0, tx.now.0, new.announcement],
     );
     match r {
         Ok(_) => {}
@@ -152,7 +152,10 @@ pub fn my_channels(
     ))?;
     let pairs = stmt
         .query_map(params![user_id.0, only.map(|c| c.0)], |r| {
-            Ok((rows::channel_at(r, 0)?, rows::member_at(r, 11)?))
+            Ok((
+                rows::channel_at(r, 0)?,
+                rows::member_at(r, rows::N_CHANNEL_COLS)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut others = c.prepare_cached(
@@ -219,8 +222,8 @@ pub(super) fn load_ctx(
     let row = stmt
         .query_row([id.0, actor.0], |r| {
             let ch = rows::channel_at(r, 0)?;
-            let m = match r.get::<_, Option<i64>>(11)? {
-                Some(_) => Some(rows::member_at(r, 11)?),
+            let m = match r.get::<_, Option<i64>>(rows::N_CHANNEL_COLS)? {
+                Some(_) => Some(rows::member_at(r, rows::N_CHANNEL_COLS)?),
                 None => None,
             };
             Ok((ch, m))
@@ -263,6 +266,12 @@ pub fn update_channel(
         c.execute(
             "UPDATE channels SET purpose = ?2 WHERE id = ?1",
             params![id.0, purpose],
+        )?;
+    }
+    if let Some(announcement) = patch.announcement {
+        c.execute(
+            "UPDATE channels SET announcement = ?2 WHERE id = ?1",
+            params![id.0, announcement],
         )?;
     }
     match patch.archived {

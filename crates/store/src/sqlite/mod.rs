@@ -22,6 +22,7 @@ mod channels;
 mod events;
 mod files;
 mod messages;
+mod roles;
 mod rows;
 mod search;
 mod throttles;
@@ -56,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("schema_6.sql")),
     (7, include_str!("schema_7.sql")),
     (8, include_str!("schema_8.sql")),
+    (9, include_str!("schema_9.sql")),
 ];
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;

@@ -11,10 +11,12 @@ use rusqlite::types::Type;
 use crate::common::mentions_from_columns;
 
 pub const USER_COLS: &str = "id, username, display_name, email, is_admin, is_bot, active, created_at, \
-     updated_at, status_text, dnd";
+     updated_at, status_text, dnd, is_guest, guest_expires_at, member_role";
 /// How many columns [`USER_COLS`] has.
-pub const N_USER_COLS: usize = 11;
-pub const CHANNEL_COLS: &str = "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, updated_at";
+pub const N_USER_COLS: usize = 14;
+pub const CHANNEL_COLS: &str = "id, kind, name, topic, purpose, creator_id, last_seq, n_members, archived_at, created_at, updated_at, announcement";
+/// How many columns [`CHANNEL_COLS`] has.
+pub const N_CHANNEL_COLS: usize = 12;
 pub const MEMBER_COLS: &str = "channel_id, user_id, role, last_read_seq, joined_at";
 pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
      mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, edited_at, deleted_at";
@@ -48,6 +50,9 @@ pub fn user_at(r: &Row<'_>, o: usize) -> rusqlite::Result<User> {
         updated_at: millis(r, o + 8)?,
         status_text: r.get(o + 9)?,
         dnd: r.get(o + 10)?,
+        is_guest: r.get(o + 11)?,
+        guest_expires_at: opt_millis(r, o + 12)?,
+        member_role: r.get(o + 13)?,
     })
 }
 
@@ -69,6 +74,7 @@ pub fn channel_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Channel> {
         archived_at: opt_millis(r, o + 8)?,
         created_at: millis(r, o + 9)?,
         updated_at: millis(r, o + 10)?,
+        announcement: r.get(o + 11)?,
     })
 }
 

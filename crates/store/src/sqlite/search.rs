@@ -139,7 +139,7 @@ pub fn search_channels(
     ))?;
     let out = stmt
         .query_map(params![user_id.0, contains, starts, limit], |r| {
-            Ok((rows::channel(r)?, r.get::<_, bool>(11)?))
+            Ok((rows::channel(r)?, r.get::<_, bool>(rows::N_CHANNEL_COLS)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(out)
