@@ -119,16 +119,40 @@ export type SetupStatus = {
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
  */
 needs_setup: boolean, };
-export type CreateUserRequest = { username: string,
+export type CreateUserRequest = {
 /**
- * Omit for accounts that only use tokens (bots).
+ * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
+ * lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
+ * are reserved.
  */
-password?: string | null, display_name?: string | null, email?: string | null, admin?: boolean, bot?: boolean, };
-export type UpdateUserRequest = { display_name?: string | null,
+username: string,
 /**
- * An empty string clears the address.
+ * 8 to 256 characters. Omit for accounts that only use tokens (bots).
  */
-email?: string | null, password?: string | null,
+password?: string | null,
+/**
+ * At most 64 characters once trimmed, without control characters or invisible and
+ * text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
+ * the username.
+ */
+display_name?: string | null,
+/**
+ * An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
+ */
+email?: string | null, admin?: boolean, bot?: boolean, };
+export type UpdateUserRequest = {
+/**
+ * As in [`CreateUserRequest`]: at most 64 characters once trimmed; empty means the username.
+ */
+display_name?: string | null,
+/**
+ * An email address; an empty string clears it.
+ */
+email?: string | null,
+/**
+ * 8 to 256 characters.
+ */
+password?: string | null,
 /**
  * Required when changing one's own password.
  */
@@ -209,15 +233,19 @@ expires_at?: string | null,
 channel_ids: Array<WireId>, };
 export type UserListQuery = {
 /**
- * Substring of username or display name.
+ * Substring of username or display name; blank means every user.
  */
 q?: string,
 /**
  * Continue after this username.
  */
-after?: string, limit?: number,
+after?: string,
 /**
- * Administrators only.
+ * Users per page.
+ */
+limit?: number,
+/**
+ * Include deactivated accounts (administrators only; ignored for others).
  */
 include_inactive?: boolean, };
 export type UserList = { users: Array<UserDto>, };
@@ -231,9 +259,13 @@ kind: string, name: string, created_at: string, last_used_at: string | null, exp
  */
 current: boolean, };
 export type TokenList = { tokens: Array<TokenDto>, };
-export type CreateTokenRequest = { name: string,
+export type CreateTokenRequest = {
 /**
- * Days until the token expires; omit for no expiry.
+ * 1 to 64 characters once trimmed, without control characters.
+ */
+name: string,
+/**
+ * Days until the token expires, 1 to 3650; omit for no expiry.
  */
 expires_in_days?: number | null, };
 export type CreatedToken = {
@@ -287,16 +319,42 @@ role?: string, last_read_seq?: number, unread_count?: number, mention_count?: nu
  */
 dm_user_ids?: Array<string>, };
 export type ChannelList = { channels: Array<ChannelDto>, };
-export type CreateChannelRequest = { name: string,
+export type CreateChannelRequest = {
 /**
- * `public` or `private`.
+ * 1 to 64 characters once trimmed, in any script, without control characters or invisible
+ * and text-direction characters, not starting with `#` or `@`.
  */
-kind: 'public' | 'private', topic?: string | null, purpose?: string | null,
+name: string, kind: 'public' | 'private',
+/**
+ * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+ * and invisible or text-direction characters not.
+ */
+topic?: string | null,
+/**
+ * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+ * and invisible or text-direction characters not.
+ */
+purpose?: string | null,
 /**
  * An announcement channel (default `false`).
  */
 announcement?: boolean | null, };
-export type UpdateChannelRequest = { name?: string | null, topic?: string | null, purpose?: string | null,
+export type UpdateChannelRequest = {
+/**
+ * 1 to 64 characters once trimmed, in any script, without control characters or invisible
+ * and text-direction characters, not starting with `#` or `@`.
+ */
+name?: string | null,
+/**
+ * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+ * and invisible or text-direction characters not.
+ */
+topic?: string | null,
+/**
+ * At most 250 characters once trimmed; newlines and tabs allowed, other control characters
+ * and invisible or text-direction characters not.
+ */
+purpose?: string | null,
 /**
  * `true` archives, `false` unarchives.
  */
@@ -305,11 +363,23 @@ archived?: boolean | null,
  * `true` makes it an announcement channel, `false` an ordinary one (channel admins).
  */
 announcement?: boolean | null, };
-export type BrowseQueryParams = { q?: string,
+export type BrowseQueryParams = {
 /**
- * Continue after this channel id.
+ * Substring of name or topic; blank means every channel.
  */
-after?: string, limit?: number, include_archived?: boolean, };
+q?: string,
+/**
+ * Continue after this channel id (a decimal id).
+ */
+after?: string,
+/**
+ * Channels per page.
+ */
+limit?: number,
+/**
+ * Include archived channels.
+ */
+include_archived?: boolean, };
 export type OpenDmRequest = {
 /**
  * The other participants (0 for notes to self, 1 for a direct message, 2 to 7 for a group).
@@ -324,18 +394,19 @@ export type MemberDto = { user: UserDto, role: string, joined_at: string, };
 export type MemberList = { members: Array<MemberDto>, };
 export type MemberListQuery = {
 /**
- * Continue after this user id.
+ * Continue after this user id (a decimal id).
  */
-after?: string, limit?: number, };
-export type AddMemberRequest = { user_id: WireId, };
-export type UpdateMemberRequest = {
+after?: string,
 /**
- * `owner`, `admin` or `member`.
+ * Members per page.
  */
-role: string, };
+limit?: number, };
+export type AddMemberRequest = { user_id: WireId, };
+export type UpdateMemberRequest = { role: string, };
 export type MarkReadRequest = {
 /**
- * Everything up to and including this sequence number counts as read.
+ * Everything up to and including this sequence number counts as read (0 marks the whole
+ * channel unread).
  */
 seq: number, };
 
@@ -385,7 +456,8 @@ width: number | null, height: number | null, thumbnail: ThumbnailDto | null,
 preview: string | null, uploader_id: string, created_at: string, };
 export type UploadQuery = {
 /**
- * The file's name (shown to readers and offered on download; paths are stripped).
+ * The file's name, shown to readers and offered on download (paths are stripped): it must
+ * hold a character that is neither whitespace nor a control character.
  */
 name?: string, };
 export type DownloadQuery = {
@@ -400,11 +472,14 @@ export type MessageList = {
 messages: Array<MessageDto>, };
 export type PostMessageRequest = {
 /**
- * Markdown, 1 to 16,000 characters.
+ * Markdown, 1 to 16,000 characters, not blank (it may be empty when `file_ids` are given);
+ * no control characters but newlines and tabs. (Trailing whitespace is removed before the
+ * length is counted.)
  */
 text: string,
 /**
- * Chosen by the client; a retry with the same id returns the first message instead of posting twice.
+ * Chosen by the client (1 to 64 printable ASCII characters); a retry with the same id
+ * returns the first message instead of posting twice.
  */
 client_msg_id?: string | null,
 /**
@@ -412,14 +487,19 @@ client_msg_id?: string | null,
  */
 thread_root_id?: WireId | null,
 /**
- * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10. With files,
- * `text` may be empty.
+ * Files uploaded by the poster (`POST /api/v1/files`) to attach; at most 10, each once.
+ * With files, `text` may be empty.
  */
 file_ids?: Array<WireId>, };
-export type EditMessageRequest = { text: string, };
+export type EditMessageRequest = {
+/**
+ * Markdown, 1 to 16,000 characters, not blank; no control characters but newlines and
+ * tabs. (Trailing whitespace is removed before the length is counted.)
+ */
+text: string, };
 export type HistoryQuery = {
 /**
- * Messages before this sequence number.
+ * Messages before this sequence number (give at most one of `before`, `after`, `around`).
  */
 before?: number,
 /**
@@ -431,7 +511,7 @@ after?: number,
  */
 around?: number,
 /**
- * 1 to 200; 50 by default.
+ * Messages per page.
  */
 limit?: number,
 /**
@@ -444,7 +524,7 @@ export type ThreadQuery = {
  */
 after?: number,
 /**
- * 1 to 1000; 200 by default.
+ * Replies per page.
  */
 limit?: number, };
 export type Health = { status: string, };
@@ -452,16 +532,19 @@ export type Health = { status: string, };
 // Search
 export type SearchQueryParams = {
 /**
- * The query: words, `"phrases"`, `word*` prefixes, and the filters `from:@user`,
- * `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`. At most 500 characters.
+ * The query (docs/api/search.md): words, `"phrases"`, `word*` prefixes, and the filters
+ * `from:@user`, `in:#channel`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD` and `has:file`, each
+ * at most once; at most 16 words or phrases. It must hold a word or a filter (a query of
+ * punctuation only finds nothing and is refused), and no control characters. A query the
+ * language refuses answers 400 `invalid_field` with `field: "q"`.
  */
 q?: string,
 /**
- * 1 to 100; 20 by default.
+ * Results per page.
  */
 limit?: number,
 /**
- * Results to skip, at most 1000; 0 by default.
+ * Results to skip.
  */
 offset?: number, };
 /**
@@ -496,11 +579,11 @@ results: Array<SearchResult>,
 next_offset: number | null, };
 export type ChannelSearchParams = {
 /**
- * Part of the channel name, 1 to 64 characters.
+ * Part of the channel name: 1 to 64 characters once surrounding whitespace is trimmed.
  */
 q?: string,
 /**
- * 1 to 100; 20 by default.
+ * Results.
  */
 limit?: number, };
 export type ChannelMatch = { channel: ChannelDto,
@@ -574,7 +657,6 @@ position: number,
  * More events are waiting after `position`.
  */
 has_more: boolean, };
-
 
 // Administration: sign-in throttles (docs/admin/lockout.md)
 /**
