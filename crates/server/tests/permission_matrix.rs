@@ -135,6 +135,17 @@ fn cases() -> Vec<Case> {
             ADMINS,
         ),
         case(M::GET, "/api/v1/admin/roles", None, ADMINS),
+        // The sign-in throttle's view (manage users) and the audit log (view audit log).
+        case(M::GET, "/api/v1/admin/lockouts", None, ADMINS),
+        case(M::DELETE, "/api/v1/admin/lockouts/{account}", None, ADMINS),
+        case(
+            M::DELETE,
+            "/api/v1/admin/lockouts/{account}/{source}",
+            None,
+            ADMINS,
+        ),
+        case(M::GET, "/api/v1/admin/audit", None, ADMINS),
+        case(M::GET, "/api/v1/admin/audit/export", None, ADMINS),
         case(
             M::POST,
             "/api/v1/admin/roles",
@@ -265,8 +276,8 @@ fn cases() -> Vec<Case> {
         case(M::DELETE, "/api/v1/messages/{message}/pin", None, ALL_OK),
         case(
             M::POST,
-            "/api/v1/files",
-            None,
+            "/api/v1/files?name=pm.json",
+            Some(|_| json!({ "note": "an upload's bytes" })),
             ["ok", "ok", "403", "ok", "ok"],
         ),
         case(M::GET, "/api/v1/files/{file}", None, ALL_OK),
@@ -316,6 +327,8 @@ fn fill(path: &str, f: &Fx) -> String {
         .replace("{token}", &f.token)
         .replace("{file}", &f.file)
         .replace("{role}", &f.role)
+        .replace("{account}", "nobody-throttled")
+        .replace("{source}", "192.0.2.1")
 }
 
 /// One actor's credentials.

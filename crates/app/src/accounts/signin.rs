@@ -137,9 +137,8 @@ impl Accounts {
                 let proved = match proof {
                     Proof::Password { password, .. } => self.check_password(&key, password).await?,
                 };
-                Ok(proved.filter(|u| {
-                    u.active && !enclave_core::roles::guest_expired(u, Millis::now())
-                }))
+                Ok(proved
+                    .filter(|u| u.active && !enclave_core::roles::guest_expired(u, Millis::now())))
             })
             .await;
         let user = match outcome {
