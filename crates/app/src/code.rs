@@ -41,6 +41,7 @@ pub enum ErrorCode {
     ResyncRequired,
     Internal,
     Unavailable,
+    DepartmentNotFound,
 }
 
 /// One row of the table.
@@ -64,7 +65,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -92,6 +93,7 @@ impl ErrorCode {
         ErrorCode::ResyncRequired,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::DepartmentNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -138,6 +140,9 @@ impl ErrorCode {
                 "The request is understood but not allowed for this user.",
             ),
             ErrorCode::NotFound => row("not_found", false, "No such route."),
+            ErrorCode::DepartmentNotFound => {
+                row("department_not_found", false, "No such department.")
+            }
             ErrorCode::UserNotFound => row("user_not_found", false, "No such user."),
             ErrorCode::ChannelNotFound => row(
                 "channel_not_found",
@@ -258,6 +263,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Member => ErrorCode::MemberNotFound,
             Entity::Token => ErrorCode::TokenNotFound,
             Entity::File => ErrorCode::FileNotFound,
+            Entity::Department => ErrorCode::DepartmentNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,

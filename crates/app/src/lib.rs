@@ -13,6 +13,7 @@
 mod accounts;
 mod channels;
 mod code;
+pub mod departments;
 mod encoded;
 mod error;
 mod feed;
@@ -29,6 +30,10 @@ pub use accounts::{
 };
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
+pub use departments::{
+    Card, DepartmentInput, DepartmentUpdate, Departments, ImportReport, ImportRow, Placement,
+    SyncReport, TreeView,
+};
 pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, BrowseQuery, Posted, Store, UserQuery};
 pub use encoded::{Door, Encodings};

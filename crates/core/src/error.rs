@@ -12,6 +12,7 @@ pub enum Entity {
     Token,
     Reaction,
     File,
+    Department,
 }
 
 impl std::fmt::Display for Entity {
@@ -24,6 +25,7 @@ impl std::fmt::Display for Entity {
             Entity::Token => "token",
             Entity::Reaction => "reaction",
             Entity::File => "file",
+            Entity::Department => "department",
         })
     }
 }

@@ -7,6 +7,7 @@
 //! ([`rules`]: thread roots, reaction and pin limits) and how fast a user may act ([`rate`]:
 //! the token bucket), so no door can allow what another refuses.
 
+pub mod departments;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -20,6 +21,7 @@ pub mod search;
 pub mod signin;
 pub mod validate;
 
+pub use departments::DepartmentId;
 pub use error::{Entity, Error};
 pub use event::{Audience, Event, EventKind, NewEvent};
 pub use ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};

@@ -71,14 +71,23 @@ pub enum SitePermission {
     /// Act without the per-user rate limits (`crate::rate`): bulk administration through the
     /// API (creating accounts and channels, adding members) goes at the speed of the server.
     BypassRateLimits,
+    /// Create, rename, move and delete any department; put people in departments; appoint
+    /// department administrators; set managers (department administrators hold this power
+    /// inside their subtree only: `crate::departments::may_manage_department`).
+    ManageDepartments,
+    /// Browse the directory (通讯录): the department tree, its people, person cards, and the
+    /// search by name and pinyin. Guests never hold it.
+    BrowseDirectory,
 }
 
 impl SitePermission {
-    pub const ALL: [SitePermission; 4] = [
+    pub const ALL: [SitePermission; 6] = [
         SitePermission::ManageUsers,
         SitePermission::AssignRoles,
         SitePermission::ModeratePublicChannels,
         SitePermission::BypassRateLimits,
+        SitePermission::ManageDepartments,
+        SitePermission::BrowseDirectory,
     ];
 }
 
@@ -86,12 +95,21 @@ impl SitePermission {
 /// new role or permission does not compile until its row is written.
 const fn grants(role: Role, permission: SitePermission) -> bool {
     match role {
-        Role::Member => false,
+        Role::Member => match permission {
+            SitePermission::BrowseDirectory => true,
+            SitePermission::ManageUsers
+            | SitePermission::AssignRoles
+            | SitePermission::ModeratePublicChannels
+            | SitePermission::BypassRateLimits
+            | SitePermission::ManageDepartments => false,
+        },
         Role::Admin => match permission {
             SitePermission::ManageUsers
             | SitePermission::AssignRoles
             | SitePermission::ModeratePublicChannels
-            | SitePermission::BypassRateLimits => true,
+            | SitePermission::BypassRateLimits
+            | SitePermission::ManageDepartments
+            | SitePermission::BrowseDirectory => true,
         },
     }
 }
@@ -567,10 +585,10 @@ mod tests {
     fn site_permissions_follow_roles() {
         use SitePermission::*;
         #[rustfmt::skip]
-        let table: &[(Role, [bool; 4])] = &[
-            //               ManageUsers AssignRoles ModeratePublicChannels BypassRateLimits
-            (Role::Member, [false,       false,      false,                 false]),
-            (Role::Admin,  [true,        true,       true,                  true]),
+        let table: &[(Role, [bool; 6])] = &[
+            //               ManageUsers AssignRoles ModeratePublicChannels BypassRateLimits ManageDepartments BrowseDirectory
+            (Role::Member, [false,       false,      false,                 false,           false,            true]),
+            (Role::Admin,  [true,        true,       true,                  true,            true,             true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in table {

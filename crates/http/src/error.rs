@@ -36,7 +36,8 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::MessageNotFound
         | ErrorCode::MemberNotFound
         | ErrorCode::TokenNotFound
-        | ErrorCode::FileNotFound => StatusCode::NOT_FOUND,
+        | ErrorCode::FileNotFound
+        | ErrorCode::DepartmentNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ChannelArchived => StatusCode::CONFLICT,

@@ -6,6 +6,7 @@
 //! a DTO. Every route is registered together with its OpenAPI description
 //! (`utoipa_axum::routes!`), so the document covers the router by construction.
 
+mod departments_dto;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -23,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Channels, Files, Health, Hub, Messages, Search};
+use enclave_app::{Accounts, Channels, Departments, Files, Health, Hub, Messages, Search};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -91,6 +92,7 @@ pub struct Deps {
     pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
+    pub departments: Departments,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -102,6 +104,7 @@ pub struct Services {
     pub search: Search,
     pub health: Health,
     pub hub: Arc<Hub>,
+    pub departments: Departments,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -126,6 +129,7 @@ impl std::ops::Deref for AppState {
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
         (name = "files", description = "Uploads, downloads and thumbnails of files shared in messages"),
+        (name = "departments", description = "The department tree, the directory (people, pinyin search, cards, managers) and department channels (see docs/admin/departments.md)"),
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
@@ -154,7 +158,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{auth, channels, files, messages, search, system, users, ws};
+    use routes::{auth, channels, departments, files, messages, search, system, users, ws};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
@@ -191,6 +195,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ws::ws))
         .routes(routes!(ws::events))
         .routes(routes!(ws::presence))
+        .routes(routes!(departments::tree, departments::create))
+        .routes(routes!(departments::update, departments::delete))
+        .routes(routes!(departments::members))
+        .routes(routes!(departments::set_member, departments::remove_member))
+        .routes(routes!(
+            departments::link_channel,
+            departments::unlink_channel
+        ))
+        .routes(routes!(departments::search))
+        .routes(routes!(departments::card))
+        .routes(routes!(departments::set_manager))
 }
 
 /// The OpenAPI document for every route.
@@ -255,6 +270,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         search,
         health,
         hub,
+        departments,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     rate_limits::document(&mut api);
@@ -273,6 +289,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         search,
         health,
         hub,
+        departments,
         config,
         openapi_json,
     }));

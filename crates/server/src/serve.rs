@@ -13,7 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use enclave_app::jobs::{Job, PruneEvents, Scheduler, SealPreviews, SweepFiles};
 use enclave_app::{
-    Accounts, Channels, EventFeed, Files, Health, Hub, Messages, Search, Store, UserLimits,
+    Accounts, Channels, Departments, EventFeed, Files, Health, Hub, Messages, Search, Store,
+    UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
 
@@ -237,9 +238,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 limits.clone(),
             ),
             files,
-            search: Search::new(store.clone(), store.clone(), previews, limits),
+            search: Search::new(store.clone(), store.clone(), previews, limits.clone()),
             health: Health::new(store.clone()),
             hub: hub.clone(),
+            departments: Departments::new(store.clone(), store.clone(), store.clone(), limits),
         },
         http_config,
     );

@@ -31,10 +31,11 @@ pub mod testing;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use enclave_core::departments::{Department, DepartmentMember, Tree};
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, Event, FileId, FileMeta,
-    Membership, Mentions, Message, MessageId, Millis, Thumbnail, TokenId, TokenInfo, TokenKind,
-    User, UserId,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, DepartmentId, Event,
+    FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis, Thumbnail, TokenId,
+    TokenInfo, TokenKind, User, UserId,
 };
 
 /// A failure of a store operation.
@@ -493,11 +494,120 @@ pub trait EventLog: Send + Sync + 'static {
     async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64>;
 }
 
+/// A department write's check, run inside the writing transaction against the whole tree as it
+/// is there (built by the application from `enclave_core::departments`).
+pub type TreeGuard = Box<dyn FnOnce(&Tree) -> std::result::Result<(), enclave_core::Error> + Send>;
+
+/// A check for putting a person in a department: the tree, and how many other departments the
+/// person is in.
+pub type MemberGuard =
+    Box<dyn FnOnce(&Tree, usize) -> std::result::Result<(), enclave_core::Error> + Send>;
+
+/// A new department.
+#[derive(Debug, Clone)]
+pub struct NewDepartment {
+    pub parent_id: Option<DepartmentId>,
+    /// Validated by `enclave_core::departments::department_name`.
+    pub name: String,
+    pub position: i64,
+}
+
+/// Changes to a department; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DepartmentPatch {
+    pub name: Option<String>,
+    /// `Some(None)`: make it a root.
+    pub parent_id: Option<Option<DepartmentId>>,
+    pub position: Option<i64>,
+    /// Replaces the department's administrators (each must be an active account).
+    pub admins: Option<Vec<UserId>>,
+}
+
+/// A channel whose membership follows a department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepartmentChannel {
+    pub channel_id: ChannelId,
+    pub department_id: DepartmentId,
+    pub include_subdepartments: bool,
+}
+
+/// The department tree, its people, department channels, managers and the directory's search
+/// keys (kept by the account writes themselves: every change of a display name rewrites them in
+/// the same transaction).
+#[async_trait]
+pub trait DepartmentStore: Send + Sync + 'static {
+    /// Every department with its administrators, ordered by parent, position and id.
+    async fn departments(&self) -> Result<Vec<Department>>;
+    async fn create_department(&self, new: NewDepartment, guard: TreeGuard) -> Result<Department>;
+    async fn update_department(
+        &self,
+        id: DepartmentId,
+        patch: DepartmentPatch,
+        guard: TreeGuard,
+    ) -> Result<Department>;
+    /// Deletes a department with its memberships, administrators and channel links (the guard
+    /// refuses one with sub-departments).
+    async fn delete_department(&self, id: DepartmentId, guard: TreeGuard) -> Result<()>;
+    /// Puts an active person in a department, or changes their title and headship there;
+    /// `true` when they were not in it before.
+    async fn set_department_member(
+        &self,
+        member: DepartmentMember,
+        guard: MemberGuard,
+    ) -> Result<bool>;
+    /// Takes a person out of a department (`NotFound(Member)` when they are not in it).
+    async fn remove_department_member(
+        &self,
+        id: DepartmentId,
+        user_id: UserId,
+        guard: TreeGuard,
+    ) -> Result<()>;
+    /// The people of a department, heads first, then by display name.
+    async fn department_members(&self, id: DepartmentId) -> Result<Vec<(DepartmentMember, User)>>;
+    /// The departments a person is in.
+    async fn user_departments(&self, user_id: UserId) -> Result<Vec<DepartmentMember>>;
+    /// The active people in any of `ids`, each once.
+    async fn people_in_departments(&self, ids: &[DepartmentId]) -> Result<Vec<UserId>>;
+    /// The heads of `ids`.
+    async fn department_heads(&self, ids: &[DepartmentId]) -> Result<Vec<(DepartmentId, UserId)>>;
+    /// Sets (or with `None` clears) a person's explicit manager.
+    async fn set_manager(
+        &self,
+        user_id: UserId,
+        manager: Option<UserId>,
+        guard: TreeGuard,
+    ) -> Result<()>;
+    async fn manager(&self, user_id: UserId) -> Result<Option<UserId>>;
+    /// Active people with a search key starting with `key` or whose username or display name
+    /// contains it, by display name.
+    async fn search_people(&self, key: &str, limit: u32) -> Result<Vec<User>>;
+    /// Links a channel to a department (replacing an earlier link of that channel).
+    async fn link_department_channel(
+        &self,
+        link: DepartmentChannel,
+        guard: TreeGuard,
+    ) -> Result<()>;
+    /// Unlinks a channel; `false` when it was not linked.
+    async fn unlink_department_channel(
+        &self,
+        channel_id: ChannelId,
+        guard: TreeGuard,
+    ) -> Result<bool>;
+    async fn department_channels(&self) -> Result<Vec<DepartmentChannel>>;
+}
+
 /// The whole storage interface: every aggregate's trait. Both backends implement all of it,
 /// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
 /// the traits they use; an `Arc<dyn Store>` coerces to any of them.
 pub trait Store:
-    Lifecycle + AccountStore + ChannelStore + MessageStore + FileStore + SearchStore + EventLog
+    Lifecycle
+    + AccountStore
+    + ChannelStore
+    + MessageStore
+    + FileStore
+    + SearchStore
+    + EventLog
+    + DepartmentStore
 {
 }
 
@@ -509,6 +619,7 @@ impl<T> Store for T where
         + FileStore
         + SearchStore
         + EventLog
+        + DepartmentStore
         + ?Sized
 {
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod departments;
 pub mod files;
 pub mod messages;
 pub mod search;

@@ -18,6 +18,7 @@
 
 mod accounts;
 mod channels;
+mod departments;
 mod events;
 mod files;
 mod messages;
@@ -52,7 +53,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
+    (10, include_str!("schema_10.sql")),
 ];
+/// The schema version that creates the directory's search keys, which are then filled from the
+/// users.
+const SEARCH_KEYS_VERSION: i64 = 10;
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
 
@@ -218,6 +223,10 @@ fn migrate_unchecked(conn: &Connection) -> Result<()> {
             if *v == SEARCH_INDEX_VERSION {
                 let n = search::index_all(conn)?;
                 tracing::info!(messages = n, "search index built");
+            }
+            if *v == SEARCH_KEYS_VERSION {
+                let n = departments::fill_search_keys(conn)?;
+                tracing::info!(users = n, "directory search keys written");
             }
             conn.execute_batch(&format!("PRAGMA user_version = {v}"))?;
         }
