@@ -426,6 +426,7 @@ impl Departments {
         channel: ChannelId,
     ) -> Result<()> {
         self.limits.check(actor, Kind::Write)?;
+        self.tree().await?.require(id)?;
         let links = self.store.department_channels().await?;
         if !links
             .iter()

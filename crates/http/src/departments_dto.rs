@@ -128,7 +128,7 @@ pub struct UpdateDepartmentRequest {
     #[schema(value_type = Option<String>, nullable)]
     #[ts(type = "string | null", optional)]
     pub parent_id: Nullable<WireId>,
-    #[ts(type = "number")]
+    #[ts(type = "number", optional)]
     pub position: Option<i64>,
     /// Replaces the department administrators (at most 20).
     pub admins: Option<Vec<WireId>>,

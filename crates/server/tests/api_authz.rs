@@ -149,6 +149,50 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
+        route(Method::GET, "/api/v1/departments", None),
+        route(
+            Method::POST,
+            "/api/v1/departments",
+            Some(|i| json!({ "name": i.new_name, "parent_id": i.department })),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/departments/{department}",
+            Some(|_| json!({ "position": 1 })),
+        ),
+        route(Method::DELETE, "/api/v1/departments/{department}", None),
+        route(
+            Method::GET,
+            "/api/v1/departments/{department}/members",
+            None,
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/departments/{department}/members/{user}",
+            Some(|_| json!({ "title": "Engineer" })),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/departments/{department}/members/{user}",
+            None,
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/departments/{department}/channels/{linked}",
+            Some(|_| json!({ "include_subdepartments": false })),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/departments/{department}/channels/{linked}",
+            None,
+        ),
+        route(Method::GET, "/api/v1/directory/search", None),
+        route(Method::GET, "/api/v1/users/{user}/card", None),
+        route(
+            Method::PUT,
+            "/api/v1/users/{user}/manager",
+            Some(|_| json!({ "manager_id": null })),
+        ),
     ]
 }
 
@@ -166,6 +210,8 @@ struct Ids {
     new_name: String,
     /// An image shared in the channel.
     file: String,
+    /// A department (the owner administers it; owner and member are in it).
+    department: String,
 }
 
 impl Route {
@@ -177,6 +223,8 @@ impl Route {
             .replace("{token}", &ids.token)
             .replace("{emoji}", &encode_segment(&ids.emoji))
             .replace("{file}", &ids.file)
+            .replace("{department}", &ids.department)
+            .replace("{linked}", &ids.channel)
     }
 
     fn name(&self) -> String {
@@ -251,6 +299,8 @@ struct World {
     public_file: String,
     /// False once a test deactivates the member (their views are then left out of snapshots).
     member_active: bool,
+    /// A department the owner administers, with the owner and the member in it.
+    department: String,
 }
 
 impl World {
@@ -347,6 +397,33 @@ impl World {
         }
         let public_file = files.pop().unwrap();
         let private_file = files.pop().unwrap();
+        let (status, d) = server
+            .post(
+                Some(&admin),
+                "/api/v1/departments",
+                Some(json!({ "name": unique_name("authz dept") })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+        let department = s(&d, "id");
+        for u in [&owner, &member] {
+            let (status, body) = server
+                .put(
+                    Some(&admin),
+                    &format!("/api/v1/departments/{department}/members/{}", u.id),
+                    Some(json!({ "title": "staff" })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (status, body) = server
+            .patch(
+                Some(&admin),
+                &format!("/api/v1/departments/{department}"),
+                Some(json!({ "admins": [owner.id] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         World {
             owner,
             member,
@@ -361,6 +438,7 @@ impl World {
             private_file,
             public_file,
             member_active: true,
+            department,
         }
     }
 
@@ -375,6 +453,7 @@ impl World {
             invitee: self.stranger.id.clone(),
             new_name: unique_name("never"),
             file: self.private_file.clone(),
+            department: self.department.clone(),
         }
     }
 
@@ -440,6 +519,13 @@ impl World {
             )
             .await;
         }
+        grab("departments", &self.admin, "/api/v1/departments".into()).await;
+        grab(
+            "department members",
+            &self.admin,
+            format!("/api/v1/departments/{}/members", self.department),
+        )
+        .await;
         grab(
             "dm history",
             o,
@@ -547,6 +633,12 @@ async fn the_route_table_covers_the_whole_api() {
             "channels/{channel}/members/{user}",
             "channels/{id}/members/{user_id}",
         )
+        .replace(
+            "departments/{department}/members/{user}",
+            "departments/{id}/members/{user_id}",
+        )
+        .replace("{linked}", "{channel_id}")
+        .replace("{department}", "{id}")
         .replace("{channel}", "{id}")
         .replace("{message}", "{id}")
         .replace("{user}", "{id}")
@@ -1087,6 +1179,25 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"client_msg_id": "only-an-id"}"#,
         ],
         "/api/v1/messages/{message}" => &[r#"{}"#, r#"{"text": null}"#, r#"{"text": ["a"]}"#],
+        "/api/v1/departments" => &[
+            r#"{}"#,
+            r#"{"name": 5}"#,
+            r#"{"name": "zz-never-made", "parent_id": "abc"}"#,
+            r#"{"name": "zz-never-made", "position": "1"}"#,
+        ],
+        "/api/v1/departments/{department}" => &[
+            r#"{"name": 5}"#,
+            r#"{"parent_id": "abc"}"#,
+            r#"{"position": 1.5}"#,
+            r#"{"admins": "1"}"#,
+        ],
+        "/api/v1/departments/{department}/members/{user}" => {
+            &[r#"{"title": 5}"#, r#"{"is_head": "yes"}"#]
+        }
+        "/api/v1/departments/{department}/channels/{linked}" => {
+            &[r#"{"include_subdepartments": "no"}"#]
+        }
+        "/api/v1/users/{user}/manager" => &[r#"{"manager_id": "abc"}"#, r#"{"manager_id": -1}"#],
         other => panic!("no malformed bodies for {other}"),
     };
     for shape in shapes {
@@ -1110,12 +1221,17 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
     for r in routes.into_iter().filter(|r| r.body.is_some()) {
         // The owner (the administrator, to create users) may do each of these, so only the
         // body can be at fault.
-        let owner = if r.path == "/api/v1/users" {
+        let departments = r.path.contains("departments") || r.path.ends_with("/manager");
+        let owner = if r.path == "/api/v1/users" || departments {
             &admin
         } else {
             &owner
         };
         let mut ids = w.private_ids(&server, &w.owner.token).await;
+        if departments {
+            // The administrator moderates the public channel (a private one is hidden from them).
+            ids.channel = w.public.clone();
+        }
         ids.user = if r.path.contains("members") {
             w.member.id.clone()
         } else {
@@ -1258,7 +1374,7 @@ async fn unknown_and_malformed_ids_are_404() {
             ("{message}", "message_not_found"),
             (
                 "{user}",
-                if r.path.contains("members") {
+                if r.path.contains("members") && r.method != Method::PUT {
                     "member_not_found"
                 } else {
                     "user_not_found"
@@ -1266,6 +1382,8 @@ async fn unknown_and_malformed_ids_are_404() {
             ),
             ("{token}", "token_not_found"),
             ("{file}", "file_not_found"),
+            ("{department}", "department_not_found"),
+            ("{linked}", "channel_not_found"),
         ] {
             if !r.path.contains(placeholder) {
                 continue;
@@ -1277,6 +1395,8 @@ async fn unknown_and_malformed_ids_are_404() {
                     "{message}" => bad_ids.message = bad.into(),
                     "{user}" => bad_ids.user = bad.into(),
                     "{file}" => bad_ids.file = bad.into(),
+                    "{department}" => bad_ids.department = bad.into(),
+                    "{linked}" => bad_ids.channel = bad.into(),
                     _ => bad_ids.token = bad.into(),
                 }
                 let got = send(&server, &r, &bad_ids, &[("authorization", &owner)]).await;
