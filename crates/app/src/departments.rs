@@ -356,6 +356,11 @@ impl Departments {
                 DomainError::invalid("manager_id", "a person cannot manage themself").into(),
             );
         }
+        self.accounts
+            .user(user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(DomainError::NotFound(Entity::User))?;
         let depts: Vec<DepartmentId> = self
             .store
             .user_departments(user_id)
