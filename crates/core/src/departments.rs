@@ -591,6 +591,7 @@ pub fn directory_query(q: &str) -> Result<Option<String>, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::roles::RoleSet;

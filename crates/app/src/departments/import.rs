@@ -53,7 +53,10 @@ pub struct ImportReport {
 
 /// Splits CSV text into records (RFC 4180: quoted fields may hold commas, doubled quotes and
 /// line breaks). Returns each record with the line it starts on.
-fn records(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+/// A record with the line it starts on.
+type Record = (usize, Vec<String>);
+
+fn records(text: &str) -> std::result::Result<Vec<Record>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     let mut field = String::new();
@@ -339,6 +342,7 @@ pub(super) async fn run(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
