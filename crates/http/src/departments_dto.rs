@@ -85,7 +85,7 @@ pub struct CreateDepartmentRequest {
     pub parent_id: Option<WireId>,
     /// 1 to 64 characters, no `/`; unique among siblings.
     pub name: String,
-    #[ts(type = "number | null")]
+    #[ts(type = "number | null", optional)]
     pub position: Option<i64>,
 }
 

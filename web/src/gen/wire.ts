@@ -465,7 +465,7 @@ parent_id?: WireId | null,
 /**
  * 1 to 64 characters, no `/`; unique among siblings.
  */
-name: string, position: number | null, };
+name: string, position?: number | null, };
 export type UpdateDepartmentRequest = { name?: string,
 /**
  * A new parent (moving the department with its people and sub-departments); `null` makes

@@ -70,7 +70,7 @@ const BASE = '/api/v1';
 /** How long one API request may take before it counts as a network failure. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
   let resp: Response;
   try {
     resp = await fetch(BASE + path, {
@@ -115,7 +115,7 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
 
 const enc = encodeURIComponent;
 
-function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined && v !== null && v !== '')
     .map(([k, v]) => `${enc(k)}=${enc(String(v))}`);

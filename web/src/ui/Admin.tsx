@@ -10,6 +10,7 @@ import { t, tn } from '../i18n';
 import { Modal, Spinner, UserAvatar, useStore } from './common';
 import { ChevronLeft, Hash, Plus, Search } from './icons';
 import { ConnectionBanner } from './Conversation';
+import { DepartmentsAdmin } from './admin/Departments';
 
 function CreateUser({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({ username: '', display_name: '', email: '', password: '', admin: false });
@@ -317,7 +318,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'departments'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -341,10 +342,20 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'channels'} class={cls('tab', tab === 'channels' && 'on')} onClick={() => setTab('channels')}>
             {t('sidebar.channels')}
           </button>
+          <button
+            role="tab"
+            aria-selected={tab === 'departments'}
+            class={cls('tab', tab === 'departments' && 'on')}
+            onClick={() => setTab('departments')}
+          >
+            {t('departments.title')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
-      <div class="admin-body">{tab === 'users' ? <UsersTab /> : <ChannelsTab />}</div>
+      <div class="admin-body">
+        {tab === 'users' ? <UsersTab /> : tab === 'channels' ? <ChannelsTab /> : <DepartmentsAdmin />}
+      </div>
     </section>
   );
 }
