@@ -725,6 +725,47 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await G.context().close();
   });
 
+  await step('an admin builds a small department tree', async () => {
+    await admin.post('/users', { username: 'zhangwei', display_name: '张伟', password: PASSWORD });
+    const M = await newPage();
+    await login(M, base, 'admin');
+    await M.locator('.sidebar a[href="/admin"]').click();
+    await M.locator('.admin [role="tab"]', { hasText: 'Departments' }).click();
+    await M.locator('[data-testid="dept-new-name"]').fill('总部');
+    await M.locator('[data-testid="dept-create"]').click();
+    await visible(M.locator('.dir-node.on', { hasText: '总部' }));
+    await M.locator('[data-testid="dept-new-name"]').fill('技术部');
+    await M.locator('[data-testid="dept-create"]').click();
+    await visible(M.locator('.dir-node.on', { hasText: '技术部' }));
+    await M.locator('[data-testid="dept-add-user"]').fill('zhangwei');
+    await M.locator('[data-testid="dept-add-title"]').fill('工程师');
+    await M.locator('[data-testid="dept-add-submit"]').click();
+    await visible(M.locator('.dept-members li', { hasText: '张伟' }));
+    // A cycle is refused with a message and changes nothing.
+    await M.locator('.dir-node', { hasText: '总部' }).click();
+    const options = await M.locator('[data-testid="dept-parent"] option').allTextContents();
+    if (options.some((o) => o.includes('技术部'))) throw new Error(`a department's own sub-department is offered as its parent: ${options}`);
+    const tree = await admin.get('/departments');
+    const tech = tree.departments.find((d) => d.name === '技术部');
+    const hq = tree.departments.find((d) => d.name === '总部');
+    if (!tech || !hq || tech.parent_id !== hq.id || tech.member_count !== 1) throw new Error(JSON.stringify(tree));
+    await M.context().close();
+  });
+
+  await step('a member finds a colleague by pinyin initials in the directory', async () => {
+    const P = await newPage();
+    await login(P, base, 'alice');
+    await P.locator('[data-testid="open-directory"]').click();
+    await P.locator('[data-testid="directory-search"]').fill('zw');
+    const hit = P.locator('.dir-person', { hasText: '张伟' });
+    await visible(hit);
+    await hit.click();
+    const card = P.locator('[data-testid="person-card"]');
+    await visible(card.locator('text=总部 / 技术部'));
+    await visible(card.locator('text=工程师'));
+    await P.context().close();
+  });
+
   await step('no Content-Security-Policy violations', async () => {
     if (cspViolations.length) throw new Error(cspViolations.join('\n'));
   });

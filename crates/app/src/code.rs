@@ -42,6 +42,7 @@ pub enum ErrorCode {
     Internal,
     Unavailable,
     RoleNotFound,
+    DepartmentNotFound,
 }
 
 /// One row of the table.
@@ -94,6 +95,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::Unavailable,
         ErrorCode::RoleNotFound,
+        ErrorCode::DepartmentNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -140,6 +142,9 @@ impl ErrorCode {
                 "The request is understood but not allowed for this user.",
             ),
             ErrorCode::NotFound => row("not_found", false, "No such route."),
+            ErrorCode::DepartmentNotFound => {
+                row("department_not_found", false, "No such department.")
+            }
             ErrorCode::UserNotFound => row("user_not_found", false, "No such user."),
             ErrorCode::ChannelNotFound => row(
                 "channel_not_found",
@@ -262,6 +267,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Token => ErrorCode::TokenNotFound,
             Entity::File => ErrorCode::FileNotFound,
             Entity::Role => ErrorCode::RoleNotFound,
+            Entity::Department => ErrorCode::DepartmentNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,

@@ -15,6 +15,7 @@ mod accounts;
 pub mod audit;
 mod channels;
 mod code;
+pub mod departments;
 mod encoded;
 mod error;
 mod feed;
@@ -33,6 +34,10 @@ pub use accounts::{
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
+pub use departments::{
+    Card, DepartmentInput, DepartmentUpdate, Departments, ImportReport, ImportRow, Placement,
+    SyncReport, TreeView,
+};
 pub use enclave_core::{self as core, Actor};
 pub use enclave_store::{self as store, AuditQuery, BrowseQuery, Posted, Store, UserQuery};
 pub use encoded::{Door, Encodings};

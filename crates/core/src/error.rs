@@ -13,6 +13,7 @@ pub enum Entity {
     Reaction,
     File,
     Role,
+    Department,
 }
 
 impl std::fmt::Display for Entity {
@@ -26,6 +27,7 @@ impl std::fmt::Display for Entity {
             Entity::Reaction => "reaction",
             Entity::File => "file",
             Entity::Role => "role",
+            Entity::Department => "department",
         })
     }
 }

@@ -9,6 +9,7 @@
 //! what another refuses. [`audit`] holds the audit log's vocabulary and its hash chain.
 
 pub mod audit;
+pub mod departments;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -23,6 +24,7 @@ pub mod search;
 pub mod signin;
 pub mod validate;
 
+pub use departments::DepartmentId;
 pub use error::{Entity, Error};
 pub use event::{Audience, Event, EventKind, NewEvent};
 pub use ids::{ChannelId, FileId, MessageId, Millis, RoleId, TokenId, UserId};

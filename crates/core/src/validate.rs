@@ -18,7 +18,7 @@ pub const MAX_TOKEN_NAME_CHARS: usize = 64;
 /// Distinct emoji on one message.
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 50;
 
-fn has_control(s: &str, allow_newlines: bool) -> bool {
+pub(crate) fn has_control(s: &str, allow_newlines: bool) -> bool {
     s.chars()
         .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t' || c == '\r')))
 }
@@ -57,7 +57,7 @@ fn joins_emoji(c: Option<char>) -> bool {
 
 /// Whether `s` holds a character of [`is_spoofing`]. The one exception is a zero-width joiner
 /// inside an emoji sequence, which draws one emoji and hides nothing.
-fn has_spoofing(s: &str) -> bool {
+pub(crate) fn has_spoofing(s: &str) -> bool {
     let chars: Vec<char> = s.chars().collect();
     chars.iter().enumerate().any(|(i, &c)| {
         if !is_spoofing(c) {
@@ -69,7 +69,7 @@ fn has_spoofing(s: &str) -> bool {
     })
 }
 
-const SPOOFING: &str = "must not contain invisible or text-direction characters";
+pub(crate) const SPOOFING: &str = "must not contain invisible or text-direction characters";
 
 /// `2..=32` characters of `a-z 0-9 . _ -`, starting with a letter or digit; lower-cased.
 pub fn username(s: &str) -> Result<String, Error> {

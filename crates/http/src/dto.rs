@@ -130,6 +130,10 @@ impl<'de> Deserialize<'de> for WireId {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Departments and the directory: in `departments_dto.rs`.
+pub use crate::departments_dto::*;
+
+// ---------------------------------------------------------------------------------------------
 // Users and auth
 
 #[derive(Debug, Serialize, ToSchema, TS)]

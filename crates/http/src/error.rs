@@ -37,7 +37,8 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::MemberNotFound
         | ErrorCode::TokenNotFound
         | ErrorCode::FileNotFound
-        | ErrorCode::RoleNotFound => StatusCode::NOT_FOUND,
+        | ErrorCode::RoleNotFound
+        | ErrorCode::DepartmentNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ChannelArchived => StatusCode::CONFLICT,

@@ -7,6 +7,7 @@
 //! (`utoipa_axum::routes!`), so the document covers the router by construction.
 
 pub mod contract;
+mod departments_dto;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -24,7 +25,9 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Accounts, Audit, Channels, Files, Health, Hub, Messages, Roles, Search};
+use enclave_app::{
+    Accounts, Audit, Channels, Departments, Files, Health, Hub, Messages, Roles, Search,
+};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -113,6 +116,7 @@ pub struct Deps {
     pub hub: Arc<Hub>,
     /// The audit log (`state.audit.record(...)`).
     pub audit: Audit,
+    pub departments: Departments,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -126,6 +130,7 @@ pub struct Services {
     pub health: Health,
     pub hub: Arc<Hub>,
     pub audit: Audit,
+    pub departments: Departments,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -151,6 +156,7 @@ impl std::ops::Deref for AppState {
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
         (name = "files", description = "Uploads, downloads and thumbnails of files shared in messages"),
+        (name = "departments", description = "The department tree, the directory (people, pinyin search, cards, managers) and department channels (see docs/admin/departments.md)"),
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
@@ -181,7 +187,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, files, lockouts, messages, roles, search, system, users, ws,
+        audit, auth, channels, departments, files, lockouts, messages, roles, search, system,
+        users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -228,6 +235,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::clear_source))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
+        .routes(routes!(departments::tree, departments::create))
+        .routes(routes!(departments::update, departments::delete))
+        .routes(routes!(departments::members))
+        .routes(routes!(departments::set_member, departments::remove_member))
+        .routes(routes!(
+            departments::link_channel,
+            departments::unlink_channel
+        ))
+        .routes(routes!(departments::search))
+        .routes(routes!(departments::card))
+        .routes(routes!(departments::set_manager))
 }
 
 /// The OpenAPI document for every route.
@@ -302,6 +320,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         health,
         hub,
         audit,
+        departments,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -322,6 +341,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         health,
         hub,
         audit,
+        departments,
         config,
         openapi_json,
     }));

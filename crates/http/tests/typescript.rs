@@ -171,6 +171,23 @@ fn generate() -> String {
     out.decl::<ChannelMatch>();
     out.decl::<ChannelMatches>();
 
+    out.section("Departments and the directory (docs/admin/departments.md)");
+    out.decl::<DepartmentChannelDto>();
+    out.decl::<DepartmentDto>();
+    out.decl::<DepartmentTree>();
+    out.decl::<CreateDepartmentRequest>();
+    out.decl::<UpdateDepartmentRequest>();
+    out.decl::<SetDepartmentMemberRequest>();
+    out.decl::<LinkChannelRequest>();
+    out.decl::<SetManagerRequest>();
+    out.decl::<DepartmentMemberDto>();
+    out.decl::<DepartmentMemberList>();
+    out.decl::<PlacementDto>();
+    out.decl::<DirectoryQuery>();
+    out.decl::<PeopleList>();
+    out.decl::<CardDepartmentDto>();
+    out.decl::<CardDto>();
+
     out.section("Real time: WebSocket frames and the HTTP catch-up (docs/api/realtime.md)");
     out.decl::<EventFrame>();
     out.decl::<EventBody>();

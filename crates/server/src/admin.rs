@@ -67,6 +67,20 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         batch: u32,
     },
+    /// Import departments and placements from a CSV file (columns department,username,title,
+    /// is_head; department is a path such as 总部/技术部/后端组): creates missing departments,
+    /// puts people in them, and brings department channels up to date. Every row is checked
+    /// first; a bad row changes nothing. See docs/admin/departments.md.
+    ImportDepartments {
+        /// The CSV file (UTF-8).
+        file: std::path::PathBuf,
+        /// Check the file and report what would change, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Act as this administrator (default: the first active administrator by username).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
     /// Fill an empty data folder with a reproducible benchmark corpus (see docs/benchmarks.md).
     #[command(hide = true)]
     SeedBench {
@@ -160,6 +174,106 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         store.close().await;
         result
     })
+}
+
+/// Largest import file.
+const MAX_IMPORT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// `admin import-departments`: checks the whole file, then (unless a dry run) writes it with a
+/// progress bar, and prints a report.
+async fn import_departments(
+    store: &Arc<dyn Store>,
+    file: &std::path::Path,
+    dry_run: bool,
+    as_user: Option<String>,
+) -> anyhow::Result<()> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > MAX_IMPORT_BYTES {
+        bail!("{} is larger than 32 MiB", file.display());
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = String::from_utf8(bytes).context("the file is not UTF-8")?;
+    let rows = match enclave_app::departments::parse_csv(&text) {
+        Ok(rows) => rows,
+        Err(problems) => {
+            for (line, p) in &problems {
+                eprintln!("line {line}: {p}");
+            }
+            bail!(
+                "{} problem(s) in the file; nothing was changed",
+                problems.len()
+            );
+        }
+    };
+    let admin = match as_user {
+        Some(name) => store
+            .users_by_usernames(&[name.to_lowercase()])
+            .await?
+            .into_iter()
+            .find(|u| u.active)
+            .with_context(|| format!("no active user {name:?}"))?,
+        None => store
+            .list_users(UserQuery {
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .find(|u| u.is_admin && u.active)
+            .context("no active administrator to act as; create one or pass --as")?,
+    };
+    let actor = enclave_core::Actor::for_user(&admin);
+    let departments =
+        enclave_app::Departments::new(store.clone(), store.clone(), store.clone(), unlimited());
+    let bar = ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("import [{bar:30}] row {pos}/{len} ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if dry_run {
+        bar.finish_and_clear();
+    }
+    let report = departments
+        .import(&actor, &rows, dry_run, &|done, _| {
+            bar.set_position(done as u64)
+        })
+        .await?;
+    bar.finish_and_clear();
+    for (line, p) in &report.problems {
+        eprintln!("line {line}: {p}");
+    }
+    let verb = if report.dry_run {
+        "would create"
+    } else {
+        "created"
+    };
+    println!(
+        "{}{} rows: {verb} {} department(s), placed {} person(s), updated {}, unchanged {}; department channels +{} -{}",
+        if report.dry_run {
+            "dry run, nothing changed: "
+        } else {
+            ""
+        },
+        report.rows,
+        report.departments_created.len(),
+        report.placed,
+        report.updated,
+        report.unchanged,
+        report.channel_members_added,
+        report.channel_members_removed,
+    );
+    for p in &report.departments_created {
+        println!("  {verb} {p}");
+    }
+    if !report.problems.is_empty() {
+        bail!(
+            "{} problem(s) in the file; nothing was changed",
+            report.problems.len()
+        );
+    }
+    Ok(())
 }
 
 /// Runs the named background job once and prints its report.
@@ -371,6 +485,11 @@ async fn run_command(
                 }
             }
         }
+        AdminCommand::ImportDepartments {
+            file,
+            dry_run,
+            as_user,
+        } => import_departments(store, &file, dry_run, as_user).await?,
         AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. } => {
             unreachable!("file commands are handled before accounts are set up")
         }

@@ -16,7 +16,8 @@ use enclave_app::jobs::{
     SweepThrottles,
 };
 use enclave_app::{
-    Accounts, Audit, Channels, EventFeed, Files, Health, Hub, Messages, Roles, Search, Store,
+    Accounts, Audit, Channels, Departments, EventFeed, Files, Health, Hub, Messages, Roles,
+    Search, Store,
     UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
@@ -267,10 +268,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
             .with_audit(audit.clone()),
             files,
-            search: Search::new(store.clone(), store.clone(), previews, limits),
+            search: Search::new(store.clone(), store.clone(), previews, limits.clone()),
             health: Health::new(store.clone()),
             hub: hub.clone(),
             audit,
+            departments: Departments::new(store.clone(), store.clone(), store.clone(), limits),
         },
         http_config,
     );

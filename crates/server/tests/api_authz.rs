@@ -190,6 +190,50 @@ fn protected_routes() -> Vec<Route> {
         ),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
+        route(Method::GET, "/api/v1/departments", None),
+        route(
+            Method::POST,
+            "/api/v1/departments",
+            Some(|i| json!({ "name": i.new_name, "parent_id": i.department })),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/departments/{department}",
+            Some(|_| json!({ "position": 1 })),
+        ),
+        route(Method::DELETE, "/api/v1/departments/{department}", None),
+        route(
+            Method::GET,
+            "/api/v1/departments/{department}/members",
+            None,
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/departments/{department}/members/{user}",
+            Some(|_| json!({ "title": "Engineer" })),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/departments/{department}/members/{user}",
+            None,
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/departments/{department}/channels/{linked}",
+            Some(|_| json!({ "include_subdepartments": false })),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/departments/{department}/channels/{linked}",
+            None,
+        ),
+        route(Method::GET, "/api/v1/directory/search", None),
+        route(Method::GET, "/api/v1/users/{user}/card", None),
+        route(
+            Method::PUT,
+            "/api/v1/users/{user}/manager",
+            Some(|_| json!({ "manager_id": null })),
+        ),
     ]
 }
 
@@ -211,6 +255,8 @@ struct Ids {
     role: String,
     /// A public channel (guests are invited into it).
     public: String,
+    /// A department (the owner administers it; owner and member are in it).
+    department: String,
 }
 
 impl Route {
@@ -225,6 +271,8 @@ impl Route {
             .replace("{account}", "nobody-throttled")
             .replace("{source}", "192.0.2.1")
             .replace("{role}", &ids.role)
+            .replace("{department}", &ids.department)
+            .replace("{linked}", &ids.channel)
     }
 
     fn name(&self) -> String {
@@ -301,6 +349,8 @@ struct World {
     member_active: bool,
     /// A custom role made by the administrator.
     role: String,
+    /// A department the owner administers, with the owner and the member in it.
+    department: String,
 }
 
 impl World {
@@ -406,6 +456,33 @@ impl World {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{role}");
         let role = s(&role, "id");
+        let (status, d) = server
+            .post(
+                Some(&admin),
+                "/api/v1/departments",
+                Some(json!({ "name": unique_name("authz dept") })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{d}");
+        let department = s(&d, "id");
+        for u in [&owner, &member] {
+            let (status, body) = server
+                .put(
+                    Some(&admin),
+                    &format!("/api/v1/departments/{department}/members/{}", u.id),
+                    Some(json!({ "title": "staff" })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (status, body) = server
+            .patch(
+                Some(&admin),
+                &format!("/api/v1/departments/{department}"),
+                Some(json!({ "admins": [owner.id] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         World {
             owner,
             member,
@@ -421,6 +498,7 @@ impl World {
             public_file,
             member_active: true,
             role,
+            department,
         }
     }
 
@@ -437,6 +515,7 @@ impl World {
             file: self.private_file.clone(),
             role: self.role.clone(),
             public: self.public.clone(),
+            department: self.department.clone(),
         }
     }
 
@@ -502,6 +581,13 @@ impl World {
             )
             .await;
         }
+        grab("departments", &self.admin, "/api/v1/departments".into()).await;
+        grab(
+            "department members",
+            &self.admin,
+            format!("/api/v1/departments/{}/members", self.department),
+        )
+        .await;
         grab(
             "dm history",
             o,
@@ -609,6 +695,12 @@ async fn the_route_table_covers_the_whole_api() {
             "channels/{channel}/members/{user}",
             "channels/{id}/members/{user_id}",
         )
+        .replace(
+            "departments/{department}/members/{user}",
+            "departments/{id}/members/{user_id}",
+        )
+        .replace("{linked}", "{channel_id}")
+        .replace("{department}", "{id}")
         .replace("{channel}", "{id}")
         .replace("{message}", "{id}")
         .replace("{user}", "{id}")
@@ -1174,6 +1266,25 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"client_msg_id": "only-an-id"}"#,
         ],
         "/api/v1/messages/{message}" => &[r#"{}"#, r#"{"text": null}"#, r#"{"text": ["a"]}"#],
+        "/api/v1/departments" => &[
+            r#"{}"#,
+            r#"{"name": 5}"#,
+            r#"{"name": "zz-never-made", "parent_id": "abc"}"#,
+            r#"{"name": "zz-never-made", "position": "1"}"#,
+        ],
+        "/api/v1/departments/{department}" => &[
+            r#"{"name": 5}"#,
+            r#"{"parent_id": "abc"}"#,
+            r#"{"position": 1.5}"#,
+            r#"{"admins": "1"}"#,
+        ],
+        "/api/v1/departments/{department}/members/{user}" => {
+            &[r#"{"title": 5}"#, r#"{"is_head": "yes"}"#]
+        }
+        "/api/v1/departments/{department}/channels/{linked}" => {
+            &[r#"{"include_subdepartments": "no"}"#]
+        }
+        "/api/v1/users/{user}/manager" => &[r#"{"manager_id": "abc"}"#, r#"{"manager_id": -1}"#],
         other => panic!("no malformed bodies for {other}"),
     };
     for shape in shapes {
@@ -1201,11 +1312,17 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
             || r.path.starts_with("/api/v1/admin/")
             || r.path.ends_with("/roles")
         {
+        let departments = r.path.contains("departments") || r.path.ends_with("/manager");
+        let owner = if r.path == "/api/v1/users" || departments {
             &admin
         } else {
             &owner
         };
         let mut ids = w.private_ids(&server, &w.owner.token).await;
+        if departments {
+            // The administrator moderates the public channel (a private one is hidden from them).
+            ids.channel = w.public.clone();
+        }
         ids.user = if r.path.contains("members") {
             w.member.id.clone()
         } else {
@@ -1348,7 +1465,7 @@ async fn unknown_and_malformed_ids_are_404() {
             ("{message}", "message_not_found"),
             (
                 "{user}",
-                if r.path.contains("members") {
+                if r.path.contains("members") && r.method != Method::PUT {
                     "member_not_found"
                 } else {
                     "user_not_found"
@@ -1357,6 +1474,8 @@ async fn unknown_and_malformed_ids_are_404() {
             ("{token}", "token_not_found"),
             ("{file}", "file_not_found"),
             ("{role}", "role_not_found"),
+            ("{department}", "department_not_found"),
+            ("{linked}", "channel_not_found"),
         ] {
             if !r.path.contains(placeholder) {
                 continue;
@@ -1369,6 +1488,8 @@ async fn unknown_and_malformed_ids_are_404() {
                     "{user}" => bad_ids.user = bad.into(),
                     "{file}" => bad_ids.file = bad.into(),
                     "{role}" => bad_ids.role = bad.into(),
+                    "{department}" => bad_ids.department = bad.into(),
+                    "{linked}" => bad_ids.channel = bad.into(),
                     _ => bad_ids.token = bad.into(),
                 }
                 let got = send(&server, &r, &bad_ids, &[("authorization", &owner)]).await;

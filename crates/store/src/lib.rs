@@ -33,10 +33,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
+use enclave_core::departments::{Department, DepartmentMember, Tree};
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, CustomRole, Event,
-    FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis, PermissionSet, RoleId,
-    Thumbnail, TokenId, TokenInfo, TokenKind, User, UserId,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, CustomRole,
+    DepartmentId, Event, FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis,
+    PermissionSet, RoleId, Thumbnail, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 
 /// A failure of a store operation.
@@ -569,107 +570,6 @@ pub trait EventLog: Send + Sync + 'static {
     async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64>;
 }
 
-/// Filters and a cursor for reading the audit log, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub actor: Option<UserId>,
-    /// A stable action name (`enclave_core::audit::AuditAction::as_str`).
-    pub action: Option<String>,
-    pub target_kind: Option<String>,
-    pub target_id: Option<String>,
-    /// Entries at or after this time.
-    pub since: Option<Millis>,
-    /// Entries before this time.
-    pub until: Option<Millis>,
-    /// Entries with a sequence number below this one (the cursor).
-    pub before_seq: Option<i64>,
-    pub limit: u32,
-}
-
-/// The audit log: an append-only, hash-chained table (`enclave_core::audit`). It is never
-/// pruned.
-#[async_trait]
-pub trait AuditStore: Send + Sync + 'static {
-    /// Appends an entry after the current head and returns it, numbered and sealed
-    /// (`AuditEntry::seal`). Appends are serialised (SQLite: the single writer; PostgreSQL: a
-    /// transaction-scoped advisory lock), so the chain never forks, whichever node appends.
-    async fn append_audit(&self, new: NewAuditEntry) -> Result<AuditEntry>;
-    /// Entries matching every filter of `query`, newest first.
-    async fn audit_entries(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
-    /// Up to `limit` entries with a sequence number above `after`, in order (verification,
-    /// export).
-    async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
-    /// The last entry's number and hash (`None` while the log is empty).
-    async fn audit_head(&self) -> Result<Option<AuditHead>>;
-}
-
-/// One row of the sign-in throttle (see `enclave_core::lockout`): the failures of one account
-/// key from one source at one credential step, and whether the source is known to the account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleKey {
-    pub step: enclave_core::lockout::Step,
-    /// `enclave_core::lockout::account_key` for passwords; the account's id for later steps.
-    pub account: String,
-    /// `enclave_core::lockout::source_key`.
-    pub source: String,
-}
-
-/// A throttle row with failures, for the administrators' view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThrottleEntry {
-    pub key: ThrottleKey,
-    pub failures: u32,
-    pub last_failure_at: Millis,
-    /// Whether the source is known to the account (signed in from it, not yet expired).
-    pub known: bool,
-}
-
-/// The sign-in throttle's counters. The store counts and persists; `enclave_core::lockout`
-/// decides what the counts mean. Every write is one atomic statement, so nodes sharing the
-/// database count together.
-#[async_trait]
-pub trait ThrottleStore: Send + Sync + 'static {
-    /// The counts an attempt for `key` is judged on: failures at or after `since` for the
-    /// pair, for the account (every source) and for the source (every account), at `key`'s
-    /// step; and whether the pair's source is known at `now`.
-    async fn throttle_counts(
-        &self,
-        key: &ThrottleKey,
-        since: Millis,
-        now: Millis,
-    ) -> Result<enclave_core::lockout::Counts>;
-    /// Counts one failure at `now` (failures before `since` are forgotten first); the row is
-    /// kept at least until `expires_at`.
-    async fn throttle_fail(
-        &self,
-        key: &ThrottleKey,
-        now: Millis,
-        since: Millis,
-        expires_at: Millis,
-    ) -> Result<()>;
-    /// A success: clears the pair's failures and makes its source known until `known_until`.
-    async fn throttle_ok(&self, key: &ThrottleKey, known_until: Millis) -> Result<()>;
-    /// Rows with failures at or after `since` (for one account key, or all), newest failure
-    /// first, at most `limit`.
-    async fn throttle_entries(
-        &self,
-        account: Option<&str>,
-        since: Millis,
-        limit: u32,
-    ) -> Result<Vec<ThrottleEntry>>;
-    /// Clears the failures of an account key (at every step), from one source or from all;
-    /// known sources stay known. Returns how many rows had failures.
-    async fn clear_throttles(&self, account: &str, source: Option<&str>) -> Result<u64>;
-    /// Deletes rows that expired before `now`; returns how many.
-    async fn sweep_throttles(&self, now: Millis) -> Result<u64>;
-}
-
-/// The whole storage interface: every aggregate's trait. Both backends implement all of it,
-/// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
-/// the traits they use; an `Arc<dyn Store>` coerces to any of them.
-pub trait Store:
-    Lifecycle
-    + AccountStore
     + RoleStore
     + ChannelStore
     + MessageStore
@@ -678,6 +578,7 @@ pub trait Store:
     + EventLog
     + AuditStore
     + ThrottleStore
+    + DepartmentStore
 {
 }
 
@@ -692,6 +593,7 @@ impl<T> Store for T where
         + EventLog
         + AuditStore
         + ThrottleStore
+        + DepartmentStore
         + ?Sized
 {
 }

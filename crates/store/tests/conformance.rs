@@ -5194,6 +5194,276 @@ pub async fn roles_and_guests(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Departments and the directory
+
+fn tree_allow() -> enclave_store::TreeGuard {
+    Box::new(|_| Ok(()))
+}
+
+/// The department tree, its people, managers, channel links and the directory's search keys:
+/// writes run the guard on the tree inside the transaction; a refused or conflicting write
+/// changes nothing.
+pub async fn departments(store: Arc<dyn Store>) {
+    use enclave_core::departments::{self as rules, DepartmentMember, Tree};
+    use enclave_store::{DepartmentChannel, DepartmentPatch, NewDepartment};
+    let admin_user = user(&store, "deptadmin").await;
+    let zhang = store
+        .create_user(NewUser {
+            display_name: "张伟".into(),
+            ..new_user("zhangwei")
+        })
+        .await
+        .unwrap();
+    let li = user(&store, "lina").await;
+    let admin = Actor::for_user(&User {
+        is_admin: true,
+        ..admin_user.clone()
+    });
+    let create = |parent: Option<enclave_core::DepartmentId>, name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .create_department(
+                    NewDepartment {
+                        parent_id: parent,
+                        name: name.into(),
+                        position: 0,
+                    },
+                    Box::new(move |t: &Tree| rules::check_create(&admin, t, parent, name)),
+                )
+                .await
+        }
+    };
+    let hq = create(None, "总部").await.unwrap();
+    let tech = create(Some(hq.id), "技术部").await.unwrap();
+    let backend = create(Some(tech.id), "后端组").await.unwrap();
+    // A sibling's name (case-folded) is a conflict, whether the guard or the index catches it.
+    assert!(matches!(
+        domain_err(create(Some(hq.id), "技术部").await),
+        DomainError::Conflict(_)
+    ));
+    let conflict = store
+        .create_department(
+            NewDepartment {
+                parent_id: Some(hq.id),
+                name: "技术部".into(),
+                position: 0,
+            },
+            tree_allow(),
+        )
+        .await;
+    assert!(matches!(domain_err(conflict), DomainError::Conflict(_)));
+    // A move under a descendant is refused by the guard; nothing changes.
+    let before = store.departments().await.unwrap();
+    let change = rules::DepartmentChange {
+        parent_id: Some(Some(backend.id)),
+        ..Default::default()
+    };
+    let tech_id = tech.id;
+    let refused = store
+        .update_department(
+            tech.id,
+            DepartmentPatch {
+                parent_id: Some(Some(backend.id)),
+                name: Some("renamed".into()),
+                ..Default::default()
+            },
+            Box::new(move |t: &Tree| rules::check_update(&admin, t, tech_id, &change)),
+        )
+        .await;
+    assert!(matches!(domain_err(refused), DomainError::Invalid { .. }));
+    assert_eq!(store.departments().await.unwrap(), before);
+    // A move elsewhere, a rename and administrators.
+    let moved = store
+        .update_department(
+            backend.id,
+            DepartmentPatch {
+                parent_id: Some(Some(hq.id)),
+                name: Some("平台组".into()),
+                admins: Some(vec![li.id]),
+                position: Some(3),
+            },
+            tree_allow(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.parent_id, Some(hq.id));
+    assert_eq!(moved.name, "平台组");
+    assert_eq!(moved.admins, vec![li.id]);
+    assert_eq!(moved.position, 3);
+
+    // People.
+    let member =
+        |d: enclave_core::DepartmentId, u: UserId, title: &str, head: bool| DepartmentMember {
+            department_id: d,
+            user_id: u,
+            title: title.into(),
+            is_head: head,
+        };
+    assert!(
+        store
+            .set_department_member(
+                member(tech.id, zhang.id, "工程师", false),
+                Box::new(|_, n| {
+                    assert_eq!(n, 0);
+                    Ok(())
+                })
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_department_member(
+                member(tech.id, zhang.id, "高级工程师", false),
+                Box::new(|_, _| Ok(()))
+            )
+            .await
+            .unwrap()
+    );
+    store
+        .set_department_member(
+            member(tech.id, li.id, "主管", true),
+            Box::new(|_, _| Ok(())),
+        )
+        .await
+        .unwrap();
+    store
+        .set_department_member(
+            member(backend.id, zhang.id, "", false),
+            Box::new(|_, n| {
+                assert_eq!(n, 1, "zhang is in one other department");
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    let people = store.department_members(tech.id).await.unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(people[0].1.id, li.id, "heads first");
+    assert_eq!(people[1].0.title, "高级工程师");
+    assert_eq!(store.user_departments(zhang.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .people_in_departments(&[tech.id, backend.id])
+            .await
+            .unwrap(),
+        vec![zhang.id, li.id]
+    );
+    assert_eq!(
+        store.department_heads(&[tech.id, hq.id]).await.unwrap(),
+        vec![(tech.id, li.id)]
+    );
+    // An unknown person is refused.
+    let ghost = store
+        .set_department_member(
+            member(tech.id, UserId(999_999), "", false),
+            Box::new(|_, _| Ok(())),
+        )
+        .await;
+    assert_eq!(domain_err(ghost), DomainError::NotFound(Entity::User));
+    let missing = store
+        .remove_department_member(hq.id, zhang.id, tree_allow())
+        .await;
+    assert_eq!(domain_err(missing), DomainError::NotFound(Entity::Member));
+    store
+        .remove_department_member(backend.id, zhang.id, tree_allow())
+        .await
+        .unwrap();
+
+    // Managers.
+    store
+        .set_manager(zhang.id, Some(li.id), tree_allow())
+        .await
+        .unwrap();
+    assert_eq!(store.manager(zhang.id).await.unwrap(), Some(li.id));
+    store
+        .set_manager(zhang.id, None, tree_allow())
+        .await
+        .unwrap();
+    assert_eq!(store.manager(zhang.id).await.unwrap(), None);
+
+    // Channel links.
+    let ch = public(&store, "dept-channel", &admin_user).await;
+    let link = DepartmentChannel {
+        channel_id: ch,
+        department_id: tech.id,
+        include_subdepartments: true,
+    };
+    store
+        .link_department_channel(link, tree_allow())
+        .await
+        .unwrap();
+    assert_eq!(store.department_channels().await.unwrap(), vec![link]);
+    assert!(
+        store
+            .unlink_department_channel(ch, tree_allow())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .unlink_department_channel(ch, tree_allow())
+            .await
+            .unwrap()
+    );
+
+    // The directory: by pinyin, initials, name; keys follow a new display name.
+    let found = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .search_people(key, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.username)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("zw").await, vec!["zhangwei"]);
+    assert_eq!(found("zhangwei").await, vec!["zhangwei"]);
+    assert_eq!(found("张伟").await, vec!["zhangwei"]);
+    assert_eq!(found("lina").await, vec!["lina"]);
+    store
+        .update_user(
+            zhang.id,
+            UserPatch {
+                display_name: Some("王芳".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found("wf").await, vec!["zhangwei"]);
+    // The username still finds them; the old name's initials no longer do.
+    assert!(found("zw").await.is_empty());
+    assert_eq!(found("zhangwei").await, vec!["zhangwei"]);
+
+    // Deleting: the guard decides; memberships, admins and links go with the department.
+    store
+        .delete_department(backend.id, tree_allow())
+        .await
+        .unwrap();
+    let left: Vec<_> = store
+        .departments()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(left.len(), 2);
+    let refused = store
+        .delete_department(
+            hq.id,
+            Box::new(move |t: &Tree| rules::check_delete(&admin, t, hq.id)),
+        )
+        .await;
+    assert!(matches!(domain_err(refused), DomainError::Conflict(_)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backends
 
 /// The embedded backend: each check gets a fresh database file in its own directory.
@@ -5244,6 +5514,7 @@ mod sqlite {
         audit_log_is_one_chain,
         signin_throttles,
         roles_and_guests,
+        departments,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -5335,6 +5606,7 @@ mod postgres {
         audit_log_is_one_chain,
         signin_throttles,
         roles_and_guests,
+        departments,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,7 +124,7 @@ export async function request<T>(method: string, path: string, body?: unknown, o
 
 const enc = encodeURIComponent;
 
-function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined && v !== null && v !== '')
     .map(([k, v]) => `${enc(k)}=${enc(String(v))}`);

@@ -27,7 +27,8 @@ export interface ThreadView {
 export type Route =
   | { name: 'home' }
   | { name: 'channel'; id: string; thread?: string }
-  | { name: 'admin' };
+  | { name: 'admin' }
+  | { name: 'directory' };
 
 export type Panel = { kind: 'thread'; rootId: string } | { kind: 'pins' } | { kind: 'members' } | null;
 

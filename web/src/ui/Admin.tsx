@@ -14,6 +14,7 @@ import { LockoutsTab } from './admin/Lockouts';
 import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
+import { DepartmentsAdmin } from './admin/Departments';
 
 function CreateUser({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({ username: '', display_name: '', email: '', password: '', admin: false });
@@ -359,7 +360,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels' | 'roles' | 'lockouts' | 'audit'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'departments' | 'roles' | 'lockouts' | 'audit'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -383,6 +384,14 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'channels'} class={cls('tab', tab === 'channels' && 'on')} onClick={() => setTab('channels')}>
             {t('sidebar.channels')}
           </button>
+          <button
+            role="tab"
+            aria-selected={tab === 'departments'}
+            class={cls('tab', tab === 'departments' && 'on')}
+            onClick={() => setTab('departments')}
+          >
+            {t('departments.title')}
+          </button>
           <button role="tab" aria-selected={tab === 'roles'} class={cls('tab', tab === 'roles' && 'on')} onClick={() => setTab('roles')}>
             {t('roles.title')}
           </button>
@@ -398,6 +407,7 @@ export function Admin() {
       <div class="admin-body">
         {tab === 'users' && <UsersTab />}
         {tab === 'channels' && <ChannelsTab />}
+        {tab === 'departments' && <DepartmentsAdmin />}
         {tab === 'roles' && <RolesTab />}
         {tab === 'lockouts' && <LockoutsTab />}
         {tab === 'audit' && <AuditTab />}

@@ -3,6 +3,7 @@ import { closePanel, maybeMarkRead, navigate, sendActivity, store } from '../lib
 import { cls } from '../lib/util';
 import { useStore } from './common';
 import { Admin } from './Admin';
+import { Directory } from './Directory';
 import { Conversation, Home } from './Conversation';
 import { Login, Splash } from './Login';
 import { Modals, Toasts } from './Modals';
@@ -86,7 +87,15 @@ function Shell() {
     <div class={cls('app', inConversation ? 'show-main' : 'show-side', panel && 'has-panel')}>
       <Sidebar />
       <main class="main">
-        {route.name === 'channel' ? <Conversation id={route.id} /> : route.name === 'admin' ? <Admin /> : <Home />}
+        {route.name === 'channel' ? (
+          <Conversation id={route.id} />
+        ) : route.name === 'admin' ? (
+          <Admin />
+        ) : route.name === 'directory' ? (
+          <Directory />
+        ) : (
+          <Home />
+        )}
       </main>
       {route.name === 'channel' && <Panel channelId={route.id} />}
       <Modals />

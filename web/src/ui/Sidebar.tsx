@@ -232,6 +232,12 @@ export function Sidebar() {
             </span>
             <span class="side-label">{t('sidebar.people')}</span>
           </button>
+          <button class="side-item" data-testid="open-directory" onClick={() => navigate({ name: 'directory' })}>
+            <span class="side-icon">
+              <Users size={16} />
+            </span>
+            <span class="side-label">{t('directory.title')}</span>
+          </button>
           {me.is_admin && (
             <a
               href="/admin"

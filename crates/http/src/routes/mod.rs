@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod channels;
+pub mod departments;
 pub mod files;
 pub mod lockouts;
 pub mod messages;

@@ -57,6 +57,13 @@ pub async fn create_user(tx: &mut Tx, new: NewUser) -> Result<User> {
         }
     };
     let created = rows::user(&row)?;
+    super::departments::write_search_keys(
+        tx.c(),
+        created.id,
+        &created.display_name,
+        &created.username,
+    )
+    .await?;
     let mut ev = NewEvent::new(EventKind::UserCreated).user(created.id);
     ev.actor_id = new.actor_id;
     tx.event(ev);
@@ -185,6 +192,10 @@ pub async fn update_user(
         }
         Err(e) => return Err(e.into()),
     };
+    if after.display_name != before.display_name {
+        super::departments::write_search_keys(tx.c(), id, &after.display_name, &after.username)
+            .await?;
+    }
     if patch.active == Some(false) {
         // Every token ends with deactivation, personal access tokens included: reactivation
         // does not bring any of them back.

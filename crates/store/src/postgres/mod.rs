@@ -90,6 +90,7 @@ mod accounts;
 mod audit;
 pub use audit::AUDIT_LOCK;
 mod channels;
+mod departments;
 mod events;
 mod files;
 mod messages;
@@ -254,6 +255,10 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect.clone().application_name("enclave-feed"));
         search::build_search_index(&pool).await?;
+        let filled = departments::fill_search_keys(&pool).await?;
+        if filled > 0 {
+            tracing::info!(users = filled, "directory search keys written");
+        }
         let (events, _) = broadcast::channel(1024);
         let (rounds, _) = watch::channel(0);
         let shared = Arc::new(Shared {

@@ -49,6 +49,7 @@ pub fn create_user(tx: &mut Tx<'_>, new: NewUser) -> Result<User> {
         Err(e) => return Err(e.into()),
     }
     let id = UserId(tx.conn.last_insert_rowid());
+    super::departments::write_search_keys(tx.conn, id, &new.display_name, &new.username)?;
     let mut ev = NewEvent::new(EventKind::UserCreated).user(id);
     ev.actor_id = new.actor_id;
     tx.event(ev)?;
@@ -116,6 +117,7 @@ pub fn update_user(
             "UPDATE users SET display_name = ?2 WHERE id = ?1",
             params![id.0, name],
         )?;
+        super::departments::write_search_keys(c, id, name, &before.username)?;
     }
     if let Some(email) = &patch.email {
         match c.execute(

@@ -19,6 +19,7 @@
 mod accounts;
 mod audit;
 mod channels;
+mod departments;
 mod events;
 mod files;
 mod messages;
@@ -58,7 +59,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("schema_7.sql")),
     (8, include_str!("schema_8.sql")),
     (9, include_str!("schema_9.sql")),
+    (10, include_str!("schema_10.sql")),
 ];
+/// The schema version that creates the directory's search keys, which are then filled from the
+/// users.
+const SEARCH_KEYS_VERSION: i64 = 10;
 /// The schema version that creates the search index, which is then filled from the messages.
 const SEARCH_INDEX_VERSION: i64 = 3;
 
@@ -224,6 +229,10 @@ fn migrate_unchecked(conn: &Connection) -> Result<()> {
             if *v == SEARCH_INDEX_VERSION {
                 let n = search::index_all(conn)?;
                 tracing::info!(messages = n, "search index built");
+            }
+            if *v == SEARCH_KEYS_VERSION {
+                let n = departments::fill_search_keys(conn)?;
+                tracing::info!(users = n, "directory search keys written");
             }
             conn.execute_batch(&format!("PRAGMA user_version = {v}"))?;
         }
