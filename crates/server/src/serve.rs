@@ -16,9 +16,8 @@ use enclave_app::jobs::{
     SweepThrottles,
 };
 use enclave_app::{
-    Accounts, Audit, Channels, Departments, EventFeed, Files, Health, Hub, Messages, Roles,
-    Search, Store,
-    UserLimits,
+    Accounts, Audit, Channels, Departments, EventFeed, Files, Health, Hub, Messages, Roles, Search,
+    Store, UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
 

@@ -35,9 +35,9 @@ use async_trait::async_trait;
 use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
 use enclave_core::departments::{Department, DepartmentMember, Tree};
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, CustomRole,
-    DepartmentId, Event, FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis,
-    PermissionSet, RoleId, Thumbnail, TokenId, TokenInfo, TokenKind, User, UserId,
+    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, CustomRole, DepartmentId,
+    Event, FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis, PermissionSet,
+    RoleId, Thumbnail, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 
 /// A failure of a store operation.
@@ -570,6 +570,209 @@ pub trait EventLog: Send + Sync + 'static {
     async fn prune_events(&self, before: Millis, keep_last: u32) -> Result<u64>;
 }
 
+/// Filters and a cursor for reading the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub actor: Option<UserId>,
+    /// A stable action name (`enclave_core::audit::AuditAction::as_str`).
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<Millis>,
+    /// Entries before this time.
+    pub until: Option<Millis>,
+    /// Entries with a sequence number below this one (the cursor).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// The audit log: an append-only, hash-chained table (`enclave_core::audit`). It is never
+/// pruned.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Appends an entry after the current head and returns it, numbered and sealed
+    /// (`AuditEntry::seal`). Appends are serialised (SQLite: the single writer; PostgreSQL: a
+    /// transaction-scoped advisory lock), so the chain never forks, whichever node appends.
+    async fn append_audit(&self, new: NewAuditEntry) -> Result<AuditEntry>;
+    /// Entries matching every filter of `query`, newest first.
+    async fn audit_entries(&self, query: AuditQuery) -> Result<Vec<AuditEntry>>;
+    /// Up to `limit` entries with a sequence number above `after`, in order (verification,
+    /// export).
+    async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The last entry's number and hash (`None` while the log is empty).
+    async fn audit_head(&self) -> Result<Option<AuditHead>>;
+}
+
+/// One row of the sign-in throttle (see `enclave_core::lockout`): the failures of one account
+/// key from one source at one credential step, and whether the source is known to the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleKey {
+    pub step: enclave_core::lockout::Step,
+    /// `enclave_core::lockout::account_key` for passwords; the account's id for later steps.
+    pub account: String,
+    /// `enclave_core::lockout::source_key`.
+    pub source: String,
+}
+
+/// A throttle row with failures, for the administrators' view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleEntry {
+    pub key: ThrottleKey,
+    pub failures: u32,
+    pub last_failure_at: Millis,
+    /// Whether the source is known to the account (signed in from it, not yet expired).
+    pub known: bool,
+}
+
+/// The sign-in throttle's counters. The store counts and persists; `enclave_core::lockout`
+/// decides what the counts mean. Every write is one atomic statement, so nodes sharing the
+/// database count together.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// The counts an attempt for `key` is judged on: failures at or after `since` for the
+    /// pair, for the account (every source) and for the source (every account), at `key`'s
+    /// step; and whether the pair's source is known at `now`.
+    async fn throttle_counts(
+        &self,
+        key: &ThrottleKey,
+        since: Millis,
+        now: Millis,
+    ) -> Result<enclave_core::lockout::Counts>;
+    /// Counts one failure at `now` (failures before `since` are forgotten first); the row is
+    /// kept at least until `expires_at`.
+    async fn throttle_fail(
+        &self,
+        key: &ThrottleKey,
+        now: Millis,
+        since: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// A success: clears the pair's failures and makes its source known until `known_until`.
+    async fn throttle_ok(&self, key: &ThrottleKey, known_until: Millis) -> Result<()>;
+    /// Rows with failures at or after `since` (for one account key, or all), newest failure
+    /// first, at most `limit`.
+    async fn throttle_entries(
+        &self,
+        account: Option<&str>,
+        since: Millis,
+        limit: u32,
+    ) -> Result<Vec<ThrottleEntry>>;
+    /// Clears the failures of an account key (at every step), from one source or from all;
+    /// known sources stay known. Returns how many rows had failures.
+    async fn clear_throttles(&self, account: &str, source: Option<&str>) -> Result<u64>;
+    /// Deletes rows that expired before `now`; returns how many.
+    async fn sweep_throttles(&self, now: Millis) -> Result<u64>;
+}
+
+/// A department write's check, run inside the writing transaction against the whole tree as it
+/// is there (built by the application from `enclave_core::departments`).
+pub type TreeGuard = Box<dyn FnOnce(&Tree) -> std::result::Result<(), enclave_core::Error> + Send>;
+
+/// A check for putting a person in a department: the tree, and how many other departments the
+/// person is in.
+pub type MemberGuard =
+    Box<dyn FnOnce(&Tree, usize) -> std::result::Result<(), enclave_core::Error> + Send>;
+
+/// A new department.
+#[derive(Debug, Clone)]
+pub struct NewDepartment {
+    pub parent_id: Option<DepartmentId>,
+    /// Validated by `enclave_core::departments::department_name`.
+    pub name: String,
+    pub position: i64,
+}
+
+/// Changes to a department; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DepartmentPatch {
+    pub name: Option<String>,
+    /// `Some(None)`: make it a root.
+    pub parent_id: Option<Option<DepartmentId>>,
+    pub position: Option<i64>,
+    /// Replaces the department's administrators (each must be an active account).
+    pub admins: Option<Vec<UserId>>,
+}
+
+/// A channel whose membership follows a department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepartmentChannel {
+    pub channel_id: ChannelId,
+    pub department_id: DepartmentId,
+    pub include_subdepartments: bool,
+}
+
+/// The department tree, its people, department channels, managers and the directory's search
+/// keys (kept by the account writes themselves: every change of a display name rewrites them in
+/// the same transaction).
+#[async_trait]
+pub trait DepartmentStore: Send + Sync + 'static {
+    /// Every department with its administrators, ordered by parent, position and id.
+    async fn departments(&self) -> Result<Vec<Department>>;
+    async fn create_department(&self, new: NewDepartment, guard: TreeGuard) -> Result<Department>;
+    async fn update_department(
+        &self,
+        id: DepartmentId,
+        patch: DepartmentPatch,
+        guard: TreeGuard,
+    ) -> Result<Department>;
+    /// Deletes a department with its memberships, administrators and channel links (the guard
+    /// refuses one with sub-departments).
+    async fn delete_department(&self, id: DepartmentId, guard: TreeGuard) -> Result<()>;
+    /// Puts an active person in a department, or changes their title and headship there;
+    /// `true` when they were not in it before.
+    async fn set_department_member(
+        &self,
+        member: DepartmentMember,
+        guard: MemberGuard,
+    ) -> Result<bool>;
+    /// Takes a person out of a department (`NotFound(Member)` when they are not in it).
+    async fn remove_department_member(
+        &self,
+        id: DepartmentId,
+        user_id: UserId,
+        guard: TreeGuard,
+    ) -> Result<()>;
+    /// The people of a department, heads first, then by display name.
+    async fn department_members(&self, id: DepartmentId) -> Result<Vec<(DepartmentMember, User)>>;
+    /// The departments a person is in.
+    async fn user_departments(&self, user_id: UserId) -> Result<Vec<DepartmentMember>>;
+    /// The active people in any of `ids`, each once.
+    async fn people_in_departments(&self, ids: &[DepartmentId]) -> Result<Vec<UserId>>;
+    /// The heads of `ids`.
+    async fn department_heads(&self, ids: &[DepartmentId]) -> Result<Vec<(DepartmentId, UserId)>>;
+    /// Sets (or with `None` clears) a person's explicit manager.
+    async fn set_manager(
+        &self,
+        user_id: UserId,
+        manager: Option<UserId>,
+        guard: TreeGuard,
+    ) -> Result<()>;
+    async fn manager(&self, user_id: UserId) -> Result<Option<UserId>>;
+    /// Active people with a search key starting with `key` or whose username or display name
+    /// contains it, by display name.
+    async fn search_people(&self, key: &str, limit: u32) -> Result<Vec<User>>;
+    /// Links a channel to a department (replacing an earlier link of that channel).
+    async fn link_department_channel(
+        &self,
+        link: DepartmentChannel,
+        guard: TreeGuard,
+    ) -> Result<()>;
+    /// Unlinks a channel; `false` when it was not linked.
+    async fn unlink_department_channel(
+        &self,
+        channel_id: ChannelId,
+        guard: TreeGuard,
+    ) -> Result<bool>;
+    async fn department_channels(&self) -> Result<Vec<DepartmentChannel>>;
+}
+
+/// The whole storage interface: every aggregate's trait. Both backends implement all of it,
+/// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
+/// the traits they use; an `Arc<dyn Store>` coerces to any of them.
+pub trait Store:
+    Lifecycle
+    + AccountStore
     + RoleStore
     + ChannelStore
     + MessageStore

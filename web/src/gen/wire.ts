@@ -33,6 +33,7 @@ export type ErrorCode =
   | "internal" // The server failed; the details are in its log.
   | "unavailable" // The server is shutting down or its database is unreachable.
   | "role_not_found" // No such custom role.
+  | "department_not_found" // No such department.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -593,6 +594,119 @@ export type ChannelMatch = { channel: ChannelDto,
 member: boolean, };
 export type ChannelMatches = { channels: Array<ChannelMatch>, };
 
+// Departments and the directory (docs/admin/departments.md)
+/**
+ * A channel whose members follow a department.
+ */
+export type DepartmentChannelDto = { channel_id: string,
+/**
+ * Whether the people of sub-departments are members too.
+ */
+include_subdepartments: boolean, };
+/**
+ * A department of the tree.
+ */
+export type DepartmentDto = { id: string,
+/**
+ * `null` for a root.
+ */
+parent_id: string | null, name: string,
+/**
+ * Order among siblings (smaller first, then by id).
+ */
+position: number,
+/**
+ * Department administrators (their powers end at this subtree).
+ */
+admins: Array<string>,
+/**
+ * Active people directly in this department.
+ */
+member_count: number, channels: Array<DepartmentChannelDto>, };
+/**
+ * The whole department tree, as a flat list (parents before or after children; build the tree
+ * from `parent_id`), ordered by parent, position and id.
+ */
+export type DepartmentTree = { departments: Array<DepartmentDto>, };
+export type CreateDepartmentRequest = {
+/**
+ * The parent; absent or `null` for a root.
+ */
+parent_id?: WireId | null,
+/**
+ * 1 to 64 characters, no `/`; unique among siblings.
+ */
+name: string, position?: number | null, };
+export type UpdateDepartmentRequest = { name?: string,
+/**
+ * A new parent (moving the department with its people and sub-departments); `null` makes
+ * it a root.
+ */
+parent_id?: string | null, position?: number,
+/**
+ * Replaces the department administrators (at most 20).
+ */
+admins?: Array<WireId>, };
+export type SetDepartmentMemberRequest = {
+/**
+ * The person's title in this department (at most 64 characters).
+ */
+title?: string | null,
+/**
+ * Whether the person heads the department.
+ */
+is_head?: boolean | null, };
+export type LinkChannelRequest = {
+/**
+ * Whether the people of sub-departments are members too (default false).
+ */
+include_subdepartments?: boolean | null, };
+export type SetManagerRequest = {
+/**
+ * The explicit manager; `null` clears it (the nearest head of the person's departments
+ * is then their manager).
+ */
+manager_id?: WireId | null, };
+/**
+ * A person in a department.
+ */
+export type DepartmentMemberDto = { user: UserDto, title: string, is_head: boolean, };
+export type DepartmentMemberList = { members: Array<DepartmentMemberDto>, };
+/**
+ * A placement, as a person put in a department gets it back.
+ */
+export type PlacementDto = { department_id: string, user_id: string, title: string, is_head: boolean, };
+export type DirectoryQuery = {
+/**
+ * A name in any script, full pinyin (`zhangwei`) or its initials (`zw`).
+ */
+q?: string,
+/**
+ * 1 to 50, default 20.
+ */
+limit?: number, };
+export type PeopleList = { users: Array<UserDto>, };
+/**
+ * One department on a person's card.
+ */
+export type CardDepartmentDto = { department_id: string,
+/**
+ * Names from the root down.
+ */
+path: Array<string>, title: string, is_head: boolean, };
+/**
+ * A person's card in the directory.
+ */
+export type CardDto = {
+/**
+ * With `email` as contact.
+ */
+user: UserDto, departments: Array<CardDepartmentDto>,
+/**
+ * The explicit manager, or the nearest head of the person's departments.
+ */
+manager: UserDto | null, };
+
 // Real time: WebSocket frames and the HTTP catch-up (docs/api/realtime.md)
 /**
  * A durable event: its kind, its position, and the objects it concerns in their REST shapes.
@@ -783,117 +897,3 @@ export type AuditPage = { entries: Array<AuditEntryDto>,
  * Pass as `before` for the next (older) page; absent on the last page.
  */
 next_before?: string, };
-
-
-// Departments and the directory (docs/admin/departments.md)
-/**
- * A channel whose members follow a department.
- */
-export type DepartmentChannelDto = { channel_id: string,
-/**
- * Whether the people of sub-departments are members too.
- */
-include_subdepartments: boolean, };
-/**
- * A department of the tree.
- */
-export type DepartmentDto = { id: string,
-/**
- * `null` for a root.
- */
-parent_id: string | null, name: string,
-/**
- * Order among siblings (smaller first, then by id).
- */
-position: number,
-/**
- * Department administrators (their powers end at this subtree).
- */
-admins: Array<string>,
-/**
- * Active people directly in this department.
- */
-member_count: number, channels: Array<DepartmentChannelDto>, };
-/**
- * The whole department tree, as a flat list (parents before or after children; build the tree
- * from `parent_id`), ordered by parent, position and id.
- */
-export type DepartmentTree = { departments: Array<DepartmentDto>, };
-export type CreateDepartmentRequest = {
-/**
- * The parent; absent or `null` for a root.
- */
-parent_id?: WireId | null,
-/**
- * 1 to 64 characters, no `/`; unique among siblings.
- */
-name: string, position?: number | null, };
-export type UpdateDepartmentRequest = { name?: string,
-/**
- * A new parent (moving the department with its people and sub-departments); `null` makes
- * it a root.
- */
-parent_id?: string | null, position?: number,
-/**
- * Replaces the department administrators (at most 20).
- */
-admins?: Array<WireId>, };
-export type SetDepartmentMemberRequest = {
-/**
- * The person's title in this department (at most 64 characters).
- */
-title?: string | null,
-/**
- * Whether the person heads the department.
- */
-is_head?: boolean | null, };
-export type LinkChannelRequest = {
-/**
- * Whether the people of sub-departments are members too (default false).
- */
-include_subdepartments?: boolean | null, };
-export type SetManagerRequest = {
-/**
- * The explicit manager; `null` clears it (the nearest head of the person's departments
- * is then their manager).
- */
-manager_id?: WireId | null, };
-/**
- * A person in a department.
- */
-export type DepartmentMemberDto = { user: UserDto, title: string, is_head: boolean, };
-export type DepartmentMemberList = { members: Array<DepartmentMemberDto>, };
-/**
- * A placement, as a person put in a department gets it back.
- */
-export type PlacementDto = { department_id: string, user_id: string, title: string, is_head: boolean, };
-export type DirectoryQuery = {
-/**
- * A name in any script, full pinyin (`zhangwei`) or its initials (`zw`).
- */
-q?: string,
-/**
- * 1 to 50, default 20.
- */
-limit?: number, };
-export type PeopleList = { users: Array<UserDto>, };
-/**
- * One department on a person's card.
- */
-export type CardDepartmentDto = { department_id: string,
-/**
- * Names from the root down.
- */
-path: Array<string>, title: string, is_head: boolean, };
-/**
- * A person's card in the directory.
- */
-export type CardDto = {
-/**
- * With `email` as contact.
- */
-user: UserDto, departments: Array<CardDepartmentDto>,
-/**
- * The explicit manager, or the nearest head of the person's departments.
- */
-manager: UserDto | null, };
