@@ -331,6 +331,12 @@ pub const USERS_PAGE: PageSize = PageSize {
 };
 /// The public channel directory.
 pub const CHANNELS_PAGE: PageSize = USERS_PAGE;
+/// The directory's people search (`GET /directory/search`).
+pub const DIRECTORY_PAGE: PageSize = PageSize {
+    default: 20,
+    max: 50,
+    reason: "must be 1 to 50",
+};
 /// A channel's members.
 pub const MEMBERS_PAGE: PageSize = PageSize {
     default: 200,

@@ -5,7 +5,7 @@ use enclave_core::User;
 use enclave_core::departments::{Department, DepartmentMember};
 use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{UserDto, WireId};
 
@@ -195,12 +195,16 @@ pub struct PlacementDto {
     pub is_head: bool,
 }
 
-#[derive(Debug, Deserialize, ToSchema, Default, TS)]
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct DirectoryQuery {
-    /// A name in any script, full pinyin (`zhangwei`) or its initials (`zw`).
+    /// A name in any script, full pinyin (`zhangwei`) or its initials (`zw`); at most 64
+    /// characters.
+    #[param(max_length = 64)]
     pub q: Option<String>,
-    /// 1 to 50, default 20.
+    /// People to return.
+    #[param(minimum = 1, maximum = 50, default = 20)]
     pub limit: Option<u32>,
 }
 

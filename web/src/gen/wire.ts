@@ -678,11 +678,12 @@ export type DepartmentMemberList = { members: Array<DepartmentMemberDto>, };
 export type PlacementDto = { department_id: string, user_id: string, title: string, is_head: boolean, };
 export type DirectoryQuery = {
 /**
- * A name in any script, full pinyin (`zhangwei`) or its initials (`zw`).
+ * A name in any script, full pinyin (`zhangwei`) or its initials (`zw`); at most 64
+ * characters.
  */
 q?: string,
 /**
- * 1 to 50, default 20.
+ * People to return.
  */
 limit?: number, };
 export type PeopleList = { users: Array<UserDto>, };

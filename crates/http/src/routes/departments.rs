@@ -229,9 +229,7 @@ pub async fn unlink_channel(
 
 /// Find people by name (any script), full pinyin (`zhangwei`) or pinyin initials (`zw`)
 /// (not for guests).
-#[utoipa::path(get, path = "/api/v1/directory/search", tag = "departments", params(
-        ("q" = Option<String>, Query, description = "Name, pinyin or initials; at most 64 characters"),
-        ("limit" = Option<u32>, Query, description = "1 to 50, default 20")),
+#[utoipa::path(get, path = "/api/v1/directory/search", tag = "departments", params(DirectoryQuery),
     responses((status = 200, body = PeopleList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn search(
@@ -242,7 +240,11 @@ pub async fn search(
     let actor = authed.actor();
     let users = state
         .departments
-        .search(&actor, q.q.as_deref().unwrap_or(""), q.limit.unwrap_or(20))
+        .search(
+            &actor,
+            q.q.as_deref().unwrap_or(""),
+            enclave_core::validate::page_size(q.limit, enclave_core::validate::DIRECTORY_PAGE)?,
+        )
         .await?;
     Ok(Json(PeopleList {
         users: users
