@@ -53,6 +53,8 @@ struct Fx {
     file: String,
     /// A custom role (granting `upload_files`).
     role: String,
+    /// A department made by the administrator (only for the cases that use one).
+    department: String,
     /// A name nothing has yet.
     new_name: String,
 }
@@ -87,6 +89,8 @@ const fn case(
 const ALL_OK: [&str; 5] = ["ok", "ok", "ok", "ok", "ok"];
 /// Only the administrator and the holder of every permission.
 const ADMINS: [&str; 5] = ["ok", "ok", "403", "403", "403"];
+/// Reading the directory: everyone who may browse it (not a custom role without it, not guests).
+const READERS: [&str; 5] = ["ok", "ok", "403", "ok", "403"];
 
 /// Every route that needs a user, with its outcomes.
 fn cases() -> Vec<Case> {
@@ -135,6 +139,59 @@ fn cases() -> Vec<Case> {
             ADMINS,
         ),
         case(M::GET, "/api/v1/admin/roles", None, ADMINS),
+        // The department tree (manage departments) and the directory (browse directory).
+        case(M::GET, "/api/v1/departments", None, READERS),
+        case(
+            M::POST,
+            "/api/v1/departments",
+            Some(|f| json!({ "name": f.new_name })),
+            ADMINS,
+        ),
+        case(
+            M::PATCH,
+            "/api/v1/departments/{department}",
+            Some(|_| json!({ "position": 1 })),
+            ADMINS,
+        ),
+        case(M::DELETE, "/api/v1/departments/{department}", None, ADMINS),
+        case(
+            M::GET,
+            "/api/v1/departments/{department}/members",
+            None,
+            READERS,
+        ),
+        case(
+            M::PUT,
+            "/api/v1/departments/{department}/members/{user}",
+            Some(|_| json!({ "title": "Engineer" })),
+            ADMINS,
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/departments/{department}/members/{user}",
+            None,
+            ADMINS,
+        ),
+        case(
+            M::PUT,
+            "/api/v1/departments/{department}/channels/{channel}",
+            Some(|_| json!({ "include_subdepartments": false })),
+            ADMINS,
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/departments/{department}/channels/{channel}",
+            None,
+            ADMINS,
+        ),
+        case(M::GET, "/api/v1/directory/search?q=pm", None, READERS),
+        case(M::GET, "/api/v1/users/{user}/card", None, READERS),
+        case(
+            M::PUT,
+            "/api/v1/users/{user}/manager",
+            Some(|_| json!({ "manager_id": null })),
+            ADMINS,
+        ),
         // The sign-in throttle's view (manage users) and the audit log (view audit log).
         case(M::GET, "/api/v1/admin/lockouts", None, ADMINS),
         case(M::DELETE, "/api/v1/admin/lockouts/{account}", None, ADMINS),
@@ -309,6 +366,15 @@ fn doc_path(p: &str) -> String {
         "channels/{channel}/members/{user}",
         "channels/{id}/members/{user_id}",
     )
+    .replace(
+        "departments/{department}/members/{user}",
+        "departments/{id}/members/{user_id}",
+    )
+    .replace(
+        "departments/{department}/channels/{channel}",
+        "departments/{id}/channels/{channel_id}",
+    )
+    .replace("{department}", "{id}")
     .replace("%F0%9F%91%8D", "{emoji}")
     .replace("{channel}", "{id}")
     .replace("{message}", "{id}")
@@ -327,6 +393,7 @@ fn fill(path: &str, f: &Fx) -> String {
         .replace("{token}", &f.token)
         .replace("{file}", &f.file)
         .replace("{role}", &f.role)
+        .replace("{department}", &f.department)
         .replace("{account}", "nobody-throttled")
         .replace("{source}", "192.0.2.1")
 }
@@ -556,6 +623,42 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
     } else {
         String::new()
     };
+    // Departments: made only for the cases that use one.
+    let department = if c.path.contains("{department}") {
+        let got = server
+            .post(
+                Some(admin),
+                "/api/v1/departments",
+                Some(json!({ "name": unique_name("pm dept") })),
+            )
+            .await;
+        ok("a department", &got);
+        let id = got.1["id"].as_str().unwrap().to_owned();
+        // What a removal removes must be there first.
+        if c.method == Method::DELETE && c.path.contains("/members/") {
+            let got = server
+                .put(
+                    Some(admin),
+                    &format!("/api/v1/departments/{id}/members/{}", user.id),
+                    Some(json!({ "title": "staff" })),
+                )
+                .await;
+            ok("a department member", &got);
+        }
+        if c.method == Method::DELETE && c.path.contains("/channels/") {
+            let got = server
+                .put(
+                    Some(admin),
+                    &format!("/api/v1/departments/{id}/channels/{channel}"),
+                    Some(json!({ "include_subdepartments": false })),
+                )
+                .await;
+            ok("a department channel", &got);
+        }
+        id
+    } else {
+        String::new()
+    };
     let fx = Fx {
         channel,
         message,
@@ -564,6 +667,7 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
         token,
         file,
         role,
+        department,
         new_name: unique_name("pmnew"),
     };
     (actor, fx)
@@ -630,6 +734,7 @@ async fn run_matrix(server: &TestServer) {
             token: one.clone(),
             file: one.clone(),
             role: one.clone(),
+            department: one.clone(),
             new_name: unique_name("pmnew"),
         };
         for (what, token) in [
