@@ -488,7 +488,8 @@ mod tests {
             include_str!("../sqlite/schema.sql"),
             include_str!("../sqlite/schema_2.sql"),
             include_str!("../sqlite/schema_3.sql"),
-            include_str!("../sqlite/schema_4.sql")
+            include_str!("../sqlite/schema_4.sql"),
+            include_str!("../sqlite/schema_8.sql")
         );
         let created = schema.matches("CREATE TABLE ").count();
         assert_eq!(created, TABLES.len());
@@ -508,6 +509,8 @@ mod tests {
             .expect("schema 4");
         conn.execute_batch(include_str!("../sqlite/schema_5.sql"))
             .expect("schema 5");
+        conn.execute_batch(include_str!("../sqlite/schema_8.sql"))
+            .expect("schema 8");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
