@@ -683,6 +683,13 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await row.locator('button', { hasText: 'Reactivate' }).click();
     await visible(row.locator('.status-pill.ok'));
     await Api.login(base, 'dave', PASSWORD);
+    // The audit log tab (issue 13) shows what just happened, filtered by action.
+    await M.locator('.admin .tab', { hasText: 'Audit log' }).click();
+    await visible(M.locator('.audit-table tr[data-action="user_deactivated"]').first());
+    await M.locator('.audit-filters select').first().selectOption('user_reactivated');
+    await M.locator('.audit-filters button[type="submit"]').click();
+    await visible(M.locator('.audit-table tr[data-action="user_reactivated"]').first());
+    await until('the audit filter applies', async () => (await M.locator('.audit-table tr[data-action="user_deactivated"]').count()) === 0);
     await M.context().close();
   });
 
