@@ -28,10 +28,48 @@ fn config() -> Config {
 
 /// Pieces of the query language and of texts that stress the tokenizer.
 const PIECES: &[&str] = &[
-    "from:", "in:", "before:", "after:", "has:", "FROM:", "\"", "*", "@", "#", " ", "  ", "\t",
-    "\n", "file", "alice", "2026-01-31", "2026-02-30", "9999-99-99", "项目经理", "项", "Café",
-    "e\u{301}", "ﬁ", "İ", "ß", "日本語", "한국어", "🙂", "a-b", "x.y_z", "```", "`", "\u{0}",
-    "\u{202e}", "\u{200b}", "ǅ", ":", "-", "in:\"a b\"", "from:@bob", "has:file",
+    "from:",
+    "in:",
+    "before:",
+    "after:",
+    "has:",
+    "FROM:",
+    "\"",
+    "*",
+    "@",
+    "#",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "file",
+    "alice",
+    "2026-01-31",
+    "2026-02-30",
+    "9999-99-99",
+    "项目经理",
+    "项",
+    "Café",
+    "e\u{301}",
+    "ﬁ",
+    "İ",
+    "ß",
+    "日本語",
+    "한국어",
+    "🙂",
+    "a-b",
+    "x.y_z",
+    "```",
+    "`",
+    "\u{0}",
+    "\u{202e}",
+    "\u{200b}",
+    "ǅ",
+    ":",
+    "-",
+    "in:\"a b\"",
+    "from:@bob",
+    "has:file",
 ];
 
 fn pieces(max: usize) -> impl Strategy<Value = String> {
@@ -85,7 +123,10 @@ fn check_text(text: &str, query: &str) {
     let terms = search::parse(query).map(|q| q.terms).unwrap_or_default();
     let ranges = search::hit_ranges(text, &terms);
     for w in ranges.windows(2) {
-        assert!(w[0].1 < w[1].0, "{text:?}: ranges overlap or are unsorted: {ranges:?}");
+        assert!(
+            w[0].1 < w[1].0,
+            "{text:?}: ranges overlap or are unsorted: {ranges:?}"
+        );
     }
     for (s, e) in &ranges {
         assert!(s < e && *e <= text.len());
@@ -94,7 +135,10 @@ fn check_text(text: &str, query: &str) {
     let snippet = search::snippet(text, &terms, search::SNIPPET_CHARS);
     let chars: usize = snippet.iter().map(|s| s.text.chars().count()).sum();
     // The snippet is about SNIPPET_CHARS characters, plus the two `…` marks.
-    assert!(chars <= search::SNIPPET_CHARS + 2, "{chars} characters: {snippet:?}");
+    assert!(
+        chars <= search::SNIPPET_CHARS + 2,
+        "{chars} characters: {snippet:?}"
+    );
     assert_eq!(
         search::index_text(text),
         search::index_tokens(text).join(" ")

@@ -77,10 +77,8 @@ fn frame() -> impl Strategy<Value = Value> {
         prop::collection::btree_map(prop::sample::select(FIELDS), value(), 0..6),
     )
         .prop_map(|(ty, fields)| {
-            let mut m: Map<String, Value> = fields
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
+            let mut m: Map<String, Value> =
+                fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
             m.entry("type").or_insert_with(|| json!(ty));
             Value::Object(m)
         })
@@ -126,7 +124,10 @@ fn check(text: &str) {
                 other => panic!("{text}: re-read as {other:?}"),
             }
         }
-        ClientFrame::Typing { channel_id, thread_root_id } => {
+        ClientFrame::Typing {
+            channel_id,
+            thread_root_id,
+        } => {
             assert!(channel_id.0 > 0, "{text}");
             assert!(thread_root_id.is_none_or(|t| t.0 > 0), "{text}");
         }

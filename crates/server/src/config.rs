@@ -919,6 +919,62 @@ mod tests {
     }
 
     #[test]
+    fn the_lockout_keys_make_the_policy_and_the_old_keys_still_work() {
+        let load = |env: &[(&str, &str)]| {
+            Config::load(
+                None,
+                env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                &Overrides::default(),
+            )
+        };
+        let d = load(&[]).expect("defaults").auth_config().lockout;
+        assert_eq!(d, enclave_app::core::lockout::Policy::default());
+        let p = load(&[
+            ("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "5"),
+            ("ENCLAVE_AUTH__ACCOUNT_FAILURES_BEFORE_DELAY", "0"),
+            ("ENCLAVE_AUTH__ADDRESS_FAILURES_BEFORE_DELAY", "500"),
+            ("ENCLAVE_AUTH__FIRST_DELAY_SECS", "2"),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS", "60"),
+            ("ENCLAVE_AUTH__FAILURE_MEMORY_HOURS", "2"),
+            ("ENCLAVE_AUTH__KNOWN_ADDRESS_DAYS", "7"),
+        ])
+        .expect("valid")
+        .auth_config()
+        .lockout;
+        assert_eq!((p.pair.free, p.account.free, p.source.free), (5, 0, 500));
+        assert_eq!(
+            p.account.delay(1000),
+            std::time::Duration::ZERO,
+            "0 turns it off"
+        );
+        assert_eq!(p.pair.first.as_secs(), 2);
+        assert_eq!(p.source.max.as_secs(), 60);
+        assert_eq!(p.memory.as_secs(), 7200);
+        assert_eq!(p.known_for.as_secs(), 7 * 86_400);
+        // The keys of earlier versions are read as their replacements.
+        let old = load(&[
+            ("ENCLAVE_AUTH__MAX_FAILURES_PER_ACCOUNT", "10"),
+            ("ENCLAVE_AUTH__MAX_FAILURES_PER_IP", "50"),
+            ("ENCLAVE_AUTH__LOCKOUT_MINUTES", "5"),
+        ])
+        .expect("old keys")
+        .auth_config()
+        .lockout;
+        assert_eq!((old.account.free, old.source.free), (10, 50));
+        assert_eq!(old.pair.max.as_secs(), 300);
+        for bad in [
+            ("ENCLAVE_AUTH__FIRST_DELAY_SECS", "0"),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS", "0"),
+            ("ENCLAVE_AUTH__FAILURE_MEMORY_HOURS", "0"),
+            ("ENCLAVE_AUTH__KNOWN_ADDRESS_DAYS", "0"),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS", "90000"),
+            ("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "-1"),
+        ] {
+            assert!(load(&[bad]).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
     fn secrets_are_masked() {
         assert_eq!(
             mask_url("postgres://enclave:s3cret@db:5432/enclave"),
@@ -988,8 +1044,19 @@ mod fuzz {
             any::<bool>().prop_map(toml::Value::Boolean),
             any::<String>().prop_map(toml::Value::String),
             prop::sample::select(vec![
-                "", "127.0.0.1:0", "[::1]:8080", "text", "json", "s3", "local", "sqlite:",
-                "postgres://u:p@h/db", "nats://x", "::1", "k1", "AAAA",
+                "",
+                "127.0.0.1:0",
+                "[::1]:8080",
+                "text",
+                "json",
+                "s3",
+                "local",
+                "sqlite:",
+                "postgres://u:p@h/db",
+                "nats://x",
+                "::1",
+                "k1",
+                "AAAA",
             ])
             .prop_map(|s| toml::Value::String(s.to_owned())),
         ];
@@ -1005,22 +1072,20 @@ mod fuzz {
     /// A configuration file of real keys with random values, as TOML text.
     fn file() -> impl Strategy<Value = String> {
         let keys = keys();
-        prop::collection::vec((prop::sample::select(keys), toml_value()), 0..8).prop_map(
-            |pairs| {
-                let mut table = toml::Table::new();
-                for ((section, key), v) in pairs {
-                    if section.is_empty() {
-                        table.insert(key, v);
-                    } else if let toml::Value::Table(t) = table
-                        .entry(section)
-                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                    {
-                        t.insert(key, v);
-                    }
+        prop::collection::vec((prop::sample::select(keys), toml_value()), 0..8).prop_map(|pairs| {
+            let mut table = toml::Table::new();
+            for ((section, key), v) in pairs {
+                if section.is_empty() {
+                    table.insert(key, v);
+                } else if let toml::Value::Table(t) = table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                {
+                    t.insert(key, v);
                 }
-                toml::to_string(&table).unwrap_or_default()
-            },
-        )
+            }
+            toml::to_string(&table).unwrap_or_default()
+        })
     }
 
     fn env() -> impl Strategy<Value = Vec<(String, String)>> {
@@ -1077,7 +1142,9 @@ mod fuzz {
             c.is_postgres(),
             c.database_path(),
         );
-        let shown = c.to_masked_toml().expect("an accepted configuration renders");
+        let shown = c
+            .to_masked_toml()
+            .expect("an accepted configuration renders");
         assert!(toml::from_str::<toml::Table>(&shown).is_ok(), "{shown}");
     }
 
@@ -1099,9 +1166,18 @@ mod fuzz {
     #[test]
     fn regressions() {
         let e = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-        check("", e("ENCLAVE_AUTH__MAX_DELAY_SECS", "18446744073709551615"));
-        check("[auth]\nfailure_memory_hours = 18446744073709551615\n", Vec::new());
-        check("[auth]\nknown_address_days = 9223372036854775807\n", Vec::new());
+        check(
+            "",
+            e("ENCLAVE_AUTH__MAX_DELAY_SECS", "18446744073709551615"),
+        );
+        check(
+            "[auth]\nfailure_memory_hours = 18446744073709551615\n",
+            Vec::new(),
+        );
+        check(
+            "[auth]\nknown_address_days = 9223372036854775807\n",
+            Vec::new(),
+        );
         check("[auth]\nlockout_minutes = 4294967295\n", Vec::new());
         check("[auth]\nfirst_delay_secs = 0\n", Vec::new());
         check("", e("ENCLAVE___", "1"));
@@ -1109,6 +1185,9 @@ mod fuzz {
         check("", e("ENCLAVE_AUTH", "1"));
         check("", e("ENCLAVE_LISTEN", "[1, 2]"));
         check("auth = 1\n", e("ENCLAVE_AUTH__SESSION_TTL_DAYS", "2"));
-        check("[realtime]\nheartbeat_secs = 18446744073709551615\n", Vec::new());
+        check(
+            "[realtime]\nheartbeat_secs = 18446744073709551615\n",
+            Vec::new(),
+        );
     }
 }
