@@ -294,6 +294,7 @@ pub fn check_manage(actor: &Actor) -> Result<(), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::{RoleSet, UserId};

@@ -56,7 +56,8 @@ pub enum AdminCommand {
     /// the `sweep-files` job).
     SweepFiles,
     /// Run one of the server's background jobs now: prune-events (the event log past its
-    /// retention) or sweep-files (the same as `sweep-files`).
+    /// retention), sweep-files (the same as `sweep-files`), seal-previews, or sweep-throttles
+    /// (expired sign-in throttle rows).
     RunJob {
         /// The job's name.
         name: String,

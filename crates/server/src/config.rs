@@ -984,6 +984,62 @@ mod tests {
     }
 
     #[test]
+    fn the_lockout_keys_make_the_policy_and_the_old_keys_still_work() {
+        let load = |env: &[(&str, &str)]| {
+            Config::load(
+                None,
+                env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                &Overrides::default(),
+            )
+        };
+        let d = load(&[]).expect("defaults").auth_config().lockout;
+        assert_eq!(d, enclave_app::core::lockout::Policy::default());
+        let p = load(&[
+            ("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "5"),
+            ("ENCLAVE_AUTH__ACCOUNT_FAILURES_BEFORE_DELAY", "0"),
+            ("ENCLAVE_AUTH__ADDRESS_FAILURES_BEFORE_DELAY", "500"),
+            ("ENCLAVE_AUTH__FIRST_DELAY_SECS", "2"),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS", "60"),
+            ("ENCLAVE_AUTH__FAILURE_MEMORY_HOURS", "2"),
+            ("ENCLAVE_AUTH__KNOWN_ADDRESS_DAYS", "7"),
+        ])
+        .expect("valid")
+        .auth_config()
+        .lockout;
+        assert_eq!((p.pair.free, p.account.free, p.source.free), (5, 0, 500));
+        assert_eq!(
+            p.account.delay(1000),
+            std::time::Duration::ZERO,
+            "0 turns it off"
+        );
+        assert_eq!(p.pair.first.as_secs(), 2);
+        assert_eq!(p.source.max.as_secs(), 60);
+        assert_eq!(p.memory.as_secs(), 7200);
+        assert_eq!(p.known_for.as_secs(), 7 * 86_400);
+        // The keys of earlier versions are read as their replacements.
+        let old = load(&[
+            ("ENCLAVE_AUTH__MAX_FAILURES_PER_ACCOUNT", "10"),
+            ("ENCLAVE_AUTH__MAX_FAILURES_PER_IP", "50"),
+            ("ENCLAVE_AUTH__LOCKOUT_MINUTES", "5"),
+        ])
+        .expect("old keys")
+        .auth_config()
+        .lockout;
+        assert_eq!((old.account.free, old.source.free), (10, 50));
+        assert_eq!(old.pair.max.as_secs(), 300);
+        for bad in [
+            ("ENCLAVE_AUTH__FIRST_DELAY_SECS", "0"),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS", "0"),
+            ("ENCLAVE_AUTH__FAILURE_MEMORY_HOURS", "0"),
+            ("ENCLAVE_AUTH__KNOWN_ADDRESS_DAYS", "0"),
+            ("ENCLAVE_AUTH__MAX_DELAY_SECS", "90000"),
+            ("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "-1"),
+        ] {
+            assert!(load(&[bad]).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
     fn secrets_are_masked() {
         assert_eq!(
             mask_url("postgres://enclave:s3cret@db:5432/enclave"),
@@ -992,6 +1048,211 @@ mod tests {
         assert_eq!(
             mask_url("sqlite:/var/lib/enclave.db"),
             "sqlite:/var/lib/enclave.db"
+        );
+    }
+}
+
+/// Fuzz target for configuration loading, run by `cargo test` with a bounded number of cases
+/// (`ENCLAVE_FUZZ_CASES`, 256 by default; `docs/fuzzing.md`): TOML files and `ENCLAVE_*`
+/// variables, either arbitrary text or built from the real section and key names with values of
+/// every TOML type. Loading never panics, and a configuration it accepts can be used: every
+/// derived setting is computed without a panic and the validated bounds hold.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use proptest::test_runner::Config as Cases;
+
+    use super::*;
+
+    fn cases() -> Cases {
+        let cases = std::env::var("ENCLAVE_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        Cases {
+            cases,
+            failure_persistence: None,
+            ..Cases::default()
+        }
+    }
+
+    /// Every `(section, key)` of the defaults (`("", key)` for top-level keys).
+    fn keys() -> Vec<(String, String)> {
+        let table = toml::Table::try_from(Config::default()).expect("defaults render");
+        let mut out = Vec::new();
+        for (k, v) in table {
+            match v {
+                toml::Value::Table(t) => out.extend(t.keys().map(|sub| (k.clone(), sub.clone()))),
+                _ => out.push((String::new(), k)),
+            }
+        }
+        out.extend(
+            [
+                ("auth", "max_failures_per_account"),
+                ("auth", "lockout_minutes"),
+                ("files", "previous_keys"),
+                ("nope", "nope"),
+                ("auth", "nope"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned())),
+        );
+        out
+    }
+
+    fn toml_value() -> impl Strategy<Value = toml::Value> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(toml::Value::Integer),
+            (0i64..5000).prop_map(toml::Value::Integer),
+            prop::sample::select(vec![0i64, 1, -1, 8, 16, 3600, u32::MAX as i64, i64::MAX])
+                .prop_map(toml::Value::Integer),
+            any::<f64>().prop_map(toml::Value::Float),
+            any::<bool>().prop_map(toml::Value::Boolean),
+            any::<String>().prop_map(toml::Value::String),
+            prop::sample::select(vec![
+                "",
+                "127.0.0.1:0",
+                "[::1]:8080",
+                "text",
+                "json",
+                "s3",
+                "local",
+                "sqlite:",
+                "postgres://u:p@h/db",
+                "nats://x",
+                "::1",
+                "k1",
+                "AAAA",
+            ])
+            .prop_map(|s| toml::Value::String(s.to_owned())),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+                prop::collection::btree_map("[a-z0-9_]{1,6}", inner, 0..3)
+                    .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A configuration file of real keys with random values, as TOML text.
+    fn file() -> impl Strategy<Value = String> {
+        let keys = keys();
+        prop::collection::vec((prop::sample::select(keys), toml_value()), 0..8).prop_map(|pairs| {
+            let mut table = toml::Table::new();
+            for ((section, key), v) in pairs {
+                if section.is_empty() {
+                    table.insert(key, v);
+                } else if let toml::Value::Table(t) = table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                {
+                    t.insert(key, v);
+                }
+            }
+            toml::to_string(&table).unwrap_or_default()
+        })
+    }
+
+    fn env() -> impl Strategy<Value = Vec<(String, String)>> {
+        let keys = keys();
+        let named = (prop::sample::select(keys), any::<String>()).prop_map(|((s, k), v)| {
+            let name = if s.is_empty() {
+                format!("ENCLAVE_{}", k.to_uppercase())
+            } else {
+                format!("ENCLAVE_{}__{}", s.to_uppercase(), k.to_uppercase())
+            };
+            (name, v)
+        });
+        let numbers = (prop::sample::select(keys_static()), -5i64..100_000)
+            .prop_map(|(name, n)| (name.to_owned(), n.to_string()));
+        let raw = ("ENCLAVE_[A-Z_]{0,20}", any::<String>());
+        prop::collection::vec(prop_oneof![2 => named, 2 => numbers, 1 => raw], 0..6)
+    }
+
+    fn keys_static() -> Vec<&'static str> {
+        vec![
+            "ENCLAVE_AUTH__FAILURES_BEFORE_DELAY",
+            "ENCLAVE_AUTH__FIRST_DELAY_SECS",
+            "ENCLAVE_AUTH__MAX_DELAY_SECS",
+            "ENCLAVE_AUTH__FAILURE_MEMORY_HOURS",
+            "ENCLAVE_AUTH__KNOWN_ADDRESS_DAYS",
+            "ENCLAVE_AUTH__LOCKOUT_MINUTES",
+            "ENCLAVE_AUTH__ARGON2_MEMORY_KIB",
+            "ENCLAVE_REALTIME__QUEUE_LEN",
+            "ENCLAVE_REALTIME__HEARTBEAT_SECS",
+            "ENCLAVE_HTTP__IDLE_TIMEOUT_SECS",
+            "ENCLAVE_RATE_LIMITS__POSTS_PER_SEC",
+            "ENCLAVE_FILES__MAX_FILE_BYTES",
+        ]
+    }
+
+    fn check(text: &str, env: Vec<(String, String)>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("enclave.toml");
+        std::fs::write(&path, text).expect("write");
+        let Ok(c) = Config::load(Some(&path), env.into_iter(), &Overrides::default()) else {
+            return;
+        };
+        let policy = c.auth.lockout_policy();
+        assert!(!policy.pair.first.is_zero() && policy.pair.max >= policy.pair.first);
+        assert!(policy.memory >= policy.pair.max);
+        assert!(c.auth.session_ttl_days >= 1);
+        c.listen_addr().expect("validated");
+        c.trusted_proxies().expect("validated");
+        let _ = (
+            c.auth_config(),
+            c.rate_limit_config(),
+            c.realtime_config(),
+            c.files_config(),
+            c.is_postgres(),
+            c.database_path(),
+        );
+        let shown = c
+            .to_masked_toml()
+            .expect("an accepted configuration renders");
+        assert!(toml::from_str::<toml::Table>(&shown).is_ok(), "{shown}");
+    }
+
+    proptest! {
+        #![proptest_config(cases())]
+
+        #[test]
+        fn files_of_real_keys_load_or_are_refused(text in file(), env in env()) {
+            check(&text, env);
+        }
+
+        #[test]
+        fn arbitrary_files_load_or_are_refused(text in any::<String>()) {
+            check(&text, Vec::new());
+        }
+    }
+
+    /// Inputs kept from the fuzzers and hand-made hostile cases.
+    #[test]
+    fn regressions() {
+        let e = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+        check(
+            "",
+            e("ENCLAVE_AUTH__MAX_DELAY_SECS", "18446744073709551615"),
+        );
+        check(
+            "[auth]\nfailure_memory_hours = 18446744073709551615\n",
+            Vec::new(),
+        );
+        check(
+            "[auth]\nknown_address_days = 9223372036854775807\n",
+            Vec::new(),
+        );
+        check("[auth]\nlockout_minutes = 4294967295\n", Vec::new());
+        check("[auth]\nfirst_delay_secs = 0\n", Vec::new());
+        check("", e("ENCLAVE___", "1"));
+        check("", e("ENCLAVE_AUTH____X", "1"));
+        check("", e("ENCLAVE_AUTH", "1"));
+        check("", e("ENCLAVE_LISTEN", "[1, 2]"));
+        check("auth = 1\n", e("ENCLAVE_AUTH__SESSION_TTL_DAYS", "2"));
+        check(
+            "[realtime]\nheartbeat_secs = 18446744073709551615\n",
+            Vec::new(),
         );
     }
 }
