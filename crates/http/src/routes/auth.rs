@@ -110,7 +110,8 @@ pub async fn list_tokens(
 
 /// Create a personal access token for scripts and bots.
 #[utoipa::path(post, path = "/api/v1/users/me/tokens", tag = "auth", request_body = CreateTokenRequest,
-    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`limit_exceeded`: the user already holds the most tokens allowed (50)")))]
 pub async fn create_token(
     State(state): State<AppState>,
     Auth(authed): Auth,
