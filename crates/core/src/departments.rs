@@ -27,7 +27,7 @@ use crate::error::{Entity, Error};
 use crate::ids::UserId;
 use crate::model::Channel;
 use crate::permissions::{Actor, SitePermission};
-use crate::validate::{SPOOFING, has_control, has_spoofing};
+use crate::validate::{has_control, shown_text};
 
 /// A department.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -225,22 +225,16 @@ impl Tree {
 
 /// Department names: trimmed, `1..=64` characters, no control or invisible characters, no `/`.
 pub fn department_name(s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.is_empty() {
+    if s.trim().is_empty() {
         return Err(Error::invalid("name", "must not be empty"));
     }
-    if s.chars().count() > MAX_DEPARTMENT_NAME_CHARS {
-        return Err(Error::invalid("name", "must be at most 64 characters"));
-    }
-    if has_control(s, false) {
-        return Err(Error::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    if has_spoofing(s) {
-        return Err(Error::invalid("name", SPOOFING));
-    }
+    let s = shown_text(
+        "name",
+        s,
+        MAX_DEPARTMENT_NAME_CHARS,
+        "must be at most 64 characters",
+        false,
+    )?;
     if s.contains('/') {
         return Err(Error::invalid("name", "must not contain '/'"));
     }
@@ -257,20 +251,14 @@ pub fn name_key(name: &str) -> String {
 
 /// A person's title in a department: trimmed, at most 64 characters, may be empty.
 pub fn title(s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.chars().count() > MAX_TITLE_CHARS {
-        return Err(Error::invalid("title", "must be at most 64 characters"));
-    }
-    if has_control(s, false) {
-        return Err(Error::invalid(
-            "title",
-            "must not contain control characters",
-        ));
-    }
-    if has_spoofing(s) {
-        return Err(Error::invalid("title", SPOOFING));
-    }
-    Ok(s.to_owned())
+    shown_text(
+        "title",
+        s,
+        MAX_TITLE_CHARS,
+        "must be at most 64 characters",
+        false,
+    )
+    .map(str::to_owned)
 }
 
 /// Whether `actor` may manage department `dept` of `tree` (rename it, move it, delete it,

@@ -99,26 +99,40 @@ pub fn username(s: &str) -> Result<String, Error> {
     Ok(s)
 }
 
+/// The checks shared by every text shown to other people: `s` trimmed, at most `max` characters
+/// (`too_long` says so), no control characters (newlines and tabs allowed when `multiline`) and
+/// nothing invisible or direction-changing ([`is_spoofing`]).
+pub(crate) fn shown_text<'a>(
+    field: &'static str,
+    s: &'a str,
+    max: usize,
+    too_long: &'static str,
+    multiline: bool,
+) -> Result<&'a str, Error> {
+    let s = s.trim();
+    if s.chars().count() > max {
+        return Err(Error::invalid(field, too_long));
+    }
+    if has_control(s, multiline) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    if has_spoofing(s) {
+        return Err(Error::invalid(field, SPOOFING));
+    }
+    Ok(s)
+}
+
 /// Display names: trimmed, `1..=64` characters, no control characters and nothing invisible or
 /// direction-changing ([`is_spoofing`]). Empty means "use the username".
 pub fn display_name(s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        return Err(Error::invalid(
-            "display_name",
-            "must be at most 64 characters",
-        ));
-    }
-    if has_control(s, false) {
-        return Err(Error::invalid(
-            "display_name",
-            "must not contain control characters",
-        ));
-    }
-    if has_spoofing(s) {
-        return Err(Error::invalid("display_name", SPOOFING));
-    }
-    Ok(s.to_owned())
+    shown_text(
+        "display_name",
+        s,
+        MAX_DISPLAY_NAME_CHARS,
+        "must be at most 64 characters",
+        false,
+    )
+    .map(str::to_owned)
 }
 
 /// A plausible email address (one `@`, no spaces); lower-cased. Delivery proves the rest.
@@ -156,22 +170,16 @@ pub fn password(s: &str) -> Result<(), Error> {
 /// invisible or direction-changing ([`is_spoofing`]) and no `#`/`@` at the start (those
 /// introduce references in messages).
 pub fn channel_name(s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.is_empty() {
+    if s.trim().is_empty() {
         return Err(Error::invalid("name", "must not be empty"));
     }
-    if s.chars().count() > MAX_CHANNEL_NAME_CHARS {
-        return Err(Error::invalid("name", "must be at most 64 characters"));
-    }
-    if has_control(s, false) {
-        return Err(Error::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
-    if has_spoofing(s) {
-        return Err(Error::invalid("name", SPOOFING));
-    }
+    let s = shown_text(
+        "name",
+        s,
+        MAX_CHANNEL_NAME_CHARS,
+        "must be at most 64 characters",
+        false,
+    )?;
     if s.starts_with(['#', '@']) {
         return Err(Error::invalid("name", "must not start with '#' or '@'"));
     }
@@ -191,17 +199,14 @@ pub fn channel_name_key(name: &str) -> String {
 /// Topic and purpose: trimmed, at most 250 characters, newlines allowed, nothing invisible or
 /// direction-changing ([`is_spoofing`]): they are shown beside the channel's name.
 pub fn topic(field: &'static str, s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.chars().count() > MAX_TOPIC_CHARS {
-        return Err(Error::invalid(field, "must be at most 250 characters"));
-    }
-    if has_control(s, true) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    if has_spoofing(s) {
-        return Err(Error::invalid(field, SPOOFING));
-    }
-    Ok(s.to_owned())
+    shown_text(
+        field,
+        s,
+        MAX_TOPIC_CHARS,
+        "must be at most 250 characters",
+        true,
+    )
+    .map(str::to_owned)
 }
 
 /// Message text: not blank, at most 16,000 characters, no control characters but newlines and tabs.
