@@ -125,8 +125,8 @@ pub const MAX_ROLES_PER_USER: usize = 20;
 pub const MAX_ROLE_NAME_CHARS: usize = 64;
 pub const MAX_ROLE_DESCRIPTION_CHARS: usize = 500;
 
-/// A role's name: trimmed, `1..=64` characters, no control or invisible characters. Names that
-/// look like a built-in role's id are refused, so the two never mix on the wire.
+/// A role's name: trimmed, `1..=64` characters, no control or invisible characters. A name that
+/// is a built-in role's id is taken (a conflict), so the two never mix on the wire.
 pub fn validate_role_name(s: &str) -> Result<String, Error> {
     let name = crate::validate::display_name(s).map_err(|e| match e {
         Error::Invalid { reason, .. } => Error::invalid("name", reason),
@@ -136,29 +136,22 @@ pub fn validate_role_name(s: &str) -> Result<String, Error> {
         return Err(Error::invalid("name", "must not be empty"));
     }
     if Role::parse(&name.to_lowercase()).is_some() {
-        return Err(Error::invalid("name", "is the name of a built-in role"));
+        return Err(Error::Conflict("the name of a built-in role"));
     }
     Ok(name)
 }
 
-/// A role's description: at most 500 characters, newlines allowed.
+/// A role's description: trimmed, at most 500 characters, newlines and tabs allowed, no other
+/// control characters and nothing invisible or direction-changing (like every shown text).
 pub fn validate_role_description(s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.chars().count() > MAX_ROLE_DESCRIPTION_CHARS {
-        return Err(Error::invalid(
-            "description",
-            "must be at most 500 characters",
-        ));
-    }
-    if s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err(Error::invalid(
-            "description",
-            "must not contain control characters",
-        ));
-    }
-    Ok(s.to_owned())
+    crate::validate::shown_text(
+        "description",
+        s,
+        MAX_ROLE_DESCRIPTION_CHARS,
+        "must be at most 500 characters",
+        true,
+    )
+    .map(str::to_owned)
 }
 
 /// A role named on the wire: a built-in one by its name, a custom one by its decimal id.

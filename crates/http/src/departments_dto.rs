@@ -83,8 +83,15 @@ impl DepartmentTree {
 pub struct CreateDepartmentRequest {
     /// The parent; absent or `null` for a root.
     pub parent_id: Option<WireId>,
-    /// 1 to 64 characters, no `/`; unique among siblings.
+    /// 1 to 64 characters once trimmed, no `/`, no control, invisible or text-direction
+    /// characters; unique among siblings.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^/\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^/\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^/\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
+    /// Order among siblings, -1,000,000 to 1,000,000 (default 0).
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "crate::dto::int::opt_i64")]
     #[ts(type = "number | null", optional)]
     pub position: Option<i64>,
 }
@@ -121,23 +128,35 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields)]
 pub struct UpdateDepartmentRequest {
+    /// As when creating: 1 to 64 characters once trimmed, no `/`.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^/\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^/\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^/\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: Option<String>,
     /// A new parent (moving the department with its people and sub-departments); `null` makes
     /// it a root.
     #[serde(default)]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<WireId>, nullable)]
     #[ts(type = "string | null", optional)]
     pub parent_id: Nullable<WireId>,
+    /// Order among siblings, -1,000,000 to 1,000,000.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "crate::dto::int::opt_i64")]
     #[ts(type = "number", optional)]
     pub position: Option<i64>,
     /// Replaces the department administrators (at most 20).
+    #[schema(max_items = 20)]
     pub admins: Option<Vec<WireId>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct SetDepartmentMemberRequest {
-    /// The person's title in this department (at most 64 characters).
+    /// The person's title in this department: at most 64 characters once trimmed, without
+    /// control, invisible or text-direction characters; may be empty.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,64})[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub title: Option<String>,
     /// Whether the person heads the department.
     pub is_head: Option<bool>,
@@ -201,7 +220,7 @@ pub struct PlacementDto {
 pub struct DirectoryQuery {
     /// A name in any script, full pinyin (`zhangwei`) or its initials (`zw`); at most 64
     /// characters.
-    #[param(max_length = 64)]
+    #[param(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub q: Option<String>,
     /// People to return.
     #[param(minimum = 1, maximum = 50, default = 20)]

@@ -91,6 +91,13 @@ pub mod int {
         value(n)
     }
 
+    /// An optional `i64` (`null` or absent is `None`; use with `#[serde(default)]`).
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let n = Option::<Num>::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected an integer"))?;
+        n.map(value::<D::Error>).transpose()
+    }
+
     /// An optional `u32` (`null` or absent is `None`; use with `#[serde(default)]`).
     pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         let n = Option::<Num>::deserialize(d)
@@ -1154,8 +1161,11 @@ pub struct LockoutList {
 #[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct LockoutQuery {
-    /// Only this account key (a login, 1 to 254 characters, normalised like one).
-    #[param(min_length = 1, max_length = 254)]
+    /// Only this account key (a login: 1 to 254 characters once trimmed, without control
+    /// characters; compared lower-cased).
+    #[param(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,252}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub account: Option<String>,
     /// Entries to list.
     #[param(minimum = 1, maximum = 200, default = 100)]
@@ -1189,20 +1199,66 @@ pub struct RoleList {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct CreateRoleRequest {
-    /// 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
+    /// 1 to 64 characters once trimmed, without control, invisible or text-direction
+    /// characters; unique (case-insensitive). A built-in role's id (`member`, `system_admin`,
+    /// `guest`) is taken: 409.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
-    /// At most 500 characters.
+    /// At most 500 characters once trimmed; newlines and tabs allowed, no other control
+    /// characters, nothing invisible or text-direction changing.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,500}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub description: Option<String>,
-    /// Permission names; an unknown one refuses the request. Only permissions the caller holds.
+    /// Permission names. Only permissions the caller holds.
+    #[schema(schema_with = permission_names)]
     pub permissions: Vec<String>,
+}
+
+/// A list of permission names: the [`enclave_core::permissions::SitePermission`] names, at most
+/// twice as many entries as there are permissions (duplicates are harmless).
+fn permission_names() -> utoipa::openapi::Array {
+    permission_array(utoipa::openapi::schema::ArrayBuilder::new())
+}
+
+/// [`permission_names`], or `null`.
+fn permission_names_or_null() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    permission_array(
+        ArrayBuilder::new().schema_type(SchemaType::from_iter([Type::Array, Type::Null])),
+    )
+}
+
+fn permission_array(builder: utoipa::openapi::schema::ArrayBuilder) -> utoipa::openapi::Array {
+    use enclave_core::permissions::SitePermission;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    builder
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(SitePermission::ALL.iter().map(|p| p.as_str()))),
+        )
+        .max_items(Some(2 * SitePermission::ALL.len()))
+        .build()
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct UpdateRoleRequest {
+    /// As when creating.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: Option<String>,
+    /// As when creating.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,500}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub description: Option<String>,
-    /// Replaces the role's permissions.
+    /// Replaces the role's permissions (`null` or absent: unchanged).
+    #[schema(schema_with = permission_names_or_null)]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -1225,22 +1281,63 @@ impl UserRolesDto {
     }
 }
 
+/// A list of role ids that an account may be given.
+fn role_ids() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let custom = ID_PATTERN.trim_start_matches('^').trim_end_matches('$');
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^(system_admin|member|{custom})$"))),
+        )
+        .min_items(Some(1))
+        .max_items(Some(enclave_core::roles::MAX_ROLES_PER_USER + 2))
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema, TS)]
 pub struct SetUserRolesRequest {
-    /// Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
+    /// Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one, at most 22
+    /// entries and 20 custom roles; not `guest`: guests are made by invitation).
+    #[schema(schema_with = role_ids)]
     pub roles: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct InviteGuestRequest {
+    /// 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
+    /// lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
+    /// are reserved.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{1,31}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub username: String,
+    /// 8 to 256 characters. Omit to set it later.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
+    /// At most 64 characters once trimmed, without control characters or invisible and
+    /// text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
+    /// the username.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,64})[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
+    /// An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]+@[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*\.[^@\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]*[^@.\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f][\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        max_length = 254
+    )]
     pub email: Option<String>,
-    /// When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
+    /// When the guest's access ends (RFC 3339): in the future and at most `[guests] max_days`
+    /// (365 by default) away. The document says required; a server whose `[guests]
+    /// require_expiry` is off also accepts `null`.
+    #[schema(required = true, nullable = false, format = DateTime)]
     pub expires_at: Option<String>,
-    /// The channels the guest joins (1 to 50; channels the inviter may add people to).
+    /// The channels the guest joins (1 to 50; channels the inviter may add people to, not
+    /// direct conversations).
+    #[schema(min_items = 1, max_items = 50)]
     pub channel_ids: Vec<WireId>,
 }
 

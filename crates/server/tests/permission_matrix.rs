@@ -849,8 +849,8 @@ async fn refused_role_changes_change_nothing_and_guests_see_only_their_channels(
         ),
         (
             json!({ "name": "guest", "permissions": [] }),
-            400,
-            "invalid_field",
+            409,
+            "conflict",
         ),
     ] {
         let got = server
@@ -897,6 +897,35 @@ async fn refused_role_changes_change_nothing_and_guests_see_only_their_channels(
             .await;
         assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.1);
     }
+    // A built-in role's id is a taken name (409, like any taken name); a description hides
+    // no text-direction characters (400); neither creates anything.
+    let listed_before = server.get(Some(&admin), "/api/v1/admin/roles", None).await;
+    for name in ["Member", " system_admin ", "GUEST"] {
+        let got = server
+            .post(
+                Some(&admin),
+                "/api/v1/admin/roles",
+                Some(json!({ "name": name, "permissions": [] })),
+            )
+            .await;
+        assert_eq!(got.0, StatusCode::CONFLICT, "{name}: {}", got.1);
+    }
+    let got = server
+        .post(
+            Some(&admin),
+            "/api/v1/admin/roles",
+            Some(json!({ "name": "Spoofed", "description": "abc\u{202e}fed", "permissions": [] })),
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    assert_eq!(got.1["error"]["field"], "description", "{}", got.1);
+    assert_eq!(
+        server
+            .get(Some(&admin), "/api/v1/admin/roles", None)
+            .await
+            .1,
+        listed_before.1
+    );
     // Nobody assigns themselves roles; assigning the administrator role needs every permission.
     let got = server
         .put(

@@ -194,20 +194,31 @@ roles: Array<RoleDto>,
 permissions: Array<PermissionDto>, };
 export type CreateRoleRequest = {
 /**
- * 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
+ * 1 to 64 characters once trimmed, without control, invisible or text-direction
+ * characters; unique (case-insensitive). A built-in role's id (`member`, `system_admin`,
+ * `guest`) is taken: 409.
  */
 name: string,
 /**
- * At most 500 characters.
+ * At most 500 characters once trimmed; newlines and tabs allowed, no other control
+ * characters, nothing invisible or text-direction changing.
  */
 description?: string | null,
 /**
- * Permission names; an unknown one refuses the request. Only permissions the caller holds.
+ * Permission names. Only permissions the caller holds.
  */
 permissions: Array<string>, };
-export type UpdateRoleRequest = { name?: string | null, description?: string | null,
+export type UpdateRoleRequest = {
 /**
- * Replaces the role's permissions.
+ * As when creating.
+ */
+name?: string | null,
+/**
+ * As when creating.
+ */
+description?: string | null,
+/**
+ * Replaces the role's permissions (`null` or absent: unchanged).
  */
 permissions?: Array<string> | null, };
 /**
@@ -220,16 +231,40 @@ export type UserRolesDto = { user: UserDto,
 roles: Array<string>, };
 export type SetUserRolesRequest = {
 /**
- * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
+ * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one, at most 22
+ * entries and 20 custom roles; not `guest`: guests are made by invitation).
  */
 roles: Array<string>, };
-export type InviteGuestRequest = { username: string, password?: string | null, display_name?: string | null, email?: string | null,
+export type InviteGuestRequest = {
 /**
- * When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
+ * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
+ * lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
+ * are reserved.
+ */
+username: string,
+/**
+ * 8 to 256 characters. Omit to set it later.
+ */
+password?: string | null,
+/**
+ * At most 64 characters once trimmed, without control characters or invisible and
+ * text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
+ * the username.
+ */
+display_name?: string | null,
+/**
+ * An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
+ */
+email?: string | null,
+/**
+ * When the guest's access ends (RFC 3339): in the future and at most `[guests] max_days`
+ * (365 by default) away. The document says required; a server whose `[guests]
+ * require_expiry` is off also accepts `null`.
  */
 expires_at?: string | null,
 /**
- * The channels the guest joins (1 to 50; channels the inviter may add people to).
+ * The channels the guest joins (1 to 50; channels the inviter may add people to, not
+ * direct conversations).
  */
 channel_ids: Array<WireId>, };
 export type UserListQuery = {
@@ -634,22 +669,36 @@ export type CreateDepartmentRequest = {
  */
 parent_id?: WireId | null,
 /**
- * 1 to 64 characters, no `/`; unique among siblings.
+ * 1 to 64 characters once trimmed, no `/`, no control, invisible or text-direction
+ * characters; unique among siblings.
  */
-name: string, position?: number | null, };
-export type UpdateDepartmentRequest = { name?: string,
+name: string,
+/**
+ * Order among siblings, -1,000,000 to 1,000,000 (default 0).
+ */
+position?: number | null, };
+export type UpdateDepartmentRequest = {
+/**
+ * As when creating: 1 to 64 characters once trimmed, no `/`.
+ */
+name?: string,
 /**
  * A new parent (moving the department with its people and sub-departments); `null` makes
  * it a root.
  */
-parent_id?: string | null, position?: number,
+parent_id?: string | null,
+/**
+ * Order among siblings, -1,000,000 to 1,000,000.
+ */
+position?: number,
 /**
  * Replaces the department administrators (at most 20).
  */
 admins?: Array<WireId>, };
 export type SetDepartmentMemberRequest = {
 /**
- * The person's title in this department (at most 64 characters).
+ * The person's title in this department: at most 64 characters once trimmed, without
+ * control, invisible or text-direction characters; may be empty.
  */
 title?: string | null,
 /**
@@ -812,7 +861,8 @@ delayed_by: string | null, };
 export type LockoutList = { lockouts: Array<LockoutDto>, };
 export type LockoutQuery = {
 /**
- * Only this account key (a login, 1 to 254 characters, normalised like one).
+ * Only this account key (a login: 1 to 254 characters once trimmed, without control
+ * characters; compared lower-cased).
  */
 account?: string,
 /**

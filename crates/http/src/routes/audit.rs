@@ -26,7 +26,8 @@ fn invalid(field: &'static str, reason: &'static str) -> ApiError {
 }
 
 fn time_param(field: &'static str, v: Option<&str>) -> Result<Option<Millis>, ApiError> {
-    let Some(v) = v.filter(|v| !v.is_empty()) else {
+    // Empty is refused like any other non-time (the document says `date-time`).
+    let Some(v) = v else {
         return Ok(None);
     };
     if v.len() > 64 {
@@ -69,7 +70,7 @@ fn query(p: &AuditQueryParams, default_limit: u32) -> Result<AuditQuery, ApiErro
     let before_seq = match nonempty(&p.before) {
         None => None,
         Some(b) => match b.parse::<i64>() {
-            Ok(n) if n > 0 && b.bytes().all(|c| c.is_ascii_digit()) => Some(n),
+            Ok(n) if n > 0 && b.len() <= 18 && b.bytes().all(|c| c.is_ascii_digit()) => Some(n),
             _ => return Err(invalid("before", "must be a sequence number")),
         },
     };
@@ -94,6 +95,35 @@ fn context() -> RequestContext {
     RequestContext::current().unwrap_or_default()
 }
 
+/// A query parameter that is one of `names` (or empty: no filter).
+fn one_of(names: impl Iterator<Item = &'static str>) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(std::iter::once("").chain(names)))
+        .build()
+}
+
+fn action_names() -> utoipa::openapi::Object {
+    one_of(AuditAction::ALL.into_iter().map(AuditAction::as_str))
+}
+
+fn target_kinds() -> utoipa::openapi::Object {
+    one_of(TargetKind::ALL.into_iter().map(TargetKind::as_str))
+}
+
+/// A user id, or empty.
+fn actor_id() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let id = crate::dto::ID_PATTERN
+        .trim_start_matches('^')
+        .trim_end_matches('$');
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^({id})?$")))
+        .build()
+}
+
 /// The listing's query parameters, as the OpenAPI document states them (the handler reads them
 /// as [`AuditQueryParams`], shared with the export).
 #[derive(utoipa::IntoParams)]
@@ -101,23 +131,60 @@ fn context() -> RequestContext {
 #[allow(dead_code)]
 pub struct AuditListParams {
     /// The acting user's id.
+    #[param(schema_with = actor_id)]
     actor: Option<String>,
     /// An action name, e.g. `sign_in`.
+    #[param(schema_with = action_names)]
     action: Option<String>,
-    /// `user`, `channel`, `message`, `token`, ...
+    /// A target kind: `user`, `channel`, `message`, `token`, ...
+    #[param(schema_with = target_kinds)]
     target_kind: Option<String>,
-    /// The target's id.
+    /// The target's id (at most 128 characters).
+    #[param(max_length = 128)]
     target_id: Option<String>,
     /// At or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// Before this time (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
-    /// Cursor: `next_before` of the previous page.
-    #[param(pattern = "^[0-9]{1,19}$")]
+    /// Cursor: `next_before` of the previous page (a sequence number, 1 or more).
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     before: Option<String>,
     /// Entries per page.
     #[param(minimum = 1, maximum = 500, default = 50)]
     limit: Option<u32>,
+}
+
+/// The export's query parameters, as the OpenAPI document states them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AuditExportParams {
+    /// `jsonl` (the default) or `csv`.
+    #[param(pattern = "^(jsonl|csv)?$")]
+    format: Option<String>,
+    /// The acting user's id.
+    #[param(schema_with = actor_id)]
+    actor: Option<String>,
+    /// An action name.
+    #[param(schema_with = action_names)]
+    action: Option<String>,
+    /// A target kind.
+    #[param(schema_with = target_kinds)]
+    target_kind: Option<String>,
+    /// The target's id (at most 128 characters).
+    #[param(max_length = 128)]
+    target_id: Option<String>,
+    /// At or after this time (RFC 3339).
+    #[param(format = DateTime)]
+    since: Option<String>,
+    /// Before this time (RFC 3339).
+    #[param(format = DateTime)]
+    until: Option<String>,
+    /// Only entries below this sequence number (1 or more).
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
+    before: Option<String>,
 }
 
 /// Search the audit log, newest first (needs the audit permission; recorded as `audit_viewed`).
@@ -192,16 +259,9 @@ fn jsonl_line(e: &AuditEntry) -> String {
 
 /// Export the audit log, newest first, as JSON lines or CSV (at most 1,000,000 entries; needs
 /// the audit permission; recorded as `audit_exported`).
-#[utoipa::path(get, path = "/api/v1/admin/audit/export", tag = "admin", params(
-        ("format" = Option<String>, Query, pattern = "^(jsonl|csv)$", description = "jsonl (default) or csv"),
-        ("actor" = Option<String>, Query, description = "The acting user's id"),
-        ("action" = Option<String>, Query, description = "An action name"),
-        ("target_kind" = Option<String>, Query, description = "A target kind"),
-        ("target_id" = Option<String>, Query, description = "The target's id"),
-        ("since" = Option<String>, Query, description = "At or after this time (RFC 3339)"),
-        ("until" = Option<String>, Query, description = "Before this time (RFC 3339)"),
-        ("before" = Option<String>, Query, pattern = "^[0-9]{1,19}$", description = "Only entries below this sequence number")),
-    responses((status = 200, description = "The entries, one per line (application/x-ndjson or text/csv)", content_type = "application/x-ndjson"),
+#[utoipa::path(get, path = "/api/v1/admin/audit/export", tag = "admin", params(AuditExportParams),
+    responses((status = 200, description = "The entries, one per line (application/x-ndjson or text/csv)",
+            content((String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,

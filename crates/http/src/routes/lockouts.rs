@@ -43,7 +43,8 @@ pub async fn list(
 /// Clear every throttled sign-in of an account key (from every address, at every step).
 /// Addresses the account signed in from stay known. Needs the right to manage users.
 #[utoipa::path(delete, path = "/api/v1/admin/lockouts/{account}", tag = "admin",
-    params(("account" = String, Path, description = "The account key (a login)")),
+    params(("account" = String, Path, pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,252}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        description = "The account key (a login: 1 to 254 characters once trimmed, without control characters)")),
     responses((status = 200, body = LockoutsCleared), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn clear_account(
@@ -62,8 +63,10 @@ pub async fn clear_account(
 /// IPv6 /64 network such as `2001:db8:1:2::/64`, its `/` percent-encoded). Needs the right to
 /// manage users.
 #[utoipa::path(delete, path = "/api/v1/admin/lockouts/{account}/{source}", tag = "admin",
-    params(("account" = String, Path, description = "The account key (a login)"),
-        ("source" = String, Path, description = "The address, as listed")),
+    params(("account" = String, Path, pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,252}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+            description = "The account key (a login: 1 to 254 characters once trimmed, without control characters)"),
+        ("source" = String, Path, pattern = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|((0|[1-9a-f][0-9a-f]{0,3}):){0,3}[1-9a-f][0-9a-f]{0,3}::/64|::/64)$",
+            description = "The address as listed: an IPv4 address, or an IPv6 /64 network in its shortest form")),
     responses((status = 200, body = LockoutsCleared), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn clear_source(
