@@ -44,6 +44,8 @@ const PUBLIC_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/readyz"),
     (Method::GET, "/api/v1/openapi.json"),
     (Method::POST, "/api/v1/auth/login"),
+    (Method::POST, "/api/v1/auth/login/second-factor"),
+    (Method::POST, "/api/v1/auth/login/totp-setup"),
     (Method::GET, "/api/v1/auth/setup"),
 ];
 
@@ -180,6 +182,31 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
+        // Second factors (tests/second_factor.rs tests them).
+        route(Method::GET, "/api/v1/users/me/second-factor", None),
+        route(Method::POST, "/api/v1/users/me/second-factor/totp", None),
+        route(
+            Method::POST,
+            "/api/v1/users/me/second-factor/totp/confirm",
+            Some(|_| json!({ "code": "000000" })),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users/me/second-factor/disable",
+            Some(|_| json!({ "code": "000000" })),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users/me/second-factor/recovery-codes",
+            Some(|_| json!({ "code": "000000" })),
+        ),
+        route(Method::DELETE, "/api/v1/users/{user}/second-factor", None),
+        route(Method::GET, "/api/v1/admin/second-factor", None),
+        route(
+            Method::PUT,
+            "/api/v1/admin/second-factor",
+            Some(|_| json!({ "require": "off", "grace_days": 7 })),
+        ),
         // Sign-in throttles (administrators; tests/lockout.rs tests them).
         route(Method::GET, "/api/v1/admin/lockouts", None),
         route(Method::DELETE, "/api/v1/admin/lockouts/{account}", None),
