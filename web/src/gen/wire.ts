@@ -115,6 +115,119 @@ export type LoginResponse = {
  * A bearer token; also set as the `enclave_session` HttpOnly cookie.
  */
 token: string, user: UserDto, };
+/**
+ * The answer of `POST /api/v1/auth/login`: a session, or (with no session yet) a second-factor
+ * challenge.
+ */
+export type LoginAnswer = LoginResponse | SecondFactorRequired;
+/**
+ * The password was right, but the account must pass (or enrol) a second factor first.
+ */
+export type SecondFactorRequired = { second_factor: SecondFactorChallengeDto, };
+export type SecondFactorChallengeDto = {
+/**
+ * Single-use, bound to the account, valid five minutes; send it to
+ * `POST /api/v1/auth/login/second-factor`.
+ */
+challenge: string,
+/**
+ * The methods the account may pass: `totp`, `recovery`, `webauthn`.
+ */
+methods: Array<string>,
+/**
+ * The site policy requires a second factor the account does not have: set up an
+ * authenticator app with `POST /api/v1/auth/login/totp-setup`, then confirm its code at
+ * the second-factor step, which opens the session.
+ */
+enrol_required: boolean, expires_at: string, };
+export type SecondFactorLoginRequest = { challenge: string,
+/**
+ * `totp` or `recovery`.
+ */
+method: string,
+/**
+ * The six-digit code, or a recovery code (`xxxxx-xxxxx`).
+ */
+code: string, };
+/**
+ * A session opened by the second step.
+ */
+export type SecondFactorLoginResponse = {
+/**
+ * A bearer token; also set as the `enclave_session` HttpOnly cookie.
+ */
+token: string, user: UserDto,
+/**
+ * When the step enrolled the account's first second factor: its ten recovery codes,
+ * shown this once.
+ */
+recovery_codes?: Array<string>, };
+export type ChallengeRequest = { challenge: string, };
+/**
+ * An authenticator app being set up: shown once, then confirmed with a code.
+ */
+export type TotpSetupDto = {
+/**
+ * The secret in base32, to type into an app.
+ */
+secret: string,
+/**
+ * `otpauth://totp/...`.
+ */
+uri: string,
+/**
+ * The URI as a QR code (an SVG document).
+ */
+qr_svg: string, };
+export type TotpConfirmRequest = { code: string, };
+/**
+ * Recovery codes, shown this once.
+ */
+export type RecoveryCodesDto = { recovery_codes: Array<string>, };
+/**
+ * The account holder's password, or a current TOTP or recovery code (exactly one).
+ */
+export type ReauthRequest = { password?: string | null, code?: string | null, };
+export type SecondFactorStatusDto = {
+/**
+ * An authenticator app is set up.
+ */
+totp: boolean,
+/**
+ * A set-up was started and not confirmed.
+ */
+totp_pending: boolean, recovery_codes_left: number,
+/**
+ * The site policy requires a second factor of this account.
+ */
+required: boolean,
+/**
+ * When the account must have one by (when required and not set up).
+ */
+enrol_by: string | null, };
+/**
+ * The site's second-factor policy.
+ */
+export type SecondFactorPolicyDto = {
+/**
+ * `off`, `admins` or `everyone`.
+ */
+require: string, grace_days: number,
+/**
+ * When the requirement took its current value (grace counts from then).
+ */
+since: string, };
+export type SetSecondFactorPolicyRequest = {
+/**
+ * `off`, `admins` or `everyone`.
+ */
+require: string, grace_days: number, };
+export type EnrolledDto = { user: UserDto, totp_since: string, recovery_codes_left: number, };
+export type SecondFactorOverview = { policy: SecondFactorPolicyDto,
+/**
+ * Accounts with an authenticator app set up.
+ */
+enrolled: Array<EnrolledDto>, };
 export type SetupStatus = {
 /**
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
@@ -182,7 +295,11 @@ export type RoleDto = { id: string, name: string, description: string,
 /**
  * The permission names the role grants.
  */
-permissions: Array<string>, builtin: boolean, };
+permissions: Array<string>, builtin: boolean,
+/**
+ * Holders must sign in with a second factor (custom roles only).
+ */
+require_second_factor: boolean, };
 export type RoleList = {
 /**
  * Built-in roles first, then custom roles by id.
@@ -204,12 +321,16 @@ description?: string | null,
 /**
  * Permission names; an unknown one refuses the request. Only permissions the caller holds.
  */
-permissions: Array<string>, };
+permissions: Array<string>,
+/**
+ * Holders must sign in with a second factor (default false).
+ */
+require_second_factor?: boolean | null, };
 export type UpdateRoleRequest = { name?: string | null, description?: string | null,
 /**
  * Replaces the role's permissions.
  */
-permissions?: Array<string> | null, };
+permissions?: Array<string> | null, require_second_factor?: boolean | null, };
 /**
  * The roles an account holds.
  */
