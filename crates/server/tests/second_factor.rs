@@ -317,6 +317,18 @@ async fn story(server: &TestServer) {
         )
         .await;
     assert_status_error("disable with nothing", (st, &body), 400, "invalid_field");
+    // Malformed bodies: a clear 400, nothing changes.
+    for (path, body) in [
+        ("/api/v1/users/me/second-factor/disable", json!({ "password": 5 })),
+        ("/api/v1/users/me/second-factor/disable", json!({ "password": "x", "code": "123456" })),
+        ("/api/v1/users/me/second-factor/recovery-codes", json!({ "code": 123456 })),
+        ("/api/v1/users/me/second-factor/totp/confirm", json!({ "code": ["1"] })),
+        ("/api/v1/users/me/second-factor/totp/confirm", json!({})),
+    ] {
+        let (st, b) = server.post(Some(&alice_token), path, Some(body)).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {b}");
+    }
+    assert_eq!(status(server, &alice_token).await["totp"], true);
     // New recovery codes (with the password): the old ones stop working.
     let (st, body) = server
         .post(

@@ -503,8 +503,9 @@ impl Accounts {
 
     /// An administrator removes someone's second factors (they lost their phone); audited.
     pub async fn reset_second_factor(&self, actor: &Actor, user_id: UserId) -> Result<bool> {
-        signin::check_manage(actor)?;
+        // The account first (as the other per-user administration does), then the right.
         let user = self.require_user(user_id).await?;
+        signin::check_manage(actor)?;
         let removed = self.factors.remove_second_factors(user.id).await?;
         self.audit
             .record(

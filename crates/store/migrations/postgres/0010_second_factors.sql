@@ -31,7 +31,7 @@ CREATE INDEX signin_challenges_expires_idx ON signin_challenges (expires_at);
 
 -- The site's second-factor policy (one row once set; until then the configuration's default).
 CREATE TABLE second_factor_policy (
-    id         integer PRIMARY KEY CHECK (id = 1),
+    id         bigint PRIMARY KEY CHECK (id = 1),
     require    text NOT NULL,
     grace_days bigint NOT NULL,
     since      bigint NOT NULL
