@@ -8,6 +8,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { Api, ROOT, Server, TMP, enclaveBinary, findChromium, launchBrowser, until } from './harness.mjs';
 import { takeScreenshots } from './screenshots.mjs';
@@ -42,6 +43,20 @@ async function step(name, f) {
     console.error(`  ✗ ${name}\n    ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n    ')}`);
     throw e;
   }
+}
+
+
+/** An RFC 6238 code (SHA-1, 6 digits, 30 s) for a base32 secret, `offset` seconds from now. */
+function totp(secret, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/\s/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offset) / 30)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -771,6 +786,96 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await visible(card.locator('text=总部 / 技术部'));
     await visible(card.locator('text=工程师'));
     await P.context().close();
+  });
+
+  await step('second factor: set up an authenticator app, sign in with a code and a recovery code (en, zh, phone), admin policy and reset', async () => {
+    // Carol sets up an authenticator app in her security settings.
+    const M = await newPage();
+    await login(M, base, 'carol');
+    await M.locator('.me-btn').click();
+    await M.locator('.menu-item', { hasText: 'Settings' }).click();
+    await M.locator('.settings .tab', { hasText: 'Security' }).click();
+    await M.locator('.mfa-settings button', { hasText: 'Set up authenticator app' }).click();
+    await visible(M.locator('.mfa-qr'));
+    const secret = (await M.locator('[data-testid="totp-secret"]').innerText()).replace(/\s/g, '');
+    await M.locator('input[name="totp-code"]').fill(totp(secret));
+    await M.screenshot({ path: join(TMP, 'mfa-setup-en.png') });
+    await M.locator('.mfa-settings button[type="submit"]', { hasText: 'Turn on' }).click();
+    const codes = M.locator('[data-testid="recovery-codes"] li');
+    await visible(codes.first());
+    if ((await codes.count()) !== 10) throw new Error(`${await codes.count()} recovery codes`);
+    const recovery = await codes.allInnerTexts();
+    await M.screenshot({ path: join(TMP, 'mfa-recovery-en.png') });
+    await M.locator('.mfa-recovery button', { hasText: 'I saved them' }).click();
+    await visible(M.locator('.mfa-status', { hasText: 'On' }));
+    await M.context().close();
+
+    // The password alone no longer opens a session: the next step asks for the code.
+    const L = await newPage();
+    await L.goto(base + '/');
+    await L.locator('input[name="login"]').fill('carol');
+    await L.locator('input[name="password"]').fill(PASSWORD);
+    await L.locator('form button[type="submit"]').click();
+    await visible(L.locator('.mfa-step h2', { hasText: 'Two-step verification' }));
+    const me = await L.evaluate(() => fetch('/api/v1/users/me').then((r) => r.status));
+    if (me !== 401) throw new Error(`a session exists before the second factor: ${me}`);
+    await L.locator('input[name="code"]').fill('000000');
+    await L.locator('.mfa-step button[type="submit"]').click();
+    await visible(L.locator('.mfa-step .form-error', { hasText: "didn't work" }));
+    await L.screenshot({ path: join(TMP, 'mfa-login-en.png') });
+    // The code of the next step (the current one was used to turn it on).
+    await L.locator('input[name="code"]').fill(totp(secret, 30));
+    await L.locator('.mfa-step button[type="submit"]').click();
+    await L.locator('.sidebar').waitFor();
+    await L.context().close();
+
+    // In Chinese on a phone, with a recovery code.
+    const P = await newPage({ locale: 'zh-CN', viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await P.goto(base + '/');
+    await P.locator('input[name="login"]').fill('carol');
+    await P.locator('input[name="password"]').fill(PASSWORD);
+    await P.locator('form button[type="submit"]').click();
+    await visible(P.locator('.mfa-step h2', { hasText: '两步验证' }));
+    await P.locator('.mfa-step .link-btn', { hasText: '改用恢复码' }).tap();
+    await P.locator('input[name="code"]').fill(recovery[0]);
+    const w = await P.evaluate(() => document.documentElement.scrollWidth);
+    if (w > 375) throw new Error(`horizontal overflow: ${w}px`);
+    await P.screenshot({ path: join(TMP, 'mfa-login-zh-phone.png') });
+    await P.locator('.mfa-step button[type="submit"]', { hasText: '验证' }).tap();
+    await P.locator('.sidebar').waitFor();
+    await P.context().close();
+
+    // The administrator sees Carol among the enrolled, changes the policy and resets hers.
+    const A2 = await newPage();
+    await login(A2, base, 'admin');
+    await A2.locator('.sidebar a[href="/admin"]').click();
+    await A2.locator('.admin .tab', { hasText: 'Second factor' }).click();
+    const row = A2.locator('.mfa-admin tr', { hasText: '@carol' });
+    await visible(row);
+    await A2.locator('.mfa-policy select[name="require"]').selectOption('admins');
+    await A2.locator('.mfa-policy input[name="grace"]').fill('14');
+    await A2.locator('.mfa-policy button[type="submit"]').click();
+    await visible(A2.locator('.toast', { hasText: 'Saved' }));
+    const policy = await admin.get('/admin/second-factor');
+    if (policy.policy.require !== 'admins' || policy.policy.grace_days !== 14) throw new Error(JSON.stringify(policy.policy));
+    await A2.screenshot({ path: join(TMP, 'mfa-admin-en.png') });
+    await row.locator('button', { hasText: 'Reset' }).click();
+    await A2.locator('.modal .btn-danger').click();
+    await gone(row);
+    await admin.call('PUT', '/admin/second-factor', { require: 'off', grace_days: 7 });
+    await A2.context().close();
+    // After the reset Carol signs in with her password alone.
+    const again = await Api.login(base, 'carol', PASSWORD);
+    if (!again.token) throw new Error('no session after the reset');
+
+    // The admin tab in Chinese on a phone.
+    const Z = await newPage({ locale: 'zh-CN', viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await login(Z, base, 'admin');
+    await Z.goto(base + '/admin');
+    await Z.locator('.admin .tab', { hasText: '两步验证' }).tap();
+    await visible(Z.locator('.mfa-policy'));
+    await Z.screenshot({ path: join(TMP, 'mfa-admin-zh-phone.png') });
+    await Z.context().close();
   });
 
   await step('no Content-Security-Policy violations', async () => {

@@ -27,9 +27,14 @@ use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::ratelimit::{Kind, UserLimits};
 
+mod second_factor;
 mod signin;
 mod throttle;
-pub use signin::{Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
+pub use second_factor::{Enrolled, Reauth, SecondFactorConfig, SecondFactorStatus, TotpSetup};
+pub use signin::{
+    Challenge, FactorProof, PassedSecondFactor, Proof, SecondFactorStep, SessionGrant,
+    VerifiedIdentity,
+};
 pub use throttle::Lockout;
 
 const TOKEN_PREFIX: &str = "enc_";
@@ -48,6 +53,8 @@ pub struct AuthConfig {
     pub session_ttl: Duration,
     /// How failed sign-ins turn into delays (`enclave_core::lockout`).
     pub lockout: enclave_core::lockout::Policy,
+    /// The second-factor policy's defaults and the TOTP issuer name.
+    pub second_factor: SecondFactorConfig,
 }
 
 impl Default for AuthConfig {
@@ -57,6 +64,7 @@ impl Default for AuthConfig {
             argon2_iterations: 2,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             lockout: enclave_core::lockout::Policy::default(),
+            second_factor: SecondFactorConfig::default(),
         }
     }
 }
@@ -163,6 +171,8 @@ pub struct Accounts {
     config: AuthConfig,
     /// The sign-in throttle's counters (shared by every node through the database).
     throttles: Arc<dyn ThrottleStore>,
+    /// Second factors, sign-in challenges and the site policy.
+    factors: Arc<dyn enclave_store::SecondFactorStore>,
     /// Attempts on one account key at one step run one at a time on this node, so that
     /// parallel guesses cannot all pass the throttle before the first failure is counted.
     attempts: throttle::KeyLocks,
@@ -196,6 +206,7 @@ impl Accounts {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let accounts = Accounts {
             throttles: store.clone(),
+            factors: store.clone(),
             roles: store.clone(),
             channels: store.clone(),
             store,

@@ -28,8 +28,9 @@ mod roles;
 mod search;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
-    SessionGrant, UpdateUser, VerifiedIdentity,
+    Accounts, AuthConfig, Authed, Challenge, CreateUser, Credential, Enrolled, FactorProof,
+    Lockout, PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus,
+    SecondFactorStep, SessionGrant, TotpSetup, UpdateUser, VerifiedIdentity,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};

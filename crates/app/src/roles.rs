@@ -33,6 +33,8 @@ pub struct RoleInput {
     pub description: Option<String>,
     /// Permission names (`SitePermission::as_str`).
     pub permissions: Vec<String>,
+    /// Holders must sign in with a second factor.
+    pub require_second_factor: bool,
 }
 
 /// Changes to a custom role; `None` leaves a field alone.
@@ -41,6 +43,7 @@ pub struct RoleUpdate {
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
+    pub require_second_factor: Option<bool>,
 }
 
 /// A guest invitation.
@@ -139,6 +142,7 @@ impl Roles {
                     name,
                     description,
                     permissions: perms,
+                    require_second_factor: input.require_second_factor,
                 },
                 MAX_CUSTOM_ROLES,
                 Some(actor.user_id),
@@ -163,6 +167,7 @@ impl Roles {
         if let Some(p) = &input.permissions {
             patch.permissions = Some(PermissionSet::parse_names("permissions", p)?);
         }
+        patch.require_second_factor = input.require_second_factor;
         let before = self.existing(id).await?;
         // The changer must hold what the role grants before and after: nobody strips a more
         // powerful role, or builds one.

@@ -101,11 +101,21 @@ pub enum AuditAction {
     IdentityUnlinked,
     /// Site settings changed (sign-in policy, second-factor policy, ...).
     SettingsChanged,
+    /// A sign-in passed its second step (which method).
+    SecondFactorPassed,
+    /// A second step refused (wrong, replayed or expired code, throttled, with the reason).
+    SecondFactorFailed,
+    /// A recovery code was used (at sign-in or to change the second factor).
+    RecoveryCodeUsed,
+    /// The recovery codes were issued anew (the old ones stop working).
+    RecoveryCodesRegenerated,
+    /// An administrator removed someone's second factors.
+    SecondFactorReset,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -138,6 +148,11 @@ impl AuditAction {
         AuditAction::IdentityLinked,
         AuditAction::IdentityUnlinked,
         AuditAction::SettingsChanged,
+        AuditAction::SecondFactorPassed,
+        AuditAction::SecondFactorFailed,
+        AuditAction::RecoveryCodeUsed,
+        AuditAction::RecoveryCodesRegenerated,
+        AuditAction::SecondFactorReset,
     ];
 
     /// The stable name, as stored and shown.
@@ -175,6 +190,11 @@ impl AuditAction {
             AuditAction::IdentityLinked => "identity_linked",
             AuditAction::IdentityUnlinked => "identity_unlinked",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::SecondFactorPassed => "second_factor_passed",
+            AuditAction::SecondFactorFailed => "second_factor_failed",
+            AuditAction::RecoveryCodeUsed => "recovery_code_used",
+            AuditAction::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            AuditAction::SecondFactorReset => "second_factor_reset",
         }
     }
 

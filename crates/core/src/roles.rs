@@ -116,6 +116,8 @@ pub struct CustomRole {
     pub permissions: PermissionSet,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Holders must sign in with a second factor (`signin::Policy::requires`).
+    pub require_second_factor: bool,
 }
 
 /// The most custom roles a site may define.
@@ -287,6 +289,7 @@ mod tests {
             permissions: PermissionSet::EMPTY.with(SitePermission::PostInAnnouncementChannels),
             created_at: Millis(0),
             updated_at: Millis(0),
+            require_second_factor: false,
         };
         let mut u = user(false);
         u.member_role = false;

@@ -9,6 +9,8 @@
 //! This module holds the decisions of step 2 and the vocabulary of both; the I/O (password
 //! hashes, throttling, tokens) is the application's.
 
+use crate::{Actor, Error, Millis, SitePermission, User};
+
 /// The kind of credential that proved who someone is.
 ///
 /// Each door adds its kind here (`Ldap`, `Oidc`, `AppPassword`, `Scram`), and the matches on it
@@ -22,10 +24,103 @@ pub enum CredentialKind {
 /// A way to prove a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecondFactorMethod {
-    /// A time-based one-time code.
+    /// A time-based one-time code (RFC 6238).
     Totp,
+    /// One of the account's one-time recovery codes.
+    Recovery,
     /// A security key or platform authenticator.
     WebAuthn,
+}
+
+impl SecondFactorMethod {
+    pub const ALL: [SecondFactorMethod; 3] = [
+        SecondFactorMethod::Totp,
+        SecondFactorMethod::Recovery,
+        SecondFactorMethod::WebAuthn,
+    ];
+
+    /// The stable wire name (`totp`, `recovery`, `webauthn`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecondFactorMethod::Totp => "totp",
+            SecondFactorMethod::Recovery => "recovery",
+            SecondFactorMethod::WebAuthn => "webauthn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SecondFactorMethod> {
+        SecondFactorMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// Whom the site asks for a second factor (besides those who enrolled one of their own
+/// accord, and the holders of roles that require one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Requirement {
+    /// Nobody.
+    #[default]
+    Off,
+    /// System administrators.
+    Admins,
+    /// Every account that signs in with a password.
+    Everyone,
+}
+
+impl Requirement {
+    pub const ALL: [Requirement; 3] =
+        [Requirement::Off, Requirement::Admins, Requirement::Everyone];
+
+    /// The stable name (`off`, `admins`, `everyone`), as configured and stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Requirement::Off => "off",
+            Requirement::Admins => "admins",
+            Requirement::Everyone => "everyone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Requirement> {
+        Requirement::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The most days of grace an enrolment policy may give.
+pub const MAX_GRACE_DAYS: u32 = 365;
+const DAY_MS: i64 = 86_400_000;
+
+/// The site's second-factor policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub require: Requirement,
+    /// Days an account that the policy newly concerns may still sign in without a second
+    /// factor (counted from `since`, or from the account's creation when later).
+    pub grace_days: u32,
+    /// When the requirement took its current value.
+    pub since: Millis,
+}
+
+impl Policy {
+    /// Whether the policy asks `user` (holding custom roles of which `role_requires` says
+    /// whether any requires a second factor) for a second factor.
+    pub fn requires(&self, user: &User, role_requires: bool) -> bool {
+        if user.is_bot {
+            return false;
+        }
+        role_requires
+            || match self.require {
+                Requirement::Off => false,
+                Requirement::Admins => user.is_admin,
+                Requirement::Everyone => true,
+            }
+    }
+
+    /// When the grace for `user` to enrol ends.
+    pub fn grace_ends(&self, user: &User) -> Millis {
+        let from = self.since.0.max(user.created_at.0);
+        Millis(from.saturating_add(i64::from(self.grace_days).saturating_mul(DAY_MS)))
+    }
 }
 
 /// Whether a verified credential is enough to open a session.
@@ -35,54 +130,205 @@ pub enum SecondFactor {
     NotRequired,
     /// Challenge the caller with one of `methods` first; no session exists until one succeeds.
     Required { methods: Vec<SecondFactorMethod> },
+    /// The policy requires a second factor, the account has none and its grace has ended: the
+    /// caller may only enrol one (with the challenge), which then opens the session.
+    EnrolRequired,
 }
 
 /// Decides the second factor for an account that proved itself with `kind` and has enrolled
-/// `enrolled` (no method can be enrolled yet, so today this is always `NotRequired`).
+/// `enrolled`, where `required_by_policy` says whether the site policy asks it for one and
+/// `grace_ends` when its grace to enrol ends.
 ///
-/// A password alone is one factor: with any method enrolled, one of them is required.
-pub fn second_factor(kind: CredentialKind, enrolled: &[SecondFactorMethod]) -> SecondFactor {
+/// A password alone is one factor: with any method enrolled, one of them is required; with none
+/// enrolled, a required second factor must be enrolled once the grace has ended.
+pub fn second_factor(
+    kind: CredentialKind,
+    enrolled: &[SecondFactorMethod],
+    required_by_policy: bool,
+    grace_ends: Millis,
+    now: Millis,
+) -> SecondFactor {
     match kind {
         CredentialKind::Password => {
-            if enrolled.is_empty() {
-                SecondFactor::NotRequired
-            } else {
+            if !enrolled.is_empty() {
                 SecondFactor::Required {
                     methods: enrolled.to_vec(),
                 }
+            } else if required_by_policy && now >= grace_ends {
+                SecondFactor::EnrolRequired
+            } else {
+                SecondFactor::NotRequired
             }
         }
     }
+}
+
+/// Who may reset someone's second factors and change the site policy:
+/// [`SitePermission::ManageUsers`].
+pub fn check_manage(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ManageUsers) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "managing second factors needs the right to manage users",
+        ))
+    }
+}
+
+/// Length of a TOTP step, in seconds (RFC 6238's default).
+pub const TOTP_STEP_SECS: u64 = 30;
+/// Digits of a TOTP code.
+pub const TOTP_DIGITS: usize = 6;
+/// Steps of clock drift accepted either side of now.
+pub const TOTP_DRIFT_STEPS: u64 = 1;
+/// How long a sign-in challenge (the token between the two steps) lives, in seconds.
+pub const CHALLENGE_TTL_SECS: i64 = 300;
+/// Recovery codes issued at a time.
+pub const RECOVERY_CODES: usize = 10;
+
+/// The TOTP step of a time (Unix seconds).
+pub const fn totp_step(unix_secs: u64) -> u64 {
+    unix_secs / TOTP_STEP_SECS
+}
+
+/// The steps a TOTP code may come from at `now_step`, oldest first, given the last step
+/// accepted for the account: within the drift, and strictly after the last accepted one (a
+/// code is accepted once, and never one older than a code already used).
+pub fn totp_candidate_steps(now_step: u64, last_accepted: Option<u64>) -> Vec<u64> {
+    let first = now_step.saturating_sub(TOTP_DRIFT_STEPS);
+    (first..=now_step.saturating_add(TOTP_DRIFT_STEPS))
+        .filter(|s| last_accepted.is_none_or(|last| *s > last))
+        .collect()
+}
+
+/// Whether `code` has the shape of a TOTP code (six ASCII digits, spaces ignored).
+pub fn totp_code(code: &str) -> Option<String> {
+    let digits: String = code.chars().filter(|c| *c != ' ').collect();
+    (digits.len() == TOTP_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+/// A recovery code as typed, normalised (dashes and spaces dropped, lower case); `None` when it
+/// cannot be one.
+pub fn recovery_code(code: &str) -> Option<String> {
+    let c: String = code
+        .chars()
+        .filter(|c| *c != '-' && *c != ' ')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (c.len() == 10 && c.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(c)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn user(admin: bool, created: i64) -> User {
+        User {
+            id: crate::UserId(7),
+            username: "u".into(),
+            display_name: "u".into(),
+            email: None,
+            is_admin: admin,
+            is_bot: false,
+            active: true,
+            status_text: String::new(),
+            dnd: false,
+            created_at: Millis(created),
+            updated_at: Millis(created),
+            is_guest: false,
+            guest_expires_at: None,
+            member_role: true,
+        }
+    }
+
     #[test]
-    fn a_password_needs_a_second_factor_only_when_one_is_enrolled() {
+    fn an_enrolled_factor_is_always_required_and_the_policy_only_after_its_grace() {
         use SecondFactorMethod::*;
-        let table: &[(&[SecondFactorMethod], SecondFactor)] = &[
-            (&[], SecondFactor::NotRequired),
+        let now = Millis(1_000_000);
+        let later = Millis(2_000_000);
+        let past = Millis(0);
+        let table: &[(&[SecondFactorMethod], bool, Millis, SecondFactor)] = &[
+            (&[], false, past, SecondFactor::NotRequired),
+            (&[], true, later, SecondFactor::NotRequired),
+            (&[], true, past, SecondFactor::EnrolRequired),
+            (&[], true, now, SecondFactor::EnrolRequired),
             (
                 &[Totp],
+                false,
+                later,
                 SecondFactor::Required {
                     methods: vec![Totp],
                 },
             ),
             (
-                &[Totp, WebAuthn],
+                &[Totp, Recovery, WebAuthn],
+                true,
+                past,
                 SecondFactor::Required {
-                    methods: vec![Totp, WebAuthn],
+                    methods: vec![Totp, Recovery, WebAuthn],
                 },
             ),
         ];
-        for (enrolled, want) in table {
+        for (enrolled, required, grace, want) in table {
             assert_eq!(
-                second_factor(CredentialKind::Password, enrolled),
+                second_factor(CredentialKind::Password, enrolled, *required, *grace, now),
                 *want,
-                "{enrolled:?}"
+                "{enrolled:?} {required} {grace:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_policy_names_whom_it_concerns_and_counts_grace_from_the_later_of_policy_and_account() {
+        let p = |require| Policy {
+            require,
+            grace_days: 2,
+            since: Millis(10 * DAY_MS),
+        };
+        let (admin, member) = (user(true, 0), user(false, 0));
+        assert!(!p(Requirement::Off).requires(&admin, false));
+        assert!(p(Requirement::Off).requires(&member, true));
+        assert!(p(Requirement::Admins).requires(&admin, false));
+        assert!(!p(Requirement::Admins).requires(&member, false));
+        assert!(p(Requirement::Everyone).requires(&member, false));
+        let mut bot = user(true, 0);
+        bot.is_bot = true;
+        assert!(!p(Requirement::Everyone).requires(&bot, true));
+        assert_eq!(
+            p(Requirement::Everyone).grace_ends(&member),
+            Millis(12 * DAY_MS)
+        );
+        let newcomer = user(false, 20 * DAY_MS);
+        assert_eq!(
+            p(Requirement::Everyone).grace_ends(&newcomer),
+            Millis(22 * DAY_MS)
+        );
+    }
+
+    #[test]
+    fn a_totp_step_is_accepted_once_within_one_step_of_drift() {
+        assert_eq!(totp_candidate_steps(100, None), vec![99, 100, 101]);
+        assert_eq!(totp_candidate_steps(100, Some(99)), vec![100, 101]);
+        assert_eq!(totp_candidate_steps(100, Some(100)), vec![101]);
+        assert!(totp_candidate_steps(100, Some(101)).is_empty());
+        // A code from three steps ago is outside the window.
+        assert!(!totp_candidate_steps(100, None).contains(&97));
+        assert_eq!(totp_code(" 123 456 ").as_deref(), Some("123456"));
+        for bad in ["12345", "1234567", "12345a", "１２３４５６", ""] {
+            assert_eq!(totp_code(bad), None, "{bad}");
+        }
+        assert_eq!(recovery_code("ABCDE-12345").as_deref(), Some("abcde12345"));
+        assert_eq!(recovery_code("abc"), None);
+        assert_eq!(recovery_code("abcde-1234é"), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for m in SecondFactorMethod::ALL {
+            assert_eq!(SecondFactorMethod::parse(m.as_str()), Some(m));
+        }
+        for r in Requirement::ALL {
+            assert_eq!(Requirement::parse(r.as_str()), Some(r));
         }
     }
 }

@@ -1107,6 +1107,8 @@ pub struct RoleDto {
     /// The permission names the role grants.
     pub permissions: Vec<String>,
     pub builtin: bool,
+    /// Holders must sign in with a second factor (custom roles only).
+    pub require_second_factor: bool,
 }
 
 impl RoleDto {
@@ -1122,6 +1124,7 @@ impl RoleDto {
                 .map(str::to_owned)
                 .collect(),
             builtin: false,
+            require_second_factor: r.require_second_factor,
         }
     }
 
@@ -1148,6 +1151,7 @@ impl RoleDto {
                 .map(str::to_owned)
                 .collect(),
             builtin: true,
+            require_second_factor: false,
         }
     }
 }
@@ -1215,6 +1219,8 @@ pub struct CreateRoleRequest {
     /// Permission names. Only permissions the caller holds.
     #[schema(schema_with = permission_names)]
     pub permissions: Vec<String>,
+    /// Holders must sign in with a second factor (default false).
+    pub require_second_factor: Option<bool>,
 }
 
 /// A list of permission names: the [`enclave_core::permissions::SitePermission`] names, at most
@@ -1260,6 +1266,7 @@ pub struct UpdateRoleRequest {
     /// Replaces the role's permissions (`null` or absent: unchanged).
     #[schema(schema_with = permission_names_or_null)]
     pub permissions: Option<Vec<String>>,
+    pub require_second_factor: Option<bool>,
 }
 
 /// The roles an account holds.
@@ -1351,4 +1358,164 @@ pub fn parse_ts(field: &'static str, s: &str) -> Result<Millis, enclave_core::Er
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
         .map(Millis)
         .map_err(|_| enclave_core::Error::invalid(field, "out of range"))
+}
+
+// ---- Second factors (docs/admin/second-factor.md) ----
+
+/// The answer of `POST /api/v1/auth/login`: a session, or (with no session yet) a second-factor
+/// challenge.
+#[derive(Debug, Serialize, ToSchema, TS)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Session(LoginResponse),
+    SecondFactor(SecondFactorRequired),
+}
+
+/// The password was right, but the account must pass (or enrol) a second factor first.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SecondFactorRequired {
+    pub second_factor: SecondFactorChallengeDto,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SecondFactorChallengeDto {
+    /// Single-use, bound to the account, valid five minutes; send it to
+    /// `POST /api/v1/auth/login/second-factor`.
+    pub challenge: String,
+    /// The methods the account may pass: `totp`, `recovery`, `webauthn`.
+    pub methods: Vec<String>,
+    /// The site policy requires a second factor the account does not have: set up an
+    /// authenticator app with `POST /api/v1/auth/login/totp-setup`, then confirm its code at
+    /// the second-factor step, which opens the session.
+    pub enrol_required: bool,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct SecondFactorLoginRequest {
+    #[schema(max_length = 100)]
+    pub challenge: String,
+    /// `totp` or `recovery`.
+    pub method: String,
+    /// The six-digit code, or a recovery code (`xxxxx-xxxxx`).
+    #[schema(max_length = 64)]
+    pub code: String,
+}
+
+/// A session opened by the second step.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SecondFactorLoginResponse {
+    /// A bearer token; also set as the `enclave_session` HttpOnly cookie.
+    pub token: String,
+    pub user: UserDto,
+    /// When the step enrolled the account's first second factor: its ten recovery codes,
+    /// shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct ChallengeRequest {
+    #[schema(max_length = 100)]
+    pub challenge: String,
+}
+
+/// An authenticator app being set up: shown once, then confirmed with a code.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct TotpSetupDto {
+    /// The secret in base32, to type into an app.
+    pub secret: String,
+    /// `otpauth://totp/...`.
+    pub uri: String,
+    /// The URI as a QR code (an SVG document).
+    pub qr_svg: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct TotpConfirmRequest {
+    #[schema(max_length = 64)]
+    pub code: String,
+}
+
+/// Recovery codes, shown this once.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct RecoveryCodesDto {
+    pub recovery_codes: Vec<String>,
+}
+
+/// The account holder's password, or a current TOTP or recovery code (exactly one).
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct ReauthRequest {
+    pub password: Option<String>,
+    #[schema(max_length = 64)]
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SecondFactorStatusDto {
+    /// An authenticator app is set up.
+    pub totp: bool,
+    /// A set-up was started and not confirmed.
+    pub totp_pending: bool,
+    pub recovery_codes_left: u32,
+    /// The site policy requires a second factor of this account.
+    pub required: bool,
+    /// When the account must have one by (when required and not set up).
+    pub enrol_by: Option<String>,
+}
+
+impl From<enclave_app::SecondFactorStatus> for SecondFactorStatusDto {
+    fn from(s: enclave_app::SecondFactorStatus) -> Self {
+        SecondFactorStatusDto {
+            totp: s.totp,
+            totp_pending: s.totp_pending,
+            recovery_codes_left: s.recovery_codes_left,
+            required: s.required,
+            enrol_by: opt_ts(s.enrol_by),
+        }
+    }
+}
+
+/// The site's second-factor policy.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SecondFactorPolicyDto {
+    /// `off`, `admins` or `everyone`.
+    pub require: String,
+    pub grace_days: u32,
+    /// When the requirement took its current value (grace counts from then).
+    pub since: String,
+}
+
+impl From<enclave_core::signin::Policy> for SecondFactorPolicyDto {
+    fn from(p: enclave_core::signin::Policy) -> Self {
+        SecondFactorPolicyDto {
+            require: p.require.as_str().into(),
+            grace_days: p.grace_days,
+            since: ts(p.since),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct SetSecondFactorPolicyRequest {
+    /// `off`, `admins` or `everyone`.
+    pub require: String,
+    #[schema(minimum = 0, maximum = 365)]
+    pub grace_days: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct EnrolledDto {
+    pub user: UserDto,
+    pub totp_since: String,
+    pub recovery_codes_left: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SecondFactorOverview {
+    pub policy: SecondFactorPolicyDto,
+    /// Accounts with an authenticator app set up.
+    pub enrolled: Vec<EnrolledDto>,
 }

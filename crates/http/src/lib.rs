@@ -187,14 +187,26 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, departments, files, lockouts, messages, roles, search, system,
-        users, ws,
+        audit, auth, channels, departments, files, lockouts, messages, roles, search,
+        second_factor, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
         .routes(routes!(system::openapi))
         .routes(routes!(auth::login))
+        .routes(routes!(second_factor::login_second_factor))
+        .routes(routes!(second_factor::login_totp_setup))
+        .routes(routes!(second_factor::status))
+        .routes(routes!(second_factor::begin_totp))
+        .routes(routes!(second_factor::confirm_totp))
+        .routes(routes!(second_factor::disable))
+        .routes(routes!(second_factor::regenerate_recovery_codes))
+        .routes(routes!(second_factor::reset))
+        .routes(routes!(
+            second_factor::get_policy,
+            second_factor::set_policy
+        ))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::setup))
         .routes(routes!(auth::list_tokens, auth::create_token))

@@ -40,6 +40,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/login/second-factor"),
+    ("post", "/api/v1/auth/login/totp-setup"),
     ("get", "/api/v1/auth/setup"),
 ];
 

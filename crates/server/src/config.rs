@@ -381,6 +381,15 @@ pub struct AuthSection {
     /// Deprecated: read as `max_delay_secs` (in minutes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lockout_minutes: Option<u32>,
+    /// Whom a second factor is required of: `"off"`, `"admins"` or `"everyone"`. This is the
+    /// default of the site policy, which administrators change on the "Second factor" page
+    /// (stored in the database; `docs/admin/second-factor.md`).
+    pub require_second_factor: String,
+    /// Days an account the policy newly concerns may still sign in without a second factor
+    /// (0 to 365).
+    pub second_factor_grace_days: u32,
+    /// The issuer name authenticator apps show beside the account.
+    pub totp_issuer: String,
 }
 
 impl Default for Config {
@@ -422,6 +431,9 @@ impl Default for AuthSection {
             max_failures_per_account: None,
             max_failures_per_ip: None,
             lockout_minutes: None,
+            require_second_factor: d.second_factor.require.as_str().into(),
+            second_factor_grace_days: d.second_factor.grace_days,
+            totp_issuer: d.second_factor.totp_issuer,
         }
     }
 }
@@ -574,6 +586,20 @@ impl Config {
         if policy.pair.first.is_zero() || policy.pair.max < policy.pair.first {
             bail!(
                 "[auth] first_delay_secs must be at least 1 and max_delay_secs at least first_delay_secs"
+            );
+        }
+        if enclave_app::core::signin::Requirement::parse(&a.require_second_factor).is_none() {
+            bail!("[auth] require_second_factor must be \"off\", \"admins\" or \"everyone\"");
+        }
+        if a.second_factor_grace_days > enclave_app::core::signin::MAX_GRACE_DAYS {
+            bail!("[auth] second_factor_grace_days must be 0 to 365");
+        }
+        if a.totp_issuer.trim().is_empty()
+            || a.totp_issuer.chars().count() > 64
+            || a.totp_issuer.contains(|c: char| c.is_control() || c == ':')
+        {
+            bail!(
+                "[auth] totp_issuer must be 1 to 64 characters, without ':' or control characters"
             );
         }
         if a.failure_memory_hours == 0 || a.known_address_days == 0 {
@@ -747,6 +773,12 @@ impl Config {
             argon2_iterations: a.argon2_iterations,
             session_ttl: std::time::Duration::from_secs(u64::from(a.session_ttl_days) * 86_400),
             lockout: a.lockout_policy(),
+            second_factor: enclave_app::SecondFactorConfig {
+                require: enclave_app::core::signin::Requirement::parse(&a.require_second_factor)
+                    .unwrap_or_default(),
+                grace_days: a.second_factor_grace_days,
+                totp_issuer: a.totp_issuer.trim().to_owned(),
+            },
         }
     }
 

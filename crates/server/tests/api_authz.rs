@@ -44,6 +44,8 @@ const PUBLIC_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/readyz"),
     (Method::GET, "/api/v1/openapi.json"),
     (Method::POST, "/api/v1/auth/login"),
+    (Method::POST, "/api/v1/auth/login/second-factor"),
+    (Method::POST, "/api/v1/auth/login/totp-setup"),
     (Method::GET, "/api/v1/auth/setup"),
 ];
 
@@ -180,6 +182,22 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/ws", None),
         route(Method::GET, "/api/v1/events", None),
         route(Method::GET, "/api/v1/presence", None),
+        // Second factors (tests/second_factor.rs tests them).
+        route(Method::GET, "/api/v1/users/me/second-factor", None),
+        route(Method::POST, "/api/v1/users/me/second-factor/totp", None),
+        // These succeed only with an authenticator app being set up or set up, so the body
+        // tests here (which expect a valid body to succeed) leave them out; second_factor.rs
+        // sends them bad bodies.
+        route(Method::POST, "/api/v1/users/me/second-factor/totp/confirm", None),
+        route(Method::POST, "/api/v1/users/me/second-factor/disable", None),
+        route(Method::POST, "/api/v1/users/me/second-factor/recovery-codes", None),
+        route(Method::DELETE, "/api/v1/users/{user}/second-factor", None),
+        route(Method::GET, "/api/v1/admin/second-factor", None),
+        route(
+            Method::PUT,
+            "/api/v1/admin/second-factor",
+            Some(|_| json!({ "require": "off", "grace_days": 7 })),
+        ),
         // Sign-in throttles (administrators; tests/lockout.rs tests them).
         route(Method::GET, "/api/v1/admin/lockouts", None),
         route(Method::DELETE, "/api/v1/admin/lockouts/{account}", None),
@@ -1285,6 +1303,12 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             &[r#"{"include_subdepartments": "no"}"#]
         }
         "/api/v1/users/{user}/manager" => &[r#"{"manager_id": "abc"}"#, r#"{"manager_id": -1}"#],
+        "/api/v1/admin/second-factor" => &[
+            r#"{}"#,
+            r#"{"require": 5, "grace_days": 1}"#,
+            r#"{"require": "off", "grace_days": -1}"#,
+            r#"{"require": "off", "grace_days": "7"}"#,
+        ],
         other => panic!("no malformed bodies for {other}"),
     };
     for shape in shapes {

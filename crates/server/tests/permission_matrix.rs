@@ -192,6 +192,43 @@ fn cases() -> Vec<Case> {
             Some(|_| json!({ "manager_id": null })),
             ADMINS,
         ),
+        // Second factors: one's own (anyone signed in), someone else's and the policy (manage
+        // users). Without an authenticator app set up, confirming and new recovery codes are
+        // conflicts and a code proves nothing.
+        case(M::GET, "/api/v1/users/me/second-factor", None, ALL_OK),
+        // (Confirming before any set-up was started: a conflict for everyone.)
+        case(
+            M::POST,
+            "/api/v1/users/me/second-factor/totp/confirm",
+            Some(|_| json!({ "code": "000000" })),
+            ["409", "409", "409", "409", "409"],
+        ),
+        case(M::POST, "/api/v1/users/me/second-factor/totp", None, ALL_OK),
+        case(
+            M::POST,
+            "/api/v1/users/me/second-factor/disable",
+            Some(|_| json!({ "code": "000000" })),
+            ["401", "401", "401", "401", "401"],
+        ),
+        case(
+            M::POST,
+            "/api/v1/users/me/second-factor/recovery-codes",
+            Some(|_| json!({ "code": "000000" })),
+            ["409", "409", "409", "409", "409"],
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/users/{stranger}/second-factor",
+            None,
+            ADMINS,
+        ),
+        case(M::GET, "/api/v1/admin/second-factor", None, ADMINS),
+        case(
+            M::PUT,
+            "/api/v1/admin/second-factor",
+            Some(|_| json!({ "require": "off", "grace_days": 7 })),
+            ADMINS,
+        ),
         // The sign-in throttle's view (manage users) and the audit log (view audit log).
         case(M::GET, "/api/v1/admin/lockouts", None, ADMINS),
         case(M::DELETE, "/api/v1/admin/lockouts/{account}", None, ADMINS),
@@ -356,6 +393,8 @@ const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/login/second-factor"),
+    ("POST", "/api/v1/auth/login/totp-setup"),
     ("GET", "/api/v1/auth/setup"),
 ];
 

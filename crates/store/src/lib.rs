@@ -299,6 +299,7 @@ pub struct NewRole {
     pub name_key: String,
     pub description: String,
     pub permissions: PermissionSet,
+    pub require_second_factor: bool,
 }
 
 /// Changes to a custom role; `None` leaves a field as it is.
@@ -307,6 +308,7 @@ pub struct RolePatch {
     pub name: Option<(String, String)>,
     pub description: Option<String>,
     pub permissions: Option<PermissionSet>,
+    pub require_second_factor: Option<bool>,
 }
 
 /// An account's roles, as [`RoleStore::set_user_roles`] sets them.
@@ -665,6 +667,90 @@ pub trait ThrottleStore: Send + Sync + 'static {
     async fn sweep_throttles(&self, now: Millis) -> Result<u64>;
 }
 
+/// A TOTP enrolment: pending until confirmed with a code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpEnrolment {
+    /// The shared secret (20 random bytes). Never shown again after enrolment.
+    pub secret: Vec<u8>,
+    pub confirmed_at: Option<Millis>,
+    /// The newest TOTP step accepted for the account.
+    pub last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrolment")
+            .field("confirmed_at", &self.confirmed_at)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token between the two sign-in steps, stored by its SHA-256 hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInChallenge {
+    pub user_id: UserId,
+    /// The stable name of the credential that passed the first step.
+    pub credential: String,
+    /// The account must enrol a second factor before a session opens.
+    pub enrol_only: bool,
+    pub expires_at: Millis,
+    pub used_at: Option<Millis>,
+}
+
+/// An account with a confirmed second factor, for the administrators' view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorEnrolment {
+    pub user_id: UserId,
+    pub totp_since: Millis,
+    pub recovery_left: u32,
+}
+
+/// Second factors: TOTP enrolments, recovery codes, sign-in challenges and the site policy.
+/// Every compare-and-set (a TOTP step, a recovery code, a challenge) is one atomic statement,
+/// so nodes sharing the database never accept the same one twice.
+#[async_trait]
+pub trait SecondFactorStore: Send + Sync + 'static {
+    async fn totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>>;
+    /// Starts (or restarts) a TOTP enrolment with `secret`; `false` (nothing changed) when the
+    /// account already has a confirmed one.
+    async fn totp_begin(&self, user_id: UserId, secret: Vec<u8>) -> Result<bool>;
+    /// Confirms the pending enrolment, accepting `step`, and replaces the recovery codes with
+    /// `recovery` (hashes); `false` when no enrolment is pending.
+    async fn totp_confirm(
+        &self,
+        user_id: UserId,
+        step: i64,
+        recovery: Vec<[u8; 32]>,
+    ) -> Result<bool>;
+    /// Accepts `step` for a confirmed enrolment when it is newer than the last accepted one;
+    /// `false` otherwise (a replay).
+    async fn totp_accept(&self, user_id: UserId, step: i64) -> Result<bool>;
+    /// Removes every second factor of the account (TOTP, recovery codes); `false` when it had
+    /// none.
+    async fn remove_second_factors(&self, user_id: UserId) -> Result<bool>;
+    /// Replaces the account's recovery codes.
+    async fn replace_recovery_codes(&self, user_id: UserId, hashes: Vec<[u8; 32]>) -> Result<()>;
+    /// Uses one recovery code; `false` when it is not one of the account's unused codes.
+    async fn use_recovery_code(&self, user_id: UserId, hash: [u8; 32]) -> Result<bool>;
+    /// The account's unused recovery codes.
+    async fn recovery_codes_left(&self, user_id: UserId) -> Result<u32>;
+    /// Stores a challenge by the hash of its token (and deletes expired ones).
+    async fn create_challenge(
+        &self,
+        token_hash: [u8; 32],
+        challenge: SignInChallenge,
+    ) -> Result<()>;
+    async fn challenge(&self, token_hash: [u8; 32]) -> Result<Option<SignInChallenge>>;
+    /// Marks a challenge used if it is unused and unexpired at `now`; `false` otherwise.
+    async fn use_challenge(&self, token_hash: [u8; 32], now: Millis) -> Result<bool>;
+    /// The stored site policy (`None`: never set, the configuration's default applies).
+    async fn second_factor_policy(&self) -> Result<Option<enclave_core::signin::Policy>>;
+    async fn set_second_factor_policy(&self, policy: enclave_core::signin::Policy) -> Result<()>;
+    /// Accounts with a confirmed TOTP enrolment, by user id.
+    async fn second_factor_enrolments(&self) -> Result<Vec<SecondFactorEnrolment>>;
+}
+
 /// A department write's check, run inside the writing transaction against the whole tree as it
 /// is there (built by the application from `enclave_core::departments`).
 pub type TreeGuard = Box<dyn FnOnce(&Tree) -> std::result::Result<(), enclave_core::Error> + Send>;
@@ -782,6 +868,7 @@ pub trait Store:
     + AuditStore
     + ThrottleStore
     + DepartmentStore
+    + SecondFactorStore
 {
 }
 
@@ -797,6 +884,7 @@ impl<T> Store for T where
         + AuditStore
         + ThrottleStore
         + DepartmentStore
+        + SecondFactorStore
         + ?Sized
 {
 }

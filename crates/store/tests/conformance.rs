@@ -5030,6 +5030,7 @@ pub async fn roles_and_guests(store: Arc<dyn Store>) {
         name_key: name.to_lowercase(),
         description: String::new(),
         permissions: PermissionSet::of(perms),
+        require_second_factor: false,
     };
     let start = last_position(&store).await;
     let auditors = store
@@ -5489,6 +5490,7 @@ mod sqlite {
     }
 
     conformance!(
+        second_factors,
         users_and_tokens,
         deactivation_revokes_every_token,
         text_in_any_script,
@@ -5545,6 +5547,134 @@ mod sqlite {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Second factors
+
+pub async fn second_factors(store: Arc<dyn Store>) {
+    use enclave_core::signin::{Policy, Requirement};
+    use enclave_store::SignInChallenge;
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    assert_eq!(store.totp(alice.id).await.unwrap(), None);
+    assert!(store.totp_begin(alice.id, vec![1; 20]).await.unwrap());
+    // A pending set-up may be restarted with a new secret.
+    assert!(store.totp_begin(alice.id, vec![2; 20]).await.unwrap());
+    let pending = store.totp(alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (pending.secret.clone(), pending.confirmed_at),
+        (vec![2; 20], None)
+    );
+    // Steps are only accepted for a confirmed enrolment.
+    assert!(!store.totp_accept(alice.id, 5).await.unwrap());
+    let codes: Vec<[u8; 32]> = (0u8..10).map(|i| [i; 32]).collect();
+    assert!(
+        store
+            .totp_confirm(alice.id, 100, codes.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .totp_confirm(alice.id, 101, codes.clone())
+            .await
+            .unwrap()
+    );
+    // A confirmed enrolment is not replaced by a new set-up.
+    assert!(!store.totp_begin(alice.id, vec![3; 20]).await.unwrap());
+    let t = store.totp(alice.id).await.unwrap().unwrap();
+    assert_eq!((t.secret.clone(), t.last_step), (vec![2; 20], Some(100)));
+    assert!(t.confirmed_at.is_some());
+    // Compare-and-set on the step: only newer steps, each once.
+    assert!(!store.totp_accept(alice.id, 100).await.unwrap());
+    assert!(!store.totp_accept(alice.id, 99).await.unwrap());
+    assert!(store.totp_accept(alice.id, 101).await.unwrap());
+    assert!(!store.totp_accept(alice.id, 101).await.unwrap());
+    // Recovery codes: each once, per account.
+    assert_eq!(store.recovery_codes_left(alice.id).await.unwrap(), 10);
+    assert!(!store.use_recovery_code(bob.id, [3; 32]).await.unwrap());
+    assert!(store.use_recovery_code(alice.id, [3; 32]).await.unwrap());
+    assert!(!store.use_recovery_code(alice.id, [3; 32]).await.unwrap());
+    assert!(!store.use_recovery_code(alice.id, [42; 32]).await.unwrap());
+    assert_eq!(store.recovery_codes_left(alice.id).await.unwrap(), 9);
+    store
+        .replace_recovery_codes(alice.id, vec![[50; 32], [51; 32]])
+        .await
+        .unwrap();
+    assert_eq!(store.recovery_codes_left(alice.id).await.unwrap(), 2);
+    assert!(!store.use_recovery_code(alice.id, [4; 32]).await.unwrap());
+    let listed = store.second_factor_enrolments().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].user_id, listed[0].recovery_left), (alice.id, 2));
+    // Challenges: used once, never after they expire.
+    let now = Millis::now();
+    let ch = |user_id, expires_at| SignInChallenge {
+        user_id,
+        credential: "password".into(),
+        enrol_only: false,
+        expires_at,
+        used_at: None,
+    };
+    store
+        .create_challenge([1; 32], ch(alice.id, Millis(now.0 + 300_000)))
+        .await
+        .unwrap();
+    store
+        .create_challenge([2; 32], ch(bob.id, Millis(now.0 + 1)))
+        .await
+        .unwrap();
+    let got = store.challenge([1; 32]).await.unwrap().unwrap();
+    assert_eq!((got.user_id, got.used_at), (alice.id, None));
+    assert_eq!(store.challenge([9; 32]).await.unwrap(), None);
+    assert!(
+        !store
+            .use_challenge([2; 32], Millis(now.0 + 1))
+            .await
+            .unwrap()
+    );
+    assert!(store.use_challenge([1; 32], now).await.unwrap());
+    assert!(!store.use_challenge([1; 32], now).await.unwrap());
+    assert!(
+        store
+            .challenge([1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_some()
+    );
+    // Expired challenges are deleted when new ones are made.
+    store
+        .create_challenge([3; 32], ch(bob.id, Millis(Millis::now().0 + 300_000)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .create_challenge([4; 32], ch(bob.id, Millis(Millis::now().0 + 300_000)))
+        .await
+        .unwrap();
+    assert_eq!(store.challenge([2; 32]).await.unwrap(), None);
+    // Removing the second factors takes the codes with them.
+    assert!(store.remove_second_factors(alice.id).await.unwrap());
+    assert!(!store.remove_second_factors(alice.id).await.unwrap());
+    assert_eq!(store.totp(alice.id).await.unwrap(), None);
+    assert_eq!(store.recovery_codes_left(alice.id).await.unwrap(), 0);
+    // The policy: none until set.
+    assert_eq!(store.second_factor_policy().await.unwrap(), None);
+    let p = Policy {
+        require: Requirement::Admins,
+        grace_days: 3,
+        since: Millis(1234),
+    };
+    store.set_second_factor_policy(p).await.unwrap();
+    assert_eq!(store.second_factor_policy().await.unwrap(), Some(p));
+    let p2 = Policy {
+        require: Requirement::Everyone,
+        ..p
+    };
+    store.set_second_factor_policy(p2).await.unwrap();
+    assert_eq!(store.second_factor_policy().await.unwrap(), Some(p2));
+}
+
 #[cfg(feature = "postgres")]
 use enclave_store::testing as pg_server;
 
@@ -5581,6 +5711,7 @@ mod postgres {
     }
 
     conformance!(
+        second_factors,
         users_and_tokens,
         deactivation_revokes_every_token,
         text_in_any_script,

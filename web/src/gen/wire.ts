@@ -115,6 +115,119 @@ export type LoginResponse = {
  * A bearer token; also set as the `enclave_session` HttpOnly cookie.
  */
 token: string, user: UserDto, };
+/**
+ * The answer of `POST /api/v1/auth/login`: a session, or (with no session yet) a second-factor
+ * challenge.
+ */
+export type LoginAnswer = LoginResponse | SecondFactorRequired;
+/**
+ * The password was right, but the account must pass (or enrol) a second factor first.
+ */
+export type SecondFactorRequired = { second_factor: SecondFactorChallengeDto, };
+export type SecondFactorChallengeDto = {
+/**
+ * Single-use, bound to the account, valid five minutes; send it to
+ * `POST /api/v1/auth/login/second-factor`.
+ */
+challenge: string,
+/**
+ * The methods the account may pass: `totp`, `recovery`, `webauthn`.
+ */
+methods: Array<string>,
+/**
+ * The site policy requires a second factor the account does not have: set up an
+ * authenticator app with `POST /api/v1/auth/login/totp-setup`, then confirm its code at
+ * the second-factor step, which opens the session.
+ */
+enrol_required: boolean, expires_at: string, };
+export type SecondFactorLoginRequest = { challenge: string,
+/**
+ * `totp` or `recovery`.
+ */
+method: string,
+/**
+ * The six-digit code, or a recovery code (`xxxxx-xxxxx`).
+ */
+code: string, };
+/**
+ * A session opened by the second step.
+ */
+export type SecondFactorLoginResponse = {
+/**
+ * A bearer token; also set as the `enclave_session` HttpOnly cookie.
+ */
+token: string, user: UserDto,
+/**
+ * When the step enrolled the account's first second factor: its ten recovery codes,
+ * shown this once.
+ */
+recovery_codes?: Array<string>, };
+export type ChallengeRequest = { challenge: string, };
+/**
+ * An authenticator app being set up: shown once, then confirmed with a code.
+ */
+export type TotpSetupDto = {
+/**
+ * The secret in base32, to type into an app.
+ */
+secret: string,
+/**
+ * `otpauth://totp/...`.
+ */
+uri: string,
+/**
+ * The URI as a QR code (an SVG document).
+ */
+qr_svg: string, };
+export type TotpConfirmRequest = { code: string, };
+/**
+ * Recovery codes, shown this once.
+ */
+export type RecoveryCodesDto = { recovery_codes: Array<string>, };
+/**
+ * The account holder's password, or a current TOTP or recovery code (exactly one).
+ */
+export type ReauthRequest = { password?: string | null, code?: string | null, };
+export type SecondFactorStatusDto = {
+/**
+ * An authenticator app is set up.
+ */
+totp: boolean,
+/**
+ * A set-up was started and not confirmed.
+ */
+totp_pending: boolean, recovery_codes_left: number,
+/**
+ * The site policy requires a second factor of this account.
+ */
+required: boolean,
+/**
+ * When the account must have one by (when required and not set up).
+ */
+enrol_by: string | null, };
+/**
+ * The site's second-factor policy.
+ */
+export type SecondFactorPolicyDto = {
+/**
+ * `off`, `admins` or `everyone`.
+ */
+require: string, grace_days: number,
+/**
+ * When the requirement took its current value (grace counts from then).
+ */
+since: string, };
+export type SetSecondFactorPolicyRequest = {
+/**
+ * `off`, `admins` or `everyone`.
+ */
+require: string, grace_days: number, };
+export type EnrolledDto = { user: UserDto, totp_since: string, recovery_codes_left: number, };
+export type SecondFactorOverview = { policy: SecondFactorPolicyDto,
+/**
+ * Accounts with an authenticator app set up.
+ */
+enrolled: Array<EnrolledDto>, };
 export type SetupStatus = {
 /**
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
@@ -182,7 +295,11 @@ export type RoleDto = { id: string, name: string, description: string,
 /**
  * The permission names the role grants.
  */
-permissions: Array<string>, builtin: boolean, };
+permissions: Array<string>, builtin: boolean,
+/**
+ * Holders must sign in with a second factor (custom roles only).
+ */
+require_second_factor: boolean, };
 export type RoleList = {
 /**
  * Built-in roles first, then custom roles by id.
@@ -194,33 +311,26 @@ roles: Array<RoleDto>,
 permissions: Array<PermissionDto>, };
 export type CreateRoleRequest = {
 /**
- * 1 to 64 characters once trimmed, without control, invisible or text-direction
- * characters; unique (case-insensitive). A built-in role's id (`member`, `system_admin`,
- * `guest`) is taken: 409.
+ * 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
  */
 name: string,
 /**
- * At most 500 characters once trimmed; newlines and tabs allowed, no other control
- * characters, nothing invisible or text-direction changing.
+ * At most 500 characters.
  */
 description?: string | null,
 /**
- * Permission names. Only permissions the caller holds.
+ * Permission names; an unknown one refuses the request. Only permissions the caller holds.
  */
-permissions: Array<string>, };
-export type UpdateRoleRequest = {
+permissions: Array<string>,
 /**
- * As when creating.
+ * Holders must sign in with a second factor (default false).
  */
-name?: string | null,
+require_second_factor?: boolean | null, };
+export type UpdateRoleRequest = { name?: string | null, description?: string | null,
 /**
- * As when creating.
+ * Replaces the role's permissions.
  */
-description?: string | null,
-/**
- * Replaces the role's permissions (`null` or absent: unchanged).
- */
-permissions?: Array<string> | null, };
+permissions?: Array<string> | null, require_second_factor?: boolean | null, };
 /**
  * The roles an account holds.
  */
@@ -231,40 +341,16 @@ export type UserRolesDto = { user: UserDto,
 roles: Array<string>, };
 export type SetUserRolesRequest = {
 /**
- * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one, at most 22
- * entries and 20 custom roles; not `guest`: guests are made by invitation).
+ * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
  */
 roles: Array<string>, };
-export type InviteGuestRequest = {
+export type InviteGuestRequest = { username: string, password?: string | null, display_name?: string | null, email?: string | null,
 /**
- * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
- * lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
- * are reserved.
- */
-username: string,
-/**
- * 8 to 256 characters. Omit to set it later.
- */
-password?: string | null,
-/**
- * At most 64 characters once trimmed, without control characters or invisible and
- * text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
- * the username.
- */
-display_name?: string | null,
-/**
- * An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
- */
-email?: string | null,
-/**
- * When the guest's access ends (RFC 3339): in the future and at most `[guests] max_days`
- * (365 by default) away. The document says required; a server whose `[guests]
- * require_expiry` is off also accepts `null`.
+ * When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
  */
 expires_at?: string | null,
 /**
- * The channels the guest joins (1 to 50; channels the inviter may add people to, not
- * direct conversations).
+ * The channels the guest joins (1 to 50; channels the inviter may add people to).
  */
 channel_ids: Array<WireId>, };
 export type UserListQuery = {
@@ -669,36 +755,22 @@ export type CreateDepartmentRequest = {
  */
 parent_id?: WireId | null,
 /**
- * 1 to 64 characters once trimmed, no `/`, no control, invisible or text-direction
- * characters; unique among siblings.
+ * 1 to 64 characters, no `/`; unique among siblings.
  */
-name: string,
-/**
- * Order among siblings, -1,000,000 to 1,000,000 (default 0).
- */
-position?: number | null, };
-export type UpdateDepartmentRequest = {
-/**
- * As when creating: 1 to 64 characters once trimmed, no `/`.
- */
-name?: string,
+name: string, position?: number | null, };
+export type UpdateDepartmentRequest = { name?: string,
 /**
  * A new parent (moving the department with its people and sub-departments); `null` makes
  * it a root.
  */
-parent_id?: string | null,
-/**
- * Order among siblings, -1,000,000 to 1,000,000.
- */
-position?: number,
+parent_id?: string | null, position?: number,
 /**
  * Replaces the department administrators (at most 20).
  */
 admins?: Array<WireId>, };
 export type SetDepartmentMemberRequest = {
 /**
- * The person's title in this department: at most 64 characters once trimmed, without
- * control, invisible or text-direction characters; may be empty.
+ * The person's title in this department (at most 64 characters).
  */
 title?: string | null,
 /**
@@ -861,8 +933,7 @@ delayed_by: string | null, };
 export type LockoutList = { lockouts: Array<LockoutDto>, };
 export type LockoutQuery = {
 /**
- * Only this account key (a login: 1 to 254 characters once trimmed, without control
- * characters; compared lower-cased).
+ * Only this account key (a login, 1 to 254 characters, normalised like one).
  */
 account?: string,
 /**

@@ -11,8 +11,8 @@ import type {
   ErrorBody,
   ErrorCode,
   HistoryQuery,
+  LoginAnswer,
   LoginRequest,
-  LoginResponse,
   MemberList,
   MemberListQuery,
   MessageList,
@@ -138,7 +138,7 @@ export const api = {
 
   setup: () => request<SetupStatus>('GET', '/auth/setup'),
   login: (login: string, password: string) =>
-    request<LoginResponse>('POST', '/auth/login', { login, password } satisfies LoginRequest, { quiet401: true }),
+    request<LoginAnswer>('POST', '/auth/login', { login, password } satisfies LoginRequest, { quiet401: true }),
   logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
   me: () => request<User>('GET', '/users/me', undefined, { quiet401: true }),
 

@@ -15,6 +15,7 @@ import {
   type Pending,
 } from './timeline';
 import type { Channel, EventFrame, Message, Presence, ServerFrame, StoredMessage, User } from './types';
+import type { SecondFactorChallengeDto } from '../gen/wire';
 import { applyRead, attentionCount, countNewMessage, mentionsUser, mergeChannelInfo } from './unread';
 import { detectLang, setLang, t, type Key, type Lang } from '../i18n';
 import { plainText } from './markdown';
@@ -274,9 +275,18 @@ async function tryBoot() {
   }
 }
 
-export async function login(loginName: string, password: string) {
+/** Signs in with a password. When the account must pass (or set up) a second factor, no
+ * session exists yet: the challenge is returned for the second step (ui/SecondFactor.tsx). */
+export async function login(loginName: string, password: string): Promise<SecondFactorChallengeDto | null> {
   const r = await api.login(loginName, password);
+  if ('second_factor' in r) return r.second_factor;
   await startSession(r.user);
+  return null;
+}
+
+/** Enters the app once a session exists (after the second step of signing in). */
+export async function enterSession(me: User) {
+  await startSession(me);
 }
 
 async function startSession(me: User) {

@@ -15,6 +15,7 @@ import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 import { DepartmentsAdmin } from './admin/Departments';
+import { SecondFactorAdmin } from './SecondFactor';
 
 function CreateUser({ onDone }: { onDone: () => void }) {
   const [f, setF] = useState({ username: '', display_name: '', email: '', password: '', admin: false });
@@ -360,7 +361,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels' | 'departments' | 'roles' | 'lockouts' | 'audit'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'audit'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -395,6 +396,9 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'roles'} class={cls('tab', tab === 'roles' && 'on')} onClick={() => setTab('roles')}>
             {t('roles.title')}
           </button>
+          <button role="tab" aria-selected={tab === 'mfa'} class={cls('tab', tab === 'mfa' && 'on')} onClick={() => setTab('mfa')}>
+            {t('mfa.admin.tab')}
+          </button>
           <button role="tab" aria-selected={tab === 'lockouts'} class={cls('tab', tab === 'lockouts' && 'on')} onClick={() => setTab('lockouts')}>
             {t('lockouts.tab')}
           </button>
@@ -409,6 +413,7 @@ export function Admin() {
         {tab === 'channels' && <ChannelsTab />}
         {tab === 'departments' && <DepartmentsAdmin />}
         {tab === 'roles' && <RolesTab />}
+        {tab === 'mfa' && <SecondFactorAdmin />}
         {tab === 'lockouts' && <LockoutsTab />}
         {tab === 'audit' && <AuditTab />}
       </div>

@@ -4,6 +4,8 @@ import { t } from '../i18n';
 import { useStore, Spinner } from './common';
 import { Globe } from './icons';
 import { ApiError } from '../lib/api';
+import type { SecondFactorChallengeDto } from '../gen/wire';
+import { SecondFactorStep } from './SecondFactor';
 
 export function Logo({ size = 40 }: { size?: number }) {
   return (
@@ -48,6 +50,7 @@ export function Login() {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  const [challenge, setChallenge] = useState<SecondFactorChallengeDto | null>(null);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -58,7 +61,12 @@ export function Login() {
     setBusy(true);
     setError('');
     try {
-      await login(name.trim(), password);
+      const ch = await login(name.trim(), password);
+      if (ch) {
+        setChallenge(ch);
+        setPassword('');
+        setBusy(false);
+      }
     } catch (err) {
       setError(err instanceof ApiError && err.status === 401 ? t('login.failed') : errorText(err));
       setBusy(false);
@@ -83,6 +91,9 @@ export function Login() {
             <p class="muted small">{t('setup.after')}</p>
           </div>
         )}
+        {challenge ? (
+          <SecondFactorStep challenge={challenge} onCancel={() => setChallenge(null)} />
+        ) : (
         <form onSubmit={submit} class="form" novalidate>
           <label class="field">
             <span>{t('login.username')}</span>
@@ -113,6 +124,7 @@ export function Login() {
             {busy ? <Spinner size={16} /> : t('login.submit')}
           </button>
         </form>
+        )}
         <div class="login-foot">
           <LanguageSwitch />
         </div>

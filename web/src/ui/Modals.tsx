@@ -23,6 +23,7 @@ import { channelLabel, cls, displayName, formatDate, formatFull, matchScore } fr
 import { isUnread } from '../lib/unread';
 import { t, tn } from '../i18n';
 import { Modal, PresenceDot, Spinner, UserAvatar, useStore } from './common';
+import { SecondFactorSettings } from './SecondFactor';
 import { Check, Hash, Lock, Search } from './icons';
 import { ChannelIcon } from './Sidebar';
 import { GuestBadge } from './admin/Guests';
@@ -761,6 +762,7 @@ function Security({ me }: { me: User }) {
           </button>
         </div>
       </form>
+      <SecondFactorSettings />
       <h3>{t('settings.sessions')}</h3>
       <div class="token-list">
         {!tokens && <Spinner />}

@@ -16,8 +16,9 @@ use std::net::IpAddr;
 
 use enclave_core::lockout::{self, Step};
 use enclave_core::signin::{self, CredentialKind, SecondFactor, SecondFactorMethod};
+
 use enclave_core::{Error as DomainError, Millis, TokenKind, User, validate};
-use enclave_store::NewToken;
+use enclave_store::{NewToken, SignInChallenge};
 
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
 
@@ -91,12 +92,69 @@ impl VerifiedIdentity {
 pub enum SecondFactorStep {
     /// The credential is enough: open a session with the grant.
     NotRequired(SessionGrant),
-    /// The caller must pass one of `methods` for `identity` before a session may be opened.
-    Required {
-        methods: Vec<SecondFactorMethod>,
-        identity: VerifiedIdentity,
-    },
+    /// No session yet: the caller must pass the challenge (or, with `enrol_required`, enrol a
+    /// second factor through it) in [`Accounts::pass_second_factor`].
+    Required(Challenge),
 }
+
+/// The token between the two sign-in steps: bound to one account, used once, valid for
+/// `enclave_core::signin::CHALLENGE_TTL_SECS`.
+#[derive(Clone)]
+pub struct Challenge {
+    /// Shown to the caller once; the store keeps its hash.
+    pub token: String,
+    /// The methods the account may pass (empty when it must enrol first).
+    pub methods: Vec<SecondFactorMethod>,
+    /// The account has no second factor but the policy requires one: the token lets it set up
+    /// an authenticator app, and confirming that opens the session.
+    pub enrol_required: bool,
+    pub expires_at: Millis,
+}
+
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Challenge")
+            .field("methods", &self.methods)
+            .field("enrol_required", &self.enrol_required)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A second factor as a door received it.
+#[derive(Clone, Copy)]
+pub enum FactorProof<'a> {
+    /// A six-digit code from an authenticator app (for an enrol-only challenge: the code that
+    /// confirms the app being set up).
+    Totp(&'a str),
+    /// One of the account's recovery codes.
+    Recovery(&'a str),
+}
+
+impl FactorProof<'_> {
+    fn method(&self) -> SecondFactorMethod {
+        match self {
+            FactorProof::Totp(_) => SecondFactorMethod::Totp,
+            FactorProof::Recovery(_) => SecondFactorMethod::Recovery,
+        }
+    }
+}
+
+impl std::fmt::Debug for FactorProof<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FactorProof({})", self.method().as_str())
+    }
+}
+
+/// A passed challenge: leave to open a session, and the recovery codes to show once when the
+/// challenge enrolled the account's first second factor.
+#[derive(Debug)]
+pub struct PassedSecondFactor {
+    pub grant: SessionGrant,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+const CHALLENGE_PREFIX: &str = "sfc_";
 
 /// Leave to open a session: a verified identity that needs no further factor.
 #[derive(Debug)]
@@ -198,14 +256,206 @@ impl Accounts {
     }
 
     /// Step 2: whether the verified identity may open a session now or must first pass a second
-    /// factor.
+    /// factor (the decision is `enclave_core::signin::second_factor`, on the account's
+    /// enrolments and the site policy). When it must, a challenge is stored and returned.
     pub async fn second_factor(&self, identity: VerifiedIdentity) -> Result<SecondFactorStep> {
-        // No account can enrol a second factor yet; enrolments will be read from the store here.
-        let enrolled: &[SecondFactorMethod] = &[];
-        Ok(match signin::second_factor(identity.kind, enrolled) {
-            SecondFactor::NotRequired => SecondFactorStep::NotRequired(SessionGrant { identity }),
-            SecondFactor::Required { methods } => SecondFactorStep::Required { methods, identity },
+        let enrolled = self.enrolled_methods(identity.user.id).await?;
+        let (required, grace_ends) = self.policy_for(&identity.user).await?;
+        let decision = signin::second_factor(
+            identity.kind,
+            &enrolled,
+            required,
+            grace_ends,
+            Millis::now(),
+        );
+        let (methods, enrol_required) = match decision {
+            SecondFactor::NotRequired => {
+                return Ok(SecondFactorStep::NotRequired(SessionGrant { identity }));
+            }
+            SecondFactor::Required { methods } => (methods, false),
+            SecondFactor::EnrolRequired => (Vec::new(), true),
+        };
+        let token = super::new_token()?.replacen(super::TOKEN_PREFIX, CHALLENGE_PREFIX, 1);
+        let expires_at = Millis(Millis::now().0 + signin::CHALLENGE_TTL_SECS * 1000);
+        self.factors
+            .create_challenge(
+                super::hash_token(&token),
+                SignInChallenge {
+                    user_id: identity.user.id,
+                    credential: credential_name(identity.kind).to_owned(),
+                    enrol_only: enrol_required,
+                    expires_at,
+                    used_at: None,
+                },
+            )
+            .await?;
+        Ok(SecondFactorStep::Required(Challenge {
+            token,
+            methods,
+            enrol_required,
+            expires_at,
+        }))
+    }
+
+    /// The live challenge `token` names, and its account; a malformed, unknown, used or
+    /// expired token is `Invalid(challenge)`.
+    async fn live_challenge(&self, token: &str) -> Result<(SignInChallenge, User)> {
+        let invalid = || {
+            Error::Domain(DomainError::invalid(
+                "challenge",
+                "unknown, expired or already used; sign in again",
+            ))
+        };
+        if !token.starts_with(CHALLENGE_PREFIX) || token.len() > 100 {
+            return Err(invalid());
+        }
+        let now = Millis::now();
+        let ch = self
+            .factors
+            .challenge(super::hash_token(token))
+            .await?
+            .filter(|c| c.used_at.is_none() && c.expires_at > now)
+            .ok_or_else(invalid)?;
+        let user = self
+            .store
+            .user(ch.user_id)
+            .await?
+            .filter(|u| u.active && !enclave_core::roles::guest_expired(u, now))
+            .ok_or(Error::Domain(DomainError::Unauthenticated))?;
+        Ok((ch, user))
+    }
+
+    /// With an enrol-only challenge: starts setting up an authenticator app for its account
+    /// (confirming it through [`Accounts::pass_second_factor`] opens the session).
+    pub async fn challenge_begin_totp(&self, token: &str) -> Result<super::TotpSetup> {
+        let (ch, user) = self.live_challenge(token).await?;
+        if !ch.enrol_only {
+            return Err(Error::Domain(DomainError::Forbidden(
+                "this sign-in needs the second factor already set up",
+            )));
+        }
+        self.begin_totp_for(&user).await
+    }
+
+    /// Step 2, second half: passes a challenge with a second factor, under the sign-in
+    /// throttle (step `second_factor`, keyed by the account). A wrong, replayed or expired
+    /// code is `Unauthenticated` and counts as a failure; the challenge is then still usable
+    /// until it expires. A passed challenge is used up.
+    pub async fn pass_second_factor(
+        &self,
+        token: &str,
+        proof: FactorProof<'_>,
+        ip: IpAddr,
+    ) -> Result<PassedSecondFactor> {
+        let method = proof.method();
+        let (ch, user) = match self.live_challenge(token).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.audit_second_failure(None, method, ip, "unknown, expired or used challenge")
+                    .await;
+                return Err(e);
+            }
+        };
+        let key = user.id.to_string();
+        if let Err(e) = self.throttle_check(Step::SecondFactor, &key, ip).await {
+            self.audit_second_failure(Some(user.id), method, ip, "throttled")
+                .await;
+            return Err(e);
+        }
+        let outcome: Result<Option<Option<Vec<String>>>> = if ch.enrol_only {
+            match proof {
+                FactorProof::Totp(code) => match self.confirm_totp_for(&user, code).await {
+                    Ok(codes) => Ok(Some(Some(codes))),
+                    Err(Error::Domain(DomainError::Unauthenticated)) => Ok(None),
+                    Err(e) => Err(e),
+                },
+                FactorProof::Recovery(_) => Ok(None),
+            }
+        } else {
+            let code = match proof {
+                FactorProof::Totp(c) if signin::totp_code(c).is_some() => Some(c),
+                FactorProof::Recovery(c) if signin::recovery_code(c).is_some() => Some(c),
+                _ => None,
+            };
+            match code {
+                Some(c) => self
+                    .check_code(&user, c)
+                    .await
+                    .map(|m| (m == Some(method)).then_some(None)),
+                None => Ok(None),
+            }
+        };
+        let recovery_codes = match outcome {
+            Ok(Some(codes)) => codes,
+            Ok(None) => {
+                self.throttle_fail(Step::SecondFactor, &key, ip).await?;
+                self.audit_second_failure(
+                    Some(user.id),
+                    method,
+                    ip,
+                    "wrong, replayed or expired code",
+                )
+                .await;
+                return Err(Error::Domain(DomainError::Unauthenticated));
+            }
+            Err(e) => return Err(e),
+        };
+        if !self
+            .factors
+            .use_challenge(super::hash_token(token), Millis::now())
+            .await?
+        {
+            self.audit_second_failure(Some(user.id), method, ip, "challenge used concurrently")
+                .await;
+            return Err(Error::Domain(DomainError::invalid(
+                "challenge",
+                "unknown, expired or already used; sign in again",
+            )));
+        }
+        self.throttle_ok(Step::SecondFactor, &key, ip).await?;
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SecondFactorPassed)
+                    .by(user.id)
+                    .ip(ip)
+                    .target(AuditTarget::user(user.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("method", method.as_str())
+                            .fact("enrolled", ch.enrol_only),
+                    ),
+            )
+            .await;
+        let kind = match ch.credential.as_str() {
+            "password" => CredentialKind::Password,
+            other => return Err(Error::internal(format!("challenge of credential {other}"))),
+        };
+        Ok(PassedSecondFactor {
+            grant: SessionGrant {
+                identity: VerifiedIdentity { user, kind, ip },
+            },
+            recovery_codes,
         })
+    }
+
+    async fn audit_second_failure(
+        &self,
+        user: Option<enclave_core::UserId>,
+        method: SecondFactorMethod,
+        ip: IpAddr,
+        reason: &'static str,
+    ) {
+        let mut r = AuditRecord::new(AuditAction::SecondFactorFailed)
+            .ip(ip)
+            .summary(
+                AuditSummary::new()
+                    .fact("method", method.as_str())
+                    .fact("reason", reason),
+            );
+        if let Some(id) = user {
+            r = r.target(AuditTarget::user(id));
+        }
+        self.audit.record(r).await;
     }
 
     /// Step 3: opens a session for the grant's account, named after the client (control
@@ -622,7 +872,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_second_factor_is_required_today() {
+    async fn no_second_factor_is_required_without_enrolment_or_policy() {
         let dir = tempfile::tempdir().unwrap();
         let accounts = accounts(dir.path(), 3, 50);
         let alice = user(&accounts, "alice").await;
@@ -634,7 +884,7 @@ mod tests {
             SecondFactorStep::NotRequired(grant) => {
                 assert_eq!(grant.identity().user().id, alice.id);
             }
-            other @ SecondFactorStep::Required { .. } => panic!("{other:?}"),
+            other @ SecondFactorStep::Required(_) => panic!("{other:?}"),
         }
     }
 

@@ -10,13 +10,17 @@ use enclave_app::{Proof, SecondFactorStep};
 
 use crate::AppState;
 use crate::dto::{
-    CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, SetupStatus, TokenDto,
-    TokenList, UserDto,
+    CreateTokenRequest, CreatedToken, LoginAnswer, LoginRequest, LoginResponse,
+    SecondFactorChallengeDto, SecondFactorRequired, SetupStatus, TokenDto, TokenList, UserDto, ts,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, Auth, ClientIp, SESSION_COOKIE, parse_id};
 
-fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> Option<HeaderValue> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    value: &str,
+    max_age_secs: u64,
+) -> Option<HeaderValue> {
     let secure = if state.config.secure_cookies {
         "; Secure"
     } else {
@@ -28,10 +32,12 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> Option<He
     .ok()
 }
 
-/// Log in with a username (or email) and password.
+/// Log in with a username (or email) and password. When the account has a second factor (or
+/// the site policy requires one), the answer is a challenge instead of a session: pass it at
+/// `POST /api/v1/auth/login/second-factor` (docs/admin/second-factor.md).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses(
-        (status = 200, body = LoginResponse, description = "Logged in; the token is also set as an HttpOnly cookie"),
+        (status = 200, body = LoginAnswer, description = "Logged in (the token is also set as an HttpOnly cookie), or a second-factor challenge with no session"),
         (status = 401, body = ErrorBody, description = "Wrong login or password, or a deactivated account"),
         (status = 429, body = ErrorBody, description = "Too many failed attempts for this account or address"),
     ))]
@@ -53,17 +59,23 @@ pub async fn login(
     let identity = state.accounts.verify_credential(proof, ip).await?;
     let grant = match state.accounts.second_factor(identity).await? {
         SecondFactorStep::NotRequired(grant) => grant,
-        // No account can enrol a second factor yet, and this door has no challenge response
-        // to offer: refuse rather than open a session without it.
-        SecondFactorStep::Required { .. } => {
-            return Err(ApiError::from(enclave_core::Error::Unauthenticated));
+        SecondFactorStep::Required(ch) => {
+            return Ok(Json(LoginAnswer::SecondFactor(SecondFactorRequired {
+                second_factor: SecondFactorChallengeDto {
+                    challenge: ch.token,
+                    methods: ch.methods.iter().map(|m| m.as_str().to_owned()).collect(),
+                    enrol_required: ch.enrol_required,
+                    expires_at: ts(ch.expires_at),
+                },
+            }))
+            .into_response());
         }
     };
     let (token, user) = state.accounts.open_session(grant, agent).await?;
-    let mut resp = Json(LoginResponse {
+    let mut resp = Json(LoginAnswer::Session(LoginResponse {
         token: token.clone(),
         user: UserDto::new(&user, true),
-    })
+    }))
     .into_response();
     if let Some(c) = session_cookie(&state, &token, state.config.session_ttl.as_secs()) {
         resp.headers_mut().insert(header::SET_COOKIE, c);

@@ -55,6 +55,7 @@ pub async fn create(
                 name: req.name,
                 description: req.description,
                 permissions: req.permissions,
+                require_second_factor: req.require_second_factor.unwrap_or(false),
             },
         )
         .await?;
@@ -82,6 +83,7 @@ pub async fn update(
                 name: req.name,
                 description: req.description,
                 permissions: req.permissions,
+                require_second_factor: req.require_second_factor,
             },
         )
         .await?;

@@ -97,6 +97,7 @@ mod messages;
 mod roles;
 mod rows;
 mod search;
+mod second_factors;
 pub(crate) use search::index_all;
 mod sequencer;
 mod throttles;

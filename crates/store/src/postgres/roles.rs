@@ -15,7 +15,7 @@ use crate::{Error, NewRole, Result, RolePatch, RoleStore, UserRoles};
 
 macro_rules! role_cols {
     () => {
-        "id, name, description, permissions, created_at, updated_at"
+        "id, name, description, permissions, created_at, updated_at, require_second_factor"
     };
 }
 
@@ -28,6 +28,7 @@ fn role_row(r: &PgRow) -> std::result::Result<CustomRole, sqlx_core::Error> {
         permissions: PermissionSet::from_stored(&perms),
         created_at: Millis(r.try_get(4)?),
         updated_at: Millis(r.try_get(5)?),
+        require_second_factor: r.try_get(6)?,
     })
 }
 
@@ -54,7 +55,8 @@ async fn role(c: &mut PgConnection, id: RoleId, lock: bool) -> Result<Option<Cus
 
 async fn user_roles(c: &mut PgConnection, user_id: UserId) -> Result<Vec<CustomRole>> {
     let rows = q(
-        "SELECT r.id, r.name, r.description, r.permissions, r.created_at, r.updated_at
+        "SELECT r.id, r.name, r.description, r.permissions, r.created_at, r.updated_at,
+                r.require_second_factor
            FROM user_roles ur JOIN roles r ON r.id = ur.role_id
           WHERE ur.user_id = $1 ORDER BY r.id",
     )
@@ -99,8 +101,9 @@ async fn create_role(
     }
     let now = tx.now;
     let row = q(concat!(
-        "INSERT INTO roles (name, name_key, description, permissions, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+        "INSERT INTO roles (name, name_key, description, permissions, created_at, updated_at,
+                            require_second_factor)
+         VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING ",
         role_cols!()
     ))
     .bind(new.name)
@@ -108,6 +111,7 @@ async fn create_role(
     .bind(new.description)
     .bind(new.permissions.to_stored())
     .bind(now.0)
+    .bind(new.require_second_factor)
     .fetch_one(tx.c())
     .await
     .map_err(taken)?;
@@ -136,7 +140,8 @@ async fn update_role(
             name_key = coalesce($3, name_key),
             description = coalesce($4, description),
             permissions = coalesce($5, permissions),
-            updated_at = $6
+            updated_at = $6,
+            require_second_factor = coalesce($7, require_second_factor)
          WHERE id = $1 RETURNING ",
         role_cols!()
     ))
@@ -146,6 +151,7 @@ async fn update_role(
     .bind(patch.description)
     .bind(patch.permissions.map(PermissionSet::to_stored))
     .bind(now.0)
+    .bind(patch.require_second_factor)
     .fetch_one(tx.c())
     .await
     .map_err(taken)?;

@@ -11,7 +11,8 @@ use super::accounts::user;
 use super::{SqliteStore, Tx, is_unique_violation};
 use crate::{Error, NewRole, Result, RolePatch, RoleStore, UserRoles};
 
-const ROLE_COLS: &str = "id, name, description, permissions, created_at, updated_at";
+const ROLE_COLS: &str =
+    "id, name, description, permissions, created_at, updated_at, require_second_factor";
 
 fn role_row(r: &Row<'_>) -> rusqlite::Result<CustomRole> {
     let perms: String = r.get(3)?;
@@ -22,6 +23,7 @@ fn role_row(r: &Row<'_>) -> rusqlite::Result<CustomRole> {
         permissions: PermissionSet::from_stored(&perms),
         created_at: Millis(r.get(4)?),
         updated_at: Millis(r.get(5)?),
+        require_second_factor: r.get(6)?,
     })
 }
 
@@ -38,7 +40,8 @@ fn role(c: &Connection, id: RoleId) -> Result<Option<CustomRole>> {
 
 fn user_roles(c: &Connection, user_id: UserId) -> Result<Vec<CustomRole>> {
     let mut stmt = c.prepare_cached(
-        "SELECT r.id, r.name, r.description, r.permissions, r.created_at, r.updated_at
+        "SELECT r.id, r.name, r.description, r.permissions, r.created_at, r.updated_at,
+                r.require_second_factor
            FROM user_roles ur JOIN roles r ON r.id = ur.role_id
           WHERE ur.user_id = ?1 ORDER BY r.id",
     )?;
@@ -76,14 +79,16 @@ fn create_role(
     }
     tx.conn
         .execute(
-            "INSERT INTO roles (name, name_key, description, permissions, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT INTO roles (name, name_key, description, permissions, created_at, updated_at,
+                                require_second_factor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             params![
                 new.name,
                 new.name_key,
                 new.description,
                 new.permissions.to_stored(),
-                tx.now.0
+                tx.now.0,
+                new.require_second_factor
             ],
         )
         .map_err(taken)?;
@@ -117,6 +122,12 @@ fn update_role(
         c.execute(
             "UPDATE roles SET permissions = ?2 WHERE id = ?1",
             params![id.0, p.to_stored()],
+        )?;
+    }
+    if let Some(r) = patch.require_second_factor {
+        c.execute(
+            "UPDATE roles SET require_second_factor = ?2 WHERE id = ?1",
+            params![id.0, r],
         )?;
     }
     c.execute(

@@ -44,6 +44,11 @@ export const AUDIT_ACTIONS = [
   'identity_linked',
   'identity_unlinked',
   'settings_changed',
+  'second_factor_passed',
+  'second_factor_failed',
+  'recovery_code_used',
+  'recovery_codes_regenerated',
+  'second_factor_reset',
 ];
 
 const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log'];

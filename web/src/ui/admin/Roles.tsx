@@ -42,6 +42,15 @@ export function RolesTab() {
     }
   };
 
+  const setSecondFactor = async (role: RoleDto, on: boolean) => {
+    try {
+      const out = await api.updateRole(role.id, { require_second_factor: on });
+      setData((d) => d && { ...d, roles: d.roles.map((r) => (r.id === out.id ? out : r)) });
+    } catch (e) {
+      reportError(e);
+    }
+  };
+
   const create = async (e: Event) => {
     e.preventDefault();
     if (!name.trim()) return;
@@ -94,6 +103,9 @@ export function RolesTab() {
                   {permissionLabel(p.name)}
                 </th>
               ))}
+              <th class="perm-col" title={t('mfa.roleHint')}>
+                {t('mfa.roleColumn')}
+              </th>
               <th />
             </tr>
           </thead>
@@ -116,6 +128,16 @@ export function RolesTab() {
                     />
                   </td>
                 ))}
+                <td class="perm-cell">
+                  <input
+                    type="checkbox"
+                    aria-label={`${roleLabel(r)}: ${t('mfa.roleColumn')}`}
+                    data-perm="require_second_factor"
+                    checked={r.require_second_factor}
+                    disabled={r.builtin}
+                    onChange={(e) => void setSecondFactor(r, (e.target as HTMLInputElement).checked)}
+                  />
+                </td>
                 <td class="row-actions">
                   {!r.builtin && (
                     <button class="btn btn-sm btn-danger-ghost" onClick={() => remove(r)}>

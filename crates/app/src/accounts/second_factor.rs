@@ -1,0 +1,626 @@
+//! Second factors: TOTP enrolment (a secret, its `otpauth://` URI and QR code, confirmed with a
+//! code), one-time recovery codes, turning them off, the administrators' reset, and the site
+//! policy (stored in the database; the configuration gives its default). Checking a factor at
+//! sign-in is step 2 of `signin.rs`; the rules are `enclave_core::signin`.
+
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
+use enclave_core::signin::{self, Policy, Requirement, SecondFactorMethod};
+use enclave_core::{Actor, Error as DomainError, Millis, User, UserId};
+use sha2::{Digest, Sha256};
+
+use super::Accounts;
+use crate::audit::AuditRecord;
+use crate::error::{Error, Result};
+
+/// The defaults of the second-factor policy (`[auth]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorConfig {
+    /// Whom a second factor is required of until an administrator changes the policy.
+    pub require: Requirement,
+    pub grace_days: u32,
+    /// The issuer name authenticator apps show beside the account.
+    pub totp_issuer: String,
+}
+
+impl Default for SecondFactorConfig {
+    fn default() -> Self {
+        SecondFactorConfig {
+            require: Requirement::Off,
+            grace_days: 7,
+            totp_issuer: "Enclave".into(),
+        }
+    }
+}
+
+/// A TOTP enrolment being set up: shown once, confirmed with a code.
+#[derive(Clone)]
+pub struct TotpSetup {
+    /// The secret in base32, for typing into an authenticator app.
+    pub secret: String,
+    /// `otpauth://totp/...`.
+    pub uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+impl std::fmt::Debug for TotpSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpSetup").finish_non_exhaustive()
+    }
+}
+
+/// An account's own second-factor state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorStatus {
+    pub totp: bool,
+    /// A TOTP enrolment was started and not confirmed.
+    pub totp_pending: bool,
+    pub recovery_codes_left: u32,
+    /// The site policy requires the account to have a second factor.
+    pub required: bool,
+    /// When its grace to enrol ends (when required and not enrolled).
+    pub enrol_by: Option<Millis>,
+}
+
+/// What proves the holder of an account when changing its second factors.
+#[derive(Debug, Clone, Copy)]
+pub enum Reauth<'a> {
+    Password(&'a str),
+    /// A TOTP code or a recovery code.
+    Code(&'a str),
+}
+
+/// An account with a second factor, for the administrators' page.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    pub user: User,
+    pub totp_since: Millis,
+    pub recovery_codes_left: u32,
+}
+
+/// Ten characters of a recovery code, shown as `xxxxx-xxxxx`.
+const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+pub(super) fn recovery_hash(user_id: UserId, code: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"enclave recovery code\0");
+    h.update(user_id.0.to_be_bytes());
+    h.update(code.as_bytes());
+    h.finalize().into()
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| Error::internal(format!("random source failed: {e}")))?;
+    Ok(b)
+}
+
+/// Ten new recovery codes for `user_id`: the codes to show and the hashes to store.
+fn new_recovery_codes(user_id: UserId) -> Result<(Vec<String>, Vec<[u8; 32]>)> {
+    let mut shown = Vec::with_capacity(signin::RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(signin::RECOVERY_CODES);
+    for _ in 0..signin::RECOVERY_CODES {
+        let bytes: [u8; 10] = random_bytes()?;
+        // 31 symbols; the modulo bias (256 % 31) is irrelevant at 49 bits per code.
+        let code: String = bytes
+            .iter()
+            .map(|b| char::from(RECOVERY_ALPHABET[usize::from(*b) % RECOVERY_ALPHABET.len()]))
+            .collect();
+        hashes.push(recovery_hash(user_id, &code));
+        shown.push(format!("{}-{}", &code[..5], &code[5..]));
+    }
+    Ok((shown, hashes))
+}
+
+fn totp(secret: &[u8]) -> Result<totp_rs::Totp> {
+    totp_rs::Builder::new()
+        .with_secret(secret.to_vec())
+        .with_digits(6)
+        .with_skew(u16::try_from(signin::TOTP_DRIFT_STEPS).unwrap_or(1))
+        .with_step_duration(signin::TOTP_STEP_SECS)
+        .build()
+        .map_err(|e| Error::internal(format!("TOTP: {e}")))
+}
+
+fn unix_secs() -> u64 {
+    u64::try_from(Millis::now().0 / 1000).unwrap_or(0)
+}
+
+/// The step among `candidates` whose code is `code`.
+pub(super) fn totp_match(secret: &[u8], code: &str, candidates: &[u64]) -> Result<Option<u64>> {
+    let t = totp(secret)?;
+    let Some(code) = signin::totp_code(code) else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for step in candidates {
+        let want = t.generate(step * signin::TOTP_STEP_SECS);
+        // Compare every candidate, so timing does not tell which step matched.
+        if constant_eq(want.to_string().as_bytes(), code.as_bytes()) && found.is_none() {
+            found = Some(*step);
+        }
+    }
+    Ok(found)
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buf, mut bits) = (0u32, 0u32);
+    for b in bytes {
+        buf = (buf << 8) | u32::from(*b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buf >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buf << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+fn uri_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The QR code of `text` as an SVG document (one path, a four-module quiet zone).
+fn qr_svg(text: &str) -> Result<String> {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let qr = QrCode::encode_text(text, QrCodeEcc::Medium)
+        .map_err(|e| Error::internal(format!("QR code: {e:?}")))?;
+    let border = 4;
+    let size = qr.size() + 2 * border;
+    let mut path = String::new();
+    for y in 0..qr.size() {
+        for x in 0..qr.size() {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" shape-rendering=\"crispEdges\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
+impl Accounts {
+    /// The site policy: the stored one, or the configuration's default (stored on first use,
+    /// so its grace counts from then on every node).
+    pub async fn second_factor_policy_now(&self) -> Result<Policy> {
+        if let Some(p) = self.factors.second_factor_policy().await? {
+            return Ok(p);
+        }
+        let p = Policy {
+            require: self.config.second_factor.require,
+            grace_days: self.config.second_factor.grace_days,
+            since: Millis::now(),
+        };
+        self.factors.set_second_factor_policy(p).await?;
+        Ok(p)
+    }
+
+    /// The methods `user_id` has enrolled (confirmed TOTP; recovery codes while any are left).
+    pub(super) async fn enrolled_methods(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<SecondFactorMethod>> {
+        let mut methods = Vec::new();
+        if self
+            .factors
+            .totp(user_id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some())
+        {
+            methods.push(SecondFactorMethod::Totp);
+            if self.factors.recovery_codes_left(user_id).await? > 0 {
+                methods.push(SecondFactorMethod::Recovery);
+            }
+        }
+        Ok(methods)
+    }
+
+    /// Whether the policy requires a second factor of `user`, and until when they may enrol.
+    pub(super) async fn policy_for(&self, user: &User) -> Result<(bool, Millis)> {
+        let policy = self.second_factor_policy_now().await?;
+        let by_role = !user.is_guest
+            && self
+                .roles
+                .user_roles(user.id)
+                .await?
+                .iter()
+                .any(|r| r.require_second_factor);
+        Ok((policy.requires(user, by_role), policy.grace_ends(user)))
+    }
+
+    /// The caller's own second-factor state.
+    pub async fn second_factor_status(&self, actor: &Actor) -> Result<SecondFactorStatus> {
+        let user = self.require_user(actor.user_id).await?;
+        let totp = self.factors.totp(user.id).await?;
+        let confirmed = totp.as_ref().is_some_and(|t| t.confirmed_at.is_some());
+        let (required, grace) = self.policy_for(&user).await?;
+        Ok(SecondFactorStatus {
+            totp: confirmed,
+            totp_pending: totp.is_some() && !confirmed,
+            recovery_codes_left: if confirmed {
+                self.factors.recovery_codes_left(user.id).await?
+            } else {
+                0
+            },
+            required,
+            enrol_by: (required && !confirmed).then_some(grace),
+        })
+    }
+
+    async fn require_user(&self, id: UserId) -> Result<User> {
+        self.store
+            .user(id)
+            .await?
+            .ok_or(Error::Domain(DomainError::NotFound(
+                enclave_core::Entity::User,
+            )))
+    }
+
+    /// Starts a TOTP enrolment for `user` (a new secret each time, until one is confirmed).
+    pub(super) async fn begin_totp_for(&self, user: &User) -> Result<TotpSetup> {
+        let secret: [u8; 20] = random_bytes()?;
+        if !self.factors.totp_begin(user.id, secret.to_vec()).await? {
+            return Err(Error::Domain(DomainError::Conflict(
+                "an authenticator app is already set up; turn it off first",
+            )));
+        }
+        let issuer = &self.config.second_factor.totp_issuer;
+        let secret = base32(&secret);
+        let uri = format!(
+            "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits=6&period=30",
+            uri_escape(issuer),
+            uri_escape(&user.username),
+            uri_escape(issuer),
+        );
+        let qr_svg = qr_svg(&uri)?;
+        Ok(TotpSetup {
+            secret,
+            uri,
+            qr_svg,
+        })
+    }
+
+    /// Starts setting up an authenticator app for the caller.
+    pub async fn begin_totp(&self, actor: &Actor) -> Result<TotpSetup> {
+        let user = self.require_user(actor.user_id).await?;
+        self.begin_totp_for(&user).await
+    }
+
+    /// Confirms a pending enrolment of `user` with a code from the app; returns the ten
+    /// recovery codes (shown once). Wrong codes are `Unauthenticated` (counted under the
+    /// second-factor throttle by the caller).
+    pub(super) async fn confirm_totp_for(&self, user: &User, code: &str) -> Result<Vec<String>> {
+        let pending = self
+            .factors
+            .totp(user.id)
+            .await?
+            .filter(|t| t.confirmed_at.is_none())
+            .ok_or(Error::Domain(DomainError::Conflict(
+                "no authenticator app set-up is in progress",
+            )))?;
+        let now = signin::totp_step(unix_secs());
+        let step = totp_match(
+            &pending.secret,
+            code,
+            &signin::totp_candidate_steps(now, None),
+        )?
+        .ok_or(Error::Domain(DomainError::Unauthenticated))?;
+        let (shown, hashes) = new_recovery_codes(user.id)?;
+        let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step overflow"))?;
+        if !self.factors.totp_confirm(user.id, step, hashes).await? {
+            return Err(Error::Domain(DomainError::Conflict(
+                "no authenticator app set-up is in progress",
+            )));
+        }
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SecondFactorEnrolled)
+                    .by(user.id)
+                    .target(AuditTarget::user(user.id))
+                    .summary(AuditSummary::new().fact("method", "totp")),
+            )
+            .await;
+        Ok(shown)
+    }
+
+    /// Confirms the caller's pending authenticator app with a code; returns the recovery codes.
+    pub async fn confirm_totp(
+        &self,
+        actor: &Actor,
+        code: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<Vec<String>> {
+        let user = self.require_user(actor.user_id).await?;
+        let key = user.id.to_string();
+        let step = enclave_core::lockout::Step::SecondFactor;
+        self.throttle_check(step, &key, ip).await?;
+        match self.confirm_totp_for(&user, code).await {
+            Err(Error::Domain(DomainError::Unauthenticated)) => {
+                self.throttle_fail(step, &key, ip).await?;
+                Err(Error::Domain(DomainError::Unauthenticated))
+            }
+            other => other,
+        }
+    }
+
+    /// Checks the account holder again before a change of their second factors: the
+    /// password, or a TOTP or recovery code (used up). Counted under the second-factor throttle.
+    async fn reauthenticate(
+        &self,
+        user: &User,
+        proof: Reauth<'_>,
+        ip: std::net::IpAddr,
+    ) -> Result<()> {
+        let key = user.id.to_string();
+        let step = enclave_core::lockout::Step::SecondFactor;
+        self.throttle_check(step, &key, ip).await?;
+        let ok = match proof {
+            Reauth::Password(password) => {
+                if password.is_empty()
+                    || password.chars().count() > enclave_core::validate::MAX_PASSWORD_CHARS
+                {
+                    false
+                } else {
+                    match self.store.user_credentials(&user.username).await? {
+                        Some((u, Some(hash))) if u.id == user.id => {
+                            self.verify_password(password.to_owned(), hash).await?
+                        }
+                        _ => false,
+                    }
+                }
+            }
+            Reauth::Code(code) => self.check_code(user, code).await?.is_some(),
+        };
+        if ok {
+            self.throttle_ok(step, &key, ip).await?;
+            Ok(())
+        } else {
+            self.throttle_fail(step, &key, ip).await?;
+            Err(Error::Domain(DomainError::Unauthenticated))
+        }
+    }
+
+    /// Checks a TOTP code (accepting its step once) or a recovery code (using it up) of a
+    /// confirmed enrolment; the method that matched, or `None`.
+    pub(super) async fn check_code(
+        &self,
+        user: &User,
+        code: &str,
+    ) -> Result<Option<SecondFactorMethod>> {
+        let Some(totp) = self
+            .factors
+            .totp(user.id)
+            .await?
+            .filter(|t| t.confirmed_at.is_some())
+        else {
+            return Ok(None);
+        };
+        if signin::totp_code(code).is_some() {
+            let now = signin::totp_step(unix_secs());
+            let last = totp.last_step.and_then(|s| u64::try_from(s).ok());
+            let candidates = signin::totp_candidate_steps(now, last);
+            let Some(step) = totp_match(&totp.secret, code, &candidates)? else {
+                return Ok(None);
+            };
+            let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step overflow"))?;
+            // Compare-and-set: of two requests with the same code, one wins.
+            return Ok(self
+                .factors
+                .totp_accept(user.id, step)
+                .await?
+                .then_some(SecondFactorMethod::Totp));
+        }
+        if let Some(code) = signin::recovery_code(code) {
+            if self
+                .factors
+                .use_recovery_code(user.id, recovery_hash(user.id, &code))
+                .await?
+            {
+                let left = self.factors.recovery_codes_left(user.id).await?;
+                self.audit
+                    .record(
+                        AuditRecord::new(AuditAction::RecoveryCodeUsed)
+                            .by(user.id)
+                            .target(AuditTarget::user(user.id))
+                            .summary(AuditSummary::new().fact("left", left)),
+                    )
+                    .await;
+                return Ok(Some(SecondFactorMethod::Recovery));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Turns the caller's second factors off (authenticator app and recovery codes).
+    pub async fn disable_second_factor(
+        &self,
+        actor: &Actor,
+        proof: Reauth<'_>,
+        ip: std::net::IpAddr,
+    ) -> Result<()> {
+        let user = self.require_user(actor.user_id).await?;
+        self.reauthenticate(&user, proof, ip).await?;
+        if self.factors.remove_second_factors(user.id).await? {
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::SecondFactorRemoved)
+                        .by(user.id)
+                        .target(AuditTarget::user(user.id))
+                        .summary(AuditSummary::new().fact("method", "totp")),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Issues ten new recovery codes for the caller (the old ones stop working).
+    pub async fn regenerate_recovery_codes(
+        &self,
+        actor: &Actor,
+        proof: Reauth<'_>,
+        ip: std::net::IpAddr,
+    ) -> Result<Vec<String>> {
+        let user = self.require_user(actor.user_id).await?;
+        if !self
+            .enrolled_methods(user.id)
+            .await?
+            .contains(&SecondFactorMethod::Totp)
+        {
+            return Err(Error::Domain(DomainError::Conflict(
+                "recovery codes need an authenticator app set up first",
+            )));
+        }
+        self.reauthenticate(&user, proof, ip).await?;
+        let (shown, hashes) = new_recovery_codes(user.id)?;
+        self.factors.replace_recovery_codes(user.id, hashes).await?;
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::RecoveryCodesRegenerated)
+                    .by(user.id)
+                    .target(AuditTarget::user(user.id)),
+            )
+            .await;
+        Ok(shown)
+    }
+
+    /// An administrator removes someone's second factors (they lost their phone); audited.
+    pub async fn reset_second_factor(&self, actor: &Actor, user_id: UserId) -> Result<bool> {
+        // The account first (as the other per-user administration does), then the right.
+        let user = self.require_user(user_id).await?;
+        signin::check_manage(actor)?;
+        let removed = self.factors.remove_second_factors(user.id).await?;
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SecondFactorReset)
+                    .by(actor.user_id)
+                    .target(AuditTarget::user(user.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("username", user.username.clone())
+                            .fact("had_second_factor", removed),
+                    ),
+            )
+            .await;
+        Ok(removed)
+    }
+
+    /// The site policy and who has enrolled, for administrators.
+    pub async fn second_factor_overview(&self, actor: &Actor) -> Result<(Policy, Vec<Enrolled>)> {
+        signin::check_manage(actor)?;
+        let policy = self.second_factor_policy_now().await?;
+        let mut out = Vec::new();
+        for e in self.factors.second_factor_enrolments().await? {
+            if let Some(user) = self.store.user(e.user_id).await? {
+                out.push(Enrolled {
+                    user,
+                    totp_since: e.totp_since,
+                    recovery_codes_left: e.recovery_left,
+                });
+            }
+        }
+        Ok((policy, out))
+    }
+
+    /// Changes the site policy; the grace counts anew from now when the requirement changes.
+    pub async fn set_second_factor_policy(
+        &self,
+        actor: &Actor,
+        require: Requirement,
+        grace_days: u32,
+    ) -> Result<Policy> {
+        signin::check_manage(actor)?;
+        if grace_days > signin::MAX_GRACE_DAYS {
+            return Err(Error::Domain(DomainError::invalid(
+                "grace_days",
+                "must be 0 to 365",
+            )));
+        }
+        let old = self.second_factor_policy_now().await?;
+        let new = Policy {
+            require,
+            grace_days,
+            since: if old.require == require {
+                old.since
+            } else {
+                Millis::now()
+            },
+        };
+        self.factors.set_second_factor_policy(new).await?;
+        self.audit
+            .record(
+                AuditRecord::new(AuditAction::SettingsChanged)
+                    .by(actor.user_id)
+                    .summary(
+                        AuditSummary::new()
+                            .fact("setting", "second_factor_policy")
+                            .fact("require", require.as_str())
+                            .fact("grace_days", grace_days)
+                            .fact("was_require", old.require.as_str())
+                            .fact("was_grace_days", old.grace_days),
+                    ),
+            )
+            .await;
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_matches_rfc_4648() {
+        assert_eq!(base32(b""), "");
+        assert_eq!(base32(b"f"), "MY");
+        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(
+            base32(b"12345678901234567890"),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
+    }
+
+    #[test]
+    fn rfc_6238_test_vector() {
+        // RFC 6238 appendix B, SHA-1, T = 59 s: 94287082 (8 digits); the last six digits.
+        let secret = b"12345678901234567890";
+        assert_eq!(totp_match(secret, "287082", &[1]).unwrap(), Some(1));
+        assert_eq!(totp_match(secret, "287082", &[2, 3]).unwrap(), None);
+        assert_eq!(totp_match(secret, "28708", &[1]).unwrap(), None);
+    }
+
+    #[test]
+    fn recovery_codes_are_ten_distinct_and_normalise_back() {
+        let (shown, hashes) = new_recovery_codes(UserId(3)).unwrap();
+        assert_eq!(shown.len(), 10);
+        let set: std::collections::HashSet<_> = hashes.iter().collect();
+        assert_eq!(set.len(), 10);
+        let typed = shown[0].to_uppercase();
+        let n = signin::recovery_code(&typed).unwrap();
+        assert_eq!(recovery_hash(UserId(3), &n), hashes[0]);
+        assert_ne!(recovery_hash(UserId(4), &n), hashes[0]);
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg() {
+        let svg = qr_svg("otpauth://totp/Enclave:alice?secret=ABC").unwrap();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    }
+}

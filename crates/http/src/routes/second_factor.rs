@@ -1,0 +1,300 @@
+//! Second factors: the second sign-in step, setting up an authenticator app, recovery codes,
+//! turning them off, the administrators' reset and the site policy
+//! (`docs/admin/second-factor.md`). The rules are `enclave_core::signin`; the steps are
+//! `enclave_app::Accounts`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use enclave_app::{FactorProof, Reauth, TotpSetup};
+use enclave_core::Error as DomainError;
+use enclave_core::signin::{Requirement, SecondFactorMethod};
+
+use crate::AppState;
+use crate::dto::{
+    ChallengeRequest, EnrolledDto, ReauthRequest, RecoveryCodesDto, SecondFactorLoginRequest,
+    SecondFactorLoginResponse, SecondFactorOverview, SecondFactorPolicyDto, SecondFactorStatusDto,
+    SetSecondFactorPolicyRequest, TotpConfirmRequest, TotpSetupDto, UserDto, ts,
+};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::extract::{ApiJson, Auth, ClientIp, parse_id};
+
+/// The longest code accepted (a recovery code with separators fits easily).
+const MAX_CODE: usize = 64;
+
+fn check_code(code: &str) -> ApiResult<()> {
+    if code.chars().count() > MAX_CODE {
+        return Err(ApiError::from(DomainError::invalid(
+            "code",
+            "at most 64 characters",
+        )));
+    }
+    Ok(())
+}
+
+fn setup_dto(s: TotpSetup) -> TotpSetupDto {
+    TotpSetupDto {
+        secret: s.secret,
+        uri: s.uri,
+        qr_svg: s.qr_svg,
+    }
+}
+
+/// Pass the second step of a sign-in: the challenge from `POST /api/v1/auth/login` with a
+/// TOTP code (`method: "totp"`) or a recovery code (`method: "recovery"`). Opens the session
+/// like a login. With an enrol-only challenge, the TOTP code confirms the authenticator app set
+/// up through `POST /api/v1/auth/login/totp-setup`, and the answer carries the recovery codes.
+/// Wrong codes count towards the sign-in throttle of the account.
+#[utoipa::path(post, path = "/api/v1/auth/login/second-factor", tag = "auth",
+    request_body = SecondFactorLoginRequest, security(()),
+    responses(
+        (status = 200, body = SecondFactorLoginResponse, description = "Logged in; the token is also set as an HttpOnly cookie"),
+        (status = 400, body = ErrorBody, description = "`invalid_field`: an unknown method, an over-long code, or a challenge that is unknown, expired or already used"),
+        (status = 401, body = ErrorBody, description = "A wrong, replayed or expired code"),
+        (status = 429, body = ErrorBody, description = "Too many failed codes for this account from this address"),
+    ))]
+pub async fn login_second_factor(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SecondFactorLoginRequest>,
+) -> ApiResult<Response> {
+    check_code(&req.code)?;
+    let proof = match SecondFactorMethod::parse(&req.method) {
+        Some(SecondFactorMethod::Totp) => FactorProof::Totp(&req.code),
+        Some(SecondFactorMethod::Recovery) => FactorProof::Recovery(&req.code),
+        _ => {
+            return Err(ApiError::from(DomainError::invalid(
+                "method",
+                "must be totp or recovery",
+            )));
+        }
+    };
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown client");
+    let passed = state
+        .accounts
+        .pass_second_factor(&req.challenge, proof, ip)
+        .await?;
+    let (token, user) = state.accounts.open_session(passed.grant, agent).await?;
+    let mut resp = Json(SecondFactorLoginResponse {
+        token: token.clone(),
+        user: UserDto::new(&user, true),
+        recovery_codes: passed.recovery_codes,
+    })
+    .into_response();
+    if let Some(c) = super::auth::session_cookie(&state, &token, state.config.session_ttl.as_secs())
+    {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+/// With an enrol-only challenge (`enrol_required`), start setting up an authenticator app:
+/// the secret, its `otpauth://` URI and a QR code. Confirm it with a code at
+/// `POST /api/v1/auth/login/second-factor`.
+#[utoipa::path(post, path = "/api/v1/auth/login/totp-setup", tag = "auth",
+    request_body = ChallengeRequest, security(()),
+    responses(
+        (status = 200, body = TotpSetupDto),
+        (status = 400, body = ErrorBody, description = "A challenge that is unknown, expired or already used"),
+        (status = 403, body = ErrorBody, description = "The challenge is not an enrolment challenge"),
+        (status = 409, body = ErrorBody, description = "The account already has an authenticator app"),
+    ))]
+pub async fn login_totp_setup(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ChallengeRequest>,
+) -> ApiResult<Json<TotpSetupDto>> {
+    let setup = state.accounts.challenge_begin_totp(&req.challenge).await?;
+    Ok(Json(setup_dto(setup)))
+}
+
+/// The caller's second factors and whether the site requires one of them.
+#[utoipa::path(get, path = "/api/v1/users/me/second-factor", tag = "auth",
+    responses((status = 200, body = SecondFactorStatusDto), (status = 401, body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<SecondFactorStatusDto>> {
+    let s = state.accounts.second_factor_status(&authed.actor()).await?;
+    Ok(Json(s.into()))
+}
+
+/// Start setting up an authenticator app (a new secret each call until one is confirmed).
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/totp", tag = "auth",
+    responses((status = 200, body = TotpSetupDto), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "An authenticator app is already set up")))]
+pub async fn begin_totp(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<TotpSetupDto>> {
+    let setup = state.accounts.begin_totp(&authed.actor()).await?;
+    Ok(Json(setup_dto(setup)))
+}
+
+/// Confirm the authenticator app being set up with a code from it; answers the ten recovery
+/// codes, shown this once.
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/totp/confirm", tag = "auth",
+    request_body = TotpConfirmRequest,
+    responses((status = 200, body = RecoveryCodesDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "A wrong code"),
+        (status = 409, body = ErrorBody, description = "No set-up in progress"),
+        (status = 429, body = ErrorBody)))]
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<TotpConfirmRequest>,
+) -> ApiResult<Json<RecoveryCodesDto>> {
+    check_code(&req.code)?;
+    let codes = state
+        .accounts
+        .confirm_totp(&authed.actor(), &req.code, ip)
+        .await?;
+    Ok(Json(RecoveryCodesDto {
+        recovery_codes: codes,
+    }))
+}
+
+fn reauth(req: &ReauthRequest) -> ApiResult<Reauth<'_>> {
+    match (&req.password, &req.code) {
+        (Some(p), None) => {
+            if p.chars().count() > enclave_core::validate::MAX_PASSWORD_CHARS {
+                return Err(ApiError::from(DomainError::invalid("password", "too long")));
+            }
+            Ok(Reauth::Password(p))
+        }
+        (None, Some(c)) => {
+            check_code(c)?;
+            Ok(Reauth::Code(c))
+        }
+        _ => Err(ApiError::from(DomainError::invalid(
+            "password",
+            "give the password or a code, not both",
+        ))),
+    }
+}
+
+/// Turn the caller's second factors off (the authenticator app and the recovery codes). Needs
+/// the password or a current code.
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/disable", tag = "auth",
+    request_body = ReauthRequest,
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "A wrong password or code"),
+        (status = 429, body = ErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<ReauthRequest>,
+) -> ApiResult<StatusCode> {
+    let proof = reauth(&req)?;
+    state
+        .accounts
+        .disable_second_factor(&authed.actor(), proof, ip)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Issue ten new recovery codes (the old ones stop working). Needs the password or a current
+/// code.
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/recovery-codes", tag = "auth",
+    request_body = ReauthRequest,
+    responses((status = 200, body = RecoveryCodesDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "No authenticator app is set up"),
+        (status = 429, body = ErrorBody)))]
+pub async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<ReauthRequest>,
+) -> ApiResult<Json<RecoveryCodesDto>> {
+    let proof = reauth(&req)?;
+    let codes = state
+        .accounts
+        .regenerate_recovery_codes(&authed.actor(), proof, ip)
+        .await?;
+    Ok(Json(RecoveryCodesDto {
+        recovery_codes: codes,
+    }))
+}
+
+/// Remove someone's second factors (a lost phone). Needs the right to manage users; audited.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/second-factor", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn reset(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, ErrorCode::UserNotFound)?;
+    state
+        .accounts
+        .reset_second_factor(&authed.actor(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn overview(
+    policy: enclave_core::signin::Policy,
+    enrolled: Vec<enclave_app::Enrolled>,
+) -> SecondFactorOverview {
+    SecondFactorOverview {
+        policy: SecondFactorPolicyDto::from(policy),
+        enrolled: enrolled
+            .into_iter()
+            .map(|e| EnrolledDto {
+                user: UserDto::new(&e.user, true),
+                totp_since: ts(e.totp_since),
+                recovery_codes_left: e.recovery_codes_left,
+            })
+            .collect(),
+    }
+}
+
+/// The site's second-factor policy and who has set up a second factor. Needs the right to
+/// manage users.
+#[utoipa::path(get, path = "/api/v1/admin/second-factor", tag = "admin",
+    responses((status = 200, body = SecondFactorOverview), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<SecondFactorOverview>> {
+    let (policy, enrolled) = state
+        .accounts
+        .second_factor_overview(&authed.actor())
+        .await?;
+    Ok(Json(overview(policy, enrolled)))
+}
+
+/// Change the site's second-factor policy (whom it requires a second factor of, and the days of
+/// grace to set one up). Needs the right to manage users; audited.
+#[utoipa::path(put, path = "/api/v1/admin/second-factor", tag = "admin",
+    request_body = SetSecondFactorPolicyRequest,
+    responses((status = 200, body = SecondFactorOverview), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set_policy(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ApiJson(req): ApiJson<SetSecondFactorPolicyRequest>,
+) -> ApiResult<Json<SecondFactorOverview>> {
+    let require = Requirement::parse(&req.require).ok_or_else(|| {
+        ApiError::from(DomainError::invalid(
+            "require",
+            "must be off, admins or everyone",
+        ))
+    })?;
+    let actor = authed.actor();
+    state
+        .accounts
+        .set_second_factor_policy(&actor, require, req.grace_days)
+        .await?;
+    let (policy, enrolled) = state.accounts.second_factor_overview(&actor).await?;
+    Ok(Json(overview(policy, enrolled)))
+}

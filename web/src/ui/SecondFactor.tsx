@@ -1,0 +1,440 @@
+// Second factors (docs/admin/second-factor.md): the second step of signing in (a code from an
+// authenticator app or a recovery code, or setting up the app when the policy requires it),
+// the security settings' section (set up with a QR code, recovery codes shown once, turn off),
+// and the administrators' policy tab.
+
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, request } from '../lib/api';
+import { confirm, enterSession, errorText, reportError, toast } from '../lib/client';
+import type {
+  EnrolledDto,
+  RecoveryCodesDto,
+  ReauthRequest,
+  SecondFactorChallengeDto,
+  SecondFactorLoginResponse,
+  SecondFactorOverview,
+  SecondFactorStatusDto,
+  TotpSetupDto,
+} from '../gen/wire';
+import { displayName, formatDate } from '../lib/util';
+import { t, tn } from '../i18n';
+import { Spinner } from './common';
+
+const enc = encodeURIComponent;
+
+export const secondFactorApi = {
+  pass: (challenge: string, method: 'totp' | 'recovery', code: string) =>
+    request<SecondFactorLoginResponse>('POST', '/auth/login/second-factor', { challenge, method, code }, { quiet401: true }),
+  loginSetup: (challenge: string) => request<TotpSetupDto>('POST', '/auth/login/totp-setup', { challenge }, { quiet401: true }),
+  status: () => request<SecondFactorStatusDto>('GET', '/users/me/second-factor'),
+  begin: () => request<TotpSetupDto>('POST', '/users/me/second-factor/totp'),
+  confirm: (code: string) => request<RecoveryCodesDto>('POST', '/users/me/second-factor/totp/confirm', { code }),
+  disable: (body: ReauthRequest) => request<void>('POST', '/users/me/second-factor/disable', body),
+  newCodes: (body: ReauthRequest) => request<RecoveryCodesDto>('POST', '/users/me/second-factor/recovery-codes', body),
+  overview: () => request<SecondFactorOverview>('GET', '/admin/second-factor'),
+  setPolicy: (require: string, grace_days: number) =>
+    request<SecondFactorOverview>('PUT', '/admin/second-factor', { require, grace_days }),
+  reset: (userId: string) => request<void>('DELETE', `/users/${enc(userId)}/second-factor`),
+};
+
+/** A password, or a code (six digits or a recovery code), as the re-authentication body. */
+export function reauthBody(input: string): ReauthRequest {
+  const v = input.trim();
+  const compact = v.replace(/[\s-]/g, '');
+  if (/^\d{6}$/.test(compact) || /^[a-z0-9]{10}$/i.test(compact) && v.includes('-')) return { code: v };
+  return { password: input };
+}
+
+function codeError(err: unknown): string {
+  if (err instanceof ApiError && err.status === 401) return t('mfa.wrongCode');
+  if (err instanceof ApiError && err.code === 'invalid_field' && err.field === 'challenge') return t('mfa.expired');
+  return errorText(err);
+}
+
+/** The QR code the server drew (an SVG document of its own), as an image. */
+function QrCode({ svg }: { svg: string }) {
+  return <img class="mfa-qr" alt="QR code" width={200} height={200} src={'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg)} />;
+}
+
+function TotpSetupView({ setup }: { setup: TotpSetupDto }) {
+  return (
+    <div class="mfa-setup">
+      <p class="small">{t('mfa.scan')}</p>
+      <QrCode svg={setup.qr_svg} />
+      <p class="muted small">{t('mfa.secretHint')}</p>
+      <code class="mfa-secret" data-testid="totp-secret">
+        {setup.secret.replace(/(.{4})/g, '$1 ').trim()}
+      </code>
+    </div>
+  );
+}
+
+/** Recovery codes, shown once, with copy and download. */
+export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone?: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const text = codes.join('\n') + '\n';
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+    } catch (e) {
+      reportError(e);
+    }
+  };
+  const href = 'data:text/plain;charset=utf-8,' + encodeURIComponent(text);
+  return (
+    <div class="mfa-recovery" role="region" aria-label={t('mfa.recoveryTitle')}>
+      <h3>{t('mfa.recoveryTitle')}</h3>
+      <p class="small">{t('mfa.recoveryBody')}</p>
+      <ol class="mfa-codes" data-testid="recovery-codes">
+        {codes.map((c) => (
+          <li key={c}>
+            <code>{c}</code>
+          </li>
+        ))}
+      </ol>
+      <div class="modal-foot">
+        <button type="button" class="btn" onClick={() => void copy()}>
+          {copied ? t('mfa.copied') : t('mfa.copy')}
+        </button>
+        <a class="btn" href={href} download="enclave-recovery-codes.txt">
+          {t('mfa.download')}
+        </a>
+        {onDone && (
+          <button type="button" class="btn btn-primary" onClick={onDone}>
+            {t('mfa.continue')}
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** The second step of signing in, in place of the password form. */
+export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFactorChallengeDto; onCancel: () => void }) {
+  const enrol = challenge.enrol_required;
+  const [method, setMethod] = useState<'totp' | 'recovery'>('totp');
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [setup, setSetup] = useState<TotpSetupDto | null>(null);
+  const [done, setDone] = useState<SecondFactorLoginResponse | null>(null);
+  useEffect(() => {
+    if (!enrol) return;
+    secondFactorApi.loginSetup(challenge.challenge).then(setSetup, (e) => setError(codeError(e)));
+  }, [challenge.challenge]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!code.trim()) return;
+    setBusy(true);
+    setError('');
+    try {
+      const r = await secondFactorApi.pass(challenge.challenge, method, code.trim());
+      if (r.recovery_codes) {
+        setDone(r);
+        setBusy(false);
+      } else {
+        await enterSession(r.user);
+      }
+    } catch (err) {
+      setError(codeError(err));
+      setBusy(false);
+    }
+  };
+
+  if (done?.recovery_codes) {
+    return <RecoveryCodes codes={done.recovery_codes} onDone={() => void enterSession(done.user)} />;
+  }
+  const canRecover = !enrol && challenge.methods.includes('recovery');
+  return (
+    <form class="form mfa-step" onSubmit={submit} novalidate>
+      <h2>{t('mfa.title')}</h2>
+      {enrol ? (
+        <>
+          <p class="small">{t('mfa.enrolRequired')}</p>
+          {setup ? <TotpSetupView setup={setup} /> : !error && <Spinner />}
+        </>
+      ) : (
+        <p class="small">{method === 'totp' ? t('mfa.prompt') : t('mfa.recoveryCode')}</p>
+      )}
+      <label class="field">
+        <span>{method === 'totp' ? t('mfa.code') : t('mfa.recoveryCode')}</span>
+        <input
+          name="code"
+          autoFocus
+          autocomplete="one-time-code"
+          inputMode={method === 'totp' ? 'numeric' : 'text'}
+          maxLength={method === 'totp' ? 7 : 11}
+          value={code}
+          onInput={(e) => setCode((e.target as HTMLInputElement).value)}
+        />
+      </label>
+      {error && (
+        <div class="form-error" role="alert">
+          {error}
+        </div>
+      )}
+      <button class="btn btn-primary btn-block" type="submit" disabled={busy || !code.trim()}>
+        {busy ? <Spinner size={16} /> : t('mfa.verify')}
+      </button>
+      <div class="mfa-links">
+        {canRecover && (
+          <button
+            type="button"
+            class="link-btn"
+            onClick={() => {
+              setMethod(method === 'totp' ? 'recovery' : 'totp');
+              setCode('');
+              setError('');
+            }}
+          >
+            {method === 'totp' ? t('mfa.useRecovery') : t('mfa.useApp')}
+          </button>
+        )}
+        <button type="button" class="link-btn" onClick={onCancel}>
+          {t('mfa.backToLogin')}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** The security settings' section: status, set-up, new recovery codes, turning it off. */
+export function SecondFactorSettings() {
+  const [status, setStatus] = useState<SecondFactorStatusDto | null>(null);
+  const [setup, setSetup] = useState<TotpSetupDto | null>(null);
+  const [code, setCode] = useState('');
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const [reauth, setReauth] = useState<'disable' | 'codes' | null>(null);
+  const [secret, setSecret] = useState('');
+  const [busy, setBusy] = useState(false);
+  const load = () => secondFactorApi.status().then(setStatus, reportError);
+  useEffect(() => void load(), []);
+
+  const begin = async () => {
+    try {
+      setSetup(await secondFactorApi.begin());
+      setCode('');
+    } catch (e) {
+      reportError(e);
+    }
+  };
+  const turnOn = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const r = await secondFactorApi.confirm(code.trim());
+      setSetup(null);
+      setCodes(r.recovery_codes);
+      toast(t('mfa.enabled'), 'info');
+      void load();
+    } catch (err) {
+      toast(codeError(err));
+    }
+    setBusy(false);
+  };
+  const confirmReauth = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      if (reauth === 'disable') {
+        await secondFactorApi.disable(reauthBody(secret));
+        toast(t('mfa.disabled'), 'info');
+      } else {
+        const r = await secondFactorApi.newCodes(reauthBody(secret));
+        setCodes(r.recovery_codes);
+      }
+      setReauth(null);
+      setSecret('');
+      void load();
+    } catch (err) {
+      toast(codeError(err));
+    }
+    setBusy(false);
+  };
+
+  return (
+    <section class="mfa-settings" aria-label={t('mfa.title')}>
+      <h3>{t('mfa.title')}</h3>
+      {!status && <Spinner />}
+      {status && (
+        <div class="mfa-status">
+          <span class={status.totp ? 'status-pill ok' : 'status-pill off'}>{status.totp ? t('mfa.statusOn') : t('mfa.statusOff')}</span>{' '}
+          {status.totp && <span class="muted small">{tn('mfa.recoveryLeft', status.recovery_codes_left)}</span>}
+          {status.required && !status.totp && (
+            <p class="small">{status.enrol_by ? t('mfa.required', { date: formatDate(status.enrol_by) }) : t('mfa.requiredNow')}</p>
+          )}
+        </div>
+      )}
+      {codes && <RecoveryCodes codes={codes} onDone={() => setCodes(null)} />}
+      {status && !status.totp && !setup && (
+        <button class="btn btn-primary" onClick={() => void begin()}>
+          {t('mfa.setup')}
+        </button>
+      )}
+      {setup && (
+        <form class="form" onSubmit={turnOn}>
+          <TotpSetupView setup={setup} />
+          <label class="field">
+            <span>{t('mfa.code')}</span>
+            <input
+              name="totp-code"
+              autocomplete="one-time-code"
+              inputMode="numeric"
+              maxLength={7}
+              value={code}
+              onInput={(e) => setCode((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <div class="modal-foot">
+            <button type="button" class="btn" onClick={() => setSetup(null)}>
+              {t('common.cancel')}
+            </button>
+            <button class="btn btn-primary" type="submit" disabled={busy || code.trim().length < 6}>
+              {t('mfa.confirm')}
+            </button>
+          </div>
+        </form>
+      )}
+      {status?.totp && !reauth && (
+        <div class="modal-foot mfa-actions">
+          <button class="btn" onClick={() => setReauth('codes')}>
+            {t('mfa.newCodes')}
+          </button>
+          <button class="btn btn-danger" onClick={() => setReauth('disable')}>
+            {t('mfa.disable')}
+          </button>
+        </div>
+      )}
+      {reauth && (
+        <form class="form" onSubmit={confirmReauth}>
+          <label class="field">
+            <span>{t('mfa.reauth')}</span>
+            <input
+              name="reauth"
+              type="password"
+              autocomplete="current-password"
+              placeholder={t('mfa.passwordOrCode')}
+              value={secret}
+              onInput={(e) => setSecret((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <div class="modal-foot">
+            <button type="button" class="btn" onClick={() => setReauth(null)}>
+              {t('common.cancel')}
+            </button>
+            <button class={reauth === 'disable' ? 'btn btn-danger' : 'btn btn-primary'} type="submit" disabled={busy || !secret}>
+              {reauth === 'disable' ? t('mfa.disable') : t('mfa.newCodes')}
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}
+
+/** The administrators' tab: the site policy and who has enrolled. */
+export function SecondFactorAdmin() {
+  const [data, setData] = useState<SecondFactorOverview | null>(null);
+  const [require, setRequire] = useState('off');
+  const [grace, setGrace] = useState(7);
+  const [busy, setBusy] = useState(false);
+  const show = (d: SecondFactorOverview) => {
+    setData(d);
+    setRequire(d.policy.require);
+    setGrace(d.policy.grace_days);
+  };
+  const load = () => secondFactorApi.overview().then(show, reportError);
+  useEffect(() => void load(), []);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      show(await secondFactorApi.setPolicy(require, grace));
+      toast(t('common.saved'), 'info');
+    } catch (err) {
+      reportError(err);
+    }
+    setBusy(false);
+  };
+  const reset = (e: EnrolledDto) =>
+    confirm({
+      kind: 'confirm',
+      title: t('mfa.admin.resetTitle', { name: displayName(e.user) }),
+      body: t('mfa.admin.resetBody'),
+      action: t('mfa.admin.reset'),
+      danger: true,
+      onConfirm: () =>
+        void secondFactorApi.reset(e.user.id).then(() => {
+          toast(t('mfa.admin.resetDone', { name: displayName(e.user) }), 'info');
+          void load();
+        }, reportError),
+    });
+  if (!data) return <Spinner />;
+  return (
+    <div class="admin-section mfa-admin">
+      <p class="muted small">{t('mfa.admin.note')}</p>
+      <form class="form mfa-policy" onSubmit={save}>
+        <label class="field">
+          <span>{t('mfa.admin.require')}</span>
+          <select name="require" value={require} onChange={(e) => setRequire((e.target as HTMLSelectElement).value)}>
+            <option value="off">{t('mfa.admin.off')}</option>
+            <option value="admins">{t('mfa.admin.admins')}</option>
+            <option value="everyone">{t('mfa.admin.everyone')}</option>
+          </select>
+        </label>
+        <label class="field">
+          <span>{t('mfa.admin.grace')}</span>
+          <input
+            name="grace"
+            type="number"
+            min={0}
+            max={365}
+            value={grace}
+            onInput={(e) => setGrace(Number((e.target as HTMLInputElement).value))}
+          />
+        </label>
+        <p class="muted small">{t('mfa.admin.since', { date: formatDate(data.policy.since) })}</p>
+        <div class="modal-foot">
+          <button class="btn btn-primary" type="submit" disabled={busy}>
+            {t('common.save')}
+          </button>
+        </div>
+      </form>
+      <h3>{t('mfa.admin.enrolled')}</h3>
+      {data.enrolled.length === 0 ? (
+        <p class="muted">{t('mfa.admin.none')}</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="table">
+            <thead>
+              <tr>
+                <th>{t('admin.username')}</th>
+                <th>{t('mfa.admin.since_')}</th>
+                <th class="hide-sm">{t('mfa.admin.codesLeft')}</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {data.enrolled.map((e) => (
+                <tr key={e.user.id}>
+                  <td>
+                    {displayName(e.user)} <span class="muted small">@{e.user.username}</span>
+                  </td>
+                  <td>{formatDate(e.totp_since)}</td>
+                  <td class="hide-sm">{e.recovery_codes_left}</td>
+                  <td class="row-actions">
+                    <button class="btn btn-sm" onClick={() => reset(e)}>
+                      {t('mfa.admin.reset')}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
