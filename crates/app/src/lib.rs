@@ -28,8 +28,9 @@ mod roles;
 mod search;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
-    SessionGrant, UpdateUser, VerifiedIdentity,
+    Accounts, AuthConfig, Authed, Clock, CreateUser, Credential, Lockout, MAX_APP_PASSWORDS, Proof,
+    SecondFactorStep, SessionClient, SessionGrant, TokenLifetime, UpdateUser, VerifiedIdentity,
+    session_client_name,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};

@@ -28,7 +28,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ids::{ChannelId, MessageId, Millis, TokenId, UserId};
+use crate::ids::{AppPasswordId, ChannelId, MessageId, Millis, TokenId, UserId};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -101,11 +101,17 @@ pub enum AuditAction {
     IdentityUnlinked,
     /// Site settings changed (sign-in policy, second-factor policy, ...).
     SettingsChanged,
+    /// Every session of an account ended by an administrator.
+    SessionsEndedByAdmin,
+    /// A holder ended all their sessions but the current one.
+    OtherSessionsEnded,
+    AppPasswordCreated,
+    AppPasswordRevoked,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -138,6 +144,10 @@ impl AuditAction {
         AuditAction::IdentityLinked,
         AuditAction::IdentityUnlinked,
         AuditAction::SettingsChanged,
+        AuditAction::SessionsEndedByAdmin,
+        AuditAction::OtherSessionsEnded,
+        AuditAction::AppPasswordCreated,
+        AuditAction::AppPasswordRevoked,
     ];
 
     /// The stable name, as stored and shown.
@@ -175,6 +185,10 @@ impl AuditAction {
             AuditAction::IdentityLinked => "identity_linked",
             AuditAction::IdentityUnlinked => "identity_unlinked",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::SessionsEndedByAdmin => "sessions_ended_by_admin",
+            AuditAction::OtherSessionsEnded => "other_sessions_ended",
+            AuditAction::AppPasswordCreated => "app_password_created",
+            AuditAction::AppPasswordRevoked => "app_password_revoked",
         }
     }
 
@@ -204,10 +218,11 @@ pub enum TargetKind {
     Site,
     /// The audit log itself.
     AuditLog,
+    AppPassword,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 9] = [
+    pub const ALL: [TargetKind; 10] = [
         TargetKind::User,
         TargetKind::Channel,
         TargetKind::Message,
@@ -217,6 +232,7 @@ impl TargetKind {
         TargetKind::Integration,
         TargetKind::Site,
         TargetKind::AuditLog,
+        TargetKind::AppPassword,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -230,6 +246,7 @@ impl TargetKind {
             TargetKind::Integration => "integration",
             TargetKind::Site => "site",
             TargetKind::AuditLog => "audit_log",
+            TargetKind::AppPassword => "app_password",
         }
     }
 
@@ -264,6 +281,9 @@ impl AuditTarget {
     }
     pub fn token(id: TokenId) -> AuditTarget {
         AuditTarget::new(TargetKind::Token, id.to_string())
+    }
+    pub fn app_password(id: AppPasswordId) -> AuditTarget {
+        AuditTarget::new(TargetKind::AppPassword, id.to_string())
     }
 }
 

@@ -102,10 +102,23 @@ fn cases() -> Vec<Case> {
         case(
             M::POST,
             "/api/v1/users/me/tokens",
-            Some(|_| json!({ "name": "pm" })),
+            Some(|_| json!({ "name": "pm", "scope": "read", "expires_in_days": 1 })),
             ALL_OK,
         ),
         case(M::DELETE, "/api/v1/users/me/tokens/{token}", None, ALL_OK),
+        case(M::GET, "/api/v1/users/me/sessions", None, ALL_OK),
+        case(M::DELETE, "/api/v1/users/me/sessions/{token}", None, ALL_OK),
+        case(M::POST, "/api/v1/users/me/sessions/end-others", None, ALL_OK),
+        case(M::GET, "/api/v1/users/{stranger}/sessions", None, ADMINS),
+        case(M::DELETE, "/api/v1/users/{stranger}/sessions", None, ADMINS),
+        case(M::GET, "/api/v1/users/me/app-passwords", None, ALL_OK),
+        case(
+            M::POST,
+            "/api/v1/users/me/app-passwords",
+            Some(|_| json!({ "name": "pm client" })),
+            ALL_OK,
+        ),
+        case(M::DELETE, "/api/v1/users/me/app-passwords/{token}", None, ALL_OK),
         case(M::GET, "/api/v1/users/me", None, ALL_OK),
         case(
             M::GET,
@@ -600,12 +613,43 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
         assert_eq!(got.1["announcement"], true);
     }
     // Personal access tokens are limited in number: made only for the case that deletes one.
-    let token = if c.path.contains("{token}") {
+    // For the session and app password cases, `{token}` is another session of the actor or
+    // one of their app passwords.
+    let token = if c.path.contains("/sessions/{token}") {
+        let password = if actor.name == ADMIN_USER {
+            ADMIN_PASSWORD
+        } else {
+            USER_PASSWORD
+        };
+        let other = server.login_token(&actor.name, password).await;
+        let got = server
+            .get(Some(&other), "/api/v1/users/me/sessions", None)
+            .await;
+        ok("another session", &got);
+        got.1["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    } else if c.path.contains("/app-passwords/{token}") {
+        let got = server
+            .post(
+                Some(&actor.token),
+                "/api/v1/users/me/app-passwords",
+                Some(json!({ "name": "pm" })),
+            )
+            .await;
+        ok("an app password", &got);
+        got.1["id"].as_str().unwrap_or_default().to_owned()
+    } else if c.path.contains("{token}") {
         let got = server
             .post(
                 Some(&actor.token),
                 "/api/v1/users/me/tokens",
-                Some(json!({ "name": "pm" })),
+                Some(json!({ "name": "pm", "scope": "read", "expires_in_days": 1 })),
             )
             .await;
         ok("a token", &got);

@@ -44,9 +44,13 @@ export const AUDIT_ACTIONS = [
   'identity_linked',
   'identity_unlinked',
   'settings_changed',
+  'sessions_ended_by_admin',
+  'other_sessions_ended',
+  'app_password_created',
+  'app_password_revoked',
 ];
 
-const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log'];
+const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log', 'app_password'];
 
 interface Filters {
   actor: string;
