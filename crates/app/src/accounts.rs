@@ -12,12 +12,11 @@ use base64::Engine;
 use enclave_core::EventKind;
 use enclave_core::permissions::{self, UserChange, check_user_admin};
 use enclave_core::{
-    Actor, AppPasswordId, AppPasswordInfo, Entity, Error as DomainError, Millis, Scope, TokenId,
-    TokenInfo, TokenKind, User, UserId, validate,
+    Actor, AppPasswordId, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User,
+    UserId, validate,
 };
 use enclave_store::{
-    AccountStore, ChannelStore, NewAppPassword, NewToken, NewUser, RoleStore, Store,
-    ThrottleStore, UserPatch, UserQuery,
+    AccountStore, ChannelStore, NewUser, RoleStore, Store, ThrottleStore, UserPatch, UserQuery,
 };
 use sha2::{Digest, Sha256};
 

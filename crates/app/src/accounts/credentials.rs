@@ -533,10 +533,20 @@ mod tests {
         // Used every 20 minutes for an hour: `busy` stays, `idle` (unused) times out at 30.
         for step in 1..=3 {
             offset.store(step * 20 * MINUTE, Ordering::SeqCst);
+            let at = accounts.now().0;
             accounts.forget_all();
             accounts.authenticate(&busy).await.unwrap();
-            // Let the last-seen write land.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Wait for the last-seen write (made off the request path) to land.
+            let mut landed = false;
+            for _ in 0..400 {
+                let tokens = accounts.store.list_tokens(alice.id).await.unwrap();
+                if tokens.iter().any(|t| t.last_used_at.is_some_and(|l| l.0 >= at)) {
+                    landed = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert!(landed, "the last-seen time was not written");
         }
         accounts.forget_all();
         refused(accounts.authenticate(&idle).await);

@@ -147,12 +147,12 @@ pub fn session_client_name(raw: &str) -> Result<String> {
     if name.is_empty() {
         return Ok(String::new());
     }
-    Ok(validate::token_name(name).map_err(|_| {
+    validate::token_name(name).map_err(|_| {
         Error::Domain(DomainError::invalid(
             "client",
             "must not contain control or invisible characters",
         ))
-    })?)
+    })
 }
 
 /// The stable name of a credential kind, as the audit log shows it.
