@@ -220,7 +220,8 @@ async fn devices(server: &TestServer) {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!(body["ended"], 1);
+    // The tablet, and the session `create_user` signed in with.
+    assert_eq!(body["ended"], 2);
     let (st, _) = server.get(Some(&tablet), "/api/v1/users/me", None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(sessions(server, &laptop).await.len(), 1);
@@ -301,14 +302,14 @@ async fn scopes(server: &TestServer) {
     let read = token("read").await;
     let write = token("write").await;
     let member_admin = token("admin").await;
-    let post = |t: String| async move {
-        server
-            .post(
-                Some(&t),
-                &format!("/api/v1/channels/{channel}/messages"),
-                Some(json!({ "text": "from a script" })),
-            )
-            .await
+    let messages = format!("/api/v1/channels/{channel}/messages");
+    let post = |t: String| {
+        let path = messages.clone();
+        async move {
+            server
+                .post(Some(&t), &path, Some(json!({ "text": "from a script" })))
+                .await
+        }
     };
     // read: reads, never changes.
     let (st, _) = server
