@@ -1200,6 +1200,12 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"name": "x", "scope": "read"}"#,
             r#"{"name": "x", "scope": 5, "expires_in_days": 7}"#,
         ],
+        "/api/v1/users/me/app-passwords" => &[
+            r#"{}"#,
+            r#"{"name": 5}"#,
+            r#"{"name": null}"#,
+            r#"{"name": ["x"]}"#,
+        ],
         "/api/v1/users" => &[
             r#"{}"#,
             r#"{"password": "long-enough-1"}"#,

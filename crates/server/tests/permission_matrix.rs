@@ -582,7 +582,27 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
     let channel = server
         .create_channel(admin, &unique_name("pm chan"), "public")
         .await;
-    let actor = actors.actor(server, who, &channel).await;
+    let mut actor = actors.actor(server, who, &channel).await;
+    if c.path.ends_with("/end-others") && matches!(who, Who::Admin) {
+        // Ending the other sessions of the first administrator would end the session these
+        // fixtures are made with: another administrator takes the column.
+        let name = unique_name("pmadmin");
+        let got = server
+            .post(
+                Some(admin),
+                "/api/v1/users",
+                Some(json!({ "username": name, "password": USER_PASSWORD, "admin": true })),
+            )
+            .await;
+        ok("another administrator", &got);
+        let id = got.1["id"].as_str().unwrap().to_owned();
+        server.add_member(admin, &channel, &id).await;
+        actor = Actor {
+            id,
+            token: server.login_token(&name, USER_PASSWORD).await,
+            name,
+        };
+    }
     let user = new_user(server, "pmuser").await;
     server.add_member(admin, &channel, &user.id).await;
     let stranger = new_user(server, "pmstranger").await;
