@@ -12,8 +12,8 @@ use base64::Engine;
 use enclave_core::EventKind;
 use enclave_core::permissions::{self, UserChange, check_user_admin};
 use enclave_core::{
-    Actor, AppPasswordId, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User,
-    UserId, validate,
+    Actor, AppPasswordId, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind,
+    User, UserId, validate,
 };
 use enclave_store::{
     AccountStore, ChannelStore, NewUser, RoleStore, Store, ThrottleStore, UserPatch, UserQuery,
@@ -453,7 +453,9 @@ impl Accounts {
         let idle = self.config.session_idle_timeout?;
         let seen = info.last_used_at.unwrap_or(info.created_at);
         Some(Millis(
-            seen.0.max(info.created_at.0).saturating_add(millis_of(idle)),
+            seen.0
+                .max(info.created_at.0)
+                .saturating_add(millis_of(idle)),
         ))
     }
 

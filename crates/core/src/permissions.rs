@@ -646,7 +646,10 @@ pub enum Action {
 impl Action {
     /// Whether the action changes anything at all (refused to a read-only credential).
     fn changes_state(self) -> bool {
-        !matches!(self, Action::View | Action::ReadHistory | Action::ListMembers)
+        !matches!(
+            self,
+            Action::View | Action::ReadHistory | Action::ListMembers
+        )
     }
 
     /// Whether the action changes the channel or its content (refused when archived).
@@ -1433,9 +1436,21 @@ mod tests {
         ] {
             let a = actor.with_scope(scope);
             let row = format!("{:?} with {scope:?}", actor.roles);
-            assert_eq!(check(&a, &public, m.as_ref(), Action::Post).is_ok(), post, "{row}");
-            assert_eq!(check(&a, &public, m.as_ref(), Action::React).is_ok(), post, "{row}");
-            assert_eq!(check(&a, &public, m.as_ref(), Action::MarkRead).is_ok(), post, "{row}");
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::Post).is_ok(),
+                post,
+                "{row}"
+            );
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::React).is_ok(),
+                post,
+                "{row}"
+            );
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::MarkRead).is_ok(),
+                post,
+                "{row}"
+            );
             assert_eq!(
                 check(&a, &public, m.as_ref(), Action::ReadHistory).is_ok(),
                 read,
@@ -1467,7 +1482,11 @@ mod tests {
             );
             // Granting more later does not get past the scope.
             let granted = a.granted(PermissionSet::all());
-            assert_eq!(granted.may(SitePermission::ManageUsers), scope == Scope::Session || scope == Scope::Admin, "{row}");
+            assert_eq!(
+                granted.may(SitePermission::ManageUsers),
+                scope == Scope::Session || scope == Scope::Admin,
+                "{row}"
+            );
         }
         // A read token still sees only what the account may see.
         let private = channel(ChannelKind::Private, false);

@@ -201,7 +201,10 @@ mod tests {
         }
         let long = format!("{}\u{7}x", "y".repeat(200));
         let d = device_name(&long);
-        assert!(d.chars().count() <= 64 && !d.chars().any(char::is_control), "{d}");
+        assert!(
+            d.chars().count() <= 64 && !d.chars().any(char::is_control),
+            "{d}"
+        );
     }
 
     #[test]

@@ -207,7 +207,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::end))
         .routes(routes!(sessions::end_others))
         .routes(routes!(sessions::of_user, sessions::end_all_of_user))
-        .routes(routes!(sessions::app_passwords, sessions::create_app_password))
+        .routes(routes!(
+            sessions::app_passwords,
+            sessions::create_app_password
+        ))
         .routes(routes!(sessions::revoke_app_password))
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::create))

@@ -580,7 +580,9 @@ impl Config {
             bail!("[auth] session_ttl_days must be 1 to 3650");
         }
         if self.auth.session_idle_timeout_minutes > 5_256_000 {
-            bail!("[auth] session_idle_timeout_minutes must be at most 5256000 (ten years; 0 turns it off)");
+            bail!(
+                "[auth] session_idle_timeout_minutes must be at most 5256000 (ten years; 0 turns it off)"
+            );
         }
         if self.auth.token_max_days == 0 || self.auth.token_max_days > 3650 {
             bail!("[auth] token_max_days must be 1 to 3650");

@@ -69,7 +69,11 @@ fn protected_routes() -> Vec<Route> {
             "/api/v1/users/me/app-passwords",
             Some(|_| json!({ "name": "authz app" })),
         ),
-        route(Method::DELETE, "/api/v1/users/me/app-passwords/{token}", None),
+        route(
+            Method::DELETE,
+            "/api/v1/users/me/app-passwords/{token}",
+            None,
+        ),
         route(Method::GET, "/api/v1/users/me", None),
         route(Method::GET, "/api/v1/users", None),
         route(

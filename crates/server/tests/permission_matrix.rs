@@ -108,7 +108,12 @@ fn cases() -> Vec<Case> {
         case(M::DELETE, "/api/v1/users/me/tokens/{token}", None, ALL_OK),
         case(M::GET, "/api/v1/users/me/sessions", None, ALL_OK),
         case(M::DELETE, "/api/v1/users/me/sessions/{token}", None, ALL_OK),
-        case(M::POST, "/api/v1/users/me/sessions/end-others", None, ALL_OK),
+        case(
+            M::POST,
+            "/api/v1/users/me/sessions/end-others",
+            None,
+            ALL_OK,
+        ),
         case(M::GET, "/api/v1/users/{stranger}/sessions", None, ADMINS),
         case(M::DELETE, "/api/v1/users/{stranger}/sessions", None, ADMINS),
         case(M::GET, "/api/v1/users/me/app-passwords", None, ALL_OK),
@@ -118,7 +123,12 @@ fn cases() -> Vec<Case> {
             Some(|_| json!({ "name": "pm client" })),
             ALL_OK,
         ),
-        case(M::DELETE, "/api/v1/users/me/app-passwords/{token}", None, ALL_OK),
+        case(
+            M::DELETE,
+            "/api/v1/users/me/app-passwords/{token}",
+            None,
+            ALL_OK,
+        ),
         case(M::GET, "/api/v1/users/me", None, ALL_OK),
         case(
             M::GET,

@@ -24,8 +24,8 @@ mod common;
 use base64::Engine;
 use common::ws::{FRAME_TIMEOUT, WsClient};
 use common::{
-    ADMIN_PASSWORD, ADMIN_USER, Method, StatusCode, TestServer, USER_PASSWORD, Value,
-    assert_error, json, unique_name,
+    ADMIN_PASSWORD, ADMIN_USER, Method, StatusCode, TestServer, USER_PASSWORD, Value, assert_error,
+    json, unique_name,
 };
 
 const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
@@ -213,11 +213,7 @@ async fn devices(server: &TestServer) {
     // End all others: only the current one is left.
     let tablet = server.login_token(&name, USER_PASSWORD).await;
     let (st, body) = server
-        .post(
-            Some(&laptop),
-            "/api/v1/users/me/sessions/end-others",
-            None,
-        )
+        .post(Some(&laptop), "/api/v1/users/me/sessions/end-others", None)
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     // The tablet, and the session `create_user` signed in with.
@@ -256,7 +252,11 @@ async fn devices(server: &TestServer) {
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["ended"], 1);
     let (code, _) = ws.read_until_close(FRAME_TIMEOUT).await;
-    assert_eq!(code, Some(4001), "a socket of a session the administrator ended");
+    assert_eq!(
+        code,
+        Some(4001),
+        "a socket of a session the administrator ended"
+    );
     let (st, _) = server.get(Some(&laptop), "/api/v1/users/me", None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, _) = server
@@ -266,7 +266,11 @@ async fn devices(server: &TestServer) {
 
     // Each change is in the audit log.
     let by_user = audit_actions(server, &id).await;
-    for action in ["other_sessions_ended", "sessions_ended_by_admin", "admin_read"] {
+    for action in [
+        "other_sessions_ended",
+        "sessions_ended_by_admin",
+        "admin_read",
+    ] {
         assert!(by_user.iter().any(|a| a == action), "{action}: {by_user:?}");
     }
     let by_session = audit_actions(server, &phone_session).await;
@@ -332,7 +336,11 @@ async fn scopes(server: &TestServer) {
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
     let (st, _) = server
-        .post(Some(&read), &format!("/api/v1/channels/{channel}/join"), None)
+        .post(
+            Some(&read),
+            &format!("/api/v1/channels/{channel}/join"),
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     // write: posts.
@@ -470,7 +478,10 @@ async fn app_passwords(server: &TestServer) {
     let (st, me) = with_basic(server, Method::GET, "/api/v1/users/me", &auth, None).await;
     assert_eq!(st, StatusCode::OK, "{me}");
     assert_eq!(me["id"], id.as_str());
-    let loose = basic(&name.to_uppercase(), &password.replace('-', "").to_uppercase());
+    let loose = basic(
+        &name.to_uppercase(),
+        &password.replace('-', "").to_uppercase(),
+    );
     let (st, _) = with_basic(server, Method::GET, "/api/v1/users/me", &loose, None).await;
     assert_eq!(st, StatusCode::OK);
     let (st, body) = with_basic(
@@ -494,13 +505,27 @@ async fn app_passwords(server: &TestServer) {
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     // The account's own password is not accepted as Basic, and an app password is not a web login.
-    for (who, pw) in [(name.as_str(), USER_PASSWORD), (name.as_str(), "abcd-efgh-ijkm-npqr-stuv-wxyz"), ("nobody-here", password.as_str())] {
-        let (st, body) =
-            with_basic(server, Method::GET, "/api/v1/users/me", &basic(who, pw), None).await;
+    for (who, pw) in [
+        (name.as_str(), USER_PASSWORD),
+        (name.as_str(), "abcd-efgh-ijkm-npqr-stuv-wxyz"),
+        ("nobody-here", password.as_str()),
+    ] {
+        let (st, body) = with_basic(
+            server,
+            Method::GET,
+            "/api/v1/users/me",
+            &basic(who, pw),
+            None,
+        )
+        .await;
         assert_eq!(st, StatusCode::UNAUTHORIZED, "{who}: {body}");
     }
     let (st, _) = server.login(&name, &password).await;
-    assert_eq!(st, StatusCode::UNAUTHORIZED, "an app password opens no web session");
+    assert_eq!(
+        st,
+        StatusCode::UNAUTHORIZED,
+        "an app password opens no web session"
+    );
     // Malformed and over-long Basic credentials.
     for raw in [
         "Basic !!!".to_owned(),
@@ -520,7 +545,10 @@ async fn app_passwords(server: &TestServer) {
     let (_, list) = server
         .get(Some(&session), "/api/v1/users/me/app-passwords", None)
         .await;
-    assert!(list["app_passwords"][0]["last_used_at"].is_string(), "{list}");
+    assert!(
+        list["app_passwords"][0]["last_used_at"].is_string(),
+        "{list}"
+    );
 
     // Revoked: refused at once.
     let (st, _) = server
@@ -543,7 +571,12 @@ async fn app_passwords(server: &TestServer) {
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     // Bad names make nothing.
-    for bad in [json!({ "name": "" }), json!({ "name": "x".repeat(65) }), json!({ "name": "a\u{7}b" }), json!({})] {
+    for bad in [
+        json!({ "name": "" }),
+        json!({ "name": "x".repeat(65) }),
+        json!({ "name": "a\u{7}b" }),
+        json!({}),
+    ] {
         let (st, body) = server
             .post(
                 Some(&session),
@@ -556,7 +589,10 @@ async fn app_passwords(server: &TestServer) {
     let (_, list) = server
         .get(Some(&session), "/api/v1/users/me/app-passwords", None)
         .await;
-    assert!(list["app_passwords"].as_array().unwrap().is_empty(), "{list}");
+    assert!(
+        list["app_passwords"].as_array().unwrap().is_empty(),
+        "{list}"
+    );
     let actions = audit_actions(server, &pw_id).await;
     for a in ["app_password_created", "app_password_revoked"] {
         assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
@@ -615,11 +651,9 @@ async fn the_auth_keys_bound_sessions_and_tokens() {
     let session = server.login_token(&name, USER_PASSWORD).await;
     let list = sessions(&server, &session).await;
     let expires = list[0]["expires_at"].as_str().unwrap();
-    let expires = time::OffsetDateTime::parse(
-        expires,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let expires =
+        time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+            .unwrap();
     let left = expires - time::OffsetDateTime::now_utc();
     assert!(
         left > time::Duration::hours(47) && left <= time::Duration::hours(48),

@@ -645,7 +645,11 @@ pub async fn deactivation_revokes_every_token(store: Arc<dyn Store>) {
                 hash: hash(h),
                 name: format!("token {h}"),
                 expires_at: None,
-                scope: if kind == TokenKind::Session { enclave_core::Scope::Session } else { enclave_core::Scope::Write },
+                scope: if kind == TokenKind::Session {
+                    enclave_core::Scope::Session
+                } else {
+                    enclave_core::Scope::Write
+                },
                 client: String::new(),
                 ip: None,
             })

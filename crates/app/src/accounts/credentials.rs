@@ -93,7 +93,9 @@ impl Accounts {
         check_own_credentials(&actor, actor.user_id)?;
         self.limits.check(&actor, Kind::Write)?;
         let own = self.store.list_tokens(actor.user_id).await?;
-        if !own.iter().any(|t| t.id == id && t.kind == TokenKind::Session)
+        if !own
+            .iter()
+            .any(|t| t.id == id && t.kind == TokenKind::Session)
             || !self.store.revoke_token(actor.user_id, id).await?
         {
             return Err(Error::Domain(DomainError::NotFound(Entity::Token)));
@@ -357,7 +359,10 @@ impl Accounts {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
         let now = self.now();
-        let key = hash_token(&format!("basic\0{}\0{password}", login.trim().to_lowercase()));
+        let key = hash_token(&format!(
+            "basic\0{}\0{password}",
+            login.trim().to_lowercase()
+        ));
         if let Some(authed) = self.cache.get(&key, now) {
             return Ok(authed);
         }
@@ -540,7 +545,10 @@ mod tests {
             let mut landed = false;
             for _ in 0..400 {
                 let tokens = accounts.store.list_tokens(alice.id).await.unwrap();
-                if tokens.iter().any(|t| t.last_used_at.is_some_and(|l| l.0 >= at)) {
+                if tokens
+                    .iter()
+                    .any(|t| t.last_used_at.is_some_and(|l| l.0 >= at))
+                {
                     landed = true;
                     break;
                 }
@@ -597,9 +605,12 @@ mod tests {
             return;
         };
         let store: Arc<dyn Store> = Arc::new(
-            enclave_store::postgres::PgStore::open_with(db, enclave_store::postgres::Options::default())
-                .await
-                .unwrap(),
+            enclave_store::postgres::PgStore::open_with(
+                db,
+                enclave_store::postgres::Options::default(),
+            )
+            .await
+            .unwrap(),
         );
         clock_story(store).await;
     }
@@ -635,7 +646,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(identity.user().id, bob.id);
-        assert_eq!(identity.kind(), enclave_core::signin::CredentialKind::AppPassword);
+        assert_eq!(
+            identity.kind(),
+            enclave_core::signin::CredentialKind::AppPassword
+        );
         assert_eq!(identity.app_password(), Some(info.id));
         // Not a web session, whatever the second step says.
         let SecondFactorStep::NotRequired(grant) = accounts.second_factor(identity).await.unwrap()
@@ -650,13 +664,23 @@ mod tests {
         );
         // The account's password is not an app password, and wrong ones are refused.
         for wrong in [PASSWORD, "abcd-efgh-ijkm-npqr-stuv-wxyz", ""] {
-            assert!(accounts.verify_app_password("bob", wrong, HERE).await.is_err());
+            assert!(
+                accounts
+                    .verify_app_password("bob", wrong, HERE)
+                    .await
+                    .is_err()
+            );
         }
         let listed = accounts.app_passwords(&actor).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert!(listed[0].last_used_at.is_some());
         accounts.revoke_app_password(&actor, info.id).await.unwrap();
-        assert!(accounts.verify_app_password("bob", &secret, HERE).await.is_err());
+        assert!(
+            accounts
+                .verify_app_password("bob", &secret, HERE)
+                .await
+                .is_err()
+        );
         // A token cannot make app passwords.
         let scoped = actor.with_scope(Scope::Admin);
         assert!(matches!(
@@ -676,7 +700,13 @@ mod tests {
             normalize_app_password(&p.to_uppercase().replace('-', " ")),
             Some(n)
         );
-        for bad in ["", "short", &"a".repeat(25), &"l".repeat(24), &"x".repeat(100)] {
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(25),
+            &"l".repeat(24),
+            &"x".repeat(100),
+        ] {
             assert_eq!(normalize_app_password(bad), None, "{bad}");
         }
     }

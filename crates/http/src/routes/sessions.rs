@@ -19,7 +19,10 @@ use crate::extract::{ApiJson, Auth, parse_id};
 /// last seen; the one this request used is marked `current`.
 #[utoipa::path(get, path = "/api/v1/users/me/sessions", tag = "auth",
     responses((status = 200, body = SessionList), (status = 401, body = ErrorBody)))]
-pub async fn mine(State(state): State<AppState>, Auth(authed): Auth) -> ApiResult<Json<SessionList>> {
+pub async fn mine(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<SessionList>> {
     let current = authed.token_id();
     let list = state.accounts.sessions(&authed.actor()).await?;
     Ok(Json(SessionList {
@@ -93,7 +96,10 @@ pub async fn end_all_of_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndedSessions>> {
     let id: UserId = parse_id(&id, ErrorCode::UserNotFound)?;
-    let ended = state.accounts.end_user_sessions(&authed.actor(), id).await?;
+    let ended = state
+        .accounts
+        .end_user_sessions(&authed.actor(), id)
+        .await?;
     Ok(Json(EndedSessions { ended }))
 }
 

@@ -11,9 +11,7 @@ use sqlx_postgres::PgConnection;
 use super::rows::{self, N_TOKEN_COLS, N_USER_COLS, all, one, token_cols, user_cols};
 use super::{PgStore, Tx, limit, q, unique_violation};
 use crate::common::{like_pattern, user_visibly_changed};
-use crate::{
-    AccountStore, Error, NewAppPassword, NewToken, NewUser, Result, UserPatch, UserQuery,
-};
+use crate::{AccountStore, Error, NewAppPassword, NewToken, NewUser, Result, UserPatch, UserQuery};
 
 pub async fn user(c: &mut PgConnection, id: UserId) -> Result<Option<User>> {
     let row = q(concat!(

@@ -2,9 +2,8 @@
 //! statements stay `&'static str`) and the readers below must stay in the same order.
 
 use enclave_core::{
-    AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole, Event,
-    EventKind, Membership, Message, MessageId, Millis, Scope, TokenId, TokenInfo, TokenKind, User,
-    UserId,
+    AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind,
+    Membership, Message, MessageId, Millis, Scope, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use sqlx_core::row::Row;
 use sqlx_postgres::PgRow;

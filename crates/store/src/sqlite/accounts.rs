@@ -10,9 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{self, APP_PASSWORD_COLS, TOKEN_COLS, USER_COLS, prefixed};
 use super::{SqliteStore, Tx, is_unique_violation};
 use crate::common::{like_pattern, user_visibly_changed};
-use crate::{
-    AccountStore, Error, NewAppPassword, NewToken, NewUser, Result, UserPatch, UserQuery,
-};
+use crate::{AccountStore, Error, NewAppPassword, NewToken, NewUser, Result, UserPatch, UserQuery};
 
 pub fn user(c: &Connection, id: UserId) -> Result<Option<User>> {
     let mut stmt = c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?;

@@ -2,9 +2,8 @@
 //! must stay in the same order.
 
 use enclave_core::{
-    AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole, Event,
-    EventKind, Membership, Message, MessageId, Millis, Scope, TokenId, TokenInfo, TokenKind, User,
-    UserId,
+    AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind,
+    Membership, Message, MessageId, Millis, Scope, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
