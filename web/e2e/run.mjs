@@ -878,6 +878,103 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await Z.context().close();
   });
 
+  await step('sessions, access tokens and app passwords in settings; an admin ends all sessions', async () => {
+    const shot = (page, name) => page.screenshot({ path: join(TMP, `creds-${name}.png`), fullPage: false });
+    const openTab = async (page, settings, tab) => {
+      await page.locator('.me-btn').click();
+      await page.locator('.menu-item', { hasText: settings }).click();
+      await page.locator('.settings .tab', { hasText: tab }).click();
+    };
+    await admin.post('/users', { username: 'erin', display_name: 'Erin Zhou', password: PASSWORD });
+    // Erin on a laptop and on a second device.
+    const C1 = await newPage();
+    const C2 = await newPage({ userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1' });
+    await login(C1, base, 'erin');
+    await login(C2, base, 'erin');
+    await openTab(C1, 'Settings', 'Sessions');
+    const rows = C1.locator('.session-row');
+    await until('two sessions listed', async () => (await rows.count()) === 2);
+    await visible(C1.locator('.session-row', { hasText: 'This device' }));
+    const phone = C1.locator('.session-row', { hasText: 'Safari on iPhone' });
+    await visible(phone);
+    if (!(await phone.textContent()).includes('Enclave web')) throw new Error('the client name is not shown');
+    await shot(C1, 'sessions-en');
+    await phone.locator('button', { hasText: 'End' }).click();
+    await until('one session left', async () => (await rows.count()) === 1);
+    await C2.reload();
+    await visible(C2.locator('input[name="login"]'));
+
+    // An access token: shown once, scoped, revocable.
+    await C1.locator('.settings .tab', { hasText: 'Access tokens' }).click();
+    await C1.locator('input[name="token-name"]').fill('report script');
+    await C1.locator('select[name="token-scope"]').selectOption('read');
+    await C1.locator('input[name="token-days"]').fill('7');
+    await C1.locator('.creds button[type="submit"]').click();
+    const secret = (await C1.locator('[data-testid="secret"]').textContent()).trim();
+    if (!secret.startsWith('enc_')) throw new Error(`token ${secret}`);
+    const script = new Api(base, secret);
+    await script.get('/users/me');
+    const refused = await script.post(`/channels/${general.id}/messages`, { text: 'from a read token' }).catch((e) => e);
+    if (!(refused instanceof Error) || !String(refused).includes('403')) throw new Error(`a read token posted: ${refused}`);
+    await visible(C1.locator('.token-row', { hasText: 'report script' }));
+    await shot(C1, 'tokens-en');
+    await C1.locator('.token-row', { hasText: 'report script' }).locator('button', { hasText: 'Revoke' }).click();
+    await until('the token is gone', async () => (await C1.locator('.token-row', { hasText: 'report script' }).count()) === 0);
+    if (!((await script.get('/users/me').catch((e) => e)) instanceof Error)) throw new Error('a revoked token works');
+
+    // An app password: HTTP Basic with the username.
+    await C1.locator('.settings .tab', { hasText: 'App passwords' }).click();
+    await C1.locator('input[name="app-name"]').fill('Phone XMPP client');
+    await C1.locator('.creds button[type="submit"]').click();
+    const appPassword = (await C1.locator('[data-testid="secret"]').textContent()).trim();
+    const basicAuth = { authorization: 'Basic ' + Buffer.from(`erin:${appPassword}`).toString('base64') };
+    const viaBasic = await fetch(base + '/api/v1/users/me', { headers: basicAuth });
+    if (viaBasic.status !== 200) throw new Error(`Basic with an app password: ${viaBasic.status}`);
+    await visible(C1.locator('.token-row', { hasText: 'Phone XMPP client' }));
+    await shot(C1, 'apps-en');
+    await C1.locator('.token-row', { hasText: 'Phone XMPP client' }).locator('button', { hasText: 'Revoke' }).click();
+    await until('the app password is gone', async () => (await C1.locator('.token-row', { hasText: 'Phone XMPP client' }).count()) === 0);
+    const afterRevoke = await fetch(base + '/api/v1/users/me', { headers: basicAuth });
+    if (afterRevoke.status !== 401) throw new Error(`a revoked app password: ${afterRevoke.status}`);
+    await C1.keyboard.press('Escape');
+
+    // The same pages in Chinese and on a phone.
+    const Z = await newPage({ locale: 'zh-CN' });
+    await login(Z, base, 'erin');
+    await openTab(Z, '设置', '登录会话');
+    await visible(Z.locator('.session-row', { hasText: '本设备' }));
+    await shot(Z, 'sessions-zh');
+    await Z.locator('.settings .tab', { hasText: '访问令牌' }).click();
+    await visible(Z.locator('button', { hasText: '创建令牌' }));
+    await shot(Z, 'tokens-zh');
+    await Z.locator('.settings .tab', { hasText: '应用专用密码' }).click();
+    await visible(Z.locator('button', { hasText: '生成应用专用密码' }));
+    await shot(Z, 'apps-zh');
+    const P = await newPage({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await login(P, base, 'erin');
+    await openTab(P, 'Settings', 'Sessions');
+    await visible(P.locator('.session-row', { hasText: 'This device' }));
+    const w = await P.evaluate(() => document.documentElement.scrollWidth);
+    if (w > 375) throw new Error(`horizontal overflow: ${w}px`);
+    await shot(P, 'sessions-phone');
+    await P.locator('.settings .tab', { hasText: 'Access tokens' }).click();
+    await shot(P, 'tokens-phone');
+
+    // An administrator ends all of Erin's sessions: every device is signed out.
+    const M = await newPage();
+    await login(M, base, 'admin');
+    await M.locator('.sidebar a[href="/admin"]').click();
+    const row = M.locator('.table tr[data-username="erin"]');
+    await row.locator('button[data-action="end-sessions"]').click();
+    await M.locator('.modal .btn-danger').click();
+    await visible(M.locator('.toast', { hasText: 'Sessions ended' }));
+    for (const page of [C1, Z, P]) {
+      await page.reload();
+      await visible(page.locator('input[name="login"]'));
+    }
+    for (const page of [C1, C2, Z, P, M]) await page.context().close();
+  });
+
   await step('no Content-Security-Policy violations', async () => {
     if (cspViolations.length) throw new Error(cspViolations.join('\n'));
   });

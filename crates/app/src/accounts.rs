@@ -12,12 +12,11 @@ use base64::Engine;
 use enclave_core::EventKind;
 use enclave_core::permissions::{self, UserChange, check_user_admin};
 use enclave_core::{
-    Actor, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind, User, UserId,
-    validate,
+    Actor, AppPasswordId, Entity, Error as DomainError, Millis, TokenId, TokenInfo, TokenKind,
+    User, UserId, validate,
 };
 use enclave_store::{
-    AccountStore, ChannelStore, NewToken, NewUser, RoleStore, Store, ThrottleStore, UserPatch,
-    UserQuery,
+    AccountStore, ChannelStore, NewUser, RoleStore, Store, ThrottleStore, UserPatch, UserQuery,
 };
 use sha2::{Digest, Sha256};
 
@@ -27,21 +26,55 @@ use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::ratelimit::{Kind, UserLimits};
 
+mod credentials;
 mod second_factor;
 mod signin;
 mod throttle;
+pub use credentials::TokenLifetime;
 pub use second_factor::{Enrolled, Reauth, SecondFactorConfig, SecondFactorStatus, TotpSetup};
 pub use signin::{
-    Challenge, FactorProof, PassedSecondFactor, Proof, SecondFactorStep, SessionGrant,
-    VerifiedIdentity,
+    Challenge, FactorProof, PassedSecondFactor, Proof, SecondFactorStep, SessionClient,
+    SessionGrant, VerifiedIdentity, session_client_name,
 };
 pub use throttle::Lockout;
 
 const TOKEN_PREFIX: &str = "enc_";
-/// Don't write a token's last-use time more often than this.
-const TOUCH_EVERY: Duration = Duration::from_secs(600);
+/// Don't write a session's or token's last-use ("last seen") time more often than this.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The most personal access tokens one user may hold.
 const MAX_PATS: usize = 50;
+/// The most app passwords one user may hold.
+pub const MAX_APP_PASSWORDS: usize = 20;
+
+/// The time the accounts service goes by (expiry, idle timeout, last seen). Tests inject one.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Millis + Send + Sync>);
+
+impl Clock {
+    /// The wall clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(Millis::now))
+    }
+
+    /// A clock that reads `f`.
+    pub fn from_fn(f: impl Fn() -> Millis + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    pub fn now(&self) -> Millis {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
+fn millis_of(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// Authentication settings.
 #[derive(Debug, Clone)]
@@ -50,11 +83,18 @@ pub struct AuthConfig {
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (OWASP: 2).
     pub argon2_iterations: u32,
+    /// A session's absolute lifetime, from sign-in (`[auth] session_ttl_days`).
     pub session_ttl: Duration,
+    /// A session unused for this long ends (`[auth] session_idle_timeout_minutes`; `None`: never).
+    pub session_idle_timeout: Option<Duration>,
+    /// The longest lifetime a personal access token may be given (`[auth] token_max_days`).
+    pub token_max_lifetime: Duration,
     /// How failed sign-ins turn into delays (`enclave_core::lockout`).
     pub lockout: enclave_core::lockout::Policy,
     /// The second-factor policy's defaults and the TOTP issuer name.
     pub second_factor: SecondFactorConfig,
+    /// The time; the wall clock except in tests.
+    pub clock: Clock,
 }
 
 impl Default for AuthConfig {
@@ -63,8 +103,11 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_idle_timeout: None,
+            token_max_lifetime: Duration::from_secs(365 * 24 * 3600),
             lockout: enclave_core::lockout::Policy::default(),
             second_factor: SecondFactorConfig::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -74,6 +117,8 @@ impl Default for AuthConfig {
 pub enum Credential {
     Session(TokenId),
     PersonalAccess(TokenId),
+    /// An app password, given as HTTP Basic credentials (never a WebSocket or a web session).
+    AppPassword(AppPasswordId),
 }
 
 /// An authenticated request's user.
@@ -90,9 +135,11 @@ impl Authed {
     pub fn actor(&self) -> Actor {
         self.actor
     }
-    pub fn token_id(&self) -> TokenId {
+    /// The bearer token the request used (`None` for an app password).
+    pub fn token_id(&self) -> Option<TokenId> {
         match self.credential {
-            Credential::Session(t) | Credential::PersonalAccess(t) => t,
+            Credential::Session(t) | Credential::PersonalAccess(t) => Some(t),
+            Credential::AppPassword(_) => None,
         }
     }
 }
@@ -322,13 +369,20 @@ impl Accounts {
         Ok(self.store.count_admins().await? == 0)
     }
 
-    /// Resolves a bearer token to its user. Unknown, expired and revoked tokens, and tokens of
-    /// deactivated users, are all simply "unauthenticated".
+    /// The time the service goes by.
+    fn now(&self) -> Millis {
+        self.config.clock.now()
+    }
+
+    /// Resolves a bearer token to its user. Unknown, expired, idle-timed-out and revoked
+    /// tokens, and tokens of deactivated users, are all simply "unauthenticated". The actor
+    /// carries the token's scope. A session's last use ("last seen") is written at most once a
+    /// minute.
     pub async fn authenticate(&self, token: &str) -> Result<Authed> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
-        let now = Millis::now();
+        let now = self.now();
         let hash = hash_token(token);
         if let Some(authed) = self.cache.get(&hash, now) {
             return Ok(authed);
@@ -339,35 +393,48 @@ impl Accounts {
         if !user.active || enclave_core::roles::guest_expired(&user, now) {
             return Err(Error::Domain(DomainError::Unauthenticated));
         }
+        if let Some(deadline) = self.idle_deadline(&info)
+            && deadline <= now
+        {
+            // Idle too long: the session ends now (and leaves the owner's list).
+            self.store.revoke_token(user.id, info.id).await?;
+            self.cache.forget_user(user.id);
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        }
+        let seen = info.last_used_at.unwrap_or(info.created_at);
         let stale = info
             .last_used_at
-            .is_none_or(|t| now.0 - t.0 > i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(0));
-        if stale {
+            .is_none_or(|t| now.0 - t.0 >= millis_of(TOUCH_EVERY));
+        let seen = if stale {
             let store = self.store.clone();
             tokio::spawn(async move {
                 if let Err(e) = store.touch_token(info.id, now).await {
                     tracing::debug!(error = %e, "could not record token use");
                 }
             });
-        }
+            now
+        } else {
+            seen
+        };
         let credential = match info.kind {
             TokenKind::Session => Credential::Session(info.id),
             TokenKind::PersonalAccess => Credential::PersonalAccess(info.id),
         };
-        let custom = if user.is_guest {
-            Vec::new()
-        } else {
-            self.roles.user_roles(user.id).await?
-        };
-        let actor = Actor::for_user_with_roles(&user, &custom);
-        // A guest's credential is trusted no longer than the guest's access lasts.
-        let expires = match (
+        let actor = self.actor_of(&user).await?.with_scope(info.scope);
+        // A guest's credential is trusted no longer than the guest's access lasts; a session
+        // no longer than its idle deadline counted from this use.
+        let idle = (info.kind == TokenKind::Session)
+            .then_some(self.config.session_idle_timeout)
+            .flatten()
+            .map(|d| Millis(seen.0.max(info.created_at.0).saturating_add(millis_of(d))));
+        let expires = [
             info.expires_at,
             user.guest_expires_at.filter(|_| user.is_guest),
-        ) {
-            (Some(a), Some(b)) => Some(Millis(a.0.min(b.0))),
-            (a, b) => a.or(b),
-        };
+            idle,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let authed = Authed {
             user,
             credential,
@@ -375,6 +442,30 @@ impl Accounts {
         };
         self.cache.put(hash, authed.clone(), expires);
         Ok(authed)
+    }
+
+    /// The actor of an account, with the permissions of its custom roles.
+    async fn actor_of(&self, user: &User) -> Result<Actor> {
+        let custom = if user.is_guest {
+            Vec::new()
+        } else {
+            self.roles.user_roles(user.id).await?
+        };
+        Ok(Actor::for_user_with_roles(user, &custom))
+    }
+
+    /// When a session ends for being idle (`None`: it does not, or it is not a session).
+    fn idle_deadline(&self, info: &TokenInfo) -> Option<Millis> {
+        if info.kind != TokenKind::Session {
+            return None;
+        }
+        let idle = self.config.session_idle_timeout?;
+        let seen = info.last_used_at.unwrap_or(info.created_at);
+        Some(Millis(
+            seen.0
+                .max(info.created_at.0)
+                .saturating_add(millis_of(idle)),
+        ))
     }
 
     /// Forgets the cached credentials of the account (its roles changed).
@@ -385,109 +476,6 @@ impl Accounts {
     /// Forgets every cached credential (a role's grants changed).
     pub fn forget_all(&self) {
         self.cache.entries.lock().clear();
-    }
-
-    /// Ends the session (or revokes the token) the request was made with.
-    pub async fn logout(&self, authed: &Authed) -> Result<()> {
-        self.store
-            .revoke_token(authed.user.id, authed.token_id())
-            .await?;
-        self.cache.forget_user(authed.user.id);
-        self.audit
-            .record(
-                AuditRecord::new(AuditAction::SignOut)
-                    .by(authed.user.id)
-                    .target(AuditTarget::token(authed.token_id())),
-            )
-            .await;
-        Ok(())
-    }
-
-    /// The user's sessions and tokens.
-    pub async fn tokens(&self, actor: &Actor) -> Result<Vec<TokenInfo>> {
-        Ok(self.store.list_tokens(actor.user_id).await?)
-    }
-
-    pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> Result<()> {
-        self.limits.check(actor, Kind::Write)?;
-        let kind = self
-            .store
-            .list_tokens(actor.user_id)
-            .await?
-            .into_iter()
-            .find(|t| t.id == id)
-            .map(|t| t.kind);
-        if !self.store.revoke_token(actor.user_id, id).await? {
-            return Err(Error::Domain(DomainError::NotFound(Entity::Token)));
-        }
-        self.cache.forget_user(actor.user_id);
-        let action = if kind == Some(TokenKind::Session) {
-            AuditAction::SessionRevoked
-        } else {
-            AuditAction::TokenRevoked
-        };
-        self.audit
-            .record(
-                AuditRecord::new(action)
-                    .by(actor.user_id)
-                    .target(AuditTarget::token(id))
-                    .summary(AuditSummary::new().fact("owner", actor.user_id)),
-            )
-            .await;
-        Ok(())
-    }
-
-    /// Creates a personal access token; the secret is returned once and never again.
-    pub async fn create_personal_token(
-        &self,
-        actor: &Actor,
-        name: &str,
-        expires_in: Option<Duration>,
-    ) -> Result<(String, TokenInfo)> {
-        self.limits.check(actor, Kind::Write)?;
-        let name = validate::token_name(name)?;
-        let existing = self.store.list_tokens(actor.user_id).await?;
-        if existing
-            .iter()
-            .filter(|t| t.kind == TokenKind::PersonalAccess)
-            .count()
-            >= MAX_PATS
-        {
-            return Err(Error::Domain(DomainError::LimitExceeded(
-                "too many personal access tokens",
-            )));
-        }
-        let token = new_token()?;
-        let expires_at = expires_in.map(|d| {
-            Millis(
-                Millis::now()
-                    .0
-                    .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-            )
-        });
-        let info = self
-            .store
-            .create_token(NewToken {
-                user_id: actor.user_id,
-                kind: TokenKind::PersonalAccess,
-                hash: hash_token(&token),
-                name,
-                expires_at,
-            })
-            .await?;
-        let mut summary = AuditSummary::new().fact("name", &info.name);
-        if let Some(e) = info.expires_at {
-            summary = summary.fact("expires_at", e.0);
-        }
-        self.audit
-            .record(
-                AuditRecord::new(AuditAction::TokenCreated)
-                    .by(actor.user_id)
-                    .target(AuditTarget::token(info.id))
-                    .summary(summary),
-            )
-            .await;
-        Ok((token, info))
     }
 
     /// Creates an account. `actor` is `None` for the operator's command line.
@@ -776,26 +764,6 @@ impl Accounts {
             .await?;
         self.cache.forget_user(actor.user_id);
         Ok(user)
-    }
-
-    /// After changing one's own password, end the other sessions.
-    pub async fn end_other_sessions(&self, authed: &Authed) -> Result<u64> {
-        let n = self
-            .store
-            .revoke_sessions(authed.user.id, Some(authed.token_id()))
-            .await?;
-        self.cache.forget_user(authed.user.id);
-        if n > 0 {
-            self.audit
-                .record(
-                    AuditRecord::new(AuditAction::SessionRevoked)
-                        .by(authed.user.id)
-                        .target(AuditTarget::user(authed.user.id))
-                        .summary(AuditSummary::new().fact("other_sessions", n)),
-                )
-                .await;
-        }
-        Ok(n)
     }
 
     /// Looks an account up by username, for the operator's command line.

@@ -28,9 +28,10 @@ mod roles;
 mod search;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, Challenge, CreateUser, Credential, Enrolled, FactorProof,
-    Lockout, PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus,
-    SecondFactorStep, SessionGrant, TotpSetup, UpdateUser, VerifiedIdentity,
+    Accounts, AuthConfig, Authed, Challenge, Clock, CreateUser, Credential, Enrolled, FactorProof,
+    Lockout, MAX_APP_PASSWORDS, PassedSecondFactor, Proof, Reauth, SecondFactorConfig,
+    SecondFactorStatus, SecondFactorStep, SessionClient, SessionGrant, TokenLifetime, TotpSetup,
+    UpdateUser, VerifiedIdentity, session_client_name,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};

@@ -130,6 +130,11 @@ impl UserLimits {
     /// Takes one `kind` token for `actor`, or refuses with `RateLimited` and the seconds to
     /// wait (rounded up).
     pub fn check(&self, actor: &Actor, kind: Kind) -> Result<(), DomainError> {
+        // Every change a service makes passes here first: a read-only credential is refused
+        // by the core's rule before any bucket is touched.
+        if kind != Kind::Search {
+            enclave_core::permissions::check_write(actor)?;
+        }
         if actor.may(SitePermission::BypassRateLimits) {
             return Ok(());
         }

@@ -28,7 +28,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ids::{ChannelId, MessageId, Millis, TokenId, UserId};
+use crate::ids::{AppPasswordId, ChannelId, MessageId, Millis, TokenId, UserId};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -111,11 +111,17 @@ pub enum AuditAction {
     RecoveryCodesRegenerated,
     /// An administrator removed someone's second factors.
     SecondFactorReset,
+    /// Every session of an account ended by an administrator.
+    SessionsEndedByAdmin,
+    /// A holder ended all their sessions but the current one.
+    OtherSessionsEnded,
+    AppPasswordCreated,
+    AppPasswordRevoked,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 41] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -153,6 +159,10 @@ impl AuditAction {
         AuditAction::RecoveryCodeUsed,
         AuditAction::RecoveryCodesRegenerated,
         AuditAction::SecondFactorReset,
+        AuditAction::SessionsEndedByAdmin,
+        AuditAction::OtherSessionsEnded,
+        AuditAction::AppPasswordCreated,
+        AuditAction::AppPasswordRevoked,
     ];
 
     /// The stable name, as stored and shown.
@@ -195,6 +205,10 @@ impl AuditAction {
             AuditAction::RecoveryCodeUsed => "recovery_code_used",
             AuditAction::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             AuditAction::SecondFactorReset => "second_factor_reset",
+            AuditAction::SessionsEndedByAdmin => "sessions_ended_by_admin",
+            AuditAction::OtherSessionsEnded => "other_sessions_ended",
+            AuditAction::AppPasswordCreated => "app_password_created",
+            AuditAction::AppPasswordRevoked => "app_password_revoked",
         }
     }
 
@@ -224,10 +238,11 @@ pub enum TargetKind {
     Site,
     /// The audit log itself.
     AuditLog,
+    AppPassword,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 9] = [
+    pub const ALL: [TargetKind; 10] = [
         TargetKind::User,
         TargetKind::Channel,
         TargetKind::Message,
@@ -237,6 +252,7 @@ impl TargetKind {
         TargetKind::Integration,
         TargetKind::Site,
         TargetKind::AuditLog,
+        TargetKind::AppPassword,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -250,6 +266,7 @@ impl TargetKind {
             TargetKind::Integration => "integration",
             TargetKind::Site => "site",
             TargetKind::AuditLog => "audit_log",
+            TargetKind::AppPassword => "app_password",
         }
     }
 
@@ -284,6 +301,9 @@ impl AuditTarget {
     }
     pub fn token(id: TokenId) -> AuditTarget {
         AuditTarget::new(TargetKind::Token, id.to_string())
+    }
+    pub fn app_password(id: AppPasswordId) -> AuditTarget {
+        AuditTarget::new(TargetKind::AppPassword, id.to_string())
     }
 }
 

@@ -49,6 +49,10 @@ id_type!(
     TokenId
 );
 id_type!(
+    /// An app password (a generated password for clients that cannot do single sign-on).
+    AppPasswordId
+);
+id_type!(
     /// A custom site role.
     RoleId
 );

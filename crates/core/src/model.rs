@@ -1,6 +1,7 @@
 //! The domain records. They carry no serialisation: each door defines its own wire shapes.
 
-use crate::ids::{ChannelId, FileId, MessageId, Millis, TokenId, UserId};
+use crate::ids::{AppPasswordId, ChannelId, FileId, MessageId, Millis, TokenId, UserId};
+use crate::permissions::Scope;
 
 /// A person or bot account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,11 +258,31 @@ pub struct TokenInfo {
     pub id: TokenId,
     pub user_id: UserId,
     pub kind: TokenKind,
-    /// Label for personal access tokens; user agent summary for sessions.
+    /// Label for personal access tokens; for sessions the device, read from the user agent
+    /// ("Chrome on Windows").
     pub name: String,
     pub created_at: Millis,
+    /// When the credential was last used (written at most once a minute).
     pub last_used_at: Option<Millis>,
     pub expires_at: Option<Millis>,
+    /// What the credential allows: [`Scope::Session`] for sessions.
+    pub scope: Scope,
+    /// For sessions: the client the sign-in named ("Enclave web", a script's name); may be empty.
+    pub client: String,
+    /// For sessions: the address the sign-in came from.
+    pub ip: Option<String>,
+}
+
+/// An app password, as listed to its owner (never the secret or its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPasswordInfo {
+    pub id: AppPasswordId,
+    pub user_id: UserId,
+    pub name: String,
+    /// The first characters of the password, shown so that its owner can tell them apart.
+    pub hint: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
 }
 
 /// Where a history page is anchored.

@@ -38,8 +38,114 @@ pub struct Actor {
     pub user_id: UserId,
     pub roles: RoleSet,
     /// What the actor may do site-wide: the union of the grants of `roles` and of the custom
-    /// roles the account holds.
+    /// roles the account holds, narrowed to what the credential's [`Scope`] allows.
     pub permissions: PermissionSet,
+    /// What the credential the actor signed in with allows (an interactive session allows
+    /// everything the account may do).
+    pub scope: Scope,
+}
+
+/// What a credential allows, whatever the account may do: every permission decision here
+/// narrows the actor to it ([`Actor::with_scope`] masks the site permissions,
+/// [`check_write`] refuses changes to a read-only credential, [`check_own_credentials`] keeps
+/// credentials from minting credentials).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// An interactive session (a sign-in): everything the account may do, managing its own
+    /// sessions, tokens and app passwords included.
+    Session,
+    /// A personal access token that reads: nothing that changes state, no site administration.
+    Read,
+    /// Normal user actions (posting, reacting, joining, profile), no site administration. App
+    /// passwords carry this scope.
+    Write,
+    /// Normal user actions and site administration, still only what the account's roles grant.
+    Admin,
+}
+
+impl Scope {
+    /// The scopes a personal access token may have, in order of power.
+    pub const TOKEN_SCOPES: [Scope; 3] = [Scope::Read, Scope::Write, Scope::Admin];
+
+    /// The stable wire and storage name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::Session => "session",
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// Parses a personal access token's scope (`read`, `write`, `admin`).
+    pub fn parse_token_scope(s: &str) -> Option<Scope> {
+        Scope::TOKEN_SCOPES.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Whether the credential may change anything.
+    pub const fn writes(self) -> bool {
+        !matches!(self, Scope::Read)
+    }
+
+    /// The site permissions the credential lets through.
+    pub const fn mask(self) -> PermissionSet {
+        match self {
+            Scope::Session | Scope::Admin => PermissionSet::all(),
+            Scope::Write => PermissionSet::all().without(ADMINISTRATIVE),
+            Scope::Read => PermissionSet::of(&[
+                SitePermission::BrowseDirectory,
+                SitePermission::JoinPublicChannels,
+            ]),
+        }
+    }
+}
+
+/// The site permissions that administer the site rather than take part in it: a credential
+/// scoped below `admin` never carries them.
+pub const ADMINISTRATIVE: PermissionSet = PermissionSet::of(&[
+    SitePermission::ManageIntegrations,
+    SitePermission::ManageUsers,
+    SitePermission::AssignRoles,
+    SitePermission::ManageRoles,
+    SitePermission::ManageDepartments,
+    SitePermission::ViewAuditLog,
+    SitePermission::ExportData,
+    SitePermission::ManageRetention,
+    SitePermission::ModeratePublicChannels,
+    SitePermission::BypassRateLimits,
+]);
+
+/// Whether the actor's credential may change state at all (a `read` token may not). Every
+/// state-changing decision asks it: [`check`] for writing channel actions,
+/// [`check_user_admin`], and the application's per-user write limiter for the rest.
+pub fn check_write(actor: &Actor) -> Result<(), Error> {
+    if actor.scope.writes() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("this token's scope allows reading only"))
+    }
+}
+
+/// Whether the actor may change the sessions, tokens and app passwords of the account
+/// `target`: their own only from an interactive session (a token or app password cannot mint
+/// or end credentials); someone else's with [`SitePermission::ManageUsers`] (which a token
+/// carries only with the `admin` scope).
+pub fn check_own_credentials(actor: &Actor, target: UserId) -> Result<(), Error> {
+    if target == actor.user_id {
+        if actor.scope == Scope::Session {
+            return Ok(());
+        }
+        return Err(Error::Forbidden(
+            "sessions, tokens and app passwords are managed from a signed-in session",
+        ));
+    }
+    if actor.may(SitePermission::ManageUsers) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only user managers may see or end other people's sessions",
+        ))
+    }
 }
 
 impl Actor {
@@ -49,7 +155,17 @@ impl Actor {
             user_id,
             roles,
             permissions: builtin_grants(roles),
+            scope: Scope::Session,
         }
+    }
+
+    /// This actor acting through a credential of `scope`: its permissions narrowed to what the
+    /// scope lets through.
+    #[must_use]
+    pub const fn with_scope(mut self, scope: Scope) -> Actor {
+        self.scope = scope;
+        self.permissions = self.permissions.intersect(scope.mask());
+        self
     }
 
     /// The actor for an authenticated account, with the built-in roles the account holds (and
@@ -70,10 +186,11 @@ impl Actor {
         actor
     }
 
-    /// This actor with `extra` permissions added (tests, and doors that build an actor by hand).
+    /// This actor with `extra` permissions added (tests, and doors that build an actor by hand),
+    /// as far as its scope lets them through.
     #[must_use]
     pub const fn granted(mut self, extra: PermissionSet) -> Actor {
-        self.permissions = self.permissions.union(extra);
+        self.permissions = self.permissions.union(extra).intersect(self.scope.mask());
         self
     }
 
@@ -226,6 +343,16 @@ impl PermissionSet {
     #[must_use]
     pub const fn union(self, other: PermissionSet) -> PermissionSet {
         PermissionSet(self.0 | other.0)
+    }
+
+    #[must_use]
+    pub const fn intersect(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 & other.0)
+    }
+
+    #[must_use]
+    pub const fn without(self, other: PermissionSet) -> PermissionSet {
+        PermissionSet(self.0 & !other.0)
     }
 
     pub const fn contains(self, p: SitePermission) -> bool {
@@ -517,6 +644,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action changes anything at all (refused to a read-only credential).
+    fn changes_state(self) -> bool {
+        !matches!(
+            self,
+            Action::View | Action::ReadHistory | Action::ListMembers
+        )
+    }
+
     /// Whether the action changes the channel or its content (refused when archived).
     fn writes(self) -> bool {
         !matches!(
@@ -547,6 +682,9 @@ pub fn check(
 ) -> Result<(), Error> {
     if !can_see(actor, channel, membership) {
         return Err(Error::NotFound(Entity::Channel));
+    }
+    if action.changes_state() {
+        check_write(actor)?;
     }
     if channel.is_archived() && action.writes() {
         return Err(Error::Archived);
@@ -738,6 +876,7 @@ pub fn check_user_admin(
     target: Option<UserId>,
     change: UserChange,
 ) -> Result<(), Error> {
+    check_write(actor)?;
     let own = target == Some(actor.user_id);
     match change {
         UserChange::Profile | UserChange::Password | UserChange::Sessions => {
@@ -1277,5 +1416,87 @@ mod tests {
             check_file_attach(&admin, OTHER),
             Err(Error::NotFound(Entity::File))
         );
+    }
+
+    /// A credential's scope narrows what the account may do, and never widens it.
+    #[test]
+    fn scopes_narrow_the_actor() {
+        let public = channel(ChannelKind::Public, false);
+        let m = Some(member(ChannelRole::Member));
+        let admin = Actor::new(ME, RoleSet::ADMIN);
+        let plain = Actor::new(ME, RoleSet::MEMBER);
+        for (actor, scope, post, read, manage_users, browse) in [
+            (admin, Scope::Session, true, true, true, true),
+            (admin, Scope::Admin, true, true, true, true),
+            (admin, Scope::Write, true, true, false, true),
+            (admin, Scope::Read, false, true, false, true),
+            (plain, Scope::Admin, true, true, false, true),
+            (plain, Scope::Write, true, true, false, true),
+            (plain, Scope::Read, false, true, false, true),
+        ] {
+            let a = actor.with_scope(scope);
+            let row = format!("{:?} with {scope:?}", actor.roles);
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::Post).is_ok(),
+                post,
+                "{row}"
+            );
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::React).is_ok(),
+                post,
+                "{row}"
+            );
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::MarkRead).is_ok(),
+                post,
+                "{row}"
+            );
+            assert_eq!(
+                check(&a, &public, m.as_ref(), Action::ReadHistory).is_ok(),
+                read,
+                "{row}"
+            );
+            assert_eq!(a.may(SitePermission::ManageUsers), manage_users, "{row}");
+            assert_eq!(a.may(SitePermission::BrowseDirectory), browse, "{row}");
+            assert_eq!(
+                check_user_admin(&a, Some(OTHER), UserChange::Active).is_ok(),
+                manage_users,
+                "{row}"
+            );
+            assert_eq!(
+                check_user_admin(&a, Some(ME), UserChange::Profile).is_ok(),
+                post,
+                "{row}"
+            );
+            assert_eq!(check_write(&a).is_ok(), post, "{row}");
+            // Only an interactive session manages its own credentials.
+            assert_eq!(
+                check_own_credentials(&a, ME).is_ok(),
+                scope == Scope::Session,
+                "{row}"
+            );
+            assert_eq!(
+                check_own_credentials(&a, OTHER).is_ok(),
+                manage_users,
+                "{row}"
+            );
+            // Granting more later does not get past the scope.
+            let granted = a.granted(PermissionSet::all());
+            assert_eq!(
+                granted.may(SitePermission::ManageUsers),
+                scope == Scope::Session || scope == Scope::Admin,
+                "{row}"
+            );
+        }
+        // A read token still sees only what the account may see.
+        let private = channel(ChannelKind::Private, false);
+        assert_eq!(
+            check(&plain.with_scope(Scope::Read), &private, None, Action::Post),
+            Err(Error::NotFound(Entity::Channel))
+        );
+        for s in Scope::TOKEN_SCOPES {
+            assert_eq!(Scope::parse_token_scope(s.as_str()), Some(s));
+        }
+        assert_eq!(Scope::parse_token_scope("session"), None);
     }
 }

@@ -25,6 +25,9 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 pub const BEARER: &str = "bearer";
 /// The security scheme of the session cookie set by `POST /api/v1/auth/login`.
 pub const COOKIE: &str = "cookie";
+/// The security scheme of HTTP Basic with a username and an app password (for clients that
+/// cannot do single sign-on; `docs/admin/sessions.md`).
+pub const BASIC: &str = "basic";
 /// The name of the error body's schema.
 pub const ERROR_SCHEMA: &str = "ErrorBody";
 
@@ -108,6 +111,7 @@ fn apply(op: &mut Operation) {
         op.security = Some(vec![
             SecurityRequirement::new(BEARER, Vec::<String>::new()),
             SecurityRequirement::new(COOKIE, Vec::<String>::new()),
+            SecurityRequirement::new(BASIC, Vec::<String>::new()),
         ]);
     }
     let public = is_public(op);

@@ -3,7 +3,8 @@
 
 use enclave_app::realtime::PresenceInfo;
 use enclave_core::{
-    Channel, ChannelSummary, FileMeta, Membership, Message, Millis, TokenInfo, User,
+    AppPasswordInfo, Channel, ChannelSummary, FileMeta, Membership, Message, Millis, TokenInfo,
+    User,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -98,6 +99,13 @@ pub mod int {
         n.map(value::<D::Error>).transpose()
     }
 
+    /// A required `u32`.
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let n = Num::deserialize(d).map_err(|_| serde::de::Error::custom("expected an integer"))?;
+        let i = value::<D::Error>(n)?;
+        u32::try_from(i).map_err(|_| serde::de::Error::custom("out of range"))
+    }
+
     /// An optional `u32` (`null` or absent is `None`; use with `#[serde(default)]`).
     pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         let n = Option::<Num>::deserialize(d)
@@ -188,6 +196,11 @@ pub struct LoginRequest {
     /// Username or email address.
     pub login: String,
     pub password: String,
+    /// The client signing in ("Enclave web", a script's name), shown in the user's list of
+    /// sessions beside the device read from the `User-Agent`; at most 64 characters.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema, TS)]
@@ -292,6 +305,9 @@ pub struct TokenDto {
     /// `session` or `pat`.
     pub kind: String,
     pub name: String,
+    /// `session` for sessions; `read`, `write` or `admin` for personal access tokens.
+    #[ts(type = "'session' | 'read' | 'write' | 'admin'")]
+    pub scope: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub expires_at: Option<String>,
@@ -305,12 +321,106 @@ impl TokenDto {
             id: t.id.to_string(),
             kind: t.kind.as_str().to_owned(),
             name: t.name.clone(),
+            scope: t.scope.as_str().to_owned(),
             created_at: ts(t.created_at),
             last_used_at: opt_ts(t.last_used_at),
             expires_at: opt_ts(t.expires_at),
             current,
         }
     }
+}
+
+/// A signed-in device.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SessionDto {
+    pub id: String,
+    /// The device, read from the browser's or client's `User-Agent` ("Chrome on Windows").
+    pub device: String,
+    /// The client the sign-in named ("Enclave web"); may be empty.
+    pub client: String,
+    /// The address the sign-in came from.
+    pub ip: Option<String>,
+    pub created_at: String,
+    /// When the session was last used (updated at most once a minute).
+    pub last_seen_at: Option<String>,
+    /// When the session ends at the latest (its absolute lifetime).
+    pub expires_at: Option<String>,
+    /// Whether this is the session the listing request used.
+    pub current: bool,
+}
+
+impl SessionDto {
+    pub fn new(t: &TokenInfo, current: bool) -> Self {
+        SessionDto {
+            id: t.id.to_string(),
+            device: t.name.clone(),
+            client: t.client.clone(),
+            ip: t.ip.clone(),
+            created_at: ts(t.created_at),
+            last_seen_at: opt_ts(t.last_used_at),
+            expires_at: opt_ts(t.expires_at),
+            current,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SessionList {
+    pub sessions: Vec<SessionDto>,
+}
+
+/// How many sessions ended.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct EndedSessions {
+    pub ended: u64,
+}
+
+/// An app password, as listed (never the secret).
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct AppPasswordDto {
+    pub id: String,
+    pub name: String,
+    /// The password's first four characters, to tell them apart.
+    pub hint: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl AppPasswordDto {
+    pub fn new(p: &AppPasswordInfo) -> Self {
+        AppPasswordDto {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            hint: p.hint.clone(),
+            created_at: ts(p.created_at),
+            last_used_at: opt_ts(p.last_used_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct AppPasswordList {
+    pub app_passwords: Vec<AppPasswordDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct CreateAppPasswordRequest {
+    /// 1 to 64 characters once trimmed, without control characters (what the password is for:
+    /// "Phone XMPP client").
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct CreatedAppPassword {
+    /// The password, shown only this once: 24 letters and digits in groups of four. Use it
+    /// with the username in clients that cannot do single sign-on, or as HTTP Basic
+    /// credentials on the API.
+    pub password: String,
+    #[serde(flatten)]
+    pub info: AppPasswordDto,
 }
 
 #[derive(Debug, Serialize, ToSchema, TS)]
@@ -326,10 +436,16 @@ pub struct CreateTokenRequest {
         pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
     pub name: String,
-    /// Days until the token expires, 1 to 3650; omit for no expiry.
+    /// What the token may do: `read` (nothing that changes state), `write` (normal user
+    /// actions) or `admin` (also site administration, as far as the account's roles allow).
+    #[ts(type = "'read' | 'write' | 'admin'")]
+    #[schema(pattern = "^(read|write|admin)$")]
+    pub scope: String,
+    /// Days until the token expires: required, 1 to the server's `[auth] token_max_days`
+    /// (365 by default).
     #[schema(minimum = 1, maximum = 3650)]
-    #[serde(default, deserialize_with = "int::opt_u32")]
-    pub expires_in_days: Option<u32>,
+    #[serde(deserialize_with = "int::u32")]
+    pub expires_in_days: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema, TS)]
@@ -1400,6 +1516,10 @@ pub struct SecondFactorLoginRequest {
     /// The six-digit code, or a recovery code (`xxxxx-xxxxx`).
     #[schema(max_length = 64)]
     pub code: String,
+    /// The client signing in, as in the first step's `client`; at most 64 characters.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub client: Option<String>,
 }
 
 /// A session opened by the second step.

@@ -103,6 +103,30 @@ pub fn parse_id<T: std::str::FromStr>(raw: &str, not_found: ErrorCode) -> Result
         .map_err(|_| ApiError::new(not_found, "no such id"))
 }
 
+/// `Authorization: Basic` credentials: the login and the (app) password. `Some(Err)` when the
+/// header says Basic but cannot be read.
+fn basic(headers: &HeaderMap) -> Option<Result<(String, String), ApiError>> {
+    use base64::Engine;
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let refused = || ApiError::new(ErrorCode::Unauthenticated, "malformed Basic credentials");
+    let value = value.trim();
+    if value.len() > 512 {
+        return Some(Err(refused()));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((login, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+        return Some(Err(refused()));
+    };
+    Some(Ok((login.to_owned(), password.to_owned())))
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
@@ -178,6 +202,23 @@ impl FromRequestParts<AppState> for Auth {
     ) -> Result<Self, Self::Rejection> {
         if let Some(authed) = parts.extensions.get::<Authed>() {
             return Ok(Auth(authed.clone()));
+        }
+        // HTTP Basic with a username and an app password, for clients that cannot do single
+        // sign-on. Browsers never send it on their own to this API (it never asks for it with
+        // `WWW-Authenticate`), so it needs no origin check.
+        if let Some(basic) = basic(&parts.headers) {
+            let (login, password) = basic?;
+            let ip = client_ip(
+                &parts.headers,
+                &parts.extensions,
+                &state.config.trusted_proxies,
+            );
+            let authed = state
+                .accounts
+                .authenticate_basic(&login, &password, ip)
+                .await?;
+            parts.extensions.insert(authed.clone());
+            return Ok(Auth(authed));
         }
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         let token = credential(&parts.headers, !safe, None)?;

@@ -150,7 +150,7 @@ impl std::ops::Deref for AppState {
 #[openapi(
     info(title = "Enclave API", description = "Team chat on your own servers. All ids are decimal strings; times are RFC 3339 UTC."),
     tags(
-        (name = "auth", description = "Login, sessions and tokens"),
+        (name = "auth", description = "Login, sessions (devices), personal access tokens and app passwords (see docs/admin/sessions.md)"),
         (name = "users", description = "The user directory and accounts"),
         (name = "roles", description = "Custom roles, the roles accounts hold, and guest invitations (see docs/admin/roles.md)"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
@@ -179,6 +179,10 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
+            contract::BASIC,
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
             contract::COOKIE,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))),
         );
@@ -188,7 +192,7 @@ impl utoipa::Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
         audit, auth, channels, departments, files, lockouts, messages, roles, search,
-        second_factor, system, users, ws,
+        second_factor, sessions, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -211,6 +215,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::setup))
         .routes(routes!(auth::list_tokens, auth::create_token))
         .routes(routes!(auth::revoke_token))
+        .routes(routes!(sessions::mine))
+        .routes(routes!(sessions::end))
+        .routes(routes!(sessions::end_others))
+        .routes(routes!(sessions::of_user, sessions::end_all_of_user))
+        .routes(routes!(
+            sessions::app_passwords,
+            sessions::create_app_password
+        ))
+        .routes(routes!(sessions::revoke_app_password))
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))

@@ -143,6 +143,13 @@ fn generate() -> String {
     out.decl::<TokenList>();
     out.decl::<CreateTokenRequest>();
     out.decl::<CreatedToken>();
+    out.decl::<SessionDto>();
+    out.decl::<SessionList>();
+    out.decl::<EndedSessions>();
+    out.decl::<AppPasswordDto>();
+    out.decl::<AppPasswordList>();
+    out.decl::<CreateAppPasswordRequest>();
+    out.decl::<CreatedAppPassword>();
     out.decl::<PresenceDto>();
     out.decl::<PresenceList>();
 

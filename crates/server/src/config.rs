@@ -348,7 +348,15 @@ impl Default for HttpSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSection {
+    /// A session's absolute lifetime in days, from sign-in: after it the user signs in again
+    /// however active the session was (`docs/admin/sessions.md`).
     pub session_ttl_days: u32,
+    /// A session unused for this many minutes ends (0: sessions do not time out when idle).
+    /// Use is recorded at most once a minute, so the timeout is exact to about a minute.
+    pub session_idle_timeout_minutes: u32,
+    /// The longest lifetime, in days, a personal access token may be given (an expiry is
+    /// required; 1 to 3650).
+    pub token_max_days: u32,
     /// Argon2id memory cost in KiB (OWASP recommends 19456 with 2 iterations).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -419,6 +427,8 @@ impl Default for AuthSection {
         let l = d.lockout;
         AuthSection {
             session_ttl_days: 30,
+            session_idle_timeout_minutes: 0,
+            token_max_days: 365,
             argon2_memory_kib: d.argon2_memory_kib,
             argon2_iterations: d.argon2_iterations,
             failures_before_delay: l.pair.free,
@@ -578,8 +588,16 @@ impl Config {
         if self.audit.head_interval_secs == 0 {
             bail!("[audit] head_interval_secs must be at least 1");
         }
-        if self.auth.session_ttl_days == 0 {
-            bail!("[auth] session_ttl_days must be at least 1");
+        if self.auth.session_ttl_days == 0 || self.auth.session_ttl_days > 3650 {
+            bail!("[auth] session_ttl_days must be 1 to 3650");
+        }
+        if self.auth.session_idle_timeout_minutes > 5_256_000 {
+            bail!(
+                "[auth] session_idle_timeout_minutes must be at most 5256000 (ten years; 0 turns it off)"
+            );
+        }
+        if self.auth.token_max_days == 0 || self.auth.token_max_days > 3650 {
+            bail!("[auth] token_max_days must be 1 to 3650");
         }
         let a = &self.auth;
         let policy = a.lockout_policy();
@@ -772,6 +790,12 @@ impl Config {
             argon2_memory_kib: a.argon2_memory_kib,
             argon2_iterations: a.argon2_iterations,
             session_ttl: std::time::Duration::from_secs(u64::from(a.session_ttl_days) * 86_400),
+            session_idle_timeout: (a.session_idle_timeout_minutes > 0).then(|| {
+                std::time::Duration::from_secs(u64::from(a.session_idle_timeout_minutes) * 60)
+            }),
+            token_max_lifetime: std::time::Duration::from_secs(
+                u64::from(a.token_max_days) * 86_400,
+            ),
             lockout: a.lockout_policy(),
             second_factor: enclave_app::SecondFactorConfig {
                 require: enclave_app::core::signin::Requirement::parse(&a.require_second_factor)
@@ -779,6 +803,7 @@ impl Config {
                 grace_days: a.second_factor_grace_days,
                 totp_issuer: a.totp_issuer.trim().to_owned(),
             },
+            clock: enclave_app::Clock::system(),
         }
     }
 

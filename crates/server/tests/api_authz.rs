@@ -57,9 +57,25 @@ fn protected_routes() -> Vec<Route> {
         route(
             Method::POST,
             "/api/v1/users/me/tokens",
-            Some(|_| json!({ "name": "authz token" })),
+            Some(|_| json!({ "name": "authz token", "scope": "read", "expires_in_days": 1 })),
         ),
         route(Method::DELETE, "/api/v1/users/me/tokens/{token}", None),
+        route(Method::GET, "/api/v1/users/me/sessions", None),
+        route(Method::DELETE, "/api/v1/users/me/sessions/{token}", None),
+        route(Method::POST, "/api/v1/users/me/sessions/end-others", None),
+        route(Method::GET, "/api/v1/users/{user}/sessions", None),
+        route(Method::DELETE, "/api/v1/users/{user}/sessions", None),
+        route(Method::GET, "/api/v1/users/me/app-passwords", None),
+        route(
+            Method::POST,
+            "/api/v1/users/me/app-passwords",
+            Some(|_| json!({ "name": "authz app" })),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/users/me/app-passwords/{token}",
+            None,
+        ),
         route(Method::GET, "/api/v1/users/me", None),
         route(Method::GET, "/api/v1/users", None),
         route(
@@ -829,7 +845,7 @@ async fn a_deactivated_users_tokens_are_401_everywhere() {
         .post(
             Some(&w.member.token),
             "/api/v1/users/me/tokens",
-            Some(json!({ "name": "script" })),
+            Some(json!({ "name": "script", "scope": "write", "expires_in_days": 30 })),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{pat}");
@@ -1203,6 +1219,14 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"name": 5}"#,
             r#"{"name": "x", "expires_in_days": -1}"#,
             r#"{"name": "x", "expires_in_days": "7"}"#,
+            r#"{"name": "x", "scope": "read"}"#,
+            r#"{"name": "x", "scope": 5, "expires_in_days": 7}"#,
+        ],
+        "/api/v1/users/me/app-passwords" => &[
+            r#"{}"#,
+            r#"{"name": 5}"#,
+            r#"{"name": null}"#,
+            r#"{"name": ["x"]}"#,
         ],
         "/api/v1/users" => &[
             r#"{}"#,

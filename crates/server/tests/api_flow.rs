@@ -309,7 +309,7 @@ async fn personal_access_tokens() {
         .post(
             Some(&session),
             "/api/v1/users/me/tokens",
-            Some(json!({ "name": "ci bot", "expires_in_days": 30 })),
+            Some(json!({ "name": "ci bot", "scope": "write", "expires_in_days": 30 })),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -341,20 +341,20 @@ async fn personal_access_tokens() {
         "the secret is never listed: {listed}"
     );
 
-    // A token without expiry, and refused inputs.
+    // An expiry is required; refused inputs.
     let (status, forever) = server
         .post(
             Some(&session),
             "/api/v1/users/me/tokens",
-            Some(json!({ "name": "forever" })),
+            Some(json!({ "name": "forever", "scope": "read" })),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert!(forever["expires_at"].is_null(), "{forever}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{forever}");
     for bad in [
-        json!({ "name": "x", "expires_in_days": 0 }),
-        json!({ "name": "x", "expires_in_days": 3651 }),
-        json!({ "name": "  " }),
+        json!({ "name": "x", "scope": "read", "expires_in_days": 0 }),
+        json!({ "name": "x", "scope": "read", "expires_in_days": 3651 }),
+        json!({ "name": "  ", "scope": "read", "expires_in_days": 1 }),
+        json!({ "name": "x", "scope": "everything", "expires_in_days": 1 }),
     ] {
         let got = server
             .post(Some(&session), "/api/v1/users/me/tokens", Some(bad.clone()))
@@ -425,7 +425,7 @@ async fn admin_creates_deactivates_and_reactivates_users() {
             .post(
                 Some(&token),
                 "/api/v1/users/me/tokens",
-                Some(json!({ "name": "script" })),
+                Some(json!({ "name": "script", "scope": "write", "expires_in_days": 30 })),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);

@@ -194,7 +194,7 @@ async fn integral_floats_are_integers() {
         .post(
             Some(&bob),
             "/api/v1/users/me/tokens",
-            Some(json!({ "name": "t", "expires_in_days": 30.0 })),
+            Some(json!({ "name": "t", "scope": "read", "expires_in_days": 30.0 })),
         )
         .await;
     assert_eq!(got.0, 201, "{}", got.1);
@@ -202,7 +202,7 @@ async fn integral_floats_are_integers() {
         .post(
             Some(&bob),
             "/api/v1/users/me/tokens",
-            Some(json!({ "name": "t", "expires_in_days": 2.5 })),
+            Some(json!({ "name": "t", "scope": "read", "expires_in_days": 2.5 })),
         )
         .await;
     assert_eq!(got.0, 400, "{}", got.1);

@@ -240,7 +240,7 @@ async fn populate(server: &TestServer) -> Data {
         .post(
             Some(&alice),
             "/api/v1/users/me/tokens",
-            Some(json!({ "name": "scripts", "expires_in_days": 30 })),
+            Some(json!({ "name": "scripts", "scope": "write", "expires_in_days": 30 })),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{pat}");

@@ -102,10 +102,33 @@ fn cases() -> Vec<Case> {
         case(
             M::POST,
             "/api/v1/users/me/tokens",
-            Some(|_| json!({ "name": "pm" })),
+            Some(|_| json!({ "name": "pm", "scope": "read", "expires_in_days": 1 })),
             ALL_OK,
         ),
         case(M::DELETE, "/api/v1/users/me/tokens/{token}", None, ALL_OK),
+        case(M::GET, "/api/v1/users/me/sessions", None, ALL_OK),
+        case(M::DELETE, "/api/v1/users/me/sessions/{token}", None, ALL_OK),
+        case(
+            M::POST,
+            "/api/v1/users/me/sessions/end-others",
+            None,
+            ALL_OK,
+        ),
+        case(M::GET, "/api/v1/users/{stranger}/sessions", None, ADMINS),
+        case(M::DELETE, "/api/v1/users/{stranger}/sessions", None, ADMINS),
+        case(M::GET, "/api/v1/users/me/app-passwords", None, ALL_OK),
+        case(
+            M::POST,
+            "/api/v1/users/me/app-passwords",
+            Some(|_| json!({ "name": "pm client" })),
+            ALL_OK,
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/users/me/app-passwords/{token}",
+            None,
+            ALL_OK,
+        ),
         case(M::GET, "/api/v1/users/me", None, ALL_OK),
         case(
             M::GET,
@@ -608,7 +631,27 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
     let channel = server
         .create_channel(admin, &unique_name("pm chan"), "public")
         .await;
-    let actor = actors.actor(server, who, &channel).await;
+    let mut actor = actors.actor(server, who, &channel).await;
+    if c.path.ends_with("/end-others") && matches!(who, Who::Admin) {
+        // Ending the other sessions of the first administrator would end the session these
+        // fixtures are made with: another administrator takes the column.
+        let name = unique_name("pmadmin");
+        let got = server
+            .post(
+                Some(admin),
+                "/api/v1/users",
+                Some(json!({ "username": name, "password": USER_PASSWORD, "admin": true })),
+            )
+            .await;
+        ok("another administrator", &got);
+        let id = got.1["id"].as_str().unwrap().to_owned();
+        server.add_member(admin, &channel, &id).await;
+        actor = Actor {
+            id,
+            token: server.login_token(&name, USER_PASSWORD).await,
+            name,
+        };
+    }
     let user = new_user(server, "pmuser").await;
     server.add_member(admin, &channel, &user.id).await;
     let stranger = new_user(server, "pmstranger").await;
@@ -639,12 +682,43 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
         assert_eq!(got.1["announcement"], true);
     }
     // Personal access tokens are limited in number: made only for the case that deletes one.
-    let token = if c.path.contains("{token}") {
+    // For the session and app password cases, `{token}` is another session of the actor or
+    // one of their app passwords.
+    let token = if c.path.contains("/sessions/{token}") {
+        let password = if actor.name == ADMIN_USER {
+            ADMIN_PASSWORD
+        } else {
+            USER_PASSWORD
+        };
+        let other = server.login_token(&actor.name, password).await;
+        let got = server
+            .get(Some(&other), "/api/v1/users/me/sessions", None)
+            .await;
+        ok("another session", &got);
+        got.1["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    } else if c.path.contains("/app-passwords/{token}") {
+        let got = server
+            .post(
+                Some(&actor.token),
+                "/api/v1/users/me/app-passwords",
+                Some(json!({ "name": "pm" })),
+            )
+            .await;
+        ok("an app password", &got);
+        got.1["id"].as_str().unwrap_or_default().to_owned()
+    } else if c.path.contains("{token}") {
         let got = server
             .post(
                 Some(&actor.token),
                 "/api/v1/users/me/tokens",
-                Some(json!({ "name": "pm" })),
+                Some(json!({ "name": "pm", "scope": "read", "expires_in_days": 1 })),
             )
             .await;
         ok("a token", &got);

@@ -35,9 +35,10 @@ use async_trait::async_trait;
 use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
 use enclave_core::departments::{Department, DepartmentMember, Tree};
 use enclave_core::{
-    Anchor, Channel, ChannelId, ChannelKind, ChannelRole, ChannelSummary, CustomRole, DepartmentId,
-    Event, FileId, FileMeta, Membership, Mentions, Message, MessageId, Millis, PermissionSet,
-    RoleId, Thumbnail, TokenId, TokenInfo, TokenKind, User, UserId,
+    Anchor, AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole,
+    ChannelSummary, CustomRole, DepartmentId, Event, FileId, FileMeta, Membership, Mentions,
+    Message, MessageId, Millis, PermissionSet, RoleId, Scope, Thumbnail, TokenId, TokenInfo,
+    TokenKind, User, UserId,
 };
 
 /// A failure of a store operation.
@@ -125,6 +126,20 @@ pub struct NewToken {
     pub hash: [u8; 32],
     pub name: String,
     pub expires_at: Option<Millis>,
+    pub scope: Scope,
+    /// For sessions: the client the sign-in named.
+    pub client: String,
+    /// For sessions: the address the sign-in came from.
+    pub ip: Option<String>,
+}
+
+/// A new app password (the store keeps its argon2id hash only).
+#[derive(Debug, Clone)]
+pub struct NewAppPassword {
+    pub user_id: UserId,
+    pub name: String,
+    pub hint: String,
+    pub password_hash: String,
 }
 
 /// A new public or private channel.
@@ -289,6 +304,17 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn revoke_sessions(&self, user_id: UserId, except: Option<TokenId>) -> Result<u64>;
     /// Whether the token still exists, has not expired, and its owner is active.
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool>;
+    async fn create_app_password(&self, new: NewAppPassword) -> Result<AppPasswordInfo>;
+    async fn list_app_passwords(&self, user_id: UserId) -> Result<Vec<AppPasswordInfo>>;
+    /// The hashes of the user's app passwords whose hint is `hint`.
+    async fn app_password_hashes(
+        &self,
+        user_id: UserId,
+        hint: &str,
+    ) -> Result<Vec<(AppPasswordId, String)>>;
+    async fn touch_app_password(&self, id: AppPasswordId, now: Millis) -> Result<()>;
+    /// Deletes one of the user's app passwords; `false` when there was none.
+    async fn revoke_app_password(&self, user_id: UserId, id: AppPasswordId) -> Result<bool>;
 }
 
 /// A new custom role (validated by the application).

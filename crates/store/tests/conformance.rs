@@ -333,6 +333,9 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             hash: hash(1),
             name: "firefox".into(),
             expires_at: Some(later),
+            scope: enclave_core::Scope::Session,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -343,6 +346,9 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             hash: hash(2),
             name: "phone".into(),
             expires_at: Some(later),
+            scope: enclave_core::Scope::Session,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -353,6 +359,9 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             hash: hash(3),
             name: "tablet".into(),
             expires_at: Some(later),
+            scope: enclave_core::Scope::Session,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -363,6 +372,9 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             hash: hash(4),
             name: "ci".into(),
             expires_at: None,
+            scope: enclave_core::Scope::Write,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -373,6 +385,9 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             hash: hash(5),
             name: "old".into(),
             expires_at: Some(Millis(Millis::now().0 - 1)),
+            scope: enclave_core::Scope::Write,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -443,6 +458,9 @@ pub async fn users_and_tokens(store: Arc<dyn Store>) {
             hash: hash(6),
             name: "laptop".into(),
             expires_at: Some(later),
+            scope: enclave_core::Scope::Session,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -627,6 +645,13 @@ pub async fn deactivation_revokes_every_token(store: Arc<dyn Store>) {
                 hash: hash(h),
                 name: format!("token {h}"),
                 expires_at: None,
+                scope: if kind == TokenKind::Session {
+                    enclave_core::Scope::Session
+                } else {
+                    enclave_core::Scope::Write
+                },
+                client: String::new(),
+                ip: None,
             })
             .await
             .unwrap();
@@ -3758,6 +3783,9 @@ pub async fn durable_across_reopen(store: Arc<dyn Store>, reopen: impl Fn() -> A
             hash: hash(7),
             name: "bot".into(),
             expires_at: None,
+            scope: enclave_core::Scope::Write,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();
@@ -5183,6 +5211,9 @@ pub async fn roles_and_guests(store: Arc<dyn Store>) {
             hash: [7; 32],
             name: "s".into(),
             expires_at: None,
+            scope: enclave_core::Scope::Session,
+            client: String::new(),
+            ip: None,
         })
         .await
         .unwrap();

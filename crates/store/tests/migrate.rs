@@ -188,6 +188,13 @@ async fn populate(shared: &Arc<dyn Store>, bulk: usize) -> Populated {
                 hash,
                 name: format!("token {i}"),
                 expires_at: (kind == TokenKind::Session).then_some(Millis(now.0 + 86_400_000)),
+                scope: if kind == TokenKind::Session {
+                    enclave_core::Scope::Session
+                } else {
+                    enclave_core::Scope::Write
+                },
+                client: String::new(),
+                ip: None,
             })
             .await
             .unwrap();

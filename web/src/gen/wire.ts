@@ -109,7 +109,12 @@ export type LoginRequest = {
 /**
  * Username or email address.
  */
-login: string, password: string, };
+login: string, password: string,
+/**
+ * The client signing in ("Enclave web", a script's name), shown in the user's list of
+ * sessions beside the device read from the `User-Agent`; at most 64 characters.
+ */
+client?: string | null, };
 export type LoginResponse = {
 /**
  * A bearer token; also set as the `enclave_session` HttpOnly cookie.
@@ -375,7 +380,11 @@ export type TokenDto = { id: string,
 /**
  * `session` or `pat`.
  */
-kind: string, name: string, created_at: string, last_used_at: string | null, expires_at: string | null,
+kind: string, name: string,
+/**
+ * `session` for sessions; `read`, `write` or `admin` for personal access tokens.
+ */
+scope: 'session' | 'read' | 'write' | 'admin', created_at: string, last_used_at: string | null, expires_at: string | null,
 /**
  * Whether this is the credential the listing request used.
  */
@@ -387,9 +396,15 @@ export type CreateTokenRequest = {
  */
 name: string,
 /**
- * Days until the token expires, 1 to 3650; omit for no expiry.
+ * What the token may do: `read` (nothing that changes state), `write` (normal user
+ * actions) or `admin` (also site administration, as far as the account's roles allow).
  */
-expires_in_days?: number | null, };
+scope: 'read' | 'write' | 'admin',
+/**
+ * Days until the token expires: required, 1 to the server's `[auth] token_max_days`
+ * (365 by default).
+ */
+expires_in_days: number, };
 export type CreatedToken = {
 /**
  * The secret, shown only this once.
@@ -398,11 +413,74 @@ token: string, id: string,
 /**
  * `session` or `pat`.
  */
-kind: string, name: string, created_at: string, last_used_at: string | null, expires_at: string | null,
+kind: string, name: string,
+/**
+ * `session` for sessions; `read`, `write` or `admin` for personal access tokens.
+ */
+scope: 'session' | 'read' | 'write' | 'admin', created_at: string, last_used_at: string | null, expires_at: string | null,
 /**
  * Whether this is the credential the listing request used.
  */
 current: boolean, };
+/**
+ * A signed-in device.
+ */
+export type SessionDto = { id: string,
+/**
+ * The device, read from the browser's or client's `User-Agent` ("Chrome on Windows").
+ */
+device: string,
+/**
+ * The client the sign-in named ("Enclave web"); may be empty.
+ */
+client: string,
+/**
+ * The address the sign-in came from.
+ */
+ip: string | null, created_at: string,
+/**
+ * When the session was last used (updated at most once a minute).
+ */
+last_seen_at: string | null,
+/**
+ * When the session ends at the latest (its absolute lifetime).
+ */
+expires_at: string | null,
+/**
+ * Whether this is the session the listing request used.
+ */
+current: boolean, };
+export type SessionList = { sessions: Array<SessionDto>, };
+/**
+ * How many sessions ended.
+ */
+export type EndedSessions = { ended: number, };
+/**
+ * An app password, as listed (never the secret).
+ */
+export type AppPasswordDto = { id: string, name: string,
+/**
+ * The password's first four characters, to tell them apart.
+ */
+hint: string, created_at: string, last_used_at: string | null, };
+export type AppPasswordList = { app_passwords: Array<AppPasswordDto>, };
+export type CreateAppPasswordRequest = {
+/**
+ * 1 to 64 characters once trimmed, without control characters (what the password is for:
+ * "Phone XMPP client").
+ */
+name: string, };
+export type CreatedAppPassword = {
+/**
+ * The password, shown only this once: 24 letters and digits in groups of four. Use it
+ * with the username in clients that cannot do single sign-on, or as HTTP Basic
+ * credentials on the API.
+ */
+password: string, id: string, name: string,
+/**
+ * The password's first four characters, to tell them apart.
+ */
+hint: string, created_at: string, last_used_at: string | null, };
 /**
  * A user's presence as others see it.
  */

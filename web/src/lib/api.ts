@@ -23,6 +23,13 @@ import type {
   SetupStatus,
   ThreadQuery,
   TokenList,
+  SessionList,
+  EndedSessions,
+  AppPasswordList,
+  CreateAppPasswordRequest,
+  CreatedAppPassword,
+  CreateTokenRequest,
+  CreatedToken,
   UpdateChannelRequest,
   UpdateUserRequest,
   UserList,
@@ -138,7 +145,9 @@ export const api = {
 
   setup: () => request<SetupStatus>('GET', '/auth/setup'),
   login: (login: string, password: string) =>
-    request<LoginAnswer>('POST', '/auth/login', { login, password } satisfies LoginRequest, { quiet401: true }),
+    request<LoginAnswer>('POST', '/auth/login', { login, password, client: 'Enclave web' } satisfies LoginRequest, {
+      quiet401: true,
+    }),
   logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
   me: () => request<User>('GET', '/users/me', undefined, { quiet401: true }),
 
@@ -148,6 +157,15 @@ export const api = {
   updateUser: (id: string, body: UpdateUserRequest) => request<User>('PATCH', `/users/${enc(id)}`, body),
   tokens: () => request<TokenList>('GET', '/users/me/tokens').then((r) => r.tokens),
   revokeToken: (id: string) => request<void>('DELETE', `/users/me/tokens/${enc(id)}`),
+  createToken: (body: CreateTokenRequest) => request<CreatedToken>('POST', '/users/me/tokens', body),
+  sessions: () => request<SessionList>('GET', '/users/me/sessions').then((r) => r.sessions),
+  endSession: (id: string) => request<void>('DELETE', `/users/me/sessions/${enc(id)}`),
+  endOtherSessions: () => request<EndedSessions>('POST', '/users/me/sessions/end-others'),
+  userSessions: (userId: string) => request<SessionList>('GET', `/users/${enc(userId)}/sessions`).then((r) => r.sessions),
+  endUserSessions: (userId: string) => request<EndedSessions>('DELETE', `/users/${enc(userId)}/sessions`),
+  appPasswords: () => request<AppPasswordList>('GET', '/users/me/app-passwords').then((r) => r.app_passwords),
+  createAppPassword: (body: CreateAppPasswordRequest) => request<CreatedAppPassword>('POST', '/users/me/app-passwords', body),
+  revokeAppPassword: (id: string) => request<void>('DELETE', `/users/me/app-passwords/${enc(id)}`),
 
   channels: () => request<ChannelList>('GET', '/channels').then((r) => r.channels),
   channel: (id: string) => request<Channel>('GET', `/channels/${enc(id)}`),

@@ -32,13 +32,16 @@ export type Route =
 
 export type Panel = { kind: 'thread'; rootId: string } | { kind: 'pins' } | { kind: 'members' } | null;
 
+/** The tabs of the settings dialog. */
+export type SettingsTab = 'profile' | 'prefs' | 'security' | 'sessions' | 'tokens' | 'apps';
+
 export type Modal =
   | { kind: 'switcher' }
   | { kind: 'browse' }
   | { kind: 'create' }
   | { kind: 'dm' }
   | { kind: 'people' }
-  | { kind: 'settings'; tab?: 'profile' | 'prefs' | 'security' }
+  | { kind: 'settings'; tab?: SettingsTab }
   | { kind: 'profile'; userId: string }
   | { kind: 'channelInfo' }
   | { kind: 'confirm'; title: string; body: string; action: string; danger?: boolean; onConfirm: () => void }

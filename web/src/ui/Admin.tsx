@@ -219,6 +219,30 @@ function UsersTab() {
                         <button class="btn btn-sm" onClick={() => void update(u, { admin: !u.is_admin })}>
                           {u.is_admin ? t('admin.revokeAdmin') : t('admin.grantAdmin')}
                         </button>
+                        {u.active && (
+                          <button
+                            class="btn btn-sm"
+                            data-action="end-sessions"
+                            onClick={() =>
+                              store.set({
+                                modal: {
+                                  kind: 'confirm',
+                                  title: t('admin.endSessionsTitle', { name: displayName(u) }),
+                                  body: t('admin.endSessionsBody'),
+                                  action: t('admin.endSessions'),
+                                  danger: true,
+                                  onConfirm: () =>
+                                    void api.endUserSessions(u.id).then(
+                                      (r) => toast(t('admin.sessionsEnded', { n: r.ended }), 'info'),
+                                      reportError,
+                                    ),
+                                },
+                              })
+                            }
+                          >
+                            {t('admin.endSessions')}
+                          </button>
+                        )}
                         {u.active ? (
                           <button
                             class="btn btn-sm btn-danger-ghost"

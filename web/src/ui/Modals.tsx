@@ -17,9 +17,10 @@ import {
   store,
   toast,
 } from '../lib/client';
-import type { Modal as ModalState } from '../lib/store';
-import type { Channel, TokenInfo, User } from '../lib/types';
-import { channelLabel, cls, displayName, formatDate, formatFull, matchScore } from '../lib/util';
+import type { Modal as ModalState, SettingsTab } from '../lib/store';
+import type { Channel, User } from '../lib/types';
+import { AccessTokens, AppPasswords, Sessions } from './Credentials';
+import { channelLabel, cls, displayName, formatDate, matchScore } from '../lib/util';
 import { isUnread } from '../lib/unread';
 import { t, tn } from '../i18n';
 import { Modal, PresenceDot, Spinner, UserAvatar, useStore } from './common';
@@ -593,7 +594,7 @@ function ChannelInfo() {
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-function Settings({ tab: initial }: { tab?: 'profile' | 'prefs' | 'security' }) {
+function Settings({ tab: initial }: { tab?: SettingsTab }) {
   const me = useStore((s) => s.me!);
   const prefs = useStore((s) => s.prefs);
   const presence = useStore((s) => s.presence[me.id]);
@@ -602,7 +603,7 @@ function Settings({ tab: initial }: { tab?: 'profile' | 'prefs' | 'security' }) 
     <Modal title={t('sidebar.settings')} onClose={close} wide>
       <div class="settings">
         <div class="tabs" role="tablist">
-          {(['profile', 'prefs', 'security'] as const).map((k) => (
+          {(['profile', 'prefs', 'security', 'sessions', 'tokens', 'apps'] as const).map((k) => (
             <button key={k} role="tab" aria-selected={tab === k} class={cls('tab', tab === k && 'on')} onClick={() => setTab(k)}>
               {t(`settings.tab.${k}`)}
             </button>
@@ -612,6 +613,9 @@ function Settings({ tab: initial }: { tab?: 'profile' | 'prefs' | 'security' }) 
           {tab === 'profile' && <ProfileSettings me={me} statusText={presence?.status_text ?? ''} dnd={presence?.dnd ?? false} />}
           {tab === 'prefs' && <Prefs prefs={prefs} />}
           {tab === 'security' && <Security me={me} />}
+          {tab === 'sessions' && <Sessions />}
+          {tab === 'tokens' && <AccessTokens />}
+          {tab === 'apps' && <AppPasswords />}
         </div>
       </div>
     </Modal>
@@ -726,9 +730,6 @@ function Security({ me }: { me: User }) {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [busy, setBusy] = useState(false);
-  const [tokens, setTokens] = useState<TokenInfo[] | null>(null);
-  const load = () => api.tokens().then(setTokens, reportError);
-  useEffect(() => void load(), []);
   const change = async (e: Event) => {
     e.preventDefault();
     if (next.length < 8) return toast(t('settings.passwordShort'));
@@ -738,7 +739,6 @@ function Security({ me }: { me: User }) {
       setCurrent('');
       setNext('');
       toast(t('settings.passwordChanged'), 'info');
-      void load();
     } catch (err) {
       reportError(err);
     }
@@ -763,28 +763,6 @@ function Security({ me }: { me: User }) {
         </div>
       </form>
       <SecondFactorSettings />
-      <h3>{t('settings.sessions')}</h3>
-      <div class="token-list">
-        {!tokens && <Spinner />}
-        {tokens?.map((tk) => (
-          <div key={tk.id} class="token-row">
-            <div>
-              <div>
-                {tk.name} {tk.current && <span class="tag">{t('settings.thisSession')}</span>}
-              </div>
-              <div class="muted small">
-                {tk.kind === 'pat' ? t('settings.token') : t('settings.session')} ·{' '}
-                {t('settings.lastUsed', { date: tk.last_used_at ? formatFull(tk.last_used_at) : '—' })}
-              </div>
-            </div>
-            {!tk.current && (
-              <button class="btn btn-sm" onClick={() => api.revokeToken(tk.id).then(load, reportError)}>
-                {t('settings.revoke')}
-              </button>
-            )}
-          </div>
-        ))}
-      </div>
     </div>
   );
 }

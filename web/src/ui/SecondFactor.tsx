@@ -24,7 +24,7 @@ const enc = encodeURIComponent;
 
 export const secondFactorApi = {
   pass: (challenge: string, method: 'totp' | 'recovery', code: string) =>
-    request<SecondFactorLoginResponse>('POST', '/auth/login/second-factor', { challenge, method, code }, { quiet401: true }),
+    request<SecondFactorLoginResponse>('POST', '/auth/login/second-factor', { challenge, method, code, client: 'Enclave web' }, { quiet401: true }),
   loginSetup: (challenge: string) => request<TotpSetupDto>('POST', '/auth/login/totp-setup', { challenge }, { quiet401: true }),
   status: () => request<SecondFactorStatusDto>('GET', '/users/me/second-factor'),
   begin: () => request<TotpSetupDto>('POST', '/users/me/second-factor/totp'),

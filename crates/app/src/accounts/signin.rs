@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use enclave_core::lockout::{self, Step};
 use enclave_core::signin::{self, CredentialKind, SecondFactor, SecondFactorMethod};
 
-use enclave_core::{Error as DomainError, Millis, TokenKind, User, validate};
+use enclave_core::{AppPasswordId, Error as DomainError, Millis, Scope, TokenKind, User, validate};
 use enclave_store::{NewToken, SignInChallenge};
 
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
@@ -31,19 +31,24 @@ use crate::error::{Error, Result};
 pub enum Proof<'a> {
     /// A username or email address, and the account's password.
     Password { login: &'a str, password: &'a str },
+    /// A username or email address, and one of the account's app passwords (dashes, spaces
+    /// and case ignored).
+    AppPassword { login: &'a str, password: &'a str },
 }
 
 impl Proof<'_> {
     pub fn kind(&self) -> CredentialKind {
         match self {
             Proof::Password { .. } => CredentialKind::Password,
+            Proof::AppPassword { .. } => CredentialKind::AppPassword,
         }
     }
 
-    /// The throttle step the credential is counted under.
+    /// The throttle step the credential is counted under: app passwords share the password
+    /// step's counters, so guessing one costs what guessing the password does.
     pub fn step(&self) -> Step {
         match self.kind() {
-            CredentialKind::Password => Step::Password,
+            CredentialKind::Password | CredentialKind::AppPassword => Step::Password,
         }
     }
 
@@ -51,20 +56,32 @@ impl Proof<'_> {
     /// malformed to name one.
     fn account_key(&self) -> Option<String> {
         match self {
-            Proof::Password { login, .. } => lockout::account_key(login),
+            Proof::Password { login, .. } | Proof::AppPassword { login, .. } => {
+                lockout::account_key(login)
+            }
         }
     }
 }
 
 impl std::fmt::Debug for Proof<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Proof::Password { login, .. } => f
-                .debug_struct("Password")
-                .field("login", login)
-                .finish_non_exhaustive(),
-        }
+        let (name, login) = match self {
+            Proof::Password { login, .. } => ("Password", login),
+            Proof::AppPassword { login, .. } => ("AppPassword", login),
+        };
+        f.debug_struct(name)
+            .field("login", login)
+            .finish_non_exhaustive()
     }
+}
+
+/// Where a new session comes from: shown in the owner's list of sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionClient<'a> {
+    /// The request's `User-Agent` (the device is read from it: "Chrome on Windows").
+    pub user_agent: &'a str,
+    /// The client the sign-in named ("Enclave web", a script's name); at most 64 characters.
+    pub client: &'a str,
 }
 
 /// An active account whose credential has been verified: the result of step 1.
@@ -74,6 +91,8 @@ pub struct VerifiedIdentity {
     kind: CredentialKind,
     /// The client address the credential came from (for the audit log).
     ip: IpAddr,
+    /// The app password that proved it, for [`CredentialKind::AppPassword`].
+    app_password: Option<AppPasswordId>,
 }
 
 impl VerifiedIdentity {
@@ -84,6 +103,11 @@ impl VerifiedIdentity {
     /// How the account proved itself.
     pub fn kind(&self) -> CredentialKind {
         self.kind
+    }
+
+    /// The app password that proved it, if one did.
+    pub fn app_password(&self) -> Option<AppPasswordId> {
+        self.app_password
     }
 }
 
@@ -168,10 +192,32 @@ impl SessionGrant {
     }
 }
 
+/// The client name a sign-in passed: trimmed, at most [`signin::MAX_CLIENT_CHARS`] characters,
+/// no control or invisible characters (refused, not cut, so a client learns its name is wrong).
+pub fn session_client_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.chars().count() > signin::MAX_CLIENT_CHARS {
+        return Err(Error::Domain(DomainError::invalid(
+            "client",
+            "must be at most 64 characters",
+        )));
+    }
+    if name.is_empty() {
+        return Ok(String::new());
+    }
+    validate::token_name(name).map_err(|_| {
+        Error::Domain(DomainError::invalid(
+            "client",
+            "must not contain control or invisible characters",
+        ))
+    })
+}
+
 /// The stable name of a credential kind, as the audit log shows it.
 fn credential_name(kind: CredentialKind) -> &'static str {
     match kind {
         CredentialKind::Password => "password",
+        CredentialKind::AppPassword => "app_password",
     }
 }
 
@@ -193,14 +239,21 @@ impl Accounts {
         let outcome = self
             .throttled(proof.step(), &key, ip, async {
                 let proved = match proof {
-                    Proof::Password { password, .. } => self.check_password(&key, password).await?,
+                    Proof::Password { password, .. } => self
+                        .check_password(&key, password)
+                        .await?
+                        .map(|u| (u, None)),
+                    Proof::AppPassword { password, .. } => self
+                        .check_app_password(&key, password)
+                        .await?
+                        .map(|(u, id)| (u, Some(id))),
                 };
-                Ok(proved
-                    .filter(|u| u.active && !enclave_core::roles::guest_expired(u, Millis::now())))
+                let now = self.now();
+                Ok(proved.filter(|(u, _)| u.active && !enclave_core::roles::guest_expired(u, now)))
             })
             .await;
-        let user = match outcome {
-            Ok(user) => user,
+        let (user, app_password) = match outcome {
+            Ok(found) => found,
             Err(e) => {
                 let reason = match &e {
                     Error::Domain(DomainError::RateLimited { .. }) => "throttled",
@@ -213,11 +266,64 @@ impl Accounts {
                 return Err(e);
             }
         };
+        if let Some(id) = app_password {
+            let (store, now) = (self.store.clone(), self.now());
+            if let Err(e) = store.touch_app_password(id, now).await {
+                tracing::debug!(error = %e, "could not record an app password's use");
+            }
+        }
         Ok(VerifiedIdentity {
             user,
             kind: proof.kind(),
             ip,
+            app_password,
         })
+    }
+
+    /// Step 1 for doors whose clients cannot do single sign-on (the XMPP door, HTTP Basic on
+    /// the API): a username (or email address) and one of the account's app passwords, under
+    /// the password step's throttle. The identity it returns never opens a web session.
+    pub async fn verify_app_password(
+        &self,
+        login: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> Result<VerifiedIdentity> {
+        self.verify_credential(Proof::AppPassword { login, password }, ip)
+            .await
+    }
+
+    /// The account `login` names when `typed` is one of its app passwords, and which one.
+    /// Malformed input is refused without hashing; an unknown account or a hint that matches
+    /// nothing costs the same hashing time as a real check.
+    async fn check_app_password(
+        &self,
+        login: &str,
+        typed: &str,
+    ) -> Result<Option<(User, AppPasswordId)>> {
+        if login.is_empty() || login.len() > 254 {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        }
+        let Some(normalized) = super::credentials::normalize_app_password(typed) else {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        };
+        let hint = super::credentials::app_password_hint(&normalized);
+        let user = self.store.user_credentials(login).await?.map(|(u, _)| u);
+        let candidates = match &user {
+            Some(u) => self.store.app_password_hashes(u.id, hint).await?,
+            None => Vec::new(),
+        };
+        if candidates.is_empty() {
+            let dummy = self.dummy_hash().await?;
+            self.verify_password(normalized, dummy).await?;
+            return Ok(None);
+        }
+        for (id, hash) in candidates {
+            if self.verify_password(normalized.clone(), hash).await? {
+                return Ok(user.map(|u| (u, id)));
+            }
+        }
+        Ok(None)
     }
 
     /// Records a refused sign-in: the name tried (not the secret), the credential kind and why.
@@ -432,7 +538,12 @@ impl Accounts {
         };
         Ok(PassedSecondFactor {
             grant: SessionGrant {
-                identity: VerifiedIdentity { user, kind, ip },
+                identity: VerifiedIdentity {
+                    user,
+                    kind,
+                    ip,
+                    app_password: None,
+                },
             },
             recovery_codes,
         })
@@ -461,16 +572,19 @@ impl Accounts {
     /// Step 3: opens a session for the grant's account, named after the client (control
     /// characters dropped, at most 64 characters), valid for the configured session lifetime.
     /// Returns the bearer token (shown once) and the account.
-    pub async fn open_session(&self, grant: SessionGrant, client: &str) -> Result<(String, User)> {
+    pub async fn open_session(
+        &self,
+        grant: SessionGrant,
+        client: SessionClient<'_>,
+    ) -> Result<(String, User)> {
         let ip = grant.identity.ip;
         let kind = grant.identity.kind;
+        if !signin::opens_web_session(kind) {
+            return Err(Error::Domain(DomainError::Unauthenticated));
+        }
+        let client_name = session_client_name(client.client)?;
         let user = grant.identity.user;
         let token = new_token()?;
-        let name: String = client
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(64)
-            .collect();
         let ttl_ms = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
         let info = self
             .store
@@ -478,8 +592,11 @@ impl Accounts {
                 user_id: user.id,
                 kind: TokenKind::Session,
                 hash: hash_token(&token),
-                name,
-                expires_at: Some(Millis(Millis::now().0.saturating_add(ttl_ms))),
+                name: signin::device_name(client.user_agent),
+                expires_at: Some(Millis(self.now().0.saturating_add(ttl_ms))),
+                scope: Scope::Session,
+                client: client_name,
+                ip: Some(ip.to_string()),
             })
             .await?;
         tracing::info!(user_id = %user.id, "login");
@@ -902,7 +1019,13 @@ mod tests {
             panic!("a second factor was required");
         };
         let (token, user) = accounts
-            .open_session(grant, "Firefox\u{7}\non Linux")
+            .open_session(
+                grant,
+                SessionClient {
+                    user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                    client: "Enclave web",
+                },
+            )
             .await
             .unwrap();
         assert_eq!(user.id, alice.id);
@@ -914,7 +1037,10 @@ mod tests {
         let tokens = accounts.tokens(&authed.actor()).await.unwrap();
         assert_eq!(tokens.len(), 1);
         assert_eq!(tokens[0].kind, TokenKind::Session);
-        assert_eq!(tokens[0].name, "Firefoxon Linux");
+        assert_eq!(tokens[0].name, "Firefox on Linux");
+        assert_eq!(tokens[0].client, "Enclave web");
+        assert_eq!(tokens[0].ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(tokens[0].scope, Scope::Session);
         let expires = tokens[0].expires_at.unwrap();
         let ttl_ms = i64::try_from(AuthConfig::default().session_ttl.as_millis()).unwrap();
         assert!(expires.0 > Millis::now().0 + ttl_ms - 60_000, "{expires:?}");

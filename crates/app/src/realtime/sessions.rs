@@ -206,6 +206,10 @@ impl Hub {
     /// Registers a connection for an authenticated user. Live events start queueing at once.
     pub async fn connect(self: &Arc<Self>, authed: &Authed) -> Result<Session> {
         let user = authed.user.id;
+        // Only bearer tokens open real-time sessions (their revocation closes them).
+        let token_id = authed
+            .token_id()
+            .ok_or(crate::Error::Domain(enclave_core::Error::Unauthenticated))?;
         let _dispatch = self.dispatch_lock.lock().await;
         let indexed = self.state.read().index.by_user.contains_key(&user);
         let channels = if indexed {
@@ -220,7 +224,7 @@ impl Hub {
         let mut st = self.state.write();
         let entry = SessionEntry {
             user_id: user,
-            token_id: authed.token_id(),
+            token_id,
             tx,
             close,
             last_active: now,

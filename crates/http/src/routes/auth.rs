@@ -1,12 +1,11 @@
 //! Login, logout, first-run status, and the user's own sessions and tokens.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use enclave_app::{Proof, SecondFactorStep};
+use enclave_app::{Proof, SecondFactorStep, SessionClient, TokenLifetime, session_client_name};
+use enclave_core::Scope;
 
 use crate::AppState;
 use crate::dto::{
@@ -50,7 +49,9 @@ pub async fn login(
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown client");
+        .unwrap_or("");
+    // A bad client name is refused before the credential is looked at.
+    let client = session_client_name(req.client.as_deref().unwrap_or(""))?;
     // The sign-in steps of `enclave_app::Accounts`: credential, second factor, session.
     let proof = Proof::Password {
         login: &req.login,
@@ -71,7 +72,16 @@ pub async fn login(
             .into_response());
         }
     };
-    let (token, user) = state.accounts.open_session(grant, agent).await?;
+    let (token, user) = state
+        .accounts
+        .open_session(
+            grant,
+            SessionClient {
+                user_agent: agent,
+                client: &client,
+            },
+        )
+        .await?;
     let mut resp = Json(LoginAnswer::Session(LoginResponse {
         token: token.clone(),
         user: UserDto::new(&user, true),
@@ -115,33 +125,36 @@ pub async fn list_tokens(
     Ok(Json(TokenList {
         tokens: tokens
             .iter()
-            .map(|t| TokenDto::new(t, t.id == current))
+            .map(|t| TokenDto::new(t, Some(t.id) == current))
             .collect(),
     }))
 }
 
-/// Create a personal access token for scripts and bots.
+/// Create a personal access token for scripts and bots: named, scoped (`read`, `write`,
+/// `admin`) and expiring (1 day to `[auth] token_max_days`). Only from a signed-in session.
 #[utoipa::path(post, path = "/api/v1/users/me/tokens", tag = "auth", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "The request was made with a token or app password, not a session"),
         (status = 422, body = ErrorBody, description = "`limit_exceeded`: the user already holds the most tokens allowed (50)")))]
 pub async fn create_token(
     State(state): State<AppState>,
     Auth(authed): Auth,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let expires = match req.expires_in_days {
-        Some(0) | Some(3651..) => {
-            return Err(ApiError::from(enclave_core::Error::invalid(
-                "expires_in_days",
-                "must be 1 to 3650",
-            )));
-        }
-        Some(d) => Some(Duration::from_secs(u64::from(d) * 86_400)),
-        None => None,
-    };
+    let scope = Scope::parse_token_scope(&req.scope).ok_or_else(|| {
+        ApiError::from(enclave_core::Error::invalid(
+            "scope",
+            "must be read, write or admin",
+        ))
+    })?;
     let (token, info) = state
         .accounts
-        .create_personal_token(&authed.actor(), &req.name, expires)
+        .create_personal_token(
+            &authed.actor(),
+            &req.name,
+            scope,
+            TokenLifetime(req.expires_in_days),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -155,7 +168,7 @@ pub async fn create_token(
 /// Revoke one of the current user's sessions or tokens.
 #[utoipa::path(delete, path = "/api/v1/users/me/tokens/{id}", tag = "auth",
     params(("id" = String, Path, description = "Token id")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Auth(authed): Auth,

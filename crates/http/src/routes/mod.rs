@@ -11,6 +11,7 @@ pub mod messages;
 pub mod roles;
 pub mod search;
 pub mod second_factor;
+pub mod sessions;
 pub mod system;
 pub mod users;
 pub mod ws;

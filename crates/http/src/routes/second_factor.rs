@@ -61,6 +61,7 @@ pub async fn login_second_factor(
     ApiJson(req): ApiJson<SecondFactorLoginRequest>,
 ) -> ApiResult<Response> {
     check_code(&req.code)?;
+    let client = enclave_app::session_client_name(req.client.as_deref().unwrap_or(""))?;
     let proof = match SecondFactorMethod::parse(&req.method) {
         Some(SecondFactorMethod::Totp) => FactorProof::Totp(&req.code),
         Some(SecondFactorMethod::Recovery) => FactorProof::Recovery(&req.code),
@@ -79,7 +80,16 @@ pub async fn login_second_factor(
         .accounts
         .pass_second_factor(&req.challenge, proof, ip)
         .await?;
-    let (token, user) = state.accounts.open_session(passed.grant, agent).await?;
+    let (token, user) = state
+        .accounts
+        .open_session(
+            passed.grant,
+            enclave_app::SessionClient {
+                user_agent: agent,
+                client: &client,
+            },
+        )
+        .await?;
     let mut resp = Json(SecondFactorLoginResponse {
         token: token.clone(),
         user: UserDto::new(&user, true),

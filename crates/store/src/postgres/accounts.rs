@@ -1,8 +1,9 @@
-//! Accounts on PostgreSQL: users, bearer tokens and sessions.
+//! Accounts on PostgreSQL: users, bearer tokens and sessions, app passwords.
 
 use async_trait::async_trait;
 use enclave_core::{
-    Entity, Error as DomainError, EventKind, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
+    AppPasswordId, AppPasswordInfo, Entity, Error as DomainError, EventKind, Millis, NewEvent,
+    TokenId, TokenInfo, User, UserId,
 };
 use sqlx_core::row::Row;
 use sqlx_postgres::PgConnection;
@@ -10,7 +11,7 @@ use sqlx_postgres::PgConnection;
 use super::rows::{self, N_TOKEN_COLS, N_USER_COLS, all, one, token_cols, user_cols};
 use super::{PgStore, Tx, limit, q, unique_violation};
 use crate::common::{like_pattern, user_visibly_changed};
-use crate::{AccountStore, Error, NewToken, NewUser, Result, UserPatch, UserQuery};
+use crate::{AccountStore, Error, NewAppPassword, NewToken, NewUser, Result, UserPatch, UserQuery};
 
 pub async fn user(c: &mut PgConnection, id: UserId) -> Result<Option<User>> {
     let row = q(concat!(
@@ -203,6 +204,10 @@ pub async fn update_user(
             .bind(id.0)
             .execute(tx.c())
             .await?;
+        q("DELETE FROM app_passwords WHERE user_id = $1")
+            .bind(id.0)
+            .execute(tx.c())
+            .await?;
         tx.event(NewEvent::new(EventKind::TokensRevoked).user(id));
     }
     if user_visibly_changed(&before, &after) {
@@ -247,8 +252,8 @@ pub async fn revoke_token(tx: &mut Tx, user_id: UserId, id: TokenId) -> Result<b
 pub async fn create_token(tx: &mut Tx, new: NewToken) -> Result<TokenInfo> {
     let now = tx.now;
     let row = q(concat!(
-        "INSERT INTO tokens (user_id, kind, token_hash, name, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+        "INSERT INTO tokens (user_id, kind, token_hash, name, created_at, expires_at, scope, client, ip)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
         token_cols!()
     ))
     .bind(new.user_id.0)
@@ -257,6 +262,9 @@ pub async fn create_token(tx: &mut Tx, new: NewToken) -> Result<TokenInfo> {
     .bind(new.name)
     .bind(now.0)
     .bind(new.expires_at.map(|m| m.0))
+    .bind(new.scope.as_str())
+    .bind(new.client)
+    .bind(new.ip)
     .fetch_one(tx.c())
     .await?;
     Ok(rows::token(&row)?)
@@ -316,6 +324,78 @@ pub async fn token_valid(c: &mut PgConnection, id: TokenId, now: Millis) -> Resu
     .fetch_one(&mut *c)
     .await?;
     Ok(row.try_get(0)?)
+}
+
+pub async fn create_app_password(tx: &mut Tx, new: NewAppPassword) -> Result<AppPasswordInfo> {
+    let now = tx.now;
+    let row = q(
+        "INSERT INTO app_passwords (user_id, name, hint, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id, user_id, name, hint, created_at, last_used_at",
+    )
+    .bind(new.user_id.0)
+    .bind(new.name)
+    .bind(new.hint)
+    .bind(new.password_hash)
+    .bind(now.0)
+    .fetch_one(tx.c())
+    .await?;
+    Ok(rows::app_password(&row)?)
+}
+
+pub async fn list_app_passwords(
+    c: &mut PgConnection,
+    user_id: UserId,
+) -> Result<Vec<AppPasswordInfo>> {
+    let rows = q(
+        "SELECT id, user_id, name, hint, created_at, last_used_at FROM app_passwords
+         WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(user_id.0)
+    .fetch_all(&mut *c)
+    .await?;
+    all(rows, rows::app_password)
+}
+
+pub async fn app_password_hashes(
+    c: &mut PgConnection,
+    user_id: UserId,
+    hint: &str,
+) -> Result<Vec<(AppPasswordId, String)>> {
+    let rows = q(
+        "SELECT id, password_hash FROM app_passwords WHERE user_id = $1 AND hint = $2 ORDER BY id",
+    )
+    .bind(user_id.0)
+    .bind(hint)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push((AppPasswordId(r.try_get(0)?), r.try_get(1)?));
+    }
+    Ok(out)
+}
+
+pub async fn touch_app_password(tx: &mut Tx, id: AppPasswordId, now: Millis) -> Result<()> {
+    q("UPDATE app_passwords SET last_used_at = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(now.0)
+        .execute(tx.c())
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_app_password(tx: &mut Tx, user_id: UserId, id: AppPasswordId) -> Result<bool> {
+    let n = q("DELETE FROM app_passwords WHERE id = $1 AND user_id = $2")
+        .bind(id.0)
+        .bind(user_id.0)
+        .execute(tx.c())
+        .await?
+        .rows_affected();
+    if n > 0 {
+        // Cached credentials of the account are forgotten on every node.
+        tx.event(NewEvent::new(EventKind::TokensRevoked).user(user_id));
+    }
+    Ok(n > 0)
 }
 
 #[async_trait]
@@ -395,5 +475,32 @@ impl AccountStore for PgStore {
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
         let mut c = self.conn().await?;
         token_valid(&mut c, id, now).await
+    }
+    async fn create_app_password(&self, new: NewAppPassword) -> Result<AppPasswordInfo> {
+        let mut tx = self.begin().await?;
+        let result = create_app_password(&mut tx, new).await;
+        self.finish(tx, result).await
+    }
+    async fn list_app_passwords(&self, user_id: UserId) -> Result<Vec<AppPasswordInfo>> {
+        let mut c = self.conn().await?;
+        list_app_passwords(&mut c, user_id).await
+    }
+    async fn app_password_hashes(
+        &self,
+        user_id: UserId,
+        hint: &str,
+    ) -> Result<Vec<(AppPasswordId, String)>> {
+        let mut c = self.conn().await?;
+        app_password_hashes(&mut c, user_id, hint).await
+    }
+    async fn touch_app_password(&self, id: AppPasswordId, now: Millis) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let result = touch_app_password(&mut tx, id, now).await;
+        self.finish(tx, result).await
+    }
+    async fn revoke_app_password(&self, user_id: UserId, id: AppPasswordId) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let result = revoke_app_password(&mut tx, user_id, id).await;
+        self.finish(tx, result).await
     }
 }

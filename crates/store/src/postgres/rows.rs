@@ -2,8 +2,8 @@
 //! statements stay `&'static str`) and the readers below must stay in the same order.
 
 use enclave_core::{
-    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Message, MessageId,
-    Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind,
+    Membership, Message, MessageId, Millis, Scope, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use sqlx_core::row::Row;
 use sqlx_postgres::PgRow;
@@ -157,7 +157,7 @@ macro_rules! message_cols {
 
 macro_rules! token_cols {
     () => {
-        "id, user_id, kind, name, created_at, last_used_at, expires_at"
+        "id, user_id, kind, name, created_at, last_used_at, expires_at, scope, client, ip"
     };
     ($p:literal) => {
         concat!(
@@ -174,12 +174,18 @@ macro_rules! token_cols {
             $p,
             ".last_used_at, ",
             $p,
-            ".expires_at"
+            ".expires_at, ",
+            $p,
+            ".scope, ",
+            $p,
+            ".client, ",
+            $p,
+            ".ip"
         )
     };
 }
 /// How many columns `token_cols!` has.
-pub const N_TOKEN_COLS: usize = 7;
+pub const N_TOKEN_COLS: usize = 10;
 
 macro_rules! event_cols {
     () => {
@@ -320,6 +326,26 @@ pub fn token(r: &PgRow) -> R<TokenInfo> {
         created_at: millis(r, 4)?,
         last_used_at: opt_millis(r, 5)?,
         expires_at: opt_millis(r, 6)?,
+        scope: {
+            let s: String = r.try_get(7)?;
+            match s.as_str() {
+                "session" => Scope::Session,
+                other => Scope::parse_token_scope(other).ok_or_else(|| bad(7, "token scope"))?,
+            }
+        },
+        client: r.try_get(8)?,
+        ip: r.try_get(9)?,
+    })
+}
+
+pub fn app_password(r: &PgRow) -> R<AppPasswordInfo> {
+    Ok(AppPasswordInfo {
+        id: AppPasswordId(r.try_get(0)?),
+        user_id: UserId(r.try_get(1)?),
+        name: r.try_get(2)?,
+        hint: r.try_get(3)?,
+        created_at: millis(r, 4)?,
+        last_used_at: opt_millis(r, 5)?,
     })
 }
 

@@ -1,15 +1,16 @@
-//! Accounts on SQLite: users, bearer tokens and sessions.
+//! Accounts on SQLite: users, bearer tokens and sessions, app passwords.
 
 use async_trait::async_trait;
 use enclave_core::{
-    Entity, Error as DomainError, EventKind, Millis, NewEvent, TokenId, TokenInfo, User, UserId,
+    AppPasswordId, AppPasswordInfo, Entity, Error as DomainError, EventKind, Millis, NewEvent,
+    TokenId, TokenInfo, User, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::rows::{self, TOKEN_COLS, USER_COLS, prefixed};
+use super::rows::{self, APP_PASSWORD_COLS, TOKEN_COLS, USER_COLS, prefixed};
 use super::{SqliteStore, Tx, is_unique_violation};
 use crate::common::{like_pattern, user_visibly_changed};
-use crate::{AccountStore, Error, NewToken, NewUser, Result, UserPatch, UserQuery};
+use crate::{AccountStore, Error, NewAppPassword, NewToken, NewUser, Result, UserPatch, UserQuery};
 
 pub fn user(c: &Connection, id: UserId) -> Result<Option<User>> {
     let mut stmt = c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?;
@@ -152,6 +153,7 @@ pub fn update_user(
             // Every token ends with deactivation, personal access tokens included: reactivation
             // does not bring any of them back.
             c.execute("DELETE FROM tokens WHERE user_id = ?1", [id.0])?;
+            c.execute("DELETE FROM app_passwords WHERE user_id = ?1", [id.0])?;
             tx.event(NewEvent::new(EventKind::TokensRevoked).user(id))?;
         }
     }
@@ -221,9 +223,20 @@ pub fn revoke_token(tx: &mut Tx<'_>, user_id: UserId, id: TokenId) -> Result<boo
 pub fn create_token(tx: &mut Tx<'_>, new: NewToken) -> Result<TokenInfo> {
     tx.conn
         .prepare_cached(
-            "INSERT INTO tokens (user_id, kind, token_hash, name, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO tokens (user_id, kind, token_hash, name, created_at, expires_at, scope, client, ip)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
-        .execute(params![new.user_id.0, new.kind.as_str(), &new.hash[..], new.name, tx.now.0, new.expires_at.map(|m| m.0)])?;
+        .execute(params![
+            new.user_id.0,
+            new.kind.as_str(),
+            &new.hash[..],
+            new.name,
+            tx.now.0,
+            new.expires_at.map(|m| m.0),
+            new.scope.as_str(),
+            new.client,
+            new.ip
+        ])?;
     let id = tx.conn.last_insert_rowid();
     let mut stmt = tx
         .conn
@@ -244,7 +257,7 @@ pub fn token_by_hash(
     ))?;
     Ok(stmt
         .query_row(params![&hash[..], now.0], |r| {
-            Ok((rows::token(r)?, rows::user_at(r, 7)?))
+            Ok((rows::token(r)?, rows::user_at(r, rows::N_TOKEN_COLS)?))
         })
         .optional()?)
 }
@@ -280,6 +293,68 @@ pub fn token_valid(c: &Connection, id: TokenId, now: Millis) -> Result<bool> {
            AND NOT (u.is_guest = 1 AND u.guest_expires_at IS NOT NULL AND u.guest_expires_at <= ?2)",
     )?;
     let n: i64 = stmt.query_row(params![id.0, now.0], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
+pub fn create_app_password(tx: &mut Tx<'_>, new: NewAppPassword) -> Result<AppPasswordInfo> {
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO app_passwords (user_id, name, hint, password_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            new.user_id.0,
+            new.name,
+            new.hint,
+            new.password_hash,
+            tx.now.0
+        ])?;
+    let id = tx.conn.last_insert_rowid();
+    let mut stmt = tx.conn.prepare_cached(&format!(
+        "SELECT {APP_PASSWORD_COLS} FROM app_passwords WHERE id = ?1"
+    ))?;
+    Ok(stmt.query_row([id], rows::app_password)?)
+}
+
+pub fn list_app_passwords(c: &Connection, user_id: UserId) -> Result<Vec<AppPasswordInfo>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {APP_PASSWORD_COLS} FROM app_passwords WHERE user_id = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([user_id.0], rows::app_password)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn app_password_hashes(
+    c: &Connection,
+    user_id: UserId,
+    hint: &str,
+) -> Result<Vec<(AppPasswordId, String)>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, password_hash FROM app_passwords WHERE user_id = ?1 AND hint = ?2 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![user_id.0, hint], |r| {
+        Ok((AppPasswordId(r.get(0)?), r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn touch_app_password(tx: &mut Tx<'_>, id: AppPasswordId, now: Millis) -> Result<()> {
+    tx.conn.execute(
+        "UPDATE app_passwords SET last_used_at = ?2 WHERE id = ?1",
+        params![id.0, now.0],
+    )?;
+    Ok(())
+}
+
+pub fn revoke_app_password(tx: &mut Tx<'_>, user_id: UserId, id: AppPasswordId) -> Result<bool> {
+    let n = tx.conn.execute(
+        "DELETE FROM app_passwords WHERE id = ?1 AND user_id = ?2",
+        params![id.0, user_id.0],
+    )?;
+    if n > 0 {
+        // Cached credentials of the account are forgotten on every node.
+        tx.event(NewEvent::new(EventKind::TokensRevoked).user(user_id))?;
+    }
     Ok(n > 0)
 }
 
@@ -343,5 +418,27 @@ impl AccountStore for SqliteStore {
     }
     async fn token_valid(&self, id: TokenId, now: Millis) -> Result<bool> {
         self.read(move |c| token_valid(c, id, now)).await
+    }
+    async fn create_app_password(&self, new: NewAppPassword) -> Result<AppPasswordInfo> {
+        self.write(move |tx| create_app_password(tx, new)).await
+    }
+    async fn list_app_passwords(&self, user_id: UserId) -> Result<Vec<AppPasswordInfo>> {
+        self.read(move |c| list_app_passwords(c, user_id)).await
+    }
+    async fn app_password_hashes(
+        &self,
+        user_id: UserId,
+        hint: &str,
+    ) -> Result<Vec<(AppPasswordId, String)>> {
+        let hint = hint.to_owned();
+        self.read(move |c| app_password_hashes(c, user_id, &hint))
+            .await
+    }
+    async fn touch_app_password(&self, id: AppPasswordId, now: Millis) -> Result<()> {
+        self.write(move |tx| touch_app_password(tx, id, now)).await
+    }
+    async fn revoke_app_password(&self, user_id: UserId, id: AppPasswordId) -> Result<bool> {
+        self.write(move |tx| revoke_app_password(tx, user_id, id))
+            .await
     }
 }

@@ -62,6 +62,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("schema_9.sql")),
     (10, include_str!("schema_10.sql")),
     (11, include_str!("schema_11.sql")),
+    (12, include_str!("schema_12.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.

@@ -2,8 +2,8 @@
 //! must stay in the same order.
 
 use enclave_core::{
-    Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind, Membership, Message, MessageId,
-    Millis, TokenId, TokenInfo, TokenKind, User, UserId,
+    AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole, Event, EventKind,
+    Membership, Message, MessageId, Millis, Scope, TokenId, TokenInfo, TokenKind, User, UserId,
 };
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -20,7 +20,11 @@ pub const N_CHANNEL_COLS: usize = 12;
 pub const MEMBER_COLS: &str = "channel_id, user_id, role, last_read_seq, joined_at";
 pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
      mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, edited_at, deleted_at";
-pub const TOKEN_COLS: &str = "id, user_id, kind, name, created_at, last_used_at, expires_at";
+pub const TOKEN_COLS: &str =
+    "id, user_id, kind, name, created_at, last_used_at, expires_at, scope, client, ip";
+/// How many columns [`TOKEN_COLS`] has (a joined user's columns follow them).
+pub const N_TOKEN_COLS: usize = 10;
+pub const APP_PASSWORD_COLS: &str = "id, user_id, name, hint, created_at, last_used_at";
 pub const EVENT_COLS: &str =
     "position, kind, channel_id, user_id, actor_id, message_id, extra, created_at";
 
@@ -132,6 +136,26 @@ pub fn token(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
         created_at: millis(r, 4)?,
         last_used_at: opt_millis(r, 5)?,
         expires_at: opt_millis(r, 6)?,
+        scope: {
+            let s: String = r.get(7)?;
+            match s.as_str() {
+                "session" => Scope::Session,
+                other => Scope::parse_token_scope(other).ok_or_else(|| bad(7, "token scope"))?,
+            }
+        },
+        client: r.get(8)?,
+        ip: r.get(9)?,
+    })
+}
+
+pub fn app_password(r: &Row<'_>) -> rusqlite::Result<AppPasswordInfo> {
+    Ok(AppPasswordInfo {
+        id: AppPasswordId(r.get(0)?),
+        user_id: UserId(r.get(1)?),
+        name: r.get(2)?,
+        hint: r.get(3)?,
+        created_at: millis(r, 4)?,
+        last_used_at: opt_millis(r, 5)?,
     })
 }
 

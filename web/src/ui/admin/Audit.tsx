@@ -49,9 +49,13 @@ export const AUDIT_ACTIONS = [
   'recovery_code_used',
   'recovery_codes_regenerated',
   'second_factor_reset',
+  'sessions_ended_by_admin',
+  'other_sessions_ended',
+  'app_password_created',
+  'app_password_revoked',
 ];
 
-const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log'];
+const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log', 'app_password'];
 
 interface Filters {
   actor: string;
