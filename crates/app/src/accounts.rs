@@ -29,7 +29,7 @@ use crate::ratelimit::{Kind, UserLimits};
 
 mod signin;
 mod throttle;
-pub use signin::{Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
+pub use signin::{OidcAssertion, Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
 pub use throttle::Lockout;
 
 const TOKEN_PREFIX: &str = "enc_";
@@ -48,6 +48,9 @@ pub struct AuthConfig {
     pub session_ttl: Duration,
     /// How failed sign-ins turn into delays (`enclave_core::lockout`).
     pub lockout: enclave_core::lockout::Policy,
+    /// Whether accounts may sign in with a password. Off: single sign-on only, except system
+    /// administrators (`[auth] local_passwords`).
+    pub local_passwords: bool,
 }
 
 impl Default for AuthConfig {
@@ -57,6 +60,7 @@ impl Default for AuthConfig {
             argon2_iterations: 2,
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             lockout: enclave_core::lockout::Policy::default(),
+            local_passwords: true,
         }
     }
 }

@@ -22,15 +22,19 @@ mod feed;
 mod files;
 pub mod jobs;
 mod messages;
+pub mod outbound;
 pub mod ratelimit;
 pub mod realtime;
 mod roles;
 mod search;
+pub mod sso;
 
 pub use accounts::{
     Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
-    SessionGrant, UpdateUser, VerifiedIdentity,
+    SessionGrant, UpdateUser, VerifiedIdentity, OidcAssertion,
 };
+pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};
+pub use sso::{LinkBy, ProviderButton, ProviderConfig, ProviderStatus, Sso, SsoConfig};
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};

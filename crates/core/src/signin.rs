@@ -17,6 +17,9 @@
 pub enum CredentialKind {
     /// The account's own password, checked against its argon2id hash.
     Password,
+    /// An OpenID Connect provider's ID token (signature, issuer, audience, expiry and nonce
+    /// checked), for an account linked to the provider's subject.
+    Oidc,
 }
 
 /// A way to prove a second factor.
@@ -43,7 +46,9 @@ pub enum SecondFactor {
 /// A password alone is one factor: with any method enrolled, one of them is required.
 pub fn second_factor(kind: CredentialKind, enrolled: &[SecondFactorMethod]) -> SecondFactor {
     match kind {
-        CredentialKind::Password => {
+        // A provider's sign-in is one factor as far as Enclave can tell (its own second factor,
+        // if any, is not visible here): the account's enrolled methods apply as after a password.
+        CredentialKind::Password | CredentialKind::Oidc => {
             if enrolled.is_empty() {
                 SecondFactor::NotRequired
             } else {
@@ -78,11 +83,9 @@ mod tests {
             ),
         ];
         for (enrolled, want) in table {
-            assert_eq!(
-                second_factor(CredentialKind::Password, enrolled),
-                *want,
-                "{enrolled:?}"
-            );
+            for kind in [CredentialKind::Password, CredentialKind::Oidc] {
+                assert_eq!(second_factor(kind, enrolled), *want, "{kind:?} {enrolled:?}");
+            }
         }
     }
 }

@@ -41,6 +41,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/auth/login"),
     ("get", "/api/v1/auth/setup"),
+    ("get", "/api/v1/auth/providers"),
+    ("post", "/api/v1/auth/sso/exchange"),
 ];
 
 #[test]

@@ -111,6 +111,12 @@ fn generate() -> String {
     out.decl::<LoginRequest>();
     out.decl::<LoginResponse>();
     out.decl::<SetupStatus>();
+    out.decl::<SsoProviderDto>();
+    out.decl::<SsoProviders>();
+    out.decl::<SsoExchangeRequest>();
+    out.decl::<SsoStatusQuery>();
+    out.decl::<SsoStatusDto>();
+    out.decl::<SsoStatusList>();
     out.decl::<CreateUserRequest>();
     out.decl::<UpdateUserRequest>();
     // Roles and guests

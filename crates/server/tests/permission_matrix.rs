@@ -202,6 +202,8 @@ fn cases() -> Vec<Case> {
             ADMINS,
         ),
         case(M::GET, "/api/v1/admin/audit", None, ADMINS),
+        // Single sign-on providers' state (manage users).
+        case(M::GET, "/api/v1/admin/sso", None, ADMINS),
         case(M::GET, "/api/v1/admin/audit/export", None, ADMINS),
         case(
             M::POST,
@@ -357,6 +359,8 @@ const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/auth/setup"),
+    ("GET", "/api/v1/auth/providers"),
+    ("POST", "/api/v1/auth/sso/exchange"),
 ];
 
 /// A route's path as the OpenAPI document spells it.

@@ -30,19 +30,39 @@ use crate::error::{Error, Result};
 pub enum Proof<'a> {
     /// A username or email address, and the account's password.
     Password { login: &'a str, password: &'a str },
+    /// An OIDC provider's verified ID token for a linked account (made only by `crate::sso`
+    /// after it checked the token).
+    Oidc(&'a OidcAssertion),
+}
+
+/// What a checked ID token proved: the linked account, through which provider and subject.
+/// Only the single sign-on module makes one, after checking the token.
+#[derive(Debug, Clone)]
+pub struct OidcAssertion {
+    pub(crate) user_id: enclave_core::UserId,
+    pub(crate) provider: String,
+    pub(crate) subject: String,
+}
+
+impl OidcAssertion {
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
 }
 
 impl Proof<'_> {
     pub fn kind(&self) -> CredentialKind {
         match self {
             Proof::Password { .. } => CredentialKind::Password,
+            Proof::Oidc(_) => CredentialKind::Oidc,
         }
     }
 
     /// The throttle step the credential is counted under.
     pub fn step(&self) -> Step {
         match self.kind() {
-            CredentialKind::Password => Step::Password,
+            // The first credential, whichever it is.
+            CredentialKind::Password | CredentialKind::Oidc => Step::Password,
         }
     }
 
@@ -51,6 +71,7 @@ impl Proof<'_> {
     fn account_key(&self) -> Option<String> {
         match self {
             Proof::Password { login, .. } => lockout::account_key(login),
+            Proof::Oidc(a) => lockout::account_key(&format!("oidc:{}", a.user_id)),
         }
     }
 }
@@ -62,6 +83,11 @@ impl std::fmt::Debug for Proof<'_> {
                 .debug_struct("Password")
                 .field("login", login)
                 .finish_non_exhaustive(),
+            Proof::Oidc(a) => f
+                .debug_struct("Oidc")
+                .field("provider", &a.provider)
+                .field("subject", &a.subject)
+                .finish(),
         }
     }
 }
@@ -114,6 +140,7 @@ impl SessionGrant {
 fn credential_name(kind: CredentialKind) -> &'static str {
     match kind {
         CredentialKind::Password => "password",
+        CredentialKind::Oidc => "oidc",
     }
 }
 
@@ -136,6 +163,7 @@ impl Accounts {
             .throttled(proof.step(), &key, ip, async {
                 let proved = match proof {
                     Proof::Password { password, .. } => self.check_password(&key, password).await?,
+                    Proof::Oidc(a) => self.store.user(a.user_id).await?,
                 };
                 Ok(proved
                     .filter(|u| u.active && !enclave_core::roles::guest_expired(u, Millis::now())))
@@ -155,6 +183,17 @@ impl Accounts {
                 return Err(e);
             }
         };
+        // `[auth] local_passwords = false`: single sign-on only, except for system
+        // administrators (the break-glass accounts of `enclave admin create-user --admin`).
+        // Checked after the password, so the answer tells nothing to someone without it.
+        if proof.kind() == CredentialKind::Password && !self.config.local_passwords && !user.is_admin
+        {
+            self.audit_failure(&proof, ip, "password sign-in is off").await;
+            return Err(Error::Refused {
+                code: crate::ErrorCode::PasswordLoginDisabled,
+                message: "password sign-in is off on this server: use single sign-on",
+            });
+        }
         Ok(VerifiedIdentity {
             user,
             kind: proof.kind(),

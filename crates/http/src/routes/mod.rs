@@ -10,6 +10,7 @@ pub mod lockouts;
 pub mod messages;
 pub mod roles;
 pub mod search;
+pub mod sso;
 pub mod system;
 pub mod users;
 pub mod ws;

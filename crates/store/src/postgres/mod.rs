@@ -99,6 +99,7 @@ mod rows;
 mod search;
 pub(crate) use search::index_all;
 mod sequencer;
+mod sso;
 mod throttles;
 
 use std::sync::Arc;

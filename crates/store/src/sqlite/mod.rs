@@ -26,6 +26,7 @@ mod messages;
 mod roles;
 mod rows;
 mod search;
+mod sso;
 mod throttles;
 
 use std::panic::AssertUnwindSafe;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("schema_8.sql")),
     (9, include_str!("schema_9.sql")),
     (10, include_str!("schema_10.sql")),
+    (13, include_str!("schema_13.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.
