@@ -162,6 +162,26 @@ pub struct Sso {
     health: Mutex<HashMap<String, Health>>,
 }
 
+/// `openidconnect`'s HTTP client: the outbound client (its futures are `Send`, as the doors
+/// need; a closure's are not general enough for that).
+struct Http(Outbound);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
+    type Error = OutboundError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = std::result::Result<openidconnect::HttpResponse, OutboundError>,
+                > + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(self.0.send(request))
+    }
+}
+
 fn later(now: Millis, d: Duration) -> Millis {
     Millis(now.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
 }
@@ -271,8 +291,7 @@ impl Sso {
             return Ok(m.clone());
         }
         let issuer = IssuerUrl::new(p.issuer.clone()).map_err(|e| Error::internal(e.to_string()))?;
-        let outbound = &self.outbound;
-        let http = |req: openidconnect::HttpRequest| async move { outbound.send(req).await };
+        let http = Http(self.outbound.clone());
         let result = ProviderMetadataWithLogout::discover_async(issuer, &http).await;
         match result {
             Ok(m) => {
@@ -444,8 +463,7 @@ impl Sso {
         let client = self
             .client(p, &m)
             .map_err(|e| ("configuration".to_owned(), e))?;
-        let outbound = &self.outbound;
-        let http = |req: openidconnect::HttpRequest| async move { outbound.send(req).await };
+        let http = Http(self.outbound.clone());
         let exchange = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| (format!("no token endpoint: {e}"), unavailable()))?

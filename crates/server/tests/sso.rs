@@ -195,7 +195,13 @@ impl Browser {
             let resp = c
                 .post(&url)
                 .header("cookie", self.idp.header())
-                .form(form)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    form.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("&"),
+                )
                 .send()
                 .await
                 .unwrap();

@@ -34,6 +34,10 @@ export type ErrorCode =
   | "unavailable" // The server is shutting down or its database is unreachable.
   | "role_not_found" // No such custom role.
   | "department_not_found" // No such department.
+  | "password_login_disabled"
+  | "sso_provider_not_found"
+  | "sso_failed"
+  | "sso_provider_unavailable"
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -120,6 +124,12 @@ export type SetupStatus = {
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
  */
 needs_setup: boolean, };
+export type SsoProviderDto = { id: string, label: string, };
+export type SsoProviders = { local_passwords: boolean, providers: Array<SsoProviderDto>, };
+export type SsoExchangeRequest = { code: string, };
+export type SsoStatusQuery = { refresh?: boolean, };
+export type SsoStatusDto = { id: string, label: string, issuer: string, discovery_ok: boolean | null, last_checked_at: string | null, last_error: string | null, last_sign_in_at: string | null, linked_users: number, end_session: boolean, };
+export type SsoStatusList = { providers: Array<SsoStatusDto>, };
 export type CreateUserRequest = {
 /**
  * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
