@@ -188,4 +188,7 @@ if (!args.forge) {
 }
 
 process.stdout.write(`READY ${issuer}\n`);
+// The test reads only that line and may close the pipe: everything else goes to stderr.
+process.stdout.on('error', () => {});
+console.log = (...a) => console.error(...a);
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

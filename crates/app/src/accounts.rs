@@ -105,6 +105,9 @@ pub struct CreateUser {
     /// A guest account (made through `Roles::invite_guest`, which checks the policy).
     pub is_guest: bool,
     pub guest_expires_at: Option<Millis>,
+    /// Who creates it, for the audit log when not an actor (`single sign-on`); `None`: the API
+    /// with an actor, else the command line.
+    pub origin: Option<&'static str>,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -533,10 +536,10 @@ impl Accounts {
                     .fact("is_bot", user.is_bot)
                     .fact(
                         "by",
-                        if actor.is_some() {
-                            "api"
-                        } else {
-                            "command line"
+                        match (input.origin, actor) {
+                            (Some(o), _) => o,
+                            (None, Some(_)) => "api",
+                            (None, None) => "command line",
                         },
                     ),
             );

@@ -696,6 +696,7 @@ impl Sso {
                         username,
                         display_name: display.clone(),
                         email: email.clone(),
+                        origin: Some("single sign-on"),
                         ..CreateUser::default()
                     },
                 )

@@ -471,8 +471,8 @@ async fn real_provider(db: Option<&str>) {
             .filter(|e| e["action"] == action && e.to_string().contains(fact))
             .count()
     };
-    assert_eq!(count("identity_linked", "\"created\":true"), 2, "{entries:?}");
-    assert_eq!(count("identity_linked", "email"), 1);
+    assert_eq!(count("identity_linked", "\"created\":\"true\""), 2, "{entries:?}");
+    assert_eq!(count("identity_linked", "\"matched_by\":\"email\""), 1);
     assert!(count("sign_in", "oidc") >= 4);
     assert!(count("sign_in_failed", "unknown or used state") >= 2);
     assert!(count("sign_in_failed", "another browser") >= 2);
