@@ -34,10 +34,10 @@ export type ErrorCode =
   | "unavailable" // The server is shutting down or its database is unreachable.
   | "role_not_found" // No such custom role.
   | "department_not_found" // No such department.
-  | "password_login_disabled"
-  | "sso_provider_not_found"
-  | "sso_failed"
-  | "sso_provider_unavailable"
+  | "password_login_disabled" // Password sign-in is off on this server (`[auth] local_passwords = false`): sign in through single sign-on. Only system administrators keep their password.
+  | "sso_provider_not_found" // No single sign-on provider has this id.
+  | "sso_failed" // Single sign-on failed: the provider's answer did not pass a check (state, code, ID token signature, issuer, audience, expiry, nonce), the one-time code is unknown or used, or the account may not sign in this way.
+  | "sso_provider_unavailable" // The single sign-on provider could not be reached or answered with an error.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -124,11 +124,49 @@ export type SetupStatus = {
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
  */
 needs_setup: boolean, };
-export type SsoProviderDto = { id: string, label: string, };
-export type SsoProviders = { local_passwords: boolean, providers: Array<SsoProviderDto>, };
-export type SsoExchangeRequest = { code: string, };
-export type SsoStatusQuery = { refresh?: boolean, };
-export type SsoStatusDto = { id: string, label: string, issuer: string, discovery_ok: boolean | null, last_checked_at: string | null, last_error: string | null, last_sign_in_at: string | null, linked_users: number, end_session: boolean, };
+/**
+ * A single sign-on button of the login page.
+ */
+export type SsoProviderDto = {
+/**
+ * The provider's id (`/auth/oidc/{id}/start` begins its sign-in).
+ */
+id: string, label: string, };
+/**
+ * How people may sign in here.
+ */
+export type SsoProviders = {
+/**
+ * Whether the password form is offered (`[auth] local_passwords`). When false, only system
+ * administrators may still sign in with a password.
+ */
+local_passwords: boolean, providers: Array<SsoProviderDto>, };
+export type SsoExchangeRequest = {
+/**
+ * The one-time code from the callback's redirect (`#sso_code=`).
+ */
+code: string, };
+export type SsoStatusQuery = {
+/**
+ * Read every provider's discovery document now.
+ */
+refresh?: boolean, };
+/**
+ * One provider's state on the node that answered.
+ */
+export type SsoStatusDto = { id: string, label: string, issuer: string,
+/**
+ * Whether the last read of the discovery document worked (`null`: not read yet).
+ */
+discovery_ok: boolean | null, last_checked_at: string | null, last_error: string | null, last_sign_in_at: string | null,
+/**
+ * Accounts linked to this provider.
+ */
+linked_users: number,
+/**
+ * Whether the provider publishes an `end_session_endpoint` (sign-out ends its session).
+ */
+end_session: boolean, };
 export type SsoStatusList = { providers: Array<SsoStatusDto>, };
 export type CreateUserRequest = {
 /**
