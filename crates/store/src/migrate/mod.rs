@@ -492,7 +492,8 @@ mod tests {
             include_str!("../sqlite/schema_7.sql"),
             include_str!("../sqlite/schema_8.sql"),
             include_str!("../sqlite/schema_9.sql"),
-            include_str!("../sqlite/schema_10.sql")
+            include_str!("../sqlite/schema_10.sql"),
+            include_str!("../sqlite/schema_13.sql")
         );
         // `user_search_keys` (schema 10) is derived from display names and rebuilt when a
         // store opens, so it is not copied.
@@ -525,6 +526,8 @@ mod tests {
             .expect("schema 9");
         conn.execute_batch(include_str!("../sqlite/schema_10.sql"))
             .expect("schema 10");
+        conn.execute_batch(include_str!("../sqlite/schema_13.sql"))
+            .expect("schema 13");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
