@@ -30,11 +30,9 @@ mod search;
 pub mod sso;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
-    SessionGrant, UpdateUser, VerifiedIdentity, OidcAssertion,
+    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, OidcAssertion, Proof,
+    SecondFactorStep, SessionGrant, UpdateUser, VerifiedIdentity,
 };
-pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};
-pub use sso::{LinkBy, ProviderButton, ProviderConfig, ProviderStatus, Sso, SsoConfig};
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
@@ -49,10 +47,12 @@ pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use messages::{Messages, PostInput};
+pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
 pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
+pub use sso::{LinkBy, ProviderButton, ProviderConfig, ProviderStatus, Sso, SsoConfig};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx, Lifecycle};

@@ -238,7 +238,10 @@ mod tests {
 
     fn outbound(allow: &[&str]) -> Outbound {
         Outbound::new(OutboundConfig {
-            allow: allow.iter().map(|a| AllowedHost::parse(a).unwrap()).collect(),
+            allow: allow
+                .iter()
+                .map(|a| AllowedHost::parse(a).unwrap())
+                .collect(),
             allow_plain_http: true,
             max_response_bytes: 1000,
             timeout: Duration::from_secs(2),

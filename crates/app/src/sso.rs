@@ -37,13 +37,13 @@ use openidconnect::{
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
+use crate::ErrorCode;
 use crate::accounts::{Accounts, CreateUser, OidcAssertion, Proof, VerifiedIdentity};
 use crate::audit::{Audit, AuditRecord};
 use crate::departments::{Departments, Placement};
 use crate::error::{Error, Result};
 use crate::outbound::{Outbound, OutboundError};
 use crate::roles::Roles;
-use crate::ErrorCode;
 
 /// How long a started sign-in may take at the provider.
 const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -183,7 +183,10 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
 }
 
 fn later(now: Millis, d: Duration) -> Millis {
-    Millis(now.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+    Millis(
+        now.0
+            .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    )
 }
 
 /// 32 random bytes, base64url.
@@ -290,7 +293,8 @@ impl Sso {
         {
             return Ok(m.clone());
         }
-        let issuer = IssuerUrl::new(p.issuer.clone()).map_err(|e| Error::internal(e.to_string()))?;
+        let issuer =
+            IssuerUrl::new(p.issuer.clone()).map_err(|e| Error::internal(e.to_string()))?;
         let http = Http(self.outbound.clone());
         let result = ProviderMetadataWithLogout::discover_async(issuer, &http).await;
         match result {
@@ -335,7 +339,8 @@ impl Sso {
             openidconnect::EndpointMaybeSet,
         >,
     > {
-        let secret = (!p.client_secret.is_empty()).then(|| ClientSecret::new(p.client_secret.clone()));
+        let secret =
+            (!p.client_secret.is_empty()).then(|| ClientSecret::new(p.client_secret.clone()));
         Ok(CoreClient::from_provider_metadata(
             m.clone(),
             ClientId::new(p.client_id.clone()),
@@ -415,7 +420,9 @@ impl Sso {
         provider_error: Option<&str>,
         browser_secret: Option<&str>,
     ) -> std::result::Result<(String, UserId), (String, Error)> {
-        let p = self.provider(id).map_err(|e| ("unknown provider".into(), e))?;
+        let p = self
+            .provider(id)
+            .map_err(|e| ("unknown provider".into(), e))?;
         let fail = |reason: &str, msg: &'static str| (reason.to_owned(), failed(msg));
         let state = state
             .filter(|s| !s.is_empty() && s.len() <= MAX_SECRET)
@@ -432,10 +439,16 @@ impl Sso {
                 )
             })?;
         if pending.provider != p.id {
-            return Err(fail("state of another provider", "the sign-in state does not match"));
+            return Err(fail(
+                "state of another provider",
+                "the sign-in state does not match",
+            ));
         }
         if pending.expires_at < Millis::now() {
-            return Err(fail("expired state", "this sign-in took too long: start again"));
+            return Err(fail(
+                "expired state",
+                "this sign-in took too long: start again",
+            ));
         }
         let browser_ok = browser_secret
             .filter(|b| b.len() <= MAX_SECRET)
@@ -447,7 +460,11 @@ impl Sso {
             ));
         }
         if let Some(err) = provider_error {
-            let err: String = err.chars().filter(|c| c.is_ascii_graphic()).take(64).collect();
+            let err: String = err
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect();
             return Err((
                 format!("provider refused: {err}"),
                 failed("the sign-in provider refused the sign-in"),
@@ -471,7 +488,10 @@ impl Sso {
         let tokens = exchange.request_async(&http).await.map_err(|e| {
             let reason = token_error(&e);
             self.note(&p.id, |h| h.error = Some(reason.clone()));
-            (reason, failed("the provider did not accept the authorization code"))
+            (
+                reason,
+                failed("the provider did not accept the authorization code"),
+            )
         })?;
         let id_token = tokens
             .id_token()
@@ -568,7 +588,11 @@ impl Sso {
                     .await
                     .map_err(store_err)?
                     .map(|(u, _)| u)
-                    .filter(|u| u.email.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&e)))
+                    .filter(|u| {
+                        u.email
+                            .as_deref()
+                            .is_some_and(|m| m.eq_ignore_ascii_case(&e))
+                    })
             }
             LinkBy::Username => match &username_claim {
                 Some(name) => self
@@ -663,21 +687,23 @@ impl Sso {
         email: Option<String>,
     ) -> std::result::Result<User, (String, Error)> {
         let base = claim_str(raw, &p.username_claim)
-            .or_else(|| email.as_deref().and_then(|e| e.split('@').next()).map(str::to_owned))
+            .or_else(|| {
+                email
+                    .as_deref()
+                    .and_then(|e| e.split('@').next())
+                    .map(str::to_owned)
+            })
             .map(|s| username_from(&s))
             .filter(|s| validate::username(s).is_ok())
             .unwrap_or_else(|| format!("sso-{}", &sha_hex(subject)[..10]));
-        let display = claim_str(raw, "name")
-            .filter(|n| validate::display_name(n).is_ok());
+        let display = claim_str(raw, "name").filter(|n| validate::display_name(n).is_ok());
         // An e-mail already used by another account is left out rather than refusing the
         // sign-in (linking by it was not allowed).
         let email = match email {
-            Some(e) if validate::email(&e).is_ok() => {
-                match self.store.user_credentials(&e).await {
-                    Ok(None) => Some(e),
-                    _ => None,
-                }
-            }
+            Some(e) if validate::email(&e).is_ok() => match self.store.user_credentials(&e).await {
+                Ok(None) => Some(e),
+                _ => None,
+            },
             _ => None,
         };
         for n in 0..20u32 {
@@ -805,7 +831,8 @@ impl Sso {
         ip: IpAddr,
     ) -> Result<VerifiedIdentity> {
         if code.is_empty() || code.len() > MAX_SECRET {
-            self.audit_failure("", None, ip, "malformed one-time code").await;
+            self.audit_failure("", None, ip, "malformed one-time code")
+                .await;
             return Err(failed("the one-time sign-in code is unknown or used"));
         }
         let taken = self
@@ -821,8 +848,13 @@ impl Sso {
             .filter(|b| b.len() <= MAX_SECRET)
             .is_some_and(|b| sha_hex(b) == h.browser_hash);
         if h.expires_at < Millis::now() || !browser_ok {
-            self.audit_failure(&h.provider, h.user_id, ip, "expired code or another browser")
-                .await;
+            self.audit_failure(
+                &h.provider,
+                h.user_id,
+                ip,
+                "expired code or another browser",
+            )
+            .await;
             return Err(failed("the one-time sign-in code is unknown or used"));
         }
         let Some(user_id) = h.user_id else {
@@ -868,8 +900,12 @@ impl Sso {
                 let _ = self.metadata(p).await;
             }
         }
-        let counts: HashMap<String, u64> =
-            self.store.external_identity_counts().await?.into_iter().collect();
+        let counts: HashMap<String, u64> = self
+            .store
+            .external_identity_counts()
+            .await?
+            .into_iter()
+            .collect();
         let health = self.health.lock().clone();
         Ok(self
             .config

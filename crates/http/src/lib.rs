@@ -190,8 +190,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, departments, files, lockouts, messages, roles, search, sso,
-        system, users, ws,
+        audit, auth, channels, departments, files, lockouts, messages, roles, search, sso, system,
+        users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))

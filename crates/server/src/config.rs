@@ -666,32 +666,45 @@ impl Config {
         self.outbound_config()?;
         self.sso_config()?;
         if self.outbound.timeout_secs == 0 || self.outbound.max_response_bytes < 1024 {
-            bail!("[outbound] timeout_secs must be at least 1 and max_response_bytes at least 1024");
+            bail!(
+                "[outbound] timeout_secs must be at least 1 and max_response_bytes at least 1024"
+            );
         }
         let mut ids = std::collections::HashSet::new();
         for p in &self.oidc.providers {
             let id_ok = !p.id.is_empty()
                 && p.id.len() <= 32
-                && p.id
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+                && p.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
             if !id_ok {
-                bail!("[[oidc.providers]] id {:?} must be 1 to 32 of a-z, 0-9, - and _", p.id);
+                bail!(
+                    "[[oidc.providers]] id {:?} must be 1 to 32 of a-z, 0-9, - and _",
+                    p.id
+                );
             }
             if !ids.insert(p.id.clone()) {
                 bail!("[[oidc.providers]] id {:?} is used twice", p.id);
             }
             if p.client_id.is_empty() || p.label.chars().count() > 64 {
-                bail!("[[oidc.providers]] {}: client_id is required and label at most 64 characters", p.id);
+                bail!(
+                    "[[oidc.providers]] {}: client_id is required and label at most 64 characters",
+                    p.id
+                );
             }
             if !(p.issuer.starts_with("https://")
                 || (self.outbound.allow_plain_http && p.issuer.starts_with("http://")))
             {
-                bail!("[[oidc.providers]] {}: issuer must be an https:// URL", p.id);
+                bail!(
+                    "[[oidc.providers]] {}: issuer must be an https:// URL",
+                    p.id
+                );
             }
         }
         if !self.oidc.providers.is_empty() && self.oidc.public_url.trim().is_empty() {
-            bail!("[oidc] public_url is required when providers are configured (redirect URIs are made from it)");
+            bail!(
+                "[oidc] public_url is required when providers are configured (redirect URIs are made from it)"
+            );
         }
         if self.audit.head_interval_secs == 0 {
             bail!("[audit] head_interval_secs must be at least 1");
@@ -886,7 +899,8 @@ impl Config {
         use enclave_app::AllowedHost;
         let mut allow = Vec::new();
         for a in &self.outbound.allow {
-            allow.push(AllowedHost::parse(a).map_err(|e| anyhow::anyhow!("[outbound] allow: {e}"))?);
+            allow
+                .push(AllowedHost::parse(a).map_err(|e| anyhow::anyhow!("[outbound] allow: {e}"))?);
         }
         for p in &self.oidc.providers {
             let url = url::Url::parse(&p.issuer)
@@ -915,7 +929,11 @@ impl Config {
         for p in &self.oidc.providers {
             providers.push(ProviderConfig {
                 id: p.id.clone(),
-                label: if p.label.is_empty() { p.id.clone() } else { p.label.clone() },
+                label: if p.label.is_empty() {
+                    p.id.clone()
+                } else {
+                    p.label.clone()
+                },
                 issuer: p.issuer.clone(),
                 client_id: p.client_id.clone(),
                 client_secret: p.client_secret.clone(),
@@ -924,7 +942,10 @@ impl Config {
                     "email" => LinkBy::Email,
                     "username" => LinkBy::Username,
                     "none" => LinkBy::None,
-                    other => bail!("[[oidc.providers]] {}: link_by {other:?} is not email, username or none", p.id),
+                    other => bail!(
+                        "[[oidc.providers]] {}: link_by {other:?} is not email, username or none",
+                        p.id
+                    ),
                 },
                 username_claim: p.username_claim.clone(),
                 require_email_verified: p.require_email_verified,

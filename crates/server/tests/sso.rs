@@ -247,9 +247,8 @@ impl Browser {
         let auth = self.start(server, id).await;
         let back = self.at_provider(&auth, login).await;
         let landing = self.callback(server, &back).await;
-        let code = fragment(&landing, "sso_code").ok_or_else(|| {
-            fragment(&landing, "sso_error").unwrap_or_else(|| landing.clone())
-        })?;
+        let code = fragment(&landing, "sso_code")
+            .ok_or_else(|| fragment(&landing, "sso_error").unwrap_or_else(|| landing.clone()))?;
         assert_eq!(fragment(&landing, "sso_provider").as_deref(), Some(id));
         let (status, body) = self.exchange(server, &code).await;
         if status == StatusCode::OK {
@@ -397,13 +396,21 @@ async fn real_provider(db: Option<&str>) {
     assert_eq!(status, 401, "{body}");
 
     // Stray callbacks: no state, an unknown state, another browser's state.
-    for query in ["?code=abc", "?code=abc&state=nonsense", "?error=access_denied"] {
+    for query in [
+        "?code=abc",
+        "?code=abc&state=nonsense",
+        "?error=access_denied",
+    ] {
         let mut b = Browser::default();
         b.start(&server, "test").await;
         let to = b
             .callback(&server, &format!("{PUBLIC}/auth/oidc/test/callback{query}"))
             .await;
-        assert_eq!(fragment(&to, "sso_error").as_deref(), Some("sso_failed"), "{query}");
+        assert_eq!(
+            fragment(&to, "sso_error").as_deref(),
+            Some("sso_failed"),
+            "{query}"
+        );
     }
     let mut mine = Browser::default();
     let auth = mine.start(&server, "test").await;
@@ -414,14 +421,21 @@ async fn real_provider(db: Option<&str>) {
     assert_eq!(fragment(&to, "sso_error").as_deref(), Some("sso_failed"));
     // An unknown provider.
     let to = Browser::default()
-        .callback(&server, &format!("{PUBLIC}/auth/oidc/nope/callback?state=x&code=y"))
+        .callback(
+            &server,
+            &format!("{PUBLIC}/auth/oidc/nope/callback?state=x&code=y"),
+        )
         .await;
     assert_eq!(
         fragment(&to, "sso_error").as_deref(),
         Some("sso_provider_not_found")
     );
     let (status, body) = server
-        .post(None, "/api/v1/auth/sso/exchange", Some(json!({"code": "x".repeat(500)})))
+        .post(
+            None,
+            "/api/v1/auth/sso/exchange",
+            Some(json!({"code": "x".repeat(500)})),
+        )
         .await;
     assert!(status == 400 || status == 401, "{status} {body}");
     assert_eq!(users(&server).await.len(), before + 2);
@@ -446,7 +460,11 @@ async fn real_provider(db: Option<&str>) {
     assert_eq!(p["linked_users"], 3);
     assert_eq!(p["end_session"], true);
     let (status, _) = server
-        .get(Some(bob["token"].as_str().unwrap()), "/api/v1/admin/sso", None)
+        .get(
+            Some(bob["token"].as_str().unwrap()),
+            "/api/v1/admin/sso",
+            None,
+        )
         .await;
     assert_eq!(status, 403);
 
@@ -471,7 +489,11 @@ async fn real_provider(db: Option<&str>) {
             .filter(|e| e["action"] == action && e.to_string().contains(fact))
             .count()
     };
-    assert_eq!(count("identity_linked", "\"created\":\"true\""), 2, "{entries:?}");
+    assert_eq!(
+        count("identity_linked", "\"created\":\"true\""),
+        2,
+        "{entries:?}"
+    );
     assert_eq!(count("identity_linked", "\"matched_by\":\"email\""), 1);
     assert!(count("sign_in", "oidc") >= 4);
     assert!(count("sign_in_failed", "unknown or used state") >= 2);
@@ -578,9 +600,15 @@ async fn forged(db: Option<&str>) {
         "hs256",
     ] {
         set_variant(&idp, variant).await;
-        let got = Browser::default().sign_in(&server, "forge", "mallory").await;
+        let got = Browser::default()
+            .sign_in(&server, "forge", "mallory")
+            .await;
         assert_eq!(got.err().as_deref(), Some("sso_failed"), "{variant}");
-        assert_eq!(users(&server).await, before, "{variant} changed the accounts");
+        assert_eq!(
+            users(&server).await,
+            before,
+            "{variant} changed the accounts"
+        );
     }
     let entries = audit_actions(&server).await;
     let refused = entries

@@ -186,9 +186,12 @@ impl Accounts {
         // `[auth] local_passwords = false`: single sign-on only, except for system
         // administrators (the break-glass accounts of `enclave admin create-user --admin`).
         // Checked after the password, so the answer tells nothing to someone without it.
-        if proof.kind() == CredentialKind::Password && !self.config.local_passwords && !user.is_admin
+        if proof.kind() == CredentialKind::Password
+            && !self.config.local_passwords
+            && !user.is_admin
         {
-            self.audit_failure(&proof, ip, "password sign-in is off").await;
+            self.audit_failure(&proof, ip, "password sign-in is off")
+                .await;
             return Err(Error::Refused {
                 code: crate::ErrorCode::PasswordLoginDisabled,
                 message: "password sign-in is off on this server: use single sign-on",

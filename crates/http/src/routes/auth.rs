@@ -16,7 +16,11 @@ use crate::dto::{
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, Auth, ClientIp, SESSION_COOKIE, parse_id};
 
-pub(crate) fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> Option<HeaderValue> {
+pub(crate) fn session_cookie(
+    state: &AppState,
+    value: &str,
+    max_age_secs: u64,
+) -> Option<HeaderValue> {
     let secure = if state.config.secure_cookies {
         "; Secure"
     } else {

@@ -78,8 +78,7 @@ pub async fn exchange(
         user: UserDto::new(&user, true),
     })
     .into_response();
-    if let Some(c) =
-        super::auth::session_cookie(&state, &token, state.config.session_ttl.as_secs())
+    if let Some(c) = super::auth::session_cookie(&state, &token, state.config.session_ttl.as_secs())
     {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }

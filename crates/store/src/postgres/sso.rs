@@ -29,9 +29,11 @@ impl SsoStore for PgStore {
             .bind(p.created_at.0)
             .execute(&mut *c)
             .await?;
-        q("INSERT INTO sso_pending (key_hash, kind, provider, nonce, pkce_verifier,
+        q(
+            "INSERT INTO sso_pending (key_hash, kind, provider, nonce, pkce_verifier,
                browser_hash, user_id, subject, created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
         .bind(p.key_hash)
         .bind(p.kind.as_str())
         .bind(p.provider)
@@ -81,8 +83,10 @@ impl SsoStore for PgStore {
         subject: &str,
     ) -> Result<Option<ExternalIdentity>> {
         let mut c = self.conn().await?;
-        let row = q("SELECT provider, subject, user_id, email, created_at, last_login_at
-                     FROM external_identities WHERE provider = $1 AND subject = $2")
+        let row = q(
+            "SELECT provider, subject, user_id, email, created_at, last_login_at
+                     FROM external_identities WHERE provider = $1 AND subject = $2",
+        )
         .bind(provider.to_owned())
         .bind(subject.to_owned())
         .fetch_optional(&mut *c)
@@ -116,8 +120,10 @@ impl SsoStore for PgStore {
         at: Millis,
     ) -> Result<()> {
         let mut c = self.conn().await?;
-        q("UPDATE external_identities SET last_login_at = $3, email = coalesce($4, email)
-           WHERE provider = $1 AND subject = $2")
+        q(
+            "UPDATE external_identities SET last_login_at = $3, email = coalesce($4, email)
+           WHERE provider = $1 AND subject = $2",
+        )
         .bind(provider.to_owned())
         .bind(subject.to_owned())
         .bind(at.0)
@@ -129,8 +135,10 @@ impl SsoStore for PgStore {
 
     async fn external_identity_counts(&self) -> Result<Vec<(String, u64)>> {
         let mut c = self.conn().await?;
-        let rows = q("SELECT provider, count(DISTINCT user_id) FROM external_identities
-                      GROUP BY provider ORDER BY provider COLLATE \"C\"")
+        let rows = q(
+            "SELECT provider, count(DISTINCT user_id) FROM external_identities
+                      GROUP BY provider ORDER BY provider COLLATE \"C\"",
+        )
         .fetch_all(&mut *c)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
