@@ -33,8 +33,8 @@ mod throttle;
 pub use credentials::TokenLifetime;
 pub use second_factor::{Enrolled, Reauth, SecondFactorConfig, SecondFactorStatus, TotpSetup};
 pub use signin::{
-    Challenge, FactorProof, PassedSecondFactor, Proof, SecondFactorStep, SessionClient,
-    SessionGrant, VerifiedIdentity, session_client_name,
+    Challenge, FactorProof, OidcAssertion, PassedSecondFactor, Proof, SecondFactorStep,
+    SessionClient, SessionGrant, VerifiedIdentity, session_client_name,
 };
 pub use throttle::Lockout;
 
@@ -95,6 +95,9 @@ pub struct AuthConfig {
     pub second_factor: SecondFactorConfig,
     /// The time; the wall clock except in tests.
     pub clock: Clock,
+    /// Whether accounts may sign in with a password. Off: single sign-on only, except system
+    /// administrators (`[auth] local_passwords`).
+    pub local_passwords: bool,
 }
 
 impl Default for AuthConfig {
@@ -108,6 +111,7 @@ impl Default for AuthConfig {
             lockout: enclave_core::lockout::Policy::default(),
             second_factor: SecondFactorConfig::default(),
             clock: Clock::system(),
+            local_passwords: true,
         }
     }
 }
@@ -156,6 +160,9 @@ pub struct CreateUser {
     /// A guest account (made through `Roles::invite_guest`, which checks the policy).
     pub is_guest: bool,
     pub guest_expires_at: Option<Millis>,
+    /// Who creates it, for the audit log when not an actor (`single sign-on`); `None`: the API
+    /// with an actor, else the command line.
+    pub origin: Option<&'static str>,
 }
 
 /// Changes to an account; `None` leaves a field alone.
@@ -528,10 +535,10 @@ impl Accounts {
                     .fact("is_bot", user.is_bot)
                     .fact(
                         "by",
-                        if actor.is_some() {
-                            "api"
-                        } else {
-                            "command line"
+                        match (input.origin, actor) {
+                            (Some(o), _) => o,
+                            (None, Some(_)) => "api",
+                            (None, None) => "command line",
                         },
                     ),
             );

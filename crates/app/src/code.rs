@@ -43,6 +43,10 @@ pub enum ErrorCode {
     Unavailable,
     RoleNotFound,
     DepartmentNotFound,
+    PasswordLoginDisabled,
+    SsoProviderNotFound,
+    SsoFailed,
+    SsoProviderUnavailable,
 }
 
 /// One row of the table.
@@ -66,7 +70,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -96,6 +100,10 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::RoleNotFound,
         ErrorCode::DepartmentNotFound,
+        ErrorCode::PasswordLoginDisabled,
+        ErrorCode::SsoProviderNotFound,
+        ErrorCode::SsoFailed,
+        ErrorCode::SsoProviderUnavailable,
     ];
 
     /// The table: code, retryable, meaning.
@@ -145,6 +153,26 @@ impl ErrorCode {
             ErrorCode::DepartmentNotFound => {
                 row("department_not_found", false, "No such department.")
             }
+            ErrorCode::PasswordLoginDisabled => row(
+                "password_login_disabled",
+                false,
+                "Password sign-in is off on this server (`[auth] local_passwords = false`): sign in through single sign-on. Only system administrators keep their password.",
+            ),
+            ErrorCode::SsoProviderNotFound => row(
+                "sso_provider_not_found",
+                false,
+                "No single sign-on provider has this id.",
+            ),
+            ErrorCode::SsoFailed => row(
+                "sso_failed",
+                false,
+                "Single sign-on failed: the provider's answer did not pass a check (state, code, ID token signature, issuer, audience, expiry, nonce), the one-time code is unknown or used, or the account may not sign in this way.",
+            ),
+            ErrorCode::SsoProviderUnavailable => row(
+                "sso_provider_unavailable",
+                true,
+                "The single sign-on provider could not be reached or answered with an error.",
+            ),
             ErrorCode::UserNotFound => row("user_not_found", false, "No such user."),
             ErrorCode::ChannelNotFound => row(
                 "channel_not_found",
@@ -290,6 +318,7 @@ impl Error {
             Error::Domain(d) => domain_code(d),
             Error::Internal(_) => ErrorCode::Internal,
             Error::Unavailable => ErrorCode::Unavailable,
+            Error::Refused { code, .. } => *code,
         }
     }
 }
@@ -324,7 +353,15 @@ mod tests {
             .filter(|c| c.retryable())
             .map(|c| c.as_str())
             .collect();
-        assert_eq!(retryable, ["rate_limited", "internal", "unavailable"]);
+        assert_eq!(
+            retryable,
+            [
+                "rate_limited",
+                "internal",
+                "unavailable",
+                "sso_provider_unavailable"
+            ]
+        );
     }
 
     #[test]

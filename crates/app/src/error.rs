@@ -14,6 +14,13 @@ pub enum Error {
     /// The server is shutting down.
     #[error("service unavailable")]
     Unavailable,
+    /// Refused for a reason with a code of its own that is not a domain rule (single sign-on:
+    /// a provider's answer failed a check, password sign-in is off); safe to show.
+    #[error("{message}")]
+    Refused {
+        code: crate::ErrorCode,
+        message: &'static str,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -29,6 +36,10 @@ impl From<enclave_store::Error> for Error {
 }
 
 impl Error {
+    pub(crate) fn refused(code: crate::ErrorCode, message: &'static str) -> Self {
+        Error::Refused { code, message }
+    }
+
     pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Error::Internal(Arc::new(std::io::Error::other(msg.into())))
     }

@@ -22,16 +22,18 @@ mod feed;
 mod files;
 pub mod jobs;
 mod messages;
+pub mod outbound;
 pub mod ratelimit;
 pub mod realtime;
 mod roles;
 mod search;
+pub mod sso;
 
 pub use accounts::{
     Accounts, AuthConfig, Authed, Challenge, Clock, CreateUser, Credential, Enrolled, FactorProof,
-    Lockout, MAX_APP_PASSWORDS, PassedSecondFactor, Proof, Reauth, SecondFactorConfig,
-    SecondFactorStatus, SecondFactorStep, SessionClient, SessionGrant, TokenLifetime, TotpSetup,
-    UpdateUser, VerifiedIdentity, session_client_name,
+    Lockout, MAX_APP_PASSWORDS, OidcAssertion, PassedSecondFactor, Proof, Reauth,
+    SecondFactorConfig, SecondFactorStatus, SecondFactorStep, SessionClient, SessionGrant,
+    TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity, session_client_name,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -47,10 +49,12 @@ pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use messages::{Messages, PostInput};
+pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
 pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
+pub use sso::{LinkBy, ProviderButton, ProviderConfig, ProviderStatus, Sso, SsoConfig};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx, Lifecycle};

@@ -24,6 +24,9 @@ pub enum CredentialKind {
     /// password where local passwords are off, and never opens a web session that needs a
     /// second factor.
     AppPassword,
+    /// An OpenID Connect provider's ID token (signature, issuer, audience, expiry and nonce
+    /// checked), for an account linked to the provider's subject.
+    Oidc,
 }
 
 /// A way to prove a second factor.
@@ -158,7 +161,10 @@ pub fn second_factor(
         // never opens an interactive session (see [`opens_web_session`]), so it has no
         // second step. A door that would open a web session with it must refuse instead.
         CredentialKind::AppPassword => SecondFactor::NotRequired,
-        CredentialKind::Password => {
+        // A provider's sign-in is one factor as far as Enclave can tell (its own second factor,
+        // if any, is not visible here): the account's enrolled methods and the site policy
+        // apply as after a password.
+        CredentialKind::Password | CredentialKind::Oidc => {
             if !enrolled.is_empty() {
                 SecondFactor::Required {
                     methods: enrolled.to_vec(),
@@ -233,7 +239,7 @@ pub fn recovery_code(code: &str) -> Option<String> {
 /// needing a second factor must never be satisfied by one.
 pub fn opens_web_session(kind: CredentialKind) -> bool {
     match kind {
-        CredentialKind::Password => true,
+        CredentialKind::Password | CredentialKind::Oidc => true,
         CredentialKind::AppPassword => false,
     }
 }
@@ -350,11 +356,13 @@ mod tests {
             ),
         ];
         for (enrolled, required, grace, want) in table {
-            assert_eq!(
-                second_factor(CredentialKind::Password, enrolled, *required, *grace, now),
-                *want,
-                "{enrolled:?} {required} {grace:?}"
-            );
+            for kind in [CredentialKind::Password, CredentialKind::Oidc] {
+                assert_eq!(
+                    second_factor(kind, enrolled, *required, *grace, now),
+                    *want,
+                    "{kind:?} {enrolled:?} {required} {grace:?}"
+                );
+            }
         }
     }
 

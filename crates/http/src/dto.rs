@@ -1598,6 +1598,72 @@ impl From<enclave_app::SecondFactorStatus> for SecondFactorStatusDto {
     }
 }
 
+/// A single sign-on button of the login page.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SsoProviderDto {
+    /// The provider's id (`/auth/oidc/{id}/start` begins its sign-in).
+    pub id: String,
+    pub label: String,
+}
+
+/// How people may sign in here.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SsoProviders {
+    /// Whether the password form is offered (`[auth] local_passwords`). When false, only system
+    /// administrators may still sign in with a password.
+    pub local_passwords: bool,
+    pub providers: Vec<SsoProviderDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SsoExchangeRequest {
+    /// The one-time code from the callback's redirect (`#sso_code=`).
+    #[schema(min_length = 1, max_length = 128)]
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Default, TS)]
+#[into_params(parameter_in = Query)]
+#[ts(optional_fields)]
+pub struct SsoStatusQuery {
+    /// Read every provider's discovery document now.
+    pub refresh: Option<bool>,
+}
+
+/// One provider's state on the node that answered.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SsoStatusDto {
+    pub id: String,
+    pub label: String,
+    pub issuer: String,
+    /// Whether the last read of the discovery document worked (`null`: not read yet).
+    pub discovery_ok: Option<bool>,
+    pub last_checked_at: Option<String>,
+    pub last_error: Option<String>,
+    pub last_sign_in_at: Option<String>,
+    /// Accounts linked to this provider.
+    pub linked_users: u64,
+    /// Whether the provider publishes an `end_session_endpoint` (sign-out ends its session).
+    pub end_session: bool,
+}
+
+impl SsoStatusDto {
+    pub fn new(s: &enclave_app::ProviderStatus) -> Self {
+        SsoStatusDto {
+            id: s.id.clone(),
+            label: s.label.clone(),
+            issuer: s.issuer.clone(),
+            discovery_ok: s.discovery_ok,
+            last_checked_at: s.last_checked.map(ts),
+            last_error: s.last_error.clone(),
+            last_sign_in_at: s.last_sign_in.map(ts),
+            linked_users: s.linked_users,
+            end_session: s.end_session,
+        }
+    }
+}
+
 /// The site's second-factor policy.
 #[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SecondFactorPolicyDto {
@@ -1638,4 +1704,9 @@ pub struct SecondFactorOverview {
     pub policy: SecondFactorPolicyDto,
     /// Accounts with an authenticator app set up.
     pub enrolled: Vec<EnrolledDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct SsoStatusList {
+    pub providers: Vec<SsoStatusDto>,
 }

@@ -46,6 +46,10 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::ResyncRequired => StatusCode::GONE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::PasswordLoginDisabled => StatusCode::FORBIDDEN,
+        ErrorCode::SsoProviderNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::SsoFailed => StatusCode::UNAUTHORIZED,
+        ErrorCode::SsoProviderUnavailable => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -112,6 +116,7 @@ impl From<AppError> for ApiError {
                 ApiError::new(code, "internal server error")
             }
             AppError::Unavailable => ApiError::new(code, "the server is shutting down"),
+            AppError::Refused { message, .. } => ApiError::new(code, message),
         }
     }
 }

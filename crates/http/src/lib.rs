@@ -26,7 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
 use enclave_app::{
-    Accounts, Audit, Channels, Departments, Files, Health, Hub, Messages, Roles, Search,
+    Accounts, Audit, Channels, Departments, Files, Health, Hub, Messages, Roles, Search, Sso,
 };
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -117,6 +117,8 @@ pub struct Deps {
     /// The audit log (`state.audit.record(...)`).
     pub audit: Audit,
     pub departments: Departments,
+    /// Single sign-on (OIDC).
+    pub sso: Arc<Sso>,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -131,6 +133,7 @@ pub struct Services {
     pub hub: Arc<Hub>,
     pub audit: Audit,
     pub departments: Departments,
+    pub sso: Arc<Sso>,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -192,7 +195,7 @@ impl utoipa::Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
         audit, auth, channels, departments, files, lockouts, messages, roles, search,
-        second_factor, sessions, system, users, ws,
+        second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -213,6 +216,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::setup))
+        .routes(routes!(sso::providers))
+        .routes(routes!(sso::exchange))
+        .routes(routes!(sso::status))
         .routes(routes!(auth::list_tokens, auth::create_token))
         .routes(routes!(auth::revoke_token))
         .routes(routes!(sessions::mine))
@@ -346,6 +352,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         hub,
         audit,
         departments,
+        sso,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -367,6 +374,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         hub,
         audit,
         departments,
+        sso,
         config,
         openapi_json,
     }));
@@ -392,6 +400,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
     let hsts = state.config.hsts;
     let trusted: Arc<[IpAddr]> = state.config.trusted_proxies.clone().into();
     api_router
+        .merge(routes::sso::browser_routes())
         .fallback(move |req: Request<axum::body::Body>| fallback(web.clone(), req))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -43,6 +43,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login/second-factor"),
     ("post", "/api/v1/auth/login/totp-setup"),
     ("get", "/api/v1/auth/setup"),
+    ("get", "/api/v1/auth/providers"),
+    ("post", "/api/v1/auth/sso/exchange"),
 ];
 
 #[test]

@@ -126,6 +126,12 @@ fn generate() -> String {
     out.decl::<EnrolledDto>();
     out.decl::<SecondFactorOverview>();
     out.decl::<SetupStatus>();
+    out.decl::<SsoProviderDto>();
+    out.decl::<SsoProviders>();
+    out.decl::<SsoExchangeRequest>();
+    out.decl::<SsoStatusQuery>();
+    out.decl::<SsoStatusDto>();
+    out.decl::<SsoStatusList>();
     out.decl::<CreateUserRequest>();
     out.decl::<UpdateUserRequest>();
     // Roles and guests

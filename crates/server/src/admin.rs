@@ -351,6 +351,7 @@ async fn run_command(
                         is_bot: false,
                         is_guest: false,
                         guest_expires_at: None,
+                        origin: None,
                     },
                 )
                 .await?;

@@ -278,6 +278,7 @@ pub async fn seed(
                     is_bot: false,
                     is_guest: false,
                     guest_expires_at: None,
+                    origin: None,
                 },
             )
             .await

@@ -34,6 +34,100 @@ pub struct Config {
     pub rate_limits: RateLimitsSection,
     pub audit: AuditSection,
     pub guests: GuestsSection,
+    pub outbound: OutboundSection,
+    pub oidc: OidcSection,
+}
+
+/// Requests Enclave makes to other servers (OIDC providers; docs/admin/sso.md). Nothing leaves
+/// the organisation unless an administrator listed it: a request to any other host is refused.
+/// Each OIDC provider's issuer host (with its port) is allowed implicitly, since configuring
+/// the provider names it; endpoints the provider's discovery document puts on other hosts
+/// (keys, token endpoint) must be listed here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSection {
+    /// `host` (any port) or `host:port`, e.g. `["login.microsoftonline.com", "idp.corp:8443"]`.
+    pub allow: Vec<String>,
+    /// Allow `http://` (no TLS). Only for a lab or tests on loopback.
+    pub allow_plain_http: bool,
+    /// Seconds a whole request may take.
+    pub timeout_secs: u64,
+    /// The largest response accepted, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundSection {
+    fn default() -> Self {
+        OutboundSection {
+            allow: Vec::new(),
+            allow_plain_http: false,
+            timeout_secs: 10,
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// OIDC single sign-on (docs/admin/sso.md).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcSection {
+    /// The address people open Enclave at, e.g. `https://chat.example.org`; each provider's
+    /// redirect URI is `{public_url}/auth/oidc/{id}/callback`. Required with providers.
+    pub public_url: String,
+    pub providers: Vec<OidcProvider>,
+}
+
+/// One OIDC provider (`[[oidc.providers]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcProvider {
+    /// Stable id: `a-z`, `0-9`, `-`, `_`, 1 to 32 characters (in URLs and linked identities).
+    pub id: String,
+    /// The login button's text.
+    pub label: String,
+    /// The issuer URL (its `/.well-known/openid-configuration` is read).
+    pub issuer: String,
+    pub client_id: String,
+    /// Masked by `enclave config`.
+    pub client_secret: String,
+    /// Scopes besides `openid`.
+    pub scopes: Vec<String>,
+    /// How a first sign-in finds an existing account: `email` (verified e-mail address),
+    /// `username` (the `username_claim`), or `none`.
+    pub link_by: String,
+    /// The claim new usernames (and `link_by = "username"`) come from.
+    pub username_claim: String,
+    /// Link by e-mail only when the provider says it is verified (`email_verified`).
+    pub require_email_verified: bool,
+    /// Create an account at the first sign-in when none is linked or matched.
+    pub auto_create: bool,
+    /// The claim listing the person's groups (e.g. `groups`); empty: no group mapping.
+    pub groups_claim: String,
+    /// Group → role names (`system_admin`, `member`, or custom role ids). When set, roles
+    /// follow the groups at every sign-in.
+    pub group_roles: std::collections::BTreeMap<String, Vec<String>>,
+    /// Group → department path (`Head office/IT`).
+    pub group_departments: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for OidcProvider {
+    fn default() -> Self {
+        OidcProvider {
+            id: String::new(),
+            label: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            scopes: vec!["email".into(), "profile".into()],
+            link_by: "email".into(),
+            username_claim: "preferred_username".into(),
+            require_email_verified: true,
+            auto_create: true,
+            groups_claim: String::new(),
+            group_roles: Default::default(),
+            group_departments: Default::default(),
+        }
+    }
 }
 
 /// The audit log (docs/admin/audit.md). Entries are never pruned. The chain's head (last
@@ -380,6 +474,9 @@ pub struct AuthSection {
     pub failure_memory_hours: u64,
     /// An address stays known to an account this many days after a sign-in from it.
     pub known_address_days: u64,
+    /// Password sign-in. `false`: single sign-on only; system administrators (the break-glass
+    /// accounts made with `enclave admin create-user --admin`) keep their password.
+    pub local_passwords: bool,
     /// Deprecated (before the throttle was redesigned): read as `account_failures_before_delay`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_failures_per_account: Option<u32>,
@@ -417,6 +514,8 @@ impl Default for Config {
             rate_limits: RateLimitsSection::default(),
             audit: AuditSection::default(),
             guests: GuestsSection::default(),
+            outbound: OutboundSection::default(),
+            oidc: OidcSection::default(),
         }
     }
 }
@@ -438,6 +537,7 @@ impl Default for AuthSection {
             max_delay_secs: l.pair.max.as_secs(),
             failure_memory_hours: l.memory.as_secs() / 3600,
             known_address_days: l.known_for.as_secs() / 86_400,
+            local_passwords: true,
             max_failures_per_account: None,
             max_failures_per_ip: None,
             lockout_minutes: None,
@@ -583,6 +683,49 @@ impl Config {
         if h.header_read_timeout_secs == 0 || h.idle_timeout_secs <= r.heartbeat_secs {
             bail!(
                 "[http] header_read_timeout_secs must be positive and idle_timeout_secs longer than [realtime] heartbeat_secs"
+            );
+        }
+        self.outbound_config()?;
+        self.sso_config()?;
+        if self.outbound.timeout_secs == 0 || self.outbound.max_response_bytes < 1024 {
+            bail!(
+                "[outbound] timeout_secs must be at least 1 and max_response_bytes at least 1024"
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        for p in &self.oidc.providers {
+            let id_ok = !p.id.is_empty()
+                && p.id.len() <= 32
+                && p.id.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !id_ok {
+                bail!(
+                    "[[oidc.providers]] id {:?} must be 1 to 32 of a-z, 0-9, - and _",
+                    p.id
+                );
+            }
+            if !ids.insert(p.id.clone()) {
+                bail!("[[oidc.providers]] id {:?} is used twice", p.id);
+            }
+            if p.client_id.is_empty() || p.label.chars().count() > 64 {
+                bail!(
+                    "[[oidc.providers]] {}: client_id is required and label at most 64 characters",
+                    p.id
+                );
+            }
+            if !(p.issuer.starts_with("https://")
+                || (self.outbound.allow_plain_http && p.issuer.starts_with("http://")))
+            {
+                bail!(
+                    "[[oidc.providers]] {}: issuer must be an https:// URL",
+                    p.id
+                );
+            }
+        }
+        if !self.oidc.providers.is_empty() && self.oidc.public_url.trim().is_empty() {
+            bail!(
+                "[oidc] public_url is required when providers are configured (redirect URIs are made from it)"
             );
         }
         if self.audit.head_interval_secs == 0 {
@@ -804,7 +947,76 @@ impl Config {
                 totp_issuer: a.totp_issuer.trim().to_owned(),
             },
             clock: enclave_app::Clock::system(),
+            local_passwords: a.local_passwords,
         }
+    }
+
+    /// The outbound client's settings: the allow-list plus each OIDC issuer's host.
+    pub fn outbound_config(&self) -> anyhow::Result<enclave_app::OutboundConfig> {
+        use enclave_app::AllowedHost;
+        let mut allow = Vec::new();
+        for a in &self.outbound.allow {
+            allow
+                .push(AllowedHost::parse(a).map_err(|e| anyhow::anyhow!("[outbound] allow: {e}"))?);
+        }
+        for p in &self.oidc.providers {
+            let url = url::Url::parse(&p.issuer)
+                .with_context(|| format!("[[oidc.providers]] {}: issuer", p.id))?;
+            if let Some(h) = AllowedHost::of_url(&url) {
+                allow.push(h);
+            }
+        }
+        Ok(enclave_app::OutboundConfig {
+            allow,
+            allow_plain_http: self.outbound.allow_plain_http,
+            timeout: std::time::Duration::from_secs(self.outbound.timeout_secs),
+            connect_timeout: std::time::Duration::from_secs(self.outbound.timeout_secs.min(5)),
+            max_response_bytes: self.outbound.max_response_bytes,
+        })
+    }
+
+    /// The single sign-on settings.
+    pub fn sso_config(&self) -> anyhow::Result<enclave_app::SsoConfig> {
+        use enclave_app::{LinkBy, ProviderConfig};
+        let public_url = match self.oidc.public_url.trim() {
+            "" => None,
+            u => Some(url::Url::parse(u).context("[oidc] public_url")?),
+        };
+        let mut providers = Vec::new();
+        for p in &self.oidc.providers {
+            providers.push(ProviderConfig {
+                id: p.id.clone(),
+                label: if p.label.is_empty() {
+                    p.id.clone()
+                } else {
+                    p.label.clone()
+                },
+                issuer: p.issuer.clone(),
+                client_id: p.client_id.clone(),
+                client_secret: p.client_secret.clone(),
+                scopes: p.scopes.clone(),
+                link_by: match p.link_by.as_str() {
+                    "email" => LinkBy::Email,
+                    "username" => LinkBy::Username,
+                    "none" => LinkBy::None,
+                    other => bail!(
+                        "[[oidc.providers]] {}: link_by {other:?} is not email, username or none",
+                        p.id
+                    ),
+                },
+                username_claim: p.username_claim.clone(),
+                require_email_verified: p.require_email_verified,
+                auto_create: p.auto_create,
+                groups_claim: (!p.groups_claim.is_empty()).then(|| p.groups_claim.clone()),
+                group_roles: p.group_roles.clone(),
+                group_departments: p.group_departments.clone(),
+            });
+        }
+        Ok(enclave_app::SsoConfig {
+            public_url,
+            providers,
+            local_passwords: self.auth.local_passwords,
+        })
     }
 
     /// The per-user rate limits.
@@ -858,6 +1070,9 @@ impl Config {
         };
         mask(&mut shown.files.s3_secret_key);
         mask(&mut shown.files.master_key);
+        for p in &mut shown.oidc.providers {
+            mask(&mut p.client_secret);
+        }
         for v in shown.files.previous_keys.values_mut() {
             mask(v);
         }

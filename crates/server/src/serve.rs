@@ -244,16 +244,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         heartbeat: Duration::from_secs(config.realtime.heartbeat_secs),
         hsts: tls,
     };
+    let roles = Arc::new(Roles::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        accounts.clone(),
+        config.guest_policy(),
+        limits.clone(),
+    ));
+    // The one outbound client (allow-listed); single sign-on goes through it.
+    let outbound = enclave_app::Outbound::new(config.outbound_config()?)
+        .context("setting up the outbound client")?;
+    let sso = Arc::new(enclave_app::Sso::new(
+        store.clone(),
+        accounts.clone(),
+        roles.clone(),
+        Departments::new(store.clone(), store.clone(), store.clone(), limits.clone()),
+        audit.clone(),
+        outbound,
+        config.sso_config()?,
+    ));
     let app = enclave_http::router(
         enclave_http::Deps {
-            roles: Arc::new(Roles::new(
-                store.clone(),
-                store.clone(),
-                store.clone(),
-                accounts.clone(),
-                config.guest_policy(),
-                limits.clone(),
-            )),
+            roles,
+            sso,
             accounts,
             channels: Channels::new(store.clone(), store.clone(), limits.clone())
                 .with_audit(audit.clone()),

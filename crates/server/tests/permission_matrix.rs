@@ -262,6 +262,8 @@ fn cases() -> Vec<Case> {
             ADMINS,
         ),
         case(M::GET, "/api/v1/admin/audit", None, ADMINS),
+        // Single sign-on providers' state (manage users).
+        case(M::GET, "/api/v1/admin/sso", None, ADMINS),
         case(M::GET, "/api/v1/admin/audit/export", None, ADMINS),
         case(
             M::POST,
@@ -419,6 +421,8 @@ const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/login/second-factor"),
     ("POST", "/api/v1/auth/login/totp-setup"),
     ("GET", "/api/v1/auth/setup"),
+    ("GET", "/api/v1/auth/providers"),
+    ("POST", "/api/v1/auth/sso/exchange"),
 ];
 
 /// A route's path as the OpenAPI document spells it.

@@ -777,6 +777,88 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     async fn second_factor_enrolments(&self) -> Result<Vec<SecondFactorEnrolment>>;
 }
 
+/// A provider's subject linked to an account (OIDC single sign-on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    /// The provider's id in the configuration.
+    pub provider: String,
+    /// The provider's `sub` claim.
+    pub subject: String,
+    pub user_id: UserId,
+    pub email: Option<String>,
+    pub created_at: Millis,
+    pub last_login_at: Millis,
+}
+
+/// What a pending single sign-on holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsoPendingKind {
+    /// Between the redirect to the provider and its callback (keyed by the `state`).
+    Login,
+    /// Between the callback and the browser's exchange of the one-time code for a session.
+    Handoff,
+}
+
+impl SsoPendingKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SsoPendingKind::Login => "login",
+            SsoPendingKind::Handoff => "handoff",
+        }
+    }
+}
+
+/// A single sign-on under way (`sso_pending`), taken once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoPending {
+    /// SHA-256 (hex) of the secret the browser carries (the `state`, or the one-time code).
+    pub key_hash: String,
+    pub kind: SsoPendingKind,
+    pub provider: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// SHA-256 (hex) of the cookie that binds the sign-in to the browser that started it.
+    pub browser_hash: String,
+    /// The account (handoffs).
+    pub user_id: Option<UserId>,
+    pub subject: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// Single sign-on: linked identities and sign-ins under way.
+#[async_trait]
+pub trait SsoStore: Send + Sync + 'static {
+    /// Records a sign-in under way (and deletes the ones that expired before its start).
+    async fn sso_put_pending(&self, pending: SsoPending) -> Result<()>;
+    /// Takes (deletes and returns) the row of `key_hash` of that kind, whether or not it expired:
+    /// a second take of the same key finds nothing.
+    async fn sso_take_pending(
+        &self,
+        key_hash: &str,
+        kind: SsoPendingKind,
+    ) -> Result<Option<SsoPending>>;
+    /// The account a provider's subject is linked to.
+    async fn external_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<ExternalIdentity>>;
+    /// Links a subject to an account; `false` (and nothing changed) when the subject is
+    /// already linked.
+    async fn link_external_identity(&self, identity: ExternalIdentity) -> Result<bool>;
+    /// Records a sign-in through a linked subject (its time and e-mail address).
+    async fn touch_external_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+        email: Option<&str>,
+        at: Millis,
+    ) -> Result<()>;
+    /// How many accounts each provider has linked.
+    async fn external_identity_counts(&self) -> Result<Vec<(String, u64)>>;
+}
+
 /// A department write's check, run inside the writing transaction against the whole tree as it
 /// is there (built by the application from `enclave_core::departments`).
 pub type TreeGuard = Box<dyn FnOnce(&Tree) -> std::result::Result<(), enclave_core::Error> + Send>;
@@ -895,6 +977,7 @@ pub trait Store:
     + ThrottleStore
     + DepartmentStore
     + SecondFactorStore
+    + SsoStore
 {
 }
 
@@ -911,6 +994,7 @@ impl<T> Store for T where
         + ThrottleStore
         + DepartmentStore
         + SecondFactorStore
+        + SsoStore
         + ?Sized
 {
 }

@@ -5499,6 +5499,164 @@ pub async fn departments(store: Arc<dyn Store>) {
 // Backends
 
 /// The embedded backend: each check gets a fresh database file in its own directory.
+// ---------------------------------------------------------------------------------------------
+// Single sign-on: linked identities and sign-ins under way
+
+fn pending(
+    key: &str,
+    kind: enclave_store::SsoPendingKind,
+    expires: i64,
+) -> enclave_store::SsoPending {
+    enclave_store::SsoPending {
+        key_hash: key.to_owned(),
+        kind,
+        provider: "corp".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        browser_hash: "b".into(),
+        user_id: None,
+        subject: String::new(),
+        created_at: Millis(1_000),
+        expires_at: Millis(expires),
+    }
+}
+
+pub async fn single_sign_on(store: Arc<dyn Store>) {
+    use enclave_store::{ExternalIdentity, SsoPendingKind::*};
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+
+    // A pending row is taken once, and only as its own kind.
+    store
+        .sso_put_pending(pending("k1", Login, 10_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .sso_take_pending("k1", Handoff)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let got = store.sso_take_pending("k1", Login).await.unwrap().unwrap();
+    assert_eq!(got, pending("k1", Login, 10_000));
+    assert!(store.sso_take_pending("k1", Login).await.unwrap().is_none());
+    // Two takers at once: exactly one gets it.
+    store
+        .sso_put_pending(pending("k2", Handoff, 10_000))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store.sso_take_pending("k2", Handoff),
+        store.sso_take_pending("k2", Handoff)
+    );
+    assert_eq!(
+        [a.unwrap().is_some(), b.unwrap().is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1
+    );
+    // A handoff carries its account; a new row deletes the expired ones.
+    let mut h = pending("k3", Handoff, 500);
+    h.user_id = Some(alice.id);
+    h.subject = "sub-alice".into();
+    store.sso_put_pending(h.clone()).await.unwrap();
+    store
+        .sso_put_pending(pending("k4", Login, 10_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .sso_take_pending("k3", Handoff)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired rows go"
+    );
+    let mut h5 = h.clone();
+    h5.key_hash = "k5".into();
+    h5.expires_at = Millis(20_000);
+    store.sso_put_pending(h5.clone()).await.unwrap();
+    assert_eq!(
+        store.sso_take_pending("k5", Handoff).await.unwrap(),
+        Some(h5)
+    );
+
+    // Identities: linked once; a second link of the same subject changes nothing.
+    let link = |subject: &str, who: UserId| ExternalIdentity {
+        provider: "corp".into(),
+        subject: subject.into(),
+        user_id: who,
+        email: Some(format!("{subject}@example.org")),
+        created_at: Millis(1),
+        last_login_at: Millis(1),
+    };
+    assert!(
+        store
+            .external_identity("corp", "s1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .link_external_identity(link("s1", alice.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .link_external_identity(link("s1", bob.id))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.external_identity("corp", "s1").await.unwrap(),
+        Some(link("s1", alice.id))
+    );
+    assert!(
+        store
+            .link_external_identity(link("s2", alice.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .link_external_identity(link("s3", bob.id))
+            .await
+            .unwrap()
+    );
+    let mut other = link("s1", bob.id);
+    other.provider = "other".into();
+    assert!(store.link_external_identity(other).await.unwrap());
+    store
+        .touch_external_identity("corp", "s1", None, Millis(99))
+        .await
+        .unwrap();
+    let touched = store
+        .external_identity("corp", "s1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.last_login_at, Millis(99));
+    assert_eq!(touched.email.as_deref(), Some("s1@example.org"));
+    store
+        .touch_external_identity("corp", "s1", Some("new@example.org"), Millis(100))
+        .await
+        .unwrap();
+    let touched = store
+        .external_identity("corp", "s1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.email.as_deref(), Some("new@example.org"));
+    assert_eq!(
+        store.external_identity_counts().await.unwrap(),
+        vec![("corp".to_owned(), 2), ("other".to_owned(), 1)]
+    );
+}
+
 mod sqlite {
     use std::sync::Arc;
     use std::time::Duration;
@@ -5548,6 +5706,7 @@ mod sqlite {
         signin_throttles,
         roles_and_guests,
         departments,
+        single_sign_on,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -5769,6 +5928,7 @@ mod postgres {
         signin_throttles,
         roles_and_guests,
         departments,
+        single_sign_on,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

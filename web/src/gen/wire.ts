@@ -34,6 +34,10 @@ export type ErrorCode =
   | "unavailable" // The server is shutting down or its database is unreachable.
   | "role_not_found" // No such custom role.
   | "department_not_found" // No such department.
+  | "password_login_disabled" // Password sign-in is off on this server (`[auth] local_passwords = false`): sign in through single sign-on. Only system administrators keep their password.
+  | "sso_provider_not_found" // No single sign-on provider has this id.
+  | "sso_failed" // Single sign-on failed: the provider's answer did not pass a check (state, code, ID token signature, issuer, audience, expiry, nonce), the one-time code is unknown or used, or the account may not sign in this way.
+  | "sso_provider_unavailable" // The single sign-on provider could not be reached or answered with an error.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -153,7 +157,11 @@ method: string,
 /**
  * The six-digit code, or a recovery code (`xxxxx-xxxxx`).
  */
-code: string, };
+code: string,
+/**
+ * The client signing in, as in the first step's `client`; at most 64 characters.
+ */
+client: string | null, };
 /**
  * A session opened by the second step.
  */
@@ -238,6 +246,50 @@ export type SetupStatus = {
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
  */
 needs_setup: boolean, };
+/**
+ * A single sign-on button of the login page.
+ */
+export type SsoProviderDto = {
+/**
+ * The provider's id (`/auth/oidc/{id}/start` begins its sign-in).
+ */
+id: string, label: string, };
+/**
+ * How people may sign in here.
+ */
+export type SsoProviders = {
+/**
+ * Whether the password form is offered (`[auth] local_passwords`). When false, only system
+ * administrators may still sign in with a password.
+ */
+local_passwords: boolean, providers: Array<SsoProviderDto>, };
+export type SsoExchangeRequest = {
+/**
+ * The one-time code from the callback's redirect (`#sso_code=`).
+ */
+code: string, };
+export type SsoStatusQuery = {
+/**
+ * Read every provider's discovery document now.
+ */
+refresh?: boolean, };
+/**
+ * One provider's state on the node that answered.
+ */
+export type SsoStatusDto = { id: string, label: string, issuer: string,
+/**
+ * Whether the last read of the discovery document worked (`null`: not read yet).
+ */
+discovery_ok: boolean | null, last_checked_at: string | null, last_error: string | null, last_sign_in_at: string | null,
+/**
+ * Accounts linked to this provider.
+ */
+linked_users: number,
+/**
+ * Whether the provider publishes an `end_session_endpoint` (sign-out ends its session).
+ */
+end_session: boolean, };
+export type SsoStatusList = { providers: Array<SsoStatusDto>, };
 export type CreateUserRequest = {
 /**
  * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
@@ -316,24 +368,35 @@ roles: Array<RoleDto>,
 permissions: Array<PermissionDto>, };
 export type CreateRoleRequest = {
 /**
- * 1 to 64 characters; unique (case-insensitive); not a built-in role's id.
+ * 1 to 64 characters once trimmed, without control, invisible or text-direction
+ * characters; unique (case-insensitive). A built-in role's id (`member`, `system_admin`,
+ * `guest`) is taken: 409.
  */
 name: string,
 /**
- * At most 500 characters.
+ * At most 500 characters once trimmed; newlines and tabs allowed, no other control
+ * characters, nothing invisible or text-direction changing.
  */
 description?: string | null,
 /**
- * Permission names; an unknown one refuses the request. Only permissions the caller holds.
+ * Permission names. Only permissions the caller holds.
  */
 permissions: Array<string>,
 /**
  * Holders must sign in with a second factor (default false).
  */
 require_second_factor?: boolean | null, };
-export type UpdateRoleRequest = { name?: string | null, description?: string | null,
+export type UpdateRoleRequest = {
 /**
- * Replaces the role's permissions.
+ * As when creating.
+ */
+name?: string | null,
+/**
+ * As when creating.
+ */
+description?: string | null,
+/**
+ * Replaces the role's permissions (`null` or absent: unchanged).
  */
 permissions?: Array<string> | null, require_second_factor?: boolean | null, };
 /**
@@ -346,16 +409,40 @@ export type UserRolesDto = { user: UserDto,
 roles: Array<string>, };
 export type SetUserRolesRequest = {
 /**
- * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one; not `guest`).
+ * Role ids: `system_admin`, `member`, custom roles' decimal ids (at least one, at most 22
+ * entries and 20 custom roles; not `guest`: guests are made by invitation).
  */
 roles: Array<string>, };
-export type InviteGuestRequest = { username: string, password?: string | null, display_name?: string | null, email?: string | null,
+export type InviteGuestRequest = {
 /**
- * When the guest's access ends (RFC 3339); required unless `[guests] require_expiry` is off.
+ * 2 to 32 characters of `a-z 0-9 . _ -` starting with a letter or digit (capitals are
+ * lower-cased, surrounding whitespace is trimmed); `here`, `channel`, `all` and `everyone`
+ * are reserved.
+ */
+username: string,
+/**
+ * 8 to 256 characters. Omit to set it later.
+ */
+password?: string | null,
+/**
+ * At most 64 characters once trimmed, without control characters or invisible and
+ * text-direction characters (a zero-width joiner inside an emoji is allowed); empty means
+ * the username.
+ */
+display_name?: string | null,
+/**
+ * An email address: one `@`, no spaces, a dot in the domain; at most 254 characters.
+ */
+email?: string | null,
+/**
+ * When the guest's access ends (RFC 3339): in the future and at most `[guests] max_days`
+ * (365 by default) away. The document says required; a server whose `[guests]
+ * require_expiry` is off also accepts `null`.
  */
 expires_at?: string | null,
 /**
- * The channels the guest joins (1 to 50; channels the inviter may add people to).
+ * The channels the guest joins (1 to 50; channels the inviter may add people to, not
+ * direct conversations).
  */
 channel_ids: Array<WireId>, };
 export type UserListQuery = {
@@ -833,22 +920,36 @@ export type CreateDepartmentRequest = {
  */
 parent_id?: WireId | null,
 /**
- * 1 to 64 characters, no `/`; unique among siblings.
+ * 1 to 64 characters once trimmed, no `/`, no control, invisible or text-direction
+ * characters; unique among siblings.
  */
-name: string, position?: number | null, };
-export type UpdateDepartmentRequest = { name?: string,
+name: string,
+/**
+ * Order among siblings, -1,000,000 to 1,000,000 (default 0).
+ */
+position?: number | null, };
+export type UpdateDepartmentRequest = {
+/**
+ * As when creating: 1 to 64 characters once trimmed, no `/`.
+ */
+name?: string,
 /**
  * A new parent (moving the department with its people and sub-departments); `null` makes
  * it a root.
  */
-parent_id?: string | null, position?: number,
+parent_id?: string | null,
+/**
+ * Order among siblings, -1,000,000 to 1,000,000.
+ */
+position?: number,
 /**
  * Replaces the department administrators (at most 20).
  */
 admins?: Array<WireId>, };
 export type SetDepartmentMemberRequest = {
 /**
- * The person's title in this department (at most 64 characters).
+ * The person's title in this department: at most 64 characters once trimmed, without
+ * control, invisible or text-direction characters; may be empty.
  */
 title?: string | null,
 /**
@@ -1011,7 +1112,8 @@ delayed_by: string | null, };
 export type LockoutList = { lockouts: Array<LockoutDto>, };
 export type LockoutQuery = {
 /**
- * Only this account key (a login, 1 to 254 characters, normalised like one).
+ * Only this account key (a login: 1 to 254 characters once trimmed, without control
+ * characters; compared lower-cased).
  */
 account?: string,
 /**

@@ -21,6 +21,8 @@ import type {
   SearchQueryParams,
   SearchResults,
   SetupStatus,
+  SsoExchangeRequest,
+  SsoProviders,
   ThreadQuery,
   TokenList,
   SessionList,
@@ -149,6 +151,9 @@ export const api = {
       quiet401: true,
     }),
   logout: () => request<void>('POST', '/auth/logout', undefined, { quiet401: true }),
+  ssoProviders: () => request<SsoProviders>('GET', '/auth/providers'),
+  ssoExchange: (code: string) =>
+    request<LoginAnswer>('POST', '/auth/sso/exchange', { code } satisfies SsoExchangeRequest, { quiet401: true }),
   me: () => request<User>('GET', '/users/me', undefined, { quiet401: true }),
 
   users: (p: UserListQuery = {}) => request<UserList>('GET', '/users' + qs(p)).then((r) => r.users),

@@ -258,8 +258,59 @@ export async function boot() {
   await tryBoot();
 }
 
+/** Where the last single sign-on came from (to end the provider's session at sign-out). */
+const SSO_PROVIDER_KEY = 'enclave.sso.provider';
+/** An error code the single sign-on callback sent the browser back with, for the login page. */
+export let ssoError: string | null = null;
+/** The second-factor challenge a single sign-on ended with, for the login page (taken once). */
+let ssoChallenge: SecondFactorChallengeDto | null = null;
+export function takeSsoChallenge(): SecondFactorChallengeDto | null {
+  const c = ssoChallenge;
+  ssoChallenge = null;
+  return c;
+}
+
+/**
+ * The single sign-on callback sends the browser to `/#sso_code=CODE&sso_provider=ID` (or
+ * `#sso_error=CODE`): the fragment never reaches a server log. The code is traded once for a
+ * session; the fragment is removed from the address bar first.
+ */
+export function takeSsoFragment(hash: string): { code?: string; provider?: string; error?: string } {
+  const p = new URLSearchParams(hash.replace(/^#/, ''));
+  return {
+    code: p.get('sso_code') ?? undefined,
+    provider: p.get('sso_provider') ?? undefined,
+    error: p.get('sso_error') ?? undefined,
+  };
+}
+
+async function finishSso(): Promise<boolean> {
+  const f = takeSsoFragment(location.hash);
+  if (!f.code && !f.error) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  if (f.error) {
+    ssoError = f.error;
+    return false;
+  }
+  try {
+    const r = await api.ssoExchange(f.code!);
+    if (f.provider) localStorage.setItem(SSO_PROVIDER_KEY, f.provider);
+    if ('second_factor' in r) {
+      // The account has a second factor: the login page asks for it.
+      ssoChallenge = r.second_factor;
+      return false;
+    }
+    await startSession(r.user);
+    return true;
+  } catch (e) {
+    ssoError = e instanceof ApiError ? e.code : 'sso_failed';
+    return false;
+  }
+}
+
 async function tryBoot() {
   try {
+    if (await finishSso()) return;
     const me = await api.me();
     await startSession(me);
   } catch (e) {
@@ -312,6 +363,13 @@ async function startSession(me: User) {
 
 export async function logout() {
   await api.logout().catch(() => {});
+  const provider = localStorage.getItem(SSO_PROVIDER_KEY);
+  if (provider) {
+    // End the provider's session too (where it supports that); it sends the browser back.
+    localStorage.removeItem(SSO_PROVIDER_KEY);
+    location.assign(`/auth/oidc/${encodeURIComponent(provider)}/logout`);
+    return;
+  }
   await endSession(false);
 }
 

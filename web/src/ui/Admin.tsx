@@ -13,6 +13,7 @@ import { ConnectionBanner } from './Conversation';
 import { LockoutsTab } from './admin/Lockouts';
 import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
+import { SsoTab } from './admin/Sso';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 import { DepartmentsAdmin } from './admin/Departments';
 import { SecondFactorAdmin } from './SecondFactor';
@@ -385,7 +386,7 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'audit'>('users');
+  const [tab, setTab] = useState<'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'audit' | 'sso'>('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -429,6 +430,9 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'audit'} class={cls('tab', tab === 'audit' && 'on')} onClick={() => setTab('audit')}>
             {t('audit.tab')}
           </button>
+          <button role="tab" aria-selected={tab === 'sso'} class={cls('tab', tab === 'sso' && 'on')} onClick={() => setTab('sso')}>
+            {t('sso.tab')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
@@ -440,6 +444,7 @@ export function Admin() {
         {tab === 'mfa' && <SecondFactorAdmin />}
         {tab === 'lockouts' && <LockoutsTab />}
         {tab === 'audit' && <AuditTab />}
+        {tab === 'sso' && <SsoTab />}
       </div>
     </section>
   );

@@ -1,10 +1,11 @@
-import { useState } from 'preact/hooks';
-import { errorText, login, setPrefs, store } from '../lib/client';
+import { useEffect, useState } from 'preact/hooks';
+import { errorText, login, setPrefs, ssoError, store, takeSsoChallenge } from '../lib/client';
 import { t } from '../i18n';
 import { useStore, Spinner } from './common';
 import { Globe } from './icons';
-import { ApiError } from '../lib/api';
-import type { SecondFactorChallengeDto } from '../gen/wire';
+import { ApiError, api } from '../lib/api';
+import type { SecondFactorChallengeDto, SsoProviders } from '../gen/wire';
+import type { Key } from '../i18n';
 import { SecondFactorStep } from './SecondFactor';
 
 export function Logo({ size = 40 }: { size?: number }) {
@@ -49,8 +50,18 @@ export function Login() {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  const [challenge, setChallenge] = useState<SecondFactorChallengeDto | null>(null);
+  const [error, setError] = useState(() => {
+    if (!ssoError) return '';
+    const key = `error.${ssoError}` as Key;
+    return t(key) === key ? t('login.ssoFailed') : t(key);
+  });
+  const [sso, setSso] = useState<SsoProviders | null>(null);
+  const [showPassword, setShowPassword] = useState(false);
+  useEffect(() => {
+    api.ssoProviders().then(setSso, () => setSso({ local_passwords: true, providers: [] }));
+  }, []);
+  const passwordForm = !sso || sso.local_passwords || showPassword;
+  const [challenge, setChallenge] = useState<SecondFactorChallengeDto | null>(takeSsoChallenge);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -94,6 +105,24 @@ export function Login() {
         {challenge ? (
           <SecondFactorStep challenge={challenge} onCancel={() => setChallenge(null)} />
         ) : (
+          <>
+        {sso && sso.providers.length > 0 && (
+          <div class="sso-buttons">
+            {sso.providers.map((p) => (
+              <a key={p.id} class="btn btn-block sso-btn" data-provider={p.id} href={`/auth/oidc/${encodeURIComponent(p.id)}/start`}>
+                {t('login.with', { name: p.label })}
+              </a>
+            ))}
+            {passwordForm && <div class="login-or muted small">{t('login.or')}</div>}
+          </div>
+        )}
+        {!passwordForm && error && (
+          <div class="form-error" role="alert">
+            {error}
+          </div>
+        )}
+        {!passwordForm && <p class="muted small">{t('login.ssoOnly')}</p>}
+        {passwordForm && (
         <form onSubmit={submit} class="form" novalidate>
           <label class="field">
             <span>{t('login.username')}</span>
@@ -124,6 +153,13 @@ export function Login() {
             {busy ? <Spinner size={16} /> : t('login.submit')}
           </button>
         </form>
+        )}
+        {sso && !sso.local_passwords && !showPassword && (
+          <button class="btn btn-link btn-sm admin-password" onClick={() => setShowPassword(true)}>
+            {t('login.adminPassword')}
+          </button>
+        )}
+          </>
         )}
         <div class="login-foot">
           <LanguageSwitch />

@@ -34,6 +34,24 @@ pub enum Proof<'a> {
     /// A username or email address, and one of the account's app passwords (dashes, spaces
     /// and case ignored).
     AppPassword { login: &'a str, password: &'a str },
+    /// An OIDC provider's verified ID token for a linked account (made only by `crate::sso`
+    /// after it checked the token).
+    Oidc(&'a OidcAssertion),
+}
+
+/// What a checked ID token proved: the linked account, through which provider and subject.
+/// Only the single sign-on module makes one, after checking the token.
+#[derive(Debug, Clone)]
+pub struct OidcAssertion {
+    pub(crate) user_id: enclave_core::UserId,
+    pub(crate) provider: String,
+    pub(crate) subject: String,
+}
+
+impl OidcAssertion {
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
 }
 
 impl Proof<'_> {
@@ -41,6 +59,7 @@ impl Proof<'_> {
         match self {
             Proof::Password { .. } => CredentialKind::Password,
             Proof::AppPassword { .. } => CredentialKind::AppPassword,
+            Proof::Oidc(_) => CredentialKind::Oidc,
         }
     }
 
@@ -48,7 +67,9 @@ impl Proof<'_> {
     /// step's counters, so guessing one costs what guessing the password does.
     pub fn step(&self) -> Step {
         match self.kind() {
-            CredentialKind::Password | CredentialKind::AppPassword => Step::Password,
+            CredentialKind::Password | CredentialKind::AppPassword | CredentialKind::Oidc => {
+                Step::Password
+            }
         }
     }
 
@@ -59,19 +80,28 @@ impl Proof<'_> {
             Proof::Password { login, .. } | Proof::AppPassword { login, .. } => {
                 lockout::account_key(login)
             }
+            Proof::Oidc(a) => lockout::account_key(&format!("oidc:{}", a.user_id)),
         }
     }
 }
 
 impl std::fmt::Debug for Proof<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (name, login) = match self {
-            Proof::Password { login, .. } => ("Password", login),
-            Proof::AppPassword { login, .. } => ("AppPassword", login),
-        };
-        f.debug_struct(name)
-            .field("login", login)
-            .finish_non_exhaustive()
+        match self {
+            Proof::Password { login, .. } => f
+                .debug_struct("Password")
+                .field("login", login)
+                .finish_non_exhaustive(),
+            Proof::AppPassword { login, .. } => f
+                .debug_struct("AppPassword")
+                .field("login", login)
+                .finish_non_exhaustive(),
+            Proof::Oidc(a) => f
+                .debug_struct("Oidc")
+                .field("provider", &a.provider)
+                .field("subject", &a.subject)
+                .finish(),
+        }
     }
 }
 
@@ -218,6 +248,7 @@ fn credential_name(kind: CredentialKind) -> &'static str {
     match kind {
         CredentialKind::Password => "password",
         CredentialKind::AppPassword => "app_password",
+        CredentialKind::Oidc => "oidc",
     }
 }
 
@@ -247,6 +278,7 @@ impl Accounts {
                         .check_app_password(&key, password)
                         .await?
                         .map(|(u, id)| (u, Some(id))),
+                    Proof::Oidc(a) => self.store.user(a.user_id).await?.map(|u| (u, None)),
                 };
                 let now = self.now();
                 Ok(proved.filter(|(u, _)| u.active && !enclave_core::roles::guest_expired(u, now)))
@@ -271,6 +303,20 @@ impl Accounts {
             if let Err(e) = store.touch_app_password(id, now).await {
                 tracing::debug!(error = %e, "could not record an app password's use");
             }
+        }
+        // `[auth] local_passwords = false`: single sign-on only, except for system
+        // administrators (the break-glass accounts of `enclave admin create-user --admin`).
+        // Checked after the password, so the answer tells nothing to someone without it.
+        if proof.kind() == CredentialKind::Password
+            && !self.config.local_passwords
+            && !user.is_admin
+        {
+            self.audit_failure(&proof, ip, "password sign-in is off")
+                .await;
+            return Err(Error::Refused {
+                code: crate::ErrorCode::PasswordLoginDisabled,
+                message: "password sign-in is off on this server: use single sign-on",
+            });
         }
         Ok(VerifiedIdentity {
             user,
@@ -534,6 +580,7 @@ impl Accounts {
             .await;
         let kind = match ch.credential.as_str() {
             "password" => CredentialKind::Password,
+            "oidc" => CredentialKind::Oidc,
             other => return Err(Error::internal(format!("challenge of credential {other}"))),
         };
         Ok(PassedSecondFactor {

@@ -60,17 +60,7 @@ pub async fn login(
     let identity = state.accounts.verify_credential(proof, ip).await?;
     let grant = match state.accounts.second_factor(identity).await? {
         SecondFactorStep::NotRequired(grant) => grant,
-        SecondFactorStep::Required(ch) => {
-            return Ok(Json(LoginAnswer::SecondFactor(SecondFactorRequired {
-                second_factor: SecondFactorChallengeDto {
-                    challenge: ch.token,
-                    methods: ch.methods.iter().map(|m| m.as_str().to_owned()).collect(),
-                    enrol_required: ch.enrol_required,
-                    expires_at: ts(ch.expires_at),
-                },
-            }))
-            .into_response());
-        }
+        SecondFactorStep::Required(ch) => return Ok(challenge_answer(ch)),
     };
     let (token, user) = state
         .accounts
@@ -91,6 +81,19 @@ pub async fn login(
         resp.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(resp)
+}
+
+/// The answer to a first step that needs a second one: the challenge, no session.
+pub(crate) fn challenge_answer(ch: enclave_app::Challenge) -> Response {
+    Json(LoginAnswer::SecondFactor(SecondFactorRequired {
+        second_factor: SecondFactorChallengeDto {
+            challenge: ch.token,
+            methods: ch.methods.iter().map(|m| m.as_str().to_owned()).collect(),
+            enrol_required: ch.enrol_required,
+            expires_at: ts(ch.expires_at),
+        },
+    }))
+    .into_response()
 }
 
 /// End the current session (or revoke the token used).

@@ -12,6 +12,7 @@ pub mod roles;
 pub mod search;
 pub mod second_factor;
 pub mod sessions;
+pub mod sso;
 pub mod system;
 pub mod users;
 pub mod ws;

@@ -70,6 +70,7 @@ pub async fn create(
                 is_bot: req.bot,
                 is_guest: false,
                 guest_expires_at: None,
+                origin: None,
             },
         )
         .await?;

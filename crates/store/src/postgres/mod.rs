@@ -100,6 +100,7 @@ mod search;
 mod second_factors;
 pub(crate) use search::index_all;
 mod sequencer;
+mod sso;
 mod throttles;
 
 use std::sync::Arc;

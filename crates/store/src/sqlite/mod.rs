@@ -27,6 +27,7 @@ mod roles;
 mod rows;
 mod search;
 mod second_factors;
+mod sso;
 mod throttles;
 
 use std::panic::AssertUnwindSafe;
@@ -63,6 +64,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("schema_10.sql")),
     (11, include_str!("schema_11.sql")),
     (12, include_str!("schema_12.sql")),
+    (13, include_str!("schema_13.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.
