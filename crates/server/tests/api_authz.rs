@@ -204,9 +204,17 @@ fn protected_routes() -> Vec<Route> {
         // These succeed only with an authenticator app being set up or set up, so the body
         // tests here (which expect a valid body to succeed) leave them out; second_factor.rs
         // sends them bad bodies.
-        route(Method::POST, "/api/v1/users/me/second-factor/totp/confirm", None),
+        route(
+            Method::POST,
+            "/api/v1/users/me/second-factor/totp/confirm",
+            None,
+        ),
         route(Method::POST, "/api/v1/users/me/second-factor/disable", None),
-        route(Method::POST, "/api/v1/users/me/second-factor/recovery-codes", None),
+        route(
+            Method::POST,
+            "/api/v1/users/me/second-factor/recovery-codes",
+            None,
+        ),
         route(Method::DELETE, "/api/v1/users/{user}/second-factor", None),
         route(Method::GET, "/api/v1/admin/second-factor", None),
         route(

@@ -319,10 +319,22 @@ async fn story(server: &TestServer) {
     assert_status_error("disable with nothing", (st, &body), 400, "invalid_field");
     // Malformed bodies: a clear 400, nothing changes.
     for (path, body) in [
-        ("/api/v1/users/me/second-factor/disable", json!({ "password": 5 })),
-        ("/api/v1/users/me/second-factor/disable", json!({ "password": "x", "code": "123456" })),
-        ("/api/v1/users/me/second-factor/recovery-codes", json!({ "code": 123456 })),
-        ("/api/v1/users/me/second-factor/totp/confirm", json!({ "code": ["1"] })),
+        (
+            "/api/v1/users/me/second-factor/disable",
+            json!({ "password": 5 }),
+        ),
+        (
+            "/api/v1/users/me/second-factor/disable",
+            json!({ "password": "x", "code": "123456" }),
+        ),
+        (
+            "/api/v1/users/me/second-factor/recovery-codes",
+            json!({ "code": 123456 }),
+        ),
+        (
+            "/api/v1/users/me/second-factor/totp/confirm",
+            json!({ "code": ["1"] }),
+        ),
         ("/api/v1/users/me/second-factor/totp/confirm", json!({})),
     ] {
         let (st, b) = server.post(Some(&alice_token), path, Some(body)).await;

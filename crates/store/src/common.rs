@@ -280,6 +280,16 @@ pub fn size_i64(size: u64) -> Result<i64> {
     })
 }
 
+/// A stored second-factor requirement; a name this build does not know is an error rather
+/// than a weaker policy.
+pub(crate) fn requirement(name: &str) -> crate::Result<enclave_core::signin::Requirement> {
+    enclave_core::signin::Requirement::parse(name).ok_or_else(|| {
+        crate::Error::Backend(std::sync::Arc::new(std::io::Error::other(format!(
+            "unknown second-factor requirement {name:?}"
+        ))))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,14 +319,4 @@ mod tests {
         assert_eq!(ids, vec![UserId(2), UserId(5)]);
         assert_eq!(key, "2,5");
     }
-}
-
-/// A stored second-factor requirement; a name this build does not know is an error rather
-/// than a weaker policy.
-pub(crate) fn requirement(name: &str) -> crate::Result<enclave_core::signin::Requirement> {
-    enclave_core::signin::Requirement::parse(name).ok_or_else(|| {
-        crate::Error::Backend(std::sync::Arc::new(std::io::Error::other(format!(
-            "unknown second-factor requirement {name:?}"
-        ))))
-    })
 }

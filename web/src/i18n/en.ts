@@ -496,6 +496,7 @@ export const en = {
   'mfa.disabled': 'Two-step verification is off.',
   'mfa.roleColumn': 'Requires a second factor',
   'mfa.roleHint': 'Holders of this role must sign in with a second factor (after the grace days of the policy).',
+  'mfa.recoveryPrompt': 'Enter one of the recovery codes you saved. Each works once.',
   'mfa.admin.tab': 'Second factor',
   'mfa.admin.note': 'Whom a second factor is required of. People the policy newly concerns may sign in without one for the grace days, then must set one up at their next sign-in.',
   'mfa.admin.require': 'Require a second factor of',

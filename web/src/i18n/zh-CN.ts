@@ -497,6 +497,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'mfa.disabled': '两步验证已关闭。',
   'mfa.roleColumn': '须两步验证',
   'mfa.roleHint': '拥有此角色的人员须使用第二重验证登录（宽限期按策略计算）。',
+  'mfa.recoveryPrompt': '请输入您保存的恢复码之一。每个恢复码只能使用一次。',
   'mfa.admin.tab': '两步验证',
   'mfa.admin.note': '要求哪些人使用第二重验证。新纳入策略的人员在宽限期内仍可仅凭密码登录，期满后须在下次登录时完成设置。',
   'mfa.admin.require': '要求以下人员使用第二重验证',

@@ -156,7 +156,7 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
           {setup ? <TotpSetupView setup={setup} /> : !error && <Spinner />}
         </>
       ) : (
-        <p class="small">{method === 'totp' ? t('mfa.prompt') : t('mfa.recoveryCode')}</p>
+        <p class="small">{method === 'totp' ? t('mfa.prompt') : t('mfa.recoveryPrompt')}</p>
       )}
       <label class="field">
         <span>{method === 'totp' ? t('mfa.code') : t('mfa.recoveryCode')}</span>

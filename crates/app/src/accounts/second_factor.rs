@@ -428,23 +428,22 @@ impl Accounts {
                 .await?
                 .then_some(SecondFactorMethod::Totp));
         }
-        if let Some(code) = signin::recovery_code(code) {
-            if self
+        if let Some(code) = signin::recovery_code(code)
+            && self
                 .factors
                 .use_recovery_code(user.id, recovery_hash(user.id, &code))
                 .await?
-            {
-                let left = self.factors.recovery_codes_left(user.id).await?;
-                self.audit
-                    .record(
-                        AuditRecord::new(AuditAction::RecoveryCodeUsed)
-                            .by(user.id)
-                            .target(AuditTarget::user(user.id))
-                            .summary(AuditSummary::new().fact("left", left)),
-                    )
-                    .await;
-                return Ok(Some(SecondFactorMethod::Recovery));
-            }
+        {
+            let left = self.factors.recovery_codes_left(user.id).await?;
+            self.audit
+                .record(
+                    AuditRecord::new(AuditAction::RecoveryCodeUsed)
+                        .by(user.id)
+                        .target(AuditTarget::user(user.id))
+                        .summary(AuditSummary::new().fact("left", left)),
+                )
+                .await;
+            return Ok(Some(SecondFactorMethod::Recovery));
         }
         Ok(None)
     }
@@ -583,6 +582,7 @@ impl Accounts {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
