@@ -5464,10 +5464,6 @@ pub async fn departments(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backends
-
-/// The embedded backend: each check gets a fresh database file in its own directory.
-// ---------------------------------------------------------------------------------------------
 // Single sign-on: linked identities and sign-ins under way
 
 fn pending(
@@ -5625,6 +5621,10 @@ pub async fn single_sign_on(store: Arc<dyn Store>) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+/// The embedded backend: each check gets a fresh database file in its own directory.
 mod sqlite {
     use std::sync::Arc;
     use std::time::Duration;
