@@ -518,10 +518,7 @@ impl Sso {
         // The raw claims, for groups and other claims `openidconnect` does not type. The
         // signature over exactly these bytes has just been checked.
         let raw = raw_claims(&id_token.to_string()).unwrap_or_default();
-        let user = self
-            .resolve_account(p, &subject, &raw)
-            .await
-            .map_err(|(reason, e)| (reason, e))?;
+        let user = self.resolve_account(p, &subject, &raw).await?;
         if !user.active {
             return Err(fail("deactivated account", "this account is deactivated"));
         }

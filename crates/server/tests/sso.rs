@@ -11,6 +11,8 @@
 //! Each runs on SQLite and on a private PostgreSQL. The providers need `npm ci` in
 //! tests/oidc-provider (scripts/test does it); without it the tests skip, except under CI=true.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -5496,10 +5496,6 @@ pub async fn departments(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backends
-
-/// The embedded backend: each check gets a fresh database file in its own directory.
-// ---------------------------------------------------------------------------------------------
 // Single sign-on: linked identities and sign-ins under way
 
 fn pending(
@@ -5657,6 +5653,10 @@ pub async fn single_sign_on(store: Arc<dyn Store>) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+/// The embedded backend: each check gets a fresh database file in its own directory.
 mod sqlite {
     use std::sync::Arc;
     use std::time::Duration;
