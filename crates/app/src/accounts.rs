@@ -29,7 +29,9 @@ use crate::ratelimit::{Kind, UserLimits};
 
 mod signin;
 mod throttle;
-pub use signin::{Proof, SecondFactorStep, SessionGrant, VerifiedIdentity};
+pub use signin::{
+    DirectoryAnswer, DirectoryLogin, Proof, SecondFactorStep, SessionGrant, VerifiedIdentity,
+};
 pub use throttle::Lockout;
 
 const TOKEN_PREFIX: &str = "enc_";
@@ -175,6 +177,10 @@ pub struct Accounts {
     limits: Arc<UserLimits>,
     /// Where security-relevant actions are recorded (`with_audit`; off by default).
     audit: crate::audit::Audit,
+    /// Accounts linked to a directory (their passwords are the directory's).
+    ldap_links: Arc<dyn enclave_store::LdapStore>,
+    /// The directory that checks directory passwords (`set_directory`; none by default).
+    directory: parking_lot::RwLock<Option<std::sync::Weak<dyn DirectoryLogin>>>,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -198,7 +204,9 @@ impl Accounts {
             throttles: store.clone(),
             roles: store.clone(),
             channels: store.clone(),
+            ldap_links: store.clone(),
             store,
+            directory: parking_lot::RwLock::new(None),
             attempts: throttle::KeyLocks::default(),
             config,
             dummy_hash: tokio::sync::OnceCell::new(),
@@ -217,6 +225,15 @@ impl Accounts {
     pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
         self.audit = audit;
         self
+    }
+
+    /// Checks directory passwords (LDAP) through `directory` from now on.
+    pub fn set_directory(&self, directory: std::sync::Weak<dyn DirectoryLogin>) {
+        *self.directory.write() = Some(directory);
+    }
+
+    fn directory(&self) -> Option<Arc<dyn DirectoryLogin>> {
+        self.directory.read().as_ref().and_then(std::sync::Weak::upgrade)
     }
 
     /// The audit log this service records in.

@@ -43,6 +43,8 @@ pub enum ErrorCode {
     Unavailable,
     RoleNotFound,
     DepartmentNotFound,
+    ProviderNotFound,
+    DirectoryUnavailable,
 }
 
 /// One row of the table.
@@ -66,7 +68,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -96,6 +98,8 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::RoleNotFound,
         ErrorCode::DepartmentNotFound,
+        ErrorCode::ProviderNotFound,
+        ErrorCode::DirectoryUnavailable,
     ];
 
     /// The table: code, retryable, meaning.
@@ -226,6 +230,14 @@ impl ErrorCode {
                 true,
                 "The server is shutting down or its database is unreachable.",
             ),
+            ErrorCode::ProviderNotFound => {
+                row("provider_not_found", false, "No such identity provider.")
+            }
+            ErrorCode::DirectoryUnavailable => row(
+                "directory_unavailable",
+                true,
+                "The directory (LDAP / Active Directory) could not be reached or failed; nothing was decided about the sign-in.",
+            ),
         }
     }
 
@@ -268,6 +280,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::File => ErrorCode::FileNotFound,
             Entity::Role => ErrorCode::RoleNotFound,
             Entity::Department => ErrorCode::DepartmentNotFound,
+            Entity::Provider => ErrorCode::ProviderNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,
@@ -280,6 +293,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
         DomainError::FileTooLarge { .. } => ErrorCode::FileTooLarge,
         DomainError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
         DomainError::ImageRefused(_) => ErrorCode::ImageTooLarge,
+        DomainError::DirectoryUnavailable => ErrorCode::DirectoryUnavailable,
     }
 }
 
@@ -324,7 +338,15 @@ mod tests {
             .filter(|c| c.retryable())
             .map(|c| c.as_str())
             .collect();
-        assert_eq!(retryable, ["rate_limited", "internal", "unavailable"]);
+        assert_eq!(
+            retryable,
+            [
+                "rate_limited",
+                "internal",
+                "unavailable",
+                "directory_unavailable"
+            ]
+        );
     }
 
     #[test]

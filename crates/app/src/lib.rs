@@ -21,6 +21,7 @@ mod error;
 mod feed;
 mod files;
 pub mod jobs;
+pub mod ldap;
 mod messages;
 pub mod ratelimit;
 pub mod realtime;
@@ -28,7 +29,7 @@ mod roles;
 mod search;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
+    DirectoryAnswer, DirectoryLogin, Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
     SessionGrant, UpdateUser, VerifiedIdentity,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
@@ -47,6 +48,7 @@ pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use messages::{Messages, PostInput};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
+pub use ldap::{DirectorySyncReport, Ldap, LdapProvider};
 pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 

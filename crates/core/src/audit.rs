@@ -101,11 +101,14 @@ pub enum AuditAction {
     IdentityUnlinked,
     /// Site settings changed (sign-in policy, second-factor policy, ...).
     SettingsChanged,
+    /// A directory sync run (LDAP / Active Directory): its counts, and the accounts it
+    /// created, changed, deactivated or reactivated.
+    DirectorySync,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -138,6 +141,7 @@ impl AuditAction {
         AuditAction::IdentityLinked,
         AuditAction::IdentityUnlinked,
         AuditAction::SettingsChanged,
+        AuditAction::DirectorySync,
     ];
 
     /// The stable name, as stored and shown.
@@ -175,6 +179,7 @@ impl AuditAction {
             AuditAction::IdentityLinked => "identity_linked",
             AuditAction::IdentityUnlinked => "identity_unlinked",
             AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::DirectorySync => "directory_sync",
         }
     }
 

@@ -17,6 +17,8 @@
 pub enum CredentialKind {
     /// The account's own password, checked against its argon2id hash.
     Password,
+    /// A directory password (LDAP / Active Directory), checked by binding as the user.
+    Ldap,
 }
 
 /// A way to prove a second factor.
@@ -43,7 +45,8 @@ pub enum SecondFactor {
 /// A password alone is one factor: with any method enrolled, one of them is required.
 pub fn second_factor(kind: CredentialKind, enrolled: &[SecondFactorMethod]) -> SecondFactor {
     match kind {
-        CredentialKind::Password => {
+        // A directory password is one factor, like a local one.
+        CredentialKind::Password | CredentialKind::Ldap => {
             if enrolled.is_empty() {
                 SecondFactor::NotRequired
             } else {
@@ -78,11 +81,9 @@ mod tests {
             ),
         ];
         for (enrolled, want) in table {
-            assert_eq!(
-                second_factor(CredentialKind::Password, enrolled),
-                *want,
-                "{enrolled:?}"
-            );
+            for kind in [CredentialKind::Password, CredentialKind::Ldap] {
+                assert_eq!(second_factor(kind, enrolled), *want, "{kind:?} {enrolled:?}");
+            }
         }
     }
 }

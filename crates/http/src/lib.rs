@@ -8,6 +8,7 @@
 
 pub mod contract;
 mod departments_dto;
+mod ldap_dto;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -117,6 +118,8 @@ pub struct Deps {
     /// The audit log (`state.audit.record(...)`).
     pub audit: Audit,
     pub departments: Departments,
+    /// LDAP providers: sign-in by bind and the directory sync.
+    pub ldap: Arc<enclave_app::Ldap>,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -131,6 +134,7 @@ pub struct Services {
     pub hub: Arc<Hub>,
     pub audit: Audit,
     pub departments: Departments,
+    pub ldap: Arc<enclave_app::Ldap>,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -160,7 +164,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
-        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md)"),
+        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md), identity providers and their directory sync (docs/admin/ldap.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -187,8 +191,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, departments, files, lockouts, messages, roles, search, system,
-        users, ws,
+        audit, auth, channels, departments, files, identity, lockouts, messages, roles, search,
+        system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -233,6 +237,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::list))
         .routes(routes!(lockouts::clear_account))
         .routes(routes!(lockouts::clear_source))
+        .routes(routes!(identity::list))
+        .routes(routes!(identity::sync))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(departments::tree, departments::create))
@@ -321,6 +327,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         hub,
         audit,
         departments,
+        ldap,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -342,6 +349,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         hub,
         audit,
         departments,
+        ldap,
         config,
         openapi_json,
     }));

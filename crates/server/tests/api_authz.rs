@@ -190,6 +190,13 @@ fn protected_routes() -> Vec<Route> {
         ),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
+        // Identity providers and the directory sync (tests/ldap.rs tests them with slapd).
+        route(Method::GET, "/api/v1/admin/identity-providers", None),
+        route(
+            Method::POST,
+            "/api/v1/admin/identity-providers/{provider}/sync",
+            Some(|_| json!({ "dry_run": true })),
+        ),
         route(Method::GET, "/api/v1/departments", None),
         route(
             Method::POST,
@@ -273,6 +280,7 @@ impl Route {
             .replace("{role}", &ids.role)
             .replace("{department}", &ids.department)
             .replace("{linked}", &ids.channel)
+            .replace("{provider}", "corp")
     }
 
     fn name(&self) -> String {
@@ -700,6 +708,7 @@ async fn the_route_table_covers_the_whole_api() {
             "departments/{id}/members/{user_id}",
         )
         .replace("{linked}", "{channel_id}")
+        .replace("{provider}", "{id}")
         .replace("{department}", "{id}")
         .replace("{channel}", "{id}")
         .replace("{message}", "{id}")

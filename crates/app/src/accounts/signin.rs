@@ -28,21 +28,58 @@ use crate::error::{Error, Result};
 /// A credential as a door received it.
 #[derive(Clone, Copy)]
 pub enum Proof<'a> {
-    /// A username or email address, and the account's password.
+    /// A username or email address, and the account's password. An account linked to a
+    /// directory (and, with a directory configured, an unknown login) is checked by the
+    /// directory instead (credential kind `Ldap`).
     Password { login: &'a str, password: &'a str },
+    /// A login and password checked by binding to the directory `provider`.
+    Ldap {
+        provider: &'a str,
+        login: &'a str,
+        password: &'a str,
+    },
+}
+
+/// What a directory answered for a login and password.
+#[derive(Debug)]
+pub enum DirectoryAnswer {
+    /// The password is right: the (created, linked or updated) account.
+    Proved(User),
+    /// The directory refused (the reason is for the audit log, never for the caller).
+    Refused(&'static str),
+    /// The login is not the directory's: check the local password.
+    NotMine,
+    /// (Internal to the directory) the entry that bound.
+    Entry(Box<crate::ldap::DirEntry>),
+}
+
+/// A directory that checks passwords by binding (LDAP / Active Directory).
+pub trait DirectoryLogin: Send + Sync {
+    /// Checks `login` / `password`: with `provider`, through that provider; otherwise through
+    /// `linked` (the provider the account is linked to) or, for an unknown account (`None`),
+    /// the providers in order. Malformed input (empty or over-long) is `Unauthenticated`.
+    fn login<'a>(
+        &'a self,
+        provider: Option<&'a str>,
+        linked: Option<&'a str>,
+        login: &'a str,
+        password: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<DirectoryAnswer>>;
 }
 
 impl Proof<'_> {
     pub fn kind(&self) -> CredentialKind {
         match self {
             Proof::Password { .. } => CredentialKind::Password,
+            Proof::Ldap { .. } => CredentialKind::Ldap,
         }
     }
 
     /// The throttle step the credential is counted under.
     pub fn step(&self) -> Step {
         match self.kind() {
-            CredentialKind::Password => Step::Password,
+            // A directory password is the password step: one throttle, whichever checks it.
+            CredentialKind::Password | CredentialKind::Ldap => Step::Password,
         }
     }
 
@@ -50,7 +87,9 @@ impl Proof<'_> {
     /// malformed to name one.
     fn account_key(&self) -> Option<String> {
         match self {
-            Proof::Password { login, .. } => lockout::account_key(login),
+            Proof::Password { login, .. } | Proof::Ldap { login, .. } => {
+                lockout::account_key(login)
+            }
         }
     }
 }
@@ -60,6 +99,13 @@ impl std::fmt::Debug for Proof<'_> {
         match self {
             Proof::Password { login, .. } => f
                 .debug_struct("Password")
+                .field("login", login)
+                .finish_non_exhaustive(),
+            Proof::Ldap {
+                provider, login, ..
+            } => f
+                .debug_struct("Ldap")
+                .field("provider", provider)
                 .field("login", login)
                 .finish_non_exhaustive(),
         }
@@ -114,6 +160,7 @@ impl SessionGrant {
 fn credential_name(kind: CredentialKind) -> &'static str {
     match kind {
         CredentialKind::Password => "password",
+        CredentialKind::Ldap => "ldap",
     }
 }
 
@@ -132,34 +179,112 @@ impl Accounts {
             self.audit_failure(&proof, ip, "malformed").await;
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
+        // The directory's reason for a refusal, for the audit log.
+        let why: parking_lot::Mutex<Option<&'static str>> = parking_lot::Mutex::new(None);
         let outcome = self
             .throttled(proof.step(), &key, ip, async {
                 let proved = match proof {
-                    Proof::Password { password, .. } => self.check_password(&key, password).await?,
+                    Proof::Password { password, .. } => {
+                        self.check_password_or_directory(&key, password, &why)
+                            .await?
+                    }
+                    Proof::Ldap {
+                        provider,
+                        login,
+                        password,
+                    } => self
+                        .check_directory(Some(provider), None, login, password, &why)
+                        .await?
+                        .map(|u| (u, CredentialKind::Ldap)),
                 };
-                Ok(proved
-                    .filter(|u| u.active && !enclave_core::roles::guest_expired(u, Millis::now())))
+                let proved = proved.filter(|(u, _)| {
+                    u.active && !enclave_core::roles::guest_expired(u, Millis::now())
+                });
+                Ok(proved)
             })
             .await;
-        let user = match outcome {
-            Ok(user) => user,
+        let (user, kind) = match outcome {
+            Ok(found) => found,
             Err(e) => {
                 let reason = match &e {
                     Error::Domain(DomainError::RateLimited { .. }) => "throttled",
-                    Error::Domain(DomainError::Unauthenticated) => {
-                        "wrong credential, unknown or deactivated account"
-                    }
+                    Error::Domain(DomainError::Unauthenticated) => why
+                        .lock()
+                        .unwrap_or("wrong credential, unknown or deactivated account"),
+                    Error::Domain(DomainError::DirectoryUnavailable) => "directory unavailable",
                     _ => "error",
                 };
                 self.audit_failure(&proof, ip, reason).await;
                 return Err(e);
             }
         };
-        Ok(VerifiedIdentity {
-            user,
-            kind: proof.kind(),
-            ip,
-        })
+        Ok(VerifiedIdentity { user, kind, ip })
+    }
+
+    /// Checks a password: through the directory for an account linked to one (and, when a
+    /// directory is configured, for an unknown login), else against the local hash.
+    async fn check_password_or_directory(
+        &self,
+        login: &str,
+        password: &str,
+        why: &parking_lot::Mutex<Option<&'static str>>,
+    ) -> Result<Option<(User, CredentialKind)>> {
+        if let Some(dir) = self.directory() {
+            if login.is_empty()
+                || login.len() > 254
+                || password.is_empty()
+                || password.chars().count() > validate::MAX_PASSWORD_CHARS
+            {
+                return Err(Error::Domain(DomainError::Unauthenticated));
+            }
+            let found = self.store.user_credentials(login).await?;
+            let linked = match &found {
+                Some((u, _)) => self.ldap_links.ldap_link_of_user(u.id).await?,
+                None => None,
+            };
+            if found.is_none() || linked.is_some() {
+                let provider = linked.as_ref().map(|l| l.provider.as_str());
+                match dir.login(None, provider, login, password).await? {
+                    DirectoryAnswer::Proved(u) => return Ok(Some((u, CredentialKind::Ldap))),
+                    DirectoryAnswer::Refused(r) => {
+                        *why.lock() = Some(r);
+                        return Ok(None);
+                    }
+                    DirectoryAnswer::NotMine | DirectoryAnswer::Entry(_) => {}
+                }
+            }
+        }
+        Ok(self
+            .check_password(login, password)
+            .await?
+            .map(|u| (u, CredentialKind::Password)))
+    }
+
+    /// Checks a login and password through the directory (`provider`, or the account's).
+    async fn check_directory(
+        &self,
+        provider: Option<&str>,
+        linked: Option<&str>,
+        login: &str,
+        password: &str,
+        why: &parking_lot::Mutex<Option<&'static str>>,
+    ) -> Result<Option<User>> {
+        let Some(dir) = self.directory() else {
+            return Err(Error::Domain(DomainError::NotFound(
+                enclave_core::Entity::Provider,
+            )));
+        };
+        match dir.login(provider, linked, login, password).await? {
+            DirectoryAnswer::Proved(u) => Ok(Some(u)),
+            DirectoryAnswer::Refused(r) => {
+                *why.lock() = Some(r);
+                Ok(None)
+            }
+            DirectoryAnswer::NotMine | DirectoryAnswer::Entry(_) => {
+                *why.lock() = Some("unknown user");
+                Ok(None)
+            }
+        }
     }
 
     /// Records a refused sign-in: the name tried (not the secret), the credential kind and why.

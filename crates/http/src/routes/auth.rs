@@ -34,6 +34,7 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> Option<He
         (status = 200, body = LoginResponse, description = "Logged in; the token is also set as an HttpOnly cookie"),
         (status = 401, body = ErrorBody, description = "Wrong login or password, or a deactivated account"),
         (status = 429, body = ErrorBody, description = "Too many failed attempts for this account or address"),
+        (status = 503, body = ErrorBody, description = "The directory (LDAP) could not be reached"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -46,9 +47,16 @@ pub async fn login(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("unknown client");
     // The sign-in steps of `enclave_app::Accounts`: credential, second factor, session.
-    let proof = Proof::Password {
-        login: &req.login,
-        password: &req.password,
+    let proof = match req.provider.as_deref() {
+        Some(provider) => Proof::Ldap {
+            provider,
+            login: &req.login,
+            password: &req.password,
+        },
+        None => Proof::Password {
+            login: &req.login,
+            password: &req.password,
+        },
     };
     let identity = state.accounts.verify_credential(proof, ip).await?;
     let grant = match state.accounts.second_factor(identity).await? {

@@ -22,6 +22,7 @@ mod channels;
 mod departments;
 mod events;
 mod files;
+mod ldap;
 mod messages;
 mod roles;
 mod rows;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("schema_8.sql")),
     (9, include_str!("schema_9.sql")),
     (10, include_str!("schema_10.sql")),
+    (14, include_str!("schema_14.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.

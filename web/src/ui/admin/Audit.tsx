@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = [
   'identity_linked',
   'identity_unlinked',
   'settings_changed',
+  'directory_sync',
 ];
 
 const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log'];
