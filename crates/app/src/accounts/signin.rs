@@ -112,6 +112,14 @@ impl std::fmt::Debug for Proof<'_> {
     }
 }
 
+/// What a failed attempt's audit record says beyond the error: the directory's reason, and
+/// whether the directory (rather than a local password) decided.
+#[derive(Default)]
+struct Why {
+    reason: parking_lot::Mutex<Option<&'static str>>,
+    directory: parking_lot::Mutex<bool>,
+}
+
 /// An active account whose credential has been verified: the result of step 1.
 #[derive(Debug, Clone)]
 pub struct VerifiedIdentity {
@@ -176,11 +184,12 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<VerifiedIdentity> {
         let Some(key) = proof.account_key() else {
-            self.audit_failure(&proof, ip, "malformed").await;
+            self.audit_failure(&proof, proof.kind(), ip, "malformed").await;
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
-        // The directory's reason for a refusal, for the audit log.
-        let why: parking_lot::Mutex<Option<&'static str>> = parking_lot::Mutex::new(None);
+        // The directory's reason for a refusal, and whether the directory decided, for the
+        // audit log.
+        let why = Why::default();
         let outcome = self
             .throttled(proof.step(), &key, ip, async {
                 let proved = match proof {
@@ -209,12 +218,18 @@ impl Accounts {
                 let reason = match &e {
                     Error::Domain(DomainError::RateLimited { .. }) => "throttled",
                     Error::Domain(DomainError::Unauthenticated) => why
+                        .reason
                         .lock()
                         .unwrap_or("wrong credential, unknown or deactivated account"),
                     Error::Domain(DomainError::DirectoryUnavailable) => "directory unavailable",
                     _ => "error",
                 };
-                self.audit_failure(&proof, ip, reason).await;
+                let kind = if *why.directory.lock() {
+                    CredentialKind::Ldap
+                } else {
+                    proof.kind()
+                };
+                self.audit_failure(&proof, kind, ip, reason).await;
                 return Err(e);
             }
         };
@@ -227,7 +242,7 @@ impl Accounts {
         &self,
         login: &str,
         password: &str,
-        why: &parking_lot::Mutex<Option<&'static str>>,
+        why: &Why,
     ) -> Result<Option<(User, CredentialKind)>> {
         if let Some(dir) = self.directory() {
             if login.is_empty()
@@ -247,7 +262,8 @@ impl Accounts {
                 match dir.login(None, provider, login, password).await? {
                     DirectoryAnswer::Proved(u) => return Ok(Some((u, CredentialKind::Ldap))),
                     DirectoryAnswer::Refused(r) => {
-                        *why.lock() = Some(r);
+                        *why.reason.lock() = Some(r);
+                        *why.directory.lock() = true;
                         return Ok(None);
                     }
                     DirectoryAnswer::NotMine | DirectoryAnswer::Entry(_) => {}
@@ -267,34 +283,41 @@ impl Accounts {
         linked: Option<&str>,
         login: &str,
         password: &str,
-        why: &parking_lot::Mutex<Option<&'static str>>,
+        why: &Why,
     ) -> Result<Option<User>> {
         let Some(dir) = self.directory() else {
             return Err(Error::Domain(DomainError::NotFound(
                 enclave_core::Entity::Provider,
             )));
         };
+        *why.directory.lock() = true;
         match dir.login(provider, linked, login, password).await? {
             DirectoryAnswer::Proved(u) => Ok(Some(u)),
             DirectoryAnswer::Refused(r) => {
-                *why.lock() = Some(r);
+                *why.reason.lock() = Some(r);
                 Ok(None)
             }
             DirectoryAnswer::NotMine | DirectoryAnswer::Entry(_) => {
-                *why.lock() = Some("unknown user");
+                *why.reason.lock() = Some("unknown user");
                 Ok(None)
             }
         }
     }
 
     /// Records a refused sign-in: the name tried (not the secret), the credential kind and why.
-    async fn audit_failure(&self, proof: &Proof<'_>, ip: IpAddr, reason: &'static str) {
+    async fn audit_failure(
+        &self,
+        proof: &Proof<'_>,
+        kind: CredentialKind,
+        ip: IpAddr,
+        reason: &'static str,
+    ) {
         self.audit
             .record(
                 AuditRecord::new(AuditAction::SignInFailed).ip(ip).summary(
                     AuditSummary::new()
                         .fact("login", proof.account_key().unwrap_or_default())
-                        .fact("credential", credential_name(proof.kind()))
+                        .fact("credential", credential_name(kind))
                         .fact("reason", reason),
                 ),
             )
