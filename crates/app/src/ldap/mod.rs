@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
 use enclave_core::{Entity, Error as DomainError, Millis, User, UserId};
-use enclave_store::{AccountStore, LdapStore, Store, SyncRun};
+use enclave_store::{Store, SyncRun};
 use futures_util::future::BoxFuture;
 
 pub use client::{DirEntry, DirError, user_filter};
@@ -371,7 +371,7 @@ impl Ldap {
         password: &str,
     ) -> Result<DirectoryAnswer> {
         let mut conn = client::Conn::open(p).await.map_err(dir_error)?;
-        let outcome = async {
+        let outcome: Result<DirectoryAnswer> = async {
             conn.bind_service(p).await.map_err(dir_error)?;
             let Some(entry) = conn.find_user(p, login).await.map_err(dir_error)? else {
                 return Ok(DirectoryAnswer::Refused("unknown user"));

@@ -6,9 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use enclave_core::audit::{AuditAction, AuditSummary};
 use enclave_core::departments::Tree;
 use enclave_core::{Millis, RoleId, User, validate};
-use enclave_store::{
-    AccountStore, DepartmentStore, LdapLink, LdapStore, NewUser, RoleStore, UserPatch, UserRoles,
-};
+use enclave_store::{LdapLink, NewUser, UserPatch, UserRoles};
 use serde::{Deserialize, Serialize};
 
 use super::client::{Conn, DirEntry};
