@@ -233,7 +233,10 @@ impl Accounts {
     }
 
     fn directory(&self) -> Option<Arc<dyn DirectoryLogin>> {
-        self.directory.read().as_ref().and_then(std::sync::Weak::upgrade)
+        self.directory
+            .read()
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
     }
 
     /// The audit log this service records in.

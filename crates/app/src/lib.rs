@@ -29,8 +29,8 @@ mod roles;
 mod search;
 
 pub use accounts::{
-    DirectoryAnswer, DirectoryLogin, Accounts, AuthConfig, Authed, CreateUser, Credential, Lockout, Proof, SecondFactorStep,
-    SessionGrant, UpdateUser, VerifiedIdentity,
+    Accounts, AuthConfig, Authed, CreateUser, Credential, DirectoryAnswer, DirectoryLogin, Lockout,
+    Proof, SecondFactorStep, SessionGrant, UpdateUser, VerifiedIdentity,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -45,10 +45,10 @@ pub use encoded::{Door, Encodings};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
+pub use ldap::{DirectorySyncReport, Ldap, LdapProvider};
 pub use messages::{Messages, PostInput};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
-pub use ldap::{DirectorySyncReport, Ldap, LdapProvider};
 pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 

@@ -82,7 +82,11 @@ mod tests {
         ];
         for (enrolled, want) in table {
             for kind in [CredentialKind::Password, CredentialKind::Ldap] {
-                assert_eq!(second_factor(kind, enrolled), *want, "{kind:?} {enrolled:?}");
+                assert_eq!(
+                    second_factor(kind, enrolled),
+                    *want,
+                    "{kind:?} {enrolled:?}"
+                );
             }
         }
     }

@@ -8,11 +8,11 @@
 
 pub mod contract;
 mod departments_dto;
-mod ldap_dto;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod frames;
+mod ldap_dto;
 pub mod rate_limits;
 pub mod routes;
 

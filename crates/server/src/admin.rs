@@ -205,7 +205,12 @@ async fn ldap_sync(
 ) -> anyhow::Result<()> {
     let ldap = crate::serve::open_ldap(config, store, accounts, unlimited())?;
     let ids: Vec<String> = match only {
-        Some(id) => vec![ldap.provider(id).map_err(|_| anyhow::anyhow!("no LDAP provider {id:?} in the configuration"))?.id.clone()],
+        Some(id) => vec![
+            ldap.provider(id)
+                .map_err(|_| anyhow::anyhow!("no LDAP provider {id:?} in the configuration"))?
+                .id
+                .clone(),
+        ],
         None => ldap.providers().iter().map(|p| p.id.clone()).collect(),
     };
     if ids.is_empty() {
@@ -267,7 +272,12 @@ fn print_sync_report(id: &str, r: &enclave_app::DirectorySyncReport) {
         r.found, r.created, r.linked, r.updated, r.deactivated, r.reactivated, r.unchanged
     );
     for c in &r.changes {
-        println!("  {:<10} {:<20} {}", c.action, c.username, c.details.join("; "));
+        println!(
+            "  {:<10} {:<20} {}",
+            c.action,
+            c.username,
+            c.details.join("; ")
+        );
     }
     for p in &r.problems {
         println!("  problem: {p}");

@@ -173,7 +173,9 @@ impl LdapProviderConfig {
         let ad = match self.kind.as_str() {
             "openldap" => false,
             "active_directory" => true,
-            k => bail!("[[ldap.providers]] {id}: kind must be openldap or active_directory, not {k:?}"),
+            k => bail!(
+                "[[ldap.providers]] {id}: kind must be openldap or active_directory, not {k:?}"
+            ),
         };
         let url = self.url.trim();
         let loopback = |u: &str| {
@@ -206,8 +208,9 @@ impl LdapProviderConfig {
         let ca_pem = if self.ca_file.is_empty() {
             String::new()
         } else {
-            std::fs::read_to_string(&self.ca_file)
-                .with_context(|| format!("[[ldap.providers]] {id}: reading ca_file {}", self.ca_file))?
+            std::fs::read_to_string(&self.ca_file).with_context(|| {
+                format!("[[ldap.providers]] {id}: reading ca_file {}", self.ca_file)
+            })?
         };
         let bind_password = if self.bind_password_file.is_empty() {
             self.bind_password.clone()
@@ -245,12 +248,11 @@ impl LdapProviderConfig {
         if !self.group_filter.is_empty() && !self.group_filter.contains("{dn}") {
             bail!("[[ldap.providers]] {id}: group_filter must contain {{dn}}");
         }
-        let (disabled_attribute, disabled_bitmask) =
-            if self.disabled_attribute.is_empty() && ad {
-                ("userAccountControl".to_owned(), 2)
-            } else {
-                (self.disabled_attribute.clone(), self.disabled_bitmask)
-            };
+        let (disabled_attribute, disabled_bitmask) = if self.disabled_attribute.is_empty() && ad {
+            ("userAccountControl".to_owned(), 2)
+        } else {
+            (self.disabled_attribute.clone(), self.disabled_bitmask)
+        };
         if self.max_deactivate_percent > 100 {
             bail!("[[ldap.providers]] {id}: max_deactivate_percent must be 0 to 100");
         }

@@ -17,9 +17,21 @@ const PW: &str = "directory-pw-1";
 /// The test tree: two OUs, two groups, five people (dave disabled).
 fn fill(slapd: &Slapd) {
     slapd.add_person("engineering", "alice", "Alice Liddell", PW, "title: Lead\n");
-    slapd.add_person("engineering", "bob", "Bob Builder", PW, "telephoneNumber: +1 555 0100\n");
+    slapd.add_person(
+        "engineering",
+        "bob",
+        "Bob Builder",
+        PW,
+        "telephoneNumber: +1 555 0100\n",
+    );
     slapd.add_person("sales", "carol", "Carol Danvers", PW, "");
-    slapd.add_person("sales", "dave", "Dave Disabled", PW, "employeeType: disabled\n");
+    slapd.add_person(
+        "sales",
+        "dave",
+        "Dave Disabled",
+        PW,
+        "employeeType: disabled\n",
+    );
     slapd.add_person("sales", "erin", "Erin Example", PW, "");
     slapd.add_group("admins", &[Slapd::person_dn("engineering", "alice")]);
     slapd.add_group(
@@ -86,7 +98,11 @@ async fn login_via(
 /// Every account (active or not), by username.
 async fn users(server: &TestServer, admin: &str) -> std::collections::BTreeMap<String, Value> {
     let (status, body) = server
-        .get(Some(admin), "/api/v1/users?include_inactive=true&limit=200", None)
+        .get(
+            Some(admin),
+            "/api/v1/users?include_inactive=true&limit=200",
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["users"]
@@ -269,7 +285,11 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
         .filter(|e| e["summary"]["credential"] == "ldap")
         .filter_map(|e| e["summary"]["reason"].as_str())
         .collect();
-    for want in ["wrong password", "disabled in the directory", "unknown user"] {
+    for want in [
+        "wrong password",
+        "disabled in the directory",
+        "unknown user",
+    ] {
         assert!(reasons.contains(&want), "{want} not in {reasons:?}");
     }
     let ok = audit(server, &admin, "sign_in").await;
@@ -289,13 +309,20 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     );
     assert!(text.contains("dry run"), "{text}");
     for name in ["bob", "carol", "erin"] {
-        assert!(text.contains(name), "{name} missing from the report: {text}");
+        assert!(
+            text.contains(name),
+            "{name} missing from the report: {text}"
+        );
     }
     assert!(!text.contains("dave"), "{text}");
     let run = sync(server, &admin, "corp", true).await;
     assert_eq!(run["status"], "done", "{run}");
     assert_eq!(changes(&run, "create"), ["bob", "carol", "erin"], "{run}");
-    assert_eq!(users(server, &admin).await.len(), 3, "a dry run creates nothing");
+    assert_eq!(
+        users(server, &admin).await.len(),
+        3,
+        "a dry run creates nothing"
+    );
 
     // --- The sync creates, maps groups and OUs ------------------------------------------
     let run = sync(server, &admin, "corp", false).await;
@@ -305,18 +332,33 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     assert_eq!(changes(&run, "create"), ["bob", "carol", "erin"], "{run}");
     assert_eq!(report["deactivated"], 0, "{run}");
     let all = users(server, &admin).await;
-    assert!(!all.contains_key("dave"), "a disabled entry gets no account");
+    assert!(
+        !all.contains_key("dave"),
+        "a disabled entry gets no account"
+    );
     let bob_id = id(&all["bob"]);
     let carol_id = id(&all["carol"]);
     let erin_id = id(&all["erin"]);
-    assert_eq!(roles_of(server, &admin, &bob_id).await, ["member", developer_role.as_str()]);
+    assert_eq!(
+        roles_of(server, &admin, &bob_id).await,
+        ["member", developer_role.as_str()]
+    );
     assert_eq!(roles_of(server, &admin, &carol_id).await, ["member"]);
-    assert_eq!(departments_of(server, &admin, &bob_id).await, ["Corp/Engineering"]);
-    assert_eq!(departments_of(server, &admin, &carol_id).await, ["Corp/Sales"]);
+    assert_eq!(
+        departments_of(server, &admin, &bob_id).await,
+        ["Corp/Engineering"]
+    );
+    assert_eq!(
+        departments_of(server, &admin, &carol_id).await,
+        ["Corp/Sales"]
+    );
     // A second run changes nothing.
     let run = sync(server, &admin, "corp", false).await;
     assert_eq!(run["report"]["unchanged"], 4, "{run}");
-    assert!(run["report"]["changes"].as_array().unwrap().is_empty(), "{run}");
+    assert!(
+        run["report"]["changes"].as_array().unwrap().is_empty(),
+        "{run}"
+    );
 
     // Bob signs in (a session to end later).
     let (status, body) = login(server, "bob", PW).await;
@@ -339,7 +381,10 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     ));
     let run = sync(server, &admin, "corp", true).await;
     assert_eq!(changes(&run, "deactivate"), ["bob", "carol"], "{run}");
-    assert!(users(server, &admin).await["bob"]["active"] == true, "a dry run changes nothing");
+    assert!(
+        users(server, &admin).await["bob"]["active"] == true,
+        "a dry run changes nothing"
+    );
     let run = sync(server, &admin, "corp", false).await;
     assert_eq!(run["status"], "done", "{run}");
     assert_eq!(changes(&run, "deactivate"), ["bob", "carol"], "{run}");
@@ -348,7 +393,11 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     assert_eq!(all["bob"]["active"], false);
     assert_eq!(all["carol"]["active"], false);
     assert_eq!(all["erin"]["display_name"], "Erin Renamed");
-    assert!(roles_of(server, &admin, &erin_id).await.contains(&developer_role));
+    assert!(
+        roles_of(server, &admin, &erin_id)
+            .await
+            .contains(&developer_role)
+    );
     // Bob's session ended with the deactivation; he cannot sign in.
     let (status, _) = server.get(Some(&bob_token), "/api/v1/users/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -356,9 +405,14 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The local administrator and the local account are untouched.
     assert_eq!(all["admin"]["active"], true);
-    let (status, _) = server.get(Some(&local_token), "/api/v1/users/me", None).await;
+    let (status, _) = server
+        .get(Some(&local_token), "/api/v1/users/me", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(all.values().any(|u| id(u) == local_id && u["active"] == true));
+    assert!(
+        all.values()
+            .any(|u| id(u) == local_id && u["active"] == true)
+    );
     let deactivated = audit(server, &admin, "user_deactivated").await;
     assert!(
         deactivated
@@ -399,12 +453,20 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
         let config = write(
             dir,
             "broken.toml",
-            &provider("corp", &slapd.url(), &format!("sync_filter = \"{filter}\"\n{MAPS}")),
+            &provider(
+                "corp",
+                &slapd.url(),
+                // One of the two active linked accounts would go: more than 30 %.
+                &format!("sync_filter = \"{filter}\"\nmax_deactivate_percent = 30\n{MAPS}"),
+            ),
         );
         let out = server.cli_with_config(&config, &["admin", "ldap-sync"]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(!out.status.success(), "{why}: {text}");
-        assert!(text.contains("refused") && text.contains(why), "{why}: {text}");
+        assert!(
+            text.contains("refused") && text.contains(why),
+            "{why}: {text}"
+        );
         let all = users(server, &admin).await;
         for name in ["alice", "bob", "admin"] {
             assert_eq!(all[name]["active"], true, "{why}: {name} was deactivated");
@@ -416,7 +478,12 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let last = &body["providers"][0]["runs"][0];
     assert_eq!(last["status"], "refused", "{body}");
-    assert!(last["error"].as_str().unwrap().contains("max_deactivate_percent"));
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_deactivate_percent")
+    );
 
     // --- Who may ------------------------------------------------------------------------
     let (_, member) = server.create_user(&common::unique_name("member")).await;
@@ -447,7 +514,11 @@ fn setup() -> Option<(Slapd, tempfile::TempDir, std::path::PathBuf)> {
     let slapd = Slapd::start()?;
     fill(&slapd);
     let dir = tempfile::tempdir().unwrap();
-    let config = write(dir.path(), "enclave.toml", &provider("corp", &slapd.url(), MAPS));
+    let config = write(
+        dir.path(),
+        "enclave.toml",
+        &provider("corp", &slapd.url(), MAPS),
+    );
     Some((slapd, dir, config))
 }
 

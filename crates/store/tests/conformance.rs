@@ -5463,7 +5463,6 @@ pub async fn departments(store: Arc<dyn Store>) {
     assert!(matches!(domain_err(refused), DomainError::Conflict(_)));
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // LDAP links and directory sync runs
 
@@ -5490,7 +5489,13 @@ pub async fn ldap_links_and_sync_runs(store: Arc<dyn Store>) {
         store.ldap_link_by_external("corp", "uuid-a").await.unwrap(),
         Some(link(&alice, "uuid-a"))
     );
-    assert_eq!(store.ldap_link_by_external("other", "uuid-a").await.unwrap(), None);
+    assert_eq!(
+        store
+            .ldap_link_by_external("other", "uuid-a")
+            .await
+            .unwrap(),
+        None
+    );
     // One entry, one account.
     let taken = store.put_ldap_link(link(&bob, "uuid-a")).await;
     assert!(matches!(domain_err(taken), DomainError::Conflict(_)));
@@ -5526,7 +5531,12 @@ pub async fn ldap_links_and_sync_runs(store: Arc<dyn Store>) {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].id, second, "newest first");
     assert_eq!(
-        (runs[0].status.as_str(), runs[0].done, runs[0].total, runs[0].finished_at),
+        (
+            runs[0].status.as_str(),
+            runs[0].done,
+            runs[0].total,
+            runs[0].finished_at
+        ),
         ("running", 3, Some(7), None)
     );
     assert!(!runs[0].dry_run);

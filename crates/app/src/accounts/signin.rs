@@ -184,7 +184,8 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<VerifiedIdentity> {
         let Some(key) = proof.account_key() else {
-            self.audit_failure(&proof, proof.kind(), ip, "malformed").await;
+            self.audit_failure(&proof, proof.kind(), ip, "malformed")
+                .await;
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
         // The directory's reason for a refusal, and whether the directory decided, for the

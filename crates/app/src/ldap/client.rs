@@ -167,11 +167,13 @@ impl Conn {
         if p.url.starts_with("ldaps://") || p.starttls {
             settings = settings.set_config(tls_config(p)?);
         }
-        let (conn, mut ldap) =
-            tokio::time::timeout(p.connect_timeout, LdapConnAsync::with_settings(settings, &p.url))
-                .await
-                .map_err(|_| DirError::Unreachable("connection timed out".into()))?
-                .map_err(unreachable)?;
+        let (conn, mut ldap) = tokio::time::timeout(
+            p.connect_timeout,
+            LdapConnAsync::with_settings(settings, &p.url),
+        )
+        .await
+        .map_err(|_| DirError::Unreachable("connection timed out".into()))?
+        .map_err(unreachable)?;
         ldap3::drive!(conn);
         ldap.with_timeout(p.timeout);
         Ok(Conn { ldap })
@@ -188,7 +190,10 @@ impl Conn {
             .await
             .map_err(unreachable)?;
         if r.rc != 0 {
-            return Err(DirError::ServiceBind(format!("result code {} {}", r.rc, r.text)));
+            return Err(DirError::ServiceBind(format!(
+                "result code {} {}",
+                r.rc, r.text
+            )));
         }
         Ok(())
     }
@@ -208,7 +213,10 @@ impl Conn {
             0 => Ok(true),
             // invalidCredentials, and what some servers answer for locked or expired accounts.
             49 | 50 | 53 => Ok(false),
-            rc => Err(DirError::Unreachable(format!("bind: result code {rc} {}", r.text))),
+            rc => Err(DirError::Unreachable(format!(
+                "bind: result code {rc} {}",
+                r.text
+            ))),
         }
     }
 

@@ -242,7 +242,10 @@ impl Ldap {
     }
 
     pub fn provider(&self, id: &str) -> Result<&LdapProvider> {
-        self.providers.iter().find(|p| p.id == id).ok_or_else(not_found)
+        self.providers
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(not_found)
     }
 
     /// Every provider's status (`SitePermission::ManageUsers`).
@@ -265,7 +268,12 @@ impl Ldap {
 
     /// Starts a sync of `id` in the background for an administrator; returns the run's id
     /// (its progress and report are in [`Ldap::status`]).
-    pub async fn start_sync(self: &Arc<Self>, actor: &Actor, id: &str, dry_run: bool) -> Result<i64> {
+    pub async fn start_sync(
+        self: &Arc<Self>,
+        actor: &Actor,
+        id: &str,
+        dry_run: bool,
+    ) -> Result<i64> {
         enclave_core::permissions::check_directory_sync(actor)?;
         let provider = self.provider(id)?.clone();
         let guard = self.claim(&provider.id)?;
@@ -277,7 +285,9 @@ impl Ldap {
         let by = actor.user_id;
         tokio::spawn(async move {
             let _guard = guard;
-            let _ = me.run_sync(&provider, run, dry_run, Some(by), &|_, _| {}).await;
+            let _ = me
+                .run_sync(&provider, run, dry_run, Some(by), &|_, _| {})
+                .await;
         });
         Ok(run)
     }
@@ -323,7 +333,9 @@ impl Ldap {
         let result = sync::run(self, p, run, dry_run, progress).await;
         let now = Millis::now();
         let (status, report, error) = match &result {
-            Ok(r) if r.refused.is_some() => ("refused", r.clone(), r.refused.clone().unwrap_or_default()),
+            Ok(r) if r.refused.is_some() => {
+                ("refused", r.clone(), r.refused.clone().unwrap_or_default())
+            }
             Ok(r) => ("done", r.clone(), String::new()),
             Err(e) => {
                 let mut r = DirectorySyncReport::new(p, dry_run);
@@ -376,7 +388,11 @@ impl Ldap {
             let Some(entry) = conn.find_user(p, login).await.map_err(dir_error)? else {
                 return Ok(DirectoryAnswer::Refused("unknown user"));
             };
-            if !conn.bind_user(&entry.dn, password).await.map_err(dir_error)? {
+            if !conn
+                .bind_user(&entry.dn, password)
+                .await
+                .map_err(dir_error)?
+            {
                 return Ok(DirectoryAnswer::Refused("wrong password"));
             }
             if entry.disabled {
@@ -405,7 +421,13 @@ impl Ldap {
     }
 
     /// Records an account change made by the directory.
-    async fn audit_user(&self, action: AuditAction, user: UserId, p: &LdapProvider, s: AuditSummary) {
+    async fn audit_user(
+        &self,
+        action: AuditAction,
+        user: UserId,
+        p: &LdapProvider,
+        s: AuditSummary,
+    ) {
         self.audit
             .record(
                 AuditRecord::new(action)

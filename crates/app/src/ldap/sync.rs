@@ -102,7 +102,10 @@ fn matches(key: &str, e: &DirEntry) -> bool {
 }
 
 fn is_admin_role(name: &str) -> bool {
-    matches!(name.trim().to_lowercase().as_str(), "system_admin" | "admin")
+    matches!(
+        name.trim().to_lowercase().as_str(),
+        "system_admin" | "admin"
+    )
 }
 
 /// The placements the mapping gives the entry, sorted; `None` when the provider maps no
@@ -217,7 +220,16 @@ pub(super) async fn run(
         if !user.active {
             continue;
         }
-        deactivate(ldap, p, &user, l, "left the directory", dry_run, &mut report).await?;
+        deactivate(
+            ldap,
+            p,
+            &user,
+            l,
+            "left the directory",
+            dry_run,
+            &mut report,
+        )
+        .await?;
     }
     Ok(report)
 }
@@ -376,8 +388,16 @@ pub(super) async fn reconcile(
     if e.disabled {
         if user.active {
             if let Some(l) = link.take() {
-                deactivate(ldap, p, &user, l, "disabled in the directory", dry_run, report)
-                    .await?;
+                deactivate(
+                    ldap,
+                    p,
+                    &user,
+                    l,
+                    "disabled in the directory",
+                    dry_run,
+                    report,
+                )
+                .await?;
             }
         }
         return Ok(Some(user));
@@ -531,7 +551,12 @@ async fn sync_roles(
             }
         }
     }
-    let held: Vec<RoleId> = store.user_roles(user.id).await?.iter().map(|r| r.id).collect();
+    let held: Vec<RoleId> = store
+        .user_roles(user.id)
+        .await?
+        .iter()
+        .map(|r| r.id)
+        .collect();
     let mut custom: Vec<RoleId> = held
         .iter()
         .copied()

@@ -233,7 +233,11 @@ impl TestServer {
 
     /// Starts a server on a new temporary data folder with the configuration file `config`
     /// and `env` (with the first administrator when `create_admin`).
-    pub fn start_with_config(config: &Path, env: &[(&str, &str)], create_admin: bool) -> TestServer {
+    pub fn start_with_config(
+        config: &Path,
+        env: &[(&str, &str)],
+        create_admin: bool,
+    ) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("enclave-test-")
             .tempdir()

@@ -248,16 +248,24 @@ userPassword: {SERVICE_PASSWORD}
     pub fn add_person(&self, ou: &str, uid: &str, cn: &str, password: &str, extra: &str) {
         let ou_dn = format!("ou={ou},{PEOPLE}");
         let _ = Command::new("ldapadd")
-            .args(["-x", "-c", "-H", &self.url(), "-D", ROOT_DN, "-w", ROOT_PASSWORD])
+            .args([
+                "-x",
+                "-c",
+                "-H",
+                &self.url(),
+                "-D",
+                ROOT_DN,
+                "-w",
+                ROOT_PASSWORD,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .and_then(|mut c| {
-                c.stdin
-                    .take()
-                    .unwrap()
-                    .write_all(format!("dn: {ou_dn}\nobjectClass: organizationalUnit\nou: {ou}\n").as_bytes())?;
+                c.stdin.take().unwrap().write_all(
+                    format!("dn: {ou_dn}\nobjectClass: organizationalUnit\nou: {ou}\n").as_bytes(),
+                )?;
                 c.wait()
             });
         let sn = cn.split_whitespace().last().unwrap_or(cn);

@@ -107,12 +107,14 @@ impl LdapStore for PgStore {
 
     async fn put_ldap_link(&self, l: LdapLink) -> Result<()> {
         let mut c = self.conn().await?;
-        let r = q("INSERT INTO ldap_links (user_id, provider, external_id, dn, phone, title,
+        let r = q(
+            "INSERT INTO ldap_links (user_id, provider, external_id, dn, phone, title,
                        department, sync_deactivated, linked_at, seen_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                    ON CONFLICT (user_id) DO UPDATE SET provider = $2, external_id = $3,
                        dn = $4, phone = $5, title = $6, department = $7,
-                       sync_deactivated = $8, seen_at = $10")
+                       sync_deactivated = $8, seen_at = $10",
+        )
         .bind(l.user_id.0)
         .bind(l.provider)
         .bind(l.external_id)
@@ -142,8 +144,10 @@ impl LdapStore for PgStore {
         at: Millis,
     ) -> Result<i64> {
         let mut c = self.conn().await?;
-        let row = q("INSERT INTO ldap_sync_runs (provider, dry_run, trigger, status, started_at)
-                     VALUES ($1, $2, $3, 'running', $4) RETURNING id")
+        let row = q(
+            "INSERT INTO ldap_sync_runs (provider, dry_run, trigger, status, started_at)
+                     VALUES ($1, $2, $3, 'running', $4) RETURNING id",
+        )
         .bind(provider.to_owned())
         .bind(dry_run)
         .bind(trigger.to_owned())
@@ -173,8 +177,10 @@ impl LdapStore for PgStore {
         at: Millis,
     ) -> Result<()> {
         let mut c = self.conn().await?;
-        q("UPDATE ldap_sync_runs SET status = $2, report = $3, error = $4, finished_at = $5
-           WHERE id = $1")
+        q(
+            "UPDATE ldap_sync_runs SET status = $2, report = $3, error = $4, finished_at = $5
+           WHERE id = $1",
+        )
         .bind(id)
         .bind(status.to_owned())
         .bind(report.to_owned())

@@ -82,7 +82,8 @@ impl LdapStore for SqliteStore {
 
     async fn ldap_links(&self, provider: &str) -> Result<Vec<LdapLink>> {
         let p = provider.to_owned();
-        self.read(move |c| links_where(c, "provider = ?1", &p)).await
+        self.read(move |c| links_where(c, "provider = ?1", &p))
+            .await
     }
 
     async fn put_ldap_link(&self, l: LdapLink) -> Result<()> {
