@@ -4,6 +4,8 @@
 //! reactivating accounts, groups and OUs mapped to roles and departments, the dry run changing
 //! nothing, the local administrator left alone, the safety checks, LDAPS and StartTLS.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -5467,7 +5467,7 @@ pub async fn departments(store: Arc<dyn Store>) {
 // LDAP links and directory sync runs
 
 pub async fn ldap_links_and_sync_runs(store: Arc<dyn Store>) {
-    use enclave_store::{LdapLink, LdapStore};
+    use enclave_store::LdapLink;
     let alice = user(&store, "ldap-alice").await;
     let bob = user(&store, "ldap-bob").await;
     let link = |u: &User, ext: &str| LdapLink {

@@ -206,7 +206,7 @@ pub(super) async fn run(
             Err(err) => report.problem(format!("{}: {err}", e.dn)),
         }
         let done = i as u64 + 1;
-        if done % PROGRESS_EVERY == 0 || done == total {
+        if done.is_multiple_of(PROGRESS_EVERY) || done == total {
             progress(done, Some(total));
             let _ = ldap.store.sync_run_progress(run, done, Some(total)).await;
         }
@@ -299,7 +299,10 @@ pub(super) async fn reconcile(
                 return Ok(None);
             }
         };
-        let existing = store.users_by_usernames(&[username.clone()]).await?.pop();
+        let existing = store
+            .users_by_usernames(std::slice::from_ref(&username))
+            .await?
+            .pop();
         if let Some(u) = existing {
             let linked_elsewhere = store.ldap_link_of_user(u.id).await?.is_some();
             if !p.link_existing || u.is_admin || u.is_bot || u.is_guest || linked_elsewhere {
@@ -386,19 +389,19 @@ pub(super) async fn reconcile(
 
     // Activation.
     if e.disabled {
-        if user.active {
-            if let Some(l) = link.take() {
-                deactivate(
-                    ldap,
-                    p,
-                    &user,
-                    l,
-                    "disabled in the directory",
-                    dry_run,
-                    report,
-                )
-                .await?;
-            }
+        if user.active
+            && let Some(l) = link.take()
+        {
+            deactivate(
+                ldap,
+                p,
+                &user,
+                l,
+                "disabled in the directory",
+                dry_run,
+                report,
+            )
+            .await?;
         }
         return Ok(Some(user));
     }
