@@ -34,8 +34,10 @@ export function enclaveBinary() {
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 export class Server {
-  constructor(bin) {
+  /** `opts.config`: a configuration file every process of this server gets. */
+  constructor(bin, opts = {}) {
     this.bin = bin;
+    this.extra = opts.config ? ['--config', opts.config] : [];
     mkdirSync(TMP, { recursive: true });
     this.data = mkdtempSync(join(tmpdir(), 'enclave-e2e-'));
     this.proc = null;
@@ -50,7 +52,7 @@ export class Server {
   }
 
   createAdmin(name, password) {
-    const r = spawnSync(this.bin, ['--data', this.data, 'admin', 'create-user', name, '--admin', '--password', password], {
+    const r = spawnSync(this.bin, [...this.extra, '--data', this.data, 'admin', 'create-user', name, '--admin', '--password', password], {
       env: this.env(),
       encoding: 'utf8',
     });
@@ -60,7 +62,7 @@ export class Server {
   /** Starts the server; `listen` defaults to a free port, later starts reuse the first address. */
   start(listen = this.addr ?? '127.0.0.1:0') {
     return new Promise((resolveStart, reject) => {
-      const proc = spawn(this.bin, ['--data', this.data, 'serve', '--listen', listen], {
+      const proc = spawn(this.bin, [...this.extra, '--data', this.data, 'serve', '--listen', listen], {
         env: this.env(),
         stdio: ['ignore', 'pipe', 'pipe'],
       });

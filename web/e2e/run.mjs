@@ -12,6 +12,8 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { Api, ROOT, Server, TMP, enclaveBinary, findChromium, launchBrowser, until } from './harness.mjs';
 import { takeScreenshots } from './screenshots.mjs';
+import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, slapdInstalled } from './slapd.mjs';
+import { writeFileSync } from 'node:fs';
 
 const CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
 const SCREENSHOTS = process.argv.includes('--screenshots');
@@ -193,6 +195,7 @@ async function main() {
 
   try {
     if (!ONLY_SCREENSHOTS) await scenario({ base, server, admin, alice, bob, general, random, newPage });
+    if (!ONLY_SCREENSHOTS) await directorySync({ bin, newPage });
     if (SCREENSHOTS || ONLY_SCREENSHOTS) {
       // A fresh server, so the pictures show a tidy workspace rather than test leftovers.
       const shots = new Server(bin);
@@ -989,6 +992,82 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
 
   void admin;
   void bob;
+}
+
+/** The directory sync against a real slapd, on a server of its own configured with it. */
+async function directorySync({ bin, newPage }) {
+  if (!slapdInstalled()) {
+    if (CI) throw new Error('slapd and ldap-utils must be installed in CI');
+    console.log('  - SKIPPED directory sync: install the Debian packages slapd and ldap-utils');
+    return;
+  }
+  const slapd = await Slapd.start();
+  const config = join(slapd.dir, 'enclave.toml');
+  let srv;
+  try {
+    slapd.person('engineering', 'lin', '林小明', PASSWORD);
+    slapd.person('sales', 'zhao', 'Zhao Lei', PASSWORD);
+    slapd.person('sales', 'qian', 'Qian Off', PASSWORD, 'employeeType: disabled\n');
+    writeFileSync(
+      config,
+      `[[ldap.providers]]
+id = "corp"
+name = "Corp directory"
+url = "${slapd.url}"
+bind_dn = "${SERVICE_DN}"
+bind_password = "${SERVICE_PW}"
+base_dn = "${PEOPLE}"
+disabled_attribute = "employeeType"
+disabled_values = ["disabled"]
+[ldap.providers.department_map]
+"ou=engineering,${PEOPLE}" = "Engineering"
+"ou=sales,${PEOPLE}" = "Sales"
+`,
+    );
+    srv = new Server(bin, { config });
+    srv.createAdmin('admin', PASSWORD);
+    const base = await srv.start();
+
+    await step('directory sync: a dry run shows the report and changes nothing; a sync creates the accounts', async () => {
+      const M = await newPage();
+      await login(M, base, 'admin');
+      await M.locator('.sidebar a[href="/admin"]').click();
+      await M.locator('.admin .tab', { hasText: 'Directory sync' }).click();
+      const card = M.locator('.dirsync-provider[data-provider="corp"]');
+      await visible(card.locator('h3', { hasText: 'Corp directory' }));
+      await card.locator('button', { hasText: 'Dry run' }).click();
+      await visible(card.locator('.status-pill', { hasText: 'Dry run done' }));
+      await visible(card.locator('.dirsync-changes tr[data-user="lin"][data-action="create"]'));
+      if ((await card.locator('.dirsync-changes tr[data-user="qian"]').count()) !== 0) throw new Error('a disabled entry is in the report');
+      const users = await Api.login(base, 'admin', PASSWORD).then((a) => a.get('/users?include_inactive=true'));
+      if (users.users.length !== 1) throw new Error(`a dry run created accounts: ${JSON.stringify(users)}`);
+      await M.screenshot({ path: join(TMP, 'dirsync-dry-run.png') });
+      await card.locator('button', { hasText: 'Sync now' }).click();
+      await visible(card.locator('.status-pill', { hasText: /^Done$/ }));
+      await visible(card.locator('.dirsync-changes tr[data-user="zhao"][data-action="create"]'));
+      await M.screenshot({ path: join(TMP, 'dirsync-en.png') });
+      await M.context().close();
+      // The same tab in Chinese, on a phone.
+      const Z = await newPage({ locale: 'zh-CN', viewport: { width: 375, height: 740 } });
+      await login(Z, base, 'admin');
+      await Z.goto(base + '/admin');
+      await Z.locator('.admin .tab', { hasText: '目录同步' }).click();
+      await visible(Z.locator('.dirsync-provider button', { hasText: '立即同步' }));
+      await visible(Z.locator('.dirsync-provider .status-pill', { hasText: '已完成' }));
+      await Z.screenshot({ path: join(TMP, 'dirsync-zh-phone.png'), fullPage: true });
+      await Z.context().close();
+    });
+
+    await step('directory sync: a directory user signs in on the ordinary login page', async () => {
+      const L = await newPage();
+      await login(L, base, 'lin');
+      await visible(L.locator('.me-btn'));
+      await L.context().close();
+    });
+  } finally {
+    await srv?.dispose();
+    slapd.stop();
+  }
 }
 
 main().catch((e) => {

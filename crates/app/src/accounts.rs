@@ -33,8 +33,8 @@ mod throttle;
 pub use credentials::TokenLifetime;
 pub use second_factor::{Enrolled, Reauth, SecondFactorConfig, SecondFactorStatus, TotpSetup};
 pub use signin::{
-    Challenge, FactorProof, OidcAssertion, PassedSecondFactor, Proof, SecondFactorStep,
-    SessionClient, SessionGrant, VerifiedIdentity, session_client_name,
+    Challenge, DirectoryAnswer, DirectoryLogin, FactorProof, OidcAssertion, PassedSecondFactor,
+    Proof, SecondFactorStep, SessionClient, SessionGrant, VerifiedIdentity, session_client_name,
 };
 pub use throttle::Lockout;
 
@@ -239,6 +239,10 @@ pub struct Accounts {
     limits: Arc<UserLimits>,
     /// Where security-relevant actions are recorded (`with_audit`; off by default).
     audit: crate::audit::Audit,
+    /// Accounts linked to a directory (their passwords are the directory's).
+    ldap_links: Arc<dyn enclave_store::LdapStore>,
+    /// The directory that checks directory passwords (`set_directory`; none by default).
+    directory: parking_lot::RwLock<Option<std::sync::Weak<dyn DirectoryLogin>>>,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -263,7 +267,9 @@ impl Accounts {
             factors: store.clone(),
             roles: store.clone(),
             channels: store.clone(),
+            ldap_links: store.clone(),
             store,
+            directory: parking_lot::RwLock::new(None),
             attempts: throttle::KeyLocks::default(),
             config,
             dummy_hash: tokio::sync::OnceCell::new(),
@@ -282,6 +288,18 @@ impl Accounts {
     pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
         self.audit = audit;
         self
+    }
+
+    /// Checks directory passwords (LDAP) through `directory` from now on.
+    pub fn set_directory(&self, directory: std::sync::Weak<dyn DirectoryLogin>) {
+        *self.directory.write() = Some(directory);
+    }
+
+    fn directory(&self) -> Option<Arc<dyn DirectoryLogin>> {
+        self.directory
+            .read()
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
     }
 
     /// The audit log this service records in.

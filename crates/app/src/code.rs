@@ -47,6 +47,8 @@ pub enum ErrorCode {
     SsoProviderNotFound,
     SsoFailed,
     SsoProviderUnavailable,
+    ProviderNotFound,
+    DirectoryUnavailable,
 }
 
 /// One row of the table.
@@ -70,7 +72,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -104,6 +106,8 @@ impl ErrorCode {
         ErrorCode::SsoProviderNotFound,
         ErrorCode::SsoFailed,
         ErrorCode::SsoProviderUnavailable,
+        ErrorCode::ProviderNotFound,
+        ErrorCode::DirectoryUnavailable,
     ];
 
     /// The table: code, retryable, meaning.
@@ -254,6 +258,14 @@ impl ErrorCode {
                 true,
                 "The server is shutting down or its database is unreachable.",
             ),
+            ErrorCode::ProviderNotFound => {
+                row("provider_not_found", false, "No such identity provider.")
+            }
+            ErrorCode::DirectoryUnavailable => row(
+                "directory_unavailable",
+                true,
+                "The directory (LDAP / Active Directory) could not be reached or failed; nothing was decided about the sign-in.",
+            ),
         }
     }
 
@@ -296,6 +308,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::File => ErrorCode::FileNotFound,
             Entity::Role => ErrorCode::RoleNotFound,
             Entity::Department => ErrorCode::DepartmentNotFound,
+            Entity::Provider => ErrorCode::ProviderNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,
@@ -308,6 +321,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
         DomainError::FileTooLarge { .. } => ErrorCode::FileTooLarge,
         DomainError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
         DomainError::ImageRefused(_) => ErrorCode::ImageTooLarge,
+        DomainError::DirectoryUnavailable => ErrorCode::DirectoryUnavailable,
     }
 }
 
@@ -359,7 +373,8 @@ mod tests {
                 "rate_limited",
                 "internal",
                 "unavailable",
-                "sso_provider_unavailable"
+                "sso_provider_unavailable",
+                "directory_unavailable"
             ]
         );
     }

@@ -21,6 +21,7 @@ mod error;
 mod feed;
 mod files;
 pub mod jobs;
+pub mod ldap;
 mod messages;
 pub mod outbound;
 pub mod ratelimit;
@@ -30,10 +31,11 @@ mod search;
 pub mod sso;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, Challenge, Clock, CreateUser, Credential, Enrolled, FactorProof,
-    Lockout, MAX_APP_PASSWORDS, OidcAssertion, PassedSecondFactor, Proof, Reauth,
-    SecondFactorConfig, SecondFactorStatus, SecondFactorStep, SessionClient, SessionGrant,
-    TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity, session_client_name,
+    Accounts, AuthConfig, Authed, Challenge, Clock, CreateUser, Credential, DirectoryAnswer,
+    DirectoryLogin, Enrolled, FactorProof, Lockout, MAX_APP_PASSWORDS, OidcAssertion,
+    PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus, SecondFactorStep,
+    SessionClient, SessionGrant, TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity,
+    session_client_name,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -48,6 +50,7 @@ pub use encoded::{Door, Encodings};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
+pub use ldap::{DirectorySyncReport, Ldap, LdapProvider};
 pub use messages::{Messages, PostInput};
 pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};

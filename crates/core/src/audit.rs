@@ -117,11 +117,14 @@ pub enum AuditAction {
     OtherSessionsEnded,
     AppPasswordCreated,
     AppPasswordRevoked,
+    /// A directory sync run (LDAP / Active Directory): its counts, and the accounts it
+    /// created, changed, deactivated or reactivated.
+    DirectorySync,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 41] = [
+    pub const ALL: [AuditAction; 42] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -163,6 +166,7 @@ impl AuditAction {
         AuditAction::OtherSessionsEnded,
         AuditAction::AppPasswordCreated,
         AuditAction::AppPasswordRevoked,
+        AuditAction::DirectorySync,
     ];
 
     /// The stable name, as stored and shown.
@@ -209,6 +213,7 @@ impl AuditAction {
             AuditAction::OtherSessionsEnded => "other_sessions_ended",
             AuditAction::AppPasswordCreated => "app_password_created",
             AuditAction::AppPasswordRevoked => "app_password_revoked",
+            AuditAction::DirectorySync => "directory_sync",
         }
     }
 

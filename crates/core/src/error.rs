@@ -14,6 +14,8 @@ pub enum Entity {
     File,
     Role,
     Department,
+    /// A configured identity provider (LDAP).
+    Provider,
 }
 
 impl std::fmt::Display for Entity {
@@ -28,6 +30,7 @@ impl std::fmt::Display for Entity {
             Entity::File => "file",
             Entity::Role => "role",
             Entity::Department => "department",
+            Entity::Provider => "identity provider",
         })
     }
 }
@@ -76,6 +79,10 @@ pub enum Error {
     /// An image declares more pixels than allowed (or cannot be decoded within the limits).
     #[error("image refused: {0}")]
     ImageRefused(&'static str),
+    /// The directory (LDAP / Active Directory) could not be reached or answered with an error;
+    /// nothing was decided about the credential.
+    #[error("the directory is unavailable")]
+    DirectoryUnavailable,
 }
 
 impl Error {

@@ -599,6 +599,18 @@ pub fn check_audit_log(actor: &Actor) -> Result<(), Error> {
     }
 }
 
+/// Whether `actor` may see identity providers (LDAP) and run their directory sync, which creates,
+/// changes and deactivates accounts: [`SitePermission::ManageUsers`].
+pub fn check_directory_sync(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ManageUsers) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "identity providers and their sync need the manage_users permission",
+        ))
+    }
+}
+
 /// Whether `actor` may list deactivated accounts in the directory.
 pub fn sees_deactivated_users(actor: &Actor) -> bool {
     actor.may(SitePermission::ManageUsers)

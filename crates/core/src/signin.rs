@@ -27,6 +27,8 @@ pub enum CredentialKind {
     /// An OpenID Connect provider's ID token (signature, issuer, audience, expiry and nonce
     /// checked), for an account linked to the provider's subject.
     Oidc,
+    /// A directory password (LDAP / Active Directory), checked by binding as the user.
+    Ldap,
 }
 
 /// A way to prove a second factor.
@@ -163,8 +165,8 @@ pub fn second_factor(
         CredentialKind::AppPassword => SecondFactor::NotRequired,
         // A provider's sign-in is one factor as far as Enclave can tell (its own second factor,
         // if any, is not visible here): the account's enrolled methods and the site policy
-        // apply as after a password.
-        CredentialKind::Password | CredentialKind::Oidc => {
+        // apply as after a password. A directory password is one factor, like a local one.
+        CredentialKind::Password | CredentialKind::Oidc | CredentialKind::Ldap => {
             if !enrolled.is_empty() {
                 SecondFactor::Required {
                     methods: enrolled.to_vec(),
@@ -231,7 +233,6 @@ pub fn recovery_code(code: &str) -> Option<String> {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     (c.len() == 10 && c.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(c)
-
 }
 
 /// Whether a credential of `kind` may open an interactive (web) session. App passwords may not:
@@ -239,7 +240,7 @@ pub fn recovery_code(code: &str) -> Option<String> {
 /// needing a second factor must never be satisfied by one.
 pub fn opens_web_session(kind: CredentialKind) -> bool {
     match kind {
-        CredentialKind::Password | CredentialKind::Oidc => true,
+        CredentialKind::Password | CredentialKind::Oidc | CredentialKind::Ldap => true,
         CredentialKind::AppPassword => false,
     }
 }
@@ -356,7 +357,11 @@ mod tests {
             ),
         ];
         for (enrolled, required, grace, want) in table {
-            for kind in [CredentialKind::Password, CredentialKind::Oidc] {
+            for kind in [
+                CredentialKind::Password,
+                CredentialKind::Oidc,
+                CredentialKind::Ldap,
+            ] {
                 assert_eq!(
                     second_factor(kind, enrolled, *required, *grace, now),
                     *want,
@@ -390,7 +395,6 @@ mod tests {
         assert_eq!(
             p(Requirement::Everyone).grace_ends(&newcomer),
             Millis(22 * DAY_MS)
-
         );
     }
 

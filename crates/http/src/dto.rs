@@ -19,7 +19,7 @@ pub fn ts(m: Millis) -> String {
         .unwrap_or_default()
 }
 
-fn opt_ts(m: Option<Millis>) -> Option<String> {
+pub fn opt_ts(m: Option<Millis>) -> Option<String> {
     m.map(ts)
 }
 
@@ -147,6 +147,7 @@ impl<'de> Deserialize<'de> for WireId {
 // ---------------------------------------------------------------------------------------------
 // Departments and the directory: in `departments_dto.rs`.
 pub use crate::departments_dto::*;
+pub use crate::ldap_dto::*;
 
 // ---------------------------------------------------------------------------------------------
 // Users and auth
@@ -201,6 +202,12 @@ pub struct LoginRequest {
     #[serde(default)]
     #[schema(max_length = 64)]
     pub client: Option<String>,
+    /// Check the password against this LDAP provider (`GET /api/v1/admin/identity-providers`
+    /// lists them). Without it, accounts linked to a directory, and unknown logins when one is
+    /// configured, are checked by the directory; others by their local password.
+    #[serde(default)]
+    #[ts(optional)]
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema, TS)]

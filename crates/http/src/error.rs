@@ -38,14 +38,15 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::TokenNotFound
         | ErrorCode::FileNotFound
         | ErrorCode::RoleNotFound
-        | ErrorCode::DepartmentNotFound => StatusCode::NOT_FOUND,
+        | ErrorCode::DepartmentNotFound
+        | ErrorCode::ProviderNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ChannelArchived => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::ResyncRequired => StatusCode::GONE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable | ErrorCode::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::PasswordLoginDisabled => StatusCode::FORBIDDEN,
         ErrorCode::SsoProviderNotFound => StatusCode::NOT_FOUND,
         ErrorCode::SsoFailed => StatusCode::UNAUTHORIZED,

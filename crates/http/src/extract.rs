@@ -40,6 +40,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the body is not valid UTF-8",
             ));
         }
+        // Every request body of the API is a JSON object. serde would also read a struct whose
+        // fields are all optional from an array (`[]`), so arrays are refused here, once.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::new(
+                ErrorCode::BadJson,
+                "the body must be a JSON object",
+            ));
+        }
         match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(rejection)),

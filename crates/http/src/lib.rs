@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod frames;
+mod ldap_dto;
 pub mod rate_limits;
 pub mod routes;
 
@@ -119,6 +120,8 @@ pub struct Deps {
     pub departments: Departments,
     /// Single sign-on (OIDC).
     pub sso: Arc<Sso>,
+    /// LDAP providers: sign-in by bind and the directory sync.
+    pub ldap: Arc<enclave_app::Ldap>,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -134,6 +137,7 @@ pub struct Services {
     pub audit: Audit,
     pub departments: Departments,
     pub sso: Arc<Sso>,
+    pub ldap: Arc<enclave_app::Ldap>,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -163,7 +167,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
-        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md)"),
+        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md), identity providers and their directory sync (docs/admin/ldap.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -194,7 +198,7 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, departments, files, lockouts, messages, roles, search,
+        audit, auth, channels, departments, files, identity, lockouts, messages, roles, search,
         second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -264,6 +268,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::list))
         .routes(routes!(lockouts::clear_account))
         .routes(routes!(lockouts::clear_source))
+        .routes(routes!(identity::list))
+        .routes(routes!(identity::sync))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(departments::tree, departments::create))
@@ -353,6 +359,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         audit,
         departments,
         sso,
+        ldap,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -375,6 +382,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         audit,
         departments,
         sso,
+        ldap,
         config,
         openapi_json,
     }));

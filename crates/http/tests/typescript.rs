@@ -229,6 +229,14 @@ fn generate() -> String {
     out.decl::<LockoutList>();
     out.decl::<LockoutQuery>();
     out.decl::<LockoutsCleared>();
+    out.section("Administration: identity providers and the directory sync (docs/admin/ldap.md)");
+    out.decl::<SyncChangeDto>();
+    out.decl::<SyncReportDto>();
+    out.decl::<SyncRunDto>();
+    out.decl::<IdentityProviderDto>();
+    out.decl::<IdentityProviderList>();
+    out.decl::<SyncRequest>();
+    out.decl::<SyncStarted>();
     out.section("Administration: the audit log");
     out.decl::<AuditQueryParams>();
     out.decl::<AuditEntryDto>();

@@ -82,6 +82,17 @@ pub enum AdminCommand {
         #[arg(long = "as")]
         as_user: Option<String>,
     },
+    /// Run the directory sync of the LDAP providers (`[[ldap.providers]]`) now: create, update,
+    /// deactivate and reactivate accounts, map groups to roles and departments. Prints progress
+    /// and the report. See docs/admin/ldap.md.
+    LdapSync {
+        /// Only this provider (default: every provider).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Report what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Fill an empty data folder with a reproducible benchmark corpus (see docs/benchmarks.md).
     #[command(hide = true)]
     SeedBench {
@@ -171,10 +182,106 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         }
         let accounts = Accounts::new(store.clone(), config.auth_config(), unlimited())?
             .with_audit(enclave_app::Audit::new(store.clone()));
+        if let AdminCommand::LdapSync { provider, dry_run } = &cmd {
+            let accounts = Arc::new(accounts);
+            let result = ldap_sync(&config, &store, &accounts, provider.as_deref(), *dry_run).await;
+            store.close().await;
+            return result;
+        }
         let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
     })
+}
+
+/// `admin ldap-sync`: runs each provider's sync with a progress bar and prints its report.
+/// Fails when a run failed or was refused by the safety checks.
+async fn ldap_sync(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    accounts: &Arc<Accounts>,
+    only: Option<&str>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let ldap = crate::serve::open_ldap(config, store, accounts, unlimited())?;
+    let ids: Vec<String> = match only {
+        Some(id) => vec![
+            ldap.provider(id)
+                .map_err(|_| anyhow::anyhow!("no LDAP provider {id:?} in the configuration"))?
+                .id
+                .clone(),
+        ],
+        None => ldap.providers().iter().map(|p| p.id.clone()).collect(),
+    };
+    if ids.is_empty() {
+        bail!("no [[ldap.providers]] in the configuration");
+    }
+    let mut failed = 0;
+    for id in ids {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("ldap-sync {id}"));
+        let progress = {
+            let bar = bar.clone();
+            move |done: u64, total: Option<u64>| {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(done);
+            }
+        };
+        let result = ldap
+            .sync(&id, dry_run, enclave_app::ldap::Trigger::Cli, &progress)
+            .await;
+        bar.finish_and_clear();
+        match result {
+            Ok(r) => {
+                print_sync_report(&id, &r);
+                if r.refused.is_some() {
+                    failed += 1;
+                }
+            }
+            Err(e) => {
+                eprintln!("{id}: the sync failed: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} sync(s) failed or were refused");
+    }
+    Ok(())
+}
+
+fn print_sync_report(id: &str, r: &enclave_app::DirectorySyncReport) {
+    let mode = if r.dry_run {
+        " (dry run: nothing was changed)"
+    } else {
+        ""
+    };
+    println!("provider {id}{mode}");
+    if let Some(why) = &r.refused {
+        println!("  refused: {why}");
+        return;
+    }
+    println!(
+        "  {} found, {} created, {} linked, {} updated, {} deactivated, {} reactivated, {} unchanged",
+        r.found, r.created, r.linked, r.updated, r.deactivated, r.reactivated, r.unchanged
+    );
+    for c in &r.changes {
+        println!(
+            "  {:<10} {:<20} {}",
+            c.action,
+            c.username,
+            c.details.join("; ")
+        );
+    }
+    for p in &r.problems {
+        println!("  problem: {p}");
+    }
 }
 
 /// Largest import file.
@@ -495,6 +602,7 @@ async fn run_command(
         AdminCommand::RotateFileKey | AdminCommand::SweepFiles | AdminCommand::RunJob { .. } => {
             unreachable!("file commands are handled before accounts are set up")
         }
+        AdminCommand::LdapSync { .. } => unreachable!("ldap-sync is handled before"),
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ pub struct Config {
     pub guests: GuestsSection,
     pub outbound: OutboundSection,
     pub oidc: OidcSection,
+    pub ldap: LdapSection,
 }
 
 /// Requests Enclave makes to other servers (OIDC providers; docs/admin/sso.md). Nothing leaves
@@ -127,6 +128,282 @@ impl Default for OidcProvider {
             group_roles: Default::default(),
             group_departments: Default::default(),
         }
+    }
+}
+
+/// LDAP / Active Directory providers (docs/admin/ldap.md): sign-in by bind and the directory
+/// sync. Each is a `[[ldap.providers]]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapSection {
+    pub providers: Vec<LdapProviderConfig>,
+}
+
+/// One LDAP / Active Directory provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapProviderConfig {
+    /// Stable id: lower-case letters, digits and `-` (URLs, the command line, account links).
+    pub id: String,
+    /// The name people see (defaults to the id).
+    pub name: String,
+    /// `openldap` or `active_directory`: the defaults of the filters and attributes below.
+    pub kind: String,
+    /// `ldaps://host:636`, or `ldap://host:389` with `starttls = true`. Plain `ldap://`
+    /// without StartTLS sends passwords in the clear and is refused unless the host is a
+    /// loopback address.
+    pub url: String,
+    pub starttls: bool,
+    /// A PEM file of the CA(s) the server's certificate must chain to (for Active Directory,
+    /// the enterprise CA's certificate); empty: the system's roots.
+    pub ca_file: String,
+    /// The service account that finds users (a DN, or for AD also `user@domain`).
+    pub bind_dn: String,
+    pub bind_password: String,
+    /// A file holding the service account's password (instead of `bind_password`).
+    pub bind_password_file: String,
+    /// Where users are searched (subtree).
+    pub base_dn: String,
+    /// Finds one user; `{username}` is replaced by the login, escaped (RFC 4515).
+    pub user_filter: String,
+    /// Lists every user the sync manages.
+    pub sync_filter: String,
+    pub username_attribute: String,
+    pub display_name_attribute: String,
+    pub email_attribute: String,
+    pub phone_attribute: String,
+    pub title_attribute: String,
+    pub department_attribute: String,
+    /// The entry's stable id (`entryUUID`, AD `objectGUID`).
+    pub id_attribute: String,
+    /// The attribute that marks a disabled entry (AD `userAccountControl`, OpenLDAP
+    /// `pwdAccountLockedTime` or any attribute of yours); empty: none.
+    pub disabled_attribute: String,
+    /// Disabled when the attribute has one of these values; empty: when it has any value.
+    pub disabled_values: Vec<String>,
+    /// Disabled when the (numeric) attribute has one of these bits (AD: 2, ACCOUNTDISABLE).
+    pub disabled_bitmask: u64,
+    /// The attribute listing the user's groups (`memberOf`); empty: none.
+    pub member_of_attribute: String,
+    /// A group search instead: `{dn}` is replaced by the user's DN, escaped (for example
+    /// `(&(objectClass=groupOfNames)(member={dn}))`).
+    pub group_filter: String,
+    pub group_base_dn: String,
+    /// Group DN or OU DN → role (`system_admin` or a custom role's name).
+    pub role_map: std::collections::BTreeMap<String, String>,
+    /// Group DN or OU DN → department path (`Head office/Engineering`).
+    pub department_map: std::collections::BTreeMap<String, String>,
+    /// The department attribute's value is a department path too.
+    pub department_from_attribute: bool,
+    /// Create accounts for directory users who have none (at first sign-in and in the sync).
+    pub create_users: bool,
+    /// Link a local account with the same username (never an administrator, bot or guest).
+    pub link_existing: bool,
+    pub connect_timeout_secs: u64,
+    pub timeout_secs: u64,
+    /// Minutes between scheduled syncs; 0: no scheduled sync (`enclave admin ldap-sync`).
+    pub sync_interval_minutes: u64,
+    /// A sync that would deactivate more than this percentage of the linked active accounts
+    /// changes nothing (100: no limit). A sync that finds no users never deactivates anyone.
+    pub max_deactivate_percent: u32,
+}
+
+impl Default for LdapProviderConfig {
+    fn default() -> Self {
+        LdapProviderConfig {
+            id: String::new(),
+            name: String::new(),
+            kind: "openldap".into(),
+            url: String::new(),
+            starttls: false,
+            ca_file: String::new(),
+            bind_dn: String::new(),
+            bind_password: String::new(),
+            bind_password_file: String::new(),
+            base_dn: String::new(),
+            user_filter: String::new(),
+            sync_filter: String::new(),
+            username_attribute: String::new(),
+            display_name_attribute: String::new(),
+            email_attribute: String::new(),
+            phone_attribute: String::new(),
+            title_attribute: String::new(),
+            department_attribute: String::new(),
+            id_attribute: String::new(),
+            disabled_attribute: String::new(),
+            disabled_values: Vec::new(),
+            disabled_bitmask: 0,
+            member_of_attribute: String::new(),
+            group_filter: String::new(),
+            group_base_dn: String::new(),
+            role_map: Default::default(),
+            department_map: Default::default(),
+            department_from_attribute: false,
+            create_users: true,
+            link_existing: false,
+            connect_timeout_secs: 5,
+            timeout_secs: 10,
+            sync_interval_minutes: 0,
+            max_deactivate_percent: 50,
+        }
+    }
+}
+
+impl LdapProviderConfig {
+    /// The provider as the application takes it: defaults of its kind filled in, the CA and the
+    /// password file read.
+    pub fn provider(&self) -> anyhow::Result<enclave_app::LdapProvider> {
+        use enclave_app::ldap::LdapAttributes;
+        use std::time::Duration;
+        let id = &self.id;
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bail!("[[ldap.providers]] id {id:?}: 1 to 32 of a-z, 0-9 and -");
+        }
+        let ad = match self.kind.as_str() {
+            "openldap" => false,
+            "active_directory" => true,
+            k => bail!(
+                "[[ldap.providers]] {id}: kind must be openldap or active_directory, not {k:?}"
+            ),
+        };
+        let url = self.url.trim();
+        let loopback = |u: &str| {
+            let host = u
+                .split_once("://")
+                .map_or("", |(_, r)| r)
+                .split(['/', '?'])
+                .next()
+                .unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        };
+        if url.starts_with("ldaps://") {
+            if self.starttls {
+                bail!("[[ldap.providers]] {id}: starttls is for ldap:// URLs, not ldaps://");
+            }
+        } else if url.starts_with("ldap://") {
+            if !self.starttls && !loopback(url) {
+                bail!(
+                    "[[ldap.providers]] {id}: ldap:// without starttls = true would send passwords in the clear; use ldaps:// or starttls"
+                );
+            }
+        } else {
+            bail!("[[ldap.providers]] {id}: url must start with ldap:// or ldaps://");
+        }
+        if self.base_dn.trim().is_empty() {
+            bail!("[[ldap.providers]] {id}: base_dn is required");
+        }
+        let ca_pem = if self.ca_file.is_empty() {
+            String::new()
+        } else {
+            std::fs::read_to_string(&self.ca_file).with_context(|| {
+                format!("[[ldap.providers]] {id}: reading ca_file {}", self.ca_file)
+            })?
+        };
+        let bind_password = if self.bind_password_file.is_empty() {
+            self.bind_password.clone()
+        } else {
+            std::fs::read_to_string(&self.bind_password_file)
+                .with_context(|| {
+                    format!(
+                        "[[ldap.providers]] {id}: reading bind_password_file {}",
+                        self.bind_password_file
+                    )
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned()
+        };
+        if !self.bind_dn.is_empty() && bind_password.is_empty() {
+            bail!("[[ldap.providers]] {id}: bind_dn needs bind_password or bind_password_file");
+        }
+        let or = |v: &str, openldap: &str, active_directory: &str| -> String {
+            if !v.is_empty() {
+                v.to_owned()
+            } else if ad {
+                active_directory.to_owned()
+            } else {
+                openldap.to_owned()
+            }
+        };
+        let user_filter = or(
+            &self.user_filter,
+            "(&(objectClass=inetOrgPerson)(uid={username}))",
+            "(&(objectCategory=person)(objectClass=user)(sAMAccountName={username}))",
+        );
+        if !user_filter.contains("{username}") {
+            bail!("[[ldap.providers]] {id}: user_filter must contain {{username}}");
+        }
+        if !self.group_filter.is_empty() && !self.group_filter.contains("{dn}") {
+            bail!("[[ldap.providers]] {id}: group_filter must contain {{dn}}");
+        }
+        let (disabled_attribute, disabled_bitmask) = if self.disabled_attribute.is_empty() && ad {
+            ("userAccountControl".to_owned(), 2)
+        } else {
+            (self.disabled_attribute.clone(), self.disabled_bitmask)
+        };
+        if self.max_deactivate_percent > 100 {
+            bail!("[[ldap.providers]] {id}: max_deactivate_percent must be 0 to 100");
+        }
+        if self.connect_timeout_secs == 0 || self.timeout_secs == 0 {
+            bail!("[[ldap.providers]] {id}: timeouts must be at least 1 second");
+        }
+        let lower = |m: &std::collections::BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+                .collect()
+        };
+        Ok(enclave_app::LdapProvider {
+            id: id.clone(),
+            name: if self.name.is_empty() {
+                id.clone()
+            } else {
+                self.name.clone()
+            },
+            url: url.to_owned(),
+            starttls: self.starttls,
+            ca_pem,
+            bind_dn: self.bind_dn.clone(),
+            bind_password,
+            base_dn: self.base_dn.trim().to_owned(),
+            user_filter,
+            sync_filter: or(
+                &self.sync_filter,
+                "(objectClass=inetOrgPerson)",
+                "(&(objectCategory=person)(objectClass=user))",
+            ),
+            attributes: LdapAttributes {
+                username: or(&self.username_attribute, "uid", "sAMAccountName"),
+                display_name: or(&self.display_name_attribute, "cn", "displayName"),
+                email: or(&self.email_attribute, "mail", "mail"),
+                phone: or(&self.phone_attribute, "telephoneNumber", "telephoneNumber"),
+                title: or(&self.title_attribute, "title", "title"),
+                department: or(&self.department_attribute, "departmentNumber", "department"),
+                external_id: or(&self.id_attribute, "entryUUID", "objectGUID"),
+            },
+            disabled_attribute,
+            disabled_values: self.disabled_values.clone(),
+            disabled_bitmask,
+            member_of_attribute: or(&self.member_of_attribute, "memberOf", "memberOf"),
+            group_filter: self.group_filter.clone(),
+            group_base_dn: self.group_base_dn.clone(),
+            role_map: lower(&self.role_map),
+            department_map: lower(&self.department_map),
+            department_from_attribute: self.department_from_attribute,
+            create_users: self.create_users,
+            link_existing: self.link_existing,
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            timeout: Duration::from_secs(self.timeout_secs),
+            sync_interval: (self.sync_interval_minutes > 0)
+                .then(|| Duration::from_secs(self.sync_interval_minutes.saturating_mul(60))),
+            max_deactivate_percent: self.max_deactivate_percent,
+            max_entries: 100_000,
+        })
     }
 }
 
@@ -516,6 +793,7 @@ impl Default for Config {
             guests: GuestsSection::default(),
             outbound: OutboundSection::default(),
             oidc: OidcSection::default(),
+            ldap: LdapSection::default(),
         }
     }
 }
@@ -669,6 +947,7 @@ impl Config {
             bail!("[tls] needs both cert and key");
         }
         self.trusted_proxies()?;
+        self.ldap_providers()?;
         if self.guests.max_days == 0 || self.guests.max_days > 36_500 {
             bail!("[guests] max_days must be 1 to 36500");
         }
@@ -1052,6 +1331,19 @@ impl Config {
         }
     }
 
+    /// The LDAP providers, checked (unique ids), with their files read.
+    pub fn ldap_providers(&self) -> anyhow::Result<Vec<enclave_app::LdapProvider>> {
+        let mut out: Vec<enclave_app::LdapProvider> = Vec::new();
+        for p in &self.ldap.providers {
+            let p = p.provider()?;
+            if out.iter().any(|q| q.id == p.id) {
+                bail!("[[ldap.providers]] id {:?} is used twice", p.id);
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
     /// The configuration as TOML with secrets masked.
     pub fn to_masked_toml(&self) -> anyhow::Result<String> {
         let mut shown = self.clone();
@@ -1072,6 +1364,9 @@ impl Config {
         mask(&mut shown.files.master_key);
         for p in &mut shown.oidc.providers {
             mask(&mut p.client_secret);
+        }
+        for p in &mut shown.ldap.providers {
+            mask(&mut p.bind_password);
         }
         for v in shown.files.previous_keys.values_mut() {
             mask(v);

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use enclave_app::jobs::{
-    AuditHeadJob, ExpireGuests, Job, PruneEvents, Scheduler, SealPreviews, SweepFiles,
+    AuditHeadJob, ExpireGuests, Job, LdapSync, PruneEvents, Scheduler, SealPreviews, SweepFiles,
     SweepThrottles,
 };
 use enclave_app::{
-    Accounts, Audit, Channels, Departments, EventFeed, Files, Health, Hub, Messages, Roles, Search,
-    Store, UserLimits,
+    Accounts, Audit, Channels, Departments, EventFeed, Files, Health, Hub, Ldap, Messages, Roles,
+    Search, Store, UserLimits,
 };
 use enclave_store::sqlite::{Options, SqliteStore};
 
@@ -148,6 +148,29 @@ pub fn background_jobs(
     jobs
 }
 
+/// The LDAP service on the configured providers, checking directory passwords for `accounts`.
+pub fn open_ldap(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    accounts: &Arc<Accounts>,
+    limits: Arc<UserLimits>,
+) -> anyhow::Result<Arc<Ldap>> {
+    let departments = Arc::new(Departments::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        limits,
+    ));
+    let ldap = Ldap::new(
+        config.ldap_providers()?,
+        store.clone(),
+        accounts.clone(),
+        departments,
+    );
+    ldap.install();
+    Ok(ldap)
+}
+
 /// The bus to the other nodes: NATS when `cluster.nats_url` is set, else in-process.
 async fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn enclave_bus::Bus>> {
     if config.cluster.nats_url.is_empty() {
@@ -236,7 +259,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("starting the real-time hub")?;
-    let jobs = Scheduler::start(background_jobs(&config, &store, &files));
+    let ldap = open_ldap(&config, &store, &accounts, limits.clone())?;
+    let mut job_list = background_jobs(&config, &store, &files);
+    for job in LdapSync::for_providers(&ldap) {
+        job_list.push(Arc::new(job));
+    }
+    let jobs = Scheduler::start(job_list);
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,
@@ -286,6 +314,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             hub: hub.clone(),
             audit,
             departments: Departments::new(store.clone(), store.clone(), store.clone(), limits),
+            ldap,
         },
         http_config,
     );

@@ -261,6 +261,15 @@ fn cases() -> Vec<Case> {
             None,
             ADMINS,
         ),
+        // Identity providers (manage users); none is configured here, so the sync of one is
+        // 404 for those who may see providers.
+        case(M::GET, "/api/v1/admin/identity-providers", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/admin/identity-providers/{provider}/sync",
+            Some(|_| json!({ "dry_run": true })),
+            ["404", "404", "403", "403", "403"],
+        ),
         case(M::GET, "/api/v1/admin/audit", None, ADMINS),
         // Single sign-on providers' state (manage users).
         case(M::GET, "/api/v1/admin/sso", None, ADMINS),
@@ -441,6 +450,7 @@ fn doc_path(p: &str) -> String {
         "departments/{id}/channels/{channel_id}",
     )
     .replace("{department}", "{id}")
+    .replace("{provider}", "{id}")
     .replace("%F0%9F%91%8D", "{emoji}")
     .replace("{channel}", "{id}")
     .replace("{message}", "{id}")
@@ -462,6 +472,7 @@ fn fill(path: &str, f: &Fx) -> String {
         .replace("{department}", &f.department)
         .replace("{account}", "nobody-throttled")
         .replace("{source}", "192.0.2.1")
+        .replace("{provider}", "corp")
 }
 
 /// One actor's credentials.

@@ -961,6 +961,83 @@ pub trait DepartmentStore: Send + Sync + 'static {
     async fn department_channels(&self) -> Result<Vec<DepartmentChannel>>;
 }
 
+/// An account linked to an LDAP / Active Directory entry (`ldap_links`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapLink {
+    pub user_id: UserId,
+    /// The configured provider's id.
+    pub provider: String,
+    /// The directory's stable id of the entry (entryUUID, objectGUID; the DN when none).
+    pub external_id: String,
+    pub dn: String,
+    /// Directory attributes Enclave keeps beside the account.
+    pub phone: String,
+    pub title: String,
+    pub department: String,
+    /// The sync deactivated the account (the entry left or was disabled).
+    pub sync_deactivated: bool,
+    pub linked_at: Millis,
+    /// The last time a sign-in or a sync found the entry.
+    pub seen_at: Millis,
+}
+
+/// A directory sync run (`ldap_sync_runs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRun {
+    pub id: i64,
+    pub provider: String,
+    pub dry_run: bool,
+    /// What started it: `schedule`, `cli` or `api`.
+    pub trigger: String,
+    /// `running`, `done`, `failed` or `refused`.
+    pub status: String,
+    pub started_at: Millis,
+    pub finished_at: Option<Millis>,
+    pub done: u64,
+    pub total: Option<u64>,
+    /// The report, as the application wrote it (JSON).
+    pub report: String,
+    pub error: String,
+}
+
+/// Accounts linked to LDAP providers, and the runs of the directory sync.
+#[async_trait]
+pub trait LdapStore: Send + Sync + 'static {
+    /// The account linked to the entry `external_id` of `provider`.
+    async fn ldap_link_by_external(
+        &self,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<LdapLink>>;
+    async fn ldap_link_of_user(&self, user_id: UserId) -> Result<Option<LdapLink>>;
+    /// Every account linked to `provider`.
+    async fn ldap_links(&self, provider: &str) -> Result<Vec<LdapLink>>;
+    /// Creates or replaces the link of `link.user_id`. `Conflict` when the entry is linked to
+    /// another account.
+    async fn put_ldap_link(&self, link: LdapLink) -> Result<()>;
+    /// Starts a run (status `running`) and returns its id.
+    async fn start_sync_run(
+        &self,
+        provider: &str,
+        dry_run: bool,
+        trigger: &str,
+        at: Millis,
+    ) -> Result<i64>;
+    /// Records a run's progress.
+    async fn sync_run_progress(&self, id: i64, done: u64, total: Option<u64>) -> Result<()>;
+    /// Ends a run with its status, report and error.
+    async fn finish_sync_run(
+        &self,
+        id: i64,
+        status: &str,
+        report: &str,
+        error: &str,
+        at: Millis,
+    ) -> Result<()>;
+    /// The newest runs of `provider`, newest first.
+    async fn sync_runs(&self, provider: &str, limit: u32) -> Result<Vec<SyncRun>>;
+}
+
 /// The whole storage interface: every aggregate's trait. Both backends implement all of it,
 /// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
 /// the traits they use; an `Arc<dyn Store>` coerces to any of them.
@@ -978,6 +1055,7 @@ pub trait Store:
     + DepartmentStore
     + SecondFactorStore
     + SsoStore
+    + LdapStore
 {
 }
 
@@ -995,6 +1073,7 @@ impl<T> Store for T where
         + DepartmentStore
         + SecondFactorStore
         + SsoStore
+        + LdapStore
         + ?Sized
 {
 }

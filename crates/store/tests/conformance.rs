@@ -5653,6 +5653,91 @@ pub async fn single_sign_on(store: Arc<dyn Store>) {
     );
 }
 
+// LDAP links and directory sync runs
+
+pub async fn ldap_links_and_sync_runs(store: Arc<dyn Store>) {
+    use enclave_store::LdapLink;
+    let alice = user(&store, "ldap-alice").await;
+    let bob = user(&store, "ldap-bob").await;
+    let link = |u: &User, ext: &str| LdapLink {
+        user_id: u.id,
+        provider: "corp".into(),
+        external_id: ext.into(),
+        dn: format!("uid={},ou=people,dc=example,dc=org", u.username),
+        phone: "+1 555".into(),
+        title: "Lead".into(),
+        department: "Engineering".into(),
+        sync_deactivated: false,
+        linked_at: Millis(1000),
+        seen_at: Millis(1000),
+    };
+    assert_eq!(store.ldap_link_of_user(alice.id).await.unwrap(), None);
+    store.put_ldap_link(link(&alice, "uuid-a")).await.unwrap();
+    store.put_ldap_link(link(&bob, "uuid-b")).await.unwrap();
+    assert_eq!(
+        store.ldap_link_by_external("corp", "uuid-a").await.unwrap(),
+        Some(link(&alice, "uuid-a"))
+    );
+    assert_eq!(
+        store
+            .ldap_link_by_external("other", "uuid-a")
+            .await
+            .unwrap(),
+        None
+    );
+    // One entry, one account.
+    let taken = store.put_ldap_link(link(&bob, "uuid-a")).await;
+    assert!(matches!(domain_err(taken), DomainError::Conflict(_)));
+    // Replacing keeps linked_at and updates the rest.
+    let mut moved = link(&alice, "uuid-a");
+    moved.dn = "uid=ldap-alice,ou=sales,dc=example,dc=org".into();
+    moved.sync_deactivated = true;
+    moved.linked_at = Millis(5000);
+    moved.seen_at = Millis(6000);
+    store.put_ldap_link(moved.clone()).await.unwrap();
+    let got = store.ldap_link_of_user(alice.id).await.unwrap().unwrap();
+    assert_eq!(got.dn, moved.dn);
+    assert!(got.sync_deactivated);
+    assert_eq!((got.linked_at, got.seen_at), (Millis(1000), Millis(6000)));
+    let all = store.ldap_links("corp").await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(store.ldap_links("other").await.unwrap().is_empty());
+
+    let first = store
+        .start_sync_run("corp", true, "cli", Millis(10))
+        .await
+        .unwrap();
+    let second = store
+        .start_sync_run("corp", false, "api", Millis(20))
+        .await
+        .unwrap();
+    store.sync_run_progress(second, 3, Some(7)).await.unwrap();
+    store
+        .finish_sync_run(first, "done", "{\"found\":1}", "", Millis(15))
+        .await
+        .unwrap();
+    let runs = store.sync_runs("corp", 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, second, "newest first");
+    assert_eq!(
+        (
+            runs[0].status.as_str(),
+            runs[0].done,
+            runs[0].total,
+            runs[0].finished_at
+        ),
+        ("running", 3, Some(7), None)
+    );
+    assert!(!runs[0].dry_run);
+    assert_eq!(runs[0].trigger, "api");
+    assert_eq!(runs[1].status, "done");
+    assert_eq!(runs[1].report, "{\"found\":1}");
+    assert_eq!(runs[1].finished_at, Some(Millis(15)));
+    assert!(runs[1].dry_run);
+    assert_eq!(store.sync_runs("corp", 1).await.unwrap().len(), 1);
+    assert!(store.sync_runs("other", 10).await.unwrap().is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backends
 
@@ -5707,6 +5792,7 @@ mod sqlite {
         roles_and_guests,
         departments,
         single_sign_on,
+        ldap_links_and_sync_runs,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -5929,6 +6015,7 @@ mod postgres {
         roles_and_guests,
         departments,
         single_sign_on,
+        ldap_links_and_sync_runs,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,8 @@ export type ErrorCode =
   | "sso_provider_not_found" // No single sign-on provider has this id.
   | "sso_failed" // Single sign-on failed: the provider's answer did not pass a check (state, code, ID token signature, issuer, audience, expiry, nonce), the one-time code is unknown or used, or the account may not sign in this way.
   | "sso_provider_unavailable" // The single sign-on provider could not be reached or answered with an error.
+  | "provider_not_found" // No such identity provider.
+  | "directory_unavailable" // The directory (LDAP / Active Directory) could not be reached or failed; nothing was decided about the sign-in.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -118,7 +120,13 @@ login: string, password: string,
  * The client signing in ("Enclave web", a script's name), shown in the user's list of
  * sessions beside the device read from the `User-Agent`; at most 64 characters.
  */
-client?: string | null, };
+client?: string | null,
+/**
+ * Check the password against this LDAP provider (`GET /api/v1/admin/identity-providers`
+ * lists them). Without it, accounts linked to a directory, and unknown logins when one is
+ * configured, are checked by the directory; others by their local password.
+ */
+provider?: string, };
 export type LoginResponse = {
 /**
  * A bearer token; also set as the `enclave_session` HttpOnly cookie.
@@ -1125,6 +1133,97 @@ export type LockoutsCleared = {
  * How many (account, address) pairs had failures that were cleared.
  */
 cleared: number, };
+
+// Administration: identity providers and the directory sync (docs/admin/ldap.md)
+/**
+ * One account a sync changed (or, in a dry run, would change).
+ */
+export type SyncChangeDto = { username: string,
+/**
+ * `create`, `link`, `update`, `deactivate` or `reactivate`.
+ */
+action: string,
+/**
+ * What changed, one line each.
+ */
+details: Array<string>, };
+/**
+ * The final report of a sync run.
+ */
+export type SyncReportDto = {
+/**
+ * Users the directory returned.
+ */
+found: number, created: number, linked: number, updated: number, deactivated: number, reactivated: number, unchanged: number,
+/**
+ * Per-account changes (at most 1,000 listed; the counts cover all).
+ */
+changes: Array<SyncChangeDto>,
+/**
+ * Entries that could not be handled, and why.
+ */
+problems: Array<string>,
+/**
+ * Why the run changed nothing (the safety checks), when it was refused.
+ */
+refused: string | null, };
+/**
+ * One sync run: its progress while it runs, its report when done.
+ */
+export type SyncRunDto = { id: string, dry_run: boolean,
+/**
+ * `schedule`, `cli` or `api`.
+ */
+trigger: string,
+/**
+ * `running`, `done`, `failed` or `refused` (the safety checks changed nothing).
+ */
+status: string, started_at: string, finished_at: string | null,
+/**
+ * Entries handled so far, of `total`.
+ */
+done: number, total: number | null, report: SyncReportDto | null,
+/**
+ * Why the run failed or was refused.
+ */
+error: string, };
+/**
+ * An identity provider and the state of its directory sync.
+ */
+export type IdentityProviderDto = { id: string, name: string,
+/**
+ * `ldap`.
+ */
+kind: string, url: string,
+/**
+ * Minutes between scheduled syncs; `null`: none.
+ */
+sync_interval_minutes: number | null,
+/**
+ * Accounts linked to the provider.
+ */
+linked_accounts: number,
+/**
+ * Whether a sync is running (on the node that answered).
+ */
+running: boolean,
+/**
+ * The newest runs, newest first (at most 10).
+ */
+runs: Array<SyncRunDto>, };
+export type IdentityProviderList = { providers: Array<IdentityProviderDto>, };
+/**
+ * Start a directory sync.
+ */
+export type SyncRequest = {
+/**
+ * Report what would change and change nothing.
+ */
+dry_run?: boolean | null, };
+/**
+ * A started sync: follow it in `GET /api/v1/admin/identity-providers`.
+ */
+export type SyncStarted = { run_id: string, };
 
 // Administration: the audit log
 /**

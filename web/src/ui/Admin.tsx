@@ -11,6 +11,7 @@ import { Modal, Spinner, UserAvatar, useStore } from './common';
 import { ChevronLeft, Hash, Plus, Search } from './icons';
 import { ConnectionBanner } from './Conversation';
 import { LockoutsTab } from './admin/Lockouts';
+import { DirectorySyncTab } from './admin/DirectorySync';
 import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
 import { SsoTab } from './admin/Sso';
@@ -386,7 +387,9 @@ function ChannelsTab() {
 export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
-  const [tab, setTab] = useState<'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'audit' | 'sso'>('users');
+  const [tab, setTab] = useState<
+    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso'
+  >('users');
   if (!me.is_admin) {
     return (
       <section class="conv home">
@@ -427,6 +430,9 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'lockouts'} class={cls('tab', tab === 'lockouts' && 'on')} onClick={() => setTab('lockouts')}>
             {t('lockouts.tab')}
           </button>
+          <button role="tab" aria-selected={tab === 'dirsync'} class={cls('tab', tab === 'dirsync' && 'on')} onClick={() => setTab('dirsync')}>
+            {t('dirsync.tab')}
+          </button>
           <button role="tab" aria-selected={tab === 'audit'} class={cls('tab', tab === 'audit' && 'on')} onClick={() => setTab('audit')}>
             {t('audit.tab')}
           </button>
@@ -443,6 +449,7 @@ export function Admin() {
         {tab === 'roles' && <RolesTab />}
         {tab === 'mfa' && <SecondFactorAdmin />}
         {tab === 'lockouts' && <LockoutsTab />}
+        {tab === 'dirsync' && <DirectorySyncTab />}
         {tab === 'audit' && <AuditTab />}
         {tab === 'sso' && <SsoTab />}
       </div>

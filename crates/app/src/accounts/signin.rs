@@ -29,7 +29,9 @@ use crate::error::{Error, Result};
 /// A credential as a door received it.
 #[derive(Clone, Copy)]
 pub enum Proof<'a> {
-    /// A username or email address, and the account's password.
+    /// A username or email address, and the account's password. An account linked to a
+    /// directory (and, with a directory configured, an unknown login) is checked by the
+    /// directory instead (credential kind `Ldap`).
     Password { login: &'a str, password: &'a str },
     /// A username or email address, and one of the account's app passwords (dashes, spaces
     /// and case ignored).
@@ -37,6 +39,12 @@ pub enum Proof<'a> {
     /// An OIDC provider's verified ID token for a linked account (made only by `crate::sso`
     /// after it checked the token).
     Oidc(&'a OidcAssertion),
+    /// A login and password checked by binding to the directory `provider`.
+    Ldap {
+        provider: &'a str,
+        login: &'a str,
+        password: &'a str,
+    },
 }
 
 /// What a checked ID token proved: the linked account, through which provider and subject.
@@ -54,12 +62,40 @@ impl OidcAssertion {
     }
 }
 
+/// What a directory answered for a login and password.
+#[derive(Debug)]
+pub enum DirectoryAnswer {
+    /// The password is right: the (created, linked or updated) account.
+    Proved(User),
+    /// The directory refused (the reason is for the audit log, never for the caller).
+    Refused(&'static str),
+    /// The login is not the directory's: check the local password.
+    NotMine,
+    /// (Internal to the directory) the entry that bound.
+    Entry(Box<crate::ldap::DirEntry>),
+}
+
+/// A directory that checks passwords by binding (LDAP / Active Directory).
+pub trait DirectoryLogin: Send + Sync {
+    /// Checks `login` / `password`: with `provider`, through that provider; otherwise through
+    /// `linked` (the provider the account is linked to) or, for an unknown account (`None`),
+    /// the providers in order. Malformed input (empty or over-long) is `Unauthenticated`.
+    fn login<'a>(
+        &'a self,
+        provider: Option<&'a str>,
+        linked: Option<&'a str>,
+        login: &'a str,
+        password: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<DirectoryAnswer>>;
+}
+
 impl Proof<'_> {
     pub fn kind(&self) -> CredentialKind {
         match self {
             Proof::Password { .. } => CredentialKind::Password,
             Proof::AppPassword { .. } => CredentialKind::AppPassword,
             Proof::Oidc(_) => CredentialKind::Oidc,
+            Proof::Ldap { .. } => CredentialKind::Ldap,
         }
     }
 
@@ -67,9 +103,11 @@ impl Proof<'_> {
     /// step's counters, so guessing one costs what guessing the password does.
     pub fn step(&self) -> Step {
         match self.kind() {
-            CredentialKind::Password | CredentialKind::AppPassword | CredentialKind::Oidc => {
-                Step::Password
-            }
+            // A directory password is the password step: one throttle, whichever checks it.
+            CredentialKind::Password
+            | CredentialKind::AppPassword
+            | CredentialKind::Oidc
+            | CredentialKind::Ldap => Step::Password,
         }
     }
 
@@ -77,9 +115,9 @@ impl Proof<'_> {
     /// malformed to name one.
     fn account_key(&self) -> Option<String> {
         match self {
-            Proof::Password { login, .. } | Proof::AppPassword { login, .. } => {
-                lockout::account_key(login)
-            }
+            Proof::Password { login, .. }
+            | Proof::AppPassword { login, .. }
+            | Proof::Ldap { login, .. } => lockout::account_key(login),
             Proof::Oidc(a) => lockout::account_key(&format!("oidc:{}", a.user_id)),
         }
     }
@@ -101,6 +139,13 @@ impl std::fmt::Debug for Proof<'_> {
                 .field("provider", &a.provider)
                 .field("subject", &a.subject)
                 .finish(),
+            Proof::Ldap {
+                provider, login, ..
+            } => f
+                .debug_struct("Ldap")
+                .field("provider", provider)
+                .field("login", login)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -112,6 +157,14 @@ pub struct SessionClient<'a> {
     pub user_agent: &'a str,
     /// The client the sign-in named ("Enclave web", a script's name); at most 64 characters.
     pub client: &'a str,
+}
+
+/// What a failed attempt's audit record says beyond the error: the directory's reason, and
+/// whether the directory (rather than a local password) decided.
+#[derive(Default)]
+struct Why {
+    reason: parking_lot::Mutex<Option<&'static str>>,
+    directory: parking_lot::Mutex<bool>,
 }
 
 /// An active account whose credential has been verified: the result of step 1.
@@ -249,6 +302,7 @@ fn credential_name(kind: CredentialKind) -> &'static str {
         CredentialKind::Password => "password",
         CredentialKind::AppPassword => "app_password",
         CredentialKind::Oidc => "oidc",
+        CredentialKind::Ldap => "ldap",
     }
 }
 
@@ -264,37 +318,61 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<VerifiedIdentity> {
         let Some(key) = proof.account_key() else {
-            self.audit_failure(&proof, ip, "malformed").await;
+            self.audit_failure(&proof, proof.kind(), ip, "malformed")
+                .await;
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
+        // The directory's reason for a refusal, and whether the directory decided, for the
+        // audit log.
+        let why = Why::default();
         let outcome = self
             .throttled(proof.step(), &key, ip, async {
                 let proved = match proof {
                     Proof::Password { password, .. } => self
-                        .check_password(&key, password)
+                        .check_password_or_directory(&key, password, &why)
                         .await?
-                        .map(|u| (u, None)),
+                        .map(|(u, k)| (u, k, None)),
                     Proof::AppPassword { password, .. } => self
                         .check_app_password(&key, password)
                         .await?
-                        .map(|(u, id)| (u, Some(id))),
-                    Proof::Oidc(a) => self.store.user(a.user_id).await?.map(|u| (u, None)),
+                        .map(|(u, id)| (u, CredentialKind::AppPassword, Some(id))),
+                    Proof::Oidc(a) => self
+                        .store
+                        .user(a.user_id)
+                        .await?
+                        .map(|u| (u, CredentialKind::Oidc, None)),
+                    Proof::Ldap {
+                        provider,
+                        login,
+                        password,
+                    } => self
+                        .check_directory(Some(provider), None, login, password, &why)
+                        .await?
+                        .map(|u| (u, CredentialKind::Ldap, None)),
                 };
                 let now = self.now();
-                Ok(proved.filter(|(u, _)| u.active && !enclave_core::roles::guest_expired(u, now)))
+                Ok(proved
+                    .filter(|(u, _, _)| u.active && !enclave_core::roles::guest_expired(u, now)))
             })
             .await;
-        let (user, app_password) = match outcome {
+        let (user, kind, app_password) = match outcome {
             Ok(found) => found,
             Err(e) => {
                 let reason = match &e {
                     Error::Domain(DomainError::RateLimited { .. }) => "throttled",
-                    Error::Domain(DomainError::Unauthenticated) => {
-                        "wrong credential, unknown or deactivated account"
-                    }
+                    Error::Domain(DomainError::Unauthenticated) => why
+                        .reason
+                        .lock()
+                        .unwrap_or("wrong credential, unknown or deactivated account"),
+                    Error::Domain(DomainError::DirectoryUnavailable) => "directory unavailable",
                     _ => "error",
                 };
-                self.audit_failure(&proof, ip, reason).await;
+                let kind = if *why.directory.lock() {
+                    CredentialKind::Ldap
+                } else {
+                    proof.kind()
+                };
+                self.audit_failure(&proof, kind, ip, reason).await;
                 return Err(e);
             }
         };
@@ -307,11 +385,8 @@ impl Accounts {
         // `[auth] local_passwords = false`: single sign-on only, except for system
         // administrators (the break-glass accounts of `enclave admin create-user --admin`).
         // Checked after the password, so the answer tells nothing to someone without it.
-        if proof.kind() == CredentialKind::Password
-            && !self.config.local_passwords
-            && !user.is_admin
-        {
-            self.audit_failure(&proof, ip, "password sign-in is off")
+        if kind == CredentialKind::Password && !self.config.local_passwords && !user.is_admin {
+            self.audit_failure(&proof, kind, ip, "password sign-in is off")
                 .await;
             return Err(Error::Refused {
                 code: crate::ErrorCode::PasswordLoginDisabled,
@@ -320,10 +395,78 @@ impl Accounts {
         }
         Ok(VerifiedIdentity {
             user,
-            kind: proof.kind(),
+            kind,
             ip,
             app_password,
         })
+    }
+
+    /// Checks a password: through the directory for an account linked to one (and, when a
+    /// directory is configured, for an unknown login), else against the local hash.
+    async fn check_password_or_directory(
+        &self,
+        login: &str,
+        password: &str,
+        why: &Why,
+    ) -> Result<Option<(User, CredentialKind)>> {
+        if let Some(dir) = self.directory() {
+            if login.is_empty()
+                || login.len() > 254
+                || password.is_empty()
+                || password.chars().count() > validate::MAX_PASSWORD_CHARS
+            {
+                return Err(Error::Domain(DomainError::Unauthenticated));
+            }
+            let found = self.store.user_credentials(login).await?;
+            let linked = match &found {
+                Some((u, _)) => self.ldap_links.ldap_link_of_user(u.id).await?,
+                None => None,
+            };
+            if found.is_none() || linked.is_some() {
+                let provider = linked.as_ref().map(|l| l.provider.as_str());
+                match dir.login(None, provider, login, password).await? {
+                    DirectoryAnswer::Proved(u) => return Ok(Some((u, CredentialKind::Ldap))),
+                    DirectoryAnswer::Refused(r) => {
+                        *why.reason.lock() = Some(r);
+                        *why.directory.lock() = true;
+                        return Ok(None);
+                    }
+                    DirectoryAnswer::NotMine | DirectoryAnswer::Entry(_) => {}
+                }
+            }
+        }
+        Ok(self
+            .check_password(login, password)
+            .await?
+            .map(|u| (u, CredentialKind::Password)))
+    }
+
+    /// Checks a login and password through the directory (`provider`, or the account's).
+    async fn check_directory(
+        &self,
+        provider: Option<&str>,
+        linked: Option<&str>,
+        login: &str,
+        password: &str,
+        why: &Why,
+    ) -> Result<Option<User>> {
+        let Some(dir) = self.directory() else {
+            return Err(Error::Domain(DomainError::NotFound(
+                enclave_core::Entity::Provider,
+            )));
+        };
+        *why.directory.lock() = true;
+        match dir.login(provider, linked, login, password).await? {
+            DirectoryAnswer::Proved(u) => Ok(Some(u)),
+            DirectoryAnswer::Refused(r) => {
+                *why.reason.lock() = Some(r);
+                Ok(None)
+            }
+            DirectoryAnswer::NotMine | DirectoryAnswer::Entry(_) => {
+                *why.reason.lock() = Some("unknown user");
+                Ok(None)
+            }
+        }
     }
 
     /// Step 1 for doors whose clients cannot do single sign-on (the XMPP door, HTTP Basic on
@@ -373,13 +516,19 @@ impl Accounts {
     }
 
     /// Records a refused sign-in: the name tried (not the secret), the credential kind and why.
-    async fn audit_failure(&self, proof: &Proof<'_>, ip: IpAddr, reason: &'static str) {
+    async fn audit_failure(
+        &self,
+        proof: &Proof<'_>,
+        kind: CredentialKind,
+        ip: IpAddr,
+        reason: &'static str,
+    ) {
         self.audit
             .record(
                 AuditRecord::new(AuditAction::SignInFailed).ip(ip).summary(
                     AuditSummary::new()
                         .fact("login", proof.account_key().unwrap_or_default())
-                        .fact("credential", credential_name(proof.kind()))
+                        .fact("credential", credential_name(kind))
                         .fact("reason", reason),
                 ),
             )

@@ -16,6 +16,7 @@
 
 mod audit_head;
 mod expire_guests;
+mod ldap_sync;
 mod prune_events;
 mod seal_previews;
 mod sweep_files;
@@ -36,6 +37,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 pub use audit_head::AuditHeadJob;
 pub use expire_guests::ExpireGuests;
+pub use ldap_sync::LdapSync;
 pub use prune_events::PruneEvents;
 pub use seal_previews::SealPreviews;
 pub use sweep_files::SweepFiles;

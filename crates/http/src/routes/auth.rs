@@ -39,6 +39,7 @@ pub(crate) fn session_cookie(
         (status = 200, body = LoginAnswer, description = "Logged in (the token is also set as an HttpOnly cookie), or a second-factor challenge with no session"),
         (status = 401, body = ErrorBody, description = "Wrong login or password, or a deactivated account"),
         (status = 429, body = ErrorBody, description = "Too many failed attempts for this account or address"),
+        (status = 503, body = ErrorBody, description = "The directory (LDAP) could not be reached"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -53,9 +54,16 @@ pub async fn login(
     // A bad client name is refused before the credential is looked at.
     let client = session_client_name(req.client.as_deref().unwrap_or(""))?;
     // The sign-in steps of `enclave_app::Accounts`: credential, second factor, session.
-    let proof = Proof::Password {
-        login: &req.login,
-        password: &req.password,
+    let proof = match req.provider.as_deref() {
+        Some(provider) => Proof::Ldap {
+            provider,
+            login: &req.login,
+            password: &req.password,
+        },
+        None => Proof::Password {
+            login: &req.login,
+            password: &req.password,
+        },
     };
     let identity = state.accounts.verify_credential(proof, ip).await?;
     let grant = match state.accounts.second_factor(identity).await? {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channels;
 pub mod departments;
 pub mod files;
+pub mod identity;
 pub mod lockouts;
 pub mod messages;
 pub mod roles;

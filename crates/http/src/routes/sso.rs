@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::dto::{
-    LoginAnswer, LoginResponse, SsoExchangeRequest, SsoProviderDto, SsoProviders, SsoStatusDto, SsoStatusList,
-    SsoStatusQuery, UserDto,
+    LoginAnswer, LoginResponse, SsoExchangeRequest, SsoProviderDto, SsoProviders, SsoStatusDto,
+    SsoStatusList, SsoStatusQuery, UserDto,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Auth, ClientIp, cookie};

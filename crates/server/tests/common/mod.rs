@@ -37,6 +37,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod slapd;
 pub mod ws;
 
 use std::io::{BufRead, BufReader};
@@ -111,6 +112,8 @@ pub struct TestServer {
     log: Arc<Mutex<Vec<String>>>,
     client: reqwest::Client,
     admin_token: Mutex<Option<String>>,
+    /// A configuration file every process of this server gets (`--config`).
+    config: Option<PathBuf>,
 }
 
 impl TestServer {
@@ -200,11 +203,17 @@ impl TestServer {
             log: Arc::new(Mutex::new(Vec::new())),
             client,
             admin_token: Mutex::new(None),
+            config: None,
         }
     }
 
     /// A command for the binary on this server's data folder and environment.
     fn command(&self) -> Command {
+        self.command_with(self.config.as_deref())
+    }
+
+    /// [`TestServer::command`] with the configuration file `config`.
+    fn command_with(&self, config: Option<&Path>) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_enclave"));
         // Settings from the developer's shell must not leak into the tests.
         for (k, _) in std::env::vars() {
@@ -215,8 +224,47 @@ impl TestServer {
         cmd.envs(BASE_ENV.iter().copied());
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd.arg("--data").arg(self.data_dir());
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
         cmd.stdin(Stdio::null());
         cmd
+    }
+
+    /// Starts a server on a new temporary data folder with the configuration file `config`
+    /// and `env` (with the first administrator when `create_admin`).
+    pub fn start_with_config(
+        config: &Path,
+        env: &[(&str, &str)],
+        create_admin: bool,
+    ) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("enclave-test-")
+            .tempdir()
+            .expect("creating a temporary data folder");
+        let mut server = Self::new_unstarted(DataDir::Temp(dir), env);
+        server.config = Some(config.to_owned());
+        if create_admin {
+            server.create_admin();
+        }
+        server.spawn();
+        server
+    }
+
+    /// Runs `enclave ARGS` on this server's data folder, environment and configuration.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command()
+            .args(args)
+            .output()
+            .expect("running the enclave command")
+    }
+
+    /// [`TestServer::cli`] with another configuration file.
+    pub fn cli_with_config(&self, config: &Path, args: &[&str]) -> std::process::Output {
+        self.command_with(Some(config))
+            .args(args)
+            .output()
+            .expect("running the enclave command")
     }
 
     fn create_admin(&self) {

@@ -495,7 +495,8 @@ mod tests {
             include_str!("../sqlite/schema_10.sql"),
             include_str!("../sqlite/schema_11.sql"),
             include_str!("../sqlite/schema_12.sql"),
-            include_str!("../sqlite/schema_13.sql")
+            include_str!("../sqlite/schema_13.sql"),
+            include_str!("../sqlite/schema_14.sql")
         );
         // `user_search_keys` (schema 10) is derived from display names and rebuilt when a
         // store opens, so it is not copied.
@@ -534,6 +535,8 @@ mod tests {
             .expect("schema 12");
         conn.execute_batch(include_str!("../sqlite/schema_13.sql"))
             .expect("schema 13");
+        conn.execute_batch(include_str!("../sqlite/schema_14.sql"))
+            .expect("schema 14");
         for t in TABLES {
             let mut stmt = conn
                 .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")

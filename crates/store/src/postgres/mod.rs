@@ -93,6 +93,7 @@ mod channels;
 mod departments;
 mod events;
 mod files;
+mod ldap;
 mod messages;
 mod roles;
 mod rows;

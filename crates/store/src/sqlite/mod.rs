@@ -22,6 +22,7 @@ mod channels;
 mod departments;
 mod events;
 mod files;
+mod ldap;
 mod messages;
 mod roles;
 mod rows;
@@ -65,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("schema_11.sql")),
     (12, include_str!("schema_12.sql")),
     (13, include_str!("schema_13.sql")),
+    (14, include_str!("schema_14.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.

@@ -53,6 +53,7 @@ export const AUDIT_ACTIONS = [
   'other_sessions_ended',
   'app_password_created',
   'app_password_revoked',
+  'directory_sync',
 ];
 
 const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log', 'app_password'];
