@@ -20,7 +20,7 @@ use crate::dto::{
     LoginAnswer, LoginResponse, SsoExchangeRequest, SsoProviderDto, SsoProviders, SsoStatusDto,
     SsoStatusList, SsoStatusQuery, UserDto,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Auth, ClientIp, cookie};
 
 /// The cookie that binds a sign-in to the browser that started it.
