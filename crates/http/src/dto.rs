@@ -198,9 +198,12 @@ pub struct LoginRequest {
     pub login: String,
     pub password: String,
     /// The client signing in ("Enclave web", a script's name), shown in the user's list of
-    /// sessions beside the device read from the `User-Agent`; at most 64 characters.
+    /// sessions beside the device read from the `User-Agent`; at most 64 characters once
+    /// trimmed, without control or invisible characters (as a token's name); may be empty.
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?)?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub client: Option<String>,
     /// Check the password against this LDAP provider (`GET /api/v1/admin/identity-providers`
     /// lists them). Without it, accounts linked to a directory, and unknown logins when one is

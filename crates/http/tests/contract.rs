@@ -361,6 +361,11 @@ fn body_and_path_patterns_are_the_core_rules() {
             |s| validate::upload_name(s).is_ok(),
         ),
         (
+            "login client",
+            property(&doc, "LoginRequest", "client").clone(),
+            |s| enclave_app::session_client_name(s).is_ok(),
+        ),
+        (
             "department name",
             property(&doc, "CreateDepartmentRequest", "name").clone(),
             |s| enclave_core::departments::department_name(s).is_ok(),

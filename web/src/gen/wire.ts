@@ -118,7 +118,8 @@ export type LoginRequest = {
 login: string, password: string,
 /**
  * The client signing in ("Enclave web", a script's name), shown in the user's list of
- * sessions beside the device read from the `User-Agent`; at most 64 characters.
+ * sessions beside the device read from the `User-Agent`; at most 64 characters once
+ * trimmed, without control or invisible characters (as a token's name); may be empty.
  */
 client?: string | null,
 /**
