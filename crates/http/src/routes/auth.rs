@@ -38,6 +38,7 @@ pub(crate) fn session_cookie(
     responses(
         (status = 200, body = LoginAnswer, description = "Logged in (the token is also set as an HttpOnly cookie), or a second-factor challenge with no session"),
         (status = 401, body = ErrorBody, description = "Wrong login or password, or a deactivated account"),
+        (status = 404, body = ErrorBody, description = "`provider_not_found`: the `provider` named is not a configured directory"),
         (status = 429, body = ErrorBody, description = "Too many failed attempts for this account or address"),
         (status = 503, body = ErrorBody, description = "The directory (LDAP) could not be reached"),
     ))]
