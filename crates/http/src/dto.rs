@@ -32,6 +32,11 @@ pub struct WireId(pub i64);
 /// id; `enclave_core`'s id parsing).
 pub const ID_PATTERN: &str = "^([0-9]{1,18}|[0-8][0-9]{18}|9[0-1][0-9]{17}|92[0-1][0-9]{16}|922[0-2][0-9]{15}|9223[0-2][0-9]{14}|92233[0-6][0-9]{13}|922337[0-1][0-9]{12}|92233720[0-2][0-9]{10}|922337203[0-5][0-9]{9}|9223372036[0-7][0-9]{8}|92233720368[0-4][0-9]{7}|922337203685[0-3][0-9]{6}|9223372036854[0-6][0-9]{5}|92233720368547[0-6][0-9]{4}|922337203685477[0-4][0-9]{3}|9223372036854775[0-7][0-9]{2}|922337203685477580[0-6]|9223372036854775807)$";
 
+/// [`ID_PATTERN`] without its anchors, to embed in a larger pattern (`^(member|{ID})$`).
+pub fn id_alternatives() -> &'static str {
+    ID_PATTERN.trim_start_matches('^').trim_end_matches('$')
+}
+
 impl utoipa::PartialSchema for WireId {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{
@@ -1417,7 +1422,7 @@ impl UserRolesDto {
 /// A list of role ids that an account may be given.
 fn role_ids() -> utoipa::openapi::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    let custom = ID_PATTERN.trim_start_matches('^').trim_end_matches('$');
+    let custom = id_alternatives();
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()

@@ -115,9 +115,7 @@ fn target_kinds() -> utoipa::openapi::Object {
 /// A user id, or empty.
 fn actor_id() -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
-    let id = crate::dto::ID_PATTERN
-        .trim_start_matches('^')
-        .trim_end_matches('$');
+    let id = crate::dto::id_alternatives();
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(format!("^({id})?$")))
