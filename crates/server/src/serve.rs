@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use enclave_app::jobs::{
-    AuditHeadJob, ExpireGuests, Job, LdapSync, PruneEvents, Scheduler, SealPreviews, SweepFiles,
-    SweepThrottles,
+    AuditHeadJob, ExpireGuests, Job, LdapSync, Leases, PruneEvents, Scheduler, SealPreviews,
+    SweepFiles, SweepThrottles,
 };
 use enclave_app::{
     Accounts, Audit, Channels, Departments, EventFeed, Files, Health, Hub, Ldap, Messages, Roles,
@@ -264,7 +264,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for job in LdapSync::for_providers(&ldap) {
         job_list.push(Arc::new(job));
     }
-    let jobs = Scheduler::start(job_list);
+    // One node of a cluster at a time runs the cluster's jobs (directory sync, guest expiry,
+    // pruning): the node's bus id names it in the job leases.
+    let node = format!("{:x}", enclave_bus::Bus::node_id(bus.as_ref()).0);
+    let jobs = Scheduler::start_with_leases(job_list, Leases::new(store.clone(), node));
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,

@@ -489,6 +489,15 @@ pub static TABLES: &[Table] = &[
         since: 14,
     },
     Table {
+        name: "job_leases",
+        columns: &[col("name", Text), col("holder", Text), col("until", Int)],
+        sqlite_order: "name",
+        key: &["name"],
+        pg_order: "name COLLATE \"C\"",
+        identity: false,
+        since: 17,
+    },
+    Table {
         name: "events",
         columns: &[
             col("position", Int),

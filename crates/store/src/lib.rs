@@ -1038,6 +1038,22 @@ pub trait LdapStore: Send + Sync + 'static {
     async fn sync_runs(&self, provider: &str, limit: u32) -> Result<Vec<SyncRun>>;
 }
 
+/// Leases on named scheduled jobs, so that one node of a cluster runs such a job at a time
+/// (`enclave_app::jobs`). A lease is a name, its holder (a node) and the time it runs out.
+#[async_trait]
+pub trait LeaseStore: Send + Sync + 'static {
+    /// Takes the lease `name` for `holder` until `until`, when nobody else holds it at `now`
+    /// (it was never taken, it ran out, or `holder` has it already). True when `holder` holds
+    /// it now; false, changing nothing, when another holder's lease still runs.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> Result<bool>;
+}
+
 /// The whole storage interface: every aggregate's trait. Both backends implement all of it,
 /// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
 /// the traits they use; an `Arc<dyn Store>` coerces to any of them.
@@ -1056,6 +1072,7 @@ pub trait Store:
     + SecondFactorStore
     + SsoStore
     + LdapStore
+    + LeaseStore
 {
 }
 
@@ -1074,6 +1091,7 @@ impl<T> Store for T where
         + SecondFactorStore
         + SsoStore
         + LdapStore
+        + LeaseStore
         + ?Sized
 {
 }

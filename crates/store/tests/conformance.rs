@@ -5738,6 +5738,101 @@ pub async fn ldap_links_and_sync_runs(store: Arc<dyn Store>) {
     assert!(store.sync_runs("other", 10).await.unwrap().is_empty());
 }
 
+/// Job leases: one holder at a time; the holder renews; another takes it only once it ran out;
+/// leases of different jobs are independent.
+async fn job_leases(store: Arc<dyn Store>) {
+    let t = Millis(1_000_000);
+    assert!(
+        store
+            .take_lease("ldap-sync-corp", "node-a", t, Millis(t.0 + 60_000))
+            .await
+            .unwrap()
+    );
+    // Another node, while the lease runs: refused, and the lease stays node-a's.
+    assert!(
+        !store
+            .take_lease(
+                "ldap-sync-corp",
+                "node-b",
+                Millis(t.0 + 59_999),
+                Millis(t.0 + 120_000)
+            )
+            .await
+            .unwrap()
+    );
+    // The holder renews before it runs out.
+    assert!(
+        store
+            .take_lease(
+                "ldap-sync-corp",
+                "node-a",
+                Millis(t.0 + 30_000),
+                Millis(t.0 + 90_000)
+            )
+            .await
+            .unwrap()
+    );
+    // The renewed lease holds node-b off past the first term...
+    assert!(
+        !store
+            .take_lease(
+                "ldap-sync-corp",
+                "node-b",
+                Millis(t.0 + 60_000),
+                Millis(t.0 + 120_000)
+            )
+            .await
+            .unwrap()
+    );
+    // ...and another job's lease is its own.
+    assert!(
+        store
+            .take_lease("expire-guests", "node-b", t, Millis(t.0 + 60_000))
+            .await
+            .unwrap()
+    );
+    // Once it ran out, node-b takes it, and node-a is the one refused.
+    assert!(
+        store
+            .take_lease(
+                "ldap-sync-corp",
+                "node-b",
+                Millis(t.0 + 90_000),
+                Millis(t.0 + 150_000)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_lease(
+                "ldap-sync-corp",
+                "node-a",
+                Millis(t.0 + 100_000),
+                Millis(t.0 + 160_000)
+            )
+            .await
+            .unwrap()
+    );
+
+    // Many takers at once: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .take_lease("race", &format!("node-{i}"), t, Millis(t.0 + 60_000))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one of eight nodes takes a free lease");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backends
 
@@ -5793,6 +5888,7 @@ mod sqlite {
         departments,
         single_sign_on,
         ldap_links_and_sync_runs,
+        job_leases,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -6016,6 +6112,7 @@ mod postgres {
         departments,
         single_sign_on,
         ldap_links_and_sync_runs,
+        job_leases,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,6 +36,11 @@ impl Job for ExpireGuests {
         Duration::from_secs(60)
     }
 
+    /// One node at a time: the deactivation is the cluster's, not the node's.
+    fn once_per_cluster(&self) -> bool {
+        true
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             let mut n = 0u64;

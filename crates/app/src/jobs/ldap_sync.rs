@@ -46,6 +46,11 @@ impl Job for LdapSync {
         self.interval
     }
 
+    /// One node at a time: two nodes syncing one directory at once would race to create accounts.
+    fn once_per_cluster(&self) -> bool {
+        true
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             let r = self

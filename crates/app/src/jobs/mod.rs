@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enclave_core::Millis;
+use enclave_store::LeaseStore;
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -53,6 +54,48 @@ pub trait Job: Send + Sync + 'static {
     fn interval(&self) -> Duration;
     /// One run.
     fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>>;
+    /// Whether one node of a cluster at a time runs this job (a directory sync, guest
+    /// expiry, pruning the shared event log). Under [`Scheduler::start_with_leases`] a node
+    /// runs such a job only while it holds the job's lease ([`Leases`]). Jobs about the node
+    /// itself (its own log, its local files) keep the default, false: every node runs them.
+    fn once_per_cluster(&self) -> bool {
+        false
+    }
+}
+
+/// The leases that let one node of a cluster run a [`Job::once_per_cluster`] job at a time.
+///
+/// Before each scheduled run a node takes the job's lease for two intervals (it renews a lease
+/// it holds), and renews it again when the run ends; a node that finds another node's lease
+/// still running skips the run. So the node that took the lease first keeps the job while it
+/// lives, and when it stops (or dies), another node takes the job over at most two intervals
+/// later. A run that lasts longer than two intervals could overlap with one on another node:
+/// the jobs concerned are safe to run twice (see each job).
+#[derive(Clone)]
+pub struct Leases {
+    store: Arc<dyn LeaseStore>,
+    holder: String,
+}
+
+impl Leases {
+    /// Leases in `store`, held in the name of `holder` (this node's id).
+    pub fn new(store: Arc<dyn LeaseStore>, holder: impl Into<String>) -> Leases {
+        Leases {
+            store,
+            holder: holder.into(),
+        }
+    }
+
+    /// Takes or renews the lease of `job` for two of its intervals from now.
+    async fn take(&self, job: &dyn Job) -> Result<bool> {
+        let now = Millis::now();
+        let term = i64::try_from(job.interval().as_millis().saturating_mul(2)).unwrap_or(i64::MAX);
+        let until = Millis(now.0.saturating_add(term.max(1)));
+        Ok(self
+            .store
+            .take_lease(job.name(), &self.holder, now, until)
+            .await?)
+    }
 }
 
 /// What one run did.
@@ -87,6 +130,9 @@ pub struct JobStatus {
     pub interval: Duration,
     /// Runs started so far.
     pub n_runs: u64,
+    /// Scheduled runs skipped because another node held the job's lease (or the lease could
+    /// not be read).
+    pub n_skipped: u64,
     pub running: bool,
     /// Progress of the current run, or of the last one when none is running.
     pub progress: Option<Progress>,
@@ -102,6 +148,7 @@ impl JobStatus {
             name: job.name(),
             interval: job.interval(),
             n_runs: 0,
+            n_skipped: 0,
             running: false,
             progress: None,
             last_started: None,
@@ -206,13 +253,29 @@ impl Scheduler {
     /// Starts every job: each runs at once, then every `interval` after the previous start
     /// (or after the previous run ended, when that run took longer than the interval).
     pub fn start(jobs: Vec<Arc<dyn Job>>) -> Scheduler {
+        Scheduler::start_inner(jobs, None)
+    }
+
+    /// Like [`Scheduler::start`], for a node of a cluster: the jobs that say
+    /// [`Job::once_per_cluster`] run only while this node holds their lease.
+    pub fn start_with_leases(jobs: Vec<Arc<dyn Job>>, leases: Leases) -> Scheduler {
+        Scheduler::start_inner(jobs, Some(leases))
+    }
+
+    fn start_inner(jobs: Vec<Arc<dyn Job>>, leases: Option<Leases>) -> Scheduler {
         let (stop, _) = watch::channel(false);
         let mut statuses = Vec::with_capacity(jobs.len());
         let mut tasks = Vec::with_capacity(jobs.len());
         for job in jobs {
             let status = Arc::new(Mutex::new(JobStatus::new(job.as_ref())));
             statuses.push(status.clone());
-            tasks.push(tokio::spawn(run_every(job, status, stop.subscribe())));
+            let leases = leases.clone().filter(|_| job.once_per_cluster());
+            tasks.push(tokio::spawn(run_every(
+                job,
+                status,
+                leases,
+                stop.subscribe(),
+            )));
         }
         Scheduler {
             stop,
@@ -240,7 +303,12 @@ impl Scheduler {
 }
 
 /// Runs a job at once and then on its interval until the stop signal.
-async fn run_every(job: Arc<dyn Job>, status: Arc<Mutex<JobStatus>>, stop: watch::Receiver<bool>) {
+async fn run_every(
+    job: Arc<dyn Job>,
+    status: Arc<Mutex<JobStatus>>,
+    leases: Option<Leases>,
+    stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(job.interval().max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut until_stop = stop.clone();
@@ -250,7 +318,28 @@ async fn run_every(job: Arc<dyn Job>, status: Arc<Mutex<JobStatus>>, stop: watch
             _ = until_stop.wait_for(|s| *s) => return,
             _ = tick.tick() => {}
         }
+        if let Some(leases) = &leases {
+            match leases.take(job.as_ref()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    status.lock().n_skipped += 1;
+                    tracing::debug!(job = job.name(), "another node runs this job; skipped");
+                    continue;
+                }
+                Err(e) => {
+                    status.lock().n_skipped += 1;
+                    tracing::warn!(job = job.name(), error = %e, "could not take the job's lease; skipped");
+                    continue;
+                }
+            }
+        }
         // A failure is logged and recorded; the next run is on time regardless.
         let _ = run_logged(job.as_ref(), &status, stop.clone()).await;
+        if let Some(leases) = &leases {
+            // Renewed from the end of the run, so a long run keeps the job on this node.
+            if let Err(e) = leases.take(job.as_ref()).await {
+                tracing::warn!(job = job.name(), error = %e, "could not renew the job's lease");
+            }
+        }
     }
 }

@@ -37,6 +37,11 @@ impl Job for PruneEvents {
         Duration::from_secs(3600)
     }
 
+    /// One node at a time: the event log is shared by the cluster.
+    fn once_per_cluster(&self) -> bool {
+        true
+    }
+
     fn run<'a>(&'a self, _ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);

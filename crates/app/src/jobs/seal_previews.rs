@@ -35,6 +35,11 @@ impl Job for SealPreviews {
         INTERVAL
     }
 
+    /// One node at a time: the files and their previews are shared by the cluster.
+    fn once_per_cluster(&self) -> bool {
+        true
+    }
+
     fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             let n = self.files.seal_missing_previews(ctx).await?;

@@ -32,6 +32,11 @@ impl Job for SweepThrottles {
         Duration::from_secs(600)
     }
 
+    /// One node at a time: the throttle's table is shared by the cluster.
+    fn once_per_cluster(&self) -> bool {
+        true
+    }
+
     fn run<'a>(&'a self, _ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             let n = self.store.sweep_throttles(Millis::now()).await?;

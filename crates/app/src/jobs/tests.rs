@@ -11,7 +11,9 @@ use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::{Job, JobCtx, JobReport, Outcome, Progress, Scheduler, run_once};
+use enclave_store::sqlite::{Options, SqliteStore};
+
+use super::{Job, JobCtx, JobReport, Leases, Outcome, Progress, Scheduler, run_once};
 use crate::error::{Error, Result};
 
 /// A job of `steps` steps of `step` each, that records when each run started.
@@ -20,6 +22,8 @@ struct Steps {
     steps: u64,
     step: Duration,
     fail: bool,
+    /// [`Job::once_per_cluster`].
+    cluster: bool,
     starts: Mutex<Vec<Instant>>,
 }
 
@@ -30,6 +34,7 @@ impl Steps {
             steps,
             step,
             fail: false,
+            cluster: false,
             starts: Mutex::new(Vec::new()),
         })
     }
@@ -51,6 +56,10 @@ impl Job for Steps {
 
     fn interval(&self) -> Duration {
         self.interval
+    }
+
+    fn once_per_cluster(&self) -> bool {
+        self.cluster
     }
 
     fn run<'a>(&'a self, ctx: &'a JobCtx) -> BoxFuture<'a, Result<JobReport>> {
@@ -164,4 +173,55 @@ async fn run_once_runs_a_job_to_completion_now() {
     let report = run_once(job.as_ref()).await.unwrap();
     assert_eq!(report.n_items, 3);
     assert_eq!(job.starts.lock().len(), 1);
+}
+
+/// Two nodes on one database: a once-per-cluster job runs on the node that took its lease and
+/// is skipped on the other; a job about the node itself runs on both. (Real time, not paused:
+/// the store's writer is a thread. Each job runs at start, and its next run is a minute away.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_job_runs_on_one_node_and_a_node_job_on_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("db"), Options::default()).unwrap());
+    let minute = Duration::from_secs(60);
+    let step = Duration::from_millis(1);
+    let cluster_job = || {
+        Arc::new(Steps {
+            cluster: true,
+            ..Arc::into_inner(Steps::new(minute, 1, step)).unwrap()
+        })
+    };
+    let (on_a, on_b) = (cluster_job(), cluster_job());
+    let (local_a, local_b) = (Steps::new(minute, 1, step), Steps::new(minute, 1, step));
+    let a = Scheduler::start_with_leases(
+        vec![on_a.clone(), local_a.clone()],
+        Leases::new(store.clone(), "node-a"),
+    );
+    let settled = |s: &Scheduler| {
+        s.status()
+            .iter()
+            .all(|j| !j.running && j.n_runs + j.n_skipped == 1)
+    };
+    let wait = |s: &Scheduler| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !settled(s) {
+            assert!(std::time::Instant::now() < deadline, "{:?}", s.status());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait(&a);
+    // Node b starts while node a holds the lease.
+    let b = Scheduler::start_with_leases(
+        vec![on_b.clone(), local_b.clone()],
+        Leases::new(store.clone(), "node-b"),
+    );
+    wait(&b);
+    let (sa, sb) = (a.status(), b.status());
+    assert_eq!((sa[0].n_runs, sa[0].n_skipped), (1, 0), "{sa:?}");
+    assert_eq!((sb[0].n_runs, sb[0].n_skipped), (0, 1), "{sb:?}");
+    assert_eq!(on_a.starts.lock().len(), 1);
+    assert!(on_b.starts.lock().is_empty());
+    // The node's own job ran on both.
+    assert_eq!((sa[1].n_runs, sb[1].n_runs), (1, 1));
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -94,6 +94,7 @@ mod departments;
 mod events;
 mod files;
 mod ldap;
+mod leases;
 mod messages;
 mod roles;
 mod rows;

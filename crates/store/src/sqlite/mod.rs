@@ -23,6 +23,7 @@ mod departments;
 mod events;
 mod files;
 mod ldap;
+mod leases;
 mod messages;
 mod roles;
 mod rows;
@@ -52,7 +53,7 @@ const BUSY_TIMEOUT_MS: u64 = 10_000;
 
 /// Schema migrations by explicit version number (`PRAGMA user_version` after each), in
 /// ascending order. Numbers may skip (branches reserve theirs); each is applied once.
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
@@ -67,6 +68,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("schema_12.sql")),
     (13, include_str!("schema_13.sql")),
     (14, include_str!("schema_14.sql")),
+    (17, include_str!("schema_17.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.
