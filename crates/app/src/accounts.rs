@@ -399,6 +399,48 @@ impl Accounts {
         self.config.clock.now()
     }
 
+    /// Whether a credential still holds, without counting the check as a use: an open
+    /// WebSocket checks its credential with this on every heartbeat, so that the socket ends
+    /// with its session (idle time-out, lifetime, revocation, a guest's expiry), while only the
+    /// user's own actions (requests, frames they send) keep a session from going idle. A
+    /// session found idle past its deadline ends here, as in [`Accounts::authenticate`].
+    pub async fn still_valid(&self, token: &str) -> Result<bool> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Ok(false);
+        }
+        let now = self.now();
+        let hash = hash_token(token);
+        if self.cache.get(&hash, now).is_some() {
+            return Ok(true);
+        }
+        Ok(self.stored_credential(hash, now).await?.is_some())
+    }
+
+    /// The stored token of `hash` and its account, when the credential holds at `now`: the
+    /// token exists and has not expired, the account is active, a guest's access has not
+    /// ended, and a session has not gone idle past its deadline (then it ends here).
+    async fn stored_credential(
+        &self,
+        hash: [u8; 32],
+        now: Millis,
+    ) -> Result<Option<(TokenInfo, User)>> {
+        let Some((info, user)) = self.store.token_by_hash(hash, now).await? else {
+            return Ok(None);
+        };
+        if !user.active || enclave_core::roles::guest_expired(&user, now) {
+            return Ok(None);
+        }
+        if let Some(deadline) = self.idle_deadline(&info)
+            && deadline <= now
+        {
+            // Idle too long: the session ends now (and leaves the owner's list).
+            self.store.revoke_token(user.id, info.id).await?;
+            self.cache.forget_user(user.id);
+            return Ok(None);
+        }
+        Ok(Some((info, user)))
+    }
+
     /// Resolves a bearer token to its user. Unknown, expired, idle-timed-out and revoked
     /// tokens, and tokens of deactivated users, are all simply "unauthenticated". The actor
     /// carries the token's scope. A session's last use ("last seen") is written at most once a
@@ -412,20 +454,9 @@ impl Accounts {
         if let Some(authed) = self.cache.get(&hash, now) {
             return Ok(authed);
         }
-        let Some((info, user)) = self.store.token_by_hash(hash, now).await? else {
+        let Some((info, user)) = self.stored_credential(hash, now).await? else {
             return Err(Error::Domain(DomainError::Unauthenticated));
         };
-        if !user.active || enclave_core::roles::guest_expired(&user, now) {
-            return Err(Error::Domain(DomainError::Unauthenticated));
-        }
-        if let Some(deadline) = self.idle_deadline(&info)
-            && deadline <= now
-        {
-            // Idle too long: the session ends now (and leaves the owner's list).
-            self.store.revoke_token(user.id, info.id).await?;
-            self.cache.forget_user(user.id);
-            return Err(Error::Domain(DomainError::Unauthenticated));
-        }
         let seen = info.last_used_at.unwrap_or(info.created_at);
         let stale = info
             .last_used_at

@@ -21,6 +21,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use base64::Engine;
 use common::ws::{FRAME_TIMEOUT, WsClient};
 use common::{
@@ -675,4 +677,51 @@ async fn the_auth_keys_bound_sessions_and_tokens() {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
+}
+
+/// An open WebSocket lives no longer than its credential: a guest's socket is closed with
+/// 4001 once the guest's access ends, without any request (the socket checks its credential
+/// on each heartbeat; revocation and deactivation close it at once, tested above).
+async fn socket_ends_with_its_credential(server: &TestServer) {
+    let admin = server.admin_token().await;
+    let name = unique_name("visitor");
+    let channel = server
+        .create_channel(&admin, &unique_name("visits"), "public")
+        .await;
+    let (st, body) = server
+        .post(
+            Some(&admin),
+            "/api/v1/admin/guests",
+            Some(json!({
+                "username": name,
+                "password": USER_PASSWORD,
+                "expires_at": common::rfc3339_in(4),
+                "channel_ids": [channel],
+            })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let guest = server.login_token(&name, USER_PASSWORD).await;
+    let mut ws = WsClient::connect(server, &guest).await;
+    let (code, _) = ws.read_until_close(Duration::from_secs(30)).await;
+    assert_eq!(code, Some(4001), "the expired guest's socket");
+    let (st, body) = server.get(Some(&guest), "/api/v1/users/me", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn sqlite_a_socket_ends_with_its_credential() {
+    let server = TestServer::start_with_env(&env(&[("ENCLAVE_REALTIME__HEARTBEAT_SECS", "1")]));
+    socket_ends_with_its_credential(&server).await;
+}
+
+#[tokio::test]
+async fn postgres_a_socket_ends_with_its_credential() {
+    let Some((_db, url)) = enclave_store::testing::fresh_database_url().await else {
+        return;
+    };
+    let mut e = env(&[("ENCLAVE_REALTIME__HEARTBEAT_SECS", "1")]);
+    e.push(("ENCLAVE_DATABASE__URL", &url));
+    let server = TestServer::start_with_env(&e);
+    socket_ends_with_its_credential(&server).await;
 }

@@ -541,6 +541,13 @@ mod tests {
             let at = accounts.now().0;
             accounts.forget_all();
             accounts.authenticate(&busy).await.unwrap();
+            // An open socket's check is not a use: `idle` holds at 20 minutes, and has still
+            // timed out at 40 (30 after its sign-in).
+            match step {
+                1 => assert!(accounts.still_valid(&idle).await.unwrap()),
+                2 => assert!(!accounts.still_valid(&idle).await.unwrap()),
+                _ => {}
+            }
             // Wait for the last-seen write (made off the request path) to land.
             let mut landed = false;
             for _ in 0..400 {

@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use enclave_app::realtime::{CloseReason, Envelope, Outbound, Session};
-use enclave_app::{Authed, Door, PostInput};
+use enclave_app::{Authed, Door, Error as AppError, PostInput};
 use enclave_core::{ChannelId, Error as DomainError, MessageId, UserId};
 use futures_util::SinkExt;
 use serde::Deserialize;
@@ -44,6 +44,8 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 const MAX_BAD_FRAMES: u32 = 100;
 /// Sends one socket may have waiting for their commit at once.
 const MAX_IN_FLIGHT: usize = 256;
+/// How often the user's frames count as a use of their session (as a request does).
+const USE_EVERY: Duration = Duration::from_secs(60);
 /// Events per replay page.
 const REPLAY_PAGE: usize = 500;
 
@@ -105,7 +107,7 @@ pub async fn ws(
         .max_message_size(MAX_READ_FRAME)
         .max_frame_size(MAX_READ_FRAME)
         .on_upgrade(move |socket| async move {
-            let session = SocketSession::new(state, authed, socket);
+            let session = SocketSession::new(state, authed, token.into_boxed_str(), socket);
             session.run(q.since).await;
             drop(admission);
         });
@@ -138,6 +140,12 @@ fn is_too_big(e: &axum::Error) -> bool {
 struct SocketSession {
     state: AppState,
     authed: Authed,
+    /// The credential the socket opened with: checked on every heartbeat, so the socket ends
+    /// with its session.
+    token: Box<str>,
+    /// When the user's own frames last counted as a use of the session (at most once a
+    /// minute: [`USE_EVERY`]).
+    used: Instant,
     socket: WebSocket,
     /// Frames produced off the session task (acknowledgements of sends, already encoded), and
     /// the limit on sends in flight. Both are made on the first send: most sockets only
@@ -161,10 +169,12 @@ fn close_frame(code: u16, reason: &str) -> WsMessage {
 }
 
 impl SocketSession {
-    fn new(state: AppState, authed: Authed, socket: WebSocket) -> Self {
+    fn new(state: AppState, authed: Authed, token: Box<str>, socket: WebSocket) -> Self {
         SocketSession {
             state,
             authed,
+            token,
+            used: Instant::now(),
             socket,
             side: None,
             in_flight: None,
@@ -284,6 +294,12 @@ impl SocketSession {
                         Box::pin(self.close(4011, "heartbeat timeout")).await;
                         return;
                     }
+                    // The socket lives no longer than its credential: idle time-out, lifetime,
+                    // a guest's expiry. (Revocation and deactivation close it at once.)
+                    if let Ok(false) = self.state.accounts.still_valid(&self.token).await {
+                        Box::pin(self.close(4001, "credentials expired")).await;
+                        return;
+                    }
                     if !self.write(WsMessage::Ping(Default::default())).await {
                         return;
                     }
@@ -392,6 +408,17 @@ impl SocketSession {
             Ok(f) => f,
             Err(e) => return self.bad_frame(format!("unreadable frame: {e}")).await,
         };
+        // A frame the user sent is a use of the session (it keeps it from going idle), and
+        // proves the credential still holds.
+        if self.used.elapsed() >= USE_EVERY {
+            self.used = Instant::now();
+            if let Err(AppError::Domain(DomainError::Unauthenticated)) =
+                self.state.accounts.authenticate(&self.token).await
+            {
+                self.close(4001, "credentials expired").await;
+                return Flow::Stop;
+            }
+        }
         let hub = &self.state.hub;
         hub.activity(session.id);
         let actor = self.authed.actor();
