@@ -2,6 +2,7 @@
 // tokens and app passwords (docs/admin/sessions.md). Secrets are shown once, right after they
 // are made, and never again.
 
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../lib/api';
 import { reportError, toast } from '../lib/client';
@@ -86,25 +87,37 @@ export function Sessions() {
   );
 }
 
-const SCOPES = ['read', 'write', 'admin'] as const;
-
-/** Personal access tokens: create (name, scope, expiry), list, revoke. */
-export function AccessTokens() {
-  const [list, setList] = useState<TokenDto[] | null>(null);
-  const [name, setName] = useState('');
-  const [scope, setScope] = useState<(typeof SCOPES)[number]>('read');
-  const [days, setDays] = useState(30);
+/**
+ * A kind of credential made once and then only listed: a form to make one (its secret shown
+ * once), the list with a revoke button on each. Access tokens and app passwords are two uses.
+ */
+function OneTimeCredentials<T extends { id: string }>(props: {
+  hint: string;
+  /** The form's fields (their state is the caller's). */
+  fields: ComponentChildren;
+  canMake: boolean;
+  makeLabel: string;
+  /** Makes one; resolves to its secret. */
+  make: () => Promise<string>;
+  /** Called after a credential was made (to clear the form). */
+  made: () => void;
+  onceNote: string;
+  load: () => Promise<T[]>;
+  empty: string;
+  row: (item: T) => ComponentChildren;
+  revoke: (id: string) => Promise<unknown>;
+}) {
+  const [list, setList] = useState<T[] | null>(null);
   const [secret, setSecret] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const load = () => api.tokens().then((ts) => setList(ts.filter((x) => x.kind === 'pat')), reportError);
+  const load = () => props.load().then(setList, reportError);
   useEffect(() => void load(), []);
-  const create = async (e: Event) => {
+  const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     try {
-      const made = await api.createToken({ name, scope, expires_in_days: days });
-      setSecret(made.token);
-      setName('');
+      setSecret(await props.make());
+      props.made();
       void load();
     } catch (err) {
       reportError(err);
@@ -113,55 +126,23 @@ export function AccessTokens() {
   };
   return (
     <div class="creds">
-      <p class="muted small">{t('creds.tokensHint')}</p>
-      <form class="form cred-form" onSubmit={create}>
-        <label class="field">
-          <span>{t('creds.name')}</span>
-          <input name="token-name" value={name} maxLength={64} required onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-        </label>
-        <label class="field">
-          <span>{t('creds.scope')}</span>
-          <select name="token-scope" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value as typeof scope)}>
-            {SCOPES.map((s) => (
-              <option key={s} value={s}>
-                {t(`creds.scope.${s}`)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="field">
-          <span>{t('creds.expiresInDays')}</span>
-          <input
-            name="token-days"
-            type="number"
-            min={1}
-            max={3650}
-            value={days}
-            required
-            onInput={(e) => setDays(Number((e.target as HTMLInputElement).value))}
-          />
-        </label>
+      <p class="muted small">{props.hint}</p>
+      <form class="form cred-form" onSubmit={submit}>
+        {props.fields}
         <div class="modal-foot">
-          <button class="btn btn-primary" type="submit" disabled={busy || !name.trim()}>
-            {t('creds.createToken')}
+          <button class="btn btn-primary" type="submit" disabled={busy || !props.canMake}>
+            {props.makeLabel}
           </button>
         </div>
       </form>
-      {secret && <Secret value={secret} note={t('creds.tokenOnce')} />}
+      {secret && <Secret value={secret} note={props.onceNote} />}
       <div class="token-list">
         {!list && <Spinner />}
-        {list?.length === 0 && <p class="muted small">{t('creds.noTokens')}</p>}
-        {list?.map((tk) => (
-          <div key={tk.id} class="token-row">
-            <div class="cred-main">
-              <div>
-                <strong>{tk.name}</strong> <span class="tag">{t(`creds.scope.${tk.scope as (typeof SCOPES)[number]}`)}</span>
-              </div>
-              <div class="muted small">
-                {t('creds.lastUsed', { date: when(tk.last_used_at) })} · {t('creds.expires', { date: when(tk.expires_at) })}
-              </div>
-            </div>
-            <button class="btn btn-sm" onClick={() => api.revokeToken(tk.id).then(load, reportError)}>
+        {list?.length === 0 && <p class="muted small">{props.empty}</p>}
+        {list?.map((item) => (
+          <div key={item.id} class="token-row">
+            <div class="cred-main">{props.row(item)}</div>
+            <button class="btn btn-sm" onClick={() => props.revoke(item.id).then(load, reportError)}>
               {t('creds.revoke')}
             </button>
           </div>
@@ -171,61 +152,99 @@ export function AccessTokens() {
   );
 }
 
+const SCOPES = ['read', 'write', 'admin'] as const;
+type TokenScope = (typeof SCOPES)[number];
+
+/** Personal access tokens: create (name, scope, expiry), list, revoke. */
+export function AccessTokens() {
+  const [name, setName] = useState('');
+  const [scope, setScope] = useState<TokenScope>('read');
+  const [days, setDays] = useState(30);
+  return (
+    <OneTimeCredentials<TokenDto>
+      hint={t('creds.tokensHint')}
+      fields={
+        <>
+          <label class="field">
+            <span>{t('creds.name')}</span>
+            <input name="token-name" value={name} maxLength={64} required onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+          </label>
+          <label class="field">
+            <span>{t('creds.scope')}</span>
+            <select name="token-scope" value={scope} onChange={(e) => setScope((e.target as HTMLSelectElement).value as TokenScope)}>
+              {SCOPES.map((s) => (
+                <option key={s} value={s}>
+                  {t(`creds.scope.${s}`)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label class="field">
+            <span>{t('creds.expiresInDays')}</span>
+            <input
+              name="token-days"
+              type="number"
+              min={1}
+              max={3650}
+              value={days}
+              required
+              onInput={(e) => setDays(Number((e.target as HTMLInputElement).value))}
+            />
+          </label>
+        </>
+      }
+      canMake={!!name.trim()}
+      makeLabel={t('creds.createToken')}
+      make={() => api.createToken({ name, scope, expires_in_days: days }).then((made) => made.token)}
+      made={() => setName('')}
+      onceNote={t('creds.tokenOnce')}
+      load={() => api.tokens().then((ts) => ts.filter((x) => x.kind === 'pat'))}
+      empty={t('creds.noTokens')}
+      row={(tk) => (
+        <>
+          <div>
+            <strong>{tk.name}</strong> <span class="tag">{t(`creds.scope.${tk.scope as TokenScope}`)}</span>
+          </div>
+          <div class="muted small">
+            {t('creds.lastUsed', { date: when(tk.last_used_at) })} · {t('creds.expires', { date: when(tk.expires_at) })}
+          </div>
+        </>
+      )}
+      revoke={(id) => api.revokeToken(id)}
+    />
+  );
+}
+
 /** App passwords for clients without single sign-on: create (shown once), list, revoke. */
 export function AppPasswords() {
-  const [list, setList] = useState<AppPasswordDto[] | null>(null);
   const [name, setName] = useState('');
-  const [secret, setSecret] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const load = () => api.appPasswords().then(setList, reportError);
-  useEffect(() => void load(), []);
-  const create = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    try {
-      const made = await api.createAppPassword({ name });
-      setSecret(made.password);
-      setName('');
-      void load();
-    } catch (err) {
-      reportError(err);
-    }
-    setBusy(false);
-  };
   return (
-    <div class="creds">
-      <p class="muted small">{t('creds.appsHint')}</p>
-      <form class="form cred-form" onSubmit={create}>
+    <OneTimeCredentials<AppPasswordDto>
+      hint={t('creds.appsHint')}
+      fields={
         <label class="field">
           <span>{t('creds.name')}</span>
           <input name="app-name" value={name} maxLength={64} required placeholder={t('creds.appPlaceholder')} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
         </label>
-        <div class="modal-foot">
-          <button class="btn btn-primary" type="submit" disabled={busy || !name.trim()}>
-            {t('creds.createApp')}
-          </button>
-        </div>
-      </form>
-      {secret && <Secret value={secret} note={t('creds.appOnce')} />}
-      <div class="token-list">
-        {!list && <Spinner />}
-        {list?.length === 0 && <p class="muted small">{t('creds.noApps')}</p>}
-        {list?.map((p) => (
-          <div key={p.id} class="token-row">
-            <div class="cred-main">
-              <div>
-                <strong>{p.name}</strong> <code class="muted small">{p.hint}…</code>
-              </div>
-              <div class="muted small">
-                {t('creds.created', { date: when(p.created_at) })} · {t('creds.lastUsed', { date: when(p.last_used_at) })}
-              </div>
-            </div>
-            <button class="btn btn-sm" onClick={() => api.revokeAppPassword(p.id).then(load, reportError)}>
-              {t('creds.revoke')}
-            </button>
+      }
+      canMake={!!name.trim()}
+      makeLabel={t('creds.createApp')}
+      make={() => api.createAppPassword({ name }).then((made) => made.password)}
+      made={() => setName('')}
+      onceNote={t('creds.appOnce')}
+      load={() => api.appPasswords()}
+      empty={t('creds.noApps')}
+      row={(p) => (
+        <>
+          <div>
+            <strong>{p.name}</strong> <code class="muted small">{p.hint}…</code>
           </div>
-        ))}
-      </div>
-    </div>
+          <div class="muted small">
+            {t('creds.created', { date: when(p.created_at) })} · {t('creds.lastUsed', { date: when(p.last_used_at) })}
+          </div>
+        </>
+      )}
+      revoke={(id) => api.revokeAppPassword(id)}
+    />
   );
 }
