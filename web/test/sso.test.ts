@@ -46,7 +46,7 @@ describe('single sign-on', () => {
   it('explains every single sign-on error in both languages', () => {
     for (const lang of ['en', 'zh-CN'] as const) {
       setLang(lang);
-      for (const code of ['sso_failed', 'sso_provider_unavailable', 'sso_provider_not_found', 'password_login_disabled'] as const) {
+      for (const code of ['sso_failed', 'sso_provider_unavailable', 'provider_not_found', 'password_login_disabled'] as const) {
         const key = `error.${code}` as const;
         expect(t(key)).not.toBe(key);
       }

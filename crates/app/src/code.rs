@@ -44,7 +44,6 @@ pub enum ErrorCode {
     RoleNotFound,
     DepartmentNotFound,
     PasswordLoginDisabled,
-    SsoProviderNotFound,
     SsoFailed,
     SsoProviderUnavailable,
     ProviderNotFound,
@@ -72,7 +71,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -103,7 +102,6 @@ impl ErrorCode {
         ErrorCode::RoleNotFound,
         ErrorCode::DepartmentNotFound,
         ErrorCode::PasswordLoginDisabled,
-        ErrorCode::SsoProviderNotFound,
         ErrorCode::SsoFailed,
         ErrorCode::SsoProviderUnavailable,
         ErrorCode::ProviderNotFound,
@@ -161,11 +159,6 @@ impl ErrorCode {
                 "password_login_disabled",
                 false,
                 "Password sign-in is off on this server (`[auth] local_passwords = false`): sign in through single sign-on. Only system administrators keep their password.",
-            ),
-            ErrorCode::SsoProviderNotFound => row(
-                "sso_provider_not_found",
-                false,
-                "No single sign-on provider has this id.",
             ),
             ErrorCode::SsoFailed => row(
                 "sso_failed",
@@ -258,9 +251,11 @@ impl ErrorCode {
                 true,
                 "The server is shutting down or its database is unreachable.",
             ),
-            ErrorCode::ProviderNotFound => {
-                row("provider_not_found", false, "No such identity provider.")
-            }
+            ErrorCode::ProviderNotFound => row(
+                "provider_not_found",
+                false,
+                "No identity provider (single sign-on or directory) has this id.",
+            ),
             ErrorCode::DirectoryUnavailable => row(
                 "directory_unavailable",
                 true,

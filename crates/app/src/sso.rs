@@ -262,7 +262,7 @@ impl Sso {
             .find(|p| p.id == id)
             .ok_or_else(|| {
                 Error::refused(
-                    ErrorCode::SsoProviderNotFound,
+                    ErrorCode::ProviderNotFound,
                     "no single sign-on provider has this id",
                 )
             })

@@ -81,6 +81,48 @@ pub fn document(api: &mut OpenApi) {
             apply(op);
         }
     }
+    for (schema, fields) in EXCLUSIVE_FIELDS {
+        exclusive(api, schema, fields);
+    }
+}
+
+/// Request bodies that take exactly one of some fields: re-authentication takes the password
+/// or a second-factor code, not both and not neither.
+const EXCLUSIVE_FIELDS: &[(&str, &[&str])] = &[("ReauthRequest", &["password", "code"])];
+
+/// States in the schema `name` that exactly one of `fields` is given (not null): a `oneOf`
+/// with a branch per field. utoipa cannot put a `oneOf` beside an object's properties, so it
+/// goes in as an extension, which is written out flattened into the schema object.
+fn exclusive(api: &mut OpenApi, name: &str, fields: &[&str]) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::extensions::Extensions;
+    use utoipa::openapi::schema::Schema;
+    let Some(RefOr::T(Schema::Object(object))) = api
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut(name))
+    else {
+        return;
+    };
+    let branches: Vec<serde_json::Value> = fields
+        .iter()
+        .map(|given| {
+            let properties: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|f| {
+                    let rule = if f == given {
+                        serde_json::json!({ "not": { "type": "null" } })
+                    } else {
+                        serde_json::json!({ "type": "null" })
+                    };
+                    ((*f).to_owned(), rule)
+                })
+                .collect();
+            serde_json::json!({ "required": [given], "properties": properties })
+        })
+        .collect();
+    let extensions = object.extensions.get_or_insert_with(Extensions::default);
+    extensions.insert("oneOf".to_owned(), serde_json::Value::Array(branches));
 }
 
 /// The operations of a path item.

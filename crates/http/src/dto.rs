@@ -1527,13 +1527,16 @@ pub struct SecondFactorLoginRequest {
     #[schema(max_length = 100)]
     pub challenge: String,
     /// `totp` or `recovery`.
+    #[schema(pattern = "^(totp|recovery)$")]
     pub method: String,
     /// The six-digit code, or a recovery code (`xxxxx-xxxxx`).
     #[schema(max_length = 64)]
     pub code: String,
-    /// The client signing in, as in the first step's `client`; at most 64 characters.
+    /// The client signing in, as in the first step's `client` (the same rules).
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?)?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub client: Option<String>,
 }
 
@@ -1583,6 +1586,8 @@ pub struct RecoveryCodesDto {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct ReauthRequest {
+    /// At most 256 characters.
+    #[schema(max_length = 256)]
     pub password: Option<String>,
     #[schema(max_length = 64)]
     pub code: Option<String>,
@@ -1702,8 +1707,10 @@ impl From<enclave_core::signin::Policy> for SecondFactorPolicyDto {
 #[derive(Debug, Deserialize, ToSchema, TS)]
 pub struct SetSecondFactorPolicyRequest {
     /// `off`, `admins` or `everyone`.
+    #[schema(pattern = "^(off|admins|everyone)$")]
     pub require: String,
     #[schema(minimum = 0, maximum = 365)]
+    #[serde(deserialize_with = "int::u32")]
     pub grace_days: u32,
 }
 

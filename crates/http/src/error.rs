@@ -48,7 +48,6 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::Unavailable | ErrorCode::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::PasswordLoginDisabled => StatusCode::FORBIDDEN,
-        ErrorCode::SsoProviderNotFound => StatusCode::NOT_FOUND,
         ErrorCode::SsoFailed => StatusCode::UNAUTHORIZED,
         ErrorCode::SsoProviderUnavailable => StatusCode::BAD_GATEWAY,
     }

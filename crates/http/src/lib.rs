@@ -300,6 +300,29 @@ fn finish_document(api: &mut utoipa::openapi::OpenApi) {
     contract::document(api);
 }
 
+/// The limits this server was configured with, in the document it serves: a personal access
+/// token's lifetime is at most `[auth] token_max_days` (the generated document gives the
+/// largest value the configuration accepts).
+fn configured_limits(api: &mut utoipa::openapi::OpenApi, accounts: &Accounts) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{Object, Schema};
+    let Some(components) = api.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut("CreateTokenRequest")
+    else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(days))) = request.properties.get_mut("expires_in_days") {
+        let days: &mut Object = days;
+        days.maximum = Some(f64::from(accounts.token_max_days()).into());
+        days.description = Some(format!(
+            "Days until the token expires: required, 1 to {} (this server's `[auth] token_max_days`).",
+            accounts.token_max_days()
+        ));
+    }
+}
+
 /// Request ids: a per-process random prefix and a counter, short and unique enough to grep logs.
 #[derive(Clone)]
 struct RequestIds {
@@ -363,6 +386,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
+    configured_limits(&mut api, &accounts);
     let openapi_json = match api.to_json() {
         Ok(s) => Bytes::from(s),
         Err(e) => {

@@ -366,6 +366,11 @@ fn body_and_path_patterns_are_the_core_rules() {
             |s| enclave_app::session_client_name(s).is_ok(),
         ),
         (
+            "second step client",
+            property(&doc, "SecondFactorLoginRequest", "client").clone(),
+            |s| enclave_app::session_client_name(s).is_ok(),
+        ),
+        (
             "department name",
             property(&doc, "CreateDepartmentRequest", "name").clone(),
             |s| enclave_core::departments::department_name(s).is_ok(),

@@ -677,6 +677,12 @@ async fn the_auth_keys_bound_sessions_and_tokens() {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
+    // The document this server serves states its own maximum, so a client (and schemathesis)
+    // knows 8 is refused here.
+    let doc = server.get(None, "/api/v1/openapi.json", None).await.1;
+    let days = &doc["components"]["schemas"]["CreateTokenRequest"]["properties"]["expires_in_days"];
+    assert_eq!(days["maximum"].as_u64(), Some(7), "{days}");
+    assert_eq!(days["minimum"].as_u64(), Some(1), "{days}");
 }
 
 /// An open WebSocket lives no longer than its credential: a guest's socket is closed with

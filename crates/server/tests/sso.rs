@@ -430,7 +430,7 @@ async fn real_provider(db: Option<&str>) {
         .await;
     assert_eq!(
         fragment(&to, "sso_error").as_deref(),
-        Some("sso_provider_not_found")
+        Some("provider_not_found")
     );
     let (status, body) = server
         .post(

@@ -35,10 +35,9 @@ export type ErrorCode =
   | "role_not_found" // No such custom role.
   | "department_not_found" // No such department.
   | "password_login_disabled" // Password sign-in is off on this server (`[auth] local_passwords = false`): sign in through single sign-on. Only system administrators keep their password.
-  | "sso_provider_not_found" // No single sign-on provider has this id.
   | "sso_failed" // Single sign-on failed: the provider's answer did not pass a check (state, code, ID token signature, issuer, audience, expiry, nonce), the one-time code is unknown or used, or the account may not sign in this way.
   | "sso_provider_unavailable" // The single sign-on provider could not be reached or answered with an error.
-  | "provider_not_found" // No such identity provider.
+  | "provider_not_found" // No identity provider (single sign-on or directory) has this id.
   | "directory_unavailable" // The directory (LDAP / Active Directory) could not be reached or failed; nothing was decided about the sign-in.
 ;
 /** The `type` of an event frame. */

@@ -520,7 +520,6 @@ export const en = {
   'login.ssoFailed': 'Single sign-on did not work. Try again, or ask your administrator.',
   'error.password_login_disabled': 'Password sign-in is off here. Use your organisation’s sign-in.',
   'error.sso_failed': 'Single sign-on did not work. Try again, or ask your administrator.',
-  'error.sso_provider_not_found': 'That sign-in provider is not configured.',
   'error.sso_provider_unavailable': 'The sign-in provider cannot be reached right now. Try again later.',
   'sso.tab': 'Single sign-on',
   'sso.note': 'Each identity provider as this server sees it. Buttons for them appear on the sign-in page.',

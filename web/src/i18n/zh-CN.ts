@@ -521,7 +521,6 @@ export const zhCN: Record<keyof typeof en, string> = {
   'login.ssoFailed': '单点登录未成功。请重试，或联系管理员。',
   'error.password_login_disabled': '本服务器已关闭密码登录，请使用单位的统一身份认证登录。',
   'error.sso_failed': '单点登录未成功。请重试，或联系管理员。',
-  'error.sso_provider_not_found': '未配置该登录方式。',
   'error.sso_provider_unavailable': '暂时无法连接身份提供方，请稍后再试。',
   'sso.tab': '单点登录',
   'sso.note': '本服务器看到的各身份提供方状态。登录页上会为每个提供方显示一个按钮。',

@@ -65,7 +65,8 @@ pub async fn create(
 #[utoipa::path(patch, path = "/api/v1/departments/{id}", tag = "departments", params(("id" = String, Path)),
     request_body = UpdateDepartmentRequest,
     responses((status = 200, body = DepartmentDto), (status = 400, body = ErrorBody, description = "A cycle, an unknown parent, a bad name"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`limit_exceeded`: more than 20 administrators")))]
 pub async fn update(
     State(state): State<AppState>,
     Auth(authed): Auth,

@@ -183,7 +183,7 @@ fn reauth(req: &ReauthRequest) -> ApiResult<Reauth<'_>> {
         }
         _ => Err(ApiError::from(DomainError::invalid(
             "password",
-            "give the password or a code, not both",
+            "give the password or a code: one of them",
         ))),
     }
 }
