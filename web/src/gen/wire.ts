@@ -167,7 +167,7 @@ method: string,
  */
 code: string,
 /**
- * The client signing in, as in the first step's `client`; at most 64 characters.
+ * The client signing in, as in the first step's `client` (the same rules).
  */
 client: string | null, };
 /**
@@ -208,7 +208,11 @@ export type RecoveryCodesDto = { recovery_codes: Array<string>, };
 /**
  * The account holder's password, or a current TOTP or recovery code (exactly one).
  */
-export type ReauthRequest = { password?: string | null, code?: string | null, };
+export type ReauthRequest = {
+/**
+ * At most 256 characters.
+ */
+password?: string | null, code?: string | null, };
 export type SecondFactorStatusDto = {
 /**
  * An authenticator app is set up.
