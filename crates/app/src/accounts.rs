@@ -714,91 +714,22 @@ impl Accounts {
             patch.password_hash = Some(self.hash_password(p).await?);
         }
         let password_changed = patch.password_hash.is_some();
+        let actor_id = actor.map(|a| a.user_id);
+        // Recorded in the change's own transaction: the change and its entries commit together.
+        let before = target.clone();
+        let audit = self.audit.in_tx(move |after: &User| {
+            user_change_records(actor_id, &before, after, password_changed)
+        });
         let user = self
             .store
-            .update_user(id, patch, actor.map(|a| a.user_id))
+            .update_user_audited(id, patch, actor_id, audit)
             .await?;
         if password_changed && !own {
             // A password reset by someone else ends every session of the account.
             self.store.revoke_sessions(id, None).await?;
         }
         self.cache.forget_user(id);
-        self.audit_user_change(actor, &target, &user, password_changed)
-            .await;
         Ok(user)
-    }
-
-    /// Records what an account change did: (de)activation, role, password, and profile
-    /// changes made by someone else.
-    async fn audit_user_change(
-        &self,
-        actor: Option<&Actor>,
-        before: &User,
-        after: &User,
-        password_changed: bool,
-    ) {
-        let record = |action| {
-            let r = AuditRecord::new(action).target(AuditTarget::user(after.id));
-            match actor {
-                Some(a) => r.by(a.user_id),
-                None => r,
-            }
-        };
-        let via = |s: AuditSummary| match actor {
-            Some(_) => s,
-            None => s.fact("by", "command line"),
-        };
-        if before.active != after.active {
-            let action = if after.active {
-                AuditAction::UserReactivated
-            } else {
-                AuditAction::UserDeactivated
-            };
-            self.audit
-                .record(record(action).summary(via(AuditSummary::new().change(
-                    "active",
-                    Some(before.active),
-                    Some(after.active),
-                ))))
-                .await;
-        }
-        if before.is_admin != after.is_admin {
-            self.audit
-                .record(
-                    record(AuditAction::RoleChanged).summary(via(AuditSummary::new().change(
-                        "admin",
-                        Some(before.is_admin),
-                        Some(after.is_admin),
-                    ))),
-                )
-                .await;
-        }
-        if password_changed {
-            let own = actor.is_some_and(|a| a.user_id == after.id);
-            self.audit
-                .record(
-                    record(AuditAction::PasswordChanged)
-                        .summary(via(AuditSummary::new().fact("own", own))),
-                )
-                .await;
-        }
-        let by_other = actor.is_none_or(|a| a.user_id != after.id);
-        if by_other && (before.display_name != after.display_name || before.email != after.email) {
-            let mut s = AuditSummary::new();
-            if before.display_name != after.display_name {
-                s = s.change(
-                    "display_name",
-                    Some(&before.display_name),
-                    Some(&after.display_name),
-                );
-            }
-            if before.email != after.email {
-                s = s.change("email", before.email.as_ref(), after.email.as_ref());
-            }
-            self.audit
-                .record(record(AuditAction::UserUpdated).summary(via(s)))
-                .await;
-        }
     }
 
     /// Sets the actor's status text and do-not-disturb (shown with their presence).
@@ -831,4 +762,69 @@ impl Accounts {
             .pop()
             .ok_or(Error::Domain(DomainError::NotFound(Entity::User)))
     }
+}
+
+/// What an account change did, as audit records: (de)activation, the administrator flag,
+/// password, and profile changes made by someone else (`actor_id` `None`: the command line).
+fn user_change_records(
+    actor_id: Option<UserId>,
+    before: &User,
+    after: &User,
+    password_changed: bool,
+) -> Vec<AuditRecord> {
+    let record = |action| {
+        let r = AuditRecord::new(action).target(AuditTarget::user(after.id));
+        match actor_id {
+            Some(a) => r.by(a),
+            None => r,
+        }
+    };
+    let via = |s: AuditSummary| match actor_id {
+        Some(_) => s,
+        None => s.fact("by", "command line"),
+    };
+    let mut out = Vec::new();
+    if before.active != after.active {
+        let action = if after.active {
+            AuditAction::UserReactivated
+        } else {
+            AuditAction::UserDeactivated
+        };
+        out.push(record(action).summary(via(AuditSummary::new().change(
+            "active",
+            Some(before.active),
+            Some(after.active),
+        ))));
+    }
+    if before.is_admin != after.is_admin {
+        out.push(
+            record(AuditAction::RoleChanged).summary(via(AuditSummary::new().change(
+                "admin",
+                Some(before.is_admin),
+                Some(after.is_admin),
+            ))),
+        );
+    }
+    if password_changed {
+        let own = actor_id == Some(after.id);
+        out.push(
+            record(AuditAction::PasswordChanged).summary(via(AuditSummary::new().fact("own", own))),
+        );
+    }
+    let by_other = actor_id != Some(after.id);
+    if by_other && (before.display_name != after.display_name || before.email != after.email) {
+        let mut s = AuditSummary::new();
+        if before.display_name != after.display_name {
+            s = s.change(
+                "display_name",
+                Some(&before.display_name),
+                Some(&after.display_name),
+            );
+        }
+        if before.email != after.email {
+            s = s.change("email", before.email.as_ref(), after.email.as_ref());
+        }
+        out.push(record(AuditAction::UserUpdated).summary(via(s)));
+    }
+    out
 }

@@ -1,9 +1,12 @@
 //! The audit log service: one entry point to record ([`Audit::record`]), and the reads an
 //! administrator with `SitePermission::ViewAuditLog` may make (each of which is itself recorded).
 //!
-//! Services hold an [`Audit`] (`with_audit` on `Accounts`, `Channels`, `Messages`) and record
-//! after the change they describe has committed; doors pass the client's address and user agent
-//! as a [`RequestContext`]. What an entry holds and how the chain is sealed and verified is
+//! Services hold an [`Audit`] (`with_audit` on `Accounts`, `Channels`, `Messages`, `Roles`,
+//! `Departments`). A change to who may do what (account updates, roles and their assignment,
+//! the department tree and its people) is recorded in the change's own store transaction,
+//! through the hook [`Audit::in_tx`] makes: the change and its entry commit together or not at
+//! all. Other actions are recorded with [`Audit::record`] once they have happened. Doors pass
+//! the client's address and user agent as a [`RequestContext`]. What an entry holds and how the chain is sealed and verified is
 //! `enclave_core::audit`; appending without forking the chain is the store's
 //! (`enclave_store::AuditStore`).
 //!
@@ -25,7 +28,7 @@ use enclave_core::audit::{
 };
 use enclave_core::permissions::check_audit_log;
 use enclave_core::{Actor, UserId};
-use enclave_store::{AuditQuery, AuditStore};
+use enclave_store::{AuditHook, AuditQuery, AuditStore};
 
 use crate::error::Result;
 
@@ -127,6 +130,19 @@ impl AuditRecord {
         self
     }
 
+    /// Fills in the address and user agent of `ctx` where this record has none.
+    fn in_context(mut self, ctx: Option<&RequestContext>) -> AuditRecord {
+        if let Some(ctx) = ctx {
+            if self.ip.is_none() {
+                self.ip = ctx.ip;
+            }
+            if self.user_agent.is_none() {
+                self.user_agent.clone_from(&ctx.user_agent);
+            }
+        }
+        self
+    }
+
     fn into_new(self) -> NewAuditEntry {
         NewAuditEntry::new(
             self.actor,
@@ -170,15 +186,8 @@ impl Audit {
     /// Records one entry, durably, after the current head. This is the one way to write the
     /// audit log. It never fails the caller's action: an entry that cannot be written is
     /// logged as an error (with everything it would have said) instead.
-    pub async fn record(&self, mut record: AuditRecord) {
-        if let Some(ctx) = RequestContext::current() {
-            if record.ip.is_none() {
-                record.ip = ctx.ip;
-            }
-            if record.user_agent.is_none() {
-                record.user_agent = ctx.user_agent;
-            }
-        }
+    pub async fn record(&self, record: AuditRecord) {
+        let record = record.in_context(RequestContext::current().as_ref());
         let action = record.action;
         let new = record.into_new();
         let Some(store) = &self.store else {
@@ -196,6 +205,33 @@ impl Audit {
                 "could not write an audit entry"
             );
         }
+    }
+
+    /// Whether entries are written (an [`Audit::off`] service records nothing).
+    pub fn is_on(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The hook a store write appends its audit entries with, inside its own transaction
+    /// (`enclave_store::AuditHook`): `f` turns what the write did into records, which get the
+    /// current request's address and user agent (taken now: the hook may run on the store's
+    /// writer thread). Unlike [`Audit::record`], an entry that cannot be written fails the
+    /// write, which then changes nothing. Records nothing when the audit log is off.
+    pub fn in_tx<T: 'static>(
+        &self,
+        f: impl FnOnce(&T) -> Vec<AuditRecord> + Send + 'static,
+    ) -> AuditHook<T> {
+        let on = self.is_on();
+        let ctx = RequestContext::current();
+        Box::new(move |value| {
+            if !on {
+                return Vec::new();
+            }
+            f(value)
+                .into_iter()
+                .map(|r| r.in_context(ctx.as_ref()).into_new())
+                .collect()
+        })
     }
 
     fn store(&self) -> Result<&Arc<dyn AuditStore>> {

@@ -7,6 +7,11 @@
 //! appending `member.added` / `member.removed`), so clients hear of it like any other change.
 //! The sync reconciles (it compares what the tree wants with who is in the channel), so running
 //! it again, or after a crash between the two writes, converges.
+//!
+//! Every change to the tree and its people is audited in its own store transaction
+//! (`department_created`, `department_updated`, `department_moved`, `department_deleted`,
+//! `department_member_added` / `_updated` / `_removed`, `manager_changed`); an import adds
+//! `departments_imported` with its counts.
 
 mod import;
 
@@ -27,6 +32,9 @@ use enclave_store::{
 
 pub use import::{ImportReport, ImportRow, parse_csv};
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget, TargetKind};
+
+use crate::audit::{Audit, AuditRecord};
 use crate::error::{Error, Result};
 use crate::ratelimit::{Kind, UserLimits};
 
@@ -93,6 +101,106 @@ pub struct Departments {
     accounts: Arc<dyn AccountStore>,
     channels: Arc<dyn ChannelStore>,
     limits: Arc<UserLimits>,
+    audit: Audit,
+}
+
+fn department_target(id: DepartmentId) -> AuditTarget {
+    AuditTarget::new(TargetKind::Department, id.to_string())
+}
+
+/// A record of `action` by `actor` (none for the system actor, user id 0).
+fn by(action: AuditAction, actor: &Actor) -> AuditRecord {
+    let r = AuditRecord::new(action);
+    if actor.user_id.0 == 0 {
+        r
+    } else {
+        r.by(actor.user_id)
+    }
+}
+
+fn parent_name(p: Option<DepartmentId>) -> String {
+    p.map_or_else(|| "root".to_owned(), |p| p.to_string())
+}
+
+fn ids(v: &[UserId]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The audit record of a department change: `department_moved` when its parent changed, else
+/// `department_updated`; the summary holds every field that changed. `None` when nothing did.
+fn update_record(actor: &Actor, before: &Department, after: &Department) -> Option<AuditRecord> {
+    let mut s = AuditSummary::new().fact("name", &after.name);
+    let mut changed = false;
+    if before.name != after.name {
+        s = s.change("name", Some(&before.name), Some(&after.name));
+        changed = true;
+    }
+    let moved = before.parent_id != after.parent_id;
+    if moved {
+        s = s.change(
+            "parent",
+            Some(parent_name(before.parent_id)),
+            Some(parent_name(after.parent_id)),
+        );
+    }
+    if before.position != after.position {
+        s = s.change("position", Some(before.position), Some(after.position));
+        changed = true;
+    }
+    if before.admins != after.admins {
+        s = s.change(
+            "admins",
+            Some(ids(&before.admins)),
+            Some(ids(&after.admins)),
+        );
+        changed = true;
+    }
+    let action = if moved {
+        AuditAction::DepartmentMoved
+    } else if changed {
+        AuditAction::DepartmentUpdated
+    } else {
+        return None;
+    };
+    Some(
+        by(action, actor)
+            .target(department_target(after.id))
+            .summary(s),
+    )
+}
+
+/// The audit record of putting a person in a department or changing their place there.
+fn member_record(
+    actor: &Actor,
+    before: Option<&DepartmentMember>,
+    after: &DepartmentMember,
+) -> Option<AuditRecord> {
+    let s = AuditSummary::new().fact("department", after.department_id);
+    let (action, s) = match before {
+        None => (
+            AuditAction::DepartmentMemberAdded,
+            s.fact("title", &after.title).fact("head", after.is_head),
+        ),
+        Some(b) if b.title == after.title && b.is_head == after.is_head => return None,
+        Some(b) => {
+            let mut s = s;
+            if b.title != after.title {
+                s = s.change("title", Some(&b.title), Some(&after.title));
+            }
+            if b.is_head != after.is_head {
+                s = s.change("head", Some(b.is_head), Some(after.is_head));
+            }
+            (AuditAction::DepartmentMemberUpdated, s)
+        }
+    };
+    Some(
+        by(action, actor)
+            .target(AuditTarget::user(after.user_id))
+            .summary(s),
+    )
 }
 
 fn tree_guard(
@@ -117,7 +225,30 @@ impl Departments {
             accounts,
             channels,
             limits,
+            audit: Audit::off(),
         }
+    }
+
+    /// Records department changes in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The hook that audits a placement, in the placement's transaction.
+    fn member_audit(
+        &self,
+        actor: &Actor,
+    ) -> enclave_store::AuditHook<(Option<DepartmentMember>, DepartmentMember)> {
+        let a = *actor;
+        self.audit.in_tx(
+            move |(before, after): &(Option<DepartmentMember>, DepartmentMember)| {
+                member_record(&a, before.as_ref(), after)
+                    .into_iter()
+                    .collect()
+            },
+        )
     }
 
     async fn tree(&self) -> Result<Tree> {
@@ -153,15 +284,28 @@ impl Departments {
         let a = *actor;
         let parent = input.parent_id;
         let n = name.clone();
+        let audit = self.audit.in_tx(move |d: &Department| {
+            vec![
+                by(AuditAction::DepartmentCreated, &a)
+                    .target(department_target(d.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("name", &d.name)
+                            .fact("parent", parent_name(d.parent_id))
+                            .fact("position", d.position),
+                    ),
+            ]
+        });
         let d = self
             .store
-            .create_department(
+            .create_department_audited(
                 NewDepartment {
                     parent_id: parent,
                     name,
                     position,
                 },
                 tree_guard(move |t| rules::check_create(&a, t, parent, &n)),
+                audit,
             )
             .await?;
         tracing::info!(department_id = %d.id, "department created");
@@ -188,9 +332,14 @@ impl Departments {
         };
         let before = self.tree().await?;
         let a = *actor;
+        let audit = self
+            .audit
+            .in_tx(move |(before, after): &(Department, Department)| {
+                update_record(&a, before, after).into_iter().collect()
+            });
         let d = self
             .store
-            .update_department(
+            .update_department_audited(
                 id,
                 DepartmentPatch {
                     name,
@@ -203,6 +352,7 @@ impl Departments {
                     }),
                 },
                 tree_guard(move |t| rules::check_update(&a, t, id, &change)),
+                audit,
             )
             .await?;
         if update.parent_id.is_some() {
@@ -215,8 +365,23 @@ impl Departments {
         self.limits.check(actor, Kind::Write)?;
         let before = self.tree().await?;
         let a = *actor;
+        let audit = self.audit.in_tx(move |d: &Department| {
+            vec![
+                by(AuditAction::DepartmentDeleted, &a)
+                    .target(department_target(d.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("name", &d.name)
+                            .fact("parent", parent_name(d.parent_id)),
+                    ),
+            ]
+        });
         self.store
-            .delete_department(id, tree_guard(move |t| rules::check_delete(&a, t, id)))
+            .delete_department_audited(
+                id,
+                tree_guard(move |t| rules::check_delete(&a, t, id)),
+                audit,
+            )
             .await?;
         self.sync_touched(actor, &before, &[id]).await?;
         Ok(())
@@ -237,7 +402,7 @@ impl Departments {
         let a = *actor;
         let added = self
             .store
-            .set_department_member(
+            .set_department_member_audited(
                 DepartmentMember {
                     department_id: id,
                     user_id,
@@ -245,6 +410,7 @@ impl Departments {
                     is_head,
                 },
                 Box::new(move |t, others| rules::check_member(&a, t, id, others)),
+                self.member_audit(actor),
             )
             .await?;
         if added {
@@ -263,11 +429,19 @@ impl Departments {
     ) -> Result<()> {
         self.limits.check(actor, Kind::Write)?;
         let a = *actor;
+        let audit = self.audit.in_tx(move |(): &()| {
+            vec![
+                by(AuditAction::DepartmentMemberRemoved, &a)
+                    .target(AuditTarget::user(user_id))
+                    .summary(AuditSummary::new().fact("department", id)),
+            ]
+        });
         self.store
-            .remove_department_member(
+            .remove_department_member_audited(
                 id,
                 user_id,
                 tree_guard(move |t| rules::check_manage(&a, t, Some(id))),
+                audit,
             )
             .await?;
         let tree = self.tree().await?;
@@ -369,8 +543,23 @@ impl Departments {
             .map(|m| m.department_id)
             .collect();
         let a = *actor;
+        let audit = self.audit.in_tx(move |before: &Option<UserId>| {
+            if *before == manager {
+                return Vec::new();
+            }
+            let show = |m: &Option<UserId>| m.map_or_else(|| "none".to_owned(), |m| m.to_string());
+            vec![
+                by(AuditAction::ManagerChanged, &a)
+                    .target(AuditTarget::user(user_id))
+                    .summary(AuditSummary::new().change(
+                        "manager",
+                        Some(show(before)),
+                        Some(show(&manager)),
+                    )),
+            ]
+        });
         self.store
-            .set_manager(
+            .set_manager_audited(
                 user_id,
                 manager,
                 tree_guard(move |t| {
@@ -383,6 +572,7 @@ impl Departments {
                         rules::check_manage(&a, t, None)
                     }
                 }),
+                audit,
             )
             .await?;
         Ok(())

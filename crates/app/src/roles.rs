@@ -5,9 +5,13 @@
 //! `check_role_assignment`: never granting more than one holds), who may invite guests
 //! (`check_invite_guest`), the guest policy (`GuestPolicy::check_expiry`). A change that is
 //! refused changes nothing.
+//!
+//! Every change is audited in its own store transaction (`role_created`, `role_updated`,
+//! `permission_changed`, `role_deleted`, `role_changed` for an account's roles).
 
 use std::sync::Arc;
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget, TargetKind};
 use enclave_core::permissions::{self, Action, MEMBER_GRANTS, PermissionSet};
 use enclave_core::roles::{
     self, MAX_CUSTOM_ROLES, MAX_ROLES_PER_USER, RoleRef, validate_role_description,
@@ -18,6 +22,8 @@ use enclave_core::{
     Role, RoleId, User, UserId, validate,
 };
 use enclave_store::{AccountStore, ChannelStore, NewRole, RolePatch, RoleStore, UserRoles};
+
+use crate::audit::{Audit, AuditRecord};
 
 use crate::error::{Error, Result};
 use crate::guard;
@@ -89,6 +95,40 @@ pub struct Roles {
     users: Arc<crate::Accounts>,
     policy: GuestPolicy,
     limits: Arc<UserLimits>,
+    audit: Audit,
+}
+
+/// The audit target of a role.
+fn role_target(id: RoleId) -> AuditTarget {
+    AuditTarget::new(TargetKind::Role, id.to_string())
+}
+
+/// A record of `action` by `actor` (none for the system actor, user id 0).
+fn by(action: AuditAction, actor: &Actor) -> AuditRecord {
+    let r = AuditRecord::new(action);
+    if actor.user_id.0 == 0 {
+        r
+    } else {
+        r.by(actor.user_id)
+    }
+}
+
+/// A role's names of permissions, for a summary.
+fn perm_names(p: PermissionSet) -> String {
+    p.names().join(",")
+}
+
+/// The names of an account's roles, for a summary.
+fn role_names(user: &User, custom: &[CustomRole]) -> String {
+    let mut v: Vec<String> = Vec::new();
+    if user.is_admin {
+        v.push("system_admin".into());
+    }
+    if user.member_role {
+        v.push("member".into());
+    }
+    v.extend(custom.iter().map(|r| format!("{} ({})", r.name, r.id)));
+    v.join(",")
 }
 
 impl Roles {
@@ -107,7 +147,15 @@ impl Roles {
             users,
             policy,
             limits,
+            audit: Audit::off(),
         }
+    }
+
+    /// Records role changes in `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The guest policy in force.
@@ -134,9 +182,22 @@ impl Roles {
         let description = validate_role_description(input.description.as_deref().unwrap_or(""))?;
         let perms = PermissionSet::parse_names("permissions", &input.permissions)?;
         permissions::check_role_change(actor, perms)?;
+        let a = *actor;
+        let audit = self.audit.in_tx(move |r: &CustomRole| {
+            vec![
+                by(AuditAction::RoleCreated, &a)
+                    .target(role_target(r.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("name", &r.name)
+                            .fact("permissions", perm_names(r.permissions))
+                            .fact("require_second_factor", r.require_second_factor),
+                    ),
+            ]
+        });
         let role = self
             .store
-            .create_role(
+            .create_role_audited(
                 NewRole {
                     name_key: role_key(&name),
                     name,
@@ -146,6 +207,7 @@ impl Roles {
                 },
                 MAX_CUSTOM_ROLES,
                 Some(actor.user_id),
+                audit,
             )
             .await?;
         tracing::info!(role_id = %role.id, name = %role.name, by = %actor.user_id, "role created");
@@ -177,9 +239,15 @@ impl Roles {
                 .permissions
                 .union(patch.permissions.unwrap_or(PermissionSet::EMPTY)),
         )?;
+        let a = *actor;
+        let audit = self
+            .audit
+            .in_tx(move |(before, after): &(CustomRole, CustomRole)| {
+                vec![role_update_record(&a, before, after)]
+            });
         let role = self
             .store
-            .update_role(id, patch, Some(actor.user_id))
+            .update_role_audited(id, patch, Some(actor.user_id), audit)
             .await?;
         tracing::info!(role_id = %role.id, by = %actor.user_id, "role changed");
         Ok(role)
@@ -204,7 +272,23 @@ impl Roles {
         let id = self.custom_id(actor, id, "built-in roles cannot be deleted")?;
         let before = self.existing(id).await?;
         permissions::check_role_change(actor, before.permissions)?;
-        if !self.store.delete_role(id, Some(actor.user_id)).await? {
+        let a = *actor;
+        let audit = self.audit.in_tx(move |r: &CustomRole| {
+            vec![
+                by(AuditAction::RoleDeleted, &a)
+                    .target(role_target(r.id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("name", &r.name)
+                            .fact("permissions", perm_names(r.permissions)),
+                    ),
+            ]
+        });
+        if !self
+            .store
+            .delete_role_audited(id, Some(actor.user_id), audit)
+            .await?
+        {
             return Err(Error::Domain(DomainError::NotFound(Entity::Role)));
         }
         tracing::info!(role_id = %id, by = %actor.user_id, "role deleted");
@@ -232,6 +316,19 @@ impl Roles {
         actor: &Actor,
         user_id: UserId,
         names: &[String],
+    ) -> Result<HeldRoles> {
+        self.set_user_roles_via(actor, user_id, names, Vec::new())
+            .await
+    }
+
+    /// [`Roles::set_user_roles`] for a directory source (single sign-on group mapping): `via`
+    /// are facts its audit entry carries besides the change (provider, what did it).
+    pub async fn set_user_roles_via(
+        &self,
+        actor: &Actor,
+        user_id: UserId,
+        names: &[String],
+        via: Vec<(&'static str, String)>,
     ) -> Result<HeldRoles> {
         self.limits.check(actor, Kind::Write)?;
         if names.is_empty() {
@@ -304,9 +401,29 @@ impl Roles {
         let before = grants_of(target.user.is_admin, target.user.member_role, &before_ids);
         let after = grants_of(wanted.is_admin, wanted.member_role, &wanted.custom);
         permissions::check_role_assignment(actor, user_id, before.union(after))?;
+        let a = *actor;
+        let before_names = role_names(&target.user, &target.custom);
+        let audit = self
+            .audit
+            .in_tx(move |(user, custom): &(User, Vec<CustomRole>)| {
+                let after_names = role_names(user, custom);
+                if after_names == before_names {
+                    return Vec::new();
+                }
+                let mut s =
+                    AuditSummary::new().change("roles", Some(&before_names), Some(&after_names));
+                for (k, v) in via {
+                    s = s.fact(k, v);
+                }
+                vec![
+                    by(AuditAction::RoleChanged, &a)
+                        .target(AuditTarget::user(user.id))
+                        .summary(s),
+                ]
+            });
         let (user, custom) = self
             .store
-            .set_user_roles(user_id, wanted, Some(actor.user_id))
+            .set_user_roles_audited(user_id, wanted, Some(actor.user_id), audit)
             .await?;
         self.users.forget(user_id);
         tracing::info!(%user_id, by = %actor.user_id, "roles assigned");
@@ -379,4 +496,41 @@ impl Roles {
         tracing::info!(user_id = %user.id, by = %actor.user_id, "guest invited");
         Ok(user)
     }
+}
+
+/// The audit record of a change to a role: `permission_changed` when its permissions changed,
+/// else `role_updated`; the summary holds every field that changed.
+fn role_update_record(actor: &Actor, before: &CustomRole, after: &CustomRole) -> AuditRecord {
+    let mut s = AuditSummary::new();
+    if before.name != after.name {
+        s = s.change("name", Some(&before.name), Some(&after.name));
+    }
+    if before.description != after.description {
+        s = s.change(
+            "description",
+            Some(&before.description),
+            Some(&after.description),
+        );
+    }
+    let perms_changed = before.permissions != after.permissions;
+    if perms_changed {
+        s = s.change(
+            "permissions",
+            Some(perm_names(before.permissions)),
+            Some(perm_names(after.permissions)),
+        );
+    }
+    if before.require_second_factor != after.require_second_factor {
+        s = s.change(
+            "require_second_factor",
+            Some(before.require_second_factor),
+            Some(after.require_second_factor),
+        );
+    }
+    let action = if perms_changed {
+        AuditAction::PermissionChanged
+    } else {
+        AuditAction::RoleUpdated
+    };
+    by(action, actor).target(role_target(after.id)).summary(s)
 }

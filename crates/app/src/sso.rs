@@ -775,21 +775,17 @@ impl Sso {
                 have == wanted
             });
             if !same {
-                match self.roles.set_user_roles(&SYSTEM, user.id, &wanted).await {
-                    Ok(_) => {
-                        self.audit
-                            .record(
-                                AuditRecord::new(AuditAction::RoleChanged)
-                                    .target(AuditTarget::user(user.id))
-                                    .summary(
-                                        AuditSummary::new()
-                                            .fact("provider", &p.id)
-                                            .fact("roles", wanted.join(","))
-                                            .fact("by", "single sign-on group mapping"),
-                                    ),
-                            )
-                            .await;
-                    }
+                // The role service records `role_changed` in the change's own transaction.
+                let via = vec![
+                    ("provider", p.id.clone()),
+                    ("by", "single sign-on group mapping".to_owned()),
+                ];
+                match self
+                    .roles
+                    .set_user_roles_via(&SYSTEM, user.id, &wanted, via)
+                    .await
+                {
+                    Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(provider = %p.id, user_id = %user.id, error = %e, "SSO role mapping failed");
                     }

@@ -120,11 +120,36 @@ pub enum AuditAction {
     /// A directory sync run (LDAP / Active Directory): its counts, and the accounts it
     /// created, changed, deactivated or reactivated.
     DirectorySync,
+    /// A custom role created.
+    RoleCreated,
+    /// A custom role's name, description or second-factor requirement changed (a change of its
+    /// permissions is [`AuditAction::PermissionChanged`]).
+    RoleUpdated,
+    /// A custom role deleted (with every assignment of it).
+    RoleDeleted,
+    /// A department created (by hand, by the API, or by an import).
+    DepartmentCreated,
+    /// A department renamed, reordered among its siblings, or its administrators changed.
+    DepartmentUpdated,
+    /// A department moved under another parent (its people and sub-departments with it).
+    DepartmentMoved,
+    /// A department deleted.
+    DepartmentDeleted,
+    /// A person placed in a department.
+    DepartmentMemberAdded,
+    /// A person's title or headship in a department changed.
+    DepartmentMemberUpdated,
+    /// A person taken out of a department.
+    DepartmentMemberRemoved,
+    /// A person's explicit manager set or cleared.
+    ManagerChanged,
+    /// A CSV import of the department tree ran (its counts; each change has its own entry).
+    DepartmentsImported,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 42] = [
+    pub const ALL: [AuditAction; 54] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -167,6 +192,18 @@ impl AuditAction {
         AuditAction::AppPasswordCreated,
         AuditAction::AppPasswordRevoked,
         AuditAction::DirectorySync,
+        AuditAction::RoleCreated,
+        AuditAction::RoleUpdated,
+        AuditAction::RoleDeleted,
+        AuditAction::DepartmentCreated,
+        AuditAction::DepartmentUpdated,
+        AuditAction::DepartmentMoved,
+        AuditAction::DepartmentDeleted,
+        AuditAction::DepartmentMemberAdded,
+        AuditAction::DepartmentMemberUpdated,
+        AuditAction::DepartmentMemberRemoved,
+        AuditAction::ManagerChanged,
+        AuditAction::DepartmentsImported,
     ];
 
     /// The stable name, as stored and shown.
@@ -214,6 +251,18 @@ impl AuditAction {
             AuditAction::AppPasswordCreated => "app_password_created",
             AuditAction::AppPasswordRevoked => "app_password_revoked",
             AuditAction::DirectorySync => "directory_sync",
+            AuditAction::RoleCreated => "role_created",
+            AuditAction::RoleUpdated => "role_updated",
+            AuditAction::RoleDeleted => "role_deleted",
+            AuditAction::DepartmentCreated => "department_created",
+            AuditAction::DepartmentUpdated => "department_updated",
+            AuditAction::DepartmentMoved => "department_moved",
+            AuditAction::DepartmentDeleted => "department_deleted",
+            AuditAction::DepartmentMemberAdded => "department_member_added",
+            AuditAction::DepartmentMemberUpdated => "department_member_updated",
+            AuditAction::DepartmentMemberRemoved => "department_member_removed",
+            AuditAction::ManagerChanged => "manager_changed",
+            AuditAction::DepartmentsImported => "departments_imported",
         }
     }
 
@@ -947,6 +996,7 @@ mod tests {
             assert_eq!(TargetKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(AuditAction::parse("nope"), None);
+        assert_eq!(names.len(), 54);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! remembers the last position it saw can ask for exactly what came after.
 
 use crate::ids::{ChannelId, MessageId, Millis, UserId};
+use crate::permissions::{Actor, sees_user};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,8 +100,12 @@ impl EventKind {
 pub enum Audience {
     /// No client (credential revocations: only the server's caches and sockets act on them).
     Nobody,
-    /// Every active user (account changes: names are public inside the organisation).
+    /// Every active user.
     Everyone,
+    /// Those who may see the account (account changes, [`sees_user`]): the account itself,
+    /// everyone who may browse the directory, and others (guests) only when they share a
+    /// channel with it.
+    People(UserId),
     /// The members of the channel.
     Channel(ChannelId),
     /// The members of the channel and the member concerned, who hears of their own addition,
@@ -111,11 +116,22 @@ pub enum Audience {
 }
 
 impl Audience {
-    /// Whether `user` is in this audience, given which channels they are a member of.
-    pub fn reaches(self, user: UserId, is_member: impl Fn(ChannelId) -> bool) -> bool {
+    /// Whether `viewer` is in this audience, given which channels they are a member of and
+    /// (asked only for [`Audience::People`], of a viewer who may not browse the directory)
+    /// whether they share a channel with an account.
+    pub fn reaches(
+        self,
+        viewer: &Actor,
+        is_member: impl Fn(ChannelId) -> bool,
+        shares_channel: impl FnOnce(UserId) -> bool,
+    ) -> bool {
+        let user = viewer.user_id;
         match self {
             Audience::Nobody => false,
             Audience::Everyone => true,
+            Audience::People(u) => {
+                sees_user(viewer, u, false) || sees_user(viewer, u, shares_channel(u))
+            }
             Audience::User(u) => u == user,
             Audience::Channel(c) => is_member(c),
             Audience::ChannelAndMember { channel, member } => member == user || is_member(channel),
@@ -190,7 +206,8 @@ impl Event {
         match (self.kind, self.channel_id, self.user_id) {
             (EventKind::TokensRevoked | EventKind::RolesChanged, _, _) => Audience::Nobody,
             (EventKind::ReadUpdated, _, Some(u)) => Audience::User(u),
-            (EventKind::UserCreated | EventKind::UserUpdated, _, _) => Audience::Everyone,
+            (EventKind::UserCreated | EventKind::UserUpdated, _, Some(u)) => Audience::People(u),
+            (EventKind::UserCreated | EventKind::UserUpdated, _, None) => Audience::Everyone,
             (
                 EventKind::MemberAdded | EventKind::MemberRemoved | EventKind::MemberUpdated,
                 Some(channel),
@@ -202,15 +219,21 @@ impl Event {
         }
     }
 
-    /// Whether this event reaches `user`, given which channels they are a member of.
-    pub fn reaches(&self, user: UserId, is_member: impl Fn(ChannelId) -> bool) -> bool {
-        self.audience().reaches(user, is_member)
+    /// Whether this event reaches `viewer` ([`Audience::reaches`]).
+    pub fn reaches(
+        &self,
+        viewer: &Actor,
+        is_member: impl Fn(ChannelId) -> bool,
+        shares_channel: impl FnOnce(UserId) -> bool,
+    ) -> bool {
+        self.audience().reaches(viewer, is_member, shares_channel)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::roles::RoleSet;
 
     #[test]
     fn kind_names_round_trip_and_are_unique() {
@@ -294,9 +317,30 @@ mod tests {
                 extra: None,
                 created_at: Millis(0),
             };
-            let got =
-                [MEMBER, CONCERNED, OTHER].map(|u| e.reaches(u, |c| c == CHANNEL && u == MEMBER));
+            let got = [MEMBER, CONCERNED, OTHER].map(|u| {
+                let viewer = Actor::new(u, RoleSet::MEMBER);
+                e.reaches(&viewer, |c| c == CHANNEL && u == MEMBER, |_| false)
+            });
             assert_eq!(got, *want, "{kind:?}, channel: {has_channel}");
+        }
+        // A guest hears of an account only when it is theirs or shares a channel with them.
+        for kind in [K::UserCreated, K::UserUpdated] {
+            let e = Event {
+                position: 1,
+                kind,
+                channel_id: None,
+                user_id: Some(CONCERNED),
+                actor_id: None,
+                message_id: None,
+                extra: None,
+                created_at: Millis(0),
+            };
+            assert_eq!(e.audience(), Audience::People(CONCERNED));
+            let guest = Actor::new(OTHER, RoleSet::GUEST);
+            assert!(!e.reaches(&guest, |_| true, |_| false));
+            assert!(e.reaches(&guest, |_| false, |u| u == CONCERNED));
+            let concerned = Actor::new(CONCERNED, RoleSet::GUEST);
+            assert!(e.reaches(&concerned, |_| false, |_| false));
         }
         let anonymous = Event {
             position: 1,

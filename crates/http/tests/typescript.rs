@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use enclave_app::ErrorCode;
+use enclave_core::audit::AuditAction;
 use enclave_core::{ChannelKind, EventKind};
 use enclave_http::dto::*;
 use enclave_http::error::{ErrorBody, ErrorDetail};
@@ -50,6 +51,24 @@ impl Out {
             self.referenced.insert((name.clone(), dep.ts_name));
         }
         assert!(self.declared.insert(name.clone()), "{name} declared twice");
+    }
+
+    /// Declares a constant list of string literals from one of the Rust code tables (for code
+    /// that iterates it at run time), and the union of its members.
+    fn list(&mut self, const_name: &str, type_name: &str, doc: &str, members: &[&str]) {
+        self.text
+            .push_str(&format!("/** {doc} */\nexport const {const_name} = [\n"));
+        for value in members {
+            self.text.push_str(&format!("  {value:?},\n"));
+        }
+        self.text.push_str("] as const;\n");
+        self.text.push_str(&format!(
+            "export type {type_name} = (typeof {const_name})[number];\n"
+        ));
+        assert!(
+            self.declared.insert(type_name.to_owned()),
+            "{type_name} declared twice"
+        );
     }
 
     /// Declares a union of string literals from one of the Rust code tables.
@@ -97,6 +116,14 @@ fn generate() -> String {
         "ChannelKind",
         "The four kinds of conversation.",
         &channel_kinds,
+    );
+
+    let actions: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+    out.list(
+        "AUDIT_ACTIONS",
+        "AuditAction",
+        "Every action the audit log records, in order: enclave_core::audit::AuditAction.",
+        &actions,
     );
 
     out.section("Ids in requests (decimal strings; numbers are accepted too)");

@@ -334,7 +334,8 @@ async fn import_departments(
     };
     let actor = enclave_core::Actor::for_user(&admin);
     let departments =
-        enclave_app::Departments::new(store.clone(), store.clone(), store.clone(), unlimited());
+        enclave_app::Departments::new(store.clone(), store.clone(), store.clone(), unlimited())
+            .with_audit(enclave_app::Audit::new(store.clone()));
     let bar = ProgressBar::new(rows.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("import [{bar:30}] row {pos}/{len} ({per_sec}, {eta} left)")

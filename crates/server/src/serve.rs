@@ -275,14 +275,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         heartbeat: Duration::from_secs(config.realtime.heartbeat_secs),
         hsts: tls,
     };
-    let roles = Arc::new(Roles::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        accounts.clone(),
-        config.guest_policy(),
-        limits.clone(),
-    ));
+    let roles = Arc::new(
+        Roles::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            accounts.clone(),
+            config.guest_policy(),
+            limits.clone(),
+        )
+        .with_audit(audit.clone()),
+    );
     // The one outbound client (allow-listed); single sign-on goes through it.
     let outbound = enclave_app::Outbound::new(config.outbound_config()?)
         .context("setting up the outbound client")?;
@@ -315,8 +318,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             search: Search::new(store.clone(), store.clone(), previews, limits.clone()),
             health: Health::new(store.clone()),
             hub: hub.clone(),
+            departments: Departments::new(store.clone(), store.clone(), store.clone(), limits)
+                .with_audit(audit.clone()),
             audit,
-            departments: Departments::new(store.clone(), store.clone(), store.clone(), limits),
             ldap,
         },
         http_config,

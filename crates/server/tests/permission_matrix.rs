@@ -3,15 +3,19 @@
 //!
 //! Actors ([`Who`]): the system administrator; a user holding only a custom role that grants
 //! every permission ("with"); a user holding only a custom role that grants none ("without");
-//! an ordinary member; a guest invited into the channel under test; a deactivated user; and a
-//! stranger without credentials. Each case runs on fresh fixtures made for that actor (its own
+//! an ordinary member; a guest invited into the channel under test; a department administrator
+//! acting inside their subtree and one acting outside it; a deactivated user; and a stranger
+//! without credentials. Each case runs on fresh fixtures made for that actor (its own
 //! channel, message, file, role, ...), so one actor's success cannot change another's outcome.
 //!
 //! The table is checked against the OpenAPI document: a route missing here fails
 //! [`the_matrix_covers_every_route`].
 //!
-//! Extension point: department administrators (inside and outside their subtree) are one more
-//! [`Who`] variant, one more column in [`cases`], and their setup in [`Actors::build`].
+//! Department administrators are ordinary members who administer a department: each case
+//! makes one, with a department of their own. "Inside" works on a department under theirs
+//! (and creates under it, and sets the manager of someone in it); "outside" on a department
+//! elsewhere in the tree. Their outcomes are a member's, except where a case lists them
+//! ([`Case::dept`]): the department routes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,9 +36,15 @@ enum Who {
     Without,
     Member,
     Guest,
+    /// A department administrator, inside their subtree.
+    DeptIn,
+    /// A department administrator, outside their subtree.
+    DeptOut,
 }
 
 const COLUMNS: [Who; 5] = [Who::Admin, Who::With, Who::Without, Who::Member, Who::Guest];
+/// The department administrators' columns (outcomes in [`Case::dept`]).
+const DEPT_COLUMNS: [Who; 2] = [Who::DeptIn, Who::DeptOut];
 
 /// The fixtures a case's path and body are filled from, made fresh for each actor.
 #[derive(Debug, Clone)]
@@ -53,8 +63,11 @@ struct Fx {
     file: String,
     /// A custom role (granting `upload_files`).
     role: String,
-    /// A department made by the administrator (only for the cases that use one).
+    /// A department made by the administrator (only for the cases that use one, and for the
+    /// department administrators' columns: under their department, or elsewhere).
     department: String,
+    /// The parent a new department is made under (`None`: a root).
+    parent: Option<String>,
     /// A name nothing has yet.
     new_name: String,
 }
@@ -69,6 +82,16 @@ struct Case {
     expect: [&'static str; 5],
     /// Run in an announcement channel.
     announcement: bool,
+    /// Outcomes for [`DEPT_COLUMNS`] (inside, outside); `None`: the member's.
+    dept: Option<[&'static str; 2]>,
+}
+
+impl Case {
+    /// The department administrators' outcomes, inside and outside their subtree.
+    fn dept(mut self, outcomes: [&'static str; 2]) -> Case {
+        self.dept = Some(outcomes);
+        self
+    }
 }
 
 const fn case(
@@ -83,6 +106,7 @@ const fn case(
         body,
         expect,
         announcement: false,
+        dept: None,
     }
 }
 
@@ -167,16 +191,18 @@ fn cases() -> Vec<Case> {
         case(
             M::POST,
             "/api/v1/departments",
-            Some(|f| json!({ "name": f.new_name })),
+            Some(|f| json!({ "name": f.new_name, "parent_id": f.parent })),
             ADMINS,
-        ),
+        )
+        .dept(["ok", "403"]),
         case(
             M::PATCH,
             "/api/v1/departments/{department}",
             Some(|_| json!({ "position": 1 })),
             ADMINS,
-        ),
-        case(M::DELETE, "/api/v1/departments/{department}", None, ADMINS),
+        )
+        .dept(["ok", "403"]),
+        case(M::DELETE, "/api/v1/departments/{department}", None, ADMINS).dept(["ok", "403"]),
         case(
             M::GET,
             "/api/v1/departments/{department}/members",
@@ -188,25 +214,31 @@ fn cases() -> Vec<Case> {
             "/api/v1/departments/{department}/members/{user}",
             Some(|_| json!({ "title": "Engineer" })),
             ADMINS,
-        ),
+        )
+        .dept(["ok", "403"]),
         case(
             M::DELETE,
             "/api/v1/departments/{department}/members/{user}",
             None,
             ADMINS,
-        ),
+        )
+        .dept(["ok", "403"]),
+        // Linking a channel also takes moderating it: a department administrator who only
+        // belongs to the channel may not, inside their subtree or out.
         case(
             M::PUT,
             "/api/v1/departments/{department}/channels/{channel}",
             Some(|_| json!({ "include_subdepartments": false })),
             ADMINS,
-        ),
+        )
+        .dept(["403", "403"]),
         case(
             M::DELETE,
             "/api/v1/departments/{department}/channels/{channel}",
             None,
             ADMINS,
-        ),
+        )
+        .dept(["ok", "403"]),
         case(M::GET, "/api/v1/directory/search?q=pm", None, READERS),
         case(M::GET, "/api/v1/users/{user}/card", None, READERS),
         case(
@@ -214,7 +246,8 @@ fn cases() -> Vec<Case> {
             "/api/v1/users/{user}/manager",
             Some(|_| json!({ "manager_id": null })),
             ADMINS,
-        ),
+        )
+        .dept(["ok", "403"]),
         // Second factors: one's own (anyone signed in), someone else's and the policy (manage
         // users). Without an authenticator app set up, confirming and new recovery codes are
         // conflicts and a code proves nothing.
@@ -503,6 +536,18 @@ async fn new_user(server: &TestServer, prefix: &str) -> Actor {
     Actor { id, name, token }
 }
 
+async fn new_department(server: &TestServer, admin: &str, parent: Option<&str>) -> String {
+    let got = server
+        .post(
+            Some(admin),
+            "/api/v1/departments",
+            Some(json!({ "name": unique_name("pm dept"), "parent_id": parent })),
+        )
+        .await;
+    ok("a department", &got);
+    got.1["id"].as_str().unwrap().to_owned()
+}
+
 async fn new_role(server: &TestServer, admin: &str, permissions: &[&str]) -> String {
     let got = server
         .post(
@@ -572,6 +617,7 @@ impl Actors {
 
     /// The actor of a column; a guest is invited into `channel` for the case.
     async fn actor(&self, server: &TestServer, who: Who, channel: &str) -> Actor {
+        let fresh;
         let a = match who {
             Who::Admin => {
                 // A session of its own: the shared one makes the fixtures.
@@ -585,6 +631,11 @@ impl Actors {
             Who::Without => &self.without,
             Who::Member => &self.member,
             Who::Guest => return invite_guest(server, &self.admin.token, channel).await,
+            // A fresh member each case (made a department administrator by the fixtures).
+            Who::DeptIn | Who::DeptOut => {
+                fresh = new_user(server, "pmdeptadmin").await;
+                &fresh
+            }
         };
         let got = server
             .post(
@@ -751,17 +802,41 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
     } else {
         String::new()
     };
-    // Departments: made only for the cases that use one.
-    let department = if c.path.contains("{department}") {
-        let got = server
-            .post(
-                Some(admin),
-                "/api/v1/departments",
-                Some(json!({ "name": unique_name("pm dept") })),
-            )
-            .await;
-        ok("a department", &got);
-        let id = got.1["id"].as_str().unwrap().to_owned();
+    // Departments: made for the cases that use one, and for department administrators, who
+    // administer a department of their own; theirs is under it ("inside") or elsewhere.
+    let dept_admin = matches!(who, Who::DeptIn | Who::DeptOut);
+    let mut parent = None;
+    let department = if c.path.contains("{department}") || dept_admin {
+        let mut under = None;
+        if dept_admin {
+            let own = new_department(server, admin, None).await;
+            let got = server
+                .patch(
+                    Some(admin),
+                    &format!("/api/v1/departments/{own}"),
+                    Some(json!({ "admins": [actor.id] })),
+                )
+                .await;
+            ok("making a department administrator", &got);
+            if who == Who::DeptIn {
+                under = Some(own);
+            }
+        }
+        let id = new_department(server, admin, under.as_deref()).await;
+        if dept_admin {
+            parent = Some(id.clone());
+            // Someone in the department, for setting their manager.
+            if c.path.ends_with("/manager") {
+                let got = server
+                    .put(
+                        Some(admin),
+                        &format!("/api/v1/departments/{id}/members/{}", user.id),
+                        Some(json!({ "title": "staff" })),
+                    )
+                    .await;
+                ok("a department member", &got);
+            }
+        }
         // What a removal removes must be there first.
         if c.method == Method::DELETE && c.path.contains("/members/") {
             let got = server
@@ -796,6 +871,7 @@ async fn fixtures(server: &TestServer, actors: &Actors, who: Who, c: &Case) -> (
         file,
         role,
         department,
+        parent,
         new_name: unique_name("pmnew"),
     };
     (actor, fx)
@@ -833,7 +909,12 @@ async fn run_matrix(server: &TestServer) {
     let actors = Actors::build(server).await;
     let mut failures = Vec::new();
     for c in cases() {
-        for (who, want) in COLUMNS.iter().zip(c.expect) {
+        let dept = c.dept.unwrap_or([c.expect[3]; 2]);
+        let columns = COLUMNS
+            .iter()
+            .zip(c.expect)
+            .chain(DEPT_COLUMNS.iter().zip(dept));
+        for (who, want) in columns {
             let (actor, fx) = fixtures(server, &actors, *who, &c).await;
             let got = send(server, &c, Some(&actor.token), &fx).await;
             let out = outcome(&c, got.0);
@@ -863,6 +944,7 @@ async fn run_matrix(server: &TestServer) {
             file: one.clone(),
             role: one.clone(),
             department: one.clone(),
+            parent: None,
             new_name: unique_name("pmnew"),
         };
         for (what, token) in [

@@ -74,6 +74,18 @@ pub struct GuardCtx<'a> {
 pub type Guard =
     Box<dyn FnOnce(&GuardCtx<'_>) -> std::result::Result<(), enclave_core::Error> + Send>;
 
+/// The audit entries of a write, made inside the write's own transaction: the store calls the
+/// hook with what the write did (after it succeeded, before commit) and appends the entries it
+/// returns, in order, after the chain's head. The write and its entries commit together or not
+/// at all: an entry that cannot be appended fails (and rolls back) the write. The `*_audited`
+/// methods take one; the plain ones record nothing.
+pub type AuditHook<T> = Box<dyn FnOnce(&T) -> Vec<NewAuditEntry> + Send>;
+
+/// A hook that records nothing.
+pub fn no_audit<T>() -> AuditHook<T> {
+    Box::new(|_| Vec::new())
+}
+
 /// A new account.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -289,6 +301,18 @@ pub trait AccountStore: Send + Sync + 'static {
         id: UserId,
         patch: UserPatch,
         actor_id: Option<UserId>,
+    ) -> Result<User> {
+        self.update_user_audited(id, patch, actor_id, no_audit())
+            .await
+    }
+    /// [`AccountStore::update_user`] with its audit entries in the same transaction (the hook
+    /// sees the account after the change).
+    async fn update_user_audited(
+        &self,
+        id: UserId,
+        patch: UserPatch,
+        actor_id: Option<UserId>,
+        audit: AuditHook<User>,
     ) -> Result<User>;
     async fn count_admins(&self) -> Result<i64>;
 
@@ -359,15 +383,45 @@ pub trait RoleStore: Send + Sync + 'static {
         new: NewRole,
         max: usize,
         actor_id: Option<UserId>,
+    ) -> Result<CustomRole> {
+        self.create_role_audited(new, max, actor_id, no_audit())
+            .await
+    }
+    async fn create_role_audited(
+        &self,
+        new: NewRole,
+        max: usize,
+        actor_id: Option<UserId>,
+        audit: AuditHook<CustomRole>,
     ) -> Result<CustomRole>;
     async fn update_role(
         &self,
         id: RoleId,
         patch: RolePatch,
         actor_id: Option<UserId>,
+    ) -> Result<CustomRole> {
+        self.update_role_audited(id, patch, actor_id, no_audit())
+            .await
+    }
+    /// The hook sees the role before and after the change.
+    async fn update_role_audited(
+        &self,
+        id: RoleId,
+        patch: RolePatch,
+        actor_id: Option<UserId>,
+        audit: AuditHook<(CustomRole, CustomRole)>,
     ) -> Result<CustomRole>;
     /// Deletes a role and every assignment of it; `false` when there was none.
-    async fn delete_role(&self, id: RoleId, actor_id: Option<UserId>) -> Result<bool>;
+    async fn delete_role(&self, id: RoleId, actor_id: Option<UserId>) -> Result<bool> {
+        self.delete_role_audited(id, actor_id, no_audit()).await
+    }
+    /// The hook is called only when a role was deleted.
+    async fn delete_role_audited(
+        &self,
+        id: RoleId,
+        actor_id: Option<UserId>,
+        audit: AuditHook<CustomRole>,
+    ) -> Result<bool>;
     /// The custom roles the account holds.
     async fn user_roles(&self, user_id: UserId) -> Result<Vec<CustomRole>>;
     /// Replaces the account's roles (the administrator flag, the member role and the custom
@@ -377,6 +431,16 @@ pub trait RoleStore: Send + Sync + 'static {
         user_id: UserId,
         roles: UserRoles,
         actor_id: Option<UserId>,
+    ) -> Result<(User, Vec<CustomRole>)> {
+        self.set_user_roles_audited(user_id, roles, actor_id, no_audit())
+            .await
+    }
+    async fn set_user_roles_audited(
+        &self,
+        user_id: UserId,
+        roles: UserRoles,
+        actor_id: Option<UserId>,
+        audit: AuditHook<(User, Vec<CustomRole>)>,
     ) -> Result<(User, Vec<CustomRole>)>;
     /// Deactivates up to `limit` active guests whose expiry is at or before `now` (ending their
     /// tokens, as any deactivation does); returns them.
@@ -903,22 +967,60 @@ pub struct DepartmentChannel {
 pub trait DepartmentStore: Send + Sync + 'static {
     /// Every department with its administrators, ordered by parent, position and id.
     async fn departments(&self) -> Result<Vec<Department>>;
-    async fn create_department(&self, new: NewDepartment, guard: TreeGuard) -> Result<Department>;
+    async fn create_department(&self, new: NewDepartment, guard: TreeGuard) -> Result<Department> {
+        self.create_department_audited(new, guard, no_audit()).await
+    }
+    async fn create_department_audited(
+        &self,
+        new: NewDepartment,
+        guard: TreeGuard,
+        audit: AuditHook<Department>,
+    ) -> Result<Department>;
     async fn update_department(
         &self,
         id: DepartmentId,
         patch: DepartmentPatch,
         guard: TreeGuard,
+    ) -> Result<Department> {
+        self.update_department_audited(id, patch, guard, no_audit())
+            .await
+    }
+    /// The hook sees the department before and after the change.
+    async fn update_department_audited(
+        &self,
+        id: DepartmentId,
+        patch: DepartmentPatch,
+        guard: TreeGuard,
+        audit: AuditHook<(Department, Department)>,
     ) -> Result<Department>;
     /// Deletes a department with its memberships, administrators and channel links (the guard
     /// refuses one with sub-departments).
-    async fn delete_department(&self, id: DepartmentId, guard: TreeGuard) -> Result<()>;
+    async fn delete_department(&self, id: DepartmentId, guard: TreeGuard) -> Result<()> {
+        self.delete_department_audited(id, guard, no_audit()).await
+    }
+    /// The hook sees the department as it was.
+    async fn delete_department_audited(
+        &self,
+        id: DepartmentId,
+        guard: TreeGuard,
+        audit: AuditHook<Department>,
+    ) -> Result<()>;
     /// Puts an active person in a department, or changes their title and headship there;
     /// `true` when they were not in it before.
     async fn set_department_member(
         &self,
         member: DepartmentMember,
         guard: MemberGuard,
+    ) -> Result<bool> {
+        self.set_department_member_audited(member, guard, no_audit())
+            .await
+    }
+    /// The hook sees the membership before (`None`: they were not in it) and after.
+    async fn set_department_member_audited(
+        &self,
+        member: DepartmentMember,
+        guard: MemberGuard,
+        audit: AuditHook<(Option<DepartmentMember>, DepartmentMember)>,
     ) -> Result<bool>;
     /// Takes a person out of a department (`NotFound(Member)` when they are not in it).
     async fn remove_department_member(
@@ -926,6 +1028,16 @@ pub trait DepartmentStore: Send + Sync + 'static {
         id: DepartmentId,
         user_id: UserId,
         guard: TreeGuard,
+    ) -> Result<()> {
+        self.remove_department_member_audited(id, user_id, guard, no_audit())
+            .await
+    }
+    async fn remove_department_member_audited(
+        &self,
+        id: DepartmentId,
+        user_id: UserId,
+        guard: TreeGuard,
+        audit: AuditHook<()>,
     ) -> Result<()>;
     /// The people of a department, heads first, then by display name.
     async fn department_members(&self, id: DepartmentId) -> Result<Vec<(DepartmentMember, User)>>;
@@ -941,6 +1053,17 @@ pub trait DepartmentStore: Send + Sync + 'static {
         user_id: UserId,
         manager: Option<UserId>,
         guard: TreeGuard,
+    ) -> Result<()> {
+        self.set_manager_audited(user_id, manager, guard, no_audit())
+            .await
+    }
+    /// The hook sees the explicit manager before the change.
+    async fn set_manager_audited(
+        &self,
+        user_id: UserId,
+        manager: Option<UserId>,
+        guard: TreeGuard,
+        audit: AuditHook<Option<UserId>>,
     ) -> Result<()>;
     async fn manager(&self, user_id: UserId) -> Result<Option<UserId>>;
     /// Active people with a search key starting with `key` or whose username or display name

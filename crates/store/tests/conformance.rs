@@ -4690,6 +4690,376 @@ async fn verify_audit(store: &Arc<dyn Store>) -> Option<AuditHead> {
     v.finish().unwrap()
 }
 
+/// A hook that records `action` and notes that it ran, checking what the write did with `seen`.
+fn hook_of<T: 'static>(
+    action: AuditAction,
+    ran: &Arc<AtomicBool>,
+    seen: impl FnOnce(&T) + Send + 'static,
+) -> enclave_store::AuditHook<T> {
+    let ran = ran.clone();
+    Box::new(move |v: &T| {
+        seen(v);
+        ran.store(true, Ordering::SeqCst);
+        vec![audit_entry(7, None, action)]
+    })
+}
+
+/// The `*_audited` writes append their entries in their own transaction: each entry follows its
+/// write in the chain; a refused write calls no hook and appends nothing; and once appending to
+/// the audit log fails (`refuse_audit` makes every insert into it fail), an audited write fails
+/// and changes nothing (no row, no event), while an unaudited one still goes through.
+pub async fn audited_writes_commit_with_their_entries(
+    store: Arc<dyn Store>,
+    refuse_audit: impl std::future::Future<Output = ()>,
+) {
+    use enclave_core::departments::{DepartmentMember, Tree};
+    use enclave_core::{PermissionSet, SitePermission};
+    use enclave_store::{DepartmentPatch, NewDepartment, NewRole, RolePatch, UserRoles};
+    let admin = user(&store, "auditedadmin").await;
+    let bob = user(&store, "auditedbob").await;
+    let new_role = |name: &str| NewRole {
+        name: name.to_owned(),
+        name_key: name.to_lowercase(),
+        description: String::new(),
+        permissions: PermissionSet::of(&[SitePermission::ViewAuditLog]),
+        require_second_factor: false,
+    };
+    let new_dept = |name: &str| NewDepartment {
+        parent_id: None,
+        name: name.to_owned(),
+        position: 0,
+    };
+    let allow_tree = || -> enclave_store::TreeGuard { Box::new(|_: &Tree| Ok(())) };
+    let ran = Arc::new(AtomicBool::new(false));
+    let last_action = |store: Arc<dyn Store>| async move {
+        let e = store.audit_chain(0, 1000).await.unwrap();
+        (e.len(), e.last().map(|e| e.action.clone()))
+    };
+
+    // Roles.
+    let role = store
+        .create_role_audited(
+            new_role("Readers"),
+            10,
+            Some(admin.id),
+            hook_of(
+                AuditAction::RoleCreated,
+                &ran,
+                |r: &enclave_core::CustomRole| {
+                    assert_eq!(r.name, "Readers");
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(ran.swap(false, Ordering::SeqCst));
+    assert_eq!(
+        last_action(store.clone()).await,
+        (1, Some("role_created".into()))
+    );
+    // A refused write (the name is taken) runs no hook and appends nothing.
+    let taken = store
+        .create_role_audited(
+            new_role("readers"),
+            10,
+            Some(admin.id),
+            hook_of(
+                AuditAction::RoleCreated,
+                &ran,
+                |_: &enclave_core::CustomRole| {},
+            ),
+        )
+        .await;
+    assert!(matches!(domain_err(taken), DomainError::Conflict(_)));
+    assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(last_action(store.clone()).await.0, 1);
+    store
+        .update_role_audited(
+            role.id,
+            RolePatch {
+                name: Some(("Auditors".into(), "auditors".into())),
+                ..RolePatch::default()
+            },
+            Some(admin.id),
+            hook_of(
+                AuditAction::RoleUpdated,
+                &ran,
+                |(before, after): &(enclave_core::CustomRole, enclave_core::CustomRole)| {
+                    assert_eq!(
+                        (before.name.as_str(), after.name.as_str()),
+                        ("Readers", "Auditors")
+                    );
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(ran.swap(false, Ordering::SeqCst));
+    store
+        .set_user_roles_audited(
+            bob.id,
+            UserRoles {
+                is_admin: false,
+                member_role: true,
+                custom: vec![role.id],
+            },
+            Some(admin.id),
+            hook_of(
+                AuditAction::RoleChanged,
+                &ran,
+                move |(u, held): &(User, Vec<enclave_core::CustomRole>)| {
+                    assert_eq!((u.id, held.len()), (bob.id, 1));
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(ran.swap(false, Ordering::SeqCst));
+    assert_eq!(
+        last_action(store.clone()).await,
+        (3, Some("role_changed".into()))
+    );
+
+    // Accounts.
+    store
+        .update_user_audited(
+            bob.id,
+            UserPatch {
+                display_name: Some("Bob B.".into()),
+                ..UserPatch::default()
+            },
+            Some(admin.id),
+            hook_of(AuditAction::UserUpdated, &ran, |u: &User| {
+                assert_eq!(u.display_name, "Bob B.");
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(ran.swap(false, Ordering::SeqCst));
+
+    // Departments and their people.
+    let refused = store
+        .create_department_audited(
+            new_dept("Nope"),
+            Box::new(|_: &Tree| Err(DomainError::Forbidden("no"))),
+            hook_of(
+                AuditAction::DepartmentCreated,
+                &ran,
+                |_: &enclave_core::departments::Department| {},
+            ),
+        )
+        .await;
+    assert!(matches!(domain_err(refused), DomainError::Forbidden(_)));
+    assert!(!ran.load(Ordering::SeqCst));
+    let hq = store
+        .create_department_audited(
+            new_dept("总部"),
+            allow_tree(),
+            hook_of(
+                AuditAction::DepartmentCreated,
+                &ran,
+                |_: &enclave_core::departments::Department| {},
+            ),
+        )
+        .await
+        .unwrap();
+    let tech = store
+        .create_department_audited(
+            new_dept("技术部"),
+            allow_tree(),
+            hook_of(
+                AuditAction::DepartmentCreated,
+                &ran,
+                |_: &enclave_core::departments::Department| {},
+            ),
+        )
+        .await
+        .unwrap();
+    store
+        .update_department_audited(
+            tech.id,
+            DepartmentPatch {
+                parent_id: Some(Some(hq.id)),
+                ..DepartmentPatch::default()
+            },
+            allow_tree(),
+            hook_of(
+                AuditAction::DepartmentMoved,
+                &ran,
+                move |(b, a): &(
+                    enclave_core::departments::Department,
+                    enclave_core::departments::Department,
+                )| {
+                    assert_eq!((b.parent_id, a.parent_id), (None, Some(hq.id)));
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    let place = |title: &str| DepartmentMember {
+        department_id: tech.id,
+        user_id: bob.id,
+        title: title.to_owned(),
+        is_head: false,
+    };
+    type Placed = (Option<DepartmentMember>, DepartmentMember);
+    store
+        .set_department_member_audited(
+            place("工程师"),
+            Box::new(|_: &Tree, _| Ok(())),
+            hook_of(
+                AuditAction::DepartmentMemberAdded,
+                &ran,
+                |(b, _): &Placed| {
+                    assert!(b.is_none());
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    store
+        .set_department_member_audited(
+            place("组长"),
+            Box::new(|_: &Tree, _| Ok(())),
+            hook_of(
+                AuditAction::DepartmentMemberUpdated,
+                &ran,
+                |(b, a): &Placed| {
+                    assert_eq!(
+                        (b.as_ref().map(|b| b.title.as_str()), a.title.as_str()),
+                        (Some("工程师"), "组长")
+                    );
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    store
+        .set_manager_audited(
+            bob.id,
+            Some(admin.id),
+            allow_tree(),
+            hook_of(AuditAction::ManagerChanged, &ran, |b: &Option<UserId>| {
+                assert_eq!(*b, None);
+            }),
+        )
+        .await
+        .unwrap();
+    store
+        .remove_department_member_audited(
+            tech.id,
+            bob.id,
+            allow_tree(),
+            hook_of(AuditAction::DepartmentMemberRemoved, &ran, |(): &()| {}),
+        )
+        .await
+        .unwrap();
+    store
+        .delete_department_audited(
+            tech.id,
+            allow_tree(),
+            hook_of(
+                AuditAction::DepartmentDeleted,
+                &ran,
+                |d: &enclave_core::departments::Department| assert_eq!(d.name, "技术部"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .delete_role_audited(
+                role.id,
+                Some(admin.id),
+                hook_of(
+                    AuditAction::RoleDeleted,
+                    &ran,
+                    |r: &enclave_core::CustomRole| {
+                        assert_eq!(r.name, "Auditors");
+                    }
+                ),
+            )
+            .await
+            .unwrap()
+    );
+    let (n, last) = last_action(store.clone()).await;
+    assert_eq!((n, last.as_deref()), (13, Some("role_deleted")));
+    let head = verify_audit(&store).await.unwrap();
+    assert_eq!(head.seq, 13);
+
+    // Once the audit log refuses appends, audited writes fail and change nothing.
+    refuse_audit.await;
+    let position = last_position(&store).await;
+    let roles_before = store.roles().await.unwrap();
+    let blocked = store
+        .create_role_audited(
+            new_role("Blocked"),
+            10,
+            Some(admin.id),
+            hook_of(
+                AuditAction::RoleCreated,
+                &ran,
+                |_: &enclave_core::CustomRole| {},
+            ),
+        )
+        .await;
+    assert!(blocked.is_err(), "{blocked:?}");
+    assert_eq!(store.roles().await.unwrap(), roles_before);
+    let depts_before = store.departments().await.unwrap();
+    let blocked = store
+        .create_department_audited(
+            new_dept("Blocked"),
+            allow_tree(),
+            hook_of(
+                AuditAction::DepartmentCreated,
+                &ran,
+                |_: &enclave_core::departments::Department| {},
+            ),
+        )
+        .await;
+    assert!(blocked.is_err());
+    assert_eq!(store.departments().await.unwrap(), depts_before);
+    let blocked = store
+        .update_user_audited(
+            bob.id,
+            UserPatch {
+                display_name: Some("Nobody".into()),
+                active: Some(false),
+                ..UserPatch::default()
+            },
+            Some(admin.id),
+            hook_of(AuditAction::UserDeactivated, &ran, |_: &User| {}),
+        )
+        .await;
+    assert!(blocked.is_err());
+    let bob_now = store.user(bob.id).await.unwrap().unwrap();
+    assert_eq!(
+        (bob_now.display_name.as_str(), bob_now.active),
+        ("Bob B.", true)
+    );
+    let blocked = store
+        .set_department_member_audited(
+            DepartmentMember {
+                department_id: hq.id,
+                ..place("x")
+            },
+            Box::new(|_: &Tree, _| Ok(())),
+            hook_of(AuditAction::DepartmentMemberAdded, &ran, |_: &Placed| {}),
+        )
+        .await;
+    assert!(blocked.is_err());
+    assert!(store.user_departments(bob.id).await.unwrap().is_empty());
+    // No event of the refused writes either.
+    assert_eq!(last_position(&store).await, position);
+    assert_eq!(verify_audit(&store).await, Some(head));
+    // A write with nothing to record still goes through.
+    store
+        .create_role(new_role("Unaudited"), 10, Some(admin.id))
+        .await
+        .unwrap();
+    assert_eq!(store.roles().await.unwrap().len(), roles_before.len() + 1);
+}
+
 /// Appends from many tasks at once form one linear chain; entries read back exactly as sealed;
 /// filters and the cursor select the right entries, newest first.
 pub async fn audit_log_is_one_chain(store: Arc<dyn Store>) {
@@ -5891,6 +6261,24 @@ mod sqlite {
         job_leases,
     );
 
+    /// Audited writes and their entries commit together; a trigger that refuses inserts into
+    /// the audit log (made through a second connection to the file) makes them fail whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audited_writes_commit_with_their_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enclave.db");
+        super::audited_writes_commit_with_their_entries(open(&dir), async move {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.busy_timeout(Duration::from_secs(10)).unwrap();
+            c.execute_batch(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+                 BEGIN SELECT RAISE(ABORT, 'audit refused'); END;",
+            )
+            .unwrap();
+        })
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn durable_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -6126,6 +6514,28 @@ mod postgres {
                 tokio::runtime::Handle::current().block_on(open(&db))
             });
             Arc::new(reopened)
+        })
+        .await;
+        pg_server::drop_database(&db).await;
+    }
+
+    /// Audited writes and their entries commit together; a trigger that refuses inserts into
+    /// the audit log makes them fail whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audited_writes_commit_with_their_entries() {
+        let Some(db) = pg_server::fresh_database().await else {
+            return;
+        };
+        let store = open(&db).await;
+        let pool = store.pool().clone();
+        super::audited_writes_commit_with_their_entries(Arc::new(store), async move {
+            sqlx_core::query::query::<Postgres>(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+                     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
         })
         .await;
         pg_server::drop_database(&db).await;

@@ -14,7 +14,10 @@ use std::collections::{BTreeSet, HashMap};
 use enclave_core::departments::{self as rules, Tree};
 use enclave_core::{Actor, Error as DomainError, SitePermission};
 
+use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget, TargetKind};
+
 use super::Departments;
+use crate::audit::AuditRecord;
 use crate::error::Result;
 
 /// Most rows in one import.
@@ -322,7 +325,7 @@ pub(super) async fn run(
         let a = *actor;
         let title = rules::title(&r.title)?;
         svc.store
-            .set_department_member(
+            .set_department_member_audited(
                 enclave_core::departments::DepartmentMember {
                     department_id: d,
                     user_id: u.id,
@@ -330,6 +333,7 @@ pub(super) async fn run(
                     is_head: r.is_head,
                 },
                 Box::new(move |t, others| rules::check_member(&a, t, d, others)),
+                svc.member_audit(actor),
             )
             .await?;
         progress(i + 1, total);
@@ -338,6 +342,21 @@ pub(super) async fn run(
     let sync = svc.sync_touched(actor, &before, &touched).await?;
     report.channel_members_added = sync.added;
     report.channel_members_removed = sync.removed;
+    // Each change above has its own entry, written with it; this one sums the run up.
+    let mut record = AuditRecord::new(AuditAction::DepartmentsImported)
+        .target(AuditTarget::new(TargetKind::Site, "departments"))
+        .summary(
+            AuditSummary::new()
+                .fact("rows", report.rows)
+                .fact("departments_created", report.departments_created.len())
+                .fact("placed", report.placed)
+                .fact("updated", report.updated)
+                .fact("unchanged", report.unchanged),
+        );
+    if actor.user_id.0 != 0 {
+        record = record.by(actor.user_id);
+    }
+    svc.audit.record(record).await;
     Ok(report)
 }
 

@@ -7,11 +7,12 @@
 //! it after (the removed member hears of their removal, then nothing more). A gap in the
 //! feed, or a lagged subscription, is filled from the log.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use enclave_core::{Audience, Event, EventKind};
+use enclave_core::{Audience, ChannelId, Event, EventKind, UserId};
 use tokio::sync::broadcast;
 
 use super::envelope::{Envelope, Outbound, Payload};
@@ -35,13 +36,35 @@ impl Hub {
                         .collect()
                 }
             };
+        // Events about an account reach guests only when they share a channel with it: when a
+        // guest is connected, look up the channels of each account the batch is about.
+        let mut subjects: HashMap<UserId, HashSet<ChannelId>> = HashMap::new();
+        if self.state.read().index.has_restricted() {
+            for env in &envelopes {
+                if let Audience::People(u) = env.event.audience() {
+                    if subjects.contains_key(&u) {
+                        continue;
+                    }
+                    match self.store.channel_ids_of(u).await {
+                        Ok(c) => {
+                            subjects.insert(u, c.into_iter().collect());
+                        }
+                        // Without them, restricted sessions do not get the event (they refetch
+                        // what they may see).
+                        Err(e) => {
+                            tracing::error!(error = %e, user_id = %u, "loading an account's channels failed");
+                        }
+                    }
+                }
+            }
+        }
         for env in envelopes {
-            self.fan_out(&env);
+            self.fan_out(&env, &subjects);
             self.position.store(env.event.position, Ordering::Release);
         }
     }
 
-    fn fan_out(&self, env: &Arc<Envelope>) {
+    fn fan_out(&self, env: &Arc<Envelope>, subjects: &HashMap<UserId, HashSet<ChannelId>>) {
         let e = &env.event;
         match (e.kind, e.channel_id, e.user_id) {
             (EventKind::MemberAdded, Some(c), Some(u)) => {
@@ -63,6 +86,7 @@ impl Hub {
             match e.audience() {
                 Audience::Nobody => {}
                 Audience::Everyone => st.index.deliver_to_all(&item),
+                Audience::People(u) => st.index.deliver_to_people(u, subjects.get(&u), &item),
                 Audience::User(u) => st.index.deliver_to_user(u, &item),
                 Audience::Channel(c) => st.index.deliver_to_channel(c, None, &item),
                 Audience::ChannelAndMember { channel, member } => {

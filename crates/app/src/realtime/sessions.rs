@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use enclave_core::{ChannelId, Millis, TokenId, UserId};
+use enclave_core::{Actor, Audience, ChannelId, Millis, SitePermission, TokenId, UserId};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -56,6 +56,8 @@ impl Drop for Session {
 /// What the hub keeps of one session.
 pub(super) struct SessionEntry {
     pub(super) user_id: UserId,
+    /// Who the session acts as (what it may see of others: [`Audience::reaches`]).
+    pub(super) actor: Actor,
     pub(super) token_id: TokenId,
     pub(super) tx: mpsc::Sender<Outbound>,
     pub(super) close: watch::Sender<Option<CloseReason>>,
@@ -73,6 +75,14 @@ pub(super) struct SessionIndex {
     channel_users: HashMap<ChannelId, HashSet<UserId>>,
     /// Channels of each connected user.
     user_channels: HashMap<UserId, HashSet<ChannelId>>,
+    /// Open sessions whose actor may not browse the directory (guests): they see only the
+    /// accounts they share a channel with.
+    restricted: usize,
+}
+
+/// Whether a session acting as `actor` sees only some accounts.
+fn is_restricted(actor: &Actor) -> bool {
+    !actor.may(SitePermission::BrowseDirectory)
 }
 
 /// Ends a session with `reason`, unless it already ended.
@@ -108,6 +118,34 @@ impl SessionIndex {
     pub(super) fn deliver_to_user(&self, user: UserId, item: &Outbound) {
         if let Some(ids) = self.by_user.get(&user) {
             for id in ids {
+                self.deliver(*id, item.clone());
+            }
+        }
+    }
+
+    /// Whether any open session sees only some accounts.
+    pub(super) fn has_restricted(&self) -> bool {
+        self.restricted > 0
+    }
+
+    /// Delivers an event about the account `subject` to the sessions that may see it
+    /// ([`Audience::People`]); `subject_channels` are the account's channels (needed only when
+    /// a restricted session is open: without them those sessions get nothing).
+    pub(super) fn deliver_to_people(
+        &self,
+        subject: UserId,
+        subject_channels: Option<&HashSet<ChannelId>>,
+        item: &Outbound,
+    ) {
+        for (id, s) in &self.sessions {
+            let shares = |_| {
+                subject_channels.is_some_and(|theirs| {
+                    self.user_channels
+                        .get(&s.user_id)
+                        .is_some_and(|mine| !mine.is_disjoint(theirs))
+                })
+            };
+            if Audience::People(subject).reaches(&s.actor, |_| false, shares) {
                 self.deliver(*id, item.clone());
             }
         }
@@ -162,6 +200,9 @@ impl SessionIndex {
 
     fn insert(&mut self, id: SessionId, entry: SessionEntry, channels: Option<Vec<ChannelId>>) {
         let user = entry.user_id;
+        if is_restricted(&entry.actor) {
+            self.restricted += 1;
+        }
         self.sessions.insert(id, entry);
         self.by_user.entry(user).or_default().push(id);
         if let Some(channels) = channels {
@@ -177,6 +218,9 @@ impl SessionIndex {
     /// membership index).
     fn remove(&mut self, id: SessionId) -> Option<(SessionEntry, bool)> {
         let entry = self.sessions.remove(&id)?;
+        if is_restricted(&entry.actor) {
+            self.restricted -= 1;
+        }
         let user = entry.user_id;
         let last = match self.by_user.get_mut(&user) {
             Some(ids) => {
@@ -224,6 +268,7 @@ impl Hub {
         let mut st = self.state.write();
         let entry = SessionEntry {
             user_id: user,
+            actor: authed.actor(),
             token_id,
             tx,
             close,

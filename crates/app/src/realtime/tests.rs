@@ -288,7 +288,7 @@ async fn live_delivery_and_replay_reach_the_same_users() {
         tokio::task::yield_now().await;
     }
     let mut seen = Vec::new();
-    for s in &mut sessions {
+    for (s, u) in sessions.iter_mut().zip([&a, &b, &c]) {
         let live: Vec<(i64, EventKind)> = drain(s)
             .iter()
             .filter_map(|i| match i {
@@ -299,7 +299,7 @@ async fn live_delivery_and_replay_reach_the_same_users() {
         // Replay with the user's memberships as they are now, like a reconnecting client.
         let replayed: Vec<(i64, EventKind)> = f
             .hub
-            .catch_up(s.user_id, start, 100)
+            .catch_up(&u.actor(), start, 100)
             .await
             .unwrap()
             .envelopes

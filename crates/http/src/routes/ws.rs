@@ -235,7 +235,7 @@ impl SocketSession {
             return;
         }
         let mut last_sent = match since {
-            Some(since) => match Box::pin(self.replay(&session, since)).await {
+            Some(since) => match Box::pin(self.replay(since)).await {
                 Some(p) => p,
                 None => return,
             },
@@ -310,13 +310,13 @@ impl SocketSession {
 
     /// Sends every event after `since` the user may see. Returns the last position sent, or
     /// `None` when the session must end.
-    async fn replay(&mut self, session: &Session, since: i64) -> Option<i64> {
+    async fn replay(&mut self, since: i64) -> Option<i64> {
         let mut position = since;
         loop {
             match self
                 .state
                 .hub
-                .catch_up(session.user_id, position, REPLAY_PAGE)
+                .catch_up(&self.authed.actor(), position, REPLAY_PAGE)
                 .await
             {
                 Ok(page) => {
@@ -576,7 +576,7 @@ pub async fn events(
     let limit = enclave_core::validate::page_size(q.limit, enclave_core::validate::EVENTS_PAGE)?;
     let page = state
         .hub
-        .catch_up(authed.user.id, q.since, limit as usize)
+        .catch_up(&authed.actor(), q.since, limit as usize)
         .await?;
     Ok(Json(EventList {
         events: page.envelopes.iter().map(|e| EventFrame::new(e)).collect(),

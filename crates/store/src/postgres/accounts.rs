@@ -426,14 +426,18 @@ impl AccountStore for PgStore {
         let mut c = self.conn().await?;
         list_users(&mut c, &query).await
     }
-    async fn update_user(
+    async fn update_user_audited(
         &self,
         id: UserId,
         patch: UserPatch,
         actor_id: Option<UserId>,
+        audit: crate::AuditHook<User>,
     ) -> Result<User> {
         let mut tx = self.begin().await?;
-        let result = update_user(&mut tx, id, patch, actor_id).await;
+        let result = match update_user(&mut tx, id, patch, actor_id).await {
+            Ok(u) => super::audit::audited(&mut tx, u, audit).await,
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
     async fn count_admins(&self) -> Result<i64> {

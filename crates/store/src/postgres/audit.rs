@@ -12,8 +12,8 @@ use sqlx_core::row::Row;
 use sqlx_postgres::{PgConnection, PgRow};
 
 use super::rows::{all, one};
-use super::{PgStore, limit, q};
-use crate::{AuditQuery, AuditStore, Result};
+use super::{PgStore, Tx, limit, q};
+use crate::{AuditHook, AuditQuery, AuditStore, Result};
 
 /// The advisory lock (two-key form, beside [`super::SEQUENCER_LOCK`]) that serialises appends.
 pub const AUDIT_LOCK: (i32, i32) = (0x456e_636c, 2); // "Encl", 2
@@ -89,6 +89,15 @@ async fn append(c: &mut PgConnection, new: NewAuditEntry) -> Result<AuditEntry> 
     .execute(&mut *c)
     .await?;
     Ok(e)
+}
+
+/// Appends the entries `hook` makes of `value` (what a write did) inside the write's own
+/// transaction, and passes `value` on. The audit lock is then held until the write commits.
+pub async fn audited<T: Send>(tx: &mut Tx, value: T, hook: AuditHook<T>) -> Result<T> {
+    for e in hook(&value) {
+        append(tx.c(), e).await?;
+    }
+    Ok(value)
 }
 
 #[async_trait]

@@ -9,12 +9,13 @@ use enclave_core::{ChannelId, DepartmentId, Entity, Error as DomainError, User, 
 use sqlx_core::row::Row;
 use sqlx_postgres::{PgConnection, PgPool, PgRow};
 
+use super::audit::audited;
 use super::rows::{self, all, user_cols};
 use super::{PgStore, Tx, limit, q, unique_violation};
 use crate::common::like_pattern;
 use crate::{
-    DepartmentChannel, DepartmentPatch, DepartmentStore, Error, MemberGuard, NewDepartment, Result,
-    TreeGuard,
+    AuditHook, DepartmentChannel, DepartmentPatch, DepartmentStore, Error, MemberGuard,
+    NewDepartment, Result, TreeGuard,
 };
 
 /// The advisory lock (two-key form) that serialises department writes.
@@ -335,43 +336,92 @@ impl DepartmentStore for PgStore {
         let mut c = self.conn().await?;
         departments(&mut c).await
     }
-    async fn create_department(&self, new: NewDepartment, guard: TreeGuard) -> Result<Department> {
+    async fn create_department_audited(
+        &self,
+        new: NewDepartment,
+        guard: TreeGuard,
+        audit: AuditHook<Department>,
+    ) -> Result<Department> {
         let mut tx = self.begin().await?;
-        let result = create_department(&mut tx, new, guard).await;
+        let result = match create_department(&mut tx, new, guard).await {
+            Ok(d) => audited(&mut tx, d, audit).await,
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
-    async fn update_department(
+    async fn update_department_audited(
         &self,
         id: DepartmentId,
         patch: DepartmentPatch,
         guard: TreeGuard,
+        audit: AuditHook<(Department, Department)>,
     ) -> Result<Department> {
         let mut tx = self.begin().await?;
-        let result = update_department(&mut tx, id, patch, guard).await;
+        let result: Result<Department> = async {
+            // Under the tree lock (taken again by the write: it is reentrant); a missing
+            // department is the guard's to refuse.
+            let before = locked_tree(&mut tx).await?.get(id).cloned();
+            let after = update_department(&mut tx, id, patch, guard).await?;
+            let before = before.ok_or(Error::Domain(DomainError::NotFound(Entity::Department)))?;
+            Ok::<_, Error>(audited(&mut tx, (before, after), audit).await?.1)
+        }
+        .await;
         self.finish(tx, result).await
     }
-    async fn delete_department(&self, id: DepartmentId, guard: TreeGuard) -> Result<()> {
+    async fn delete_department_audited(
+        &self,
+        id: DepartmentId,
+        guard: TreeGuard,
+        audit: AuditHook<Department>,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let result = delete_department(&mut tx, id, guard).await;
+        let result: Result<()> = async {
+            let before = locked_tree(&mut tx).await?.get(id).cloned();
+            delete_department(&mut tx, id, guard).await?;
+            let before = before.ok_or(Error::Domain(DomainError::NotFound(Entity::Department)))?;
+            audited(&mut tx, before, audit).await?;
+            Ok::<_, Error>(())
+        }
+        .await;
         self.finish(tx, result).await
     }
-    async fn set_department_member(
+    async fn set_department_member_audited(
         &self,
         member: DepartmentMember,
         guard: MemberGuard,
+        audit: AuditHook<(Option<DepartmentMember>, DepartmentMember)>,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let result = set_member(&mut tx, member, guard).await;
+        let result: Result<bool> = async {
+            locked_tree(&mut tx).await?;
+            let row = q(
+                "SELECT department_id, user_id, title, is_head FROM department_members
+                          WHERE department_id = $1 AND user_id = $2",
+            )
+            .bind(member.department_id.0)
+            .bind(member.user_id.0)
+            .fetch_optional(tx.c())
+            .await?;
+            let before = row.as_ref().map(member_row).transpose()?;
+            let added = set_member(&mut tx, member.clone(), guard).await?;
+            audited(&mut tx, (before, member), audit).await?;
+            Ok::<_, Error>(added)
+        }
+        .await;
         self.finish(tx, result).await
     }
-    async fn remove_department_member(
+    async fn remove_department_member_audited(
         &self,
         id: DepartmentId,
         user_id: UserId,
         guard: TreeGuard,
+        audit: AuditHook<()>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let result = remove_member(&mut tx, id, user_id, guard).await;
+        let result = match remove_member(&mut tx, id, user_id, guard).await {
+            Ok(()) => audited(&mut tx, (), audit).await,
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
     async fn department_members(&self, id: DepartmentId) -> Result<Vec<(DepartmentMember, User)>> {
@@ -424,14 +474,26 @@ impl DepartmentStore for PgStore {
             Ok((DepartmentId(r.try_get(0)?), UserId(r.try_get(1)?)))
         })
     }
-    async fn set_manager(
+    async fn set_manager_audited(
         &self,
         user_id: UserId,
         manager: Option<UserId>,
         guard: TreeGuard,
+        audit: AuditHook<Option<UserId>>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let result = set_manager(&mut tx, user_id, manager, guard).await;
+        let result: Result<()> = async {
+            locked_tree(&mut tx).await?;
+            let row = q("SELECT manager_id FROM user_managers WHERE user_id = $1")
+                .bind(user_id.0)
+                .fetch_optional(tx.c())
+                .await?;
+            let before = row.map(|r| r.try_get::<i64, _>(0)).transpose()?.map(UserId);
+            set_manager(&mut tx, user_id, manager, guard).await?;
+            audited(&mut tx, before, audit).await?;
+            Ok::<_, Error>(())
+        }
+        .await;
         self.finish(tx, result).await
     }
     async fn manager(&self, user_id: UserId) -> Result<Option<UserId>> {

@@ -184,6 +184,44 @@ pub(crate) fn migrator() -> sqlx_core::migrate::Migrator {
     )
 }
 
+/// Whether every embedded migration has been applied, successfully and with the same checksum.
+/// A node then leaves the migrator alone: it needs no right to change the schema, so it may run
+/// as a role that may only insert into and read the audit log (docs/admin/audit.md). Anything
+/// else (a new database, a pending or failed migration, a changed one) is the migrator's to
+/// apply or report.
+pub(crate) async fn schema_is_current(
+    pool: &PgPool,
+    migrator: &sqlx_core::migrate::Migrator,
+) -> bool {
+    use sqlx_core::row::Row;
+    let rows = match sqlx_core::query::query::<Postgres>(
+        "SELECT version, checksum, success FROM _sqlx_migrations",
+    )
+    .fetch_all(pool)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(_) => return false,
+    };
+    let mut applied = std::collections::HashMap::new();
+    for r in &rows {
+        let (Ok(version), Ok(checksum), Ok(success)) = (
+            r.try_get::<i64, _>(0),
+            r.try_get::<Vec<u8>, _>(1),
+            r.try_get::<bool, _>(2),
+        ) else {
+            return false;
+        };
+        applied.insert(version, (checksum, success));
+    }
+    applied.len() == migrator.iter().count()
+        && migrator.iter().all(|m| {
+            applied
+                .get(&m.version)
+                .is_some_and(|(c, ok)| *ok && c.as_slice() == &*m.checksum)
+        })
+}
+
 /// A write in progress: one transaction, and the events it will append when it commits.
 pub(crate) struct Tx {
     tx: Transaction<'static, Postgres>,
@@ -253,7 +291,12 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
-        migrator().run(&pool).await.map_err(backend)?;
+        let migrator = migrator();
+        if schema_is_current(&pool, &migrator).await {
+            tracing::debug!("the schema is current: no migration to apply");
+        } else {
+            migrator.run(&pool).await.map_err(backend)?;
+        }
         let feed_pool = PgPoolOptions::new()
             .max_connections(FEED_CONNECTIONS)
             .acquire_timeout(options.acquire_timeout)

@@ -9,9 +9,10 @@ use sqlx_core::row::Row;
 use sqlx_postgres::{PgConnection, PgRow};
 
 use super::accounts::user;
+use super::audit::audited;
 use super::rows::{all, one};
 use super::{PgStore, Tx, q, unique_violation};
-use crate::{Error, NewRole, Result, RolePatch, RoleStore, UserRoles};
+use crate::{AuditHook, Error, NewRole, Result, RolePatch, RoleStore, UserRoles};
 
 macro_rules! role_cols {
     () => {
@@ -267,43 +268,72 @@ impl RoleStore for PgStore {
         let mut c = self.conn().await?;
         role(&mut c, id, false).await
     }
-    async fn create_role(
+    async fn create_role_audited(
         &self,
         new: NewRole,
         max: usize,
         actor_id: Option<UserId>,
+        audit: AuditHook<CustomRole>,
     ) -> Result<CustomRole> {
         let mut tx = self.begin().await?;
-        let result = create_role(&mut tx, new, max, actor_id).await;
+        let result = match create_role(&mut tx, new, max, actor_id).await {
+            Ok(r) => audited(&mut tx, r, audit).await,
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
-    async fn update_role(
+    async fn update_role_audited(
         &self,
         id: RoleId,
         patch: RolePatch,
         actor_id: Option<UserId>,
+        audit: AuditHook<(CustomRole, CustomRole)>,
     ) -> Result<CustomRole> {
         let mut tx = self.begin().await?;
-        let result = update_role(&mut tx, id, patch, actor_id).await;
+        let result: Result<CustomRole> = async {
+            let before = role(tx.c(), id, true)
+                .await?
+                .ok_or(Error::Domain(DomainError::NotFound(Entity::Role)))?;
+            let after = update_role(&mut tx, id, patch, actor_id).await?;
+            Ok::<_, Error>(audited(&mut tx, (before, after), audit).await?.1)
+        }
+        .await;
         self.finish(tx, result).await
     }
-    async fn delete_role(&self, id: RoleId, actor_id: Option<UserId>) -> Result<bool> {
+    async fn delete_role_audited(
+        &self,
+        id: RoleId,
+        actor_id: Option<UserId>,
+        audit: AuditHook<CustomRole>,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let result = delete_role(&mut tx, id, actor_id).await;
+        let result: Result<bool> = async {
+            let before = role(tx.c(), id, true).await?;
+            let deleted = delete_role(&mut tx, id, actor_id).await?;
+            if let (true, Some(before)) = (deleted, before) {
+                audited(&mut tx, before, audit).await?;
+            }
+            Ok::<_, Error>(deleted)
+        }
+        .await;
         self.finish(tx, result).await
     }
     async fn user_roles(&self, user_id: UserId) -> Result<Vec<CustomRole>> {
         let mut c = self.conn().await?;
         user_roles(&mut c, user_id).await
     }
-    async fn set_user_roles(
+    async fn set_user_roles_audited(
         &self,
         user_id: UserId,
         roles: UserRoles,
         actor_id: Option<UserId>,
+        audit: AuditHook<(User, Vec<CustomRole>)>,
     ) -> Result<(User, Vec<CustomRole>)> {
         let mut tx = self.begin().await?;
-        let result = set_user_roles(&mut tx, user_id, roles, actor_id).await;
+        let result = match set_user_roles(&mut tx, user_id, roles, actor_id).await {
+            Ok(r) => audited(&mut tx, r, audit).await,
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
     async fn expire_guests(&self, now: Millis, limit: u32) -> Result<Vec<UserId>> {

@@ -381,14 +381,18 @@ impl AccountStore for SqliteStore {
     async fn list_users(&self, query: UserQuery) -> Result<Vec<User>> {
         self.read(move |c| list_users(c, &query)).await
     }
-    async fn update_user(
+    async fn update_user_audited(
         &self,
         id: UserId,
         patch: UserPatch,
         actor_id: Option<UserId>,
+        audit: crate::AuditHook<User>,
     ) -> Result<User> {
-        self.write(move |tx| update_user(tx, id, patch, actor_id))
-            .await
+        self.write(move |tx| {
+            let u = update_user(tx, id, patch, actor_id)?;
+            super::audit::audited(tx, u, audit)
+        })
+        .await
     }
     async fn count_admins(&self) -> Result<i64> {
         self.read(count_admins).await

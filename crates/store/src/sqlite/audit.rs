@@ -7,7 +7,7 @@ use enclave_core::{Millis, UserId};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, Tx};
-use crate::{AuditQuery, AuditStore, Error, Result};
+use crate::{AuditHook, AuditQuery, AuditStore, Error, Result};
 
 const AUDIT_COLS: &str =
     "seq, at, actor_id, ip, user_agent, action, target_kind, target_id, summary, prev_hash, hash";
@@ -72,6 +72,15 @@ pub fn append(tx: &mut Tx<'_>, new: NewAuditEntry) -> Result<AuditEntry> {
             e.hash.as_slice(),
         ])?;
     Ok(e)
+}
+
+/// Appends the entries `hook` makes of `value` (what a write did) inside the write's own
+/// transaction, and passes `value` on.
+pub fn audited<T>(tx: &mut Tx<'_>, value: T, hook: AuditHook<T>) -> Result<T> {
+    for e in hook(&value) {
+        append(tx, e)?;
+    }
+    Ok(value)
 }
 
 pub fn entries(c: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {

@@ -7,12 +7,13 @@ use enclave_core::departments::{Department, DepartmentMember, Tree, name_key, se
 use enclave_core::{ChannelId, DepartmentId, Entity, Error as DomainError, User, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::audit::audited;
 use super::rows::{self, USER_COLS, prefixed};
 use super::{SqliteStore, Tx, is_unique_violation};
 use crate::common::like_pattern;
 use crate::{
-    DepartmentChannel, DepartmentPatch, DepartmentStore, Error, MemberGuard, NewDepartment, Result,
-    TreeGuard,
+    AuditHook, DepartmentChannel, DepartmentPatch, DepartmentStore, Error, MemberGuard,
+    NewDepartment, Result, TreeGuard,
 };
 
 const TAKEN: &str = "a sibling department has that name";
@@ -220,6 +221,24 @@ fn department_members(c: &Connection, id: DepartmentId) -> Result<Vec<(Departmen
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+fn membership(c: &Connection, id: DepartmentId, user: UserId) -> Result<Option<DepartmentMember>> {
+    Ok(c.prepare_cached(
+        "SELECT department_id, user_id, title, is_head FROM department_members
+          WHERE department_id = ?1 AND user_id = ?2",
+    )?
+    .query_row([id.0, user.0], member_row)
+    .optional()?)
+}
+
+fn manager_of(c: &Connection, user: UserId) -> Result<Option<UserId>> {
+    Ok(
+        c.prepare_cached("SELECT manager_id FROM user_managers WHERE user_id = ?1")?
+            .query_row([user.0], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(UserId),
+    )
+}
+
 fn user_departments(c: &Connection, user: UserId) -> Result<Vec<DepartmentMember>> {
     let mut stmt = c.prepare_cached(
         "SELECT department_id, user_id, title, is_head FROM department_members
@@ -376,37 +395,75 @@ impl DepartmentStore for SqliteStore {
     async fn departments(&self) -> Result<Vec<Department>> {
         self.read(departments).await
     }
-    async fn create_department(&self, new: NewDepartment, guard: TreeGuard) -> Result<Department> {
-        self.write(move |tx| create_department(tx, new, guard))
-            .await
+    async fn create_department_audited(
+        &self,
+        new: NewDepartment,
+        guard: TreeGuard,
+        audit: AuditHook<Department>,
+    ) -> Result<Department> {
+        self.write(move |tx| {
+            let d = create_department(tx, new, guard)?;
+            audited(tx, d, audit)
+        })
+        .await
     }
-    async fn update_department(
+    async fn update_department_audited(
         &self,
         id: DepartmentId,
         patch: DepartmentPatch,
         guard: TreeGuard,
+        audit: AuditHook<(Department, Department)>,
     ) -> Result<Department> {
-        self.write(move |tx| update_department(tx, id, patch, guard))
-            .await
+        self.write(move |tx| {
+            // Read as an option: a missing department is the guard's to refuse.
+            let before = department(tx.conn, id).ok();
+            let after = update_department(tx, id, patch, guard)?;
+            let before = before.ok_or(Error::Domain(DomainError::NotFound(Entity::Department)))?;
+            Ok(audited(tx, (before, after), audit)?.1)
+        })
+        .await
     }
-    async fn delete_department(&self, id: DepartmentId, guard: TreeGuard) -> Result<()> {
-        self.write(move |tx| delete_department(tx, id, guard)).await
+    async fn delete_department_audited(
+        &self,
+        id: DepartmentId,
+        guard: TreeGuard,
+        audit: AuditHook<Department>,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let before = department(tx.conn, id).ok();
+            delete_department(tx, id, guard)?;
+            let before = before.ok_or(Error::Domain(DomainError::NotFound(Entity::Department)))?;
+            audited(tx, before, audit)?;
+            Ok(())
+        })
+        .await
     }
-    async fn set_department_member(
+    async fn set_department_member_audited(
         &self,
         member: DepartmentMember,
         guard: MemberGuard,
+        audit: AuditHook<(Option<DepartmentMember>, DepartmentMember)>,
     ) -> Result<bool> {
-        self.write(move |tx| set_member(tx, member, guard)).await
+        self.write(move |tx| {
+            let before = membership(tx.conn, member.department_id, member.user_id)?;
+            let added = set_member(tx, member.clone(), guard)?;
+            audited(tx, (before, member), audit)?;
+            Ok(added)
+        })
+        .await
     }
-    async fn remove_department_member(
+    async fn remove_department_member_audited(
         &self,
         id: DepartmentId,
         user_id: UserId,
         guard: TreeGuard,
+        audit: AuditHook<()>,
     ) -> Result<()> {
-        self.write(move |tx| remove_member(tx, id, user_id, guard))
-            .await
+        self.write(move |tx| {
+            remove_member(tx, id, user_id, guard)?;
+            audited(tx, (), audit)
+        })
+        .await
     }
     async fn department_members(&self, id: DepartmentId) -> Result<Vec<(DepartmentMember, User)>> {
         self.read(move |c| department_members(c, id)).await
@@ -422,14 +479,20 @@ impl DepartmentStore for SqliteStore {
         let ids = ids.to_vec();
         self.read(move |c| heads(c, &ids)).await
     }
-    async fn set_manager(
+    async fn set_manager_audited(
         &self,
         user_id: UserId,
         manager: Option<UserId>,
         guard: TreeGuard,
+        audit: AuditHook<Option<UserId>>,
     ) -> Result<()> {
-        self.write(move |tx| set_manager(tx, user_id, manager, guard))
-            .await
+        self.write(move |tx| {
+            let before = manager_of(tx.conn, user_id)?;
+            set_manager(tx, user_id, manager, guard)?;
+            audited(tx, before, audit)?;
+            Ok(())
+        })
+        .await
     }
     async fn manager(&self, user_id: UserId) -> Result<Option<UserId>> {
         self.read(move |c| {

@@ -8,8 +8,9 @@ use enclave_core::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::accounts::user;
+use super::audit::audited;
 use super::{SqliteStore, Tx, is_unique_violation};
-use crate::{Error, NewRole, Result, RolePatch, RoleStore, UserRoles};
+use crate::{AuditHook, Error, NewRole, Result, RolePatch, RoleStore, UserRoles};
 
 const ROLE_COLS: &str =
     "id, name, description, permissions, created_at, updated_at, require_second_factor";
@@ -213,38 +214,65 @@ impl RoleStore for SqliteStore {
     async fn role(&self, id: RoleId) -> Result<Option<CustomRole>> {
         self.read(move |c| role(c, id)).await
     }
-    async fn create_role(
+    async fn create_role_audited(
         &self,
         new: NewRole,
         max: usize,
         actor_id: Option<UserId>,
+        audit: AuditHook<CustomRole>,
     ) -> Result<CustomRole> {
-        self.write(move |tx| create_role(tx, new, max, actor_id))
-            .await
+        self.write(move |tx| {
+            let r = create_role(tx, new, max, actor_id)?;
+            audited(tx, r, audit)
+        })
+        .await
     }
-    async fn update_role(
+    async fn update_role_audited(
         &self,
         id: RoleId,
         patch: RolePatch,
         actor_id: Option<UserId>,
+        audit: AuditHook<(CustomRole, CustomRole)>,
     ) -> Result<CustomRole> {
-        self.write(move |tx| update_role(tx, id, patch, actor_id))
-            .await
+        self.write(move |tx| {
+            let before =
+                role(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Role)))?;
+            let after = update_role(tx, id, patch, actor_id)?;
+            Ok(audited(tx, (before, after), audit)?.1)
+        })
+        .await
     }
-    async fn delete_role(&self, id: RoleId, actor_id: Option<UserId>) -> Result<bool> {
-        self.write(move |tx| delete_role(tx, id, actor_id)).await
+    async fn delete_role_audited(
+        &self,
+        id: RoleId,
+        actor_id: Option<UserId>,
+        audit: AuditHook<CustomRole>,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            let before = role(tx.conn, id)?;
+            let deleted = delete_role(tx, id, actor_id)?;
+            if let (true, Some(before)) = (deleted, before) {
+                audited(tx, before, audit)?;
+            }
+            Ok(deleted)
+        })
+        .await
     }
     async fn user_roles(&self, user_id: UserId) -> Result<Vec<CustomRole>> {
         self.read(move |c| user_roles(c, user_id)).await
     }
-    async fn set_user_roles(
+    async fn set_user_roles_audited(
         &self,
         user_id: UserId,
         roles: UserRoles,
         actor_id: Option<UserId>,
+        audit: AuditHook<(User, Vec<CustomRole>)>,
     ) -> Result<(User, Vec<CustomRole>)> {
-        self.write(move |tx| set_user_roles(tx, user_id, roles, actor_id))
-            .await
+        self.write(move |tx| {
+            let r = set_user_roles(tx, user_id, roles, actor_id)?;
+            audited(tx, r, audit)
+        })
+        .await
     }
     async fn expire_guests(&self, now: Millis, limit: u32) -> Result<Vec<UserId>> {
         self.write(move |tx| expire_guests(tx, now, limit)).await

@@ -5,56 +5,21 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../lib/api';
 import { errorText } from '../../lib/client';
-import type { AuditEntryDto, AuditQueryParams } from '../../gen/wire';
+import { AUDIT_ACTIONS as WIRE_AUDIT_ACTIONS } from '../../gen/wire';
+import type { AuditAction, AuditEntryDto, AuditQueryParams } from '../../gen/wire';
 import { formatDate } from '../../lib/util';
-import { t } from '../../i18n';
+import { t, type Key } from '../../i18n';
+import { en } from '../../i18n/en';
 import { Spinner } from '../common';
 
-/** The action names the server records (enclave_core::audit::AuditAction). */
-export const AUDIT_ACTIONS = [
-  'sign_in',
-  'sign_in_failed',
-  'sign_out',
-  'second_factor_enrolled',
-  'second_factor_removed',
-  'session_revoked',
-  'token_created',
-  'token_revoked',
-  'password_changed',
-  'user_created',
-  'user_updated',
-  'user_deactivated',
-  'user_reactivated',
-  'role_changed',
-  'permission_changed',
-  'department_changed',
-  'guest_invited',
-  'channel_privacy_changed',
-  'channel_archived',
-  'member_added_by_other',
-  'member_removed_by_other',
-  'member_role_changed',
-  'message_deleted_by_moderator',
-  'export_started',
-  'retention_changed',
-  'integration_changed',
-  'admin_read',
-  'audit_viewed',
-  'audit_exported',
-  'identity_linked',
-  'identity_unlinked',
-  'settings_changed',
-  'second_factor_passed',
-  'second_factor_failed',
-  'recovery_code_used',
-  'recovery_codes_regenerated',
-  'second_factor_reset',
-  'sessions_ended_by_admin',
-  'other_sessions_ended',
-  'app_password_created',
-  'app_password_revoked',
-  'directory_sync',
-];
+/** The action names the server records (enclave_core::audit::AuditAction, generated). */
+export const AUDIT_ACTIONS: readonly AuditAction[] = WIRE_AUDIT_ACTIONS;
+
+/** An action's label in the current language (the name itself for one this client does not know). */
+export function actionLabel(action: string): string {
+  const key = `audit.action.${action}.label`;
+  return key in en ? t(key as Key) : action;
+}
 
 const TARGET_KINDS = ['user', 'channel', 'message', 'token', 'role', 'department', 'integration', 'site', 'audit_log', 'app_password'];
 
@@ -146,7 +111,7 @@ export function AuditTab() {
             <option value="">{t('audit.any')}</option>
             {AUDIT_ACTIONS.map((a) => (
               <option key={a} value={a}>
-                {a}
+                {actionLabel(a)}
               </option>
             ))}
           </select>
@@ -216,9 +181,7 @@ export function AuditTab() {
                   </td>
                   <td>{formatDate(e.at)}</td>
                   <td>{e.actor ?? '—'}</td>
-                  <td>
-                    <code>{e.action}</code>
-                  </td>
+                  <td title={e.action}>{actionLabel(e.action)}</td>
                   <td>{e.target_kind ? `${e.target_kind} ${e.target_id ?? ''}` : '—'}</td>
                   <td class="hide-sm muted small" title={e.user_agent ?? ''}>
                     {e.ip ?? '—'}
