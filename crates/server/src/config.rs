@@ -1541,6 +1541,66 @@ mod tests {
     }
 
     #[test]
+    fn the_webauthn_relying_party_is_derived_or_checked() {
+        let load = |env: &[(&str, &str)]| {
+            Config::load(
+                None,
+                env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                &Overrides::default(),
+            )
+        };
+        // From `listen`: localhost on any port (the port may be chosen at start).
+        let w = load(&[]).unwrap().webauthn_config().unwrap().unwrap();
+        assert_eq!(w.rp_id, "localhost");
+        assert_eq!(w.origin.as_str(), "http://localhost:8080/");
+        assert!(w.any_port);
+        assert_eq!(w.rp_name, "Enclave");
+        // From the public URL.
+        let w = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://chat.example.org")])
+            .unwrap()
+            .webauthn_config()
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.rp_id, "chat.example.org");
+        assert!(!w.any_port);
+        // Explicit: a parent domain is fine.
+        let w = load(&[
+            ("ENCLAVE_WEBAUTHN__ORIGIN", "https://chat.example.org"),
+            ("ENCLAVE_WEBAUTHN__RP_ID", "example.org"),
+        ])
+        .unwrap()
+        .webauthn_config()
+        .unwrap()
+        .unwrap();
+        assert_eq!(w.rp_id, "example.org");
+        // A public URL on an IP address: security keys are off, the server still starts.
+        let c = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://10.0.0.5")]).unwrap();
+        assert!(c.webauthn_config().unwrap().is_none());
+        assert!(c.auth_config().webauthn.is_none());
+        // Explicit settings that cannot work stop the server.
+        for bad in [
+            [
+                ("ENCLAVE_WEBAUTHN__ORIGIN", "https://10.0.0.5"),
+                ("ENCLAVE_WEBAUTHN__RP_NAME", "Enclave"),
+            ],
+            [
+                ("ENCLAVE_WEBAUTHN__ORIGIN", "https://chat.example.org"),
+                ("ENCLAVE_WEBAUTHN__RP_ID", "other.org"),
+            ],
+            [
+                ("ENCLAVE_WEBAUTHN__ORIGIN", "not a url"),
+                ("ENCLAVE_WEBAUTHN__RP_NAME", "Enclave"),
+            ],
+            [
+                ("ENCLAVE_WEBAUTHN__RP_NAME", ""),
+                ("ENCLAVE_WEBAUTHN__RP_ID", ""),
+            ],
+        ] {
+            assert!(load(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn rate_limits_default_on_and_each_kind_can_be_set_or_turned_off() {
         let load = |env: &[(&str, &str)]| {
             Config::load(
