@@ -205,6 +205,18 @@ def filter_failure(ctx, failure, case, response):
     ):
         return False
 
+    # 13. A security key's answer (`credential`) is a WebAuthn credential: JSON whose fields
+    #     carry base64url-encoded CBOR and signatures. The schema states the JSON's shape; an
+    #     answer of the right shape whose content is no credential (no CBOR, no client data)
+    #     is `webauthn_invalid`, like a search query the grammar refuses (3.).
+    if (
+        ("/webauthn" in path or path == "/api/v1/auth/login/second-factor")
+        and method == "POST"
+        and status == 400
+        and code == "webauthn_invalid"
+    ):
+        return False
+
     # 8. A guest is invited into channels, not direct conversations: whether an id names a
     #    direct conversation is the server's state, not the request's shape (like 4.).
     if (

@@ -30,6 +30,7 @@ mod credentials;
 mod second_factor;
 mod signin;
 mod throttle;
+mod webauthn;
 pub use credentials::TokenLifetime;
 pub use second_factor::{Enrolled, Reauth, SecondFactorConfig, SecondFactorStatus, TotpSetup};
 pub use signin::{
@@ -37,6 +38,7 @@ pub use signin::{
     Proof, SecondFactorStep, SessionClient, SessionGrant, VerifiedIdentity, session_client_name,
 };
 pub use throttle::Lockout;
+pub use webauthn::{WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistration};
 
 const TOKEN_PREFIX: &str = "enc_";
 /// Don't write a session's or token's last-use ("last seen") time more often than this.
@@ -98,6 +100,9 @@ pub struct AuthConfig {
     /// Whether accounts may sign in with a password. Off: single sign-on only, except system
     /// administrators (`[auth] local_passwords`).
     pub local_passwords: bool,
+    /// The relying party of security keys and passkeys (`[webauthn]`); `None`: security keys
+    /// are off (no usable relying party could be derived from the configuration).
+    pub webauthn: Option<WebAuthnConfig>,
 }
 
 impl Default for AuthConfig {
@@ -112,6 +117,7 @@ impl Default for AuthConfig {
             second_factor: SecondFactorConfig::default(),
             clock: Clock::system(),
             local_passwords: true,
+            webauthn: Some(WebAuthnConfig::default()),
         }
     }
 }
@@ -243,6 +249,8 @@ pub struct Accounts {
     ldap_links: Arc<dyn enclave_store::LdapStore>,
     /// The directory that checks directory passwords (`set_directory`; none by default).
     directory: parking_lot::RwLock<Option<std::sync::Weak<dyn DirectoryLogin>>>,
+    /// The WebAuthn relying party (from `config.webauthn`; `None`: security keys are off).
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -262,7 +270,14 @@ fn new_token() -> Result<String> {
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, config: AuthConfig, limits: Arc<UserLimits>) -> Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let webauthn = config
+            .webauthn
+            .as_ref()
+            .map(WebAuthnConfig::relying_party)
+            .transpose()
+            .map_err(Error::internal)?;
         let accounts = Accounts {
+            webauthn,
             throttles: store.clone(),
             factors: store.clone(),
             roles: store.clone(),

@@ -48,6 +48,9 @@ pub enum ErrorCode {
     SsoProviderUnavailable,
     ProviderNotFound,
     DirectoryUnavailable,
+    WebauthnInvalid,
+    WebauthnRefused,
+    WebauthnNotFound,
 }
 
 /// One row of the table.
@@ -71,7 +74,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -106,6 +109,9 @@ impl ErrorCode {
         ErrorCode::SsoProviderUnavailable,
         ErrorCode::ProviderNotFound,
         ErrorCode::DirectoryUnavailable,
+        ErrorCode::WebauthnInvalid,
+        ErrorCode::WebauthnRefused,
+        ErrorCode::WebauthnNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -260,6 +266,21 @@ impl ErrorCode {
                 "directory_unavailable",
                 true,
                 "The directory (LDAP / Active Directory) could not be reached or failed; nothing was decided about the sign-in.",
+            ),
+            ErrorCode::WebauthnInvalid => row(
+                "webauthn_invalid",
+                false,
+                "The WebAuthn credential is malformed: not the browser's `PublicKeyCredential` as JSON with its binary fields in base64url. Nothing changed.",
+            ),
+            ErrorCode::WebauthnRefused => row(
+                "webauthn_refused",
+                false,
+                "The security key's answer failed a check (challenge, relying-party id, origin, signature, signature counter, or an unknown key): a forged or replayed answer, or one made for another site. Nothing changed.",
+            ),
+            ErrorCode::WebauthnNotFound => row(
+                "webauthn_not_found",
+                false,
+                "No such security key or registration of this account (unknown, expired, or another account's).",
             ),
         }
     }

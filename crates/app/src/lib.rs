@@ -35,7 +35,7 @@ pub use accounts::{
     DirectoryLogin, Enrolled, FactorProof, Lockout, MAX_APP_PASSWORDS, OidcAssertion,
     PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus, SecondFactorStep,
     SessionClient, SessionGrant, TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity,
-    session_client_name,
+    WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistration, session_client_name,
 };
 pub use audit::{Audit, AuditRecord, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};

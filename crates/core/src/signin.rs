@@ -235,6 +235,72 @@ pub fn recovery_code(code: &str) -> Option<String> {
     (c.len() == 10 && c.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(c)
 }
 
+/// The most security keys and passkeys (WebAuthn credentials) an account may register.
+pub const MAX_WEBAUTHN_KEYS: usize = 20;
+/// How long a WebAuthn registration may take from its start to its finish, in seconds. A
+/// sign-in's WebAuthn ceremony lives as long as its challenge ([`CHALLENGE_TTL_SECS`]).
+pub const WEBAUTHN_CEREMONY_TTL_SECS: i64 = 300;
+/// The most characters of a security key's name.
+pub const MAX_WEBAUTHN_KEY_NAME_CHARS: usize = 64;
+/// The largest WebAuthn credential (the JSON a browser's `navigator.credentials` answers) a
+/// door accepts, in bytes; real ones are a few kilobytes.
+pub const MAX_WEBAUTHN_CREDENTIAL_BYTES: usize = 64 * 1024;
+
+/// What a stored WebAuthn ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebAuthnCeremony {
+    /// Registering a new security key of the account (settings).
+    Registration,
+    /// Proving one of the account's keys at the second sign-in step.
+    Authentication,
+}
+
+impl WebAuthnCeremony {
+    pub const ALL: [WebAuthnCeremony; 2] = [
+        WebAuthnCeremony::Registration,
+        WebAuthnCeremony::Authentication,
+    ];
+
+    /// The stable name (`registration`, `authentication`), as stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WebAuthnCeremony::Registration => "registration",
+            WebAuthnCeremony::Authentication => "authentication",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebAuthnCeremony> {
+        WebAuthnCeremony::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A security key's name as given: trimmed, 1 to 64 characters, no control characters and
+/// nothing invisible or direction-changing (refused, not cut).
+pub fn webauthn_key_name(raw: &str) -> Result<String, Error> {
+    let name = crate::validate::shown_text(
+        "name",
+        raw,
+        MAX_WEBAUTHN_KEY_NAME_CHARS,
+        "must be at most 64 characters",
+        false,
+    )?;
+    if name.is_empty() {
+        return Err(Error::invalid("name", "must not be empty"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Whether an account holding `registered` keys may register another.
+pub fn check_webauthn_key_limit(registered: usize) -> Result<(), Error> {
+    if registered >= MAX_WEBAUTHN_KEYS {
+        Err(Error::LimitExceeded(
+            "an account may register at most 20 security keys",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether a credential of `kind` may open an interactive (web) session. App passwords may not:
 /// they serve clients that authenticate each connection (XMPP, HTTP Basic), and a web login
 /// needing a second factor must never be satisfied by one.
@@ -308,6 +374,23 @@ pub fn device_name(user_agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn security_key_names_and_limit() {
+        assert_eq!(webauthn_key_name("  YubiKey 5 "), Ok("YubiKey 5".into()));
+        for bad in ["", "   ", "a\u{0007}b", "a\u{202e}b", &"x".repeat(65)] {
+            assert!(webauthn_key_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(webauthn_key_name(&"é".repeat(64)).is_ok());
+        assert!(check_webauthn_key_limit(MAX_WEBAUTHN_KEYS - 1).is_ok());
+        assert!(matches!(
+            check_webauthn_key_limit(MAX_WEBAUTHN_KEYS),
+            Err(Error::LimitExceeded(_))
+        ));
+        for k in WebAuthnCeremony::ALL {
+            assert_eq!(WebAuthnCeremony::parse(k.as_str()), Some(k));
+        }
+    }
 
     fn user(admin: bool, created: i64) -> User {
         User {

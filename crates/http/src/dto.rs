@@ -1520,18 +1520,32 @@ pub struct SecondFactorChallengeDto {
     /// the second-factor step, which opens the session.
     pub enrol_required: bool,
     pub expires_at: String,
+    /// With `webauthn` among the methods: the options to pass to the browser's
+    /// `navigator.credentials.get` (`{"publicKey": {...}}`, binary fields in base64url).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    #[ts(optional, type = "Record<string, unknown>")]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 pub struct SecondFactorLoginRequest {
     #[schema(max_length = 100)]
     pub challenge: String,
-    /// `totp` or `recovery`.
-    #[schema(pattern = "^(totp|recovery)$")]
+    /// `totp`, `recovery` or `webauthn`.
+    #[schema(pattern = "^(totp|recovery|webauthn)$")]
     pub method: String,
-    /// The six-digit code, or a recovery code (`xxxxx-xxxxx`).
+    /// With `totp` or `recovery`: the six-digit code, or a recovery code (`xxxxx-xxxxx`).
+    #[serde(default)]
     #[schema(max_length = 64)]
-    pub code: String,
+    #[ts(optional)]
+    pub code: Option<String>,
+    /// With `webauthn`: the browser's `PublicKeyCredential` answering the challenge's
+    /// `webauthn` options, as JSON with its binary fields in base64url.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    #[ts(optional, type = "Record<string, unknown>")]
+    pub credential: Option<serde_json::Value>,
     /// The client signing in, as in the first step's `client` (the same rules).
     #[serde(default)]
     #[schema(
@@ -1600,6 +1614,8 @@ pub struct SecondFactorStatusDto {
     /// A set-up was started and not confirmed.
     pub totp_pending: bool,
     pub recovery_codes_left: u32,
+    /// Security keys and passkeys registered.
+    pub webauthn_keys: u32,
     /// The site policy requires a second factor of this account.
     pub required: bool,
     /// When the account must have one by (when required and not set up).
@@ -1612,10 +1628,72 @@ impl From<enclave_app::SecondFactorStatus> for SecondFactorStatusDto {
             totp: s.totp,
             totp_pending: s.totp_pending,
             recovery_codes_left: s.recovery_codes_left,
+            webauthn_keys: s.webauthn_keys,
             required: s.required,
             enrol_by: opt_ts(s.enrol_by),
         }
     }
+}
+
+/// A security key or passkey of the caller.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebAuthnKeyDto {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    /// When it last passed a sign-in.
+    pub last_used_at: Option<String>,
+}
+
+impl From<enclave_app::WebAuthnKeyInfo> for WebAuthnKeyDto {
+    fn from(k: enclave_app::WebAuthnKeyInfo) -> Self {
+        WebAuthnKeyDto {
+            id: k.id.to_string(),
+            name: k.name,
+            created_at: ts(k.created_at),
+            last_used_at: opt_ts(k.last_used_at),
+        }
+    }
+}
+
+/// The caller's security keys and passkeys, oldest first.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebAuthnKeyList {
+    pub keys: Vec<WebAuthnKeyDto>,
+    /// The most keys an account may register.
+    pub max_keys: u32,
+}
+
+/// A security key registration in progress.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebAuthnRegistrationDto {
+    /// Finish it at `POST /api/v1/users/me/second-factor/webauthn/registrations/{id}`.
+    pub id: String,
+    /// The options to pass to the browser's `navigator.credentials.create`
+    /// (`{"publicKey": {...}}`, binary fields in base64url).
+    #[schema(value_type = Object)]
+    #[ts(type = "Record<string, unknown>")]
+    pub options: serde_json::Value,
+    pub expires_at: String,
+}
+
+/// The browser's answer to a registration, and the new key's name.
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct WebAuthnFinishRequest {
+    /// 1 to 64 characters, e.g. "YubiKey" or "Laptop".
+    #[schema(min_length = 1, max_length = 64)]
+    pub name: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create`, as JSON with its binary
+    /// fields in base64url.
+    #[schema(value_type = Object)]
+    #[ts(type = "Record<string, unknown>")]
+    pub credential: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct WebAuthnRenameRequest {
+    #[schema(min_length = 1, max_length = 64)]
+    pub name: String,
 }
 
 /// A single sign-on button of the login page.

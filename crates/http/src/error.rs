@@ -39,7 +39,8 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::FileNotFound
         | ErrorCode::RoleNotFound
         | ErrorCode::DepartmentNotFound
-        | ErrorCode::ProviderNotFound => StatusCode::NOT_FOUND,
+        | ErrorCode::ProviderNotFound
+        | ErrorCode::WebauthnNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict | ErrorCode::ChannelArchived => StatusCode::CONFLICT,
@@ -50,6 +51,8 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::PasswordLoginDisabled => StatusCode::FORBIDDEN,
         ErrorCode::SsoFailed => StatusCode::UNAUTHORIZED,
         ErrorCode::SsoProviderUnavailable => StatusCode::BAD_GATEWAY,
+        ErrorCode::WebauthnInvalid => StatusCode::BAD_REQUEST,
+        ErrorCode::WebauthnRefused => StatusCode::UNAUTHORIZED,
     }
 }
 

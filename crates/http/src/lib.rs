@@ -213,6 +213,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(second_factor::confirm_totp))
         .routes(routes!(second_factor::disable))
         .routes(routes!(second_factor::regenerate_recovery_codes))
+        .routes(routes!(second_factor::webauthn_keys))
+        .routes(routes!(second_factor::begin_webauthn_registration))
+        .routes(routes!(second_factor::finish_webauthn_registration))
+        .routes(routes!(second_factor::rename_webauthn_key))
+        .routes(routes!(second_factor::remove_webauthn_key))
         .routes(routes!(second_factor::reset))
         .routes(routes!(
             second_factor::get_policy,

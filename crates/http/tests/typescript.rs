@@ -152,6 +152,11 @@ fn generate() -> String {
     out.decl::<SetSecondFactorPolicyRequest>();
     out.decl::<EnrolledDto>();
     out.decl::<SecondFactorOverview>();
+    out.decl::<WebAuthnKeyDto>();
+    out.decl::<WebAuthnKeyList>();
+    out.decl::<WebAuthnRegistrationDto>();
+    out.decl::<WebAuthnFinishRequest>();
+    out.decl::<WebAuthnRenameRequest>();
     out.decl::<SetupStatus>();
     out.decl::<SsoProviderDto>();
     out.decl::<SsoProviders>();

@@ -37,6 +37,34 @@ pub struct Config {
     pub outbound: OutboundSection,
     pub oidc: OidcSection,
     pub ldap: LdapSection,
+    pub webauthn: WebAuthnSection,
+}
+
+/// Security keys and passkeys as a second factor (docs/admin/second-factor.md). A WebAuthn
+/// credential is bound to the relying party: the domain people open Enclave at. Each key left
+/// empty is derived: `origin` from `[oidc] public_url`, else from `listen` as
+/// `http(s)://localhost:PORT`; `rp_id` from the origin's host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebAuthnSection {
+    /// The relying-party id, e.g. `chat.example.org` (or a parent domain, `example.org`). Keys
+    /// registered under one id do not work under another.
+    pub rp_id: String,
+    /// The name authenticators show.
+    pub rp_name: String,
+    /// The address people open Enclave at, e.g. `https://chat.example.org` (browsers allow
+    /// WebAuthn only over HTTPS, or on `localhost`).
+    pub origin: String,
+}
+
+impl Default for WebAuthnSection {
+    fn default() -> Self {
+        WebAuthnSection {
+            rp_id: String::new(),
+            rp_name: "Enclave".into(),
+            origin: String::new(),
+        }
+    }
 }
 
 /// Requests Enclave makes to other servers (OIDC providers; docs/admin/sso.md). Nothing leaves
@@ -794,6 +822,7 @@ impl Default for Config {
             outbound: OutboundSection::default(),
             oidc: OidcSection::default(),
             ldap: LdapSection::default(),
+            webauthn: WebAuthnSection::default(),
         }
     }
 }
@@ -1007,6 +1036,7 @@ impl Config {
                 "[oidc] public_url is required when providers are configured (redirect URIs are made from it)"
             );
         }
+        self.webauthn_config()?;
         if self.audit.head_interval_secs == 0 {
             bail!("[audit] head_interval_secs must be at least 1");
         }
@@ -1227,6 +1257,62 @@ impl Config {
             },
             clock: enclave_app::Clock::system(),
             local_passwords: a.local_passwords,
+            webauthn: self.webauthn_config().ok().flatten(),
+        }
+    }
+
+    /// The WebAuthn relying party, with the keys left empty derived (see [`WebAuthnSection`]);
+    /// `None` when nothing was set and no usable one can be derived (the origin's host is an IP
+    /// address): security keys are off then. An explicit setting that cannot work is an error.
+    pub fn webauthn_config(&self) -> anyhow::Result<Option<enclave_app::WebAuthnConfig>> {
+        let w = &self.webauthn;
+        let explicit = !w.origin.trim().is_empty() || !w.rp_id.trim().is_empty();
+        let (origin, any_port) = match (w.origin.trim(), self.oidc.public_url.trim()) {
+            ("", "") => {
+                let scheme = if self.tls.cert.is_empty() {
+                    "http"
+                } else {
+                    "https"
+                };
+                // `listen` may be given again on the command line (port 0: chosen at start),
+                // so a derived `localhost` origin is accepted on any port.
+                let port = self.listen_addr()?.port();
+                (format!("{scheme}://localhost:{port}"), true)
+            }
+            ("", public) => (public.to_owned(), false),
+            (o, _) => (o.to_owned(), false),
+        };
+        let origin = url::Url::parse(&origin)
+            .with_context(|| format!("[webauthn] origin {origin:?} is not a URL"))?;
+        let rp_id = match w.rp_id.trim() {
+            "" => match origin.domain() {
+                Some(d) => d.to_owned(),
+                None if explicit => {
+                    bail!(
+                        "[webauthn] origin must name a domain, not an IP address (browsers refuse WebAuthn on IP addresses)"
+                    )
+                }
+                None => return Ok(None),
+            },
+            id => id.to_ascii_lowercase(),
+        };
+        let rp_name = w.rp_name.trim();
+        if rp_name.is_empty()
+            || rp_name.chars().count() > 64
+            || rp_name.contains(|c: char| c.is_control())
+        {
+            bail!("[webauthn] rp_name must be 1 to 64 characters, without control characters");
+        }
+        let config = enclave_app::WebAuthnConfig {
+            rp_id,
+            rp_name: rp_name.to_owned(),
+            origin,
+            any_port,
+        };
+        match config.relying_party() {
+            Ok(_) => Ok(Some(config)),
+            Err(e) if explicit => bail!("[webauthn] {e}"),
+            Err(_) => Ok(None),
         }
     }
 
@@ -1452,6 +1538,66 @@ mod tests {
             "flags beat everything"
         );
         assert_eq!(c.database_path(), PathBuf::from("/srv/enclave/enclave.db"));
+    }
+
+    #[test]
+    fn the_webauthn_relying_party_is_derived_or_checked() {
+        let load = |env: &[(&str, &str)]| {
+            Config::load(
+                None,
+                env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                &Overrides::default(),
+            )
+        };
+        // From `listen`: localhost on any port (the port may be chosen at start).
+        let w = load(&[]).unwrap().webauthn_config().unwrap().unwrap();
+        assert_eq!(w.rp_id, "localhost");
+        assert_eq!(w.origin.as_str(), "http://localhost:8080/");
+        assert!(w.any_port);
+        assert_eq!(w.rp_name, "Enclave");
+        // From the public URL.
+        let w = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://chat.example.org")])
+            .unwrap()
+            .webauthn_config()
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.rp_id, "chat.example.org");
+        assert!(!w.any_port);
+        // Explicit: a parent domain is fine.
+        let w = load(&[
+            ("ENCLAVE_WEBAUTHN__ORIGIN", "https://chat.example.org"),
+            ("ENCLAVE_WEBAUTHN__RP_ID", "example.org"),
+        ])
+        .unwrap()
+        .webauthn_config()
+        .unwrap()
+        .unwrap();
+        assert_eq!(w.rp_id, "example.org");
+        // A public URL on an IP address: security keys are off, the server still starts.
+        let c = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://10.0.0.5")]).unwrap();
+        assert!(c.webauthn_config().unwrap().is_none());
+        assert!(c.auth_config().webauthn.is_none());
+        // Explicit settings that cannot work stop the server.
+        for bad in [
+            [
+                ("ENCLAVE_WEBAUTHN__ORIGIN", "https://10.0.0.5"),
+                ("ENCLAVE_WEBAUTHN__RP_NAME", "Enclave"),
+            ],
+            [
+                ("ENCLAVE_WEBAUTHN__ORIGIN", "https://chat.example.org"),
+                ("ENCLAVE_WEBAUTHN__RP_ID", "other.org"),
+            ],
+            [
+                ("ENCLAVE_WEBAUTHN__ORIGIN", "not a url"),
+                ("ENCLAVE_WEBAUTHN__RP_NAME", "Enclave"),
+            ],
+            [
+                ("ENCLAVE_WEBAUTHN__RP_NAME", ""),
+                ("ENCLAVE_WEBAUTHN__RP_ID", ""),
+            ],
+        ] {
+            assert!(load(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

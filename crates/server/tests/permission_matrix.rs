@@ -272,6 +272,38 @@ fn cases() -> Vec<Case> {
             Some(|_| json!({ "code": "000000" })),
             ["409", "409", "409", "409", "409"],
         ),
+        // Security keys: one's own; another's key or an unknown registration is not found,
+        // and starting a registration needs the password (a wrong code proves nothing).
+        case(
+            M::GET,
+            "/api/v1/users/me/second-factor/webauthn",
+            None,
+            ALL_OK,
+        ),
+        case(
+            M::POST,
+            "/api/v1/users/me/second-factor/webauthn/registrations",
+            Some(|_| json!({ "code": "000000" })),
+            ["401", "401", "401", "401", "401"],
+        ),
+        case(
+            M::POST,
+            "/api/v1/users/me/second-factor/webauthn/registrations/{registration}",
+            Some(|_| json!({ "name": "Key", "credential": {} })),
+            ["400", "400", "400", "400", "400"],
+        ),
+        case(
+            M::PATCH,
+            "/api/v1/users/me/second-factor/webauthn/{key}",
+            Some(|_| json!({ "name": "Key" })),
+            ["404", "404", "404", "404", "404"],
+        ),
+        case(
+            M::POST,
+            "/api/v1/users/me/second-factor/webauthn/{key}/remove",
+            Some(|_| json!({ "code": "000000" })),
+            ["404", "404", "404", "404", "404"],
+        ),
         case(
             M::DELETE,
             "/api/v1/users/{stranger}/second-factor",
@@ -492,6 +524,8 @@ fn doc_path(p: &str) -> String {
     .replace("{token}", "{id}")
     .replace("{file}", "{id}")
     .replace("{role}", "{id}")
+    .replace("{registration}", "{id}")
+    .replace("{key}", "{id}")
 }
 
 fn fill(path: &str, f: &Fx) -> String {
@@ -506,6 +540,8 @@ fn fill(path: &str, f: &Fx) -> String {
         .replace("{account}", "nobody-throttled")
         .replace("{source}", "192.0.2.1")
         .replace("{provider}", "corp")
+        .replace("{registration}", "wr_unknown")
+        .replace("{key}", "999999")
 }
 
 /// One actor's credentials.

@@ -498,6 +498,38 @@ pub static TABLES: &[Table] = &[
         since: 17,
     },
     Table {
+        name: "webauthn_keys",
+        columns: &[
+            col("id", Int),
+            col("user_id", Int),
+            col("name", Text),
+            col("credential_id", Text),
+            col("credential", Text),
+            col("created_at", Int),
+            col("last_used_at", Int),
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 18,
+    },
+    Table {
+        name: "webauthn_ceremonies",
+        columns: &[
+            col("id", Text),
+            col("user_id", Int),
+            col("kind", Text),
+            col("state", Text),
+            col("expires_at", Int),
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id COLLATE \"C\"",
+        identity: false,
+        since: 18,
+    },
+    Table {
         name: "events",
         columns: &[
             col("position", Int),

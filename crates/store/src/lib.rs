@@ -796,6 +796,35 @@ pub struct SecondFactorEnrolment {
     pub recovery_left: u32,
 }
 
+/// A registered WebAuthn credential (a security key or a passkey) of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAuthnKey {
+    pub id: i64,
+    pub user_id: UserId,
+    /// The name its owner gave it.
+    pub name: String,
+    /// The credential id (base64url), unique among all accounts.
+    pub credential_id: String,
+    /// The credential (public key, signature counter, ...) as `webauthn-rs` serialises it.
+    pub credential: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+}
+
+/// A WebAuthn ceremony in progress: the state `webauthn-rs` needs to finish it, kept in the
+/// database so that any node can finish what another started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAuthnCeremonyState {
+    /// A random id (registration), or the hex hash of the sign-in challenge's token.
+    pub id: String,
+    pub user_id: UserId,
+    /// `registration` or `authentication` (`enclave_core::signin::WebAuthnCeremony`).
+    pub kind: String,
+    /// The ceremony state (JSON).
+    pub state: String,
+    pub expires_at: Millis,
+}
+
 /// Second factors: TOTP enrolments, recovery codes, sign-in challenges and the site policy.
 /// Every compare-and-set (a TOTP step, a recovery code, a challenge) is one atomic statement,
 /// so nodes sharing the database never accept the same one twice.
@@ -839,6 +868,53 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     async fn set_second_factor_policy(&self, policy: enclave_core::signin::Policy) -> Result<()>;
     /// Accounts with a confirmed TOTP enrolment, by user id.
     async fn second_factor_enrolments(&self) -> Result<Vec<SecondFactorEnrolment>>;
+    /// The account's security keys, oldest first.
+    async fn webauthn_keys(&self, user_id: UserId) -> Result<Vec<WebAuthnKey>>;
+    /// Registers a key for the account unless it already holds `max` keys (`None` then);
+    /// `Conflict` when the credential id is registered already (to any account).
+    async fn add_webauthn_key(
+        &self,
+        user_id: UserId,
+        name: String,
+        credential_id: String,
+        credential: String,
+        max: usize,
+    ) -> Result<Option<WebAuthnKey>>;
+    /// Renames one of the account's keys; `false` when it has no key `id`.
+    async fn rename_webauthn_key(&self, user_id: UserId, id: i64, name: String) -> Result<bool>;
+    /// Removes one of the account's keys; `false` when it has no key `id`.
+    async fn remove_webauthn_key(&self, user_id: UserId, id: i64) -> Result<bool>;
+    /// Removes all of the account's keys; how many it had.
+    async fn remove_webauthn_keys(&self, user_id: UserId) -> Result<u64>;
+    /// Records a use of key `id`: its credential becomes `credential` (the new signature
+    /// counter) if it is still `previous` (compare-and-set: of two uses of one assertion, one
+    /// wins); `false` otherwise.
+    async fn use_webauthn_key(
+        &self,
+        user_id: UserId,
+        id: i64,
+        previous: String,
+        credential: String,
+    ) -> Result<bool>;
+    /// Stores a ceremony (replacing one with the same id) and deletes expired ones.
+    async fn put_webauthn_ceremony(&self, ceremony: WebAuthnCeremonyState) -> Result<()>;
+    /// The unexpired ceremony `id` of `kind` started by `user_id`.
+    async fn webauthn_ceremony(
+        &self,
+        id: String,
+        user_id: UserId,
+        kind: String,
+        now: Millis,
+    ) -> Result<Option<WebAuthnCeremonyState>>;
+    /// Deletes ceremony `id` of the account and returns it if it was unexpired (finishing a
+    /// ceremony uses it up: of two finishes, one gets it).
+    async fn take_webauthn_ceremony(
+        &self,
+        id: String,
+        user_id: UserId,
+        kind: String,
+        now: Millis,
+    ) -> Result<Option<WebAuthnCeremonyState>>;
 }
 
 /// A provider's subject linked to an account (OIDC single sign-on).

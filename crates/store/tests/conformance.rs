@@ -30,7 +30,7 @@ use enclave_core::{
 };
 use enclave_store::{
     AuditQuery, BrowseQuery, ChannelPatch, Error, Guard, GuardCtx, MessageSearch, NewChannel,
-    NewMessage, NewToken, NewUser, Store, ThrottleKey, UserPatch, UserQuery,
+    NewMessage, NewToken, NewUser, Store, ThrottleKey, UserPatch, UserQuery, WebAuthnCeremonyState,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -6108,6 +6108,151 @@ pub async fn ldap_links_and_sync_runs(store: Arc<dyn Store>) {
     assert!(store.sync_runs("other", 10).await.unwrap().is_empty());
 }
 
+/// Security keys: listed per account oldest first, a credential id once among all accounts,
+/// the limit, rename and remove only one's own, the counter's compare-and-set; ceremonies are
+/// found by id, account and kind while unexpired, and taken once.
+async fn webauthn_keys_and_ceremonies(store: Arc<dyn Store>) {
+    let alice = user(&store, "wa-alice").await;
+    let bob = user(&store, "wa-bob").await;
+    let k1 = store
+        .add_webauthn_key(
+            alice.id,
+            "One".into(),
+            "cred-1".into(),
+            "{\"c\":1}".into(),
+            2,
+        )
+        .await
+        .unwrap()
+        .expect("under the limit");
+    let k2 = store
+        .add_webauthn_key(
+            alice.id,
+            "Two".into(),
+            "cred-2".into(),
+            "{\"c\":2}".into(),
+            2,
+        )
+        .await
+        .unwrap()
+        .expect("under the limit");
+    assert!(k2.id > k1.id);
+    assert_eq!(k1.last_used_at, None);
+    // At the limit: nothing added.
+    assert!(
+        store
+            .add_webauthn_key(alice.id, "Three".into(), "cred-3".into(), "{}".into(), 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A credential id belongs to one account.
+    let e = domain_err(
+        store
+            .add_webauthn_key(bob.id, "Mine".into(), "cred-1".into(), "{}".into(), 2)
+            .await,
+    );
+    assert!(matches!(e, DomainError::Conflict(_)), "{e:?}");
+    let keys = store.webauthn_keys(alice.id).await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
+        ["One", "Two"]
+    );
+    assert_eq!(keys[0], k1);
+    assert!(store.webauthn_keys(bob.id).await.unwrap().is_empty());
+    // Rename and remove: one's own keys only.
+    assert!(
+        !store
+            .rename_webauthn_key(bob.id, k1.id, "X".into())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .rename_webauthn_key(alice.id, k1.id, "Uno".into())
+            .await
+            .unwrap()
+    );
+    assert!(!store.remove_webauthn_key(bob.id, k2.id).await.unwrap());
+    // The counter: compare-and-set on the stored credential.
+    assert!(
+        store
+            .use_webauthn_key(alice.id, k1.id, "{\"c\":1}".into(), "{\"c\":5}".into())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .use_webauthn_key(alice.id, k1.id, "{\"c\":1}".into(), "{\"c\":6}".into())
+            .await
+            .unwrap(),
+        "a stale credential does not win"
+    );
+    assert!(
+        !store
+            .use_webauthn_key(bob.id, k1.id, "{\"c\":5}".into(), "{\"c\":7}".into())
+            .await
+            .unwrap()
+    );
+    let k1_now = &store.webauthn_keys(alice.id).await.unwrap()[0];
+    assert_eq!(k1_now.name, "Uno");
+    assert_eq!(k1_now.credential, "{\"c\":5}");
+    assert!(k1_now.last_used_at.is_some());
+    assert!(store.remove_webauthn_key(alice.id, k2.id).await.unwrap());
+    assert!(!store.remove_webauthn_key(alice.id, k2.id).await.unwrap());
+    assert_eq!(store.remove_webauthn_keys(alice.id).await.unwrap(), 1);
+    assert!(store.webauthn_keys(alice.id).await.unwrap().is_empty());
+
+    // Ceremonies.
+    let now = Millis::now();
+    let c = WebAuthnCeremonyState {
+        id: "wr_1".into(),
+        user_id: alice.id,
+        kind: "registration".into(),
+        state: "{}".into(),
+        expires_at: Millis(now.0 + 60_000),
+    };
+    store.put_webauthn_ceremony(c.clone()).await.unwrap();
+    let get = |id: &str, user: UserId, kind: &str, at: Millis| {
+        let store = store.clone();
+        let (id, kind) = (id.to_owned(), kind.to_owned());
+        async move { store.webauthn_ceremony(id, user, kind, at).await.unwrap() }
+    };
+    assert_eq!(
+        get("wr_1", alice.id, "registration", now).await,
+        Some(c.clone())
+    );
+    assert_eq!(get("wr_1", bob.id, "registration", now).await, None);
+    assert_eq!(get("wr_1", alice.id, "authentication", now).await, None);
+    assert_eq!(
+        get("wr_1", alice.id, "registration", Millis(now.0 + 60_000)).await,
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .take_webauthn_ceremony("wr_1".into(), bob.id, "registration".into(), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_webauthn_ceremony("wr_1".into(), alice.id, "registration".into(), now)
+            .await
+            .unwrap(),
+        Some(c)
+    );
+    assert_eq!(
+        store
+            .take_webauthn_ceremony("wr_1".into(), alice.id, "registration".into(), now)
+            .await
+            .unwrap(),
+        None,
+        "taken once"
+    );
+}
+
 /// Job leases: one holder at a time; the holder renews; another takes it only once it ran out;
 /// leases of different jobs are independent.
 async fn job_leases(store: Arc<dyn Store>) {
@@ -6259,6 +6404,7 @@ mod sqlite {
         single_sign_on,
         ldap_links_and_sync_runs,
         job_leases,
+        webauthn_keys_and_ceremonies,
     );
 
     /// Audited writes and their entries commit together; a trigger that refuses inserts into
@@ -6501,6 +6647,7 @@ mod postgres {
         single_sign_on,
         ldap_links_and_sync_runs,
         job_leases,
+        webauthn_keys_and_ceremonies,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

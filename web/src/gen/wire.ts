@@ -39,6 +39,9 @@ export type ErrorCode =
   | "sso_provider_unavailable" // The single sign-on provider could not be reached or answered with an error.
   | "provider_not_found" // No identity provider (single sign-on or directory) has this id.
   | "directory_unavailable" // The directory (LDAP / Active Directory) could not be reached or failed; nothing was decided about the sign-in.
+  | "webauthn_invalid" // The WebAuthn credential is malformed: not the browser's `PublicKeyCredential` as JSON with its binary fields in base64url. Nothing changed.
+  | "webauthn_refused" // The security key's answer failed a check (challenge, relying-party id, origin, signature, signature counter, or an unknown key): a forged or replayed answer, or one made for another site. Nothing changed.
+  | "webauthn_not_found" // No such security key or registration of this account (unknown, expired, or another account's).
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -214,16 +217,26 @@ methods: Array<string>,
  * authenticator app with `POST /api/v1/auth/login/totp-setup`, then confirm its code at
  * the second-factor step, which opens the session.
  */
-enrol_required: boolean, expires_at: string, };
+enrol_required: boolean, expires_at: string,
+/**
+ * With `webauthn` among the methods: the options to pass to the browser's
+ * `navigator.credentials.get` (`{"publicKey": {...}}`, binary fields in base64url).
+ */
+webauthn?: Record<string, unknown>, };
 export type SecondFactorLoginRequest = { challenge: string,
 /**
- * `totp` or `recovery`.
+ * `totp`, `recovery` or `webauthn`.
  */
 method: string,
 /**
- * The six-digit code, or a recovery code (`xxxxx-xxxxx`).
+ * With `totp` or `recovery`: the six-digit code, or a recovery code (`xxxxx-xxxxx`).
  */
-code: string,
+code?: string,
+/**
+ * With `webauthn`: the browser's `PublicKeyCredential` answering the challenge's
+ * `webauthn` options, as JSON with its binary fields in base64url.
+ */
+credential?: Record<string, unknown>,
 /**
  * The client signing in, as in the first step's `client` (the same rules).
  */
@@ -281,6 +294,10 @@ totp: boolean,
  */
 totp_pending: boolean, recovery_codes_left: number,
 /**
+ * Security keys and passkeys registered.
+ */
+webauthn_keys: number,
+/**
  * The site policy requires a second factor of this account.
  */
 required: boolean,
@@ -311,6 +328,49 @@ export type SecondFactorOverview = { policy: SecondFactorPolicyDto,
  * Accounts with an authenticator app set up.
  */
 enrolled: Array<EnrolledDto>, };
+/**
+ * A security key or passkey of the caller.
+ */
+export type WebAuthnKeyDto = { id: string, name: string, created_at: string,
+/**
+ * When it last passed a sign-in.
+ */
+last_used_at: string | null, };
+/**
+ * The caller's security keys and passkeys, oldest first.
+ */
+export type WebAuthnKeyList = { keys: Array<WebAuthnKeyDto>,
+/**
+ * The most keys an account may register.
+ */
+max_keys: number, };
+/**
+ * A security key registration in progress.
+ */
+export type WebAuthnRegistrationDto = {
+/**
+ * Finish it at `POST /api/v1/users/me/second-factor/webauthn/registrations/{id}`.
+ */
+id: string,
+/**
+ * The options to pass to the browser's `navigator.credentials.create`
+ * (`{"publicKey": {...}}`, binary fields in base64url).
+ */
+options: Record<string, unknown>, expires_at: string, };
+/**
+ * The browser's answer to a registration, and the new key's name.
+ */
+export type WebAuthnFinishRequest = {
+/**
+ * 1 to 64 characters, e.g. "YubiKey" or "Laptop".
+ */
+name: string,
+/**
+ * The `PublicKeyCredential` from `navigator.credentials.create`, as JSON with its binary
+ * fields in base64url.
+ */
+credential: Record<string, unknown>, };
+export type WebAuthnRenameRequest = { name: string, };
 export type SetupStatus = {
 /**
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.

@@ -24,7 +24,7 @@ import { channelLabel, cls, displayName, formatDate, matchScore } from '../lib/u
 import { isUnread } from '../lib/unread';
 import { t, tn } from '../i18n';
 import { Modal, PresenceDot, Spinner, UserAvatar, useStore } from './common';
-import { SecondFactorSettings } from './SecondFactor';
+import { SecondFactorSettings, SecurityKeys } from './SecondFactor';
 import { Check, Hash, Lock, Search } from './icons';
 import { ChannelIcon } from './Sidebar';
 import { GuestBadge } from './admin/Guests';
@@ -763,6 +763,7 @@ function Security({ me }: { me: User }) {
         </div>
       </form>
       <SecondFactorSettings />
+      <SecurityKeys />
     </div>
   );
 }

@@ -1,7 +1,8 @@
 // Second factors (docs/admin/second-factor.md): the second step of signing in (a code from an
-// authenticator app or a recovery code, or setting up the app when the policy requires it),
-// the security settings' section (set up with a QR code, recovery codes shown once, turn off),
-// and the administrators' policy tab.
+// authenticator app, a recovery code or a security key, or setting up the app when the policy
+// requires it), the security settings' section (set up with a QR code, recovery codes shown
+// once, turn off; security keys and passkeys added, renamed and removed), and the
+// administrators' policy tab.
 
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, request } from '../lib/api';
@@ -15,7 +16,11 @@ import type {
   SecondFactorOverview,
   SecondFactorStatusDto,
   TotpSetupDto,
+  WebAuthnKeyDto,
+  WebAuthnKeyList,
+  WebAuthnRegistrationDto,
 } from '../gen/wire';
+import { createCredential, getAssertion, webauthnSupported } from '../lib/webauthn';
 import { displayName, formatDate } from '../lib/util';
 import { t, tn } from '../i18n';
 import { Spinner } from './common';
@@ -25,6 +30,21 @@ const enc = encodeURIComponent;
 export const secondFactorApi = {
   pass: (challenge: string, method: 'totp' | 'recovery', code: string) =>
     request<SecondFactorLoginResponse>('POST', '/auth/login/second-factor', { challenge, method, code, client: 'Enclave web' }, { quiet401: true }),
+  passKey: (challenge: string, credential: Record<string, unknown>) =>
+    request<SecondFactorLoginResponse>(
+      'POST',
+      '/auth/login/second-factor',
+      { challenge, method: 'webauthn', credential, client: 'Enclave web' },
+      { quiet401: true },
+    ),
+  keys: () => request<WebAuthnKeyList>('GET', '/users/me/second-factor/webauthn'),
+  beginKey: (body: ReauthRequest) =>
+    request<WebAuthnRegistrationDto>('POST', '/users/me/second-factor/webauthn/registrations', body, { quiet401: true }),
+  finishKey: (id: string, name: string, credential: Record<string, unknown>) =>
+    request<WebAuthnKeyDto>('POST', `/users/me/second-factor/webauthn/registrations/${enc(id)}`, { name, credential }, { quiet401: true }),
+  renameKey: (id: string, name: string) => request<WebAuthnKeyDto>('PATCH', `/users/me/second-factor/webauthn/${enc(id)}`, { name }),
+  removeKey: (id: string, body: ReauthRequest) =>
+    request<void>('POST', `/users/me/second-factor/webauthn/${enc(id)}/remove`, body, { quiet401: true }),
   loginSetup: (challenge: string) => request<TotpSetupDto>('POST', '/auth/login/totp-setup', { challenge }, { quiet401: true }),
   status: () => request<SecondFactorStatusDto>('GET', '/users/me/second-factor'),
   begin: () => request<TotpSetupDto>('POST', '/users/me/second-factor/totp'),
@@ -46,6 +66,7 @@ export function reauthBody(input: string): ReauthRequest {
 }
 
 function codeError(err: unknown): string {
+  if (err instanceof ApiError && err.code === 'webauthn_refused') return t('mfa.key.refused');
   if (err instanceof ApiError && err.status === 401) return t('mfa.wrongCode');
   if (err instanceof ApiError && err.code === 'invalid_field' && err.field === 'challenge') return t('mfa.expired');
   return errorText(err);
@@ -143,10 +164,49 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
     }
   };
 
+  const useKey = async () => {
+    if (!challenge.webauthn) return;
+    setBusy(true);
+    setError('');
+    try {
+      const credential = await getAssertion(challenge.webauthn);
+      const r = await secondFactorApi.passKey(challenge.challenge, credential);
+      await enterSession(r.user);
+    } catch (err) {
+      // The browser's own refusal (cancelled, timed out, no matching key) is a DOMException.
+      setError(err instanceof ApiError ? codeError(err) : t('mfa.key.cancelled'));
+      setBusy(false);
+    }
+  };
+
   if (done?.recovery_codes) {
     return <RecoveryCodes codes={done.recovery_codes} onDone={() => void enterSession(done.user)} />;
   }
   const canRecover = !enrol && challenge.methods.includes('recovery');
+  const canKey = !enrol && challenge.methods.includes('webauthn') && !!challenge.webauthn && webauthnSupported();
+  const canCode = enrol || challenge.methods.includes('totp') || challenge.methods.includes('recovery');
+  if (!canCode) {
+    return (
+      <div class="form mfa-step">
+        <h2>{t('mfa.title')}</h2>
+        <p class="small">{t('mfa.key.prompt')}</p>
+        {error && (
+          <div class="form-error" role="alert">
+            {error}
+          </div>
+        )}
+        <button class="btn btn-primary btn-block" type="button" data-testid="use-key" disabled={busy || !canKey} onClick={() => void useKey()}>
+          {busy ? <Spinner size={16} /> : t('mfa.key.use')}
+        </button>
+        {!webauthnSupported() && <p class="muted small">{t('mfa.key.unsupported')}</p>}
+        <div class="mfa-links">
+          <button type="button" class="link-btn" onClick={onCancel}>
+            {t('mfa.backToLogin')}
+          </button>
+        </div>
+      </div>
+    );
+  }
   return (
     <form class="form mfa-step" onSubmit={submit} novalidate>
       <h2>{t('mfa.title')}</h2>
@@ -178,6 +238,11 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
       <button class="btn btn-primary btn-block" type="submit" disabled={busy || !code.trim()}>
         {busy ? <Spinner size={16} /> : t('mfa.verify')}
       </button>
+      {canKey && (
+        <button class="btn btn-block" type="button" data-testid="use-key" disabled={busy} onClick={() => void useKey()}>
+          {t('mfa.key.use')}
+        </button>
+      )}
       <div class="mfa-links">
         {canRecover && (
           <button
@@ -326,6 +391,199 @@ export function SecondFactorSettings() {
             </button>
             <button class={reauth === 'disable' ? 'btn btn-danger' : 'btn btn-primary'} type="submit" disabled={busy || !secret}>
               {reauth === 'disable' ? t('mfa.disable') : t('mfa.newCodes')}
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}
+
+/** The security settings' list of security keys and passkeys: add, rename, remove. */
+export function SecurityKeys() {
+  const [list, setList] = useState<WebAuthnKeyList | null>(null);
+  const [adding, setAdding] = useState(false);
+  const [removing, setRemoving] = useState<WebAuthnKeyDto | null>(null);
+  const [renaming, setRenaming] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [secret, setSecret] = useState('');
+  const [busy, setBusy] = useState(false);
+  const load = () => secondFactorApi.keys().then(setList, reportError);
+  useEffect(() => void load(), []);
+  const reset = () => {
+    setAdding(false);
+    setRemoving(null);
+    setRenaming(null);
+    setName('');
+    setSecret('');
+  };
+
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const reg = await secondFactorApi.beginKey(reauthBody(secret));
+      let credential: Record<string, unknown>;
+      try {
+        credential = await createCredential(reg.options);
+      } catch {
+        toast(t('mfa.key.cancelled'));
+        setBusy(false);
+        return;
+      }
+      await secondFactorApi.finishKey(reg.id, name.trim(), credential);
+      toast(t('mfa.key.added', { name: name.trim() }), 'info');
+      reset();
+      void load();
+    } catch (err) {
+      toast(codeError(err));
+    }
+    setBusy(false);
+  };
+  const rename = async (e: Event) => {
+    e.preventDefault();
+    if (!renaming) return;
+    setBusy(true);
+    try {
+      await secondFactorApi.renameKey(renaming, name.trim());
+      reset();
+      void load();
+    } catch (err) {
+      reportError(err);
+    }
+    setBusy(false);
+  };
+  const remove = async (e: Event) => {
+    e.preventDefault();
+    if (!removing) return;
+    setBusy(true);
+    try {
+      await secondFactorApi.removeKey(removing.id, reauthBody(secret));
+      toast(t('mfa.key.removed', { name: removing.name }), 'info');
+      reset();
+      void load();
+    } catch (err) {
+      toast(codeError(err));
+    }
+    setBusy(false);
+  };
+
+  const reauthField = (
+    <label class="field">
+      <span>{t('mfa.reauth')}</span>
+      <input
+        name="key-reauth"
+        type="password"
+        autocomplete="current-password"
+        placeholder={t('mfa.passwordOrCode')}
+        value={secret}
+        onInput={(e) => setSecret((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+  const nameField = (
+    <label class="field">
+      <span>{t('mfa.key.name')}</span>
+      <input
+        name="key-name"
+        maxLength={64}
+        placeholder={t('mfa.key.namePlaceholder')}
+        value={name}
+        onInput={(e) => setName((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+  return (
+    <section class="mfa-keys" aria-label={t('mfa.key.title')}>
+      <h3>{t('mfa.key.title')}</h3>
+      <p class="muted small">{t('mfa.key.note')}</p>
+      {!list && <Spinner />}
+      {list && list.keys.length === 0 && <p class="muted small">{t('mfa.key.none')}</p>}
+      {list && list.keys.length > 0 && (
+        <ul class="mfa-key-list" data-testid="security-keys">
+          {list.keys.map((k) => (
+            <li key={k.id}>
+              {renaming === k.id ? (
+                <form class="form inline-form" onSubmit={rename}>
+                  {nameField}
+                  <button type="button" class="btn" onClick={reset}>
+                    {t('common.cancel')}
+                  </button>
+                  <button class="btn btn-primary" type="submit" disabled={busy || !name.trim()}>
+                    {t('common.save')}
+                  </button>
+                </form>
+              ) : (
+                <>
+                  <strong>{k.name}</strong>{' '}
+                  <span class="muted small">
+                    {t('mfa.key.added_', { date: formatDate(k.created_at) })}
+                    {k.last_used_at ? ' · ' + t('mfa.key.lastUsed', { date: formatDate(k.last_used_at) }) : ''}
+                  </span>
+                  <span class="row-actions">
+                    <button
+                      class="btn btn-sm"
+                      onClick={() => {
+                        reset();
+                        setRenaming(k.id);
+                        setName(k.name);
+                      }}
+                    >
+                      {t('mfa.key.rename')}
+                    </button>
+                    <button
+                      class="btn btn-sm btn-danger"
+                      onClick={() => {
+                        reset();
+                        setRemoving(k);
+                      }}
+                    >
+                      {t('mfa.key.remove')}
+                    </button>
+                  </span>
+                </>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {list && !adding && !removing && list.keys.length < list.max_keys && (
+        <button
+          class="btn"
+          disabled={!webauthnSupported()}
+          onClick={() => {
+            reset();
+            setAdding(true);
+          }}
+        >
+          {t('mfa.key.add')}
+        </button>
+      )}
+      {list && !webauthnSupported() && <p class="muted small">{t('mfa.key.unsupported')}</p>}
+      {adding && (
+        <form class="form" onSubmit={add}>
+          {nameField}
+          {reauthField}
+          <div class="modal-foot">
+            <button type="button" class="btn" onClick={reset}>
+              {t('common.cancel')}
+            </button>
+            <button class="btn btn-primary" type="submit" disabled={busy || !name.trim() || !secret}>
+              {busy ? <Spinner size={16} /> : t('mfa.key.add')}
+            </button>
+          </div>
+        </form>
+      )}
+      {removing && (
+        <form class="form" onSubmit={remove}>
+          <p class="small">{t('mfa.key.removeConfirm', { name: removing.name })}</p>
+          {reauthField}
+          <div class="modal-foot">
+            <button type="button" class="btn" onClick={reset}>
+              {t('common.cancel')}
+            </button>
+            <button class="btn btn-danger" type="submit" disabled={busy || !secret}>
+              {t('mfa.key.remove')}
             </button>
           </div>
         </form>

@@ -56,6 +56,8 @@ pub struct SecondFactorStatus {
     /// A TOTP enrolment was started and not confirmed.
     pub totp_pending: bool,
     pub recovery_codes_left: u32,
+    /// Security keys and passkeys registered.
+    pub webauthn_keys: u32,
     /// The site policy requires the account to have a second factor.
     pub required: bool,
     /// When its grace to enrol ends (when required and not enrolled).
@@ -89,7 +91,7 @@ pub(super) fn recovery_hash(user_id: UserId, code: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+pub(super) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| Error::internal(format!("random source failed: {e}")))?;
     Ok(b)
@@ -213,7 +215,8 @@ impl Accounts {
         Ok(p)
     }
 
-    /// The methods `user_id` has enrolled (confirmed TOTP; recovery codes while any are left).
+    /// The methods `user_id` has enrolled (confirmed TOTP; recovery codes while any are left,
+    /// beside TOTP; WebAuthn with a security key registered).
     pub(super) async fn enrolled_methods(
         &self,
         user_id: UserId,
@@ -229,6 +232,9 @@ impl Accounts {
             if self.factors.recovery_codes_left(user_id).await? > 0 {
                 methods.push(SecondFactorMethod::Recovery);
             }
+        }
+        if !self.factors.webauthn_keys(user_id).await?.is_empty() {
+            methods.push(SecondFactorMethod::WebAuthn);
         }
         Ok(methods)
     }
@@ -252,6 +258,8 @@ impl Accounts {
         let totp = self.factors.totp(user.id).await?;
         let confirmed = totp.as_ref().is_some_and(|t| t.confirmed_at.is_some());
         let (required, grace) = self.policy_for(&user).await?;
+        let keys = u32::try_from(self.factors.webauthn_keys(user.id).await?.len()).unwrap_or(0);
+        let enrolled = confirmed || keys > 0;
         Ok(SecondFactorStatus {
             totp: confirmed,
             totp_pending: totp.is_some() && !confirmed,
@@ -260,12 +268,13 @@ impl Accounts {
             } else {
                 0
             },
+            webauthn_keys: keys,
             required,
-            enrol_by: (required && !confirmed).then_some(grace),
+            enrol_by: (required && !enrolled).then_some(grace),
         })
     }
 
-    async fn require_user(&self, id: UserId) -> Result<User> {
+    pub(super) async fn require_user(&self, id: UserId) -> Result<User> {
         self.store
             .user(id)
             .await?
@@ -363,7 +372,7 @@ impl Accounts {
 
     /// Checks the account holder again before a change of their second factors: the
     /// password, or a TOTP or recovery code (used up). Counted under the second-factor throttle.
-    async fn reauthenticate(
+    pub(super) async fn reauthenticate(
         &self,
         user: &User,
         proof: Reauth<'_>,
@@ -500,12 +509,14 @@ impl Accounts {
         Ok(shown)
     }
 
-    /// An administrator removes someone's second factors (they lost their phone); audited.
+    /// An administrator removes someone's second factors (they lost their phone or their
+    /// security keys): the authenticator app, recovery codes and security keys; audited.
     pub async fn reset_second_factor(&self, actor: &Actor, user_id: UserId) -> Result<bool> {
         // The account first (as the other per-user administration does), then the right.
         let user = self.require_user(user_id).await?;
         signin::check_manage(actor)?;
         let removed = self.factors.remove_second_factors(user.id).await?;
+        let removed = self.factors.remove_webauthn_keys(user.id).await? > 0 || removed;
         self.audit
             .record(
                 AuditRecord::new(AuditAction::SecondFactorReset)

@@ -216,6 +216,9 @@ pub struct Challenge {
     /// an authenticator app, and confirming that opens the session.
     pub enrol_required: bool,
     pub expires_at: Millis,
+    /// With `webauthn` among the methods: the options for the browser's
+    /// `navigator.credentials.get` (`{"publicKey": ...}`, binary fields in base64url).
+    pub webauthn: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Challenge {
@@ -236,6 +239,9 @@ pub enum FactorProof<'a> {
     Totp(&'a str),
     /// One of the account's recovery codes.
     Recovery(&'a str),
+    /// The browser's answer to the challenge's WebAuthn options (a `PublicKeyCredential` as
+    /// JSON, binary fields in base64url).
+    WebAuthn(&'a str),
 }
 
 impl FactorProof<'_> {
@@ -243,6 +249,7 @@ impl FactorProof<'_> {
         match self {
             FactorProof::Totp(_) => SecondFactorMethod::Totp,
             FactorProof::Recovery(_) => SecondFactorMethod::Recovery,
+            FactorProof::WebAuthn(_) => SecondFactorMethod::WebAuthn,
         }
     }
 }
@@ -576,11 +583,24 @@ impl Accounts {
             SecondFactor::Required { methods } => (methods, false),
             SecondFactor::EnrolRequired => (Vec::new(), true),
         };
+        let mut methods = methods;
         let token = super::new_token()?.replacen(super::TOKEN_PREFIX, CHALLENGE_PREFIX, 1);
+        let token_hash = super::hash_token(&token);
         let expires_at = Millis(Millis::now().0 + signin::CHALLENGE_TTL_SECS * 1000);
+        let webauthn = if methods.contains(&SecondFactorMethod::WebAuthn) {
+            let options = self
+                .begin_webauthn_signin(&identity.user, &token_hash, expires_at)
+                .await?;
+            if options.is_none() {
+                methods.retain(|m| *m != SecondFactorMethod::WebAuthn);
+            }
+            options
+        } else {
+            None
+        };
         self.factors
             .create_challenge(
-                super::hash_token(&token),
+                token_hash,
                 SignInChallenge {
                     user_id: identity.user.id,
                     credential: credential_name(identity.kind).to_owned(),
@@ -595,6 +615,7 @@ impl Accounts {
             methods,
             enrol_required,
             expires_at,
+            webauthn,
         }))
     }
 
@@ -649,6 +670,11 @@ impl Accounts {
         ip: IpAddr,
     ) -> Result<PassedSecondFactor> {
         let method = proof.method();
+        // A WebAuthn answer that is not one is refused before anything is looked at.
+        let assertion = match proof {
+            FactorProof::WebAuthn(raw) => Some(super::webauthn::parse_assertion(raw)?),
+            _ => None,
+        };
         let (ch, user) = match self.live_challenge(token).await {
             Ok(found) => found,
             Err(e) => {
@@ -670,8 +696,12 @@ impl Accounts {
                     Err(Error::Domain(DomainError::Unauthenticated)) => Ok(None),
                     Err(e) => Err(e),
                 },
-                FactorProof::Recovery(_) => Ok(None),
+                FactorProof::Recovery(_) | FactorProof::WebAuthn(_) => Ok(None),
             }
+        } else if let Some(assertion) = &assertion {
+            self.check_webauthn(&user, &super::hash_token(token), assertion)
+                .await
+                .map(|ok| ok.then_some(None))
         } else {
             let code = match proof {
                 FactorProof::Totp(c) if signin::totp_code(c).is_some() => Some(c),
@@ -694,10 +724,18 @@ impl Accounts {
                     Some(user.id),
                     method,
                     ip,
-                    "wrong, replayed or expired code",
+                    if assertion.is_some() {
+                        "security key answer refused"
+                    } else {
+                        "wrong, replayed or expired code"
+                    },
                 )
                 .await;
-                return Err(Error::Domain(DomainError::Unauthenticated));
+                return Err(if assertion.is_some() {
+                    super::webauthn::refused()
+                } else {
+                    Error::Domain(DomainError::Unauthenticated)
+                });
             }
             Err(e) => return Err(e),
         };

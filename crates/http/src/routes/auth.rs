@@ -100,6 +100,7 @@ pub(crate) fn challenge_answer(ch: enclave_app::Challenge) -> Response {
             methods: ch.methods.iter().map(|m| m.as_str().to_owned()).collect(),
             enrol_required: ch.enrol_required,
             expires_at: ts(ch.expires_at),
+            webauthn: ch.webauthn,
         },
     }))
     .into_response()

@@ -15,7 +15,8 @@ use crate::AppState;
 use crate::dto::{
     ChallengeRequest, EnrolledDto, ReauthRequest, RecoveryCodesDto, SecondFactorLoginRequest,
     SecondFactorLoginResponse, SecondFactorOverview, SecondFactorPolicyDto, SecondFactorStatusDto,
-    SetSecondFactorPolicyRequest, TotpConfirmRequest, TotpSetupDto, UserDto, ts,
+    SetSecondFactorPolicyRequest, TotpConfirmRequest, TotpSetupDto, UserDto, WebAuthnFinishRequest,
+    WebAuthnKeyDto, WebAuthnKeyList, WebAuthnRegistrationDto, WebAuthnRenameRequest, ts,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, Auth, ClientIp, parse_id};
@@ -42,16 +43,17 @@ fn setup_dto(s: TotpSetup) -> TotpSetupDto {
 }
 
 /// Pass the second step of a sign-in: the challenge from `POST /api/v1/auth/login` with a
-/// TOTP code (`method: "totp"`) or a recovery code (`method: "recovery"`). Opens the session
-/// like a login. With an enrol-only challenge, the TOTP code confirms the authenticator app set
+/// TOTP code (`method: "totp"`), a recovery code (`method: "recovery"`) or a security key's
+/// answer to the challenge's `webauthn` options (`method: "webauthn"`, `credential`). Opens
+/// the session like a login. With an enrol-only challenge, the TOTP code confirms the authenticator app set
 /// up through `POST /api/v1/auth/login/totp-setup`, and the answer carries the recovery codes.
 /// Wrong codes count towards the sign-in throttle of the account.
 #[utoipa::path(post, path = "/api/v1/auth/login/second-factor", tag = "auth",
     request_body = SecondFactorLoginRequest, security(()),
     responses(
         (status = 200, body = SecondFactorLoginResponse, description = "Logged in; the token is also set as an HttpOnly cookie"),
-        (status = 400, body = ErrorBody, description = "`invalid_field`: an unknown method, an over-long code, or a challenge that is unknown, expired or already used"),
-        (status = 401, body = ErrorBody, description = "A wrong, replayed or expired code"),
+        (status = 400, body = ErrorBody, description = "`invalid_field`: an unknown method, an over-long code, or a challenge that is unknown, expired or already used; `webauthn_invalid`: a `credential` that is not a WebAuthn credential"),
+        (status = 401, body = ErrorBody, description = "`unauthenticated`: a wrong, replayed or expired code; `webauthn_refused`: a security key answer that failed a check (forged, replayed, for another relying party)"),
         (status = 429, body = ErrorBody, description = "Too many failed codes for this account from this address"),
     ))]
 pub async fn login_second_factor(
@@ -60,15 +62,20 @@ pub async fn login_second_factor(
     headers: HeaderMap,
     ApiJson(req): ApiJson<SecondFactorLoginRequest>,
 ) -> ApiResult<Response> {
-    check_code(&req.code)?;
+    let code = req.code.as_deref().unwrap_or("");
+    check_code(code)?;
     let client = enclave_app::session_client_name(req.client.as_deref().unwrap_or(""))?;
+    let credential = req.credential.as_ref().map(ToString::to_string);
     let proof = match SecondFactorMethod::parse(&req.method) {
-        Some(SecondFactorMethod::Totp) => FactorProof::Totp(&req.code),
-        Some(SecondFactorMethod::Recovery) => FactorProof::Recovery(&req.code),
-        _ => {
+        Some(SecondFactorMethod::Totp) => FactorProof::Totp(code),
+        Some(SecondFactorMethod::Recovery) => FactorProof::Recovery(code),
+        Some(SecondFactorMethod::WebAuthn) => {
+            FactorProof::WebAuthn(credential.as_deref().unwrap_or(""))
+        }
+        None => {
             return Err(ApiError::from(DomainError::invalid(
                 "method",
-                "must be totp or recovery",
+                "must be totp, recovery or webauthn",
             )));
         }
     };
@@ -307,4 +314,114 @@ pub async fn set_policy(
         .await?;
     let (policy, enrolled) = state.accounts.second_factor_overview(&actor).await?;
     Ok(Json(overview(policy, enrolled)))
+}
+
+/// The caller's security keys and passkeys (WebAuthn), oldest first.
+#[utoipa::path(get, path = "/api/v1/users/me/second-factor/webauthn", tag = "auth",
+    responses((status = 200, body = WebAuthnKeyList), (status = 401, body = ErrorBody)))]
+pub async fn webauthn_keys(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<WebAuthnKeyList>> {
+    let keys = state.accounts.webauthn_keys(&authed.actor()).await?;
+    Ok(Json(WebAuthnKeyList {
+        keys: keys.into_iter().map(WebAuthnKeyDto::from).collect(),
+        max_keys: u32::try_from(enclave_core::signin::MAX_WEBAUTHN_KEYS).unwrap_or(u32::MAX),
+    }))
+}
+
+/// Start registering a security key or passkey: answers the options for the browser's
+/// `navigator.credentials.create`. Needs the password or a current code. Finish within five
+/// minutes at `POST /api/v1/users/me/second-factor/webauthn/registrations/{id}`.
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/webauthn/registrations", tag = "auth",
+    request_body = ReauthRequest,
+    responses((status = 200, body = WebAuthnRegistrationDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "A wrong password or code"),
+        (status = 409, body = ErrorBody, description = "Security keys are off on this server (no `[webauthn] origin`)"),
+        (status = 422, body = ErrorBody, description = "`limit_exceeded`: the account has 20 keys already"),
+        (status = 429, body = ErrorBody)))]
+pub async fn begin_webauthn_registration(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<ReauthRequest>,
+) -> ApiResult<Json<WebAuthnRegistrationDto>> {
+    let proof = reauth(&req)?;
+    let r = state
+        .accounts
+        .begin_webauthn_registration(&authed.actor(), proof, ip)
+        .await?;
+    Ok(Json(WebAuthnRegistrationDto {
+        id: r.id,
+        options: r.options,
+        expires_at: ts(r.expires_at),
+    }))
+}
+
+/// Finish a registration with the browser's answer and name the new key. The registration is
+/// used up whatever the outcome.
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/webauthn/registrations/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Registration id")),
+    request_body = WebAuthnFinishRequest,
+    responses((status = 200, body = WebAuthnKeyDto), (status = 400, body = ErrorBody, description = "`invalid_field`: a bad name; `webauthn_invalid`: a `credential` that is not a WebAuthn credential"),
+        (status = 401, body = ErrorBody, description = "`webauthn_refused`: the answer failed a check (challenge, relying party, origin, attestation)"),
+        (status = 404, body = ErrorBody, description = "`webauthn_not_found`: no such registration of yours (unknown, expired or finished)"),
+        (status = 409, body = ErrorBody, description = "The key is registered already"),
+        (status = 422, body = ErrorBody, description = "`limit_exceeded`: the account has 20 keys already")))]
+pub async fn finish_webauthn_registration(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<WebAuthnFinishRequest>,
+) -> ApiResult<Json<WebAuthnKeyDto>> {
+    let key = state
+        .accounts
+        .finish_webauthn_registration(&authed.actor(), &id, &req.name, &req.credential.to_string())
+        .await?;
+    Ok(Json(key.into()))
+}
+
+/// Rename one of the caller's security keys.
+#[utoipa::path(patch, path = "/api/v1/users/me/second-factor/webauthn/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Security key id")),
+    request_body = WebAuthnRenameRequest,
+    responses((status = 200, body = WebAuthnKeyDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`webauthn_not_found`: no such key of yours")))]
+pub async fn rename_webauthn_key(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<WebAuthnRenameRequest>,
+) -> ApiResult<Json<WebAuthnKeyDto>> {
+    let id: i64 = parse_id(&id, ErrorCode::WebauthnNotFound)?;
+    let key = state
+        .accounts
+        .rename_webauthn_key(&authed.actor(), id, &req.name)
+        .await?;
+    Ok(Json(key.into()))
+}
+
+/// Remove one of the caller's security keys. Needs the password or a current code.
+#[utoipa::path(post, path = "/api/v1/users/me/second-factor/webauthn/{id}/remove", tag = "auth",
+    params(("id" = String, Path, description = "Security key id")),
+    request_body = ReauthRequest,
+    responses((status = 204), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "A wrong password or code"),
+        (status = 404, body = ErrorBody, description = "`webauthn_not_found`: no such key of yours"),
+        (status = 429, body = ErrorBody)))]
+pub async fn remove_webauthn_key(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ReauthRequest>,
+) -> ApiResult<StatusCode> {
+    let id: i64 = parse_id(&id, ErrorCode::WebauthnNotFound)?;
+    let proof = reauth(&req)?;
+    state
+        .accounts
+        .remove_webauthn_key(&authed.actor(), id, proof, ip)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,9 +6,36 @@ use async_trait::async_trait;
 use enclave_core::signin::Policy;
 use enclave_core::{Millis, UserId};
 use sqlx_core::row::Row;
+use sqlx_postgres::PgRow;
 
 use super::{PgStore, Tx, q};
-use crate::{Result, SecondFactorEnrolment, SecondFactorStore, SignInChallenge, TotpEnrolment};
+use crate::{
+    Error, Result, SecondFactorEnrolment, SecondFactorStore, SignInChallenge, TotpEnrolment,
+    WebAuthnCeremonyState, WebAuthnKey,
+};
+use enclave_core::Error as DomainError;
+
+fn key_row(r: &PgRow) -> Result<WebAuthnKey> {
+    Ok(WebAuthnKey {
+        id: r.try_get(0)?,
+        user_id: UserId(r.try_get(1)?),
+        name: r.try_get(2)?,
+        credential_id: r.try_get(3)?,
+        credential: r.try_get(4)?,
+        created_at: Millis(r.try_get(5)?),
+        last_used_at: r.try_get::<Option<i64>, _>(6)?.map(Millis),
+    })
+}
+
+fn ceremony_row(r: &PgRow) -> Result<WebAuthnCeremonyState> {
+    Ok(WebAuthnCeremonyState {
+        id: r.try_get(0)?,
+        user_id: UserId(r.try_get(1)?),
+        kind: r.try_get(2)?,
+        state: r.try_get(3)?,
+        expires_at: Millis(r.try_get(4)?),
+    })
+}
 
 async fn insert_codes(tx: &mut Tx, user_id: UserId, hashes: &[[u8; 32]]) -> Result<()> {
     let now = tx.now;
@@ -259,5 +286,184 @@ impl SecondFactorStore for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn webauthn_keys(&self, user_id: UserId) -> Result<Vec<WebAuthnKey>> {
+        let mut c = self.conn().await?;
+        let rows = q(
+            "SELECT id, user_id, name, credential_id, credential, created_at, last_used_at
+             FROM webauthn_keys WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(user_id.0)
+        .fetch_all(&mut *c)
+        .await?;
+        rows.iter().map(key_row).collect()
+    }
+
+    async fn add_webauthn_key(
+        &self,
+        user_id: UserId,
+        name: String,
+        credential_id: String,
+        credential: String,
+        max: usize,
+    ) -> Result<Option<WebAuthnKey>> {
+        let mut tx = self.begin().await?;
+        let result: Result<Option<WebAuthnKey>> = async {
+            // The account's row serialises its registrations, so the limit holds across nodes.
+            q("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id.0)
+                .fetch_optional(tx.c())
+                .await?;
+            let held: i64 = q("SELECT count(*) FROM webauthn_keys WHERE user_id = $1")
+                .bind(user_id.0)
+                .fetch_one(tx.c())
+                .await?
+                .try_get(0)?;
+            if usize::try_from(held).unwrap_or(usize::MAX) >= max {
+                return Ok(None);
+            }
+            let now = tx.now;
+            let row = q(
+                "INSERT INTO webauthn_keys (user_id, name, credential_id, credential, created_at, last_used_at)
+                 VALUES ($1, $2, $3, $4, $5, NULL)
+                 ON CONFLICT (credential_id) DO NOTHING
+                 RETURNING id, user_id, name, credential_id, credential, created_at, last_used_at",
+            )
+            .bind(user_id.0)
+            .bind(&name)
+            .bind(&credential_id)
+            .bind(&credential)
+            .bind(now.0)
+            .fetch_optional(tx.c())
+            .await?;
+            match row {
+                Some(r) => Ok(Some(key_row(&r)?)),
+                None => Err(Error::Domain(DomainError::Conflict(
+                    "this security key is registered already",
+                ))),
+            }
+        }
+        .await;
+        self.finish(tx, result).await
+    }
+
+    async fn rename_webauthn_key(&self, user_id: UserId, id: i64, name: String) -> Result<bool> {
+        let mut c = self.conn().await?;
+        let n = q("UPDATE webauthn_keys SET name = $3 WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id.0)
+            .bind(name)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn remove_webauthn_key(&self, user_id: UserId, id: i64) -> Result<bool> {
+        let mut c = self.conn().await?;
+        let n = q("DELETE FROM webauthn_keys WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id.0)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn remove_webauthn_keys(&self, user_id: UserId) -> Result<u64> {
+        let mut c = self.conn().await?;
+        Ok(q("DELETE FROM webauthn_keys WHERE user_id = $1")
+            .bind(user_id.0)
+            .execute(&mut *c)
+            .await?
+            .rows_affected())
+    }
+
+    async fn use_webauthn_key(
+        &self,
+        user_id: UserId,
+        id: i64,
+        previous: String,
+        credential: String,
+    ) -> Result<bool> {
+        let mut c = self.conn().await?;
+        let n = q("UPDATE webauthn_keys SET credential = $4, last_used_at = $5
+                   WHERE id = $1 AND user_id = $2 AND credential = $3")
+        .bind(id)
+        .bind(user_id.0)
+        .bind(previous)
+        .bind(credential)
+        .bind(Millis::now().0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn put_webauthn_ceremony(&self, cer: WebAuthnCeremonyState) -> Result<()> {
+        let mut c = self.conn().await?;
+        q("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
+            .bind(Millis::now().0)
+            .execute(&mut *c)
+            .await?;
+        q(
+            "INSERT INTO webauthn_ceremonies (id, user_id, kind, state, expires_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (id) DO UPDATE SET user_id = $2, kind = $3, state = $4, expires_at = $5",
+        )
+        .bind(cer.id)
+        .bind(cer.user_id.0)
+        .bind(cer.kind)
+        .bind(cer.state)
+        .bind(cer.expires_at.0)
+        .execute(&mut *c)
+        .await?;
+        Ok(())
+    }
+
+    async fn webauthn_ceremony(
+        &self,
+        id: String,
+        user_id: UserId,
+        kind: String,
+        now: Millis,
+    ) -> Result<Option<WebAuthnCeremonyState>> {
+        let mut c = self.conn().await?;
+        let row = q(
+            "SELECT id, user_id, kind, state, expires_at FROM webauthn_ceremonies
+                     WHERE id = $1 AND user_id = $2 AND kind = $3 AND expires_at > $4",
+        )
+        .bind(id)
+        .bind(user_id.0)
+        .bind(kind)
+        .bind(now.0)
+        .fetch_optional(&mut *c)
+        .await?;
+        row.as_ref().map(ceremony_row).transpose()
+    }
+
+    async fn take_webauthn_ceremony(
+        &self,
+        id: String,
+        user_id: UserId,
+        kind: String,
+        now: Millis,
+    ) -> Result<Option<WebAuthnCeremonyState>> {
+        let mut c = self.conn().await?;
+        let row = q(
+            "DELETE FROM webauthn_ceremonies WHERE id = $1 AND user_id = $2 AND kind = $3
+                     RETURNING id, user_id, kind, state, expires_at",
+        )
+        .bind(id)
+        .bind(user_id.0)
+        .bind(kind)
+        .fetch_optional(&mut *c)
+        .await?;
+        Ok(row
+            .as_ref()
+            .map(ceremony_row)
+            .transpose()?
+            .filter(|c| c.expires_at > now))
     }
 }

@@ -69,6 +69,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("schema_13.sql")),
     (14, include_str!("schema_14.sql")),
     (17, include_str!("schema_17.sql")),
+    (18, include_str!("schema_18.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.

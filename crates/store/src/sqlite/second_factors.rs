@@ -7,7 +7,35 @@ use enclave_core::{Millis, UserId};
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, Tx};
-use crate::{Result, SecondFactorEnrolment, SecondFactorStore, SignInChallenge, TotpEnrolment};
+use crate::{
+    Error, Result, SecondFactorEnrolment, SecondFactorStore, SignInChallenge, TotpEnrolment,
+    WebAuthnCeremonyState, WebAuthnKey,
+};
+use enclave_core::Error as DomainError;
+
+const KEY_COLUMNS: &str = "id, user_id, name, credential_id, credential, created_at, last_used_at";
+
+fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebAuthnKey> {
+    Ok(WebAuthnKey {
+        id: r.get(0)?,
+        user_id: UserId(r.get(1)?),
+        name: r.get(2)?,
+        credential_id: r.get(3)?,
+        credential: r.get(4)?,
+        created_at: Millis(r.get(5)?),
+        last_used_at: r.get::<_, Option<i64>>(6)?.map(Millis),
+    })
+}
+
+fn ceremony_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WebAuthnCeremonyState> {
+    Ok(WebAuthnCeremonyState {
+        id: r.get(0)?,
+        user_id: UserId(r.get(1)?),
+        kind: r.get(2)?,
+        state: r.get(3)?,
+        expires_at: Millis(r.get(4)?),
+    })
+}
 
 fn insert_codes(tx: &mut Tx<'_>, user_id: UserId, hashes: &[[u8; 32]]) -> Result<()> {
     tx.conn
@@ -251,6 +279,171 @@ impl SecondFactorStore for SqliteStore {
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn webauthn_keys(&self, user_id: UserId) -> Result<Vec<WebAuthnKey>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM webauthn_keys WHERE user_id = ?1 ORDER BY id"
+            ))?;
+            let rows = st.query_map([user_id.0], key_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn add_webauthn_key(
+        &self,
+        user_id: UserId,
+        name: String,
+        credential_id: String,
+        credential: String,
+        max: usize,
+    ) -> Result<Option<WebAuthnKey>> {
+        self.write(move |tx| {
+            let held: i64 = tx
+                .conn
+                .prepare_cached("SELECT count(*) FROM webauthn_keys WHERE user_id = ?1")?
+                .query_row([user_id.0], |r| r.get(0))?;
+            if usize::try_from(held).unwrap_or(usize::MAX) >= max {
+                return Ok(None);
+            }
+            let n = tx
+                .conn
+                .prepare_cached(
+                    "INSERT INTO webauthn_keys (user_id, name, credential_id, credential, created_at, last_used_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+                     ON CONFLICT (credential_id) DO NOTHING",
+                )?
+                .execute(params![user_id.0, name, credential_id, credential, tx.now.0])?;
+            if n != 1 {
+                return Err(Error::Domain(DomainError::Conflict(
+                    "this security key is registered already",
+                )));
+            }
+            let id = tx.conn.last_insert_rowid();
+            Ok(Some(WebAuthnKey {
+                id,
+                user_id,
+                name,
+                credential_id,
+                credential,
+                created_at: tx.now,
+                last_used_at: None,
+            }))
+        })
+        .await
+    }
+
+    async fn rename_webauthn_key(&self, user_id: UserId, id: i64, name: String) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .conn
+                .prepare_cached(
+                    "UPDATE webauthn_keys SET name = ?3 WHERE id = ?1 AND user_id = ?2",
+                )?
+                .execute(params![id, user_id.0, name])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn remove_webauthn_key(&self, user_id: UserId, id: i64) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .conn
+                .prepare_cached("DELETE FROM webauthn_keys WHERE id = ?1 AND user_id = ?2")?
+                .execute(params![id, user_id.0])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn remove_webauthn_keys(&self, user_id: UserId) -> Result<u64> {
+        self.write(move |tx| {
+            let n = tx
+                .conn
+                .prepare_cached("DELETE FROM webauthn_keys WHERE user_id = ?1")?
+                .execute([user_id.0])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn use_webauthn_key(
+        &self,
+        user_id: UserId,
+        id: i64,
+        previous: String,
+        credential: String,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .conn
+                .prepare_cached(
+                    "UPDATE webauthn_keys SET credential = ?4, last_used_at = ?5
+                     WHERE id = ?1 AND user_id = ?2 AND credential = ?3",
+                )?
+                .execute(params![id, user_id.0, previous, credential, tx.now.0])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn put_webauthn_ceremony(&self, c: WebAuthnCeremonyState) -> Result<()> {
+        self.write(move |tx| {
+            tx.conn
+                .prepare_cached("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?1")?
+                .execute([tx.now.0])?;
+            tx.conn
+                .prepare_cached(
+                    "INSERT INTO webauthn_ceremonies (id, user_id, kind, state, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET user_id = ?2, kind = ?3, state = ?4, expires_at = ?5",
+                )?
+                .execute(params![c.id, c.user_id.0, c.kind, c.state, c.expires_at.0])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn webauthn_ceremony(
+        &self,
+        id: String,
+        user_id: UserId,
+        kind: String,
+        now: Millis,
+    ) -> Result<Option<WebAuthnCeremonyState>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id, user_id, kind, state, expires_at FROM webauthn_ceremonies
+                 WHERE id = ?1 AND user_id = ?2 AND kind = ?3 AND expires_at > ?4",
+            )?
+            .query_row(params![id, user_id.0, kind, now.0], ceremony_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn take_webauthn_ceremony(
+        &self,
+        id: String,
+        user_id: UserId,
+        kind: String,
+        now: Millis,
+    ) -> Result<Option<WebAuthnCeremonyState>> {
+        self.write(move |tx| {
+            Ok(tx
+                .conn
+                .prepare_cached(
+                    "DELETE FROM webauthn_ceremonies WHERE id = ?1 AND user_id = ?2 AND kind = ?3
+                     RETURNING id, user_id, kind, state, expires_at",
+                )?
+                .query_row(params![id, user_id.0, kind], ceremony_row)
+                .optional()?
+                .filter(|c| c.expires_at > now))
         })
         .await
     }
