@@ -475,6 +475,17 @@ async fn role_and_department_changes_are_recorded(server: &TestServer) {
         Some(serde_json::json!({ "manager_id": admin_id })),
     )
     .await;
+    let channel = server
+        .create_channel(&admin, &unique_name("hq-all"), "private")
+        .await;
+    let link = format!("/api/v1/departments/{hq_id}/channels/{channel}");
+    call(
+        "PUT",
+        link.clone(),
+        Some(serde_json::json!({ "include_subdepartments": true })),
+    )
+    .await;
+    call("DELETE", link, None).await;
     call("DELETE", member, None).await;
     call("DELETE", format!("/api/v1/departments/{team_id}"), None).await;
     call("DELETE", format!("/api/v1/admin/roles/{role_id}"), None).await;
@@ -506,6 +517,8 @@ async fn role_and_department_changes_are_recorded(server: &TestServer) {
             "department_member_added",
             "department_member_updated",
             "manager_changed",
+            "department_updated",
+            "department_updated",
             "department_member_removed",
             "department_deleted",
             "role_deleted",
@@ -527,6 +540,10 @@ async fn role_and_department_changes_are_recorded(server: &TestServer) {
         summary["permissions"]["after"], "view_audit_log,upload_files",
         "{summary}"
     );
+    let (_, target, summary) = find("department_updated");
+    assert_eq!(target, hq_id);
+    assert_eq!(summary["channel_linked"], channel.as_str(), "{summary}");
+    assert_eq!(summary["include_subdepartments"], "true", "{summary}");
     let (_, target, _) = find("role_changed");
     assert_eq!(target, user_id);
     let out = server.cli(&["audit", "verify"]);
