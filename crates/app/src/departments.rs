@@ -603,10 +603,22 @@ impl Departments {
             department_id: id,
             include_subdepartments,
         };
+        let audit = self.audit.in_tx(move |l: &DepartmentChannel| {
+            vec![
+                by(AuditAction::DepartmentUpdated, &a)
+                    .target(department_target(l.department_id))
+                    .summary(
+                        AuditSummary::new()
+                            .fact("channel_linked", l.channel_id)
+                            .fact("include_subdepartments", l.include_subdepartments),
+                    ),
+            ]
+        });
         self.store
-            .link_department_channel(
+            .link_department_channel_audited(
                 link,
                 tree_guard(move |t| rules::check_manage(&a, t, Some(id))),
+                audit,
             )
             .await?;
         let tree = self.tree().await?;
@@ -630,10 +642,18 @@ impl Departments {
             return Err(DomainError::NotFound(Entity::Channel).into());
         }
         let a = *actor;
+        let audit = self.audit.in_tx(move |c: &ChannelId| {
+            vec![
+                by(AuditAction::DepartmentUpdated, &a)
+                    .target(department_target(id))
+                    .summary(AuditSummary::new().fact("channel_unlinked", c)),
+            ]
+        });
         self.store
-            .unlink_department_channel(
+            .unlink_department_channel_audited(
                 channel,
                 tree_guard(move |t| rules::check_manage(&a, t, Some(id))),
+                audit,
             )
             .await?;
         Ok(())

@@ -129,7 +129,8 @@ pub enum AuditAction {
     RoleDeleted,
     /// A department created (by hand, by the API, or by an import).
     DepartmentCreated,
-    /// A department renamed, reordered among its siblings, or its administrators changed.
+    /// A department renamed, reordered among its siblings, its administrators changed, or a
+    /// channel linked to it or unlinked.
     DepartmentUpdated,
     /// A department moved under another parent (its people and sub-departments with it).
     DepartmentMoved,

@@ -2,7 +2,8 @@
 //! administrators list and export over the API; `enclave audit verify` accepts an untouched log
 //! and names the first edited, removed, inserted or reordered entry when the log is changed
 //! behind the server's back, directly in the SQLite file and in PostgreSQL; with the head file
-//! the server writes, a log cut short is caught too.
+//! the server writes, a log cut short is caught too. Role, department, membership and manager
+//! changes over the API are recorded by their own actions, on both backends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -393,4 +394,173 @@ async fn verify_names_the_first_tampered_entry_in_postgres() {
         &["--head-file", head_file.to_str().unwrap()],
         "the log was truncated: it ends at entry 25 but the recorded head is entry 30",
     );
+}
+
+/// Roles, role assignments, the department tree, its people and managers are recorded, each
+/// by its own action, with the administrator as actor and a before/after summary.
+async fn role_and_department_changes_are_recorded(server: &TestServer) {
+    let admin = server.admin_token().await;
+    let (_, me) = server.get(Some(&admin), "/api/v1/users/me", None).await;
+    let admin_id = s(&me, "id");
+    let (user_id, _) = server.create_user(&unique_name("auditee")).await;
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let admin = admin.clone();
+        async move {
+            let (st, b) = match method {
+                "POST" => server.post(Some(&admin), &path, body).await,
+                "PATCH" => server.patch(Some(&admin), &path, body).await,
+                "PUT" => server.put(Some(&admin), &path, body).await,
+                _ => server.delete(Some(&admin), &path, None).await,
+            };
+            assert!(st.is_success(), "{method} {path}: {st} {b}");
+            b
+        }
+    };
+    let role = call(
+        "POST",
+        "/api/v1/admin/roles".into(),
+        Some(
+            serde_json::json!({ "name": unique_name("auditors"), "permissions": ["upload_files"] }),
+        ),
+    )
+    .await;
+    let role_id = s(&role, "id");
+    call(
+        "PATCH",
+        format!("/api/v1/admin/roles/{role_id}"),
+        Some(serde_json::json!({ "permissions": ["upload_files", "view_audit_log"] })),
+    )
+    .await;
+    call(
+        "PUT",
+        format!("/api/v1/users/{user_id}/roles"),
+        Some(serde_json::json!({ "roles": ["member", role_id] })),
+    )
+    .await;
+    let hq = call(
+        "POST",
+        "/api/v1/departments".into(),
+        Some(serde_json::json!({ "name": unique_name("hq") })),
+    )
+    .await;
+    let team = call(
+        "POST",
+        "/api/v1/departments".into(),
+        Some(serde_json::json!({ "name": unique_name("team") })),
+    )
+    .await;
+    let (hq_id, team_id) = (s(&hq, "id"), s(&team, "id"));
+    call(
+        "PATCH",
+        format!("/api/v1/departments/{team_id}"),
+        Some(serde_json::json!({ "parent_id": hq_id })),
+    )
+    .await;
+    let member = format!("/api/v1/departments/{team_id}/members/{user_id}");
+    call(
+        "PUT",
+        member.clone(),
+        Some(serde_json::json!({ "title": "工程师" })),
+    )
+    .await;
+    call(
+        "PUT",
+        member.clone(),
+        Some(serde_json::json!({ "title": "组长", "is_head": true })),
+    )
+    .await;
+    call(
+        "PUT",
+        format!("/api/v1/users/{user_id}/manager"),
+        Some(serde_json::json!({ "manager_id": admin_id })),
+    )
+    .await;
+    let channel = server
+        .create_channel(&admin, &unique_name("hq-all"), "private")
+        .await;
+    let link = format!("/api/v1/departments/{hq_id}/channels/{channel}");
+    call(
+        "PUT",
+        link.clone(),
+        Some(serde_json::json!({ "include_subdepartments": true })),
+    )
+    .await;
+    call("DELETE", link, None).await;
+    call("DELETE", member, None).await;
+    call("DELETE", format!("/api/v1/departments/{team_id}"), None).await;
+    call("DELETE", format!("/api/v1/admin/roles/{role_id}"), None).await;
+
+    let all = entries(server, &admin, "?limit=100").await;
+    let mut got: Vec<(String, String, Value)> = all
+        .iter()
+        .filter(|e| e["actor"] == admin_id.as_str())
+        .map(|e| {
+            (
+                s(e, "action"),
+                e["target_id"].as_str().unwrap_or_default().to_owned(),
+                e["summary"].clone(),
+            )
+        })
+        .filter(|(a, _, _)| !a.starts_with("audit_") && a != "sign_in" && a != "user_created")
+        .collect();
+    got.reverse();
+    let actions: Vec<&str> = got.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "role_created",
+            "permission_changed",
+            "role_changed",
+            "department_created",
+            "department_created",
+            "department_moved",
+            "department_member_added",
+            "department_member_updated",
+            "manager_changed",
+            "department_updated",
+            "department_updated",
+            "department_member_removed",
+            "department_deleted",
+            "role_deleted",
+        ],
+        "{got:?}"
+    );
+    let find = |action: &str| got.iter().find(|(a, _, _)| a == action).unwrap().clone();
+    let (_, target, summary) = find("department_moved");
+    assert_eq!(target, team_id);
+    assert_eq!(summary["parent"]["before"], "root", "{summary}");
+    assert_eq!(summary["parent"]["after"], hq_id.as_str(), "{summary}");
+    let (_, target, summary) = find("department_member_updated");
+    assert_eq!(target, user_id);
+    assert_eq!(summary["title"]["before"], "工程师", "{summary}");
+    assert_eq!(summary["head"]["after"], "true", "{summary}");
+    let (_, target, summary) = find("permission_changed");
+    assert_eq!(target, role_id);
+    assert_eq!(
+        summary["permissions"]["after"], "view_audit_log,upload_files",
+        "{summary}"
+    );
+    let (_, target, summary) = find("department_updated");
+    assert_eq!(target, hq_id);
+    assert_eq!(summary["channel_linked"], channel.as_str(), "{summary}");
+    assert_eq!(summary["include_subdepartments"], "true", "{summary}");
+    let (_, target, _) = find("role_changed");
+    assert_eq!(target, user_id);
+    let out = server.cli(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_and_department_changes_are_recorded_on_sqlite() {
+    let server = TestServer::start();
+    role_and_department_changes_are_recorded(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_and_department_changes_are_recorded_on_postgres() {
+    let Some((_db, url)) = enclave_store::testing::fresh_database_url().await else {
+        return;
+    };
+    let server = TestServer::start_with_env(&[("ENCLAVE_DATABASE__URL", url.as_str())]);
+    role_and_department_changes_are_recorded(&server).await;
 }

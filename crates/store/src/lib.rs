@@ -1150,12 +1150,31 @@ pub trait DepartmentStore: Send + Sync + 'static {
         &self,
         link: DepartmentChannel,
         guard: TreeGuard,
+    ) -> Result<()> {
+        self.link_department_channel_audited(link, guard, no_audit())
+            .await
+    }
+    async fn link_department_channel_audited(
+        &self,
+        link: DepartmentChannel,
+        guard: TreeGuard,
+        audit: AuditHook<DepartmentChannel>,
     ) -> Result<()>;
     /// Unlinks a channel; `false` when it was not linked.
     async fn unlink_department_channel(
         &self,
         channel_id: ChannelId,
         guard: TreeGuard,
+    ) -> Result<bool> {
+        self.unlink_department_channel_audited(channel_id, guard, no_audit())
+            .await
+    }
+    /// The hook is called only when a link ended.
+    async fn unlink_department_channel_audited(
+        &self,
+        channel_id: ChannelId,
+        guard: TreeGuard,
+        audit: AuditHook<ChannelId>,
     ) -> Result<bool>;
     async fn department_channels(&self) -> Result<Vec<DepartmentChannel>>;
 }

@@ -524,22 +524,30 @@ impl DepartmentStore for PgStore {
         .await?;
         all(rows, rows::user)
     }
-    async fn link_department_channel(
+    async fn link_department_channel_audited(
         &self,
         link: DepartmentChannel,
         guard: TreeGuard,
+        audit: AuditHook<DepartmentChannel>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let result = link_channel(&mut tx, link, guard).await;
+        let result = match link_channel(&mut tx, link, guard).await {
+            Ok(()) => audited(&mut tx, link, audit).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
-    async fn unlink_department_channel(
+    async fn unlink_department_channel_audited(
         &self,
         channel_id: ChannelId,
         guard: TreeGuard,
+        audit: AuditHook<ChannelId>,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let result = unlink_channel(&mut tx, channel_id, guard).await;
+        let result = match unlink_channel(&mut tx, channel_id, guard).await {
+            Ok(true) => audited(&mut tx, channel_id, audit).await.map(|_| true),
+            other => other,
+        };
         self.finish(tx, result).await
     }
     async fn department_channels(&self) -> Result<Vec<DepartmentChannel>> {

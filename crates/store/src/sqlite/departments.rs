@@ -510,20 +510,33 @@ impl DepartmentStore for SqliteStore {
         let key = key.to_owned();
         self.read(move |c| search_people(c, &key, limit)).await
     }
-    async fn link_department_channel(
+    async fn link_department_channel_audited(
         &self,
         link: DepartmentChannel,
         guard: TreeGuard,
+        audit: AuditHook<DepartmentChannel>,
     ) -> Result<()> {
-        self.write(move |tx| link_channel(tx, link, guard)).await
+        self.write(move |tx| {
+            link_channel(tx, link, guard)?;
+            audited(tx, link, audit)?;
+            Ok(())
+        })
+        .await
     }
-    async fn unlink_department_channel(
+    async fn unlink_department_channel_audited(
         &self,
         channel_id: ChannelId,
         guard: TreeGuard,
+        audit: AuditHook<ChannelId>,
     ) -> Result<bool> {
-        self.write(move |tx| unlink_channel(tx, channel_id, guard))
-            .await
+        self.write(move |tx| {
+            let unlinked = unlink_channel(tx, channel_id, guard)?;
+            if unlinked {
+                audited(tx, channel_id, audit)?;
+            }
+            Ok(unlinked)
+        })
+        .await
     }
     async fn department_channels(&self) -> Result<Vec<DepartmentChannel>> {
         self.read(department_channels).await
