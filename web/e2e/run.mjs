@@ -881,6 +881,66 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await Z.context().close();
   });
 
+  await step('security keys: add one with Chromium\'s virtual authenticator, sign in with it, rename and remove it', async () => {
+    // WebAuthn needs a secure context: the page is opened as localhost (the server's derived
+    // relying party), not 127.0.0.1.
+    const local = base.replace('127.0.0.1', 'localhost');
+    await admin.post('/users', { username: 'kim', display_name: 'Kim Park', password: PASSWORD });
+    const K = await newPage();
+    // One virtual security key, shared by every page of this browser context.
+    const cdp = await K.context().newCDPSession(K);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await login(K, local, 'kim');
+    await K.locator('.me-btn').click();
+    await K.locator('.menu-item', { hasText: 'Settings' }).click();
+    await K.locator('.settings .tab', { hasText: 'Security' }).click();
+    await visible(K.locator('.mfa-keys', { hasText: 'No security keys' }));
+    await K.locator('.mfa-keys button', { hasText: 'Add a security key' }).click();
+    await K.locator('.mfa-keys input[name="key-name"]').fill('Virtual key');
+    await K.locator('.mfa-keys input[name="key-reauth"]').fill(PASSWORD);
+    await K.locator('.mfa-keys button[type="submit"]').click();
+    const listed = K.locator('[data-testid="security-keys"] li', { hasText: 'Virtual key' });
+    await visible(listed);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    if (credentials.length !== 1) throw new Error(`${credentials.length} credentials on the key`);
+    await K.screenshot({ path: join(TMP, 'webauthn-settings-en.png') });
+    // Rename it.
+    await listed.locator('button', { hasText: 'Rename' }).click();
+    await K.locator('.mfa-keys input[name="key-name"]').fill('Desk key');
+    await K.locator('.mfa-keys button[type="submit"]', { hasText: 'Save' }).click();
+    await visible(K.locator('[data-testid="security-keys"] li', { hasText: 'Desk key' }));
+
+    // Signing in again: the password, then the key (the only second step Kim has).
+    await K.evaluate(() => fetch('/api/v1/auth/logout', { method: 'POST' }));
+    await K.goto(local + '/');
+    await K.locator('input[name="login"]').fill('kim');
+    await K.locator('input[name="password"]').fill(PASSWORD);
+    await K.locator('form button[type="submit"]').click();
+    await visible(K.locator('.mfa-step h2', { hasText: 'Two-step verification' }));
+    const me = await K.evaluate(() => fetch('/api/v1/users/me').then((r) => r.status));
+    if (me !== 401) throw new Error(`a session exists before the second factor: ${me}`);
+    await K.screenshot({ path: join(TMP, 'webauthn-login-en.png') });
+    await K.locator('[data-testid="use-key"]').click();
+    await K.locator('.sidebar').waitFor();
+    const used = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    if (!(used.credentials[0].signCount >= 1)) throw new Error(`sign count ${used.credentials[0].signCount}`);
+
+    // Remove it (with the password): the next sign-in needs the password alone.
+    await K.locator('.me-btn').click();
+    await K.locator('.menu-item', { hasText: 'Settings' }).click();
+    await K.locator('.settings .tab', { hasText: 'Security' }).click();
+    await K.locator('[data-testid="security-keys"] li', { hasText: 'Desk key' }).locator('button', { hasText: 'Remove' }).click();
+    await K.locator('.mfa-keys input[name="key-reauth"]').fill(PASSWORD);
+    await K.locator('.mfa-keys button[type="submit"]', { hasText: 'Remove' }).click();
+    await visible(K.locator('.mfa-keys', { hasText: 'No security keys' }));
+    await K.context().close();
+    const again = await Api.login(base, 'kim', PASSWORD);
+    if (!again.token) throw new Error('no session after removing the key');
+  });
+
   await step('sessions, access tokens and app passwords in settings; an admin ends all sessions', async () => {
     const shot = (page, name) => page.screenshot({ path: join(TMP, `creds-${name}.png`), fullPage: false });
     const openTab = async (page, settings, tab) => {

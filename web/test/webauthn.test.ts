@@ -37,8 +37,12 @@ describe('WebAuthn options and answers', () => {
         user: { id: 'BAU', name: 'alice', displayName: 'Alice' },
         pubKeyCredParams: [{ type: 'public-key', alg: -7 }],
         excludeCredentials: [{ type: 'public-key', id: 'Bg' }],
+        authenticatorSelection: { residentKey: 'discouraged', userVerification: 'preferred' },
+        extensions: { credProps: true, uvm: true, credentialProtectionPolicy: 'userVerificationRequired', enforceCredentialProtectionPolicy: false },
       },
     });
+    // Chromium refuses credProtect with a non-resident key: it is left out, the rest kept.
+    expect(o.publicKey!.extensions).toEqual({ credProps: true, uvm: true });
     expect(arr(o.publicKey!.challenge)).toEqual([1, 2, 3]);
     expect(arr(o.publicKey!.user.id)).toEqual([4, 5]);
     expect(o.publicKey!.user.name).toBe('alice');

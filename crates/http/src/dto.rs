@@ -1795,14 +1795,17 @@ pub struct SetSecondFactorPolicyRequest {
 #[derive(Debug, Serialize, ToSchema, TS)]
 pub struct EnrolledDto {
     pub user: UserDto,
-    pub totp_since: String,
+    /// When the authenticator app was set up (null: security keys only).
+    pub totp_since: Option<String>,
     pub recovery_codes_left: u32,
+    /// Security keys and passkeys registered.
+    pub webauthn_keys: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SecondFactorOverview {
     pub policy: SecondFactorPolicyDto,
-    /// Accounts with an authenticator app set up.
+    /// Accounts with an authenticator app or a security key set up.
     pub enrolled: Vec<EnrolledDto>,
 }
 

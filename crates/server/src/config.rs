@@ -1550,17 +1550,21 @@ mod tests {
             )
         };
         // From `listen`: localhost on any port (the port may be chosen at start).
-        let w = load(&[]).unwrap().webauthn_config().unwrap().unwrap();
+        let w = load(&[])
+            .expect("a usable configuration")
+            .webauthn_config()
+            .expect("a usable configuration")
+            .expect("a usable configuration");
         assert_eq!(w.rp_id, "localhost");
         assert_eq!(w.origin.as_str(), "http://localhost:8080/");
         assert!(w.any_port);
         assert_eq!(w.rp_name, "Enclave");
         // From the public URL.
         let w = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://chat.example.org")])
-            .unwrap()
+            .expect("a usable configuration")
             .webauthn_config()
-            .unwrap()
-            .unwrap();
+            .expect("a usable configuration")
+            .expect("a usable configuration");
         assert_eq!(w.rp_id, "chat.example.org");
         assert!(!w.any_port);
         // Explicit: a parent domain is fine.
@@ -1568,14 +1572,19 @@ mod tests {
             ("ENCLAVE_WEBAUTHN__ORIGIN", "https://chat.example.org"),
             ("ENCLAVE_WEBAUTHN__RP_ID", "example.org"),
         ])
-        .unwrap()
+        .expect("a usable configuration")
         .webauthn_config()
-        .unwrap()
-        .unwrap();
+        .expect("a usable configuration")
+        .expect("a usable configuration");
         assert_eq!(w.rp_id, "example.org");
         // A public URL on an IP address: security keys are off, the server still starts.
-        let c = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://10.0.0.5")]).unwrap();
-        assert!(c.webauthn_config().unwrap().is_none());
+        let c = load(&[("ENCLAVE_OIDC__PUBLIC_URL", "https://10.0.0.5")])
+            .expect("a usable configuration");
+        assert!(
+            c.webauthn_config()
+                .expect("a usable configuration")
+                .is_none()
+        );
         assert!(c.auth_config().webauthn.is_none());
         // Explicit settings that cannot work stop the server.
         for bad in [

@@ -689,8 +689,22 @@ async fn story(server: &TestServer) {
     assert_eq!(st, StatusCode::OK);
     assert!(body["token"].is_string(), "{body}");
 
-    // The administrators' reset removes Alice's keys too.
+    // Administrators see Alice among the enrolled (keys only, no app); their reset removes
+    // her keys too.
     let admin = server.admin_token().await;
+    let (st, overview) = server
+        .get(Some(&admin), "/api/v1/admin/second-factor", None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{overview}");
+    let row = overview["enrolled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["user"]["username"] == alice.as_str())
+        .unwrap_or_else(|| panic!("Alice is not listed: {overview}"))
+        .clone();
+    assert_eq!(row["webauthn_keys"], 2, "{row}");
+    assert!(row["totp_since"].is_null(), "{row}");
     let (st, body) = server
         .delete(
             Some(&admin),

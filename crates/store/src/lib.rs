@@ -792,8 +792,11 @@ pub struct SignInChallenge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecondFactorEnrolment {
     pub user_id: UserId,
-    pub totp_since: Millis,
+    /// When its authenticator app was confirmed (`None`: security keys only).
+    pub totp_since: Option<Millis>,
     pub recovery_left: u32,
+    /// Security keys and passkeys registered.
+    pub webauthn_keys: u32,
 }
 
 /// A registered WebAuthn credential (a security key or a passkey) of an account.
@@ -866,7 +869,7 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// The stored site policy (`None`: never set, the configuration's default applies).
     async fn second_factor_policy(&self) -> Result<Option<enclave_core::signin::Policy>>;
     async fn set_second_factor_policy(&self, policy: enclave_core::signin::Policy) -> Result<()>;
-    /// Accounts with a confirmed TOTP enrolment, by user id.
+    /// Accounts with a confirmed TOTP enrolment or a security key, by user id.
     async fn second_factor_enrolments(&self) -> Result<Vec<SecondFactorEnrolment>>;
     /// The account's security keys, oldest first.
     async fn webauthn_keys(&self, user_id: UserId) -> Result<Vec<WebAuthnKey>>;

@@ -6194,6 +6194,13 @@ async fn webauthn_keys_and_ceremonies(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
+    // Accounts with keys only are among the enrolled.
+    let listed = store.second_factor_enrolments().await.unwrap();
+    let a = listed
+        .iter()
+        .find(|e| e.user_id == alice.id)
+        .expect("listed");
+    assert_eq!((a.totp_since, a.webauthn_keys), (None, 2));
     let k1_now = &store.webauthn_keys(alice.id).await.unwrap()[0];
     assert_eq!(k1_now.name, "Uno");
     assert_eq!(k1_now.credential, "{\"c\":5}");
@@ -6511,6 +6518,8 @@ pub async fn second_factors(store: Arc<dyn Store>) {
     let listed = store.second_factor_enrolments().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].user_id, listed[0].recovery_left), (alice.id, 2));
+    assert!(listed[0].totp_since.is_some());
+    assert_eq!(listed[0].webauthn_keys, 0);
     // Challenges: used once, never after they expire.
     let now = Millis::now();
     let ch = |user_id, expires_at| SignInChallenge {

@@ -322,10 +322,18 @@ export type SetSecondFactorPolicyRequest = {
  * `off`, `admins` or `everyone`.
  */
 require: string, grace_days: number, };
-export type EnrolledDto = { user: UserDto, totp_since: string, recovery_codes_left: number, };
+export type EnrolledDto = { user: UserDto,
+/**
+ * When the authenticator app was set up (null: security keys only).
+ */
+totp_since: string | null, recovery_codes_left: number,
+/**
+ * Security keys and passkeys registered.
+ */
+webauthn_keys: number, };
 export type SecondFactorOverview = { policy: SecondFactorPolicyDto,
 /**
- * Accounts with an authenticator app set up.
+ * Accounts with an authenticator app or a security key set up.
  */
 enrolled: Array<EnrolledDto>, };
 /**

@@ -32,9 +32,19 @@ function withIds(list: unknown): unknown {
 export function creationOptions(options: Record<string, unknown>): CredentialCreationOptions {
   const pk = (options.publicKey ?? options) as Json;
   const user = pk.user as Json;
+  // webauthn-rs asks for credProtect "userVerificationRequired" opportunistically (not
+  // enforced); Chromium refuses the whole request (NotSupportedError) when that comes with a
+  // non-resident key and user verification only preferred. Leave the extension out then.
+  let extensions = pk.extensions as Json | undefined;
+  const selection = pk.authenticatorSelection as Json | undefined;
+  if (extensions && 'credentialProtectionPolicy' in extensions && selection?.residentKey !== 'required') {
+    const { credentialProtectionPolicy: _policy, enforceCredentialProtectionPolicy: _enforce, ...rest } = extensions;
+    extensions = rest;
+  }
   return {
     publicKey: {
       ...(pk as unknown as PublicKeyCredentialCreationOptions),
+      extensions: extensions as AuthenticationExtensionsClientInputs | undefined,
       challenge: fromBase64url(String(pk.challenge)),
       user: { ...(user as unknown as PublicKeyCredentialUserEntity), id: fromBase64url(String(user.id)) },
       excludeCredentials: withIds(pk.excludeCredentials) as PublicKeyCredentialDescriptor[] | undefined,

@@ -671,6 +671,7 @@ export function SecondFactorAdmin() {
                 <th>{t('admin.username')}</th>
                 <th>{t('mfa.admin.since_')}</th>
                 <th class="hide-sm">{t('mfa.admin.codesLeft')}</th>
+                <th class="hide-sm">{t('mfa.admin.keys')}</th>
                 <th />
               </tr>
             </thead>
@@ -680,8 +681,9 @@ export function SecondFactorAdmin() {
                   <td>
                     {displayName(e.user)} <span class="muted small">@{e.user.username}</span>
                   </td>
-                  <td>{formatDate(e.totp_since)}</td>
+                  <td>{e.totp_since ? formatDate(e.totp_since) : '—'}</td>
                   <td class="hide-sm">{e.recovery_codes_left}</td>
+                  <td class="hide-sm">{e.webauthn_keys}</td>
                   <td class="row-actions">
                     <button class="btn btn-sm" onClick={() => reset(e)}>
                       {t('mfa.admin.reset')}

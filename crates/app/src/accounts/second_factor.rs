@@ -76,8 +76,10 @@ pub enum Reauth<'a> {
 #[derive(Debug, Clone)]
 pub struct Enrolled {
     pub user: User,
-    pub totp_since: Millis,
+    /// When the authenticator app was set up (`None`: security keys only).
+    pub totp_since: Option<Millis>,
     pub recovery_codes_left: u32,
+    pub webauthn_keys: u32,
 }
 
 /// Ten characters of a recovery code, shown as `xxxxx-xxxxx`.
@@ -543,6 +545,7 @@ impl Accounts {
                     user,
                     totp_since: e.totp_since,
                     recovery_codes_left: e.recovery_left,
+                    webauthn_keys: e.webauthn_keys,
                 });
             }
         }

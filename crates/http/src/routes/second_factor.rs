@@ -267,8 +267,9 @@ fn overview(
             .into_iter()
             .map(|e| EnrolledDto {
                 user: UserDto::new(&e.user, true),
-                totp_since: ts(e.totp_since),
+                totp_since: e.totp_since.map(ts),
                 recovery_codes_left: e.recovery_codes_left,
+                webauthn_keys: e.webauthn_keys,
             })
             .collect(),
     }

@@ -271,18 +271,24 @@ impl SecondFactorStore for PgStore {
 
     async fn second_factor_enrolments(&self) -> Result<Vec<SecondFactorEnrolment>> {
         let mut c = self.conn().await?;
-        let rows = q("SELECT t.user_id, t.confirmed_at,
+        let rows = q("SELECT u.id,
+                             (SELECT t.confirmed_at FROM second_factor_totp t
+                              WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL),
                              (SELECT count(*) FROM second_factor_recovery r
-                              WHERE r.user_id = t.user_id AND r.used_at IS NULL)
-                      FROM second_factor_totp t WHERE t.confirmed_at IS NOT NULL ORDER BY t.user_id")
+                              WHERE r.user_id = u.id AND r.used_at IS NULL),
+                             (SELECT count(*) FROM webauthn_keys k WHERE k.user_id = u.id)
+                      FROM (SELECT user_id AS id FROM second_factor_totp WHERE confirmed_at IS NOT NULL
+                            UNION SELECT user_id FROM webauthn_keys) u
+                      ORDER BY u.id")
         .fetch_all(&mut *c)
         .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(SecondFactorEnrolment {
                     user_id: UserId(r.try_get(0)?),
-                    totp_since: Millis(r.try_get(1)?),
+                    totp_since: r.try_get::<Option<i64>, _>(1)?.map(Millis),
                     recovery_left: u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
+                    webauthn_keys: u32::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
                 })
             })
             .collect()

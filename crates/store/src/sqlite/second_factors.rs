@@ -266,16 +266,22 @@ impl SecondFactorStore for SqliteStore {
     async fn second_factor_enrolments(&self) -> Result<Vec<SecondFactorEnrolment>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
-                "SELECT t.user_id, t.confirmed_at,
+                "SELECT u.id,
+                        (SELECT t.confirmed_at FROM second_factor_totp t
+                         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL),
                         (SELECT count(*) FROM second_factor_recovery r
-                         WHERE r.user_id = t.user_id AND r.used_at IS NULL)
-                 FROM second_factor_totp t WHERE t.confirmed_at IS NOT NULL ORDER BY t.user_id",
+                         WHERE r.user_id = u.id AND r.used_at IS NULL),
+                        (SELECT count(*) FROM webauthn_keys k WHERE k.user_id = u.id)
+                 FROM (SELECT user_id AS id FROM second_factor_totp WHERE confirmed_at IS NOT NULL
+                       UNION SELECT user_id FROM webauthn_keys) u
+                 ORDER BY u.id",
             )?;
             let rows = st.query_map([], |r| {
                 Ok(SecondFactorEnrolment {
                     user_id: UserId(r.get(0)?),
-                    totp_since: Millis(r.get(1)?),
+                    totp_since: r.get::<_, Option<i64>>(1)?.map(Millis),
                     recovery_left: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    webauthn_keys: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
