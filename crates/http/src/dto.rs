@@ -1680,8 +1680,11 @@ pub struct WebAuthnRegistrationDto {
 /// The browser's answer to a registration, and the new key's name.
 #[derive(Debug, Deserialize, ToSchema, TS)]
 pub struct WebAuthnFinishRequest {
-    /// 1 to 64 characters, e.g. "YubiKey" or "Laptop".
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 characters once trimmed, no control, invisible or text-direction characters,
+    /// e.g. "YubiKey" or "Laptop".
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
     /// The `PublicKeyCredential` from `navigator.credentials.create`, as JSON with its binary
     /// fields in base64url.
@@ -1692,7 +1695,11 @@ pub struct WebAuthnFinishRequest {
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 pub struct WebAuthnRenameRequest {
-    #[schema(min_length = 1, max_length = 64)]
+    /// As when registering: 1 to 64 characters once trimmed, no control, invisible or
+    /// text-direction characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
 }
 

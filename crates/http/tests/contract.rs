@@ -371,6 +371,16 @@ fn body_and_path_patterns_are_the_core_rules() {
             |s| enclave_app::session_client_name(s).is_ok(),
         ),
         (
+            "security key name",
+            property(&doc, "WebAuthnFinishRequest", "name").clone(),
+            |s| enclave_core::signin::webauthn_key_name(s).is_ok(),
+        ),
+        (
+            "security key rename",
+            property(&doc, "WebAuthnRenameRequest", "name").clone(),
+            |s| enclave_core::signin::webauthn_key_name(s).is_ok(),
+        ),
+        (
             "department name",
             property(&doc, "CreateDepartmentRequest", "name").clone(),
             |s| enclave_core::departments::department_name(s).is_ok(),
@@ -438,6 +448,8 @@ fn body_and_path_patterns_are_the_core_rules() {
                     | "title"
                     | "role name"
                     | "role description"
+                    | "security key name"
+                    | "security key rename"
             ) && s.contains('\u{200d}')
             {
                 continue;

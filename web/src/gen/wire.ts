@@ -370,7 +370,8 @@ options: Record<string, unknown>, expires_at: string, };
  */
 export type WebAuthnFinishRequest = {
 /**
- * 1 to 64 characters, e.g. "YubiKey" or "Laptop".
+ * 1 to 64 characters once trimmed, no control, invisible or text-direction characters,
+ * e.g. "YubiKey" or "Laptop".
  */
 name: string,
 /**
@@ -378,7 +379,12 @@ name: string,
  * fields in base64url.
  */
 credential: Record<string, unknown>, };
-export type WebAuthnRenameRequest = { name: string, };
+export type WebAuthnRenameRequest = {
+/**
+ * As when registering: 1 to 64 characters once trimmed, no control, invisible or
+ * text-direction characters.
+ */
+name: string, };
 export type SetupStatus = {
 /**
  * True until an administrator exists; then create one with `enclave admin create-user NAME --admin`.
