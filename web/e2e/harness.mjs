@@ -28,7 +28,9 @@ export function enclaveBinary() {
   if (process.env.E2E_ENCLAVE_BIN) return process.env.E2E_ENCLAVE_BIN;
   const r = spawnSync('cargo', ['build', '--bin', 'enclave'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('cargo build --bin enclave failed');
-  return join(ROOT, 'target', 'debug', 'enclave');
+  // Where cargo put it: CARGO_TARGET_DIR when set (relative to the workspace), else target/.
+  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(ROOT, process.env.CARGO_TARGET_DIR) : join(ROOT, 'target');
+  return join(targetDir, 'debug', 'enclave');
 }
 
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
