@@ -251,6 +251,8 @@ pub struct Accounts {
     directory: parking_lot::RwLock<Option<std::sync::Weak<dyn DirectoryLogin>>>,
     /// The WebAuthn relying party (from `config.webauthn`; `None`: security keys are off).
     webauthn: Option<webauthn_rs::Webauthn>,
+    /// Seals authenticator app secrets at rest (`with_secret_keys`; none: TOTP is unavailable).
+    totp_sealer: Option<second_factor::TotpSealer>,
 }
 
 fn hash_token(token: &str) -> [u8; 32] {
@@ -292,6 +294,7 @@ impl Accounts {
             cache: Arc::new(AuthCache::default()),
             limits,
             audit: crate::audit::Audit::off(),
+            totp_sealer: None,
         };
         // Fail at startup, not at the first login, when the parameters are unusable.
         accounts.argon2()?;
@@ -302,6 +305,14 @@ impl Accounts {
     #[must_use]
     pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// Seals second-factor secrets at rest under keys derived from `ring` (the file master
+    /// keys); without it, authenticator apps cannot be set up or checked.
+    #[must_use]
+    pub fn with_secret_keys(mut self, ring: &enclave_files::KeyRing) -> Self {
+        self.totp_sealer = Some(second_factor::TotpSealer::new(ring));
         self
     }
 

@@ -178,6 +178,27 @@ impl KeyRing {
             .map_err(|_| Error::Corrupt("wrapped key has the wrong length"))
     }
 
+    /// The keys for the purpose `label` (distinct labels give unrelated keys; none of them is
+    /// a master key or can open a wrapped file key).
+    pub fn derive(&self, label: &str) -> DerivedKeys {
+        let keys = self
+            .keys
+            .iter()
+            .map(|(id, master)| {
+                let mut okm = [0u8; 32];
+                hkdf::Hkdf::<sha2::Sha256>::new(None, master)
+                    .expand(label.as_bytes(), &mut okm)
+                    .expect("32 bytes is a valid HKDF-SHA256 output length");
+                (id.clone(), okm)
+            })
+            .collect();
+        DerivedKeys {
+            label: label.as_bytes().to_vec(),
+            current: self.current.clone(),
+            keys,
+        }
+    }
+
     /// Re-wraps a data key under the current master key; `None` when it already is.
     pub fn rewrap(&self, wrapped: &WrappedKey) -> Result<Option<WrappedKey>> {
         if wrapped.key_id == self.current {
@@ -185,6 +206,97 @@ impl KeyRing {
         }
         let key = self.unwrap_key(wrapped)?;
         Ok(Some(self.wrap(&key)))
+    }
+}
+
+/// Keys for one purpose other than wrapping file keys, derived from each master key of a
+/// [`KeyRing`] with HKDF-SHA256 (the purpose's label as the info), each under the id of the
+/// master key it comes from. A rotation keeps the older derived keys able to open what they
+/// sealed; [`DerivedKeys::seal`] always uses the current one.
+#[derive(Clone)]
+pub struct DerivedKeys {
+    label: Vec<u8>,
+    current: String,
+    keys: BTreeMap<String, [u8; 32]>,
+}
+
+impl std::fmt::Debug for DerivedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DerivedKeys")
+            .field("label", &String::from_utf8_lossy(&self.label))
+            .field("current", &self.current)
+            .field("ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A value sealed by [`DerivedKeys::seal`]: the id of the master key its key derives from, and
+/// nonce ‖ ciphertext ‖ tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub key_id: String,
+    pub bytes: Vec<u8>,
+}
+
+fn derived_aad(label: &[u8], key_id: &str, aad: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(label.len() + key_id.len() + aad.len() + 2);
+    out.extend_from_slice(label);
+    out.push(0);
+    out.extend_from_slice(key_id.as_bytes());
+    out.push(0);
+    out.extend_from_slice(aad);
+    out
+}
+
+impl DerivedKeys {
+    /// The id of the master key new values are sealed under.
+    pub fn current_id(&self) -> &str {
+        &self.current
+    }
+
+    /// Seals `msg` under the current derived key with a random nonce. `aad` (with the label
+    /// and the key id) is authenticated: opening needs the same.
+    pub fn seal(&self, aad: &[u8], msg: &[u8]) -> SealedValue {
+        let key = &self.keys[&self.current];
+        let n: [u8; 12] = random();
+        let sealed = cipher(key)
+            .encrypt(
+                &Nonce::from(n),
+                Payload {
+                    msg,
+                    aad: &derived_aad(&self.label, &self.current, aad),
+                },
+            )
+            .expect("AES-GCM encrypts a short value");
+        let mut bytes = n.to_vec();
+        bytes.extend_from_slice(&sealed);
+        SealedValue {
+            key_id: self.current.clone(),
+            bytes,
+        }
+    }
+
+    /// Opens a value sealed by [`DerivedKeys::seal`] (under any key of the ring) with the
+    /// same `aad`.
+    pub fn open(&self, sealed: &SealedValue, aad: &[u8]) -> Result<Vec<u8>> {
+        let key = self
+            .keys
+            .get(&sealed.key_id)
+            .ok_or_else(|| Error::UnknownKey(sealed.key_id.clone()))?;
+        if sealed.bytes.len() < 12 + TAG_SIZE {
+            return Err(Error::Corrupt("sealed value is truncated"));
+        }
+        let (n, body) = sealed.bytes.split_at(12);
+        let n: [u8; 12] = n.try_into().map_err(|_| Error::Corrupt("nonce"))?;
+        cipher(key)
+            .decrypt(
+                &Nonce::from(n),
+                Payload {
+                    msg: body,
+                    aad: &derived_aad(&self.label, &sealed.key_id, aad),
+                },
+            )
+            .map_err(|_| Error::Corrupt("sealed value does not authenticate"))
     }
 }
 
@@ -415,6 +527,44 @@ impl SegmentDecryptor {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_seal_open_and_survive_rotation() {
+        let ring = KeyRing::new("k1", [1; 32]).unwrap();
+        let a = ring.derive("purpose a");
+        let sealed = a.seal(b"ctx", b"secret");
+        assert_eq!(sealed.key_id, "k1");
+        assert_eq!(a.open(&sealed, b"ctx").unwrap(), b"secret");
+        // Other associated data, another label, or the master key itself: refused.
+        assert!(a.open(&sealed, b"other").is_err());
+        assert!(ring.derive("purpose b").open(&sealed, b"ctx").is_err());
+        let mut plain_master = KeyRing::new("k1", [1; 32]).unwrap().derive("");
+        plain_master.keys.insert("k1".into(), [1; 32]);
+        assert!(plain_master.open(&sealed, b"ctx").is_err());
+        // A claimed key id other than the one it was sealed under fails too.
+        let rotated = KeyRing::new("k2", [2; 32])
+            .unwrap()
+            .with_previous("k1", [1; 32])
+            .unwrap()
+            .derive("purpose a");
+        assert_eq!(rotated.open(&sealed, b"ctx").unwrap(), b"secret");
+        let again = rotated.seal(b"ctx", b"secret");
+        assert_eq!(again.key_id, "k2");
+        let relabelled = SealedValue {
+            key_id: "k1".into(),
+            bytes: again.bytes.clone(),
+        };
+        assert!(rotated.open(&relabelled, b"ctx").is_err());
+        // Without the old key, the old value does not open.
+        let only_new = KeyRing::new("k2", [2; 32]).unwrap().derive("purpose a");
+        assert!(matches!(
+            only_new.open(&sealed, b"ctx"),
+            Err(Error::UnknownKey(_))
+        ));
+        // A different master key under the same id: refused.
+        let wrong = KeyRing::new("k1", [3; 32]).unwrap().derive("purpose a");
+        assert!(wrong.open(&sealed, b"ctx").is_err());
+    }
 
     fn roundtrip(len: usize, chunk: usize) {
         let key = new_data_key();

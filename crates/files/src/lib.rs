@@ -13,8 +13,8 @@ pub mod thumb;
 
 pub use blob::{BlobConfig, Blobs};
 pub use crypto::{
-    KeyRing, SEGMENT_SIZE, SegmentDecryptor, SegmentEncryptor, WrappedKey, open_preview,
-    seal_preview,
+    DerivedKeys, KeyRing, SEGMENT_SIZE, SealedValue, SegmentDecryptor, SegmentEncryptor,
+    WrappedKey, open_preview, seal_preview,
 };
 
 /// A failure in the blob layer.

@@ -49,8 +49,9 @@ pub enum AdminCommand {
         all: bool,
     },
     /// Re-wrap every file's data key under the current master key (`[files] master_key_id`),
-    /// after a new key was configured with the old one under `[files] previous_keys`. File
-    /// contents are not re-encrypted. Safe to run while the server runs, and to run again.
+    /// after a new key was configured with the old one under `[files] previous_keys`, and seal
+    /// authenticator app secrets under it. File contents are not re-encrypted. Safe to run
+    /// while the server runs, and to run again.
     RotateFileKey,
     /// Remove files no message references now (the server also does this periodically: it is
     /// the `sweep-files` job).
@@ -152,16 +153,32 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
         ) {
             let files = crate::serve::open_files(&config, store.clone(), unlimited())?;
             let result = match cmd {
-                AdminCommand::RotateFileKey => files
-                    .rotate_keys()
-                    .await
-                    .map(|n| {
-                        println!(
-                            "re-wrapped {n} file key(s) under master key {:?}",
-                            config.files.master_key_id
-                        );
-                    })
-                    .map_err(anyhow::Error::from),
+                AdminCommand::RotateFileKey => {
+                    match files.rotate_keys().await.map_err(anyhow::Error::from) {
+                        Ok(n) => {
+                            println!(
+                                "re-wrapped {n} file key(s) under master key {:?}",
+                                config.files.master_key_id
+                            );
+                            // Authenticator app secrets are sealed under a key derived from
+                            // the same master key (the server also does this at start).
+                            let accounts =
+                                Accounts::new(store.clone(), config.auth_config(), unlimited())?
+                                    .with_secret_keys(&config.key_ring()?);
+                            accounts
+                                .seal_totp_secrets()
+                                .await
+                                .map(|n| {
+                                    println!(
+                                        "sealed {n} authenticator app secret(s) under master key {:?}",
+                                        config.files.master_key_id
+                                    );
+                                })
+                                .map_err(anyhow::Error::from)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
                 AdminCommand::RunJob { name } => {
                     run_job(
                         &crate::serve::background_jobs(&config, &store, &files),

@@ -235,8 +235,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let accounts = Arc::new(
         Accounts::new(store.clone(), config.auth_config(), limits.clone())
             .context("setting up accounts")?
-            .with_audit(audit.clone()),
+            .with_audit(audit.clone())
+            .with_secret_keys(&config.key_ring()?),
     );
+    // Authenticator app secrets stored in the clear by an older version, or under a master key
+    // that has since been rotated, are sealed under the current key.
+    match accounts.seal_totp_secrets().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            count = n,
+            "sealed authenticator app secrets under the current master key"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot seal the stored authenticator app secrets"),
+    }
     let bus = open_bus(&config).await?;
     let feed = EventFeed::start(store.clone(), bus.clone())
         .await

@@ -8,7 +8,10 @@
 //!   another account, garbage input: each refused and none opens a session;
 //! - the second step locks like the password step;
 //! - turning it off (password or code), the administrators' reset, the audit log;
-//! - the policy (everyone / admins, grace days) and the enrolment-only challenge.
+//! - the policy (everyone / admins, grace days) and the enrolment-only challenge;
+//! - secrets sealed at rest: the row in the database holds neither the secret nor its base32,
+//!   a secret stored in the clear (as older versions did) is sealed at the next start, and
+//!   codes still pass after a restart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -646,6 +649,227 @@ async fn postgres_policy_and_enrolment_challenge() {
     e.push(("ENCLAVE_DATABASE__URL", &url));
     let server = TestServer::start_with_env(&e);
     policy(&server).await;
+}
+
+/// Decodes base32 (RFC 4648, no padding) as the set-up shows it.
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buf, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The stored TOTP secrets, by account id, read straight from the database.
+async fn stored_secrets(server: &TestServer, pg: Option<&str>) -> Vec<Vec<u8>> {
+    const SQL: &str = "SELECT secret FROM second_factor_totp ORDER BY user_id";
+    match pg {
+        None => {
+            let conn = rusqlite::Connection::open(server.data_dir().join("enclave.db")).unwrap();
+            let mut st = conn.prepare(SQL).unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<Vec<Vec<u8>>, _>>()
+                .unwrap()
+        }
+        Some(url) => {
+            use sqlx_core::connection::Connection as _;
+            use sqlx_core::row::Row as _;
+            let mut conn = sqlx_postgres::PgConnection::connect(url).await.unwrap();
+            let rows = sqlx_core::query::query(SQL)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            rows.iter().map(|r| r.try_get(0).unwrap()).collect()
+        }
+    }
+}
+
+/// Overwrites the stored secret of the `nth` enrolment (by account id) with `secret`.
+async fn store_secret(server: &TestServer, pg: Option<&str>, nth: usize, secret: &[u8]) {
+    const SQL: &str = "UPDATE second_factor_totp SET secret = $1
+         WHERE user_id = (SELECT user_id FROM second_factor_totp ORDER BY user_id LIMIT 1 OFFSET $2)";
+    match pg {
+        None => {
+            let conn = rusqlite::Connection::open(server.data_dir().join("enclave.db")).unwrap();
+            let n = conn
+                .execute(
+                    &SQL.replace("$1", "?1").replace("$2", "?2"),
+                    rusqlite::params![secret, nth as i64],
+                )
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        Some(url) => {
+            use sqlx_core::connection::Connection as _;
+            let mut conn = sqlx_postgres::PgConnection::connect(url).await.unwrap();
+            let done = sqlx_core::query::query(SQL)
+                .bind(secret.to_vec())
+                .bind(nth as i64)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1);
+        }
+    }
+}
+
+/// The stored secret is sealed: neither its bytes nor its base32 (in either case) appear.
+fn assert_sealed(stored: &[u8], secret: &str) {
+    let raw = base32_decode(secret);
+    assert_eq!(raw.len(), 20);
+    assert!(stored.starts_with(b"ETS1"), "{stored:?}");
+    assert!(
+        !stored.windows(raw.len()).any(|w| w == raw.as_slice()),
+        "the raw secret is in the row"
+    );
+    for text in [secret.to_owned(), secret.to_lowercase()] {
+        assert!(
+            !stored.windows(text.len()).any(|w| w == text.as_bytes()),
+            "the base32 secret is in the row"
+        );
+    }
+}
+
+/// Signs in with the password and a TOTP code one step ahead (the step of the confirmation is
+/// used up); the session must open.
+async fn sign_in_with_code(server: &TestServer, name: &str, secret: &str) {
+    let ch = challenge(server, name).await;
+    let token = ch["challenge"].as_str().unwrap().to_owned();
+    let (st, body) = second(server, &token, "totp", &oathtool(secret, 30)).await;
+    assert_eq!(st, StatusCode::OK, "{body}\n{}", server.log());
+    assert!(body["token"].is_string(), "{body}");
+}
+
+async fn sealed_at_rest(server: &mut TestServer, pg: Option<&str>) {
+    let alice = unique_name("alice");
+    let bob = unique_name("bob");
+    let (_, alice_token) = server.create_user(&alice).await;
+    let (_, bob_token) = server.create_user(&bob).await;
+    let (alice_secret, _) = enrol(server, &alice_token).await;
+    let (bob_secret, _) = enrol(server, &bob_token).await;
+    let rows = stored_secrets(server, pg).await;
+    assert_eq!(rows.len(), 2);
+    assert_sealed(&rows[0], &alice_secret);
+    assert_sealed(&rows[1], &bob_secret);
+
+    // Bob's secret in the clear, as an older version stored it: sealed at the next start.
+    server.terminate();
+    store_secret(server, pg, 1, &base32_decode(&bob_secret)).await;
+    server.restart();
+    assert!(
+        server
+            .log()
+            .contains("sealed authenticator app secrets under the current master key"),
+        "{}",
+        server.log()
+    );
+    let rows = stored_secrets(server, pg).await;
+    assert_sealed(&rows[0], &alice_secret);
+    assert_sealed(&rows[1], &bob_secret);
+
+    // Codes from an independent generator still pass after the restart.
+    sign_in_with_code(server, &alice, &alice_secret).await;
+    sign_in_with_code(server, &bob, &bob_secret).await;
+
+    // A sealed secret copied to another account does not open there: Bob's code is refused
+    // with Alice's sealed secret in his row (and no session opens).
+    let rows = stored_secrets(server, pg).await;
+    server.terminate();
+    store_secret(server, pg, 1, &rows[0]).await;
+    server.restart();
+    let ch = challenge(server, &bob).await;
+    let token = ch["challenge"].as_str().unwrap().to_owned();
+    let (st, body) = second(server, &token, "totp", &oathtool(&alice_secret, 30)).await;
+    assert_ne!(st, StatusCode::OK, "{body}");
+    assert!(body.get("token").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn sqlite_totp_secrets_are_sealed_at_rest() {
+    let mut server = TestServer::start_with_env(ENV);
+    sealed_at_rest(&mut server, None).await;
+}
+
+#[tokio::test]
+async fn postgres_totp_secrets_are_sealed_at_rest() {
+    let Some((_db, url)) = enclave_store::testing::fresh_database_url().await else {
+        return;
+    };
+    let mut e = ENV.to_vec();
+    e.push(("ENCLAVE_DATABASE__URL", &url));
+    let mut server = TestServer::start_with_env(&e);
+    sealed_at_rest(&mut server, Some(&url)).await;
+}
+
+/// A master key rotation: `admin rotate-file-key` seals the secrets under the new key, after
+/// which the old key is no longer needed and codes still pass.
+async fn rotation(pg: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = ENV.to_vec();
+    if let Some(url) = pg {
+        env.push(("ENCLAVE_DATABASE__URL", url));
+    }
+    let mut server = TestServer::start_in_with_env(dir.path(), &env);
+    let alice = unique_name("alice");
+    let (_, alice_token) = server.create_user(&alice).await;
+    let (secret, _) = enrol(&server, &alice_token).await;
+    let rows = stored_secrets(&server, pg).await;
+    assert!(rows[0].starts_with(b"ETS1\x02k1"), "{:?}", rows[0]);
+    server.terminate();
+    let old_key = std::fs::read_to_string(dir.path().join("file-master.key")).unwrap();
+    let new_key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="; // bytes 1..=32
+    let mut rotated = env.clone();
+    rotated.extend([
+        ("ENCLAVE_FILES__MASTER_KEY_ID", "k2"),
+        ("ENCLAVE_FILES__MASTER_KEY", new_key),
+    ]);
+    let mut with_old = rotated.clone();
+    with_old.push(("ENCLAVE_FILES__PREVIOUS_KEYS__K1", old_key.trim()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .arg("--data")
+        .arg(dir.path())
+        .args(["admin", "rotate-file-key"])
+        .envs(with_old.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("sealed 1 authenticator app secret"), "{text}");
+    let rows = stored_secrets(&server, pg).await;
+    assert!(rows[0].starts_with(b"ETS1\x02k2"), "{:?}", rows[0]);
+    assert_sealed(&rows[0], &secret);
+    // Only the new key now.
+    drop(server);
+    if pg.is_some() {
+        // The harness creates the administrator when the folder has no `enclave.db`; on
+        // PostgreSQL the administrator exists already.
+        std::fs::write(dir.path().join("enclave.db"), b"").unwrap();
+    }
+    let server = TestServer::start_in_with_env(dir.path(), &rotated);
+    sign_in_with_code(&server, &alice, &secret).await;
+}
+
+#[tokio::test]
+async fn sqlite_rotation_reseals_totp_secrets() {
+    rotation(None).await;
+}
+
+#[tokio::test]
+async fn postgres_rotation_reseals_totp_secrets() {
+    let Some((_db, url)) = enclave_store::testing::fresh_database_url().await else {
+        return;
+    };
+    rotation(Some(&url)).await;
 }
 
 /// The configuration's default policy applies until an administrator changes it: with

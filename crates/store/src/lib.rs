@@ -760,7 +760,8 @@ pub trait ThrottleStore: Send + Sync + 'static {
 /// A TOTP enrolment: pending until confirmed with a code.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpEnrolment {
-    /// The shared secret (20 random bytes). Never shown again after enrolment.
+    /// The shared secret as stored: sealed by the application (older versions stored the 20
+    /// random bytes in the clear). Never shown again after enrolment.
     pub secret: Vec<u8>,
     pub confirmed_at: Option<Millis>,
     /// The newest TOTP step accepted for the account.
@@ -848,6 +849,16 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// Accepts `step` for a confirmed enrolment when it is newer than the last accepted one;
     /// `false` otherwise (a replay).
     async fn totp_accept(&self, user_id: UserId, step: i64) -> Result<bool>;
+    /// Every TOTP enrolment's account and stored secret (for sealing or re-sealing them).
+    async fn totp_secrets(&self) -> Result<Vec<(UserId, Vec<u8>)>>;
+    /// Replaces the stored secret of the account's enrolment with `new` when it still is
+    /// `old` (compare-and-set); `false` otherwise.
+    async fn totp_replace_secret(
+        &self,
+        user_id: UserId,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    ) -> Result<bool>;
     /// Removes every second factor of the account (TOTP, recovery codes); `false` when it had
     /// none.
     async fn remove_second_factors(&self, user_id: UserId) -> Result<bool>;

@@ -6497,6 +6497,39 @@ pub async fn second_factors(store: Arc<dyn Store>) {
     let t = store.totp(alice.id).await.unwrap().unwrap();
     assert_eq!((t.secret.clone(), t.last_step), (vec![2; 20], Some(100)));
     assert!(t.confirmed_at.is_some());
+    // The secret is replaced only while it is the one expected (compare-and-set).
+    assert_eq!(
+        store.totp_secrets().await.unwrap(),
+        vec![(alice.id, vec![2; 20])]
+    );
+    assert!(
+        !store
+            .totp_replace_secret(alice.id, vec![9; 20], vec![7; 60])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .totp_replace_secret(alice.id, vec![2; 20], vec![7; 60])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.totp(alice.id).await.unwrap().unwrap().secret,
+        vec![7; 60]
+    );
+    assert!(
+        store
+            .totp_replace_secret(alice.id, vec![7; 60], vec![2; 20])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .totp_replace_secret(bob.id, vec![2; 20], vec![7; 60])
+            .await
+            .unwrap()
+    );
     // Compare-and-set on the step: only newer steps, each once.
     assert!(!store.totp_accept(alice.id, 100).await.unwrap());
     assert!(!store.totp_accept(alice.id, 99).await.unwrap());

@@ -48,9 +48,12 @@ export const secondFactorApi = {
   loginSetup: (challenge: string) => request<TotpSetupDto>('POST', '/auth/login/totp-setup', { challenge }, { quiet401: true }),
   status: () => request<SecondFactorStatusDto>('GET', '/users/me/second-factor'),
   begin: () => request<TotpSetupDto>('POST', '/users/me/second-factor/totp'),
-  confirm: (code: string) => request<RecoveryCodesDto>('POST', '/users/me/second-factor/totp/confirm', { code }),
-  disable: (body: ReauthRequest) => request<void>('POST', '/users/me/second-factor/disable', body),
-  newCodes: (body: ReauthRequest) => request<RecoveryCodesDto>('POST', '/users/me/second-factor/recovery-codes', body),
+  // A wrong code or password answers 401: shown in the form, not a sign-out (`quiet401`).
+  confirm: (code: string) =>
+    request<RecoveryCodesDto>('POST', '/users/me/second-factor/totp/confirm', { code }, { quiet401: true }),
+  disable: (body: ReauthRequest) => request<void>('POST', '/users/me/second-factor/disable', body, { quiet401: true }),
+  newCodes: (body: ReauthRequest) =>
+    request<RecoveryCodesDto>('POST', '/users/me/second-factor/recovery-codes', body, { quiet401: true }),
   overview: () => request<SecondFactorOverview>('GET', '/admin/second-factor'),
   setPolicy: (require: string, grace_days: number) =>
     request<SecondFactorOverview>('PUT', '/admin/second-factor', { require, grace_days }),

@@ -82,6 +82,93 @@ pub struct Enrolled {
     pub webauthn_keys: u32,
 }
 
+/// The HKDF label of the key TOTP secrets are sealed under (derived from each file master key).
+pub const TOTP_SECRET_LABEL: &str = "enclave totp secret v1";
+/// The start of a sealed secret as stored: `ETS1 ‖ key id length (1 byte) ‖ key id ‖ nonce ‖
+/// ciphertext ‖ tag`.
+const SEALED_MAGIC: &[u8; 4] = b"ETS1";
+/// The shortest sealed value (a one-byte key id, nonce and tag). Secrets stored in the clear
+/// by older versions are 20 bytes, so they are never taken for sealed ones.
+const SEALED_MIN: usize = SEALED_MAGIC.len() + 1 + 1 + 12 + 16;
+
+/// Seals TOTP secrets at rest under a key derived from the file master key, with the key's id
+/// beside the sealed value (so older keys kept after a rotation still open it) and the account
+/// id as associated data (so a sealed secret copied to another account does not open).
+#[derive(Clone, Debug)]
+pub struct TotpSealer {
+    keys: enclave_files::DerivedKeys,
+}
+
+/// A stored secret: sealed, or in the clear (written by an older version).
+#[derive(Debug, PartialEq, Eq)]
+enum Stored {
+    Sealed(enclave_files::SealedValue),
+    Clear,
+}
+
+fn parse_stored(stored: &[u8]) -> Stored {
+    if stored.len() >= SEALED_MIN
+        && let Some(rest) = stored.strip_prefix(SEALED_MAGIC)
+        && let Some((&len, rest)) = rest.split_first()
+        && rest.len() > usize::from(len)
+        && let Ok(key_id) = std::str::from_utf8(&rest[..usize::from(len)])
+    {
+        return Stored::Sealed(enclave_files::SealedValue {
+            key_id: key_id.to_owned(),
+            bytes: rest[usize::from(len)..].to_vec(),
+        });
+    }
+    Stored::Clear
+}
+
+fn account_aad(user_id: UserId) -> Vec<u8> {
+    let mut aad = b"account ".to_vec();
+    aad.extend_from_slice(&user_id.0.to_be_bytes());
+    aad
+}
+
+impl TotpSealer {
+    /// The sealer with keys derived from `ring` (its current key seals; all of them open).
+    pub fn new(ring: &enclave_files::KeyRing) -> Self {
+        TotpSealer {
+            keys: ring.derive(TOTP_SECRET_LABEL),
+        }
+    }
+
+    /// The secret of `user_id` sealed for storing.
+    pub fn seal(&self, user_id: UserId, secret: &[u8]) -> Vec<u8> {
+        let sealed = self.keys.seal(&account_aad(user_id), secret);
+        let id = sealed.key_id.as_bytes();
+        let mut out = Vec::with_capacity(SEALED_MAGIC.len() + 1 + id.len() + sealed.bytes.len());
+        out.extend_from_slice(SEALED_MAGIC);
+        // Key ids are at most 64 bytes (`KeyRing::new`).
+        out.push(u8::try_from(id.len()).expect("key ids are at most 64 bytes"));
+        out.extend_from_slice(id);
+        out.extend_from_slice(&sealed.bytes);
+        out
+    }
+
+    /// The secret of `user_id` from its stored form (sealed, or in the clear from an older
+    /// version).
+    pub fn open(&self, user_id: UserId, stored: &[u8]) -> Result<Vec<u8>> {
+        match parse_stored(stored) {
+            Stored::Clear => Ok(stored.to_vec()),
+            Stored::Sealed(sealed) => self
+                .keys
+                .open(&sealed, &account_aad(user_id))
+                .map_err(|e| Error::internal(format!("opening a TOTP secret: {e}"))),
+        }
+    }
+
+    /// Whether the stored form should be sealed anew: in the clear, or under an older key.
+    fn needs_sealing(&self, stored: &[u8]) -> bool {
+        match parse_stored(stored) {
+            Stored::Clear => true,
+            Stored::Sealed(s) => s.key_id != self.keys.current_id(),
+        }
+    }
+}
+
 /// Ten characters of a recovery code, shown as `xxxxx-xxxxx`.
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
@@ -276,6 +363,54 @@ impl Accounts {
         })
     }
 
+    fn totp_sealer(&self) -> Result<&TotpSealer> {
+        self.totp_sealer
+            .as_ref()
+            .ok_or_else(|| Error::internal("no master key to seal authenticator app secrets with"))
+    }
+
+    /// Stores `secret` of `user_id` sealed under the current key when `stored` is in the
+    /// clear or under an older key (compare-and-set: a concurrent change wins).
+    async fn reseal_totp(
+        &self,
+        sealer: &TotpSealer,
+        user_id: UserId,
+        stored: &[u8],
+        secret: &[u8],
+    ) -> Result<bool> {
+        if !sealer.needs_sealing(stored) {
+            return Ok(false);
+        }
+        Ok(self
+            .factors
+            .totp_replace_secret(user_id, stored.to_vec(), sealer.seal(user_id, secret))
+            .await?)
+    }
+
+    /// Seals every TOTP secret stored in the clear (by an older version) or under a master key
+    /// other than the current one; the server runs it at start. Secrets that do not open (their
+    /// key is no longer configured) are logged and left alone. Returns how many were sealed.
+    pub async fn seal_totp_secrets(&self) -> Result<u64> {
+        let sealer = self.totp_sealer()?;
+        let mut sealed = 0;
+        for (user_id, stored) in self.factors.totp_secrets().await? {
+            if !sealer.needs_sealing(&stored) {
+                continue;
+            }
+            match sealer.open(user_id, &stored) {
+                Ok(secret) => {
+                    if self.reseal_totp(sealer, user_id, &stored, &secret).await? {
+                        sealed += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(user = user_id.0, error = %e, "cannot open a stored TOTP secret; left as it is");
+                }
+            }
+        }
+        Ok(sealed)
+    }
+
     pub(super) async fn require_user(&self, id: UserId) -> Result<User> {
         self.store
             .user(id)
@@ -288,7 +423,8 @@ impl Accounts {
     /// Starts a TOTP enrolment for `user` (a new secret each time, until one is confirmed).
     pub(super) async fn begin_totp_for(&self, user: &User) -> Result<TotpSetup> {
         let secret: [u8; 20] = random_bytes()?;
-        if !self.factors.totp_begin(user.id, secret.to_vec()).await? {
+        let sealed = self.totp_sealer()?.seal(user.id, &secret);
+        if !self.factors.totp_begin(user.id, sealed).await? {
             return Err(Error::Domain(DomainError::Conflict(
                 "an authenticator app is already set up; turn it off first",
             )));
@@ -327,13 +463,10 @@ impl Accounts {
             .ok_or(Error::Domain(DomainError::Conflict(
                 "no authenticator app set-up is in progress",
             )))?;
+        let secret = self.totp_sealer()?.open(user.id, &pending.secret)?;
         let now = signin::totp_step(unix_secs());
-        let step = totp_match(
-            &pending.secret,
-            code,
-            &signin::totp_candidate_steps(now, None),
-        )?
-        .ok_or(Error::Domain(DomainError::Unauthenticated))?;
+        let step = totp_match(&secret, code, &signin::totp_candidate_steps(now, None))?
+            .ok_or(Error::Domain(DomainError::Unauthenticated))?;
         let (shown, hashes) = new_recovery_codes(user.id)?;
         let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step overflow"))?;
         if !self.factors.totp_confirm(user.id, step, hashes).await? {
@@ -425,10 +558,14 @@ impl Accounts {
             return Ok(None);
         };
         if signin::totp_code(code).is_some() {
+            let sealer = self.totp_sealer()?;
+            let secret = sealer.open(user.id, &totp.secret)?;
+            self.reseal_totp(sealer, user.id, &totp.secret, &secret)
+                .await?;
             let now = signin::totp_step(unix_secs());
             let last = totp.last_step.and_then(|s| u64::try_from(s).ok());
             let candidates = signin::totp_candidate_steps(now, last);
-            let Some(step) = totp_match(&totp.secret, code, &candidates)? else {
+            let Some(step) = totp_match(&secret, code, &candidates)? else {
                 return Ok(None);
             };
             let step = i64::try_from(step).map_err(|_| Error::internal("TOTP step overflow"))?;
@@ -630,6 +767,51 @@ mod tests {
         let n = signin::recovery_code(&typed).unwrap();
         assert_eq!(recovery_hash(UserId(3), &n), hashes[0]);
         assert_ne!(recovery_hash(UserId(4), &n), hashes[0]);
+    }
+
+    #[test]
+    fn totp_secrets_are_sealed_per_account_and_key() {
+        let ring = enclave_files::KeyRing::new("k1", [5; 32]).unwrap();
+        let sealer = TotpSealer::new(&ring);
+        let secret = [42u8; 20];
+        let stored = sealer.seal(UserId(7), &secret);
+        assert!(stored.starts_with(b"ETS1\x02k1"));
+        assert!(!stored.windows(20).any(|w| w == secret));
+        assert_eq!(sealer.open(UserId(7), &stored).unwrap(), secret);
+        assert!(!sealer.needs_sealing(&stored));
+        // Another account: refused.
+        assert!(sealer.open(UserId(8), &stored).is_err());
+        // Another master key under the same id: refused; a key for files is not it either.
+        let wrong = TotpSealer::new(&enclave_files::KeyRing::new("k1", [6; 32]).unwrap());
+        assert!(wrong.open(UserId(7), &stored).is_err());
+        let other_label = TotpSealer {
+            keys: ring.derive("enclave something else v1"),
+        };
+        assert!(other_label.open(UserId(7), &stored).is_err());
+        // After a rotation the old key still opens it, and it is due for sealing anew.
+        let rotated = TotpSealer::new(
+            &enclave_files::KeyRing::new("k2", [9; 32])
+                .unwrap()
+                .with_previous("k1", [5; 32])
+                .unwrap(),
+        );
+        assert_eq!(rotated.open(UserId(7), &stored).unwrap(), secret);
+        assert!(rotated.needs_sealing(&stored));
+        let again = rotated.seal(UserId(7), &secret);
+        assert!(again.starts_with(b"ETS1\x02k2"));
+        assert!(!rotated.needs_sealing(&again));
+        // Without the old key it does not open.
+        let only_new = TotpSealer::new(&enclave_files::KeyRing::new("k2", [9; 32]).unwrap());
+        assert!(only_new.open(UserId(7), &stored).is_err());
+        // A tampered byte: refused.
+        let mut bad = stored.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(sealer.open(UserId(7), &bad).is_err());
+        // A secret in the clear (an older version, 20 bytes) opens as it is and is due.
+        assert_eq!(sealer.open(UserId(7), &secret).unwrap(), secret);
+        assert!(sealer.needs_sealing(&secret));
+        let lookalike = *b"ETS1\x02k1abcdefghijklm";
+        assert_eq!(parse_stored(&lookalike), Stored::Clear);
     }
 
     #[test]

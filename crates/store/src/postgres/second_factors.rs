@@ -134,6 +134,33 @@ impl SecondFactorStore for PgStore {
         Ok(n == 1)
     }
 
+    async fn totp_secrets(&self) -> Result<Vec<(UserId, Vec<u8>)>> {
+        let mut c = self.conn().await?;
+        let rows = q("SELECT user_id, secret FROM second_factor_totp ORDER BY user_id")
+            .fetch_all(&mut *c)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((UserId(r.try_get(0)?), r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn totp_replace_secret(
+        &self,
+        user_id: UserId,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    ) -> Result<bool> {
+        let mut c = self.conn().await?;
+        let n = q("UPDATE second_factor_totp SET secret = $3 WHERE user_id = $1 AND secret = $2")
+            .bind(user_id.0)
+            .bind(old)
+            .bind(new)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     async fn remove_second_factors(&self, user_id: UserId) -> Result<bool> {
         let mut tx = self.begin().await?;
         let result: Result<bool> = async {

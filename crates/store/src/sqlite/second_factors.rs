@@ -124,6 +124,37 @@ impl SecondFactorStore for SqliteStore {
         .await
     }
 
+    async fn totp_secrets(&self) -> Result<Vec<(UserId, Vec<u8>)>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT user_id, secret FROM second_factor_totp ORDER BY user_id",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((UserId(r.get(0)?), r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn totp_replace_secret(
+        &self,
+        user_id: UserId,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    ) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .conn
+                .prepare_cached(
+                    "UPDATE second_factor_totp SET secret = ?3 WHERE user_id = ?1 AND secret = ?2",
+                )?
+                .execute(params![user_id.0, old, new])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn remove_second_factors(&self, user_id: UserId) -> Result<bool> {
         self.write(move |tx| {
             let n = tx
