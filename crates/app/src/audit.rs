@@ -165,7 +165,7 @@ impl AuditRecord {
     }
 
     /// Labels the record with the directory source acting, if any (see [`AuditSource`]).
-    fn from_source(mut self, source: Option<&AuditSource>) -> AuditRecord {
+    fn labelled_by(mut self, source: Option<&AuditSource>) -> AuditRecord {
         if let Some(src) = source {
             if !self.summary.has("by") {
                 self.summary = self.summary.fact("by", src.by);
@@ -236,7 +236,7 @@ impl Audit {
     pub async fn record(&self, record: AuditRecord) {
         let record = record
             .in_context(RequestContext::current().as_ref())
-            .from_source(AuditSource::current().as_ref());
+            .labelled_by(AuditSource::current().as_ref());
         let action = record.action;
         let new = record.into_new();
         let Some(store) = &self.store else {
@@ -281,7 +281,7 @@ impl Audit {
                 .into_iter()
                 .map(|r| {
                     r.in_context(ctx.as_ref())
-                        .from_source(source.as_ref())
+                        .labelled_by(source.as_ref())
                         .into_new()
                 })
                 .collect()
