@@ -562,6 +562,19 @@ impl Accounts {
 
     /// Creates an account. `actor` is `None` for the operator's command line.
     pub async fn create_user(&self, actor: Option<&Actor>, input: CreateUser) -> Result<User> {
+        self.create_user_recorded(actor, input, |_| Vec::new())
+            .await
+    }
+
+    /// [`Accounts::create_user`], recording `more` (what else the creation means, e.g. a guest
+    /// invitation) after its `user_created` entry, in the account's own transaction: the
+    /// account and its entries commit together or not at all.
+    pub async fn create_user_recorded(
+        &self,
+        actor: Option<&Actor>,
+        input: CreateUser,
+        more: impl FnOnce(&User) -> Vec<AuditRecord> + Send + 'static,
+    ) -> Result<User> {
         if let Some(a) = actor {
             check_user_admin(a, None, UserChange::Create)?;
         }
@@ -586,41 +599,49 @@ impl Accounts {
             }
             None => None,
         };
+        let actor_id = actor.map(|a| a.user_id);
+        let origin = match (input.origin, actor) {
+            (Some(o), _) => o,
+            (None, Some(_)) => "api",
+            (None, None) => "command line",
+        };
+        // Recorded in the creation's own transaction: the account and its entries commit
+        // together.
+        let audit = self.audit.in_tx(move |user: &User| {
+            let mut record = AuditRecord::new(AuditAction::UserCreated)
+                .target(AuditTarget::user(user.id))
+                .summary(
+                    AuditSummary::new()
+                        .fact("username", &user.username)
+                        .fact("is_admin", user.is_admin)
+                        .fact("is_bot", user.is_bot)
+                        .fact("by", origin),
+                );
+            if let Some(a) = actor_id {
+                record = record.by(a);
+            }
+            let mut records = vec![record];
+            records.extend(more(user));
+            records
+        });
         let user = self
             .store
-            .create_user(NewUser {
-                username,
-                display_name,
-                email,
-                password_hash,
-                is_admin: input.is_admin,
-                is_bot: input.is_bot,
-                actor_id: actor.map(|a| a.user_id),
-                is_guest: input.is_guest,
-                guest_expires_at: input.guest_expires_at,
-            })
+            .create_user_audited(
+                NewUser {
+                    username,
+                    display_name,
+                    email,
+                    password_hash,
+                    is_admin: input.is_admin,
+                    is_bot: input.is_bot,
+                    actor_id,
+                    is_guest: input.is_guest,
+                    guest_expires_at: input.guest_expires_at,
+                },
+                audit,
+            )
             .await?;
         tracing::info!(user_id = %user.id, username = %user.username, admin = user.is_admin, "user created");
-        let mut record = AuditRecord::new(AuditAction::UserCreated)
-            .target(AuditTarget::user(user.id))
-            .summary(
-                AuditSummary::new()
-                    .fact("username", &user.username)
-                    .fact("is_admin", user.is_admin)
-                    .fact("is_bot", user.is_bot)
-                    .fact(
-                        "by",
-                        match (input.origin, actor) {
-                            (Some(o), _) => o,
-                            (None, Some(_)) => "api",
-                            (None, None) => "command line",
-                        },
-                    ),
-            );
-        if let Some(a) = actor {
-            record = record.by(a.user_id);
-        }
-        self.audit.record(record).await;
         Ok(user)
     }
 

@@ -68,6 +68,40 @@ impl RequestContext {
 
 tokio::task_local! {
     static CURRENT: RequestContext;
+    static SOURCE: AuditSource;
+}
+
+/// A directory source acting without a person (the LDAP sync, single sign-on group mapping):
+/// every audit entry made while it acts (through [`AuditSource::scope`]) says so in its
+/// summary, as `by` (what acted) and `provider`, unless the entry names them itself. The
+/// entries of the accounts, roles and departments it changes are the services' own, written
+/// in the change's transaction; this only labels them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSource {
+    /// What acts, e.g. `directory` or `single sign-on group mapping`.
+    pub by: &'static str,
+    /// The provider's id.
+    pub provider: String,
+}
+
+impl AuditSource {
+    pub fn new(by: &'static str, provider: impl Into<String>) -> AuditSource {
+        AuditSource {
+            by,
+            provider: provider.into(),
+        }
+    }
+
+    /// Runs `f` with this source acting: audit records made inside it (in the same task) are
+    /// labelled with it.
+    pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
+        SOURCE.scope(self, f).await
+    }
+
+    /// The source acting in this task, if any.
+    pub fn current() -> Option<AuditSource> {
+        SOURCE.try_with(Clone::clone).ok()
+    }
 }
 
 /// One thing to record: who (`actor`, `None` when unknown, e.g. a failed sign-in), from where,
@@ -130,6 +164,19 @@ impl AuditRecord {
         self
     }
 
+    /// Labels the record with the directory source acting, if any (see [`AuditSource`]).
+    fn labelled_by(mut self, source: Option<&AuditSource>) -> AuditRecord {
+        if let Some(src) = source {
+            if !self.summary.has("by") {
+                self.summary = self.summary.fact("by", src.by);
+            }
+            if !self.summary.has("provider") {
+                self.summary = self.summary.fact("provider", &src.provider);
+            }
+        }
+        self
+    }
+
     /// Fills in the address and user agent of `ctx` where this record has none.
     fn in_context(mut self, ctx: Option<&RequestContext>) -> AuditRecord {
         if let Some(ctx) = ctx {
@@ -187,7 +234,9 @@ impl Audit {
     /// audit log. It never fails the caller's action: an entry that cannot be written is
     /// logged as an error (with everything it would have said) instead.
     pub async fn record(&self, record: AuditRecord) {
-        let record = record.in_context(RequestContext::current().as_ref());
+        let record = record
+            .in_context(RequestContext::current().as_ref())
+            .labelled_by(AuditSource::current().as_ref());
         let action = record.action;
         let new = record.into_new();
         let Some(store) = &self.store else {
@@ -214,8 +263,8 @@ impl Audit {
 
     /// The hook a store write appends its audit entries with, inside its own transaction
     /// (`enclave_store::AuditHook`): `f` turns what the write did into records, which get the
-    /// current request's address and user agent (taken now: the hook may run on the store's
-    /// writer thread). Unlike [`Audit::record`], an entry that cannot be written fails the
+    /// current request's address and user agent and the [`AuditSource`] acting (taken now: the
+    /// hook may run on the store's writer thread). Unlike [`Audit::record`], an entry that cannot be written fails the
     /// write, which then changes nothing. Records nothing when the audit log is off.
     pub fn in_tx<T: 'static>(
         &self,
@@ -223,13 +272,18 @@ impl Audit {
     ) -> AuditHook<T> {
         let on = self.is_on();
         let ctx = RequestContext::current();
+        let source = AuditSource::current();
         Box::new(move |value| {
             if !on {
                 return Vec::new();
             }
             f(value)
                 .into_iter()
-                .map(|r| r.in_context(ctx.as_ref()).into_new())
+                .map(|r| {
+                    r.in_context(ctx.as_ref())
+                        .labelled_by(source.as_ref())
+                        .into_new()
+                })
                 .collect()
         })
     }

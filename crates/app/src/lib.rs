@@ -37,7 +37,7 @@ pub use accounts::{
     SessionClient, SessionGrant, TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity,
     WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistration, session_client_name,
 };
-pub use audit::{Audit, AuditRecord, RequestContext};
+pub use audit::{Audit, AuditRecord, AuditSource, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
 pub use departments::{

@@ -467,9 +467,27 @@ impl Roles {
             permissions::check(actor, &ch, m.as_ref(), Action::AddMember)?;
         }
         validate::username(&input.username)?;
+        // `guest_invited` (the channels and the expiry) commits with the account, after its
+        // `user_created`; the guest then joins the channels one by one.
+        let invited = by(AuditAction::GuestInvited, actor);
+        let summary = AuditSummary::new()
+            .fact(
+                "channels",
+                channels
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+            .fact(
+                "expires_at",
+                input
+                    .expires_at
+                    .map_or_else(|| "never".to_owned(), |t| t.0.to_string()),
+            );
         let user = self
             .users
-            .create_user(
+            .create_user_recorded(
                 Some(actor),
                 crate::CreateUser {
                     username: input.username,
@@ -479,6 +497,13 @@ impl Roles {
                     is_guest: true,
                     guest_expires_at: input.expires_at,
                     ..crate::CreateUser::default()
+                },
+                move |u: &User| {
+                    vec![
+                        invited
+                            .target(AuditTarget::user(u.id))
+                            .summary(summary.fact("username", &u.username)),
+                    ]
                 },
             )
             .await?;

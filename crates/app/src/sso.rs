@@ -39,11 +39,14 @@ use sha2::{Digest, Sha256};
 
 use crate::ErrorCode;
 use crate::accounts::{Accounts, CreateUser, OidcAssertion, Proof, VerifiedIdentity};
-use crate::audit::{Audit, AuditRecord};
+use crate::audit::{Audit, AuditRecord, AuditSource};
 use crate::departments::{Departments, Placement};
 use crate::error::{Error, Result};
 use crate::outbound::{Outbound, OutboundError};
 use crate::roles::Roles;
+
+/// What the audit entries of the roles and departments a sign-in's groups map to name as `by`.
+const GROUP_MAPPING: &str = "single sign-on group mapping";
 
 /// How long a started sign-in may take at the provider.
 const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -522,7 +525,12 @@ impl Sso {
         if !user.active {
             return Err(fail("deactivated account", "this account is deactivated"));
         }
-        self.apply_groups(p, &user, &raw).await;
+        // The roles and departments the groups map to are written by the role and department
+        // services, each change with its audit entry in its own transaction; the source labels
+        // those entries (the departments it creates and the placements it makes included).
+        AuditSource::new(GROUP_MAPPING, p.id.clone())
+            .scope(self.apply_groups(p, &user, &raw))
+            .await;
         let email = claim_str(&raw, "email");
         let now = Millis::now();
         let _ = self
@@ -609,8 +617,14 @@ impl Sso {
             }
             Some(u) => (u, false),
             None if p.auto_create => {
-                let u = self
-                    .create_account(p, subject, raw, email_usable.then_some(email).flatten())
+                // `user_created` (in the account's transaction) names the provider.
+                let u = AuditSource::new("single sign-on", p.id.clone())
+                    .scope(self.create_account(
+                        p,
+                        subject,
+                        raw,
+                        email_usable.then_some(email).flatten(),
+                    ))
                     .await?;
                 (u, true)
             }
@@ -776,10 +790,7 @@ impl Sso {
             });
             if !same {
                 // The role service records `role_changed` in the change's own transaction.
-                let via = vec![
-                    ("provider", p.id.clone()),
-                    ("by", "single sign-on group mapping".to_owned()),
-                ];
+                let via = vec![("provider", p.id.clone()), ("by", GROUP_MAPPING.to_owned())];
                 match self
                     .roles
                     .set_user_roles_via(&SYSTEM, user.id, &wanted, via)

@@ -417,6 +417,11 @@ impl AuditSummary {
         self.items.is_empty()
     }
 
+    /// Whether the summary has an item named `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.items.iter().any(|(k, _)| *k == key)
+    }
+
     /// The JSON object, within the limits.
     pub fn to_json(&self) -> String {
         let mut out = String::from("{");

@@ -155,12 +155,12 @@ pub fn open_ldap(
     accounts: &Arc<Accounts>,
     limits: Arc<UserLimits>,
 ) -> anyhow::Result<Arc<Ldap>> {
-    let departments = Arc::new(Departments::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        limits,
-    ));
+    // Audited like the API's: the departments a sync creates and the placements it makes are
+    // recorded in their own transactions.
+    let departments = Arc::new(
+        Departments::new(store.clone(), store.clone(), store.clone(), limits)
+            .with_audit(accounts.audit().clone()),
+    );
     let ldap = Ldap::new(
         config.ldap_providers()?,
         store.clone(),
@@ -304,7 +304,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         accounts.clone(),
         roles.clone(),
-        Departments::new(store.clone(), store.clone(), store.clone(), limits.clone()),
+        // Audited like the API's: group mapping's departments and placements are recorded.
+        Departments::new(store.clone(), store.clone(), store.clone(), limits.clone())
+            .with_audit(audit.clone()),
         audit.clone(),
         outbound,
         config.sso_config()?,

@@ -564,3 +564,114 @@ async fn role_and_department_changes_are_recorded_on_postgres() {
     let server = TestServer::start_with_env(&[("ENCLAVE_DATABASE__URL", url.as_str())]);
     role_and_department_changes_are_recorded(&server).await;
 }
+
+/// A guest invitation is recorded as `guest_invited` (the channels, the expiry, the username),
+/// right after the account's `user_created`: the two are appended in the account's own
+/// transaction. A refused invitation (an unknown channel) records neither.
+async fn guest_invitations_are_recorded(server: &TestServer) {
+    let admin = server.admin_token().await;
+    let (_, me) = server.get(Some(&admin), "/api/v1/users/me", None).await;
+    let admin_id = s(&me, "id");
+    let a = server
+        .create_channel(&admin, &unique_name("visits-a"), "public")
+        .await;
+    let b = server
+        .create_channel(&admin, &unique_name("visits-b"), "private")
+        .await;
+    let name = unique_name("visitor");
+    let expires = common::rfc3339_in(7 * 86_400);
+    let (st, guest) = server
+        .post(
+            Some(&admin),
+            "/api/v1/admin/guests",
+            Some(serde_json::json!({
+                "username": name,
+                "password": common::USER_PASSWORD,
+                "expires_at": expires,
+                "channel_ids": [b, a, a],
+            })),
+        )
+        .await;
+    assert_eq!(st, 201, "{guest}");
+    let guest_id = s(&guest, "id");
+
+    let invited = entries(server, &admin, "?action=guest_invited").await;
+    let invited: Vec<&Value> = invited
+        .iter()
+        .filter(|e| e["target_id"] == guest_id.as_str())
+        .collect();
+    assert_eq!(invited.len(), 1, "{invited:?}");
+    let e = invited[0];
+    assert_eq!(e["actor"], admin_id.as_str());
+    assert_eq!(e["target_kind"], "user");
+    assert_eq!(e["summary"]["username"], name.as_str());
+    let mut channels = [a.parse::<i64>().unwrap(), b.parse::<i64>().unwrap()];
+    channels.sort_unstable();
+    assert_eq!(
+        e["summary"]["channels"],
+        format!("{},{}", channels[0], channels[1]),
+        "{e}"
+    );
+    let expiry_ms: i64 = e["summary"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let in_a_week = i64::try_from(
+        (std::time::SystemTime::now() + Duration::from_secs(7 * 86_400))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    assert!((expiry_ms - in_a_week).abs() < 120_000, "{e}");
+    // The account's creation comes right before it in the chain.
+    let created = entries(
+        server,
+        &admin,
+        &format!("?action=user_created&target_kind=user&target_id={guest_id}"),
+    )
+    .await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    let seq = |v: &Value| s(v, "seq").parse::<i64>().unwrap();
+    assert_eq!(seq(&created[0]) + 1, seq(e), "{created:?} {e}");
+
+    // Refused: nothing is recorded.
+    let refused = unique_name("refused");
+    let (st, body) = server
+        .post(
+            Some(&admin),
+            "/api/v1/admin/guests",
+            Some(serde_json::json!({
+                "username": refused,
+                "password": common::USER_PASSWORD,
+                "expires_at": expires,
+                "channel_ids": ["999999999"],
+            })),
+        )
+        .await;
+    assert!(st.is_client_error(), "{st} {body}");
+    let all = entries(server, &admin, "?limit=200").await;
+    assert!(
+        !all.iter()
+            .any(|e| e["summary"]["username"] == refused.as_str()),
+        "{all:?}"
+    );
+    let out = server.cli(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_invitations_are_recorded_on_sqlite() {
+    let server = TestServer::start();
+    guest_invitations_are_recorded(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_invitations_are_recorded_on_postgres() {
+    let Some((_db, url)) = enclave_store::testing::fresh_database_url().await else {
+        return;
+    };
+    let server = TestServer::start_with_env(&[("ENCLAVE_DATABASE__URL", url.as_str())]);
+    guest_invitations_are_recorded(&server).await;
+}

@@ -211,6 +211,50 @@ async fn audit(server: &TestServer, admin: &str, action: &str) -> Vec<Value> {
     body["entries"].as_array().unwrap().clone()
 }
 
+/// The audit entries after `after` (a sequence number), oldest first, without the entries the
+/// reads of the log make themselves.
+async fn audit_since(server: &TestServer, admin: &str, after: i64) -> Vec<Value> {
+    let (status, body) = server
+        .get(Some(admin), "/api/v1/admin/audit?limit=500", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut v: Vec<Value> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| seq(e) > after && !e["action"].as_str().unwrap().starts_with("audit_"))
+        .cloned()
+        .collect();
+    v.reverse();
+    v
+}
+
+fn seq(e: &Value) -> i64 {
+    e["seq"].as_str().unwrap().parse().unwrap()
+}
+
+/// The newest sequence number in the log.
+async fn audit_head(server: &TestServer, admin: &str) -> i64 {
+    let (status, body) = server
+        .get(Some(admin), "/api/v1/admin/audit?limit=1", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["entries"].as_array().unwrap().first().map_or(0, seq)
+}
+
+/// `(action, target)` of entries.
+fn actions(entries: &[Value]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["target_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 fn id(u: &Value) -> String {
     u["id"].as_str().unwrap().to_owned()
 }
@@ -272,6 +316,25 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
         departments_of(server, &admin, &alice_id).await,
         ["Corp/Engineering"]
     );
+    // The first sign-in's changes are recorded as the directory's, with the provider.
+    for (action, target) in [
+        ("user_created", Some(alice_id.as_str())),
+        ("role_changed", Some(alice_id.as_str())),
+        ("department_created", None),
+        ("department_member_added", Some(alice_id.as_str())),
+    ] {
+        let found: Vec<Value> = audit(server, &admin, action)
+            .await
+            .into_iter()
+            .filter(|e| target.is_none_or(|t| e["target_id"] == t))
+            .collect();
+        assert!(!found.is_empty(), "no {action}");
+        for e in found {
+            assert!(e.get("actor").is_none(), "{e}");
+            assert_eq!(e["summary"]["by"], "directory", "{e}");
+            assert_eq!(e["summary"]["provider"], "corp", "{e}");
+        }
+    }
     // The second sign-in finds the same account; the explicit provider works too.
     let (status, body) = login_via(server, "corp", "ALICE", PW).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -317,9 +380,18 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
         );
     }
     assert!(!text.contains("dave"), "{text}");
+    let head = audit_head(server, &admin).await;
     let run = sync(server, &admin, "corp", true).await;
     assert_eq!(run["status"], "done", "{run}");
     assert_eq!(changes(&run, "create"), ["bob", "carol", "erin"], "{run}");
+    // A dry run writes no entry but its run's.
+    let written = audit_since(server, &admin, head).await;
+    assert_eq!(
+        actions(&written),
+        [("directory_sync".to_owned(), String::new())],
+        "{written:?}"
+    );
+    assert_eq!(written[0]["summary"]["dry_run"], "true", "{written:?}");
     assert_eq!(
         users(server, &admin).await.len(),
         3,
@@ -327,6 +399,7 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
     );
 
     // --- The sync creates, maps groups and OUs ------------------------------------------
+    let head = audit_head(server, &admin).await;
     let run = sync(server, &admin, "corp", false).await;
     assert_eq!(run["status"], "done", "{run}");
     let report = &run["report"];
@@ -354,12 +427,63 @@ async fn scenario(slapd: &Slapd, server: &TestServer, dir: &Path) {
         departments_of(server, &admin, &carol_id).await,
         ["Corp/Sales"]
     );
-    // A second run changes nothing.
+    // Every change the run made has its own entry, written with the change: by the directory
+    // (no actor), naming the provider; the run's own entry comes last.
+    let written = audit_since(server, &admin, head).await;
+    let (last, changed) = written.split_last().unwrap();
+    assert_eq!(last["action"], "directory_sync", "{written:?}");
+    assert_eq!(last["summary"]["created"], "3", "{last}");
+    for e in changed {
+        assert!(e.get("actor").is_none(), "{e}");
+        assert_eq!(e["summary"]["by"], "directory", "{e}");
+        assert_eq!(e["summary"]["provider"], "corp", "{e}");
+    }
+    let got = actions(changed);
+    let has = |action: &str, target: &str| {
+        got.iter()
+            .position(|(a, t)| a == action && t == target)
+            .unwrap_or_else(|| panic!("no {action} of {target}: {got:?}"))
+    };
+    for who in [&bob_id, &carol_id, &erin_id] {
+        let created = has("user_created", who);
+        assert!(created < has("department_member_added", who), "{got:?}");
+    }
+    assert!(has("user_created", &bob_id) < has("role_changed", &bob_id));
+    let created_depts: Vec<&Value> = changed
+        .iter()
+        .filter(|e| e["action"] == "department_created")
+        .collect();
+    let names: Vec<&str> = created_depts
+        .iter()
+        .map(|e| e["summary"]["name"].as_str().unwrap())
+        .collect();
+    // Alice's sign-in made Corp/Engineering; the sync makes Corp/Sales.
+    assert_eq!(names, ["Sales"], "{created_depts:?}");
+    let user_created = changed
+        .iter()
+        .find(|e| e["action"] == "user_created" && e["target_id"] == bob_id.as_str())
+        .unwrap();
+    assert_eq!(user_created["summary"]["username"], "bob", "{user_created}");
+    assert!(
+        user_created["summary"]["dn"]
+            .as_str()
+            .unwrap()
+            .starts_with("uid=bob,"),
+        "{user_created}"
+    );
+    // A second run changes nothing, and records only itself.
+    let head = audit_head(server, &admin).await;
     let run = sync(server, &admin, "corp", false).await;
     assert_eq!(run["report"]["unchanged"], 4, "{run}");
     assert!(
         run["report"]["changes"].as_array().unwrap().is_empty(),
         "{run}"
+    );
+    let written = audit_since(server, &admin, head).await;
+    assert_eq!(
+        actions(&written),
+        [("directory_sync".to_owned(), String::new())],
+        "{written:?}"
     );
 
     // Bob signs in (a session to end later).

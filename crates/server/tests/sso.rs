@@ -501,6 +501,38 @@ async fn real_provider(db: Option<&str>) {
     assert!(count("sign_in_failed", "unknown or used state") >= 2);
     assert!(count("sign_in_failed", "another browser") >= 2);
     assert!(count("sign_in_failed", "deactivated") >= 1);
+    // The account and what the groups map to are recorded with the provider as the source, by
+    // the services that wrote them (in the changes' own transactions), without an actor.
+    let alice_id = alice["user"]["id"].as_str().unwrap();
+    let by = |action: &str, target: Option<&str>| -> Vec<Value> {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && target.is_none_or(|t| e["target_id"] == t))
+            .cloned()
+            .collect()
+    };
+    let created = by("user_created", Some(alice_id));
+    assert_eq!(created.len(), 1, "{entries:?}");
+    assert_eq!(created[0]["summary"]["by"], "single sign-on", "{created:?}");
+    assert_eq!(created[0]["summary"]["provider"], "test", "{created:?}");
+    let depts = by("department_created", None);
+    let mut names: Vec<&str> = depts
+        .iter()
+        .map(|e| e["summary"]["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Everyone", "Staff"], "{depts:?}");
+    let placed = by("department_member_added", Some(alice_id));
+    assert_eq!(placed.len(), 1, "{entries:?}");
+    for e in depts
+        .iter()
+        .chain(&placed)
+        .chain(&by("role_changed", Some(alice_id)))
+    {
+        assert!(e.get("actor").is_none(), "{e}");
+        assert_eq!(e["summary"]["by"], "single sign-on group mapping", "{e}");
+        assert_eq!(e["summary"]["provider"], "test", "{e}");
+    }
 }
 
 #[tokio::test]

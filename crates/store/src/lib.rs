@@ -289,7 +289,12 @@ pub trait Lifecycle: Send + Sync + 'static {
 /// Accounts and the credentials that act for them: users, bearer tokens and sessions.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    async fn create_user(&self, new: NewUser) -> Result<User>;
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        self.create_user_audited(new, no_audit()).await
+    }
+    /// [`AccountStore::create_user`] with its audit entries in the same transaction (the hook
+    /// sees the new account).
+    async fn create_user_audited(&self, new: NewUser, audit: AuditHook<User>) -> Result<User>;
     async fn user(&self, id: UserId) -> Result<Option<User>>;
     /// Finds an account by username or email, with its password hash.
     async fn user_credentials(&self, login: &str) -> Result<Option<(User, Option<String>)>>;

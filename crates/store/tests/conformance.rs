@@ -4836,6 +4836,29 @@ pub async fn audited_writes_commit_with_their_entries(
         .await
         .unwrap();
     assert!(ran.swap(false, Ordering::SeqCst));
+    let carol = store
+        .create_user_audited(
+            new_user("auditedcarol"),
+            hook_of(AuditAction::GuestInvited, &ran, |u: &User| {
+                assert_eq!(u.username, "auditedcarol");
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(ran.swap(false, Ordering::SeqCst));
+    assert_eq!(
+        last_action(store.clone()).await,
+        (5, Some("guest_invited".into()))
+    );
+    // A taken username runs no hook.
+    let taken = store
+        .create_user_audited(
+            new_user("auditedcarol"),
+            hook_of(AuditAction::GuestInvited, &ran, |_: &User| {}),
+        )
+        .await;
+    assert!(matches!(domain_err(taken), DomainError::Conflict(_)));
+    assert!(!ran.load(Ordering::SeqCst));
 
     // Departments and their people.
     let refused = store
@@ -4983,9 +5006,9 @@ pub async fn audited_writes_commit_with_their_entries(
             .unwrap()
     );
     let (n, last) = last_action(store.clone()).await;
-    assert_eq!((n, last.as_deref()), (13, Some("role_deleted")));
+    assert_eq!((n, last.as_deref()), (14, Some("role_deleted")));
     let head = verify_audit(&store).await.unwrap();
-    assert_eq!(head.seq, 13);
+    assert_eq!(head.seq, 14);
 
     // Once the audit log refuses appends, audited writes fail and change nothing.
     refuse_audit.await;
@@ -5032,6 +5055,21 @@ pub async fn audited_writes_commit_with_their_entries(
         )
         .await;
     assert!(blocked.is_err());
+    let blocked = store
+        .create_user_audited(
+            new_user("auditeddave"),
+            hook_of(AuditAction::GuestInvited, &ran, |_: &User| {}),
+        )
+        .await;
+    assert!(blocked.is_err());
+    assert!(
+        store
+            .users_by_usernames(&["auditeddave".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.user(carol.id).await.unwrap().unwrap().id, carol.id);
     let bob_now = store.user(bob.id).await.unwrap().unwrap();
     assert_eq!(
         (bob_now.display_name.as_str(), bob_now.active),

@@ -31,7 +31,7 @@ pub use client::{DirEntry, DirError, user_filter};
 pub use sync::{DirectorySyncReport, SyncChange};
 
 use crate::accounts::{DirectoryAnswer, DirectoryLogin};
-use crate::audit::{Audit, AuditRecord};
+use crate::audit::{Audit, AuditRecord, AuditSource};
 use crate::departments::Departments;
 use crate::error::{Error, Result};
 use crate::{Accounts, Actor};
@@ -330,7 +330,11 @@ impl Ldap {
         by: Option<UserId>,
         progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
     ) -> Result<DirectorySyncReport> {
-        let result = sync::run(self, p, run, dry_run, progress).await;
+        // Every entry the run's changes write (accounts, roles, departments and their
+        // people, each in its change's transaction) names the directory as its source.
+        let result = AuditSource::new(DIRECTORY, &p.id)
+            .scope(sync::run(self, p, run, dry_run, progress))
+            .await;
         let now = Millis::now();
         let (status, report, error) = match &result {
             Ok(r) if r.refused.is_some() => {
@@ -407,7 +411,9 @@ impl Ldap {
             other => return Ok(other),
         };
         let mut report = DirectorySyncReport::new(p, false);
-        let user = sync::reconcile(self, p, &entry, false, &mut report).await?;
+        let user = AuditSource::new(DIRECTORY, &p.id)
+            .scope(sync::reconcile(self, p, &entry, false, &mut report))
+            .await?;
         match user {
             Some(u) => Ok(DirectoryAnswer::Proved(u)),
             None => Ok(DirectoryAnswer::Refused(
@@ -420,7 +426,8 @@ impl Ldap {
         }
     }
 
-    /// Records an account change made by the directory.
+    /// Records an account change made by the directory, once made (for what has no audited
+    /// store write: linking an identity).
     async fn audit_user(
         &self,
         action: AuditAction,
@@ -428,14 +435,42 @@ impl Ldap {
         p: &LdapProvider,
         s: AuditSummary,
     ) {
-        self.audit
-            .record(
-                AuditRecord::new(action)
-                    .target(AuditTarget::user(user))
-                    .summary(s.fact("by", "directory").fact("provider", &p.id)),
-            )
-            .await;
+        self.audit.record(user_record(action, user, p, s)).await;
     }
+
+    /// The hook that records an account change made by the directory in the change's own
+    /// transaction: `action` on the account the write returns, with `s` as the summary.
+    fn user_hook<T: 'static>(
+        &self,
+        action: AuditAction,
+        p: &LdapProvider,
+        s: AuditSummary,
+        user: impl FnOnce(&T) -> UserId + Send + 'static,
+    ) -> enclave_store::AuditHook<T> {
+        let provider = p.id.clone();
+        self.audit.in_tx(move |v: &T| {
+            vec![
+                AuditRecord::new(action)
+                    .target(AuditTarget::user(user(v)))
+                    .summary(s.fact("by", DIRECTORY).fact("provider", provider)),
+            ]
+        })
+    }
+}
+
+/// What the directory's audit entries name as `by`.
+const DIRECTORY: &str = "directory";
+
+/// The audit record of an account change made by the directory.
+fn user_record(
+    action: AuditAction,
+    user: UserId,
+    p: &LdapProvider,
+    s: AuditSummary,
+) -> AuditRecord {
+    AuditRecord::new(action)
+        .target(AuditTarget::user(user))
+        .summary(s.fact("by", DIRECTORY).fact("provider", &p.id))
 }
 
 struct RunningGuard {

@@ -247,29 +247,30 @@ async fn deactivate(
     if dry_run {
         return Ok(());
     }
-    // Deactivation revokes every session and token of the account in the same transaction.
+    // Deactivation revokes every session and token of the account in the same transaction,
+    // and appends its audit entry there.
+    let audit = ldap.user_hook(
+        AuditAction::UserDeactivated,
+        p,
+        AuditSummary::new()
+            .change("active", Some(true), Some(false))
+            .fact("reason", why),
+        |u: &User| u.id,
+    );
     ldap.store
-        .update_user(
+        .update_user_audited(
             user.id,
             UserPatch {
                 active: Some(false),
                 ..UserPatch::default()
             },
             None,
+            audit,
         )
         .await?;
     ldap.accounts.forget(user.id);
     link.sync_deactivated = true;
     ldap.store.put_ldap_link(link).await?;
-    ldap.audit_user(
-        AuditAction::UserDeactivated,
-        user.id,
-        p,
-        AuditSummary::new()
-            .change("active", Some(true), Some(false))
-            .fact("reason", why),
-    )
-    .await;
     Ok(())
 }
 
@@ -324,22 +325,33 @@ pub(super) async fn reconcile(
             }
             let display = validate::display_name(&e.display_name).unwrap_or_default();
             let email = validate::email(&e.email).ok();
+            let audit = ldap.user_hook(
+                AuditAction::UserCreated,
+                p,
+                AuditSummary::new()
+                    .fact("username", &username)
+                    .fact("dn", &e.dn),
+                |u: &User| u.id,
+            );
             let created = store
-                .create_user(NewUser {
-                    username: username.clone(),
-                    display_name: if display.is_empty() {
-                        username.clone()
-                    } else {
-                        display
+                .create_user_audited(
+                    NewUser {
+                        username: username.clone(),
+                        display_name: if display.is_empty() {
+                            username.clone()
+                        } else {
+                            display
+                        },
+                        email,
+                        password_hash: None,
+                        is_admin: false,
+                        is_bot: false,
+                        actor_id: None,
+                        is_guest: false,
+                        guest_expires_at: None,
                     },
-                    email,
-                    password_hash: None,
-                    is_admin: false,
-                    is_bot: false,
-                    actor_id: None,
-                    is_guest: false,
-                    guest_expires_at: None,
-                })
+                    audit,
+                )
                 .await;
             let created = match created {
                 Ok(u) => u,
@@ -348,15 +360,6 @@ pub(super) async fn reconcile(
                     return Ok(None);
                 }
             };
-            ldap.audit_user(
-                AuditAction::UserCreated,
-                created.id,
-                p,
-                AuditSummary::new()
-                    .fact("username", &created.username)
-                    .fact("dn", &e.dn),
-            )
-            .await;
             action = "create";
             user = Some(created);
         }
@@ -365,15 +368,6 @@ pub(super) async fn reconcile(
         return Ok(None);
     };
     let mut details = Vec::new();
-    if action == "link" && !dry_run {
-        ldap.audit_user(
-            AuditAction::IdentityLinked,
-            user.id,
-            p,
-            AuditSummary::new().fact("dn", &e.dn),
-        )
-        .await;
-    }
     let base = link.clone().unwrap_or(LdapLink {
         user_id: user.id,
         provider: p.id.clone(),
@@ -408,23 +402,23 @@ pub(super) async fn reconcile(
     if !user.active && base.sync_deactivated {
         details.push("returned to the directory".to_owned());
         if !dry_run {
+            let audit = ldap.user_hook(
+                AuditAction::UserReactivated,
+                p,
+                AuditSummary::new().change("active", Some(false), Some(true)),
+                |u: &User| u.id,
+            );
             user = store
-                .update_user(
+                .update_user_audited(
                     user.id,
                     UserPatch {
                         active: Some(true),
                         ..UserPatch::default()
                     },
                     None,
+                    audit,
                 )
                 .await?;
-            ldap.audit_user(
-                AuditAction::UserReactivated,
-                user.id,
-                p,
-                AuditSummary::new().change("active", Some(false), Some(true)),
-            )
-            .await;
         }
         if action == "update" {
             action = "reactivate";
@@ -478,11 +472,10 @@ pub(super) async fn reconcile(
     }
     if !dry_run {
         if patch.display_name.is_some() || patch.email.is_some() {
-            match store.update_user(user.id, patch, None).await {
+            let audit = ldap.user_hook(AuditAction::UserUpdated, p, audit, |u: &User| u.id);
+            match store.update_user_audited(user.id, patch, None, audit).await {
                 Ok(u) => {
                     user = u;
-                    ldap.audit_user(AuditAction::UserUpdated, user.id, p, audit)
-                        .await;
                 }
                 Err(err) => report.problem(format!("{}: {}", e.dn, Error::from(err))),
             }
@@ -498,6 +491,16 @@ pub(super) async fn reconcile(
                 ..base
             })
             .await?;
+        if action == "link" {
+            // The link has no audited store write: recorded once it is made.
+            ldap.audit_user(
+                AuditAction::IdentityLinked,
+                user.id,
+                p,
+                AuditSummary::new().fact("dn", &e.dn),
+            )
+            .await;
+        }
         ldap.accounts.forget(user.id);
     }
 
@@ -599,8 +602,14 @@ async fn sync_roles(
     }
     let detail = format!("roles: {}", parts.join(" "));
     if !dry_run {
+        let audit = ldap.user_hook(
+            AuditAction::RoleChanged,
+            p,
+            AuditSummary::new().fact("roles", &detail),
+            |(u, _): &(User, Vec<enclave_core::CustomRole>)| u.id,
+        );
         store
-            .set_user_roles(
+            .set_user_roles_audited(
                 user.id,
                 UserRoles {
                     is_admin,
@@ -608,16 +617,10 @@ async fn sync_roles(
                     custom,
                 },
                 None,
+                audit,
             )
             .await?;
         ldap.accounts.forget(user.id);
-        ldap.audit_user(
-            AuditAction::RoleChanged,
-            user.id,
-            p,
-            AuditSummary::new().fact("roles", &detail),
-        )
-        .await;
     }
     Ok(Some(detail))
 }
@@ -661,16 +664,12 @@ async fn sync_departments(
                 is_head: false,
             })
             .collect();
+        // The department service records each department it creates and each placement it
+        // makes or ends, in that change's own transaction; the run's source (`by: directory`,
+        // the provider) labels them.
         ldap.departments
             .apply_membership(&system(), user.id, &placements, true)
             .await?;
-        ldap.audit_user(
-            AuditAction::DepartmentChanged,
-            user.id,
-            p,
-            AuditSummary::new().fact("departments", &detail),
-        )
-        .await;
     }
     Ok(Some(detail))
 }

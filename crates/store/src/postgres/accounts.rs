@@ -400,9 +400,16 @@ pub async fn revoke_app_password(tx: &mut Tx, user_id: UserId, id: AppPasswordId
 
 #[async_trait]
 impl AccountStore for PgStore {
-    async fn create_user(&self, new: NewUser) -> Result<User> {
+    async fn create_user_audited(
+        &self,
+        new: NewUser,
+        audit: crate::AuditHook<User>,
+    ) -> Result<User> {
         let mut tx = self.begin().await?;
-        let result = create_user(&mut tx, new).await;
+        let result = match create_user(&mut tx, new).await {
+            Ok(u) => super::audit::audited(&mut tx, u, audit).await,
+            Err(e) => Err(e),
+        };
         self.finish(tx, result).await
     }
     async fn user(&self, id: UserId) -> Result<Option<User>> {

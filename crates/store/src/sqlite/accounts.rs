@@ -360,8 +360,16 @@ pub fn revoke_app_password(tx: &mut Tx<'_>, user_id: UserId, id: AppPasswordId) 
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_user(&self, new: NewUser) -> Result<User> {
-        self.write(move |tx| create_user(tx, new)).await
+    async fn create_user_audited(
+        &self,
+        new: NewUser,
+        audit: crate::AuditHook<User>,
+    ) -> Result<User> {
+        self.write(move |tx| {
+            let u = create_user(tx, new)?;
+            super::audit::audited(tx, u, audit)
+        })
+        .await
     }
     async fn user(&self, id: UserId) -> Result<Option<User>> {
         self.read(move |c| user(c, id)).await
