@@ -68,6 +68,23 @@ export function reauthBody(input: string): ReauthRequest {
   return { password: input };
 }
 
+/** The password-or-code field that re-authenticates a second-factor change. */
+function ReauthField({ name, value, onInput }: { name: string; value: string; onInput: (v: string) => void }) {
+  return (
+    <label class="field">
+      <span>{t('mfa.reauth')}</span>
+      <input
+        name={name}
+        type="password"
+        autocomplete="current-password"
+        placeholder={t('mfa.passwordOrCode')}
+        value={value}
+        onInput={(e) => onInput((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+}
+
 function codeError(err: unknown): string {
   if (err instanceof ApiError && err.code === 'webauthn_refused') return t('mfa.key.refused');
   if (err instanceof ApiError && err.status === 401) return t('mfa.wrongCode');
@@ -377,17 +394,7 @@ export function SecondFactorSettings() {
       )}
       {reauth && (
         <form class="form" onSubmit={confirmReauth}>
-          <label class="field">
-            <span>{t('mfa.reauth')}</span>
-            <input
-              name="reauth"
-              type="password"
-              autocomplete="current-password"
-              placeholder={t('mfa.passwordOrCode')}
-              value={secret}
-              onInput={(e) => setSecret((e.target as HTMLInputElement).value)}
-            />
-          </label>
+          <ReauthField name="reauth" value={secret} onInput={setSecret} />
           <div class="modal-foot">
             <button type="button" class="btn" onClick={() => setReauth(null)}>
               {t('common.cancel')}
@@ -471,19 +478,7 @@ export function SecurityKeys() {
     setBusy(false);
   };
 
-  const reauthField = (
-    <label class="field">
-      <span>{t('mfa.reauth')}</span>
-      <input
-        name="key-reauth"
-        type="password"
-        autocomplete="current-password"
-        placeholder={t('mfa.passwordOrCode')}
-        value={secret}
-        onInput={(e) => setSecret((e.target as HTMLInputElement).value)}
-      />
-    </label>
-  );
+  const reauthField = <ReauthField name="key-reauth" value={secret} onInput={setSecret} />;
   const nameField = (
     <label class="field">
       <span>{t('mfa.key.name')}</span>
