@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { buildRows, confirmPending, mergeMessages, pendingFor, stored, type Pending } from '../src/lib/timeline';
+import {
+  buildRows,
+  confirmPending,
+  lastOwnToEdit,
+  mergeMessages,
+  pendingFor,
+  stored,
+  type Pending,
+} from '../src/lib/timeline';
 import type { Message } from '../src/lib/types';
 
 function msg(seq: number, patch: Partial<Message> = {}): Message {
@@ -97,6 +105,21 @@ describe('pending sends', () => {
     const confirmed = [msg(3, { client_msg_id: 'a', user_id: 'me' })];
     expect(pendingFor(box, '1', null, confirmed).map((x) => x.clientMsgId)).toEqual(['b']);
     expect(pendingFor(box, '1', '100', []).map((x) => x.clientMsgId)).toEqual(['t']);
+  });
+
+  it('Up edits the newest own message, and waits for it while it is still being sent', () => {
+    const list = [msg(1, { user_id: 'me' }), msg(2, { user_id: 'other' })];
+    expect(lastOwnToEdit(list, [], 'me', '1', null)).toEqual({ edit: '1001' });
+    // Just sent, not yet confirmed: never the older message.
+    expect(lastOwnToEdit(list, [p('new')], 'me', '1', null)).toEqual({ afterSend: 'new' });
+    // Confirmed already (the list holds it): edit it.
+    const landed = [...list, msg(3, { user_id: 'me', client_msg_id: 'new' })];
+    expect(lastOwnToEdit(landed, [p('new')], 'me', '1', null)).toEqual({ edit: '1003' });
+    // A failed send cannot be edited on the server; a send in another conversation does not count.
+    expect(lastOwnToEdit(list, [{ ...p('x'), status: 'failed' }, p('y', '2')], 'me', '1', null)).toEqual({
+      edit: '1001',
+    });
+    expect(lastOwnToEdit([msg(1, { user_id: 'me', deleted: true })], [], 'me', '1', null)).toBeNull();
   });
 });
 

@@ -883,11 +883,20 @@ async function runOutbox() {
   }
 }
 
+/** Opens the editor on a confirmed message when Up was pressed while it was still being sent. */
+function openEditAfterSend(m: Message) {
+  const s = store.get();
+  if (s.editAfterSend && m.client_msg_id === s.editAfterSend && m.user_id === s.me?.id) {
+    store.set({ editing: m.id, editAfterSend: null });
+  }
+}
+
 function onConfirmed(m: Message, v: number) {
   const me = store.get().me?.id ?? '';
   store.set((s) => ({ outbox: confirmPending(s.outbox, m, me) }));
   saveOutbox();
   upsertMessage(m, v, { live: true });
+  openEditAfterSend(m);
   bumpActivity(m.channel_id, Date.parse(m.created_at));
   const c = store.get().channels[m.channel_id];
   if (c) store.set((s) => ({ channels: { ...s.channels, [c.id]: countNewMessage(c, m, me, true) } }));
@@ -1072,6 +1081,7 @@ function applyEvent(f: EventFrame) {
       store.set((st) => ({ outbox: confirmPending(st.outbox, m, me) }));
       saveOutbox();
       upsertMessage(m, v, { live: true });
+      openEditAfterSend(m);
       const c = store.get().channels[m.channel_id];
       if (c) {
         const seen = m.thread_root_id === null && seeing(m.channel_id);

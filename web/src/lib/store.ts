@@ -90,6 +90,8 @@ export interface AppState {
   unreadMarker: Record<string, number | null>;
   /** Message id being edited inline. */
   editing: string | null;
+  /** A send still in the outbox whose message the editor opens on once confirmed (Up pressed early). */
+  editAfterSend: string | null;
   /** Message to scroll to and highlight once. */
   focusMessage: { channelId: string; id: string; at: number } | null;
   /** Per channel: the time of the newest message seen (sorts direct conversations). */
@@ -121,6 +123,7 @@ export function initialState(prefs: Prefs): AppState {
     toasts: [],
     unreadMarker: {},
     editing: null,
+    editAfterSend: null,
     focusMessage: null,
     activity: {},
   };

@@ -114,6 +114,28 @@ export function pendingFor(
   );
 }
 
+/**
+ * What the Up key in an empty composer edits: the newest own message of the conversation. When
+ * that message is still on its way (in the outbox, not failed), the editor must open on it once the
+ * server confirms it, never on an older message: `afterSend` names the send to wait for.
+ */
+export function lastOwnToEdit(
+  list: Message[],
+  outbox: Pending[],
+  me: string | undefined,
+  channelId: string,
+  threadRootId: string | null,
+): { edit: string } | { afterSend: string } | null {
+  if (!me) return null;
+  const waiting = pendingFor(outbox, channelId, threadRootId, list).filter((p) => p.status !== 'failed');
+  if (waiting.length > 0) return { afterSend: waiting[waiting.length - 1].clientMsgId };
+  for (let i = list.length - 1; i >= 0; i--) {
+    const m = list[i];
+    if (m.user_id === me && !m.deleted) return { edit: m.id };
+  }
+  return null;
+}
+
 /** A fresh client message id: unique per send, reused by every retry of that send. */
 export function newClientMsgId(): string {
   const c = globalThis.crypto;

@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { send, sendTyping, store, toast, typingKey } from '../lib/client';
 import { searchEmoji } from '../lib/emoji';
+import { lastOwnToEdit } from '../lib/timeline';
 import type { Channel, User } from '../lib/types';
 import { cls, displayName, matchScore } from '../lib/util';
 import { t } from '../i18n';
@@ -380,14 +381,10 @@ function TypingLine({ channelId, threadRootId }: { channelId: string; threadRoot
 
 export function editLastOwn(channelId: string, threadRootId: string | null): boolean {
   const s = store.get();
-  const me = s.me?.id;
   const list = threadRootId ? (s.threads[threadRootId]?.replies ?? []) : (s.timelines[channelId]?.messages ?? []);
-  for (let i = list.length - 1; i >= 0; i--) {
-    const m = list[i];
-    if (m.user_id === me && !m.deleted) {
-      store.set({ editing: m.id });
-      return true;
-    }
-  }
-  return false;
+  const target = lastOwnToEdit(list, s.outbox, s.me?.id, channelId, threadRootId);
+  if (!target) return false;
+  if ('edit' in target) store.set({ editing: target.edit, editAfterSend: null });
+  else store.set({ editAfterSend: target.afterSend });
+  return true;
 }
