@@ -906,7 +906,14 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await visible(listed);
     const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     if (credentials.length !== 1) throw new Error(`${credentials.length} credentials on the key`);
+    // Kim's first second factor: ten recovery codes, shown once, beside the key.
+    const keyCodes = K.locator('.mfa-keys [data-testid="recovery-codes"] li');
+    await until('ten recovery codes with the first key', async () => (await keyCodes.count()) === 10);
+    const kimCode = (await keyCodes.first().textContent()).trim();
     await K.screenshot({ path: join(TMP, 'webauthn-settings-en.png') });
+    await K.locator('.mfa-keys .mfa-recovery button', { hasText: 'Continue' }).click();
+    await gone(K.locator('.mfa-keys [data-testid="recovery-codes"]'));
+    await visible(K.locator('.mfa-settings', { hasText: '10 recovery codes left' }));
     // Rename it.
     await listed.locator('button', { hasText: 'Rename' }).click();
     await K.locator('.mfa-keys input[name="key-name"]').fill('Desk key');
@@ -923,6 +930,16 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     const me = await K.evaluate(() => fetch('/api/v1/users/me').then((r) => r.status));
     if (me !== 401) throw new Error(`a session exists before the second factor: ${me}`);
     await K.screenshot({ path: join(TMP, 'webauthn-login-en.png') });
+    // A lost key: a recovery code is the way in, once.
+    await K.locator('.mfa-step button', { hasText: 'Use a recovery code instead' }).click();
+    await K.locator('.mfa-step input[name="code"]').fill(kimCode);
+    await K.locator('.mfa-step button[type="submit"]').click();
+    await K.locator('.sidebar').waitFor();
+    await K.evaluate(() => fetch('/api/v1/auth/logout', { method: 'POST' }));
+    await K.goto(local + '/');
+    await K.locator('input[name="login"]').fill('kim');
+    await K.locator('input[name="password"]').fill(PASSWORD);
+    await K.locator('form button[type="submit"]').click();
     await K.locator('[data-testid="use-key"]').click();
     await K.locator('.sidebar').waitFor();
     const used = await cdp.send('WebAuthn.getCredentials', { authenticatorId });

@@ -52,3 +52,17 @@ describe('second-factor settings and a wrong password', () => {
     expect(signedOut).toHaveBeenCalledOnce();
   });
 });
+
+// An account with no password of its own (single sign-on) proves a change by its recent sign-in:
+// it sends no field; an account with a password always sends it (or a code).
+describe('re-authentication body', () => {
+  it('is empty only without a password and without a typed code', async () => {
+    const { reauthFor } = await import('../src/ui/SecondFactor');
+    expect(reauthFor(false, '')).toEqual({});
+    expect(reauthFor(false, '  ')).toEqual({});
+    expect(reauthFor(false, '123 456')).toEqual({ code: '123 456' });
+    expect(reauthFor(true, '')).toEqual({ password: '' });
+    expect(reauthFor(true, 'hunter2-long')).toEqual({ password: 'hunter2-long' });
+    expect(reauthFor(true, 'abcde-fghjk')).toEqual({ code: 'abcde-fghjk' });
+  });
+});

@@ -38,7 +38,7 @@ pub use signin::{
     Proof, SecondFactorStep, SessionClient, SessionGrant, VerifiedIdentity, session_client_name,
 };
 pub use throttle::Lockout;
-pub use webauthn::{WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistration};
+pub use webauthn::{WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistered, WebAuthnRegistration};
 
 const TOKEN_PREFIX: &str = "enc_";
 /// Don't write a session's or token's last-use ("last seen") time more often than this.

@@ -35,7 +35,7 @@ pub use accounts::{
     DirectoryLogin, Enrolled, FactorProof, Lockout, MAX_APP_PASSWORDS, OidcAssertion,
     PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus, SecondFactorStep,
     SessionClient, SessionGrant, TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity,
-    WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistration, session_client_name,
+    WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistered, WebAuthnRegistration, session_client_name,
 };
 pub use audit::{Audit, AuditRecord, AuditSource, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};

@@ -235,6 +235,21 @@ pub fn recovery_code(code: &str) -> Option<String> {
     (c.len() == 10 && c.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(c)
 }
 
+/// How long a sign-in proves its holder again, for an account with no password of its own
+/// (single sign-on only): changing second factors needs the password or a code, and such an
+/// account, before it has a code, proves itself by a sign-in this recent (seconds).
+pub const REAUTH_RECENT_SIGN_IN_SECS: i64 = 600;
+
+/// Whether a session opened at `signed_in` proves its holder again at `now`, for an account
+/// with no password of its own (`has_password` false). An account with a password proves
+/// itself with it (or a code), never by its session alone; a session from the future (a clock
+/// set back) does not count.
+pub fn recent_sign_in_proves(has_password: bool, signed_in: Millis, now: Millis) -> bool {
+    !has_password
+        && signed_in.0 <= now.0
+        && now.0 - signed_in.0 <= REAUTH_RECENT_SIGN_IN_SECS * 1000
+}
+
 /// The most security keys and passkeys (WebAuthn credentials) an account may register.
 pub const MAX_WEBAUTHN_KEYS: usize = 20;
 /// How long a WebAuthn registration may take from its start to its finish, in seconds. A
@@ -554,5 +569,24 @@ mod tests {
     fn app_passwords_never_open_web_sessions() {
         assert!(opens_web_session(CredentialKind::Password));
         assert!(!opens_web_session(CredentialKind::AppPassword));
+    }
+
+    #[test]
+    fn a_recent_sign_in_proves_only_an_account_without_a_password() {
+        let at = Millis(1_000_000_000);
+        let later = |secs: i64| Millis(at.0 + secs * 1000);
+        assert!(recent_sign_in_proves(false, at, later(0)));
+        assert!(recent_sign_in_proves(
+            false,
+            at,
+            later(REAUTH_RECENT_SIGN_IN_SECS)
+        ));
+        assert!(!recent_sign_in_proves(
+            false,
+            at,
+            later(REAUTH_RECENT_SIGN_IN_SECS + 1)
+        ));
+        assert!(!recent_sign_in_proves(false, at, later(-60)));
+        assert!(!recent_sign_in_proves(true, at, later(1)));
     }
 }

@@ -86,13 +86,14 @@ pub fn document(api: &mut OpenApi) {
     }
 }
 
-/// Request bodies that take exactly one of some fields: re-authentication takes the password
-/// or a second-factor code, not both and not neither.
+/// Request bodies that take at most one of some fields: re-authentication takes the password
+/// or a second-factor code, never both (neither: the proof is a recent sign-in).
 const EXCLUSIVE_FIELDS: &[(&str, &[&str])] = &[("ReauthRequest", &["password", "code"])];
 
-/// States in the schema `name` that exactly one of `fields` is given (not null): a `oneOf`
-/// with a branch per field. utoipa cannot put a `oneOf` beside an object's properties, so it
-/// goes in as an extension, which is written out flattened into the schema object.
+/// States in the schema `name` that at most one of `fields` is given (not null): a `oneOf`
+/// with a branch per field and one for none. utoipa cannot put a `oneOf` beside an object's
+/// properties, so it goes in as an extension, which is written out flattened into the schema
+/// object.
 fn exclusive(api: &mut OpenApi, name: &str, fields: &[&str]) {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::extensions::Extensions;
@@ -104,7 +105,7 @@ fn exclusive(api: &mut OpenApi, name: &str, fields: &[&str]) {
     else {
         return;
     };
-    let branches: Vec<serde_json::Value> = fields
+    let mut branches: Vec<serde_json::Value> = fields
         .iter()
         .map(|given| {
             let properties: serde_json::Map<String, serde_json::Value> = fields
@@ -121,6 +122,11 @@ fn exclusive(api: &mut OpenApi, name: &str, fields: &[&str]) {
             serde_json::json!({ "required": [given], "properties": properties })
         })
         .collect();
+    let none: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|f| ((*f).to_owned(), serde_json::json!({ "type": "null" })))
+        .collect();
+    branches.push(serde_json::json!({ "properties": none }));
     let extensions = object.extensions.get_or_insert_with(Extensions::default);
     extensions.insert("oneOf".to_owned(), serde_json::Value::Array(branches));
 }

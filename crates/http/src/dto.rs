@@ -1596,7 +1596,9 @@ pub struct RecoveryCodesDto {
     pub recovery_codes: Vec<String>,
 }
 
-/// The account holder's password, or a current TOTP or recovery code (exactly one).
+/// The account holder's password, or a current TOTP or recovery code: at most one. An account
+/// with no password of its own (single sign-on only) may give neither within 10 minutes of
+/// signing in: its session proves it.
 #[derive(Debug, Deserialize, ToSchema, TS)]
 #[ts(optional_fields = nullable)]
 pub struct ReauthRequest {
@@ -1620,6 +1622,9 @@ pub struct SecondFactorStatusDto {
     pub required: bool,
     /// When the account must have one by (when required and not set up).
     pub enrol_by: Option<String>,
+    /// The account has a password of its own (local or its directory's): changes ask for it or
+    /// a code. Without one, they need a sign-in of the last 10 minutes and no field.
+    pub password: bool,
 }
 
 impl From<enclave_app::SecondFactorStatus> for SecondFactorStatusDto {
@@ -1631,6 +1636,7 @@ impl From<enclave_app::SecondFactorStatus> for SecondFactorStatusDto {
             webauthn_keys: s.webauthn_keys,
             required: s.required,
             enrol_by: opt_ts(s.enrol_by),
+            password: s.password,
         }
     }
 }
@@ -1652,6 +1658,31 @@ impl From<enclave_app::WebAuthnKeyInfo> for WebAuthnKeyDto {
             name: k.name,
             created_at: ts(k.created_at),
             last_used_at: opt_ts(k.last_used_at),
+        }
+    }
+}
+
+/// A security key just registered: the key, and the recovery codes issued with it when it is
+/// the account's first second factor (shown once; empty otherwise).
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebAuthnRegisteredDto {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// Ten one-time codes when this key is the account's first second factor; else empty.
+    pub recovery_codes: Vec<String>,
+}
+
+impl From<enclave_app::WebAuthnRegistered> for WebAuthnRegisteredDto {
+    fn from(r: enclave_app::WebAuthnRegistered) -> Self {
+        let k = WebAuthnKeyDto::from(r.key);
+        WebAuthnRegisteredDto {
+            id: k.id,
+            name: k.name,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            recovery_codes: r.recovery_codes,
         }
     }
 }

@@ -154,6 +154,7 @@ fn generate() -> String {
     out.decl::<SecondFactorOverview>();
     out.decl::<WebAuthnKeyDto>();
     out.decl::<WebAuthnKeyList>();
+    out.decl::<WebAuthnRegisteredDto>();
     out.decl::<WebAuthnRegistrationDto>();
     out.decl::<WebAuthnFinishRequest>();
     out.decl::<WebAuthnRenameRequest>();

@@ -319,7 +319,16 @@ async fn story(server: &TestServer) {
             Some(json!({})),
         )
         .await;
-    assert_status_error("disable with nothing", (st, &body), 400, "invalid_field");
+    // Nothing given: only an account without a password proves itself by its sign-in.
+    assert_status_error("disable with nothing", (st, &body), 403, "forbidden");
+    let (st, body) = server
+        .post(
+            Some(&alice_token),
+            "/api/v1/users/me/second-factor/disable",
+            Some(json!({ "password": USER_PASSWORD, "code": "123456" })),
+        )
+        .await;
+    assert_status_error("disable with both", (st, &body), 400, "invalid_field");
     // Malformed bodies: a clear 400, nothing changes.
     for (path, body) in [
         (

@@ -20,7 +20,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use common::{ADMIN_PASSWORD, ADMIN_USER, StatusCode, TestServer, Value, json};
+use common::{
+    ADMIN_PASSWORD, ADMIN_USER, StatusCode, TestServer, Value, assert_status_error, json,
+};
 
 /// What the server believes its public address is. The provider sends the browser to
 /// `{PUBLIC}/auth/oidc/{id}/callback`; the test takes that URL and asks the real server.
@@ -370,6 +372,59 @@ async fn real_provider(db: Option<&str>) {
     assert_eq!(bob["user"]["id"], bobby["id"]);
     assert_eq!(bob["user"]["username"], "bobby");
     assert_eq!(users(&server).await.len(), before + 1);
+
+    // Alice has no password of her own: a change of her second factors is proved by her
+    // recent sign-in (no field), never by a password. Bob has one, and must give it.
+    let (status, st) = server
+        .get(Some(&token), "/api/v1/users/me/second-factor", None)
+        .await;
+    assert_eq!(status, 200, "{st}");
+    assert_eq!(st["password"], false, "{st}");
+    let disable = "/api/v1/users/me/second-factor/disable";
+    let (status, body) = server.post(Some(&token), disable, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = server
+        .post(
+            Some(&token),
+            disable,
+            Some(json!({"password": "a-guess-1234"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let bob_token = bob["token"].as_str().unwrap();
+    let (status, st) = server
+        .get(Some(bob_token), "/api/v1/users/me/second-factor", None)
+        .await;
+    assert_eq!(st["password"], true, "{st}");
+    assert_eq!(status, 200);
+    let (status, body) = server.post(Some(bob_token), disable, Some(json!({}))).await;
+    assert_status_error(
+        "no proof, with a password",
+        (status, &body),
+        403,
+        "forbidden",
+    );
+    let (status, body) = server
+        .post(
+            Some(bob_token),
+            disable,
+            Some(json!({"password": "bobby-password-1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // A personal access token is no sign-in: it proves nothing by itself.
+    let (status, pat) = server
+        .post(
+            Some(&token),
+            "/api/v1/users/me/tokens",
+            Some(json!({"name": "script", "scope": "write", "expires_in_days": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pat}");
+    let (status, body) = server
+        .post(pat["token"].as_str(), disable, Some(json!({})))
+        .await;
+    assert_status_error("no proof, from a token", (status, &body), 403, "forbidden");
 
     // Carol's unverified address links nothing: she gets a new account of her own.
     let carol = Browser::default()

@@ -314,12 +314,39 @@ async fn register(
     auth: &mut Authenticator,
     name: &str,
 ) -> String {
+    register_with_codes(server, token, auth, name).await.0
+}
+
+/// Registers `auth`; returns the key's id and the recovery codes that came with it.
+async fn register_with_codes(
+    server: &TestServer,
+    token: &str,
+    auth: &mut Authenticator,
+    name: &str,
+) -> (String, Vec<String>) {
     let reg = begin(server, token).await;
     let answer = auth.register(&reg["options"], &origin(server), Tamper::default());
     let (st, body) = finish(server, token, reg["id"].as_str().unwrap(), name, answer).await;
     assert_eq!(st, StatusCode::OK, "{body}\n{}", webauthn_log(server));
     assert_eq!(body["name"], name, "{body}");
-    body["id"].as_str().unwrap().to_owned()
+    let codes = body["recovery_codes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no recovery_codes: {body}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (body["id"].as_str().unwrap().to_owned(), codes)
+}
+
+/// Re-authenticates with a recovery code (starting a registration, left unfinished).
+async fn begin_with_code(server: &TestServer, token: &str, code: &str) -> (StatusCode, Value) {
+    server
+        .post(
+            Some(token),
+            "/api/v1/users/me/second-factor/webauthn/registrations",
+            Some(json!({ "code": code })),
+        )
+        .await
 }
 
 /// Logs in with the password; returns the second-factor challenge (no session yet).
@@ -449,10 +476,26 @@ async fn story(server: &TestServer) {
     assert_status_error("wrong origin", (st, &body), 401, "webauthn_refused");
     assert!(keys(server, &alice_token).await.is_empty());
 
-    // Two keys registered, listed oldest first.
-    let yubi_id = register(server, &alice_token, &mut yubi, "YubiKey").await;
+    // Two keys registered, listed oldest first. The first is Alice's first second factor:
+    // ten recovery codes come with it (a lost key must not lock her out); none with the
+    // second.
+    let (yubi_id, alice_codes) =
+        register_with_codes(server, &alice_token, &mut yubi, "YubiKey").await;
+    assert_eq!(alice_codes.len(), 10, "{alice_codes:?}");
+    assert_eq!(
+        alice_codes
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        10
+    );
     let mut laptop = Authenticator::new();
-    let laptop_id = register(server, &alice_token, &mut laptop, "Laptop").await;
+    let (laptop_id, none) = register_with_codes(server, &alice_token, &mut laptop, "Laptop").await;
+    assert!(none.is_empty(), "{none:?}");
+    let (_, status) = server
+        .get(Some(&alice_token), "/api/v1/users/me/second-factor", None)
+        .await;
+    assert_eq!(status["recovery_codes_left"], 10, "{status}");
     let list = keys(server, &alice_token).await;
     let names: Vec<&str> = list.iter().map(|k| k["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["YubiKey", "Laptop"]);
@@ -510,7 +553,7 @@ async fn story(server: &TestServer) {
 
     // The login now asks for a second factor, webauthn among the methods, with its options.
     let ch = challenge(server, &alice).await;
-    assert_eq!(ch["methods"], json!(["webauthn"]), "{ch}");
+    assert_eq!(ch["methods"], json!(["recovery", "webauthn"]), "{ch}");
     let opts = &ch["webauthn"];
     assert_eq!(opts["publicKey"]["rpId"], "localhost", "{ch}");
     let allowed: Vec<&str> = opts["publicKey"]["allowCredentials"]
@@ -568,7 +611,8 @@ async fn story(server: &TestServer) {
         assert!(body.get("token").is_none());
     }
     let mut bobs = Authenticator::new();
-    register(server, &bob_token, &mut bobs, "Bob's key").await;
+    let (_, bob_codes) = register_with_codes(server, &bob_token, &mut bobs, "Bob's key").await;
+    assert_eq!(bob_codes.len(), 10);
     let answer = bobs.assert(opts, &origin, Tamper::default());
     let (st, body) = second(server, &ch, answer).await;
     assert_status_error(
@@ -614,6 +658,23 @@ async fn story(server: &TestServer) {
     let answer = laptop.assert(&ch2["webauthn"], &origin, Tamper::default());
     let (st, body) = second(server, &ch2, answer).await;
     assert_eq!(st, StatusCode::OK, "{body}");
+
+    // Without her keys, Alice signs in with a recovery code, once.
+    for (i, want) in [(0, 200), (1, 401)] {
+        let ch = challenge(server, &alice).await;
+        let (st, body) = server
+            .post(
+                None,
+                "/api/v1/auth/login/second-factor",
+                Some(json!({ "challenge": ch["challenge"], "method": "recovery", "code": alice_codes[0] })),
+            )
+            .await;
+        assert_eq!(st.as_u16(), want, "try {i}: {body}");
+    }
+    let (_, status) = server
+        .get(Some(&alice_token), "/api/v1/users/me/second-factor", None)
+        .await;
+    assert_eq!(status["recovery_codes_left"], 9, "{status}");
 
     // The second step locks like the other methods: wrong answers until one must wait.
     let ch3 = challenge(server, &alice).await;
@@ -684,6 +745,28 @@ async fn story(server: &TestServer) {
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
     assert!(keys(server, &bob_token).await.is_empty());
+    // His recovery codes went with his last key: a key registered later brings new codes,
+    // never the old ones back.
+    let (_, status) = server
+        .get(Some(&bob_token), "/api/v1/users/me/second-factor", None)
+        .await;
+    assert_eq!(status["recovery_codes_left"], 0, "{status}");
+    let mut bobs2 = Authenticator::new();
+    let (bob_key2, bob_codes2) =
+        register_with_codes(server, &bob_token, &mut bobs2, "Bob's new key").await;
+    assert_eq!(bob_codes2.len(), 10);
+    let (st, body) = begin_with_code(server, &bob_token, &bob_codes[0]).await;
+    assert_status_error("an old recovery code", (st, &body), 401, "unauthenticated");
+    let (st, body) = begin_with_code(server, &bob_token, &bob_codes2[0]).await;
+    assert_eq!(st, StatusCode::OK, "a new recovery code: {body}");
+    let (st, body) = server
+        .post(
+            Some(&bob_token),
+            &format!("/api/v1/users/me/second-factor/webauthn/{bob_key2}/remove"),
+            Some(json!({ "password": USER_PASSWORD })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
     // Without keys Bob's login needs no second factor again.
     let (st, body) = server.login(&bob, USER_PASSWORD).await;
     assert_eq!(st, StatusCode::OK);

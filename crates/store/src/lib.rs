@@ -867,6 +867,9 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// Removes every second factor of the account (TOTP, recovery codes); `false` when it had
     /// none.
     async fn remove_second_factors(&self, user_id: UserId) -> Result<bool>;
+    /// Removes the account's authenticator app (set up or pending), leaving its recovery codes
+    /// and security keys; `false` when none was set up.
+    async fn remove_totp(&self, user_id: UserId) -> Result<bool>;
     /// Replaces the account's recovery codes.
     async fn replace_recovery_codes(&self, user_id: UserId, hashes: Vec<[u8; 32]>) -> Result<()>;
     /// Uses one recovery code; `false` when it is not one of the account's unused codes.

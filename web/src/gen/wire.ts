@@ -277,7 +277,9 @@ export type TotpConfirmRequest = { code: string, };
  */
 export type RecoveryCodesDto = { recovery_codes: Array<string>, };
 /**
- * The account holder's password, or a current TOTP or recovery code (exactly one).
+ * The account holder's password, or a current TOTP or recovery code: at most one. An account
+ * with no password of its own (single sign-on only) may give neither within 10 minutes of
+ * signing in: its session proves it.
  */
 export type ReauthRequest = {
 /**
@@ -304,7 +306,12 @@ required: boolean,
 /**
  * When the account must have one by (when required and not set up).
  */
-enrol_by: string | null, };
+enrol_by: string | null,
+/**
+ * The account has a password of its own (local or its directory's): changes ask for it or
+ * a code. Without one, they need a sign-in of the last 10 minutes and no field.
+ */
+password: boolean, };
 /**
  * The site's second-factor policy.
  */
@@ -352,6 +359,15 @@ export type WebAuthnKeyList = { keys: Array<WebAuthnKeyDto>,
  * The most keys an account may register.
  */
 max_keys: number, };
+/**
+ * A security key just registered: the key, and the recovery codes issued with it when it is
+ * the account's first second factor (shown once; empty otherwise).
+ */
+export type WebAuthnRegisteredDto = { id: string, name: string, created_at: string, last_used_at: string | null,
+/**
+ * Ten one-time codes when this key is the account's first second factor; else empty.
+ */
+recovery_codes: Array<string>, };
 /**
  * A security key registration in progress.
  */

@@ -529,7 +529,7 @@ export const en = {
   'mfa.scan': 'Scan this QR code with an authenticator app (for example Google Authenticator, Microsoft Authenticator or FreeOTP), then enter the code it shows.',
   'mfa.secretHint': "Can't scan? Enter this key by hand:",
   'mfa.recoveryTitle': 'Save your recovery codes',
-  'mfa.recoveryBody': 'Each code works once, if you lose your phone. They are shown only now: copy or download them and keep them somewhere safe.',
+  'mfa.recoveryBody': 'Each code works once, if you lose your phone or your security key. They are shown only now: copy or download them and keep them somewhere safe.',
   'mfa.copy': 'Copy',
   'mfa.copied': 'Copied',
   'mfa.download': 'Download',
@@ -546,6 +546,9 @@ export const en = {
   'mfa.disable': 'Turn off',
   'mfa.reauth': 'Confirm with your password or a current code',
   'mfa.passwordOrCode': 'Password, or a 6-digit or recovery code',
+  'mfa.reauthRecent':
+    'You sign in through your organisation, without a password here: your sign-in confirms it is you, for 10 minutes after it.',
+  'mfa.signInAgain': 'Please sign out and sign in again first: your sign-in is more than 10 minutes old.',
   'mfa.enabled': 'Two-step verification is on.',
   'mfa.disabled': 'Two-step verification is off.',
   'mfa.roleColumn': 'Requires a second factor',

@@ -18,6 +18,7 @@ import type {
   TotpSetupDto,
   WebAuthnKeyDto,
   WebAuthnKeyList,
+  WebAuthnRegisteredDto,
   WebAuthnRegistrationDto,
 } from '../gen/wire';
 import { createCredential, getAssertion, webauthnSupported } from '../lib/webauthn';
@@ -41,7 +42,7 @@ export const secondFactorApi = {
   beginKey: (body: ReauthRequest) =>
     request<WebAuthnRegistrationDto>('POST', '/users/me/second-factor/webauthn/registrations', body, { quiet401: true }),
   finishKey: (id: string, name: string, credential: Record<string, unknown>) =>
-    request<WebAuthnKeyDto>('POST', `/users/me/second-factor/webauthn/registrations/${enc(id)}`, { name, credential }, { quiet401: true }),
+    request<WebAuthnRegisteredDto>('POST', `/users/me/second-factor/webauthn/registrations/${enc(id)}`, { name, credential }, { quiet401: true }),
   renameKey: (id: string, name: string) => request<WebAuthnKeyDto>('PATCH', `/users/me/second-factor/webauthn/${enc(id)}`, { name }),
   removeKey: (id: string, body: ReauthRequest) =>
     request<void>('POST', `/users/me/second-factor/webauthn/${enc(id)}/remove`, body, { quiet401: true }),
@@ -68,8 +69,48 @@ export function reauthBody(input: string): ReauthRequest {
   return { password: input };
 }
 
-/** The password-or-code field that re-authenticates a second-factor change. */
-function ReauthField({ name, value, onInput }: { name: string; value: string; onInput: (v: string) => void }) {
+/**
+ * The re-authentication body of a change: the password or a code typed in `input`; for an
+ * account without a password of its own (single sign-on), nothing, its recent sign-in proves it.
+ */
+export function reauthFor(hasPassword: boolean, input: string): ReauthRequest {
+  return hasPassword || input.trim() ? reauthBody(input) : {};
+}
+
+/** Changes made in one settings section (a key added: recovery codes issued), for the other. */
+const changeListeners = new Set<() => void>();
+function announceChange() {
+  changeListeners.forEach((f) => f());
+}
+function useOnChange(f: () => void) {
+  useEffect(() => {
+    changeListeners.add(f);
+    return () => void changeListeners.delete(f);
+  }, []);
+}
+
+/**
+ * The password-or-code field that re-authenticates a second-factor change; for an account with
+ * no password of its own, a note that its recent sign-in does (nothing to type).
+ */
+function ReauthField({
+  name,
+  value,
+  onInput,
+  password = true,
+}: {
+  name: string;
+  value: string;
+  onInput: (v: string) => void;
+  password?: boolean;
+}) {
+  if (!password) {
+    return (
+      <p class="small" data-testid="reauth-recent">
+        {t('mfa.reauthRecent')}
+      </p>
+    );
+  }
   return (
     <label class="field">
       <span>{t('mfa.reauth')}</span>
@@ -87,6 +128,7 @@ function ReauthField({ name, value, onInput }: { name: string; value: string; on
 
 function codeError(err: unknown): string {
   if (err instanceof ApiError && err.code === 'webauthn_refused') return t('mfa.key.refused');
+  if (err instanceof ApiError && err.status === 403 && err.code === 'forbidden') return t('mfa.signInAgain');
   if (err instanceof ApiError && err.status === 401) return t('mfa.wrongCode');
   if (err instanceof ApiError && err.code === 'invalid_field' && err.field === 'challenge') return t('mfa.expired');
   return errorText(err);
@@ -154,7 +196,10 @@ export function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone?: () 
 /** The second step of signing in, in place of the password form. */
 export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFactorChallengeDto; onCancel: () => void }) {
   const enrol = challenge.enrol_required;
-  const [method, setMethod] = useState<'totp' | 'recovery'>('totp');
+  // Without an authenticator app (security keys, and their recovery codes), the key comes first.
+  const hasTotp = enrol || challenge.methods.includes('totp');
+  const [method, setMethod] = useState<'totp' | 'recovery'>(hasTotp ? 'totp' : 'recovery');
+  const [keyView, setKeyView] = useState(!hasTotp);
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
@@ -204,8 +249,7 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
   }
   const canRecover = !enrol && challenge.methods.includes('recovery');
   const canKey = !enrol && challenge.methods.includes('webauthn') && !!challenge.webauthn && webauthnSupported();
-  const canCode = enrol || challenge.methods.includes('totp') || challenge.methods.includes('recovery');
-  if (!canCode) {
+  if (keyView) {
     return (
       <div class="form mfa-step">
         <h2>{t('mfa.title')}</h2>
@@ -220,6 +264,19 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
         </button>
         {!webauthnSupported() && <p class="muted small">{t('mfa.key.unsupported')}</p>}
         <div class="mfa-links">
+          {canRecover && (
+            <button
+              type="button"
+              class="link-btn"
+              onClick={() => {
+                setKeyView(false);
+                setCode('');
+                setError('');
+              }}
+            >
+              {t('mfa.useRecovery')}
+            </button>
+          )}
           <button type="button" class="link-btn" onClick={onCancel}>
             {t('mfa.backToLogin')}
           </button>
@@ -264,7 +321,7 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
         </button>
       )}
       <div class="mfa-links">
-        {canRecover && (
+        {canRecover && hasTotp && (
           <button
             type="button"
             class="link-btn"
@@ -296,6 +353,9 @@ export function SecondFactorSettings() {
   const [busy, setBusy] = useState(false);
   const load = () => secondFactorApi.status().then(setStatus, reportError);
   useEffect(() => void load(), []);
+  useOnChange(load);
+  const hasPassword = status?.password ?? true;
+  const enrolled = !!status && (status.totp || status.webauthn_keys > 0);
 
   const begin = async () => {
     try {
@@ -324,10 +384,10 @@ export function SecondFactorSettings() {
     setBusy(true);
     try {
       if (reauth === 'disable') {
-        await secondFactorApi.disable(reauthBody(secret));
+        await secondFactorApi.disable(reauthFor(hasPassword, secret));
         toast(t('mfa.disabled'), 'info');
       } else {
-        const r = await secondFactorApi.newCodes(reauthBody(secret));
+        const r = await secondFactorApi.newCodes(reauthFor(hasPassword, secret));
         setCodes(r.recovery_codes);
       }
       setReauth(null);
@@ -346,7 +406,7 @@ export function SecondFactorSettings() {
       {status && (
         <div class="mfa-status">
           <span class={status.totp ? 'status-pill ok' : 'status-pill off'}>{status.totp ? t('mfa.statusOn') : t('mfa.statusOff')}</span>{' '}
-          {status.totp && <span class="muted small">{tn('mfa.recoveryLeft', status.recovery_codes_left)}</span>}
+          {enrolled && <span class="muted small">{tn('mfa.recoveryLeft', status.recovery_codes_left)}</span>}
           {status.required && !status.totp && (
             <p class="small">{status.enrol_by ? t('mfa.required', { date: formatDate(status.enrol_by) }) : t('mfa.requiredNow')}</p>
           )}
@@ -382,24 +442,26 @@ export function SecondFactorSettings() {
           </div>
         </form>
       )}
-      {status?.totp && !reauth && (
+      {enrolled && !reauth && (
         <div class="modal-foot mfa-actions">
           <button class="btn" onClick={() => setReauth('codes')}>
             {t('mfa.newCodes')}
           </button>
-          <button class="btn btn-danger" onClick={() => setReauth('disable')}>
-            {t('mfa.disable')}
-          </button>
+          {status?.totp && (
+            <button class="btn btn-danger" onClick={() => setReauth('disable')}>
+              {t('mfa.disable')}
+            </button>
+          )}
         </div>
       )}
       {reauth && (
         <form class="form" onSubmit={confirmReauth}>
-          <ReauthField name="reauth" value={secret} onInput={setSecret} />
+          <ReauthField name="reauth" value={secret} onInput={setSecret} password={hasPassword} />
           <div class="modal-foot">
             <button type="button" class="btn" onClick={() => setReauth(null)}>
               {t('common.cancel')}
             </button>
-            <button class={reauth === 'disable' ? 'btn btn-danger' : 'btn btn-primary'} type="submit" disabled={busy || !secret}>
+            <button class={reauth === 'disable' ? 'btn btn-danger' : 'btn btn-primary'} type="submit" disabled={busy || (hasPassword && !secret)}>
               {reauth === 'disable' ? t('mfa.disable') : t('mfa.newCodes')}
             </button>
           </div>
@@ -418,8 +480,13 @@ export function SecurityKeys() {
   const [name, setName] = useState('');
   const [secret, setSecret] = useState('');
   const [busy, setBusy] = useState(false);
+  const [hasPassword, setHasPassword] = useState(true);
+  const [codes, setCodes] = useState<string[] | null>(null);
   const load = () => secondFactorApi.keys().then(setList, reportError);
-  useEffect(() => void load(), []);
+  useEffect(() => {
+    void load();
+    secondFactorApi.status().then((s) => setHasPassword(s.password), reportError);
+  }, []);
   const reset = () => {
     setAdding(false);
     setRemoving(null);
@@ -432,7 +499,7 @@ export function SecurityKeys() {
     e.preventDefault();
     setBusy(true);
     try {
-      const reg = await secondFactorApi.beginKey(reauthBody(secret));
+      const reg = await secondFactorApi.beginKey(reauthFor(hasPassword, secret));
       let credential: Record<string, unknown>;
       try {
         credential = await createCredential(reg.options);
@@ -441,10 +508,13 @@ export function SecurityKeys() {
         setBusy(false);
         return;
       }
-      await secondFactorApi.finishKey(reg.id, name.trim(), credential);
+      const added = await secondFactorApi.finishKey(reg.id, name.trim(), credential);
       toast(t('mfa.key.added', { name: name.trim() }), 'info');
+      // The account's first second factor: its recovery codes, shown once.
+      if (added.recovery_codes.length > 0) setCodes(added.recovery_codes);
       reset();
       void load();
+      announceChange();
     } catch (err) {
       toast(codeError(err));
     }
@@ -468,17 +538,18 @@ export function SecurityKeys() {
     if (!removing) return;
     setBusy(true);
     try {
-      await secondFactorApi.removeKey(removing.id, reauthBody(secret));
+      await secondFactorApi.removeKey(removing.id, reauthFor(hasPassword, secret));
       toast(t('mfa.key.removed', { name: removing.name }), 'info');
       reset();
       void load();
+      announceChange();
     } catch (err) {
       toast(codeError(err));
     }
     setBusy(false);
   };
 
-  const reauthField = <ReauthField name="key-reauth" value={secret} onInput={setSecret} />;
+  const reauthField = <ReauthField name="key-reauth" value={secret} onInput={setSecret} password={hasPassword} />;
   const nameField = (
     <label class="field">
       <span>{t('mfa.key.name')}</span>
@@ -495,6 +566,7 @@ export function SecurityKeys() {
     <section class="mfa-keys" aria-label={t('mfa.key.title')}>
       <h3>{t('mfa.key.title')}</h3>
       <p class="muted small">{t('mfa.key.note')}</p>
+      {codes && <RecoveryCodes codes={codes} onDone={() => setCodes(null)} />}
       {!list && <Spinner />}
       {list && list.keys.length === 0 && <p class="muted small">{t('mfa.key.none')}</p>}
       {list && list.keys.length > 0 && (
@@ -566,7 +638,7 @@ export function SecurityKeys() {
             <button type="button" class="btn" onClick={reset}>
               {t('common.cancel')}
             </button>
-            <button class="btn btn-primary" type="submit" disabled={busy || !name.trim() || !secret}>
+            <button class="btn btn-primary" type="submit" disabled={busy || !name.trim() || (hasPassword && !secret)}>
               {busy ? <Spinner size={16} /> : t('mfa.key.add')}
             </button>
           </div>
@@ -580,7 +652,7 @@ export function SecurityKeys() {
             <button type="button" class="btn" onClick={reset}>
               {t('common.cancel')}
             </button>
-            <button class="btn btn-danger" type="submit" disabled={busy || !secret}>
+            <button class="btn btn-danger" type="submit" disabled={busy || (hasPassword && !secret)}>
               {t('mfa.key.remove')}
             </button>
           </div>

@@ -62,6 +62,9 @@ pub struct SecondFactorStatus {
     pub required: bool,
     /// When its grace to enrol ends (when required and not enrolled).
     pub enrol_by: Option<Millis>,
+    /// The account has a password of its own (local, or its directory's): changes of second
+    /// factors ask for it or a code. Without one, a recent sign-in proves the holder.
+    pub password: bool,
 }
 
 /// What proves the holder of an account when changing its second factors.
@@ -70,6 +73,10 @@ pub enum Reauth<'a> {
     Password(&'a str),
     /// A TOTP code or a recovery code.
     Code(&'a str),
+    /// Neither: the session the request came with (`None` for another credential), which
+    /// proves an account with no password of its own when it is recent
+    /// ([`signin::recent_sign_in_proves`]).
+    RecentSignIn(Option<enclave_core::TokenId>),
 }
 
 /// An account with a second factor, for the administrators' page.
@@ -304,8 +311,8 @@ impl Accounts {
         Ok(p)
     }
 
-    /// The methods `user_id` has enrolled (confirmed TOTP; recovery codes while any are left,
-    /// beside TOTP; WebAuthn with a security key registered).
+    /// The methods `user_id` has enrolled (confirmed TOTP; WebAuthn with a security key
+    /// registered; recovery codes while any are left, beside either).
     pub(super) async fn enrolled_methods(
         &self,
         user_id: UserId,
@@ -318,14 +325,39 @@ impl Accounts {
             .is_some_and(|t| t.confirmed_at.is_some())
         {
             methods.push(SecondFactorMethod::Totp);
-            if self.factors.recovery_codes_left(user_id).await? > 0 {
-                methods.push(SecondFactorMethod::Recovery);
-            }
         }
-        if !self.factors.webauthn_keys(user_id).await?.is_empty() {
+        let keys = !self.factors.webauthn_keys(user_id).await?.is_empty();
+        if (!methods.is_empty() || keys) && self.factors.recovery_codes_left(user_id).await? > 0 {
+            methods.push(SecondFactorMethod::Recovery);
+        }
+        if keys {
             methods.push(SecondFactorMethod::WebAuthn);
         }
         Ok(methods)
+    }
+
+    /// Recovery codes stand in for the account's second factors as a whole (an authenticator
+    /// app, security keys): they go with the last of them, so that a factor enrolled later
+    /// never brings old codes back. Called after a factor is removed.
+    pub(super) async fn drop_recovery_codes_without_factor(&self, user_id: UserId) -> Result<()> {
+        let totp = self
+            .factors
+            .totp(user_id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        if !totp && self.factors.webauthn_keys(user_id).await?.is_empty() {
+            self.factors
+                .replace_recovery_codes(user_id, Vec::new())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ten new recovery codes for `user_id`, replacing any it had; the codes to show once.
+    pub(super) async fn issue_recovery_codes(&self, user_id: UserId) -> Result<Vec<String>> {
+        let (shown, hashes) = new_recovery_codes(user_id)?;
+        self.factors.replace_recovery_codes(user_id, hashes).await?;
+        Ok(shown)
     }
 
     /// Whether the policy requires a second factor of `user`, and until when they may enrol.
@@ -352,7 +384,7 @@ impl Accounts {
         Ok(SecondFactorStatus {
             totp: confirmed,
             totp_pending: totp.is_some() && !confirmed,
-            recovery_codes_left: if confirmed {
+            recovery_codes_left: if enrolled {
                 self.factors.recovery_codes_left(user.id).await?
             } else {
                 0
@@ -360,6 +392,7 @@ impl Accounts {
             webauthn_keys: keys,
             required,
             enrol_by: (required && !enrolled).then_some(grace),
+            password: self.has_password(&user).await?,
         })
     }
 
@@ -513,25 +546,17 @@ impl Accounts {
         proof: Reauth<'_>,
         ip: std::net::IpAddr,
     ) -> Result<()> {
+        if let Reauth::RecentSignIn(session) = proof {
+            return self.recent_sign_in(user, session).await;
+        }
         let key = user.id.to_string();
         let step = enclave_core::lockout::Step::SecondFactor;
         self.throttle_check(step, &key, ip).await?;
         let ok = match proof {
-            Reauth::Password(password) => {
-                if password.is_empty()
-                    || password.chars().count() > enclave_core::validate::MAX_PASSWORD_CHARS
-                {
-                    false
-                } else {
-                    match self.store.user_credentials(&user.username).await? {
-                        Some((u, Some(hash))) if u.id == user.id => {
-                            self.verify_password(password.to_owned(), hash).await?
-                        }
-                        _ => false,
-                    }
-                }
-            }
+            // The local password, or the directory's for an account linked to one.
+            Reauth::Password(password) => self.password_proves(user, password).await?,
             Reauth::Code(code) => self.check_code(user, code).await?.is_some(),
+            Reauth::RecentSignIn(_) => false,
         };
         if ok {
             self.throttle_ok(step, &key, ip).await?;
@@ -542,6 +567,49 @@ impl Accounts {
         }
     }
 
+    /// Whether the account has a password of its own: a local one, or its directory's.
+    pub(super) async fn has_password(&self, user: &User) -> Result<bool> {
+        if matches!(
+            self.store.user_credentials(&user.username).await?,
+            Some((u, Some(_))) if u.id == user.id
+        ) {
+            return Ok(true);
+        }
+        Ok(self.ldap_links.ldap_link_of_user(user.id).await?.is_some())
+    }
+
+    /// Re-authentication by the session alone: for an account with no password of its own,
+    /// a sign-in within [`signin::REAUTH_RECENT_SIGN_IN_SECS`]. Refused (`forbidden`) for an
+    /// account with a password, which gives it (or a code), and for an older sign-in, which
+    /// must be made again.
+    async fn recent_sign_in(
+        &self,
+        user: &User,
+        session: Option<enclave_core::TokenId>,
+    ) -> Result<()> {
+        if self.has_password(user).await? {
+            return Err(Error::Domain(DomainError::Forbidden(
+                "give your password or a code: a recent sign-in proves only an account without a password",
+            )));
+        }
+        let signed_in = match session {
+            Some(id) => self
+                .store
+                .list_tokens(user.id)
+                .await?
+                .into_iter()
+                .find(|t| t.id == id && t.kind == enclave_core::TokenKind::Session)
+                .map(|t| t.created_at),
+            None => None,
+        };
+        match signed_in {
+            Some(at) if signin::recent_sign_in_proves(false, at, Millis::now()) => Ok(()),
+            _ => Err(Error::Domain(DomainError::Forbidden(
+                "sign in again first: without a password, only a sign-in of the last 10 minutes proves you",
+            ))),
+        }
+    }
+
     /// Checks a TOTP code (accepting its step once) or a recovery code (using it up) of a
     /// confirmed enrolment; the method that matched, or `None`.
     pub(super) async fn check_code(
@@ -549,15 +617,15 @@ impl Accounts {
         user: &User,
         code: &str,
     ) -> Result<Option<SecondFactorMethod>> {
-        let Some(totp) = self
+        let totp = self
             .factors
             .totp(user.id)
             .await?
-            .filter(|t| t.confirmed_at.is_some())
-        else {
-            return Ok(None);
-        };
+            .filter(|t| t.confirmed_at.is_some());
         if signin::totp_code(code).is_some() {
+            let Some(totp) = totp else {
+                return Ok(None);
+            };
             let sealer = self.totp_sealer()?;
             let secret = sealer.open(user.id, &totp.secret)?;
             self.reseal_totp(sealer, user.id, &totp.secret, &secret)
@@ -576,7 +644,9 @@ impl Accounts {
                 .await?
                 .then_some(SecondFactorMethod::Totp));
         }
+        // Recovery codes count while the account has a second factor they stand in for.
         if let Some(code) = signin::recovery_code(code)
+            && (totp.is_some() || !self.factors.webauthn_keys(user.id).await?.is_empty())
             && self
                 .factors
                 .use_recovery_code(user.id, recovery_hash(user.id, &code))
@@ -596,7 +666,8 @@ impl Accounts {
         Ok(None)
     }
 
-    /// Turns the caller's second factors off (authenticator app and recovery codes).
+    /// Turns the caller's authenticator app off; the recovery codes go with it unless security
+    /// keys remain.
     pub async fn disable_second_factor(
         &self,
         actor: &Actor,
@@ -605,7 +676,9 @@ impl Accounts {
     ) -> Result<()> {
         let user = self.require_user(actor.user_id).await?;
         self.reauthenticate(&user, proof, ip).await?;
-        if self.factors.remove_second_factors(user.id).await? {
+        let removed = self.factors.remove_totp(user.id).await?;
+        self.drop_recovery_codes_without_factor(user.id).await?;
+        if removed {
             self.audit
                 .record(
                     AuditRecord::new(AuditAction::SecondFactorRemoved)
@@ -626,18 +699,16 @@ impl Accounts {
         ip: std::net::IpAddr,
     ) -> Result<Vec<String>> {
         let user = self.require_user(actor.user_id).await?;
-        if !self
-            .enrolled_methods(user.id)
-            .await?
-            .contains(&SecondFactorMethod::Totp)
+        let methods = self.enrolled_methods(user.id).await?;
+        if !methods.contains(&SecondFactorMethod::Totp)
+            && !methods.contains(&SecondFactorMethod::WebAuthn)
         {
             return Err(Error::Domain(DomainError::Conflict(
-                "recovery codes need an authenticator app set up first",
+                "recovery codes need an authenticator app or a security key set up first",
             )));
         }
         self.reauthenticate(&user, proof, ip).await?;
-        let (shown, hashes) = new_recovery_codes(user.id)?;
-        self.factors.replace_recovery_codes(user.id, hashes).await?;
+        let shown = self.issue_recovery_codes(user.id).await?;
         self.audit
             .record(
                 AuditRecord::new(AuditAction::RecoveryCodesRegenerated)

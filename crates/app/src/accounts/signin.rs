@@ -448,6 +448,19 @@ impl Accounts {
             .map(|u| (u, CredentialKind::Password)))
     }
 
+    /// Whether `password` is `user`'s: the local one, or the directory's for an account linked
+    /// to one (re-authentication before a change of second factors).
+    pub(super) async fn password_proves(&self, user: &User, password: &str) -> Result<bool> {
+        match self
+            .check_password_or_directory(&user.username, password, &Why::default())
+            .await
+        {
+            Ok(Some((u, _))) => Ok(u.id == user.id),
+            Ok(None) | Err(Error::Domain(DomainError::Unauthenticated)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Checks a login and password through the directory (`provider`, or the account's).
     async fn check_directory(
         &self,

@@ -10,7 +10,7 @@
 
 use base64::Engine;
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
-use enclave_core::signin::{self, WebAuthnCeremony};
+use enclave_core::signin::{self, SecondFactorMethod, WebAuthnCeremony};
 use enclave_core::{Actor, Error as DomainError, Millis, User, UserId};
 use enclave_store::{WebAuthnCeremonyState, WebAuthnKey};
 use sha2::{Digest, Sha256};
@@ -65,6 +65,14 @@ impl WebAuthnConfig {
             .build()
             .map_err(|e| format!("WebAuthn relying party: {e}"))
     }
+}
+
+/// A key just registered, with the recovery codes issued beside it (empty unless the key is
+/// the account's first second factor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAuthnRegistered {
+    pub key: WebAuthnKeyInfo,
+    pub recovery_codes: Vec<String>,
 }
 
 /// A registered security key, as its owner sees it.
@@ -248,14 +256,16 @@ impl Accounts {
     /// Finishes the caller's registration `id` with the browser's answer (`credential`, the
     /// `PublicKeyCredential` as JSON) and names the key. The registration is used up whatever
     /// the outcome; a malformed answer is `webauthn_invalid` and changes nothing, one that
-    /// fails a check is `webauthn_refused`.
+    /// fails a check is `webauthn_refused`. When the key is the account's first second factor,
+    /// ten recovery codes come with it (shown once), as with an authenticator app: a lost key
+    /// must not lock its holder out.
     pub async fn finish_webauthn_registration(
         &self,
         actor: &Actor,
         id: &str,
         name: &str,
         credential: &str,
-    ) -> Result<WebAuthnKeyInfo> {
+    ) -> Result<WebAuthnRegistered> {
         let name = signin::webauthn_key_name(name)?;
         let answer: RegisterPublicKeyCredential = parse_credential(credential)?;
         if !id.starts_with("wr_") || id.len() > 64 {
@@ -313,7 +323,20 @@ impl Accounts {
                     ),
             )
             .await;
-        Ok(WebAuthnKeyInfo::from(&row))
+        let first_factor = !self
+            .enrolled_methods(user.id)
+            .await?
+            .contains(&SecondFactorMethod::Totp)
+            && self.factors.webauthn_keys(user.id).await?.len() == 1;
+        let recovery_codes = if first_factor {
+            self.issue_recovery_codes(user.id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(WebAuthnRegistered {
+            key: WebAuthnKeyInfo::from(&row),
+            recovery_codes,
+        })
     }
 
     /// Renames one of the caller's keys.
@@ -355,6 +378,7 @@ impl Accounts {
         if !self.factors.remove_webauthn_key(user.id, id).await? {
             return Err(not_found());
         }
+        self.drop_recovery_codes_without_factor(user.id).await?;
         self.audit
             .record(
                 AuditRecord::new(AuditAction::SecondFactorRemoved)

@@ -16,7 +16,8 @@ use crate::dto::{
     ChallengeRequest, EnrolledDto, ReauthRequest, RecoveryCodesDto, SecondFactorLoginRequest,
     SecondFactorLoginResponse, SecondFactorOverview, SecondFactorPolicyDto, SecondFactorStatusDto,
     SetSecondFactorPolicyRequest, TotpConfirmRequest, TotpSetupDto, UserDto, WebAuthnFinishRequest,
-    WebAuthnKeyDto, WebAuthnKeyList, WebAuthnRegistrationDto, WebAuthnRenameRequest, ts,
+    WebAuthnKeyDto, WebAuthnKeyList, WebAuthnRegisteredDto, WebAuthnRegistrationDto,
+    WebAuthnRenameRequest, ts,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, Auth, ClientIp, parse_id};
@@ -176,7 +177,7 @@ pub async fn confirm_totp(
     }))
 }
 
-fn reauth(req: &ReauthRequest) -> ApiResult<Reauth<'_>> {
+fn reauth<'a>(req: &'a ReauthRequest, authed: &enclave_app::Authed) -> ApiResult<Reauth<'a>> {
     match (&req.password, &req.code) {
         (Some(p), None) => {
             if p.chars().count() > enclave_core::validate::MAX_PASSWORD_CHARS {
@@ -188,19 +189,25 @@ fn reauth(req: &ReauthRequest) -> ApiResult<Reauth<'_>> {
             check_code(c)?;
             Ok(Reauth::Code(c))
         }
-        _ => Err(ApiError::from(DomainError::invalid(
+        // Neither: an account without a password of its own proves itself by a recent sign-in.
+        (None, None) => Ok(Reauth::RecentSignIn(match authed.credential {
+            enclave_app::Credential::Session(id) => Some(id),
+            _ => None,
+        })),
+        (Some(_), Some(_)) => Err(ApiError::from(DomainError::invalid(
             "password",
             "give the password or a code: one of them",
         ))),
     }
 }
 
-/// Turn the caller's second factors off (the authenticator app and the recovery codes). Needs
-/// the password or a current code.
+/// Turn the caller's authenticator app off (the recovery codes go with it unless security keys
+/// remain). Needs the password or a current code (see `ReauthRequest`).
 #[utoipa::path(post, path = "/api/v1/users/me/second-factor/disable", tag = "auth",
     request_body = ReauthRequest,
     responses((status = 204), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "A wrong password or code"),
+        (status = 403, body = ErrorBody, description = "`forbidden`: no password or code given, and the account has a password, or signed in more than 10 minutes ago"),
         (status = 429, body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
@@ -208,7 +215,7 @@ pub async fn disable(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ReauthRequest>,
 ) -> ApiResult<StatusCode> {
-    let proof = reauth(&req)?;
+    let proof = reauth(&req, &authed)?;
     state
         .accounts
         .disable_second_factor(&authed.actor(), proof, ip)
@@ -221,7 +228,8 @@ pub async fn disable(
 #[utoipa::path(post, path = "/api/v1/users/me/second-factor/recovery-codes", tag = "auth",
     request_body = ReauthRequest,
     responses((status = 200, body = RecoveryCodesDto), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "No authenticator app is set up"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "`forbidden`: no password or code given, and the account has a password, or signed in more than 10 minutes ago"),
+        (status = 409, body = ErrorBody, description = "No authenticator app or security key is set up"),
         (status = 429, body = ErrorBody)))]
 pub async fn regenerate_recovery_codes(
     State(state): State<AppState>,
@@ -229,7 +237,7 @@ pub async fn regenerate_recovery_codes(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ReauthRequest>,
 ) -> ApiResult<Json<RecoveryCodesDto>> {
-    let proof = reauth(&req)?;
+    let proof = reauth(&req, &authed)?;
     let codes = state
         .accounts
         .regenerate_recovery_codes(&authed.actor(), proof, ip)
@@ -338,6 +346,7 @@ pub async fn webauthn_keys(
     request_body = ReauthRequest,
     responses((status = 200, body = WebAuthnRegistrationDto), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "A wrong password or code"),
+        (status = 403, body = ErrorBody, description = "`forbidden`: no password or code given, and the account has a password, or signed in more than 10 minutes ago"),
         (status = 409, body = ErrorBody, description = "Security keys are off on this server (no `[webauthn] origin`)"),
         (status = 422, body = ErrorBody, description = "`limit_exceeded`: the account has 20 keys already"),
         (status = 429, body = ErrorBody)))]
@@ -347,7 +356,7 @@ pub async fn begin_webauthn_registration(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ReauthRequest>,
 ) -> ApiResult<Json<WebAuthnRegistrationDto>> {
-    let proof = reauth(&req)?;
+    let proof = reauth(&req, &authed)?;
     let r = state
         .accounts
         .begin_webauthn_registration(&authed.actor(), proof, ip)
@@ -364,7 +373,7 @@ pub async fn begin_webauthn_registration(
 #[utoipa::path(post, path = "/api/v1/users/me/second-factor/webauthn/registrations/{id}", tag = "auth",
     params(("id" = String, Path, description = "Registration id")),
     request_body = WebAuthnFinishRequest,
-    responses((status = 200, body = WebAuthnKeyDto), (status = 400, body = ErrorBody, description = "`invalid_field`: a bad name; `webauthn_invalid`: a `credential` that is not a WebAuthn credential"),
+    responses((status = 200, body = WebAuthnRegisteredDto, description = "The key, with ten recovery codes when it is the account's first second factor"), (status = 400, body = ErrorBody, description = "`invalid_field`: a bad name; `webauthn_invalid`: a `credential` that is not a WebAuthn credential"),
         (status = 401, body = ErrorBody, description = "`webauthn_refused`: the answer failed a check (challenge, relying party, origin, attestation)"),
         (status = 404, body = ErrorBody, description = "`webauthn_not_found`: no such registration of yours (unknown, expired or finished)"),
         (status = 409, body = ErrorBody, description = "The key is registered already"),
@@ -374,7 +383,7 @@ pub async fn finish_webauthn_registration(
     Auth(authed): Auth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<WebAuthnFinishRequest>,
-) -> ApiResult<Json<WebAuthnKeyDto>> {
+) -> ApiResult<Json<WebAuthnRegisteredDto>> {
     let key = state
         .accounts
         .finish_webauthn_registration(&authed.actor(), &id, &req.name, &req.credential.to_string())
@@ -409,6 +418,7 @@ pub async fn rename_webauthn_key(
     request_body = ReauthRequest,
     responses((status = 204), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "A wrong password or code"),
+        (status = 403, body = ErrorBody, description = "`forbidden`: no password or code given, and the account has a password, or signed in more than 10 minutes ago"),
         (status = 404, body = ErrorBody, description = "`webauthn_not_found`: no such key of yours"),
         (status = 429, body = ErrorBody)))]
 pub async fn remove_webauthn_key(
@@ -419,7 +429,7 @@ pub async fn remove_webauthn_key(
     ApiJson(req): ApiJson<ReauthRequest>,
 ) -> ApiResult<StatusCode> {
     let id: i64 = parse_id(&id, ErrorCode::WebauthnNotFound)?;
-    let proof = reauth(&req)?;
+    let proof = reauth(&req, &authed)?;
     state
         .accounts
         .remove_webauthn_key(&authed.actor(), id, proof, ip)

@@ -184,6 +184,18 @@ impl SecondFactorStore for PgStore {
         self.finish(tx, result).await
     }
 
+    async fn remove_totp(&self, user_id: UserId) -> Result<bool> {
+        let mut c = self.conn().await?;
+        let row = q("DELETE FROM second_factor_totp WHERE user_id = $1 RETURNING confirmed_at")
+            .bind(user_id.0)
+            .fetch_optional(&mut *c)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<i64>, _>(0)?.is_some(),
+            None => false,
+        })
+    }
+
     async fn replace_recovery_codes(&self, user_id: UserId, hashes: Vec<[u8; 32]>) -> Result<()> {
         let mut tx = self.begin().await?;
         let result = insert_codes(&mut tx, user_id, &hashes).await;

@@ -174,6 +174,21 @@ impl SecondFactorStore for SqliteStore {
         .await
     }
 
+    async fn remove_totp(&self, user_id: UserId) -> Result<bool> {
+        self.write(move |tx| {
+            // One row per account (its key): set up, or pending.
+            let confirmed: Option<Option<i64>> = tx
+                .conn
+                .prepare_cached(
+                    "DELETE FROM second_factor_totp WHERE user_id = ?1 RETURNING confirmed_at",
+                )?
+                .query_row([user_id.0], |r| r.get(0))
+                .optional()?;
+            Ok(confirmed.flatten().is_some())
+        })
+        .await
+    }
+
     async fn replace_recovery_codes(&self, user_id: UserId, hashes: Vec<[u8; 32]>) -> Result<()> {
         self.write(move |tx| insert_codes(tx, user_id, &hashes))
             .await
