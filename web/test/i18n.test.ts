@@ -7,6 +7,17 @@ import { join } from 'node:path';
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 describe('message catalogues', () => {
+  it('plural forms take their count as {n}, the only name tn() fills', () => {
+    for (const [key, text] of Object.entries(en)) {
+      if (!/_(one|other)$/.test(key)) continue;
+      for (const p of placeholders(text)) {
+        if (p === 'n') continue;
+        // Other placeholders are allowed when the callers pass them; a count must be {n}.
+        expect(['count', 'num', 'number'], `${key}: ${text}`).not.toContain(p);
+      }
+    }
+  });
+
   it('every key exists in every language, non-empty, with the same placeholders', () => {
     const keys = Object.keys(en).sort();
     for (const lang of LANGS) {
