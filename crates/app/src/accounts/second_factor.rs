@@ -79,6 +79,21 @@ pub enum Reauth<'a> {
     RecentSignIn(Option<enclave_core::TokenId>),
 }
 
+/// The second factors an account has (those recovery codes stand in for).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Factors {
+    /// A confirmed authenticator app.
+    pub totp: bool,
+    /// Security keys registered.
+    pub keys: usize,
+}
+
+impl Factors {
+    pub fn any(self) -> bool {
+        self.totp || self.keys > 0
+    }
+}
+
 /// An account with a second factor, for the administrators' page.
 #[derive(Debug, Clone)]
 pub struct Enrolled {
@@ -317,35 +332,38 @@ impl Accounts {
         &self,
         user_id: UserId,
     ) -> Result<Vec<SecondFactorMethod>> {
+        let factors = self.factors_of(user_id).await?;
         let mut methods = Vec::new();
-        if self
-            .factors
-            .totp(user_id)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some())
-        {
+        if factors.totp {
             methods.push(SecondFactorMethod::Totp);
         }
-        let keys = !self.factors.webauthn_keys(user_id).await?.is_empty();
-        if (!methods.is_empty() || keys) && self.factors.recovery_codes_left(user_id).await? > 0 {
+        if factors.any() && self.factors.recovery_codes_left(user_id).await? > 0 {
             methods.push(SecondFactorMethod::Recovery);
         }
-        if keys {
+        if factors.keys > 0 {
             methods.push(SecondFactorMethod::WebAuthn);
         }
         Ok(methods)
+    }
+
+    /// The second factors recovery codes stand in for: a confirmed authenticator app, and how
+    /// many security keys.
+    pub(super) async fn factors_of(&self, user_id: UserId) -> Result<Factors> {
+        Ok(Factors {
+            totp: self
+                .factors
+                .totp(user_id)
+                .await?
+                .is_some_and(|t| t.confirmed_at.is_some()),
+            keys: self.factors.webauthn_keys(user_id).await?.len(),
+        })
     }
 
     /// Recovery codes stand in for the account's second factors as a whole (an authenticator
     /// app, security keys): they go with the last of them, so that a factor enrolled later
     /// never brings old codes back. Called after a factor is removed.
     pub(super) async fn drop_recovery_codes_without_factor(&self, user_id: UserId) -> Result<()> {
-        let totp = self
-            .factors
-            .totp(user_id)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some());
-        if !totp && self.factors.webauthn_keys(user_id).await?.is_empty() {
+        if !self.factors_of(user_id).await?.any() {
             self.factors
                 .replace_recovery_codes(user_id, Vec::new())
                 .await?;
@@ -587,11 +605,7 @@ impl Accounts {
         user: &User,
         session: Option<enclave_core::TokenId>,
     ) -> Result<()> {
-        if self.has_password(user).await? {
-            return Err(Error::Domain(DomainError::Forbidden(
-                "give your password or a code: a recent sign-in proves only an account without a password",
-            )));
-        }
+        let has_password = self.has_password(user).await?;
         let signed_in = match session {
             Some(id) => self
                 .store
@@ -602,12 +616,16 @@ impl Accounts {
                 .map(|t| t.created_at),
             None => None,
         };
-        match signed_in {
-            Some(at) if signin::recent_sign_in_proves(false, at, Millis::now()) => Ok(()),
-            _ => Err(Error::Domain(DomainError::Forbidden(
-                "sign in again first: without a password, only a sign-in of the last 10 minutes proves you",
-            ))),
+        if signed_in
+            .is_some_and(|at| signin::recent_sign_in_proves(has_password, at, Millis::now()))
+        {
+            return Ok(());
         }
+        Err(Error::Domain(DomainError::Forbidden(if has_password {
+            "give your password or a code: a recent sign-in proves only an account without a password"
+        } else {
+            "sign in again first: without a password, only a sign-in of the last 10 minutes proves you"
+        })))
     }
 
     /// Checks a TOTP code (accepting its step once) or a recovery code (using it up) of a
@@ -646,7 +664,7 @@ impl Accounts {
         }
         // Recovery codes count while the account has a second factor they stand in for.
         if let Some(code) = signin::recovery_code(code)
-            && (totp.is_some() || !self.factors.webauthn_keys(user.id).await?.is_empty())
+            && self.factors_of(user.id).await?.any()
             && self
                 .factors
                 .use_recovery_code(user.id, recovery_hash(user.id, &code))

@@ -10,7 +10,7 @@
 
 use base64::Engine;
 use enclave_core::audit::{AuditAction, AuditSummary, AuditTarget};
-use enclave_core::signin::{self, SecondFactorMethod, WebAuthnCeremony};
+use enclave_core::signin::{self, WebAuthnCeremony};
 use enclave_core::{Actor, Error as DomainError, Millis, User, UserId};
 use enclave_store::{WebAuthnCeremonyState, WebAuthnKey};
 use sha2::{Digest, Sha256};
@@ -323,11 +323,8 @@ impl Accounts {
                     ),
             )
             .await;
-        let first_factor = !self
-            .enrolled_methods(user.id)
-            .await?
-            .contains(&SecondFactorMethod::Totp)
-            && self.factors.webauthn_keys(user.id).await?.len() == 1;
+        let factors = self.factors_of(user.id).await?;
+        let first_factor = !factors.totp && factors.keys == 1;
         let recovery_codes = if first_factor {
             self.issue_recovery_codes(user.id).await?
         } else {
