@@ -32,9 +32,19 @@ def _repeats_an_id(items):
         return False
     seen = set()
     for item in items:
+        # Integers (and their decimal strings) exactly: int(float(n)) rounds past 2**53, so
+        # 9223372036854775807 would not match its own string. Only integral floats are ids.
         try:
-            n = int(item) if isinstance(item, str) else int(float(item))
-        except (TypeError, ValueError):
+            if isinstance(item, bool):
+                return False
+            if isinstance(item, (str, int)):
+                n = int(item)
+            else:
+                f = float(item)
+                if not f.is_integer():
+                    return False
+                n = int(f)
+        except (TypeError, ValueError, OverflowError):
             return False
         if n in seen:
             return True
