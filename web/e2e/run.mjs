@@ -958,6 +958,49 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     if (!again.token) throw new Error('no session after removing the key');
   });
 
+  await step('a required second factor: a new member enrols a security key at sign-in (zh)', async () => {
+    const local = base.replace('127.0.0.1', 'localhost');
+    await admin.post('/users', { username: 'lee', display_name: '李雷', password: PASSWORD });
+    await admin.call('PUT', '/admin/second-factor', { require: 'everyone', grace_days: 0 });
+    try {
+      const Z = await newPage({ locale: 'zh-CN' });
+      const cdp = await Z.context().newCDPSession(Z);
+      await cdp.send('WebAuthn.enable');
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await Z.goto(local + '/');
+      await Z.locator('input[name="login"]').fill('lee');
+      await Z.locator('input[name="password"]').fill(PASSWORD);
+      await Z.locator('form button[type="submit"]').click();
+      await visible(Z.locator('.mfa-step', { hasText: '安全密钥' }));
+      const me = await Z.evaluate(() => fetch('/api/v1/users/me').then((r) => r.status));
+      if (me !== 401) throw new Error(`a session exists before enrolment: ${me}`);
+      await Z.locator('[data-testid="enrol-key-instead"]').click();
+      const name = Z.locator('.mfa-step input[name="key-name"]');
+      if ((await name.inputValue()) !== '我的安全密钥') throw new Error(`default key name ${await name.inputValue()}`);
+      await Z.screenshot({ path: join(TMP, 'webauthn-enrol-zh.png') });
+      await Z.locator('[data-testid="enrol-key"]').click();
+      const codes = Z.locator('[data-testid="recovery-codes"] li');
+      await until('ten recovery codes with the key enrolled at sign-in', async () => (await codes.count()) === 10);
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+      if (credentials.length !== 1) throw new Error(`${credentials.length} credentials on the key`);
+      await Z.locator('.mfa-recovery .btn-primary').click();
+      await Z.locator('.sidebar').waitFor();
+      // The next sign-in asks for the key.
+      await Z.evaluate(() => fetch('/api/v1/auth/logout', { method: 'POST' }));
+      await Z.goto(local + '/');
+      await Z.locator('input[name="login"]').fill('lee');
+      await Z.locator('input[name="password"]').fill(PASSWORD);
+      await Z.locator('form button[type="submit"]').click();
+      await Z.locator('[data-testid="use-key"]').click();
+      await Z.locator('.sidebar').waitFor();
+      await Z.context().close();
+    } finally {
+      await admin.call('PUT', '/admin/second-factor', { require: 'off', grace_days: 7 });
+    }
+  });
+
   await step('sessions, access tokens and app passwords in settings; an admin ends all sessions', async () => {
     const shot = (page, name) => page.screenshot({ path: join(TMP, `creds-${name}.png`), fullPage: false });
     const openTab = async (page, settings, tab) => {

@@ -1546,6 +1546,20 @@ pub struct SecondFactorLoginRequest {
     #[schema(value_type = Option<Object>)]
     #[ts(optional, type = "Record<string, unknown>")]
     pub credential: Option<serde_json::Value>,
+    /// With `webauthn` on an enrol-only challenge: the id of the registration started at
+    /// `POST /api/v1/auth/login/webauthn-setup`; `credential` is then the browser's answer
+    /// from `navigator.credentials.create`, which registers the key and opens the session.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    #[ts(optional)]
+    pub registration: Option<String>,
+    /// With `registration`: the new key's name, as when registering one in the settings.
+    #[serde(default)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    #[ts(optional)]
+    pub name: Option<String>,
     /// The client signing in, as in the first step's `client` (the same rules).
     #[serde(default)]
     #[schema(

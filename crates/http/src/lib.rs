@@ -208,6 +208,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(second_factor::login_second_factor))
         .routes(routes!(second_factor::login_totp_setup))
+        .routes(routes!(second_factor::login_webauthn_setup))
         .routes(routes!(second_factor::status))
         .routes(routes!(second_factor::begin_totp))
         .routes(routes!(second_factor::confirm_totp))

@@ -837,6 +837,163 @@ async fn limit(server: &TestServer) {
     assert_eq!(keys(server, &token).await.len(), 20);
 }
 
+/// With a policy past its grace, an account without a second factor may enrol a security key
+/// at sign-in: the key registers, the session opens with ten recovery codes, and the next
+/// sign-in asks for the key. Refused with a clear code and changing nothing: a registration
+/// started for another challenge's account, a tampered answer (counted like a wrong code), a
+/// bad name, a key answer on a challenge that is not an enrolment one.
+async fn enrol_at_sign_in(server: &TestServer) {
+    let admin = server.admin_token().await;
+    let origin = origin(server);
+    let erin = unique_name("erin");
+    let frank = unique_name("frank");
+    server.create_user(&erin).await;
+    let (_, frank_token) = server.create_user(&frank).await;
+    let mut frank_key = Authenticator::new();
+    register(server, &frank_token, &mut frank_key, "Frank's key").await;
+    let (st, b) = server
+        .put(
+            Some(&admin),
+            "/api/v1/admin/second-factor",
+            Some(json!({ "require": "everyone", "grace_days": 0 })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    let setup = |token: Value| async move {
+        server
+            .post(
+                None,
+                "/api/v1/auth/login/webauthn-setup",
+                Some(json!({ "challenge": token })),
+            )
+            .await
+    };
+    let enrol = |ch: Value, reg: Value, name: &'static str, credential: Value| async move {
+        server
+            .post(
+                None,
+                "/api/v1/auth/login/second-factor",
+                Some(json!({
+                    "challenge": ch["challenge"],
+                    "method": "webauthn",
+                    "registration": reg["id"],
+                    "name": name,
+                    "credential": credential,
+                })),
+            )
+            .await
+    };
+
+    // Frank has a key: his challenge is an ordinary one, so no set-up.
+    let ch = challenge(server, &frank).await;
+    assert_eq!(ch["enrol_required"], false, "{ch}");
+    let (st, body) = setup(ch["challenge"].clone()).await;
+    assert_status_error(
+        "set-up on a sign-in challenge",
+        (st, &body),
+        403,
+        "forbidden",
+    );
+
+    let ch = challenge(server, &erin).await;
+    assert_eq!(ch["enrol_required"], true, "{ch}");
+    assert_eq!(ch["methods"], json!([]), "{ch}");
+    let (st, reg) = setup(ch["challenge"].clone()).await;
+    assert_eq!(st, StatusCode::OK, "{reg}");
+    assert!(reg["id"].as_str().unwrap().starts_with("wr_"), "{reg}");
+    let mut key = Authenticator::new();
+
+    // A bad name, and a tampered answer: refused; the registration is used up by the refusal.
+    let answer = key.register(&reg["options"], &origin, Tamper::default());
+    let (st, body) = enrol(ch.clone(), reg.clone(), "  ", answer).await;
+    assert_status_error("blank key name", (st, &body), 400, "invalid_field");
+    let answer = key.register(
+        &reg["options"],
+        &origin,
+        Tamper {
+            origin: Some("http://evil.example"),
+            ..Tamper::default()
+        },
+    );
+    let (st, body) = enrol(ch.clone(), reg.clone(), "Laptop", answer).await;
+    assert_status_error(
+        "answer for another origin",
+        (st, &body),
+        401,
+        "webauthn_refused",
+    );
+    let (st, body) = enrol(
+        ch.clone(),
+        reg.clone(),
+        "Laptop",
+        key.register(&reg["options"], &origin, Tamper::default()),
+    )
+    .await;
+    assert_status_error("used registration", (st, &body), 404, "webauthn_not_found");
+    // Another account's registration does not finish on this challenge.
+    let frank_reg = begin(server, &frank_token).await;
+    let (st, body) = enrol(
+        ch.clone(),
+        frank_reg.clone(),
+        "Laptop",
+        key.register(&frank_reg["options"], &origin, Tamper::default()),
+    )
+    .await;
+    assert_status_error(
+        "another account's registration",
+        (st, &body),
+        404,
+        "webauthn_not_found",
+    );
+    assert_eq!(
+        keys(server, &frank_token).await.len(),
+        1,
+        "Frank's keys unchanged"
+    );
+
+    // A good answer registers the key and opens the session, with ten recovery codes.
+    let (st, reg) = setup(ch["challenge"].clone()).await;
+    assert_eq!(st, StatusCode::OK, "{reg}");
+    let answer = key.register(&reg["options"], &origin, Tamper::default());
+    let (st, body) = enrol(ch.clone(), reg.clone(), "Laptop", answer).await;
+    assert_eq!(st, StatusCode::OK, "{body}\n{}", webauthn_log(server));
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body["recovery_codes"].as_array().map(Vec::len),
+        Some(10),
+        "{body}"
+    );
+    let listed = keys(server, &token).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["name"], "Laptop");
+    let enrolled = audit(server, "second_factor_passed").await;
+    assert!(
+        enrolled
+            .iter()
+            .any(|e| e["summary"]["enrolled"] == "true" && e["summary"]["method"] == "webauthn"),
+        "{enrolled:?}"
+    );
+    // The challenge is used up; the next sign-in asks for the key, and the key passes.
+    let (st, body) = setup(ch["challenge"].clone()).await;
+    assert_status_error("used challenge", (st, &body), 400, "invalid_field");
+    let ch = challenge(server, &erin).await;
+    assert_eq!(ch["enrol_required"], false, "{ch}");
+    assert_eq!(ch["methods"], json!(["recovery", "webauthn"]), "{ch}");
+    let answer = key.assert(&ch["webauthn"], &origin, Tamper::default());
+    let (st, body) = second(server, &ch, answer).await;
+    assert_eq!(st, StatusCode::OK, "{body}\n{}", webauthn_log(server));
+
+    let (st, b) = server
+        .put(
+            Some(&admin),
+            "/api/v1/admin/second-factor",
+            Some(json!({ "require": "off", "grace_days": 0 })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}
+
 const ENV: &[(&str, &str)] = &[
     ("ENCLAVE_AUTH__FAILURES_BEFORE_DELAY", "8"),
     ("ENCLAVE_AUTH__FIRST_DELAY_SECS", "60"),
@@ -847,6 +1004,7 @@ async fn sqlite_webauthn_story() {
     let server = TestServer::start_with_env(ENV);
     story(&server).await;
     limit(&server).await;
+    enrol_at_sign_in(&server).await;
 }
 
 #[tokio::test]
@@ -859,6 +1017,7 @@ async fn postgres_webauthn_story() {
     let server = TestServer::start_with_env(&e);
     story(&server).await;
     limit(&server).await;
+    enrol_at_sign_in(&server).await;
 }
 
 /// An explicit relying party that cannot work stops the server at start-up.

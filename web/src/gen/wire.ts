@@ -238,6 +238,16 @@ code?: string,
  */
 credential?: Record<string, unknown>,
 /**
+ * With `webauthn` on an enrol-only challenge: the id of the registration started at
+ * `POST /api/v1/auth/login/webauthn-setup`; `credential` is then the browser's answer
+ * from `navigator.credentials.create`, which registers the key and opens the session.
+ */
+registration?: string,
+/**
+ * With `registration`: the new key's name, as when registering one in the settings.
+ */
+name?: string,
+/**
  * The client signing in, as in the first step's `client` (the same rules).
  */
 client: string | null, };

@@ -47,6 +47,15 @@ export const secondFactorApi = {
   removeKey: (id: string, body: ReauthRequest) =>
     request<void>('POST', `/users/me/second-factor/webauthn/${enc(id)}/remove`, body, { quiet401: true }),
   loginSetup: (challenge: string) => request<TotpSetupDto>('POST', '/auth/login/totp-setup', { challenge }, { quiet401: true }),
+  loginKeySetup: (challenge: string) =>
+    request<WebAuthnRegistrationDto>('POST', '/auth/login/webauthn-setup', { challenge }, { quiet401: true }),
+  enrolKey: (challenge: string, registration: string, name: string, credential: Record<string, unknown>) =>
+    request<SecondFactorLoginResponse>(
+      'POST',
+      '/auth/login/second-factor',
+      { challenge, method: 'webauthn', registration, name, credential, client: 'Enclave web' },
+      { quiet401: true },
+    ),
   status: () => request<SecondFactorStatusDto>('GET', '/users/me/second-factor'),
   begin: () => request<TotpSetupDto>('POST', '/users/me/second-factor/totp'),
   // A wrong code or password answers 401: shown in the form, not a sign-out (`quiet401`).
@@ -205,6 +214,8 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
   const [error, setError] = useState('');
   const [setup, setSetup] = useState<TotpSetupDto | null>(null);
   const [done, setDone] = useState<SecondFactorLoginResponse | null>(null);
+  const [enrolKeyView, setEnrolKeyView] = useState(false);
+  const [keyName, setKeyName] = useState(() => t('mfa.key.enrolDefault'));
   useEffect(() => {
     if (!enrol) return;
     secondFactorApi.loginSetup(challenge.challenge).then(setSetup, (e) => setError(codeError(e)));
@@ -244,8 +255,76 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
     }
   };
 
+  // Enrolling a security key instead of an app (an enrol-only challenge): register it, and the
+  // answer opens the session with the recovery codes.
+  const enrolWithKey = async (e: Event) => {
+    e.preventDefault();
+    if (!keyName.trim()) return;
+    setBusy(true);
+    setError('');
+    try {
+      const reg = await secondFactorApi.loginKeySetup(challenge.challenge);
+      let credential: Record<string, unknown>;
+      try {
+        credential = await createCredential(reg.options);
+      } catch {
+        // The browser's own refusal (cancelled, timed out) is a DOMException.
+        setError(t('mfa.key.cancelled'));
+        setBusy(false);
+        return;
+      }
+      const r = await secondFactorApi.enrolKey(challenge.challenge, reg.id, keyName.trim(), credential);
+      setDone(r);
+      setBusy(false);
+    } catch (err) {
+      setError(codeError(err));
+      setBusy(false);
+    }
+  };
+
   if (done?.recovery_codes) {
     return <RecoveryCodes codes={done.recovery_codes} onDone={() => void enterSession(done.user)} />;
+  }
+  if (enrol && enrolKeyView) {
+    return (
+      <form class="form mfa-step" onSubmit={enrolWithKey} novalidate>
+        <h2>{t('mfa.title')}</h2>
+        <p class="small">{t('mfa.key.enrolPrompt')}</p>
+        <label class="field">
+          <span>{t('mfa.key.name')}</span>
+          <input
+            name="key-name"
+            maxLength={64}
+            placeholder={t('mfa.key.namePlaceholder')}
+            value={keyName}
+            onInput={(e) => setKeyName((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        {error && (
+          <div class="form-error" role="alert">
+            {error}
+          </div>
+        )}
+        <button class="btn btn-primary btn-block" type="submit" data-testid="enrol-key" disabled={busy || !keyName.trim()}>
+          {busy ? <Spinner size={16} /> : t('mfa.key.register')}
+        </button>
+        <div class="mfa-links">
+          <button
+            type="button"
+            class="link-btn"
+            onClick={() => {
+              setEnrolKeyView(false);
+              setError('');
+            }}
+          >
+            {t('mfa.useAppInstead')}
+          </button>
+          <button type="button" class="link-btn" onClick={onCancel}>
+            {t('mfa.backToLogin')}
+          </button>
+        </div>
+      </form>
+    );
   }
   const canRecover = !enrol && challenge.methods.includes('recovery');
   const canKey = !enrol && challenge.methods.includes('webauthn') && !!challenge.webauthn && webauthnSupported();
@@ -318,6 +397,20 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
       {canKey && (
         <button class="btn btn-block" type="button" data-testid="use-key" disabled={busy} onClick={() => void useKey()}>
           {t('mfa.key.use')}
+        </button>
+      )}
+      {enrol && webauthnSupported() && (
+        <button
+          class="btn btn-block"
+          type="button"
+          data-testid="enrol-key-instead"
+          disabled={busy}
+          onClick={() => {
+            setEnrolKeyView(true);
+            setError('');
+          }}
+        >
+          {t('mfa.key.enrolInstead')}
         </button>
       )}
       <div class="mfa-links">

@@ -242,6 +242,14 @@ pub enum FactorProof<'a> {
     /// The browser's answer to the challenge's WebAuthn options (a `PublicKeyCredential` as
     /// JSON, binary fields in base64url).
     WebAuthn(&'a str),
+    /// For an enrol-only challenge: the browser's answer to the registration started with
+    /// [`Accounts::challenge_begin_webauthn`] (`registration` is its id), registering the
+    /// security key `name`, which then opens the session.
+    WebAuthnEnrol {
+        registration: &'a str,
+        name: &'a str,
+        credential: &'a str,
+    },
 }
 
 impl FactorProof<'_> {
@@ -249,7 +257,9 @@ impl FactorProof<'_> {
         match self {
             FactorProof::Totp(_) => SecondFactorMethod::Totp,
             FactorProof::Recovery(_) => SecondFactorMethod::Recovery,
-            FactorProof::WebAuthn(_) => SecondFactorMethod::WebAuthn,
+            FactorProof::WebAuthn(_) | FactorProof::WebAuthnEnrol { .. } => {
+                SecondFactorMethod::WebAuthn
+            }
         }
     }
 }
@@ -672,6 +682,23 @@ impl Accounts {
         self.begin_totp_for(&user).await
     }
 
+    /// With an enrol-only challenge: starts registering a security key for its account (the
+    /// browser's answer, passed through [`Accounts::pass_second_factor`] as
+    /// [`FactorProof::WebAuthnEnrol`], registers it and opens the session). A `conflict` when
+    /// security keys are off on this server.
+    pub async fn challenge_begin_webauthn(
+        &self,
+        token: &str,
+    ) -> Result<super::WebAuthnRegistration> {
+        let (ch, user) = self.live_challenge(token).await?;
+        if !ch.enrol_only {
+            return Err(Error::Domain(DomainError::Forbidden(
+                "this sign-in needs the second factor already set up",
+            )));
+        }
+        self.begin_webauthn_registration_for(&user).await
+    }
+
     /// Step 2, second half: passes a challenge with a second factor, under the sign-in
     /// throttle (step `second_factor`, keyed by the account). A wrong, replayed or expired
     /// code is `Unauthenticated` and counts as a failure; the challenge is then still usable
@@ -709,6 +736,21 @@ impl Accounts {
                     Err(Error::Domain(DomainError::Unauthenticated)) => Ok(None),
                     Err(e) => Err(e),
                 },
+                FactorProof::WebAuthnEnrol {
+                    registration,
+                    name,
+                    credential,
+                } => match self
+                    .finish_webauthn_registration_for(&user, registration, name, credential)
+                    .await
+                {
+                    Ok(registered) => Ok(Some(Some(registered.recovery_codes))),
+                    Err(Error::Refused {
+                        code: crate::ErrorCode::WebauthnRefused,
+                        ..
+                    }) => Ok(None),
+                    Err(e) => Err(e),
+                },
                 FactorProof::Recovery(_) | FactorProof::WebAuthn(_) => Ok(None),
             }
         } else if let Some(assertion) = &assertion {
@@ -737,14 +779,14 @@ impl Accounts {
                     Some(user.id),
                     method,
                     ip,
-                    if assertion.is_some() {
+                    if method == SecondFactorMethod::WebAuthn {
                         "security key answer refused"
                     } else {
                         "wrong, replayed or expired code"
                     },
                 )
                 .await;
-                return Err(if assertion.is_some() {
+                return Err(if method == SecondFactorMethod::WebAuthn {
                     super::webauthn::refused()
                 } else {
                     Error::Domain(DomainError::Unauthenticated)

@@ -208,10 +208,23 @@ impl Accounts {
         ip: std::net::IpAddr,
     ) -> Result<WebAuthnRegistration> {
         let user = self.require_user(actor.user_id).await?;
-        let rp = self.relying_party()?;
+        self.relying_party()?;
         let keys = self.factors.webauthn_keys(user.id).await?;
         signin::check_webauthn_key_limit(keys.len())?;
         self.reauthenticate(&user, proof, ip).await?;
+        self.begin_webauthn_registration_for(&user).await
+    }
+
+    /// Starts registering a security key for `user`, whose identity the caller has checked
+    /// (re-authentication in the settings, or the first sign-in step of an enrol-only
+    /// challenge). Refused with `limit_exceeded` at [`signin::MAX_WEBAUTHN_KEYS`] keys.
+    pub(super) async fn begin_webauthn_registration_for(
+        &self,
+        user: &User,
+    ) -> Result<WebAuthnRegistration> {
+        let rp = self.relying_party()?;
+        let keys = self.factors.webauthn_keys(user.id).await?;
+        signin::check_webauthn_key_limit(keys.len())?;
         // The keys the account has already: the authenticator refuses to register one twice.
         let exclude: Vec<_> = readable_keys(&keys)
             .into_iter()
@@ -266,12 +279,24 @@ impl Accounts {
         name: &str,
         credential: &str,
     ) -> Result<WebAuthnRegistered> {
+        let user = self.require_user(actor.user_id).await?;
+        self.finish_webauthn_registration_for(&user, id, name, credential)
+            .await
+    }
+
+    /// Finishes `user`'s registration `id` (see [`Accounts::finish_webauthn_registration`]).
+    pub(super) async fn finish_webauthn_registration_for(
+        &self,
+        user: &User,
+        id: &str,
+        name: &str,
+        credential: &str,
+    ) -> Result<WebAuthnRegistered> {
         let name = signin::webauthn_key_name(name)?;
         let answer: RegisterPublicKeyCredential = parse_credential(credential)?;
         if !id.starts_with("wr_") || id.len() > 64 {
             return Err(not_found());
         }
-        let user = self.require_user(actor.user_id).await?;
         let ceremony = self
             .factors
             .take_webauthn_ceremony(

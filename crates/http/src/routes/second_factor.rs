@@ -47,7 +47,9 @@ fn setup_dto(s: TotpSetup) -> TotpSetupDto {
 /// TOTP code (`method: "totp"`), a recovery code (`method: "recovery"`) or a security key's
 /// answer to the challenge's `webauthn` options (`method: "webauthn"`, `credential`). Opens
 /// the session like a login. With an enrol-only challenge, the TOTP code confirms the authenticator app set
-/// up through `POST /api/v1/auth/login/totp-setup`, and the answer carries the recovery codes.
+/// up through `POST /api/v1/auth/login/totp-setup`, or the browser's answer (`method: "webauthn"`,
+/// `registration`, `name`, `credential`) registers the security key started through
+/// `POST /api/v1/auth/login/webauthn-setup`; the answer carries the recovery codes.
 /// Wrong codes count towards the sign-in throttle of the account.
 #[utoipa::path(post, path = "/api/v1/auth/login/second-factor", tag = "auth",
     request_body = SecondFactorLoginRequest, security(()),
@@ -55,6 +57,8 @@ fn setup_dto(s: TotpSetup) -> TotpSetupDto {
         (status = 200, body = SecondFactorLoginResponse, description = "Logged in; the token is also set as an HttpOnly cookie"),
         (status = 400, body = ErrorBody, description = "`invalid_field`: an unknown method, an over-long code, or a challenge that is unknown, expired or already used; `webauthn_invalid`: a `credential` that is not a WebAuthn credential"),
         (status = 401, body = ErrorBody, description = "`unauthenticated`: a wrong, replayed or expired code; `webauthn_refused`: a security key answer that failed a check (forged, replayed, for another relying party)"),
+        (status = 404, body = ErrorBody, description = "`webauthn_not_found`: with `registration`, a registration that is unknown, expired, used or another account's"),
+        (status = 409, body = ErrorBody, description = "With `registration`: security keys are off on this server"),
         (status = 429, body = ErrorBody, description = "Too many failed codes for this account from this address"),
     ))]
 pub async fn login_second_factor(
@@ -70,9 +74,14 @@ pub async fn login_second_factor(
     let proof = match SecondFactorMethod::parse(&req.method) {
         Some(SecondFactorMethod::Totp) => FactorProof::Totp(code),
         Some(SecondFactorMethod::Recovery) => FactorProof::Recovery(code),
-        Some(SecondFactorMethod::WebAuthn) => {
-            FactorProof::WebAuthn(credential.as_deref().unwrap_or(""))
-        }
+        Some(SecondFactorMethod::WebAuthn) => match req.registration.as_deref() {
+            Some(registration) => FactorProof::WebAuthnEnrol {
+                registration,
+                name: req.name.as_deref().unwrap_or(""),
+                credential: credential.as_deref().unwrap_or(""),
+            },
+            None => FactorProof::WebAuthn(credential.as_deref().unwrap_or("")),
+        },
         None => {
             return Err(ApiError::from(DomainError::invalid(
                 "method",
@@ -128,6 +137,35 @@ pub async fn login_totp_setup(
 ) -> ApiResult<Json<TotpSetupDto>> {
     let setup = state.accounts.challenge_begin_totp(&req.challenge).await?;
     Ok(Json(setup_dto(setup)))
+}
+
+/// With an enrol-only challenge (`enrol_required`), start registering a security key or
+/// passkey: the options for the browser's `navigator.credentials.create`. Finish it at
+/// `POST /api/v1/auth/login/second-factor` with `method: "webauthn"`, this `registration` id,
+/// the key's `name` and the browser's `credential`; that opens the session and returns the
+/// recovery codes.
+#[utoipa::path(post, path = "/api/v1/auth/login/webauthn-setup", tag = "auth",
+    request_body = ChallengeRequest, security(()),
+    responses(
+        (status = 200, body = WebAuthnRegistrationDto),
+        (status = 400, body = ErrorBody, description = "A challenge that is unknown, expired or already used"),
+        (status = 403, body = ErrorBody, description = "The challenge is not an enrolment challenge"),
+        (status = 409, body = ErrorBody, description = "Security keys are off on this server"),
+        (status = 422, body = ErrorBody, description = "`limit_exceeded`: the account holds the most keys it may"),
+    ))]
+pub async fn login_webauthn_setup(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ChallengeRequest>,
+) -> ApiResult<Json<WebAuthnRegistrationDto>> {
+    let r = state
+        .accounts
+        .challenge_begin_webauthn(&req.challenge)
+        .await?;
+    Ok(Json(WebAuthnRegistrationDto {
+        id: r.id,
+        options: r.options,
+        expires_at: ts(r.expires_at),
+    }))
 }
 
 /// The caller's second factors and whether the site requires one of them.
