@@ -135,6 +135,22 @@ function ReauthField({
   );
 }
 
+/** The name of a security key being registered or renamed (at most 64 characters). */
+function KeyNameField({ value, onInput }: { value: string; onInput: (v: string) => void }) {
+  return (
+    <label class="field">
+      <span>{t('mfa.key.name')}</span>
+      <input
+        name="key-name"
+        maxLength={64}
+        placeholder={t('mfa.key.namePlaceholder')}
+        value={value}
+        onInput={(e) => onInput((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+}
+
 function codeError(err: unknown): string {
   if (err instanceof ApiError && err.code === 'webauthn_refused') return t('mfa.key.refused');
   if (err instanceof ApiError && err.status === 403 && err.code === 'forbidden') return t('mfa.signInAgain');
@@ -290,16 +306,7 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
       <form class="form mfa-step" onSubmit={enrolWithKey} novalidate>
         <h2>{t('mfa.title')}</h2>
         <p class="small">{t('mfa.key.enrolPrompt')}</p>
-        <label class="field">
-          <span>{t('mfa.key.name')}</span>
-          <input
-            name="key-name"
-            maxLength={64}
-            placeholder={t('mfa.key.namePlaceholder')}
-            value={keyName}
-            onInput={(e) => setKeyName((e.target as HTMLInputElement).value)}
-          />
-        </label>
+        <KeyNameField value={keyName} onInput={setKeyName} />
         {error && (
           <div class="form-error" role="alert">
             {error}
@@ -643,18 +650,7 @@ export function SecurityKeys() {
   };
 
   const reauthField = <ReauthField name="key-reauth" value={secret} onInput={setSecret} password={hasPassword} />;
-  const nameField = (
-    <label class="field">
-      <span>{t('mfa.key.name')}</span>
-      <input
-        name="key-name"
-        maxLength={64}
-        placeholder={t('mfa.key.namePlaceholder')}
-        value={name}
-        onInput={(e) => setName((e.target as HTMLInputElement).value)}
-      />
-    </label>
-  );
+  const nameField = <KeyNameField value={name} onInput={setName} />;
   return (
     <section class="mfa-keys" aria-label={t('mfa.key.title')}>
       <h3>{t('mfa.key.title')}</h3>
