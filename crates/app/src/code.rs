@@ -51,6 +51,7 @@ pub enum ErrorCode {
     WebauthnInvalid,
     WebauthnRefused,
     WebauthnNotFound,
+    TotpUnreadable,
 }
 
 /// One row of the table.
@@ -74,7 +75,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -112,6 +113,7 @@ impl ErrorCode {
         ErrorCode::WebauthnInvalid,
         ErrorCode::WebauthnRefused,
         ErrorCode::WebauthnNotFound,
+        ErrorCode::TotpUnreadable,
     ];
 
     /// The table: code, retryable, meaning.
@@ -281,6 +283,11 @@ impl ErrorCode {
                 "webauthn_not_found",
                 false,
                 "No such security key or registration of this account (unknown, expired, or another account's).",
+            ),
+            ErrorCode::TotpUnreadable => row(
+                "totp_unreadable",
+                false,
+                "The account's authenticator app cannot be checked: its secret is sealed under a master key this server no longer has (`[files] previous_keys`). Use a recovery code or a security key, or ask an administrator to reset the second factor. Nothing changed.",
             ),
         }
     }

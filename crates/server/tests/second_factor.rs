@@ -829,7 +829,7 @@ async fn rotation(pg: Option<&str>) {
     let mut server = TestServer::start_in_with_env(dir.path(), &env);
     let alice = unique_name("alice");
     let (_, alice_token) = server.create_user(&alice).await;
-    let (secret, _) = enrol(&server, &alice_token).await;
+    let (secret, codes) = enrol(&server, &alice_token).await;
     let rows = stored_secrets(&server, pg).await;
     assert!(rows[0].starts_with(b"ETS1\x02k1"), "{:?}", rows[0]);
     server.terminate();
@@ -840,6 +840,31 @@ async fn rotation(pg: Option<&str>) {
         ("ENCLAVE_FILES__MASTER_KEY_ID", "k2"),
         ("ENCLAVE_FILES__MASTER_KEY", new_key),
     ]);
+    // A server given the new key without the old one cannot open the secret: the code is
+    // refused with its own error (not a 500), counts as no failure, and a recovery code works.
+    {
+        if pg.is_some() {
+            std::fs::write(dir.path().join("enclave.db"), b"").unwrap();
+        }
+        let without_old = TestServer::start_in_with_env(dir.path(), &rotated);
+        let ch = challenge(&without_old, &alice).await;
+        let token = ch["challenge"].as_str().unwrap().to_owned();
+        let (st, body) = second(&without_old, &token, "totp", &oathtool(&secret, 0)).await;
+        assert_status_error(
+            "a secret under a key no longer configured",
+            (st, &body),
+            503,
+            "totp_unreadable",
+        );
+        let (st, body) = second(&without_old, &token, "recovery", &codes[0]).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert!(
+            without_old
+                .log()
+                .contains("cannot open this account's TOTP secret"),
+            "the log says why"
+        );
+    }
     let mut with_old = rotated.clone();
     with_old.push(("ENCLAVE_FILES__PREVIOUS_KEYS__K1", old_key.trim()));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_enclave"))

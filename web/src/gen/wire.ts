@@ -42,6 +42,7 @@ export type ErrorCode =
   | "webauthn_invalid" // The WebAuthn credential is malformed: not the browser's `PublicKeyCredential` as JSON with its binary fields in base64url. Nothing changed.
   | "webauthn_refused" // The security key's answer failed a check (challenge, relying-party id, origin, signature, signature counter, or an unknown key): a forged or replayed answer, or one made for another site. Nothing changed.
   | "webauthn_not_found" // No such security key or registration of this account (unknown, expired, or another account's).
+  | "totp_unreadable" // The account's authenticator app cannot be checked: its secret is sealed under a master key this server no longer has (`[files] previous_keys`). Use a recovery code or a security key, or ask an administrator to reset the second factor. Nothing changed.
 ;
 /** The `type` of an event frame. */
 export type EventKind =

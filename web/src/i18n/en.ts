@@ -656,4 +656,5 @@ export const en = {
   'error.webauthn_invalid': 'The security key sent an answer that could not be read. Try again.',
   'error.webauthn_refused': 'The security key’s answer was not accepted.',
   'error.webauthn_not_found': 'That security key or registration no longer exists. Start again.',
+  'error.totp_unreadable': 'Your authenticator app cannot be checked on this server right now. Use a recovery code or a security key, or ask an administrator to reset your two-step verification.',
 };

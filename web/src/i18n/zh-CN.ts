@@ -655,4 +655,5 @@ export const zhCN: Record<keyof typeof en, string> = {
   'error.webauthn_invalid': '无法读取安全密钥的响应。请重试。',
   'error.webauthn_refused': '安全密钥的响应未被接受。',
   'error.webauthn_not_found': '该安全密钥或注册已不存在。请重新开始。',
+  'error.totp_unreadable': '此服务器暂时无法验证你的身份验证器应用。请使用恢复码或安全密钥，或请管理员重置你的两步验证。',
 };

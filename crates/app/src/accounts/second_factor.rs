@@ -178,7 +178,17 @@ impl TotpSealer {
             Stored::Sealed(sealed) => self
                 .keys
                 .open(&sealed, &account_aad(user_id))
-                .map_err(|e| Error::internal(format!("opening a TOTP secret: {e}"))),
+                .map_err(|e| {
+                    tracing::error!(
+                        user = user_id.0,
+                        error = %e,
+                        "cannot open this account's TOTP secret: its master key is not configured (add it to [files] previous_keys, or reset the account's second factor)"
+                    );
+                    Error::refused(
+                        crate::ErrorCode::TotpUnreadable,
+                        "this account's authenticator app cannot be checked here: use a recovery code or a security key, or ask an administrator to reset the second factor",
+                    )
+                }),
         }
     }
 
