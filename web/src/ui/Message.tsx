@@ -245,7 +245,7 @@ export const MessageItem = memo(function MessageItem({
             {formatTime(m.created_at)}
           </time>
         ) : (
-          <button class="avatar-btn" onClick={() => openProfileFor(m.user_id)} aria-label={displayName(author)}>
+          <button class="avatar-btn" tabIndex={-1} onClick={() => openProfileFor(m.user_id)} aria-label={displayName(author)}>
             <UserAvatar userId={m.user_id} size={36} />
           </button>
         )}
@@ -253,7 +253,7 @@ export const MessageItem = memo(function MessageItem({
       <div class="msg-body">
         {!continued && (
           <div class="msg-head">
-            <button class="msg-author" onClick={() => openProfileFor(m.user_id)}>
+            <button class="msg-author" tabIndex={-1} onClick={() => openProfileFor(m.user_id)}>
               {displayName(author)}
             </button>
             {author?.is_bot && <span class="tag">{t('user.bot')}</span>}
