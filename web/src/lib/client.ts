@@ -296,9 +296,35 @@ async function finishSso(): Promise<boolean> {
   }
 }
 
+/** Set while this browser holds a session: a visit without it goes straight to the login page
+ * (asking the server would only answer 401, logged in the console as an error). */
+const SIGNED_IN_KEY = 'enclave.signedIn';
+
+function markSignedIn(on: boolean) {
+  try {
+    if (on) localStorage.setItem(SIGNED_IN_KEY, '1');
+    else localStorage.removeItem(SIGNED_IN_KEY);
+  } catch {
+    /* storage unavailable */
+  }
+}
+
+function maybeSignedIn(): boolean {
+  try {
+    return localStorage.getItem(SIGNED_IN_KEY) !== null;
+  } catch {
+    return true;
+  }
+}
+
 async function tryBoot() {
   try {
     if (await finishSso()) return;
+    if (!maybeSignedIn()) {
+      const setup = await api.setup();
+      store.set({ phase: 'login', needsSetup: setup.needs_setup });
+      return;
+    }
     const me = await api.me();
     await startSession(me);
   } catch (e) {
@@ -329,6 +355,7 @@ export async function enterSession(me: User) {
 }
 
 async function startSession(me: User) {
+  markSignedIn(true);
   const route = parseRoute(location.pathname);
   store.set((s) => ({
     ...initialState(s.prefs),
@@ -384,6 +411,7 @@ async function endSession(expired: boolean) {
   const s = store.get();
   if (s.phase !== 'ready') return;
   rt.stop();
+  markSignedIn(false);
   const setup = await api.setup().catch(() => ({ needs_setup: false }));
   store.set((st) => ({ ...initialState(st.prefs), phase: 'login', needsSetup: setup.needs_setup }));
   history.replaceState(null, '', '/');

@@ -79,7 +79,7 @@ function Header({ c }: { c: Channel }) {
           <button
             class={cls('head-btn', panel?.kind === 'members' && 'on')}
             onClick={() => togglePanel('members')}
-            aria-label={t('members.title')}
+            aria-label={`${t('members.title')} ${c.n_members}`}
             title={t('members.title')}
           >
             <Users size={17} />
