@@ -38,7 +38,17 @@ const mainMsg = (page, text) => page.locator('.conv .messages .msg', { hasText: 
 
 /** Runs axe-core on the page; returns the serious and critical violations. */
 async function axe(page, what) {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE_SOURCE });
+  // Colours are measured once dialogs finished fading in.
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => a.effect?.getComputedTiming().iterations !== Infinity)
+        .map((a) => a.finished.catch(() => {})),
+    ),
+  );
+  // Evaluated through the DevTools protocol: the page's Content-Security-Policy refuses inline scripts.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
   const result = await page.evaluate(async () => {
     // label-content-name-mismatch is experimental in axe (off by default): the issue asks for it.
     const r = await window.axe.run(document, {
@@ -318,7 +328,9 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
         await visible(mainMsg(X, 'Chart and report attached'));
         found.push(...(await axe(X, `${tag} channel`)));
         await X.screenshot({ path: join(TMP, `daytwo-${locale}-${viewport.width}.png`) });
-        await X.locator('.search-open').click();
+        // The phone shows the sidebar (with the search button) outside a conversation.
+        await X.goto(base + '/');
+        await X.locator('.sidebar .search-open').click();
         await X.locator('.search-input').fill('report');
         await visible(X.locator('.search-result'));
         found.push(...(await axe(X, `${tag} search`)));

@@ -37,9 +37,21 @@ export function trapFocus(root: HTMLElement): () => void {
     const first = items()[0];
     if (first) first.focus();
   };
+  // A focused control that re-renders away (a result list refreshing) leaves the focus on the
+  // page's body: bring it back into the dialog.
+  const lost = () => {
+    const active = document.activeElement;
+    if (top() && (!active || active === document.body)) items()[0]?.focus();
+  };
+  const mo = new MutationObserver(lost);
+  mo.observe(root, { childList: true, subtree: true });
+  const onFocusOut = () => setTimeout(lost, 0);
+  root.addEventListener('focusout', onFocusOut);
   document.addEventListener('keydown', onKey, true);
   document.addEventListener('focusin', onFocusIn);
   return () => {
+    mo.disconnect();
+    root.removeEventListener('focusout', onFocusOut);
     document.removeEventListener('keydown', onKey, true);
     document.removeEventListener('focusin', onFocusIn);
     const i = traps.indexOf(me);

@@ -245,8 +245,9 @@ export const MessageItem = memo(function MessageItem({
             {formatTime(m.created_at)}
           </time>
         ) : (
-          <button class="avatar-btn" tabIndex={-1} onClick={() => openProfileFor(m.user_id)} aria-label={displayName(author)}>
+          <button class="avatar-btn" tabIndex={-1} onClick={() => openProfileFor(m.user_id)}>
             <UserAvatar userId={m.user_id} size={36} />
+            <span class="sr-only">{displayName(author)}</span>
           </button>
         )}
       </div>

@@ -144,7 +144,7 @@ function Switcher() {
           aria-label={t('switcher.placeholder')}
         />
       </div>
-      <div class="switcher-list" ref={listRef} role="listbox">
+      <div class="switcher-list" ref={listRef} role="listbox" aria-label={t('switcher.title')}>
         {items.length === 0 && <div class="switcher-empty muted">{t('switcher.none')}</div>}
         {items.map((it, i) => (
           <button
