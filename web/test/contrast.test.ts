@@ -18,3 +18,15 @@ describe('contrast (WCAG AA, 4.5:1 for text)', () => {
     }
   });
 });
+
+describe('the style sheet', () => {
+  it('closes every rule (an open brace nests every later rule under it)', () => {
+    const css = readFileSync(join(__dirname, '../src/styles.css'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+    let depth = 0;
+    css.split('\n').forEach((line, i) => {
+      depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+      expect(depth, `line ${i + 1}`).toBeGreaterThanOrEqual(0);
+    });
+    expect(depth).toBe(0);
+  });
+});
