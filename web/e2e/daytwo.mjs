@@ -267,11 +267,9 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
   });
 
   await step('bug 12: (edited) stays on the line; thread replies are marked in search; sessions are named', async () => {
-    await send(D, 'Short line');
-    const m = mainMsg(D, 'Short line').last();
-    await visible(m);
-    const id = await m.getAttribute('data-msg-id');
     const danApi = await Api.login(base, 'dan', password);
+    const { id } = await danApi.post(`/channels/${team.id}/messages`, { text: 'Short line' });
+    await visible(mainMsg(D, 'Short line'));
     await danApi.patch(`/messages/${id}`, { text: 'Short line, fixed' });
     const edited = mainMsg(D, 'Short line, fixed').locator('.edited');
     await visible(edited);
