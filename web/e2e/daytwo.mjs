@@ -79,8 +79,8 @@ async function smallTargets(page, scope) {
 
 export async function dayTwo({ base, admin, step, newPage, password, makePng }) {
   const mk = (username, display_name) => admin.post('/users', { username, display_name, password });
-  const dan = await mk('dan', 'Dan Zhou');
-  const erin = await mk('erin', 'Erin Xu');
+  const dan = await mk('daniel', 'Dan Zhou');
+  const erin = await mk('erica', 'Erica Xu');
   const lilei = await mk('lilei', '李雷');
   const team = await admin.post('/channels', { name: 'team', kind: 'public', topic: 'Day two' });
   for (const u of [dan, erin, lilei]) await admin.post(`/channels/${team.id}/members`, { user_id: u.id });
@@ -103,7 +103,7 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
   });
 
   const D = await newPage();
-  await login(D, base, 'dan', password);
+  await login(D, base, 'daniel', password);
   await openChannel(D, team.id);
   // Enough messages that the list scrolls.
   const lileiApi = await Api.login(base, 'lilei', password);
@@ -249,7 +249,7 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
   await step('bug 6: from: takes a display name; a refused search is told in Chinese in the Chinese interface', async () => {
     await lileiApi.post(`/channels/${team.id}/messages`, { text: '李雷的周报 **weekly** report' });
     const Z = await newPage({ locale: 'zh-CN' });
-    await login(Z, base, 'erin', password);
+    await login(Z, base, 'erica', password);
     await Z.locator('.search-open').click();
     await Z.locator('.search-input').fill('from:李雷 周报');
     const hit = Z.locator('.search-result', { hasText: '周报' });
@@ -267,7 +267,7 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
   });
 
   await step('bug 12: (edited) stays on the line; thread replies are marked in search; sessions are named', async () => {
-    const danApi = await Api.login(base, 'dan', password);
+    const danApi = await Api.login(base, 'daniel', password);
     const { id } = await danApi.post(`/channels/${team.id}/messages`, { text: 'Short line' });
     await visible(mainMsg(D, 'Short line'));
     await danApi.patch(`/messages/${id}`, { text: 'Short line, fixed' });
@@ -296,7 +296,7 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
 
   await step('bug 9: on a phone the message actions do not cover author and time; touch targets are 44 px', async () => {
     const P = await newPage({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-    await login(P, base, 'erin', password);
+    await login(P, base, 'erica', password);
     await P.locator(`.sidebar [data-channel-id="${team.id}"]`).tap();
     const msg = mainMsg(P, 'Chart and report attached');
     await visible(msg);
@@ -319,7 +319,7 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
         await X.goto(base + '/');
         await X.locator('input[name="login"]').waitFor();
         found.push(...(await axe(X, `${tag} login`)));
-        await login(X, base, 'erin', password);
+        await login(X, base, 'erica', password);
         found.push(...(await axe(X, `${tag} home`)));
         await X.goto(`${base}/c/${team.id}`);
         await X.locator('.conv .composer textarea').waitFor();
@@ -366,7 +366,7 @@ export async function dayTwo({ base, admin, step, newPage, password, makePng }) 
     if (theme !== 'system') throw new Error(`theme ${theme} passed to the next person`);
     await visible(D.locator('h1', { hasText: 'Sign in' }));
     // The next person's composer is empty.
-    await login(D, base, 'erin', password);
+    await login(D, base, 'erica', password);
     await D.goto(`${base}/c/${team.id}`);
     await D.locator('.conv .composer textarea').waitFor();
     if ((await D.locator('.conv .composer textarea').inputValue()) !== '') throw new Error('a draft passed to the next person');

@@ -214,7 +214,10 @@ async function main() {
         await shots.dispose();
       }
     }
-  } catch {
+  } catch (e) {
+    // A failure outside a step (setting up data) fails the run too.
+    if (!failed) console.error(`  ✗ ${String(e?.stack ?? e).split('\n').slice(0, 6).join('\n    ')}`);
+    failed = true;
     for (const [i, p] of pages.entries()) {
       await p.screenshot({ path: join(TMP, `failure-${i}.png`) }).catch(() => {});
     }
