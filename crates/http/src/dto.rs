@@ -1851,3 +1851,30 @@ pub struct SecondFactorOverview {
 pub struct SsoStatusList {
     pub providers: Vec<SsoStatusDto>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bots
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct CreateBotRequest {
+    /// As a user's username: 2 to 32 characters of `a-z 0-9 . _ -`.
+    #[schema(max_length = 64)]
+    pub username: String,
+    /// At most 64 characters; empty means the username.
+    #[schema(max_length = 256)]
+    pub display_name: Option<String>,
+}
+
+/// A bot and a token for it: the token is shown here once and never again.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct BotWithToken {
+    pub bot: UserDto,
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct BotList {
+    pub bots: Vec<UserDto>,
+}

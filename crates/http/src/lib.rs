@@ -159,6 +159,7 @@ impl std::ops::Deref for AppState {
     tags(
         (name = "auth", description = "Login, sessions (devices), personal access tokens and app passwords (see docs/admin/sessions.md)"),
         (name = "users", description = "The user directory and accounts"),
+        (name = "bots", description = "Bot accounts and their tokens"),
         (name = "roles", description = "Custom roles, the roles accounts hold, and guest invitations (see docs/admin/roles.md)"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
@@ -198,8 +199,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, departments, files, identity, lockouts, messages, roles, search,
-        second_factor, sessions, sso, system, users, ws,
+        audit, auth, bots, channels, departments, files, identity, lockouts, messages, roles,
+        search, second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -242,6 +243,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
+        .routes(routes!(bots::list, bots::create))
+        .routes(routes!(bots::rotate_token))
         .routes(routes!(roles::user_roles, roles::set_user_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::update, roles::delete))
