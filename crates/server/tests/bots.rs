@@ -156,7 +156,7 @@ async fn bots_act_only_where_added(server: &TestServer) {
     assert!(
         entries.iter().any(|e| e["action"] == "user_created"
             && e["target_id"] == bot_id.as_str()
-            && e["summary"]["is_bot"] == true
+            && e["summary"]["is_bot"] == "true"
             && e["actor"].is_string()),
         "{audit}"
     );
