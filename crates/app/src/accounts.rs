@@ -529,7 +529,7 @@ impl Accounts {
     }
 
     /// The actor of an account, with the permissions of its custom roles.
-    async fn actor_of(&self, user: &User) -> Result<Actor> {
+    pub(crate) async fn actor_of(&self, user: &User) -> Result<Actor> {
         let custom = if user.is_guest {
             Vec::new()
         } else {

@@ -29,6 +29,7 @@ pub mod realtime;
 mod roles;
 mod search;
 pub mod sso;
+pub mod webhooks;
 
 pub use accounts::{
     Accounts, AuthConfig, Authed, BotToken, Challenge, Clock, CreateUser, Credential,
@@ -59,6 +60,7 @@ pub use realtime::{Hub, RealtimeConfig};
 pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 pub use sso::{LinkBy, ProviderButton, ProviderConfig, ProviderStatus, Sso, SsoConfig};
+pub use webhooks::{WebhookSecret, Webhooks};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx, Lifecycle};

@@ -477,6 +477,20 @@ pub fn check_manage_bots(actor: &Actor) -> Result<(), Error> {
     }
 }
 
+/// Whether `actor` may create, list, rotate or delete incoming webhooks: they need
+/// [`SitePermission::ManageIntegrations`]. A webhook posts as its creator, so creating one for a
+/// channel also needs the right to post there ([`check`] with [`Action::Post`]).
+pub fn check_manage_webhooks(actor: &Actor) -> Result<(), Error> {
+    check_write(actor)?;
+    if actor.may(SitePermission::ManageIntegrations) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only integration managers may manage webhooks",
+        ))
+    }
+}
+
 /// Whether `actor` may make or change a role granting `permissions`: they need
 /// [`SitePermission::ManageRoles`] and must hold every permission the role grants, so nobody
 /// gains through a role what they could not do themselves.

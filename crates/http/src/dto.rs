@@ -1878,3 +1878,38 @@ pub struct BotWithToken {
 pub struct BotList {
     pub bots: Vec<UserDto>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Incoming webhooks
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct CreateWebhookRequest {
+    /// 1 to 64 characters: what the webhook is for ("CI", "监控").
+    #[schema(max_length = 256)]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebhookDto {
+    pub id: String,
+    pub channel_id: String,
+    /// Messages are posted as this account.
+    pub creator_id: String,
+    pub name: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rotated_at: Option<String>,
+}
+
+/// A webhook and its secret path (`/hooks/<secret>`, after the server's address): shown once.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebhookWithUrl {
+    pub webhook: WebhookDto,
+    pub path: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookDto>,
+}

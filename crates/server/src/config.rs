@@ -1210,6 +1210,29 @@ impl Config {
         Ok(ring)
     }
 
+    /// The address people reach the server at, without a trailing slash: `[oidc] public_url`
+    /// when set, else made from `listen` (`localhost` for an unspecified address).
+    pub fn public_base_url(&self) -> anyhow::Result<String> {
+        let public = self.oidc.public_url.trim().trim_end_matches('/');
+        if !public.is_empty() {
+            return Ok(public.to_owned());
+        }
+        let addr = self.listen_addr()?;
+        let scheme = if self.tls.cert.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
+        let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+            "localhost".to_owned()
+        } else if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        Ok(format!("{scheme}://{host}:{}", addr.port()))
+    }
+
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
         self.listen
             .parse()

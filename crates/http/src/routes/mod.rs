@@ -7,6 +7,7 @@ pub mod bots;
 pub mod channels;
 pub mod departments;
 pub mod files;
+pub mod hooks;
 pub mod identity;
 pub mod lockouts;
 pub mod messages;
