@@ -26,11 +26,13 @@ use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::ratelimit::{Kind, UserLimits};
 
+mod bots;
 mod credentials;
 mod second_factor;
 mod signin;
 mod throttle;
 mod webauthn;
+pub use bots::BotToken;
 pub use credentials::TokenLifetime;
 pub use second_factor::{Enrolled, Reauth, SecondFactorConfig, SecondFactorStatus, TotpSetup};
 pub use signin::{
@@ -527,7 +529,7 @@ impl Accounts {
     }
 
     /// The actor of an account, with the permissions of its custom roles.
-    async fn actor_of(&self, user: &User) -> Result<Actor> {
+    pub(crate) async fn actor_of(&self, user: &User) -> Result<Actor> {
         let custom = if user.is_guest {
             Vec::new()
         } else {
@@ -576,7 +578,17 @@ impl Accounts {
         more: impl FnOnce(&User) -> Vec<AuditRecord> + Send + 'static,
     ) -> Result<User> {
         if let Some(a) = actor {
-            check_user_admin(a, None, UserChange::Create)?;
+            if input.is_bot {
+                enclave_core::permissions::check_manage_bots(a)?;
+            } else {
+                check_user_admin(a, None, UserChange::Create)?;
+            }
+        }
+        if input.is_bot && (input.password.is_some() || input.is_admin || input.is_guest) {
+            return Err(Error::Domain(DomainError::invalid(
+                "bot",
+                "a bot has no password and is neither an administrator nor a guest",
+            )));
         }
         let username = validate::username(&input.username)?;
         let display_name = match input.display_name.as_deref() {

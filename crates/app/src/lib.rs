@@ -29,13 +29,15 @@ pub mod realtime;
 mod roles;
 mod search;
 pub mod sso;
+pub mod webhooks;
 
 pub use accounts::{
-    Accounts, AuthConfig, Authed, Challenge, Clock, CreateUser, Credential, DirectoryAnswer,
-    DirectoryLogin, Enrolled, FactorProof, Lockout, MAX_APP_PASSWORDS, OidcAssertion,
-    PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus, SecondFactorStep,
-    SessionClient, SessionGrant, TokenLifetime, TotpSetup, UpdateUser, VerifiedIdentity,
-    WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistered, WebAuthnRegistration, session_client_name,
+    Accounts, AuthConfig, Authed, BotToken, Challenge, Clock, CreateUser, Credential,
+    DirectoryAnswer, DirectoryLogin, Enrolled, FactorProof, Lockout, MAX_APP_PASSWORDS,
+    OidcAssertion, PassedSecondFactor, Proof, Reauth, SecondFactorConfig, SecondFactorStatus,
+    SecondFactorStep, SessionClient, SessionGrant, TokenLifetime, TotpSetup, UpdateUser,
+    VerifiedIdentity, WebAuthnConfig, WebAuthnKeyInfo, WebAuthnRegistered, WebAuthnRegistration,
+    session_client_name,
 };
 pub use audit::{Audit, AuditRecord, AuditSource, RequestContext};
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
@@ -52,12 +54,13 @@ pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
 pub use ldap::{DirectorySyncReport, Ldap, LdapProvider};
 pub use messages::{Messages, PostInput};
-pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};
+pub use outbound::{AllowedHost, AllowedNetwork, Outbound, OutboundConfig, OutboundError};
 pub use ratelimit::{Kind as RateKind, RateLimitConfig, UserLimits};
 pub use realtime::{Hub, RealtimeConfig};
 pub use roles::{GuestInput, HeldRoles, MAX_GUEST_CHANNELS, RoleInput, RoleUpdate, Roles};
 pub use search::{Hit, HitPage, MAX_SEARCH_LIMIT, MAX_SEARCH_OFFSET, Search};
 pub use sso::{LinkBy, ProviderButton, ProviderConfig, ProviderStatus, Sso, SsoConfig};
+pub use webhooks::{WebhookSecret, Webhooks};
 
 use enclave_core::{Error as DomainError, permissions};
 use enclave_store::{Guard, GuardCtx, Lifecycle};

@@ -6,7 +6,19 @@
 //! Redirects are never followed (a redirect to another host would bypass the list), every request
 //! has a time-out, and a response body larger than the cap is refused while it is read.
 //! Plain `http://` is refused unless `allow_plain_http` is set (tests on loopback set it).
+//!
+//! Egress safety: even an allowed host is refused when it is, or resolves to, a loopback,
+//! link-local (cloud metadata at 169.254.169.254), private, shared, multicast, documentation or
+//! otherwise reserved address ([`refused_reason`]), unless the address is inside a network of
+//! `[outbound] allow_private` (or the host is a trusted service the administrator configured:
+//! an OIDC issuer). The check runs on the *resolved* addresses inside the client's own resolver,
+//! and the connection goes to exactly the addresses checked, so a name that changes its answer
+//! between a check and the connection (DNS rebinding) cannot slip through. If any address a
+//! name resolves to is refused, the whole request is. Proxies from the environment are ignored.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -51,10 +63,136 @@ impl AllowedHost {
     }
 }
 
+/// A network (or one address) whose addresses may be reached although they are private.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowedNetwork {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl AllowedNetwork {
+    /// Parses `10.0.0.0/8`, `127.0.0.1`, `fd00::/8` or `::1`.
+    pub fn parse(s: &str) -> Result<AllowedNetwork, String> {
+        let s = s.trim();
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or network (like 10.0.0.0/8)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(AllowedNetwork { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is that IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Why `ip` is not a public address (and so refused unless allowed), or `None` for a public one.
+pub fn refused_reason(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(a) => v4_reason(a),
+        IpAddr::V6(a) => v6_reason(a),
+    }
+}
+
+fn v4_reason(a: Ipv4Addr) -> Option<&'static str> {
+    let [b0, b1, b2, _] = a.octets();
+    Some(match (b0, b1, b2) {
+        (127, ..) => "loopback",
+        (169, 254, _) => "link-local",
+        (10, ..) | (192, 168, _) => "private",
+        (172, b, _) if (16..32).contains(&b) => "private",
+        (100, b, _) if (64..128).contains(&b) => "shared (carrier-grade NAT)",
+        (0, ..) => "unspecified",
+        (192, 0, 0) => "reserved",
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
+        (198, 18 | 19, _) => "benchmarking",
+        (224..=239, ..) => "multicast",
+        (240..=255, ..) => "reserved",
+        _ => return None,
+    })
+}
+
+fn v6_reason(a: Ipv6Addr) -> Option<&'static str> {
+    let seg = a.segments();
+    if a.is_loopback() {
+        return Some("loopback");
+    }
+    if a.is_unspecified() {
+        return Some("unspecified");
+    }
+    // Addresses that carry an IPv4 address: judged by it (NAT64, 6to4, IPv4-compatible).
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || seg[..6] == [0; 6] {
+        return v4_reason(embedded(seg[6], seg[7])).or(if seg[0] == 0 {
+            Some("reserved")
+        } else {
+            None
+        });
+    }
+    if seg[0] == 0x2002 {
+        return v4_reason(embedded(seg[1], seg[2]));
+    }
+    Some(match seg[0] {
+        s if s & 0xfe00 == 0xfc00 => "private (unique local)",
+        s if s & 0xffc0 == 0xfe80 => "link-local",
+        s if s & 0xffc0 == 0xfec0 => "site-local",
+        s if s & 0xff00 == 0xff00 => "multicast",
+        0x2001 if seg[1] == 0x0db8 => "documentation",
+        0x0100 if seg[1..4] == [0, 0, 0] => "discard",
+        s if s & 0xe000 != 0x2000 => "reserved",
+        _ => return None,
+    })
+}
+
 /// The outbound settings (`[outbound]`).
 #[derive(Debug, Clone)]
 pub struct OutboundConfig {
     pub allow: Vec<AllowedHost>,
+    /// Networks that may be reached although private, loopback or link-local
+    /// (`[outbound] allow_private`).
+    pub allow_private: Vec<AllowedNetwork>,
+    /// Host names whose addresses are not checked: services the administrator configured by
+    /// name (the OIDC issuers), often on the internal network.
+    pub trusted_hosts: Vec<String>,
     /// Whether `http://` URLs may be used at all (only for tests and labs on loopback).
     pub allow_plain_http: bool,
     /// The whole request, connection to last byte.
@@ -68,6 +206,8 @@ impl Default for OutboundConfig {
     fn default() -> Self {
         OutboundConfig {
             allow: Vec::new(),
+            allow_private: Vec::new(),
+            trusted_hosts: Vec::new(),
             allow_plain_http: false,
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
@@ -83,6 +223,14 @@ pub enum OutboundError {
         "outbound request to {0} refused: the host is not on the allow-list ([outbound] allow)"
     )]
     NotAllowed(String),
+    #[error(
+        "outbound request to {host} refused: it is {ip}, a {why} address ([outbound] allow_private)"
+    )]
+    PrivateAddress {
+        host: String,
+        ip: IpAddr,
+        why: &'static str,
+    },
     #[error("outbound request refused: {0}")]
     BadUrl(String),
     #[error("the response from {0} is larger than {1} bytes")]
@@ -106,19 +254,88 @@ impl std::fmt::Debug for Outbound {
     }
 }
 
+/// The client's resolver: resolves a name, refuses it if any address is not allowed, and hands
+/// the connector exactly the addresses it checked.
+#[derive(Clone)]
+struct CheckedResolver {
+    config: Arc<OutboundConfig>,
+    /// Fixed answers (tests: a name that resolves to an address that cannot be served here).
+    names: Arc<HashMap<String, Vec<IpAddr>>>,
+}
+
+impl CheckedResolver {
+    fn check(&self, host: &str, ip: IpAddr) -> Result<(), OutboundError> {
+        check_address(&self.config, host, ip)
+    }
+}
+
+fn check_address(config: &OutboundConfig, host: &str, ip: IpAddr) -> Result<(), OutboundError> {
+    let Some(why) = refused_reason(ip) else {
+        return Ok(());
+    };
+    if config.allow_private.iter().any(|n| n.contains(ip))
+        || config
+            .trusted_hosts
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(host))
+    {
+        return Ok(());
+    }
+    Err(OutboundError::PrivateAddress {
+        host: host.to_owned(),
+        ip: canonical(ip),
+        why,
+    })
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let this = self.clone();
+        let host = name.as_str().to_ascii_lowercase();
+        Box::pin(async move {
+            let ips: Vec<IpAddr> = match this.names.get(&host) {
+                Some(fixed) => fixed.clone(),
+                None => tokio::net::lookup_host((host.as_str(), 0))
+                    .await?
+                    .map(|a| a.ip())
+                    .collect(),
+            };
+            for ip in &ips {
+                this.check(&host, *ip)?;
+            }
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
 impl Outbound {
     pub fn new(config: OutboundConfig) -> Result<Outbound, OutboundError> {
+        Outbound::with_names(config, HashMap::new())
+    }
+
+    /// A client whose resolver answers `names` (lower-case host → addresses) itself, and asks
+    /// the system for any other name. For tests: the answers are checked like any other.
+    pub fn with_names(
+        config: OutboundConfig,
+        names: HashMap<String, Vec<IpAddr>>,
+    ) -> Result<Outbound, OutboundError> {
+        let config = Arc::new(config);
+        let resolver = CheckedResolver {
+            config: config.clone(),
+            names: Arc::new(names),
+        };
         let client = reqwest::Client::builder()
+            .no_proxy()
+            .dns_resolver(resolver)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("Enclave/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OutboundError::Transport("(client)".into(), e.to_string()))?;
-        Ok(Outbound {
-            client,
-            config: std::sync::Arc::new(config),
-        })
+        Ok(Outbound { client, config })
     }
 
     pub fn config(&self) -> &OutboundConfig {
@@ -147,10 +364,14 @@ impl Outbound {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| OutboundError::BadUrl(format!("{url}: no port")))?;
-        if self.config.allow.iter().any(|a| a.allows(&host, port)) {
-            Ok(())
-        } else {
-            Err(OutboundError::NotAllowed(format!("{host}:{port}")))
+        if !self.config.allow.iter().any(|a| a.allows(&host, port)) {
+            return Err(OutboundError::NotAllowed(format!("{host}:{port}")));
+        }
+        // An address written in the URL is connected to without resolving: check it here.
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) => check_address(&self.config, &host, IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => check_address(&self.config, &host, IpAddr::V6(ip)),
+            _ => Ok(()),
         }
     }
 
@@ -172,7 +393,7 @@ impl Outbound {
             .body(body)
             .send()
             .await
-            .map_err(|e| OutboundError::Transport(host.clone(), transport_reason(&e)))?;
+            .map_err(|e| refusal_or_transport(&host, &e))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let cap = self.config.max_response_bytes;
@@ -196,6 +417,24 @@ impl Outbound {
         *out.headers_mut() = headers;
         Ok(out)
     }
+}
+
+/// The resolver's refusal (found in the error's chain), or a transport error.
+fn refusal_or_transport(host: &str, e: &reqwest::Error) -> OutboundError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(inner) = src {
+        if let Some(OutboundError::PrivateAddress { host, ip, why }) =
+            inner.downcast_ref::<OutboundError>()
+        {
+            return OutboundError::PrivateAddress {
+                host: host.clone(),
+                ip: *ip,
+                why,
+            };
+        }
+        src = inner.source();
+    }
+    OutboundError::Transport(host.to_owned(), transport_reason(e))
 }
 
 fn transport_reason(e: &reqwest::Error) -> String {
@@ -242,6 +481,7 @@ mod tests {
                 .iter()
                 .map(|a| AllowedHost::parse(a).unwrap())
                 .collect(),
+            allow_private: vec![AllowedNetwork::parse("127.0.0.0/8").unwrap()],
             allow_plain_http: true,
             max_response_bytes: 1000,
             timeout: Duration::from_secs(2),
@@ -349,5 +589,225 @@ mod tests {
             o.send(get(&format!("http://127.0.0.1:{port}/"))).await,
             Err(OutboundError::TooLarge(..))
         ));
+    }
+
+    /// A loopback server that counts the connections it accepts (and answers none).
+    async fn counting() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = n.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            }
+        });
+        (port, n)
+    }
+
+    #[test]
+    fn private_and_special_addresses_are_recognised() {
+        let r = |s: &str| refused_reason(s.parse().unwrap());
+        for (ip, why) in [
+            ("127.0.0.1", "loopback"),
+            ("127.255.0.9", "loopback"),
+            ("169.254.169.254", "link-local"),
+            ("10.0.0.1", "private"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"),
+            ("100.64.0.1", "shared (carrier-grade NAT)"),
+            ("0.0.0.0", "unspecified"),
+            ("224.0.0.1", "multicast"),
+            ("255.255.255.255", "reserved"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+            ("fc00::1", "private (unique local)"),
+            ("fd12:3456::1", "private (unique local)"),
+            ("fe80::1", "link-local"),
+            ("ff02::1", "multicast"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::ffff:169.254.169.254", "link-local"),
+            ("64:ff9b::a00:1", "private"),
+            ("2002:a9fe:a9fe::", "link-local"),
+            ("2001:db8::1", "documentation"),
+        ] {
+            assert_eq!(r(ip), Some(why), "{ip}");
+        }
+        for ip in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "172.15.0.1",
+            "100.128.0.1",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert_eq!(r(ip), None, "{ip}");
+        }
+        let n = AllowedNetwork::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.200.3.4".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.1.1".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        let one = AllowedNetwork::parse("169.254.169.254").unwrap();
+        assert!(one.contains("169.254.169.254".parse().unwrap()));
+        assert!(!one.contains("169.254.169.253".parse().unwrap()));
+        assert!(
+            AllowedNetwork::parse("fd00::/8")
+                .unwrap()
+                .contains("fd01::2".parse().unwrap())
+        );
+        assert!(
+            AllowedNetwork::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("127.0.0.1".parse().unwrap())
+        );
+        for bad in ["", "10.0.0.0/33", "x", "10.0.0.0/", "::/129", "example.org"] {
+            assert!(AllowedNetwork::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A client whose allow-list lets every host through, so that only the address check can
+    /// refuse; `metadata.test` resolves to 169.254.169.254 and `intranet.test` to 10.0.0.1 and a
+    /// public address (one refused address refuses the name).
+    fn open_client(allow_private: &[&str]) -> Outbound {
+        let allow = [
+            "127.0.0.1",
+            "169.254.169.254",
+            "10.0.0.1",
+            "localhost",
+            "metadata.test",
+            "intranet.test",
+            "[::1]",
+            "[::ffff:7f00:1]",
+        ];
+        let names = HashMap::from([
+            (
+                "metadata.test".to_owned(),
+                vec!["169.254.169.254".parse().unwrap()],
+            ),
+            (
+                "intranet.test".to_owned(),
+                vec!["8.8.8.8".parse().unwrap(), "10.0.0.1".parse().unwrap()],
+            ),
+        ]);
+        Outbound::with_names(
+            OutboundConfig {
+                allow: allow
+                    .iter()
+                    .map(|a| AllowedHost::parse(a).unwrap())
+                    .collect(),
+                allow_private: allow_private
+                    .iter()
+                    .map(|n| AllowedNetwork::parse(n).unwrap())
+                    .collect(),
+                allow_plain_http: true,
+                timeout: Duration::from_secs(2),
+                ..OutboundConfig::default()
+            },
+            names,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn private_addresses_and_names_resolving_to_them_are_refused_before_connecting() {
+        let (port, accepted) = counting().await;
+        let o = open_client(&[]);
+        for (url, ip) in [
+            (format!("http://127.0.0.1:{port}/"), "127.0.0.1"),
+            (format!("http://[::ffff:7f00:1]:{port}/"), "127.0.0.1"),
+            (format!("http://[::1]:{port}/"), "::1"),
+            (
+                "http://169.254.169.254/latest/meta-data/".into(),
+                "169.254.169.254",
+            ),
+            ("http://10.0.0.1/".into(), "10.0.0.1"),
+            (format!("http://metadata.test:{port}/"), "169.254.169.254"),
+            (format!("http://intranet.test:{port}/"), "10.0.0.1"),
+        ] {
+            let e = o.send(get(&url)).await.unwrap_err();
+            match &e {
+                OutboundError::PrivateAddress { ip: got, .. } => {
+                    assert_eq!(got.to_string(), ip, "{url}")
+                }
+                other => panic!("{url}: {other}"),
+            }
+            assert!(e.to_string().contains("allow_private"), "{e}");
+        }
+        // `localhost` comes from the system's resolver: refused as well.
+        let e = o
+            .send(get(&format!("http://localhost:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                OutboundError::PrivateAddress {
+                    why: "loopback",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing was sent"
+        );
+        // Allowed explicitly, the same request goes through.
+        let o = open_client(&["127.0.0.0/8", "::1"]);
+        let r = o
+            .send(get(&format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap();
+        assert_eq!(r.body(), b"ok");
+        assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        // (Checked without sending: tests reach loopback only.)
+        let o = open_client(&["169.254.169.254/32"]);
+        assert!(
+            check_address(
+                &o.config,
+                "metadata.test",
+                "169.254.169.254".parse().unwrap()
+            )
+            .is_ok()
+        );
+        assert!(check_address(&o.config, "intranet.test", "10.0.0.1".parse().unwrap()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_a_private_address_is_returned_not_followed() {
+        let (target, accepted) = counting().await;
+        let mut o = open_client(&["127.0.0.0/8"]);
+        for to in [
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            "http://10.0.0.1/".to_owned(),
+            format!("http://127.0.0.1:{target}/"),
+        ] {
+            let port = serve(
+                format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n")
+                    .into_bytes(),
+            )
+            .await;
+            let r = o
+                .send(get(&format!("http://127.0.0.1:{port}/")))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 302);
+            assert_eq!(r.headers()["location"], to.as_str());
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+        o = open_client(&[]);
+        assert!(
+            o.check(&url::Url::parse("http://10.0.0.1/").unwrap())
+                .is_err()
+        );
     }
 }

@@ -23,6 +23,7 @@ pub mod rules;
 pub mod search;
 pub mod signin;
 pub mod validate;
+pub mod webhooks;
 
 pub use departments::DepartmentId;
 pub use error::{Entity, Error};

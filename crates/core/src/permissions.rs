@@ -104,6 +104,7 @@ impl Scope {
 /// scoped below `admin` never carries them.
 pub const ADMINISTRATIVE: PermissionSet = PermissionSet::of(&[
     SitePermission::ManageIntegrations,
+    SitePermission::CreateBots,
     SitePermission::ManageUsers,
     SitePermission::AssignRoles,
     SitePermission::ManageRoles,
@@ -290,6 +291,9 @@ site_permissions! {
     /// Open direct conversations with anyone (without it: only with people one shares a
     /// channel with).
     MessageAnyone = "message_anyone",
+    /// Create bot accounts and issue or revoke their tokens. A bot acts only in the channels it
+    /// is added to, and never signs in interactively.
+    CreateBots = "create_bots",
 }
 
 impl SitePermission {
@@ -458,6 +462,33 @@ pub const fn builtin_grants(roles: RoleSet) -> PermissionSet {
         i += 1;
     }
     set
+}
+
+/// Whether `actor` may create a bot account, or issue or revoke a bot's tokens: they need
+/// [`SitePermission::CreateBots`] (never a bot itself: a bot holds a guest's grants).
+pub fn check_manage_bots(actor: &Actor) -> Result<(), Error> {
+    check_write(actor)?;
+    if actor.may(SitePermission::CreateBots) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only those allowed to create bots may manage bots",
+        ))
+    }
+}
+
+/// Whether `actor` may create, list, rotate or delete incoming webhooks: they need
+/// [`SitePermission::ManageIntegrations`]. A webhook posts as its creator, so creating one for a
+/// channel also needs the right to post there ([`check`] with [`Action::Post`]).
+pub fn check_manage_webhooks(actor: &Actor) -> Result<(), Error> {
+    check_write(actor)?;
+    if actor.may(SitePermission::ManageIntegrations) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only integration managers may manage webhooks",
+        ))
+    }
 }
 
 /// Whether `actor` may make or change a role granting `permissions`: they need
@@ -1148,6 +1179,7 @@ mod tests {
             (BrowseDirectory,              [true,  true,  false]),
             (JoinPublicChannels,           [true,  true,  false]),
             (MessageAnyone,                [true,  true,  false]),
+            (CreateBots,                   [false, true,  false]),
         ];
         assert_eq!(
             table.len(),

@@ -94,7 +94,9 @@ impl FromIterator<Role> for RoleSet {
 /// The built-in roles an account holds: a guest is a guest and nothing else; otherwise the
 /// member role (unless removed) and the administrator flag's [`Role::Admin`].
 pub fn roles_of(user: &User) -> RoleSet {
-    if user.is_guest {
+    // A bot holds a guest's rights, whatever its flags say: it sees and acts in the channels it
+    // was added to and nowhere else.
+    if user.is_guest || user.is_bot {
         return RoleSet::GUEST;
     }
     let mut set = RoleSet::EMPTY;

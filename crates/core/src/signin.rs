@@ -31,6 +31,14 @@ pub enum CredentialKind {
     Ldap,
 }
 
+/// Whether `user` may prove who they are with a credential at all (step 1) at `now`: an active
+/// account, not a guest whose access ended, and not a bot. A bot acts only through the tokens
+/// issued for it ([`crate::permissions::SitePermission::CreateBots`]); it never signs in with a
+/// password, an app password, a directory or single sign-on.
+pub fn may_sign_in(user: &User, now: Millis) -> bool {
+    user.active && !user.is_bot && !crate::roles::guest_expired(user, now)
+}
+
 /// A way to prove a second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecondFactorMethod {
@@ -485,6 +493,10 @@ mod tests {
         let mut bot = user(true, 0);
         bot.is_bot = true;
         assert!(!p(Requirement::Everyone).requires(&bot, true));
+        assert!(may_sign_in(&member, Millis(0)) && !may_sign_in(&bot, Millis(0)));
+        let mut gone = user(false, 0);
+        gone.active = false;
+        assert!(!may_sign_in(&gone, Millis(0)));
         assert_eq!(
             p(Requirement::Everyone).grace_ends(&member),
             Millis(12 * DAY_MS)

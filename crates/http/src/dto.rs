@@ -1865,3 +1865,65 @@ pub struct SecondFactorOverview {
 pub struct SsoStatusList {
     pub providers: Vec<SsoStatusDto>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bots
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct CreateBotRequest {
+    /// As a user's username: 2 to 32 characters of `a-z 0-9 . _ -`.
+    #[schema(max_length = 64)]
+    pub username: String,
+    /// At most 64 characters; empty means the username.
+    #[schema(max_length = 256)]
+    pub display_name: Option<String>,
+}
+
+/// A bot and a token for it: the token is shown here once and never again.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct BotWithToken {
+    pub bot: UserDto,
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct BotList {
+    pub bots: Vec<UserDto>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incoming webhooks
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+pub struct CreateWebhookRequest {
+    /// 1 to 64 characters: what the webhook is for ("CI", "监控").
+    #[schema(max_length = 256)]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebhookDto {
+    pub id: String,
+    pub channel_id: String,
+    /// Messages are posted as this account.
+    pub creator_id: String,
+    pub name: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rotated_at: Option<String>,
+}
+
+/// A webhook and its secret path (`/hooks/<secret>`, after the server's address): shown once.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebhookWithUrl {
+    pub webhook: WebhookDto,
+    pub path: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookDto>,
+}

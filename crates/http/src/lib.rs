@@ -122,6 +122,8 @@ pub struct Deps {
     pub sso: Arc<Sso>,
     /// LDAP providers: sign-in by bind and the directory sync.
     pub ldap: Arc<enclave_app::Ldap>,
+    /// Incoming webhooks.
+    pub webhooks: Arc<enclave_app::Webhooks>,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -138,6 +140,7 @@ pub struct Services {
     pub departments: Departments,
     pub sso: Arc<Sso>,
     pub ldap: Arc<enclave_app::Ldap>,
+    pub webhooks: Arc<enclave_app::Webhooks>,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -159,6 +162,8 @@ impl std::ops::Deref for AppState {
     tags(
         (name = "auth", description = "Login, sessions (devices), personal access tokens and app passwords (see docs/admin/sessions.md)"),
         (name = "users", description = "The user directory and accounts"),
+        (name = "bots", description = "Bot accounts and their tokens"),
+        (name = "integrations", description = "Incoming webhooks (Slack-compatible, see docs/api/integrations.md)"),
         (name = "roles", description = "Custom roles, the roles accounts hold, and guest invitations (see docs/admin/roles.md)"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
@@ -198,8 +203,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, channels, departments, files, identity, lockouts, messages, roles, search,
-        second_factor, sessions, sso, system, users, ws,
+        audit, auth, bots, channels, departments, files, hooks, identity, lockouts, messages,
+        roles, search, second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -243,6 +248,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update))
+        .routes(routes!(bots::list, bots::create))
+        .routes(routes!(bots::rotate_token))
+        .routes(routes!(hooks::create))
+        .routes(routes!(hooks::list))
+        .routes(routes!(hooks::rotate))
+        .routes(routes!(hooks::delete))
         .routes(routes!(roles::user_roles, roles::set_user_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::update, roles::delete))
@@ -389,6 +400,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         departments,
         sso,
         ldap,
+        webhooks,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -413,6 +425,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         departments,
         sso,
         ldap,
+        webhooks,
         config,
         openapi_json,
     }));
@@ -439,6 +452,12 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
     let trusted: Arc<[IpAddr]> = state.config.trusted_proxies.clone().into();
     api_router
         .merge(routes::sso::browser_routes())
+        .route(
+            "/hooks/{secret}",
+            axum::routing::post(routes::hooks::incoming).layer(DefaultBodyLimit::max(
+                enclave_core::webhooks::MAX_BODY_BYTES,
+            )),
+        )
         .fallback(move |req: Request<axum::body::Body>| fallback(web.clone(), req))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

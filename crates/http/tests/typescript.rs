@@ -178,6 +178,13 @@ fn generate() -> String {
     out.decl::<InviteGuestRequest>();
     out.decl::<UserListQuery>();
     out.decl::<UserList>();
+    out.decl::<CreateBotRequest>();
+    out.decl::<BotWithToken>();
+    out.decl::<BotList>();
+    out.decl::<CreateWebhookRequest>();
+    out.decl::<WebhookDto>();
+    out.decl::<WebhookWithUrl>();
+    out.decl::<WebhookList>();
     out.decl::<TokenDto>();
     out.decl::<TokenList>();
     out.decl::<CreateTokenRequest>();

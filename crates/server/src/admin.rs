@@ -94,6 +94,20 @@ pub enum AdminCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create an incoming webhook (Slack-compatible) for a channel and print its URL,
+    /// `<address>/hooks/<secret>` (docs/api/integrations.md). Messages are posted as the acting
+    /// administrator, who must be able to post in the channel (a member of it).
+    CreateWebhook {
+        /// The channel's name (one the acting account belongs to).
+        #[arg(long)]
+        channel: String,
+        /// What the webhook is for.
+        #[arg(long, default_value = "webhook")]
+        name: String,
+        /// Act as this account (default: the first active administrator by username).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
     /// Fill an empty data folder with a reproducible benchmark corpus (see docs/benchmarks.md).
     #[command(hide = true)]
     SeedBench {
@@ -205,10 +219,84 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
             store.close().await;
             return result;
         }
+        if let AdminCommand::CreateWebhook {
+            channel,
+            name,
+            as_user,
+        } = &cmd
+        {
+            let accounts = Arc::new(accounts);
+            let result =
+                create_webhook(&config, &store, accounts, channel, name, as_user.clone()).await;
+            store.close().await;
+            return result;
+        }
         let result = run_command(&config, &accounts, &store, cmd).await;
         store.close().await;
         result
     })
+}
+
+/// `admin create-webhook`: makes the webhook as an administrator and prints its URL.
+async fn create_webhook(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    accounts: Arc<Accounts>,
+    channel: &str,
+    name: &str,
+    as_user: Option<String>,
+) -> anyhow::Result<()> {
+    let user = match as_user {
+        Some(n) => store
+            .users_by_usernames(&[n.to_lowercase()])
+            .await?
+            .into_iter()
+            .find(|u| u.active)
+            .with_context(|| format!("no active user {n:?}"))?,
+        None => store
+            .list_users(UserQuery {
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .find(|u| u.is_admin && u.active)
+            .context("no active administrator to act as; create one or pass --as")?,
+    };
+    let wanted = channel.trim().trim_start_matches('#').to_lowercase();
+    let found = store
+        .my_channels(user.id)
+        .await?
+        .into_iter()
+        .find(|c| {
+            c.channel.name.as_deref().map(str::to_lowercase).as_deref() == Some(wanted.as_str())
+        })
+        .with_context(|| {
+            format!(
+                "{} is not a member of a channel named {channel:?}: add them to it, or pass --as",
+                user.username
+            )
+        })?;
+    let actor = enclave_core::Actor::for_user(&user);
+    let previews = config.key_ring().map(enclave_app::Previews::new)?;
+    let audit = enclave_app::Audit::new(store.clone());
+    let webhooks = enclave_app::Webhooks::new(
+        store.clone(),
+        accounts,
+        Messages::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            previews,
+            unlimited(),
+        ),
+        audit,
+    );
+    let made = webhooks.create(&actor, found.channel.id, name).await?;
+    let base = config.public_base_url()?;
+    println!("{base}/hooks/{}", made.secret);
+    Ok(())
 }
 
 /// `admin ldap-sync`: runs each provider's sync with a progress bar and prints its report.
@@ -456,6 +544,7 @@ async fn run_command(
     // The services that return messages open their files' previews with the master keys.
     let previews = || config.key_ring().map(enclave_app::Previews::new);
     match cmd {
+        AdminCommand::CreateWebhook { .. } => bail!("create-webhook is handled before"),
         AdminCommand::CreateUser {
             username,
             admin,

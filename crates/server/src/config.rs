@@ -77,6 +77,10 @@ impl Default for WebAuthnSection {
 pub struct OutboundSection {
     /// `host` (any port) or `host:port`, e.g. `["login.microsoftonline.com", "idp.corp:8443"]`.
     pub allow: Vec<String>,
+    /// Addresses or networks (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`) that may be reached although
+    /// they are loopback, link-local or private: without them, a host on `allow` that is (or
+    /// resolves to) such an address is refused. The OIDC issuers are trusted by name.
+    pub allow_private: Vec<String>,
     /// Allow `http://` (no TLS). Only for a lab or tests on loopback.
     pub allow_plain_http: bool,
     /// Seconds a whole request may take.
@@ -89,6 +93,7 @@ impl Default for OutboundSection {
     fn default() -> Self {
         OutboundSection {
             allow: Vec::new(),
+            allow_private: Vec::new(),
             allow_plain_http: false,
             timeout_secs: 10,
             max_response_bytes: 1024 * 1024,
@@ -1205,6 +1210,29 @@ impl Config {
         Ok(ring)
     }
 
+    /// The address people reach the server at, without a trailing slash: `[oidc] public_url`
+    /// when set, else made from `listen` (`localhost` for an unspecified address).
+    pub fn public_base_url(&self) -> anyhow::Result<String> {
+        let public = self.oidc.public_url.trim().trim_end_matches('/');
+        if !public.is_empty() {
+            return Ok(public.to_owned());
+        }
+        let addr = self.listen_addr()?;
+        let scheme = if self.tls.cert.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
+        let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() {
+            "localhost".to_owned()
+        } else if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        Ok(format!("{scheme}://{host}:{}", addr.port()))
+    }
+
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
         self.listen
             .parse()
@@ -1324,15 +1352,28 @@ impl Config {
             allow
                 .push(AllowedHost::parse(a).map_err(|e| anyhow::anyhow!("[outbound] allow: {e}"))?);
         }
+        let mut allow_private = Vec::new();
+        for n in &self.outbound.allow_private {
+            allow_private.push(
+                enclave_app::AllowedNetwork::parse(n)
+                    .map_err(|e| anyhow::anyhow!("[outbound] allow_private: {e}"))?,
+            );
+        }
+        // The identity providers the administrator configured are trusted by name: they are
+        // often on the internal network.
+        let mut trusted_hosts = Vec::new();
         for p in &self.oidc.providers {
             let url = url::Url::parse(&p.issuer)
                 .with_context(|| format!("[[oidc.providers]] {}: issuer", p.id))?;
             if let Some(h) = AllowedHost::of_url(&url) {
+                trusted_hosts.push(h.host.clone());
                 allow.push(h);
             }
         }
         Ok(enclave_app::OutboundConfig {
             allow,
+            allow_private,
+            trusted_hosts,
             allow_plain_http: self.outbound.allow_plain_http,
             timeout: std::time::Duration::from_secs(self.outbound.timeout_secs),
             connect_timeout: std::time::Duration::from_secs(self.outbound.timeout_secs.min(5)),

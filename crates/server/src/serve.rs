@@ -311,6 +311,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         outbound,
         config.sso_config()?,
     ));
+    let webhooks = Arc::new(enclave_app::Webhooks::new(
+        store.clone(),
+        accounts.clone(),
+        Messages::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            previews.clone(),
+            limits.clone(),
+        )
+        .with_audit(audit.clone()),
+        audit.clone(),
+    ));
     let app = enclave_http::router(
         enclave_http::Deps {
             roles,
@@ -335,6 +349,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 .with_audit(audit.clone()),
             audit,
             ldap,
+            webhooks,
         },
         http_config,
     );

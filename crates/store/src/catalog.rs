@@ -530,6 +530,23 @@ pub static TABLES: &[Table] = &[
         since: 18,
     },
     Table {
+        name: "incoming_webhooks",
+        columns: &[
+            col("id", Int),
+            col("channel_id", Int),
+            col("creator_id", Int),
+            col("name", Text),
+            col("secret_hash", Text),
+            col("created_at", Int),
+            col("rotated_at", Int),
+        ],
+        sqlite_order: "id",
+        key: &["id"],
+        pg_order: "id",
+        identity: true,
+        since: 21,
+    },
+    Table {
         name: "events",
         columns: &[
             col("position", Int),

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
 use enclave_core::departments::{Department, DepartmentMember, Tree};
+use enclave_core::webhooks::IncomingWebhook;
 use enclave_core::{
     Anchor, AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole,
     ChannelSummary, CustomRole, DepartmentId, Event, FileId, FileMeta, Membership, Mentions,
@@ -1278,6 +1279,32 @@ pub trait LdapStore: Send + Sync + 'static {
     async fn sync_runs(&self, provider: &str, limit: u32) -> Result<Vec<SyncRun>>;
 }
 
+/// Incoming webhooks (`enclave_core::webhooks`): each bound to a channel, found by the hash of
+/// its secret.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// Records a webhook (its secret's hash, unique).
+    async fn create_webhook(
+        &self,
+        channel_id: ChannelId,
+        creator_id: UserId,
+        name: String,
+        secret_hash: String,
+    ) -> Result<IncomingWebhook>;
+    /// The webhook whose secret has this hash.
+    async fn webhook_by_secret(&self, secret_hash: &str) -> Result<Option<IncomingWebhook>>;
+    async fn webhook(&self, id: i64) -> Result<Option<IncomingWebhook>>;
+    /// Every webhook, or a channel's, oldest first (at most `limit`).
+    async fn list_webhooks(
+        &self,
+        channel_id: Option<ChannelId>,
+        limit: u32,
+    ) -> Result<Vec<IncomingWebhook>>;
+    /// Replaces the secret; false when there is no such webhook.
+    async fn rotate_webhook_secret(&self, id: i64, secret_hash: String) -> Result<bool>;
+    async fn delete_webhook(&self, id: i64) -> Result<bool>;
+}
+
 /// Leases on named scheduled jobs, so that one node of a cluster runs such a job at a time
 /// (`enclave_app::jobs`). A lease is a name, its holder (a node) and the time it runs out.
 #[async_trait]
@@ -1313,6 +1340,7 @@ pub trait Store:
     + SsoStore
     + LdapStore
     + LeaseStore
+    + WebhookStore
 {
 }
 
@@ -1332,6 +1360,7 @@ impl<T> Store for T where
         + SsoStore
         + LdapStore
         + LeaseStore
+        + WebhookStore
         + ?Sized
 {
 }

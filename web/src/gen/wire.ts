@@ -634,6 +634,39 @@ limit?: number,
  */
 include_inactive?: boolean, };
 export type UserList = { users: Array<UserDto>, };
+export type CreateBotRequest = {
+/**
+ * As a user's username: 2 to 32 characters of `a-z 0-9 . _ -`.
+ */
+username: string,
+/**
+ * At most 64 characters; empty means the username.
+ */
+display_name?: string | null, };
+/**
+ * A bot and a token for it: the token is shown here once and never again.
+ */
+export type BotWithToken = { bot: UserDto,
+/**
+ * Send as `Authorization: Bearer <token>`.
+ */
+token: string, };
+export type BotList = { bots: Array<UserDto>, };
+export type CreateWebhookRequest = {
+/**
+ * 1 to 64 characters: what the webhook is for ("CI", "监控").
+ */
+name: string, };
+export type WebhookDto = { id: string, channel_id: string,
+/**
+ * Messages are posted as this account.
+ */
+creator_id: string, name: string, created_at: string, rotated_at?: string, };
+/**
+ * A webhook and its secret path (`/hooks/<secret>`, after the server's address): shown once.
+ */
+export type WebhookWithUrl = { webhook: WebhookDto, path: string, };
+export type WebhookList = { webhooks: Array<WebhookDto>, };
 export type TokenDto = { id: string,
 /**
  * `session` or `pat`.

@@ -468,6 +468,7 @@ export const en = {
   'perm.remove_members': 'Remove members',
   'perm.post_in_announcement_channels': 'Post in announcement channels',
   'perm.manage_integrations': 'Manage integrations',
+  'perm.create_bots': 'Create bots',
   'perm.manage_users': 'Manage users',
   'perm.assign_roles': 'Assign roles',
   'perm.manage_roles': 'Manage roles',

@@ -469,6 +469,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'perm.remove_members': '移除成员',
   'perm.post_in_announcement_channels': '在公告频道发言',
   'perm.manage_integrations': '管理集成',
+  'perm.create_bots': '创建机器人',
   'perm.manage_users': '管理用户',
   'perm.assign_roles': '分配角色',
   'perm.manage_roles': '管理角色',

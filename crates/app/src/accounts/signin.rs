@@ -368,8 +368,7 @@ impl Accounts {
                         .map(|u| (u, CredentialKind::Ldap, None)),
                 };
                 let now = self.now();
-                Ok(proved
-                    .filter(|(u, _, _)| u.active && !enclave_core::roles::guest_expired(u, now)))
+                Ok(proved.filter(|(u, _, _)| enclave_core::signin::may_sign_in(u, now)))
             })
             .await;
         let (user, kind, app_password) = match outcome {

@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bots;
 pub mod channels;
 pub mod departments;
 pub mod files;
+pub mod hooks;
 pub mod identity;
 pub mod lockouts;
 pub mod messages;

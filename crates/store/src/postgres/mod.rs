@@ -100,6 +100,7 @@ mod roles;
 mod rows;
 mod search;
 mod second_factors;
+mod webhooks;
 pub(crate) use search::index_all;
 mod sequencer;
 mod sso;

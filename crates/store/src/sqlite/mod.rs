@@ -31,6 +31,7 @@ mod search;
 mod second_factors;
 mod sso;
 mod throttles;
+mod webhooks;
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("schema_14.sql")),
     (17, include_str!("schema_17.sql")),
     (18, include_str!("schema_18.sql")),
+    (21, include_str!("schema_21.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.
