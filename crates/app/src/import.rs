@@ -572,7 +572,7 @@ impl Importer {
         let mut batch = Vec::with_capacity(options.batch);
         let mut pins = 0i64;
         let mut cleaned = 0u64;
-        let mut skip = |r: &mut ConversationReport, why: &str| {
+        let skip = |r: &mut ConversationReport, why: &str| {
             *r.skipped.entry(why.to_owned()).or_default() += 1;
         };
         for m in &conv.messages {

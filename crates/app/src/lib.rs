@@ -51,7 +51,7 @@ pub use encoded::{Door, Encodings};
 pub use error::{Error, Result};
 pub use feed::EventFeed;
 pub use files::{BodyError, Download, Files, FilesConfig, Previews, clean_name};
-pub use import::{ImportOptions, ImportProgress, ImportReport, Importer};
+pub use import::{ImportOptions, ImportProgress, Importer};
 pub use ldap::{DirectorySyncReport, Ldap, LdapProvider};
 pub use messages::{Messages, PostInput};
 pub use outbound::{AllowedHost, Outbound, OutboundConfig, OutboundError};

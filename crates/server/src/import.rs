@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use enclave_app::{ImportOptions, ImportProgress, ImportReport, Importer};
+use enclave_app::import::ImportReport;
+use enclave_app::{ImportOptions, ImportProgress, Importer};
 use enclave_import::{Archive, Dataset, Limits};
 use indicatif::{ProgressBar, ProgressStyle};
 use parking_lot::Mutex;

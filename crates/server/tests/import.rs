@@ -370,7 +370,7 @@ async fn check_imported(server: &TestServer, alice: &str) {
         assert_eq!(m["text"], format!("long message {i}"));
     }
     // Imported history is searchable.
-    let hits = get(server, alice, "/api/v1/search/messages?q=quarterly").await;
+    let hits = get(server, alice, "/api/v1/search?q=quarterly").await;
     assert!(hits.to_string().contains("quarterly report"), "{hits}");
 }
 
