@@ -576,6 +576,8 @@ impl Importer {
             *r.skipped.entry(why.to_owned()).or_default() += 1;
         };
         for m in &conv.messages {
+            // Listed on every run: the export never carries them.
+            files.extend(m.files.iter().cloned());
             if done.contains(&m.ext_id) {
                 r.already += 1;
                 progress.advance(1);
@@ -598,7 +600,6 @@ impl Importer {
                 |id| channel_names.get(id).cloned(),
             );
             for f in &m.files {
-                files.push(f.clone());
                 if !text.trim().is_empty() {
                     text.push('\n');
                 }
