@@ -160,7 +160,7 @@ fn run_ok(server: &TestServer, args: &[&str]) -> String {
 }
 
 async fn get(server: &TestServer, token: &str, path: &str) -> Value {
-    let (status, body) = server.get(Some(token), path).await;
+    let (status, body) = server.get(Some(token), path, None).await;
     assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
     body
 }
