@@ -299,27 +299,32 @@ impl Importer {
                 continue;
             }
             let mut email_for_new = email.clone();
-            if let Some(e) = &email {
-                if let Some((acc, _)) = self.store.user_credentials(e).await? {
-                    if acc.email.as_deref() == Some(e.as_str()) {
-                        if options.match_email {
-                            links.push((u.ext_id.clone(), acc.id));
-                            report.user_notes.push((
-                                u.username.clone(),
-                                format!("same e-mail as @{}: merged", acc.username),
-                            ));
-                            continue;
-                        }
-                        email_for_new = None;
-                        report.user_notes.push((
-                            u.username.clone(),
-                            format!(
-                                "e-mail used by @{}: new account without e-mail",
-                                acc.username
-                            ),
-                        ));
-                    }
+            let same_email = match &email {
+                Some(e) => self
+                    .store
+                    .user_credentials(e)
+                    .await?
+                    .map(|(acc, _)| acc)
+                    .filter(|acc| acc.email.as_deref() == Some(e.as_str())),
+                None => None,
+            };
+            if let Some(acc) = same_email {
+                if options.match_email {
+                    links.push((u.ext_id.clone(), acc.id));
+                    report.user_notes.push((
+                        u.username.clone(),
+                        format!("same e-mail as @{}: merged", acc.username),
+                    ));
+                    continue;
                 }
+                email_for_new = None;
+                report.user_notes.push((
+                    u.username.clone(),
+                    format!(
+                        "e-mail used by @{}: new account without e-mail",
+                        acc.username
+                    ),
+                ));
             }
             let base = username_from(&u.username)
                 .or_else(|| {

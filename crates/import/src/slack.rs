@@ -400,7 +400,7 @@ fn read_days(
                     .and_then(|e| e.ts)
                     .and_then(|t| ts_micros(&t))
                     .map(|t| t / 1000),
-                pinned: m.pinned_to.iter().any(|c| *c == conv.ext_id),
+                pinned: m.pinned_to.contains(&conv.ext_id),
                 reactions,
                 files,
             });

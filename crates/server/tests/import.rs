@@ -214,7 +214,7 @@ async fn my_channels(server: &TestServer, token: &str) -> Vec<Value> {
         .unwrap_or_else(|| panic!("channels: {body}"))
 }
 
-fn find<'a>(chs: &'a [Value], pred: impl Fn(&Value) -> bool) -> &'a Value {
+fn find(chs: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
     chs.iter()
         .find(|c| pred(c))
         .unwrap_or_else(|| panic!("not found in {chs:#?}"))
