@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod bench;
 mod config;
+mod import;
 mod listener;
 mod migrate;
 mod serve;
@@ -58,6 +59,12 @@ enum Command {
     /// Copy this installation's SQLite database into an empty PostgreSQL database and verify
     /// the copy (stop the server for the final copy).
     Migrate(migrate::MigrateArgs),
+    /// Import another chat system's history: `enclave import slack EXPORT.zip` (or its
+    /// unpacked folder), `enclave import mattermost EXPORT.jsonl`. Idempotent and resumable:
+    /// run it again to finish an interrupted import; nothing is imported twice. See
+    /// docs/admin/import.md.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// The tamper-evident audit log: verify its hash chain, print its head.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -93,6 +100,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => admin::run(config, cmd),
         Command::Migrate(args) => migrate::run(&config, &args),
         Command::Audit(cmd) => audit::run(config, cmd),
+        Command::Import(cmd) => import::run(config, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

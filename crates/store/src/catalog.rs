@@ -498,6 +498,20 @@ pub static TABLES: &[Table] = &[
         since: 17,
     },
     Table {
+        name: "import_map",
+        columns: &[
+            col("source", Text),
+            col("kind", Text),
+            col("external_id", Text),
+            col("local_id", Int),
+        ],
+        sqlite_order: "source, kind, external_id",
+        key: &["source", "kind", "external_id"],
+        pg_order: "source COLLATE \"C\", kind COLLATE \"C\", external_id COLLATE \"C\"",
+        identity: false,
+        since: 20,
+    },
+    Table {
         name: "webauthn_keys",
         columns: &[
             col("id", Int),

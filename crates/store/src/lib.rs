@@ -1321,6 +1321,118 @@ pub trait LeaseStore: Send + Sync + 'static {
     ) -> Result<bool>;
 }
 
+/// What an import maps from its source's ids (`import_map.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    User,
+    Channel,
+    Message,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::User => "user",
+            ImportKind::Channel => "channel",
+            ImportKind::Message => "message",
+        }
+    }
+}
+
+/// An account made by an import. It has no password: its person signs in through single
+/// sign-on or after an administrator's reset.
+#[derive(Debug, Clone)]
+pub struct ImportedUser {
+    pub ext_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub is_bot: bool,
+    pub active: bool,
+}
+
+/// A conversation made by an import. Direct and group conversations are found by their
+/// members first (an existing one is mapped, not duplicated).
+#[derive(Debug, Clone)]
+pub struct ImportedChannel {
+    pub ext_id: String,
+    pub kind: ChannelKind,
+    /// Name and its key, for public and private channels.
+    pub name: Option<(String, String)>,
+    pub topic: String,
+    pub purpose: String,
+    pub creator_id: UserId,
+    /// Every member, the creator included when they are one.
+    pub members: Vec<UserId>,
+    pub archived_at: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// A message written by an import with its original time, edit time, pin and reactions.
+#[derive(Debug, Clone)]
+pub struct ImportedMessage {
+    pub ext_id: String,
+    pub user_id: UserId,
+    pub text: String,
+    pub mentions: Mentions,
+    /// The external id of the thread's root; a root that is not imported (or not a root of the
+    /// same channel) makes the message a top-level one, counted in `roots_missing`.
+    pub thread_root: Option<String>,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    pub pinned: bool,
+    /// (emoji, who), already within the reaction rules.
+    pub reactions: Vec<(String, UserId)>,
+}
+
+/// What one batch of imported messages did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportedBatch {
+    pub inserted: u64,
+    /// Mapped by an earlier run: left alone.
+    pub already: u64,
+    pub roots_missing: u64,
+}
+
+/// Bulk writes of an import (`enclave import`). Each call is one transaction that writes its
+/// rows, their `import_map` rows and their events together, so a second run skips what a
+/// first one wrote and a run stopped at any point finishes on the next. Messages get the
+/// channel's next sequence numbers in the order given, their search index entries and
+/// mentions in the same transaction, and one `channel.updated` event per batch (not one
+/// `message.created` each: clients read the history when they open the channel).
+#[async_trait]
+pub trait ImportStore: Send + Sync + 'static {
+    /// Every mapping of `source` of one kind: external id → local id.
+    async fn import_mappings(
+        &self,
+        source: &str,
+        kind: ImportKind,
+    ) -> Result<std::collections::HashMap<String, i64>>;
+    /// Creates the accounts not mapped yet and maps them, and maps `links` (external id →
+    /// an existing account). Returns every mapping written.
+    async fn import_users(
+        &self,
+        source: &str,
+        users: Vec<ImportedUser>,
+        links: Vec<(String, UserId)>,
+    ) -> Result<Vec<(String, UserId)>>;
+    /// Creates (or finds) a conversation and maps it; `true` when it was created. A public
+    /// channel name already taken is `Conflict`.
+    async fn import_channel(
+        &self,
+        source: &str,
+        channel: ImportedChannel,
+    ) -> Result<(ChannelId, bool)>;
+    /// Writes one batch of a conversation's messages, in order, skipping those mapped already;
+    /// then marks the conversation read up to its end for its members.
+    async fn import_messages(
+        &self,
+        source: &str,
+        channel: ChannelId,
+        messages: Vec<ImportedMessage>,
+    ) -> Result<ImportedBatch>;
+}
+
 /// The whole storage interface: every aggregate's trait. Both backends implement all of it,
 /// and one conformance suite (`tests/conformance.rs`) checks them alike. Services take only
 /// the traits they use; an `Arc<dyn Store>` coerces to any of them.
@@ -1341,6 +1453,7 @@ pub trait Store:
     + LdapStore
     + LeaseStore
     + WebhookStore
+    + ImportStore
 {
 }
 
@@ -1361,6 +1474,7 @@ impl<T> Store for T where
         + LdapStore
         + LeaseStore
         + WebhookStore
+        + ImportStore
         + ?Sized
 {
 }

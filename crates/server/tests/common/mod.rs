@@ -251,6 +251,13 @@ impl TestServer {
         server
     }
 
+    /// The command for `enclave` on this server's data folder, environment and configuration,
+    /// to be given its arguments and spawned (for a process the test stops itself).
+    #[allow(dead_code)]
+    pub fn cli_command(&self) -> Command {
+        self.command()
+    }
+
     /// Runs `enclave ARGS` on this server's data folder, environment and configuration.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.command()

@@ -93,6 +93,7 @@ mod channels;
 mod departments;
 mod events;
 mod files;
+mod import;
 mod ldap;
 mod leases;
 mod messages;

@@ -22,6 +22,7 @@ mod channels;
 mod departments;
 mod events;
 mod files;
+mod import;
 mod ldap;
 mod leases;
 mod messages;
@@ -71,6 +72,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("schema_14.sql")),
     (17, include_str!("schema_17.sql")),
     (18, include_str!("schema_18.sql")),
+    (20, include_str!("schema_20.sql")),
     (21, include_str!("schema_21.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
