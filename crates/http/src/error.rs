@@ -47,9 +47,9 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::ResyncRequired => StatusCode::GONE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::Unavailable | ErrorCode::DirectoryUnavailable | ErrorCode::TotpUnreadable => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ErrorCode::Unavailable | ErrorCode::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // Not transient: retrying cannot help until an administrator adds the key or resets.
+        ErrorCode::TotpUnreadable => StatusCode::CONFLICT,
         ErrorCode::PasswordLoginDisabled => StatusCode::FORBIDDEN,
         ErrorCode::SsoFailed => StatusCode::UNAUTHORIZED,
         ErrorCode::SsoProviderUnavailable => StatusCode::BAD_GATEWAY,

@@ -42,6 +42,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/login/second-factor"),
     ("post", "/api/v1/auth/login/totp-setup"),
+    ("post", "/api/v1/auth/login/webauthn-setup"),
     ("get", "/api/v1/auth/setup"),
     ("get", "/api/v1/auth/providers"),
     ("post", "/api/v1/auth/sso/exchange"),

@@ -853,7 +853,7 @@ async fn rotation(pg: Option<&str>) {
         assert_status_error(
             "a secret under a key no longer configured",
             (st, &body),
-            503,
+            409,
             "totp_unreadable",
         );
         let (st, body) = second(&without_old, &token, "recovery", &codes[0]).await;

@@ -58,7 +58,7 @@ fn setup_dto(s: TotpSetup) -> TotpSetupDto {
         (status = 400, body = ErrorBody, description = "`invalid_field`: an unknown method, an over-long code, or a challenge that is unknown, expired or already used; `webauthn_invalid`: a `credential` that is not a WebAuthn credential"),
         (status = 401, body = ErrorBody, description = "`unauthenticated`: a wrong, replayed or expired code; `webauthn_refused`: a security key answer that failed a check (forged, replayed, for another relying party)"),
         (status = 404, body = ErrorBody, description = "`webauthn_not_found`: with `registration`, a registration that is unknown, expired, used or another account's"),
-        (status = 409, body = ErrorBody, description = "With `registration`: security keys are off on this server"),
+        (status = 409, body = ErrorBody, description = "`totp_unreadable`: the authenticator app's secret is sealed under a master key this server no longer has; `conflict`: with `registration`, security keys are off on this server"),
         (status = 429, body = ErrorBody, description = "Too many failed codes for this account from this address"),
     ))]
 pub async fn login_second_factor(
