@@ -258,6 +258,8 @@ struct Display {
     tty: bool,
     bar: Mutex<Option<(&'static str, ProgressBar)>>,
     last: Mutex<Option<Instant>>,
+    /// Tables whose last line was printed.
+    ended: Mutex<std::collections::HashSet<&'static str>>,
     verb: &'static str,
 }
 
@@ -267,6 +269,7 @@ impl Display {
             tty: std::io::stderr().is_terminal(),
             bar: Mutex::new(None),
             last: Mutex::new(None),
+            ended: Mutex::new(std::collections::HashSet::new()),
             verb,
         }
     }
@@ -296,9 +299,16 @@ impl Display {
             return;
         }
         let finished = p.done >= p.total;
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        if ended.contains(p.table) {
+            return;
+        }
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(2));
-        if (finished && (p.done > 0 || p.total == 0)) || (due && p.done > 0) {
+        if finished {
+            ended.insert(p.table);
+        }
+        if finished || (due && p.done > 0) {
             *last = Some(Instant::now());
             eprintln!("{} {}: {}/{} rows", self.verb, p.table, p.done, p.total);
         }

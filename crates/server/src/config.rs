@@ -927,6 +927,11 @@ impl Config {
             merge(&mut table, file_table);
         }
         for (key, value) in env {
+            // The passphrase of `enclave backup --with-key` / `enclave restore` is read by those
+            // commands only; it is not configuration.
+            if key == "ENCLAVE_BACKUP_PASSPHRASE" {
+                continue;
+            }
             let Some(rest) = key.strip_prefix("ENCLAVE_") else {
                 continue;
             };
