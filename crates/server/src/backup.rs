@@ -544,6 +544,107 @@ async fn write_backup(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scheduled backups
+
+/// The `backup` job: a backup into `[backup] to` every `interval_secs` (without the master key),
+/// then the removal of all but the newest `keep` backups there. Its runs are logged by the
+/// scheduler (start, report or error) and kept in the job's status.
+pub struct ScheduledBackup {
+    config: Config,
+}
+
+impl ScheduledBackup {
+    pub fn new(config: &Config) -> Self {
+        ScheduledBackup {
+            config: config.clone(),
+        }
+    }
+}
+
+/// The complete backups in `to`, oldest first (their names sort by time).
+pub fn backups_in(to: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(to)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("enclave-backup-") && !n.ends_with(".partial"))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Removes all but the newest `keep` backups in `to`; returns how many were removed.
+pub fn prune_backups(to: &Path, keep: usize) -> std::io::Result<usize> {
+    let found = backups_in(to)?;
+    let extra = found.len().saturating_sub(keep);
+    for old in &found[..extra] {
+        std::fs::remove_dir_all(old)?;
+    }
+    Ok(extra)
+}
+
+fn job_error(e: impl std::fmt::Display) -> enclave_app::Error {
+    enclave_app::Error::Internal(std::sync::Arc::new(std::io::Error::other(e.to_string())))
+}
+
+impl enclave_app::jobs::Job for ScheduledBackup {
+    fn name(&self) -> &'static str {
+        "backup"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(self.config.backup.interval_secs)
+    }
+
+    fn once_per_cluster(&self) -> bool {
+        true
+    }
+
+    fn run<'a>(
+        &'a self,
+        _ctx: &'a enclave_app::jobs::JobCtx,
+    ) -> futures_util::future::BoxFuture<'a, enclave_app::Result<enclave_app::jobs::JobReport>>
+    {
+        Box::pin(async move {
+            let config = self.config.clone();
+            let to = PathBuf::from(&config.backup.to);
+            let keep = config.backup.keep as usize;
+            let handle = tokio::runtime::Handle::current();
+            // The SQLite snapshot and the file copies block: on a thread of their own.
+            let written = tokio::task::spawn_blocking(move || {
+                handle.block_on(take_backup(&config, &to, None, &|_| {}))
+            })
+            .await
+            .map_err(job_error)?
+            .map_err(|e| job_error(format!("{e:#}")))?;
+            let to = PathBuf::from(&self.config.backup.to);
+            let removed = prune_backups(&to, keep)
+                .map_err(|e| job_error(format!("removing old backups in {}: {e}", to.display())))?;
+            let m = &written.manifest;
+            Ok(enclave_app::jobs::JobReport {
+                n_items: m.database.total_rows(),
+                summary: format!(
+                    "backup {} written in {:.1} s: {} rows, {} file objects{}; {removed} older backup(s) removed, {keep} kept at most",
+                    written.path.display(),
+                    written.elapsed.as_secs_f64(),
+                    m.database.total_rows(),
+                    m.objects.len(),
+                    if m.missing_objects.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} deleted after the snapshot)", m.missing_objects.len())
+                    }
+                ),
+            })
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Restore
 
 /// Reads the manifest and checks its format.

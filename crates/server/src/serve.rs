@@ -136,6 +136,9 @@ pub fn background_jobs(
         Arc::new(SweepThrottles::new(store.clone())),
         Arc::new(ExpireGuests::new(store.clone())),
     ];
+    if !config.backup.to.is_empty() {
+        jobs.push(Arc::new(crate::backup::ScheduledBackup::new(config)));
+    }
     let a = &config.audit;
     if !a.head_file.is_empty() || a.head_syslog {
         jobs.push(Arc::new(AuditHeadJob::new(

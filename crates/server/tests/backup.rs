@@ -525,3 +525,53 @@ async fn damaged_backups_are_refused_before_writing_and_keys_travel_wrapped() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_are_taken_logged_and_pruned() {
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().to_str().unwrap().to_owned();
+    let server = TestServer::start_with_env(&[
+        ("ENCLAVE_BACKUP__TO", to.as_str()),
+        ("ENCLAVE_BACKUP__INTERVAL_SECS", "3600"),
+        ("ENCLAVE_BACKUP__KEEP", "2"),
+    ]);
+    let fx = populate(&server).await;
+    // The first scheduled backup runs when the server starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !server.log().contains("older backup(s) removed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no backup job in the log:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Two more by hand (the same job): only the newest two are kept.
+    for _ in 0..2 {
+        // Backup folders are named by the second.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let out = server.cli(&["admin", "run-job", "backup"]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("older backup(s) removed"),
+            "{}",
+            text(&out)
+        );
+    }
+    let left: Vec<PathBuf> = std::fs::read_dir(backups.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    // The newest one holds everything posted and restores.
+    let mut left = left;
+    left.sort();
+    let data = backups.path().with_extension("restored");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(server.data_dir().join(KEY_FILE), data.join(KEY_FILE)).unwrap();
+    let out = restore(&data, &left[1], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let restored = TestServer::start_in(&data);
+    assert_eq!(download(&restored, &fx).await, fx.file_bytes);
+    let _ = std::fs::remove_dir_all(&data);
+}
