@@ -752,10 +752,15 @@ pub fn run_restore(config: &Config, data_given: bool, args: &RestoreArgs) -> any
         return Ok(());
     }
     let target = database(config)?;
-    if let Database::Sqlite(_) = target
-        && !data_given
-        && config.database.url.is_empty()
-    {
+    // The default data folder is never guessed: the database file or the file objects would go
+    // into whatever `./enclave-data` the command happens to run beside.
+    let data_named = data_given || config.data_dir != Config::default().data_dir;
+    let local_files = matches!(
+        config.blob_config(),
+        enclave_files::BlobConfig::Local { .. }
+    );
+    let local_db = matches!(target, Database::Sqlite(_)) && config.database.url.is_empty();
+    if !data_named && (local_db || local_files) {
         bail!("say where to restore: --data DIR (a new, empty data folder)");
     }
     // The target must be empty: the database, and a local file store.

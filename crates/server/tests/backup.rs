@@ -504,6 +504,17 @@ async fn damaged_backups_are_refused_before_writing_and_keys_travel_wrapped() {
         untouched(&data);
     }
 
+    // --verify-only checks everything and writes nothing.
+    let data = work.path().join("data-verify");
+    let out = enclave(&data)
+        .args(["restore", "--verify-only"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nothing was written"), "{}", text(&out));
+    assert!(!data.exists(), "--verify-only wrote {}", data.display());
+
     // The intact backup, with its wrapped key, restores into an empty folder: the server starts
     // with the restored key and the file downloads.
     let data = work.path().join("data-good");
