@@ -625,7 +625,14 @@ pub fn verify_parts(dir: &Path, dump: &Dump, progress: OnProgress<'_>) -> Result
             dump.schema_version
         )));
     }
+    let mut seen = std::collections::HashSet::new();
     for part in &dump.tables {
+        if !seen.insert(part.table.as_str()) {
+            return Err(Error::BadPart {
+                file: part.file.clone(),
+                reason: format!("table {} is listed twice", part.table),
+            });
+        }
         let table = Table::named(&part.table)
             .ok_or_else(|| Error::Newer(format!("table {} is unknown here", part.table)))?;
         let ours: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
