@@ -644,6 +644,102 @@ impl enclave_app::jobs::Job for ScheduledBackup {
     }
 }
 
+/// Manifests larger than this are not read for the admin console's list (the backup is listed
+/// with a problem instead): a manifest lists every file object, and the list is read per request.
+const MAX_LISTED_MANIFEST_BYTES: u64 = 64 << 20;
+
+/// The backup folder of `[backup]`, for the admin console (`enclave_app::backups`).
+pub struct BackupFolderView {
+    config: Config,
+}
+
+impl BackupFolderView {
+    pub fn new(config: &Config) -> Self {
+        BackupFolderView {
+            config: config.clone(),
+        }
+    }
+}
+
+/// One backup as listed: the counts of its manifest.
+fn list_entry(dir: &Path) -> enclave_app::backups::BackupEntry {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut entry = enclave_app::backups::BackupEntry {
+        name,
+        created_at: enclave_core::Millis(0),
+        enclave_version: String::new(),
+        backend: String::new(),
+        bytes: 0,
+        tables: 0,
+        rows: 0,
+        objects: 0,
+        missing_objects: 0,
+        with_key: false,
+        problem: None,
+    };
+    let too_big = std::fs::metadata(dir.join(MANIFEST))
+        .map(|m| m.len() > MAX_LISTED_MANIFEST_BYTES)
+        .unwrap_or(false);
+    if too_big {
+        entry.problem = Some(format!(
+            "{MANIFEST} is larger than {MAX_LISTED_MANIFEST_BYTES} bytes: check it with enclave restore --verify-only"
+        ));
+        return entry;
+    }
+    match read_manifest(dir) {
+        Ok(m) => {
+            entry.created_at = enclave_core::Millis(m.created_at);
+            entry.enclave_version = m.enclave_version;
+            entry.backend = m.database.backend.clone();
+            entry.tables = m.database.tables.len() as u64;
+            entry.rows = m.database.total_rows();
+            entry.objects = m.objects.len() as u64;
+            entry.missing_objects = m.missing_objects.len() as u64;
+            entry.with_key = m.key.is_some();
+            entry.bytes = m
+                .database
+                .tables
+                .iter()
+                .map(|t| t.bytes)
+                .chain(m.objects.iter().map(|o| o.bytes))
+                .chain(m.key.iter().map(|k| k.bytes))
+                .fold(0u64, u64::saturating_add);
+        }
+        Err(e) => entry.problem = Some(format!("{e:#}")),
+    }
+    entry
+}
+
+impl enclave_app::backups::BackupFolder for BackupFolderView {
+    fn schedule(&self) -> Option<enclave_app::backups::BackupSchedule> {
+        let b = &self.config.backup;
+        (!b.to.is_empty()).then(|| enclave_app::backups::BackupSchedule {
+            to: b.to.clone(),
+            interval_secs: b.interval_secs,
+            keep: b.keep,
+        })
+    }
+
+    fn list(&self, max: usize) -> std::io::Result<Vec<enclave_app::backups::BackupEntry>> {
+        let to = PathBuf::from(&self.config.backup.to);
+        let found = match backups_in(&to) {
+            Ok(found) => found,
+            // Not made yet: the first backup makes it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(found
+            .iter()
+            .rev()
+            .take(max)
+            .map(|d| list_entry(d))
+            .collect())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Restore
 
