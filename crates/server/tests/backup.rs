@@ -586,3 +586,119 @@ async fn scheduled_backups_are_taken_logged_and_pruned() {
     assert_eq!(download(&restored, &fx).await, fx.file_bytes);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The admin console's view: a member is refused, an administrator sees the schedule, the run at
+/// start and its backup with the manifest's counts; "back up now" adds one (409 while it runs).
+async fn admin_console_lists_backups(env: &[(&str, &str)]) {
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().to_str().unwrap().to_owned();
+    let mut env: Vec<(&str, &str)> = env.to_vec();
+    env.extend([
+        ("ENCLAVE_BACKUP__TO", to.as_str()),
+        ("ENCLAVE_BACKUP__INTERVAL_SECS", "3600"),
+        ("ENCLAVE_BACKUP__KEEP", "5"),
+    ]);
+    let server = TestServer::start_with_env(&env);
+    let admin = server.admin_token().await;
+    let (_, member) = server.create_user(&common::unique_name("member")).await;
+    let (status, body) = server
+        .get(Some(&member), "/api/v1/admin/backups", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = server
+        .post(Some(&member), "/api/v1/admin/backups", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = server.get(None, "/api/v1/admin/backups", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The first scheduled backup runs when the server starts.
+    let wait_done = |min: usize| {
+        let server = &server;
+        let admin = admin.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            loop {
+                let (status, body) = server
+                    .get(Some(&admin), "/api/v1/admin/backups", None)
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                if !body["running"].as_bool().unwrap()
+                    && body["last_run"]["status"] == "ok"
+                    && body["backups"].as_array().unwrap().len() >= min
+                {
+                    return body;
+                }
+                assert!(std::time::Instant::now() < deadline, "no backup: {body}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let body = wait_done(1).await;
+    assert_eq!(body["schedule"]["to"], to.as_str());
+    assert_eq!(body["schedule"]["interval_secs"], 3600);
+    assert_eq!(body["schedule"]["keep"], 5);
+    assert!(
+        body["last_run"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("written"),
+        "{body}"
+    );
+    assert!(body["last_run"]["took_ms"].is_u64(), "{body}");
+    let first = &body["backups"][0];
+    let name = first["name"].as_str().unwrap();
+    assert!(name.starts_with("enclave-backup-"), "{body}");
+    assert!(backups.path().join(name).join("manifest.json").is_file());
+    assert!(first["rows"].as_u64().unwrap() > 0, "{body}");
+    assert!(first["tables"].as_u64().unwrap() > 0, "{body}");
+    assert!(first["bytes"].as_u64().unwrap() > 0, "{body}");
+    assert_eq!(first["with_key"], false);
+    assert!(first["problem"].is_null(), "{body}");
+
+    // Back up now: the same job; a second backup appears (names are by the second).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = server
+        .post(Some(&admin), "/api/v1/admin/backups", None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let body = wait_done(2).await;
+    assert_eq!(body["runs"], 2, "{body}");
+    let names: Vec<&str> = body["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{body}");
+    assert!(names[0] > names[1], "newest first: {names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_console_lists_backups_sqlite() {
+    admin_console_lists_backups(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_console_lists_backups_postgres() {
+    let Some((_db, url)) = enclave_store::testing::fresh_database_url().await else {
+        return;
+    };
+    admin_console_lists_backups(&[("ENCLAVE_DATABASE__URL", url.as_str())]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_console_backups_off() {
+    let server = TestServer::start();
+    let admin = server.admin_token().await;
+    let (status, body) = server
+        .get(Some(&admin), "/api/v1/admin/backups", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["schedule"].is_null(), "{body}");
+    assert_eq!(body["backups"], json!([]));
+    let (status, body) = server
+        .post(Some(&admin), "/api/v1/admin/backups", None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
