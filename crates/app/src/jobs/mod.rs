@@ -370,6 +370,15 @@ async fn run_every(
                 }
             }
         }
+        // A run started by hand ([`Scheduler::run_now`]) is still going: this one is skipped.
+        if status.lock().running {
+            status.lock().n_skipped += 1;
+            tracing::debug!(
+                job = job.name(),
+                "a run started by hand is still going; skipped"
+            );
+            continue;
+        }
         // A failure is logged and recorded; the next run is on time regardless.
         let _ = run_logged(job.as_ref(), &status, stop.clone()).await;
         if let Some(leases) = &leases {
