@@ -42,6 +42,8 @@ export class Server {
     this.extra = opts.config ? ['--config', opts.config] : [];
     mkdirSync(TMP, { recursive: true });
     this.data = mkdtempSync(join(tmpdir(), 'enclave-e2e-'));
+    // Scheduled backups (the admin console's Backups tab): the first one when the server starts.
+    this.backups = mkdtempSync(join(tmpdir(), 'enclave-e2e-backups-'));
     this.proc = null;
     this.addr = null;
     this.log = createWriteStream(join(TMP, 'server.log'), { flags: 'a' });
@@ -50,7 +52,7 @@ export class Server {
   env() {
     // The server reads every ENCLAVE_* variable as configuration: pass only ours.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENCLAVE_')));
-    return { ...env, ...FAST_HASH, NO_COLOR: '1' };
+    return { ...env, ...FAST_HASH, ENCLAVE_BACKUP__TO: this.backups, NO_COLOR: '1' };
   }
 
   createAdmin(name, password) {

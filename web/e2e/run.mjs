@@ -718,6 +718,28 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await M.context().close();
   });
 
+  await step('backups: the admin console shows the schedule and the backup taken at start, and takes one now (en, zh)', async () => {
+    const M = await newPage();
+    await login(M, base, 'admin');
+    await M.goto(base + '/admin');
+    await M.locator('.admin .tab', { hasText: 'Backups' }).click();
+    await visible(M.locator('.backups-schedule code'));
+    // The scheduled job takes the first backup when the server starts.
+    await visible(M.locator('.backups-list tr[data-name^="enclave-backup-"]').first());
+    await M.locator('.backups .btn-primary', { hasText: 'Back up now' }).click();
+    await visible(M.locator('.backups-last[data-status="ok"] .status-pill', { hasText: 'Succeeded' }));
+    await M.screenshot({ path: join(TMP, 'backups-en.png'), fullPage: true });
+    await M.context().close();
+    const Z = await newPage({ locale: 'zh-CN' });
+    await login(Z, base, 'admin');
+    await Z.goto(base + '/admin');
+    await Z.locator('.admin .tab', { hasText: '备份' }).click();
+    await visible(Z.locator('.backups .btn-primary', { hasText: '立即备份' }));
+    await visible(Z.locator('.backups-list tr[data-name^="enclave-backup-"]').first());
+    await Z.screenshot({ path: join(TMP, 'backups-zh.png'), fullPage: true });
+    await Z.context().close();
+  });
+
   await step('roles: an admin makes a custom role and invites a guest, who sees only their channel', async () => {
     const M = await newPage();
     await login(M, base, 'admin');

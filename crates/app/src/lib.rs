@@ -13,6 +13,7 @@
 
 mod accounts;
 pub mod audit;
+pub mod backups;
 mod channels;
 mod code;
 pub mod departments;
@@ -41,6 +42,7 @@ pub use accounts::{
     session_client_name,
 };
 pub use audit::{Audit, AuditRecord, AuditSource, RequestContext};
+pub use backups::Backups;
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
 pub use departments::{

@@ -642,6 +642,16 @@ pub fn check_directory_sync(actor: &Actor) -> Result<(), Error> {
     }
 }
 
+/// Whether `actor` may see the backups (their schedule, last run and folder) and start one: a
+/// backup holds every message and file of the site, so [`SitePermission::ExportData`].
+pub fn check_backups(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ExportData) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("backups need the export_data permission"))
+    }
+}
+
 /// Whether `actor` may list deactivated accounts in the directory.
 pub fn sees_deactivated_users(actor: &Actor) -> bool {
     actor.may(SitePermission::ManageUsers)

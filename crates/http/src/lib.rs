@@ -6,6 +6,7 @@
 //! a DTO. Every route is registered together with its OpenAPI description
 //! (`utoipa_axum::routes!`), so the document covers the router by construction.
 
+mod backups_dto;
 pub mod contract;
 mod departments_dto;
 pub mod dto;
@@ -124,6 +125,8 @@ pub struct Deps {
     pub ldap: Arc<enclave_app::Ldap>,
     /// Incoming webhooks.
     pub webhooks: Arc<enclave_app::Webhooks>,
+    /// The scheduled backups, for the admin console.
+    pub backups: enclave_app::Backups,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -141,6 +144,7 @@ pub struct Services {
     pub sso: Arc<Sso>,
     pub ldap: Arc<enclave_app::Ldap>,
     pub webhooks: Arc<enclave_app::Webhooks>,
+    pub backups: enclave_app::Backups,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -172,7 +176,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
-        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md), identity providers and their directory sync (docs/admin/ldap.md)"),
+        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md), identity providers and their directory sync (docs/admin/ldap.md), backups (docs/admin/backup.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -203,8 +207,8 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, bots, channels, departments, files, hooks, identity, lockouts, messages,
-        roles, search, second_factor, sessions, sso, system, users, ws,
+        audit, auth, backups, bots, channels, departments, files, hooks, identity, lockouts,
+        messages, roles, search, second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -287,6 +291,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lockouts::clear_source))
         .routes(routes!(identity::list))
         .routes(routes!(identity::sync))
+        .routes(routes!(backups::list, backups::start))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(departments::tree, departments::create))
@@ -401,6 +406,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         sso,
         ldap,
         webhooks,
+        backups,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -426,6 +432,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         sso,
         ldap,
         webhooks,
+        backups,
         config,
         openapi_json,
     }));

@@ -277,6 +277,11 @@ fn generate() -> String {
     out.decl::<IdentityProviderList>();
     out.decl::<SyncRequest>();
     out.decl::<SyncStarted>();
+    out.section("Administration: backups (docs/admin/backup.md)");
+    out.decl::<BackupScheduleDto>();
+    out.decl::<BackupRunDto>();
+    out.decl::<BackupDto>();
+    out.decl::<BackupsDto>();
     out.section("Administration: the audit log");
     out.decl::<AuditQueryParams>();
     out.decl::<AuditEntryDto>();

@@ -33,6 +33,7 @@ pub struct Config {
     pub files: FilesSection,
     pub rate_limits: RateLimitsSection,
     pub audit: AuditSection,
+    pub backup: BackupSection,
     pub guests: GuestsSection,
     pub outbound: OutboundSection,
     pub oidc: OidcSection,
@@ -466,6 +467,32 @@ impl Default for AuditSection {
     }
 }
 
+/// Scheduled backups taken by the server itself (`docs/admin/backup.md`): the same backups as
+/// `enclave backup --to DIR`, without the master key, on one node of a cluster at a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupSection {
+    /// The folder backups are written into (a new `enclave-backup-<time>` folder each time).
+    /// Empty: no scheduled backups.
+    pub to: String,
+    /// Seconds between the starts of two scheduled backups (the first runs when the server
+    /// starts).
+    pub interval_secs: u64,
+    /// How many backups to keep in `to`: older `enclave-backup-*` folders are removed after
+    /// each successful backup.
+    pub keep: u32,
+}
+
+impl Default for BackupSection {
+    fn default() -> Self {
+        BackupSection {
+            to: String::new(),
+            interval_secs: 86_400,
+            keep: 7,
+        }
+    }
+}
+
 /// Guest accounts (`POST /api/v1/admin/guests`; `docs/admin/roles.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -823,6 +850,7 @@ impl Default for Config {
             files: FilesSection::default(),
             rate_limits: RateLimitsSection::default(),
             audit: AuditSection::default(),
+            backup: BackupSection::default(),
             guests: GuestsSection::default(),
             outbound: OutboundSection::default(),
             oidc: OidcSection::default(),
@@ -932,6 +960,11 @@ impl Config {
             merge(&mut table, file_table);
         }
         for (key, value) in env {
+            // The passphrase of `enclave backup --with-key` / `enclave restore` is read by those
+            // commands only; it is not configuration.
+            if key == "ENCLAVE_BACKUP_PASSPHRASE" {
+                continue;
+            }
             let Some(rest) = key.strip_prefix("ENCLAVE_") else {
                 continue;
             };
@@ -1042,6 +1075,12 @@ impl Config {
             );
         }
         self.webauthn_config()?;
+        if !self.backup.to.is_empty() && self.backup.interval_secs < 60 {
+            bail!("[backup] interval_secs must be at least 60");
+        }
+        if self.backup.keep == 0 || self.backup.keep > 10_000 {
+            bail!("[backup] keep must be 1 to 10000");
+        }
         if self.audit.head_interval_secs == 0 {
             bail!("[audit] head_interval_secs must be at least 1");
         }

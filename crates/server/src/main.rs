@@ -2,10 +2,12 @@
 //!
 //! `enclave serve` runs the server; `enclave admin ...` works on the same data folder (while
 //! the server runs or not); `enclave config` prints the effective configuration; `enclave
-//! migrate` copies an embedded (SQLite) installation into PostgreSQL.
+//! migrate` copies an embedded (SQLite) installation into PostgreSQL; `enclave backup` and
+//! `enclave restore` take and restore online backups.
 
 mod admin;
 mod audit;
+mod backup;
 mod bench;
 mod config;
 mod import;
@@ -65,6 +67,12 @@ enum Command {
     /// docs/admin/import.md.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Back up the database and the file objects into a new folder inside DIR, beside the
+    /// running server (one consistent snapshot; restorable into either backend).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data folder (--data DIR) or an empty PostgreSQL database
+    /// (database.url), after verifying every checksum.
+    Restore(backup::RestoreArgs),
     /// The tamper-evident audit log: verify its hash chain, print its head.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -101,6 +109,8 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(&config, &args),
         Command::Audit(cmd) => audit::run(config, cmd),
         Command::Import(cmd) => import::run(config, cmd),
+        Command::Backup(args) => backup::run_backup(&config, &args),
+        Command::Restore(args) => backup::run_restore(&config, cli.data_dir.is_some(), &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -136,6 +136,9 @@ pub fn background_jobs(
         Arc::new(SweepThrottles::new(store.clone())),
         Arc::new(ExpireGuests::new(store.clone())),
     ];
+    if !config.backup.to.is_empty() {
+        jobs.push(Arc::new(crate::backup::ScheduledBackup::new(config)));
+    }
     let a = &config.audit;
     if !a.head_file.is_empty() || a.head_syslog {
         jobs.push(Arc::new(AuditHeadJob::new(
@@ -278,7 +281,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // One node of a cluster at a time runs the cluster's jobs (directory sync, guest expiry,
     // pruning): the node's bus id names it in the job leases.
     let node = format!("{:x}", enclave_bus::Bus::node_id(bus.as_ref()).0);
-    let jobs = Scheduler::start_with_leases(job_list, Leases::new(store.clone(), node));
+    let jobs = Arc::new(Scheduler::start_with_leases(
+        job_list,
+        Leases::new(store.clone(), node),
+    ));
+    let backups = enclave_app::Backups::new(
+        Arc::new(crate::backup::BackupFolderView::new(&config)),
+        jobs.clone(),
+    );
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,
@@ -350,6 +360,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             audit,
             ldap,
             webhooks,
+            backups,
         },
         http_config,
     );

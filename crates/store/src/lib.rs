@@ -19,6 +19,8 @@
 //! rows the write reads; the backends only read and persist. [`catalog`] lists every table and its
 //! columns, for the tools that copy or export whole tables (`enclave migrate`).
 
+#[cfg(feature = "postgres")]
+pub mod backup;
 pub mod catalog;
 mod common;
 #[cfg(feature = "postgres")]

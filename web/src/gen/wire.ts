@@ -1421,6 +1421,108 @@ dry_run?: boolean | null, };
  */
 export type SyncStarted = { run_id: string, };
 
+// Administration: backups (docs/admin/backup.md)
+/**
+ * `[backup]`: where and how often the server takes backups.
+ */
+export type BackupScheduleDto = {
+/**
+ * The folder backups are written into (on the server).
+ */
+to: string,
+/**
+ * Seconds between two scheduled backups.
+ */
+interval_secs: number,
+/**
+ * How many backups are kept in the folder.
+ */
+keep: number, };
+/**
+ * The last run of the `backup` job on the node that answered.
+ */
+export type BackupRunDto = { started_at: string,
+/**
+ * How long it took; `null` while it runs.
+ */
+took_ms: number | null,
+/**
+ * `running`, `ok` or `failed`.
+ */
+status: string,
+/**
+ * The report (`backup … written in 2.1 s: …`) or the error, as logged.
+ */
+message: string,
+/**
+ * Rows backed up.
+ */
+rows: number, };
+/**
+ * One complete backup in the folder, from its manifest.
+ */
+export type BackupDto = {
+/**
+ * The folder's name (`enclave-backup-20261203T140000Z`).
+ */
+name: string,
+/**
+ * When the snapshot was taken.
+ */
+created_at: string,
+/**
+ * The Enclave version that wrote it.
+ */
+enclave_version: string,
+/**
+ * `sqlite` or `postgres`.
+ */
+backend: string,
+/**
+ * Bytes of its parts (tables, file objects, key).
+ */
+bytes: number, tables: number, rows: number,
+/**
+ * File objects (uploads and thumbnails).
+ */
+objects: number,
+/**
+ * Objects deleted between the snapshot and their copy.
+ */
+missing_objects: number,
+/**
+ * Whether the file master key is in it (under a passphrase).
+ */
+with_key: boolean,
+/**
+ * Why its manifest could not be read (the counts are then 0).
+ */
+problem: string | null, };
+/**
+ * The backups: schedule, last run and the backups present.
+ */
+export type BackupsDto = {
+/**
+ * `null` when scheduled backups are off (`[backup] to` is empty).
+ */
+schedule: BackupScheduleDto | null,
+/**
+ * Whether a backup runs now (on the node that answered).
+ */
+running: boolean,
+/**
+ * Runs since this node started.
+ */
+runs: number, last_run: BackupRunDto | null,
+/**
+ * The backups in the folder, newest first (at most 200).
+ */
+backups: Array<BackupDto>,
+/**
+ * Why the folder could not be listed.
+ */
+folder_problem: string | null, };
+
 // Administration: the audit log
 /**
  * Filters of the audit log. Every filter is optional; entries must match all given.

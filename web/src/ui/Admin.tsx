@@ -15,6 +15,7 @@ import { DirectorySyncTab } from './admin/DirectorySync';
 import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
 import { SsoTab } from './admin/Sso';
+import { BackupsTab } from './admin/Backups';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 import { DepartmentsAdmin } from './admin/Departments';
 import { SecondFactorAdmin } from './SecondFactor';
@@ -388,7 +389,7 @@ export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
   const [tab, setTab] = useState<
-    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso'
+    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso' | 'backups'
   >('users');
   if (!me.is_admin) {
     return (
@@ -439,6 +440,9 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'sso'} class={cls('tab', tab === 'sso' && 'on')} onClick={() => setTab('sso')}>
             {t('sso.tab')}
           </button>
+          <button role="tab" aria-selected={tab === 'backups'} class={cls('tab', tab === 'backups' && 'on')} onClick={() => setTab('backups')}>
+            {t('backups.tab')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
@@ -452,6 +456,7 @@ export function Admin() {
         {tab === 'dirsync' && <DirectorySyncTab />}
         {tab === 'audit' && <AuditTab />}
         {tab === 'sso' && <SsoTab />}
+        {tab === 'backups' && <BackupsTab />}
       </div>
     </section>
   );

@@ -245,6 +245,7 @@ pub async fn run_once(job: &dyn Job) -> Result<JobReport> {
 /// scheduler stops them too, without waiting).
 pub struct Scheduler {
     stop: watch::Sender<bool>,
+    jobs: Vec<Arc<dyn Job>>,
     statuses: Vec<Arc<Mutex<JobStatus>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -266,7 +267,7 @@ impl Scheduler {
         let (stop, _) = watch::channel(false);
         let mut statuses = Vec::with_capacity(jobs.len());
         let mut tasks = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        for job in jobs.iter().cloned() {
             let status = Arc::new(Mutex::new(JobStatus::new(job.as_ref())));
             statuses.push(status.clone());
             let leases = leases.clone().filter(|_| job.once_per_cluster());
@@ -279,6 +280,7 @@ impl Scheduler {
         }
         Scheduler {
             stop,
+            jobs,
             statuses,
             tasks: Mutex::new(tasks),
         }
@@ -287,6 +289,41 @@ impl Scheduler {
     /// Every job's status, in registration order.
     pub fn status(&self) -> Vec<JobStatus> {
         self.statuses.iter().map(|s| s.lock().clone()).collect()
+    }
+
+    /// The status of the job named `name`, when it is registered.
+    pub fn job_status(&self, name: &str) -> Option<JobStatus> {
+        let i = self.jobs.iter().position(|j| j.name() == name)?;
+        Some(self.statuses[i].lock().clone())
+    }
+
+    /// Starts a run of the job named `name` now, on this node, beside its schedule (an
+    /// administrator's "run it now"); its status and log are the scheduled runs'. `Ok(false)`
+    /// when the job is running already; an error when no job has that name or the server is
+    /// stopping.
+    pub fn run_now(&self, name: &str) -> Result<bool> {
+        let Some(i) = self.jobs.iter().position(|j| j.name() == name) else {
+            return Err(crate::Error::internal(format!("no job named {name}")));
+        };
+        if *self.stop.borrow() {
+            return Err(crate::Error::Unavailable);
+        }
+        let status = self.statuses[i].clone();
+        {
+            let mut s = status.lock();
+            if s.running {
+                return Ok(false);
+            }
+            // Taken at once, so that a second request sees it running.
+            s.running = true;
+        }
+        let job = self.jobs[i].clone();
+        let stop = self.stop.subscribe();
+        let task = tokio::spawn(async move {
+            let _ = run_logged(job.as_ref(), &status, stop).await;
+        });
+        self.tasks.lock().push(task);
+        Ok(true)
     }
 
     /// Tells running jobs to stop, and waits until every job has returned. No run starts
@@ -332,6 +369,15 @@ async fn run_every(
                     continue;
                 }
             }
+        }
+        // A run started by hand ([`Scheduler::run_now`]) is still going: this one is skipped.
+        if status.lock().running {
+            status.lock().n_skipped += 1;
+            tracing::debug!(
+                job = job.name(),
+                "a run started by hand is still going; skipped"
+            );
+            continue;
         }
         // A failure is logged and recorded; the next run is on time regardless.
         let _ = run_logged(job.as_ref(), &status, stop.clone()).await;

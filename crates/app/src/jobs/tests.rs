@@ -225,3 +225,31 @@ async fn a_cluster_job_runs_on_one_node_and_a_node_job_on_every_node() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn run_now_starts_a_run_beside_the_schedule_once_at_a_time() {
+    let t0 = Instant::now();
+    let job = Steps::new(Duration::from_secs(100), 5, Duration::from_secs(1));
+    let scheduler = Scheduler::start(vec![job.clone()]);
+    // The scheduled run at start takes 5 s; a run by hand meanwhile is refused.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!scheduler.run_now("steps").unwrap());
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert!(scheduler.run_now("steps").unwrap());
+    assert!(scheduler.job_status("steps").unwrap().running);
+    assert!(!scheduler.run_now("steps").unwrap());
+    assert!(scheduler.run_now("nothing").is_err());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(job.starts_since(t0), vec![0, 10]);
+    let status = scheduler.job_status("steps").unwrap();
+    assert_eq!(status.n_runs, 2);
+    assert!(!status.running);
+    assert_eq!(
+        status.last_outcome,
+        Some(Outcome::Done(JobReport {
+            n_items: 5,
+            summary: "5 step(s)".into()
+        }))
+    );
+    scheduler.shutdown().await;
+}

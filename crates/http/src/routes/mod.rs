@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod bots;
 pub mod channels;
 pub mod departments;

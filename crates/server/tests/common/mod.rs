@@ -145,6 +145,14 @@ impl TestServer {
         Self::launch(DataDir::Given(dir.to_owned()), env)
     }
 
+    /// Starts a server on `dir` with `env` without creating the administrator: for a database
+    /// that already has one (a restored PostgreSQL database).
+    pub fn start_existing(dir: &Path, env: &[(&str, &str)]) -> TestServer {
+        let mut server = Self::new_unstarted(DataDir::Given(dir.to_owned()), env);
+        server.spawn();
+        server
+    }
+
     /// One server shared by the tests of this test binary that run at the same time; it stops
     /// when the last of them drops its handle (a later test then starts a fresh one). Tests
     /// sharing it must not depend on global state: use [`unique_name`].
@@ -256,6 +264,14 @@ impl TestServer {
     #[allow(dead_code)]
     pub fn cli_command(&self) -> Command {
         self.command()
+    }
+
+    /// A command for the binary on this server's data folder and environment, plus `env`.
+    #[allow(dead_code)]
+    pub fn command_env(&self, env: &[(&str, &str)]) -> Command {
+        let mut cmd = self.command();
+        cmd.envs(env.iter().copied());
+        cmd
     }
 
     /// Runs `enclave ARGS` on this server's data folder, environment and configuration.

@@ -68,8 +68,8 @@ use sqlx_core::sql_str::AssertSqlSafe;
 use sqlx_postgres::{PgConnectOptions, PgConnection, PgRow, Postgres};
 use tokio::sync::mpsc;
 
-mod source;
-mod target;
+pub(crate) mod source;
+pub(crate) mod target;
 
 use source::{FromSqlite, Meta, sqlite_reader};
 use target::{copy, verify};
@@ -211,7 +211,7 @@ impl Report {
 
 impl Table {
     /// The SELECT that renders the table from a SQLite database of schema `version`.
-    fn sqlite_select(&self, version: i64) -> String {
+    pub(crate) fn sqlite_select(&self, version: i64) -> String {
         let cols = self
             .columns
             .iter()
@@ -230,7 +230,7 @@ impl Table {
         )
     }
 
-    fn pg_select(&self) -> String {
+    pub(crate) fn pg_select(&self) -> String {
         format!(
             "SELECT {} FROM {} ORDER BY {}",
             self.column_list(),
@@ -268,7 +268,7 @@ impl Table {
 // Values and their canonical rendering
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Value {
+pub(crate) enum Value {
     Null,
     Int(i64),
     Text(String),
@@ -276,7 +276,7 @@ enum Value {
 }
 
 impl Value {
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         match self {
             Value::Null | Value::Int(_) => 9,
             Value::Text(s) => s.len() + 9,
@@ -305,7 +305,7 @@ fn render(h: &mut Sha256, v: &Value) {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");
@@ -314,27 +314,27 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// A table's rows and checksum, accumulated row by row.
-struct TableDigest {
-    rows: u64,
+pub(crate) struct TableDigest {
+    pub(crate) rows: u64,
     hash: Sha256,
 }
 
 impl TableDigest {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TableDigest {
             rows: 0,
             hash: Sha256::new(),
         }
     }
 
-    fn row(&mut self, values: &[Value]) {
+    pub(crate) fn row(&mut self, values: &[Value]) {
         self.rows += 1;
         for v in values {
             render(&mut self.hash, v);
         }
     }
 
-    fn finish(self) -> (u64, String) {
+    pub(crate) fn finish(self) -> (u64, String) {
         (self.rows, hex(&self.hash.finalize()))
     }
 }
@@ -402,7 +402,7 @@ async fn start(
     result
 }
 
-async fn next(rx: &mut mpsc::Receiver<Result<FromSqlite>>) -> Result<FromSqlite> {
+pub(crate) async fn next(rx: &mut mpsc::Receiver<Result<FromSqlite>>) -> Result<FromSqlite> {
     match rx.recv().await {
         Some(m) => m,
         None => Err(Error::Reader("it ended early".into())),

@@ -4,17 +4,17 @@
 use super::*;
 
 /// What the SQLite thread learned before copying.
-pub(super) struct Meta {
-    pub(super) version: i64,
+pub(crate) struct Meta {
+    pub(crate) version: i64,
     /// Rows per table, in [`TABLES`] order.
-    pub(super) totals: Vec<u64>,
+    pub(crate) totals: Vec<u64>,
     /// The last position ever assigned (the newest event, or what `sqlite_sequence` keeps).
-    pub(super) last_position: i64,
+    pub(crate) last_position: i64,
     /// `sqlite_sequence`: the largest id an AUTOINCREMENT table ever handed out.
-    pub(super) sequences: HashMap<String, i64>,
+    pub(crate) sequences: HashMap<String, i64>,
 }
 
-pub(super) enum FromSqlite {
+pub(crate) enum FromSqlite {
     Meta(Meta),
     /// Rows of table `.0`, in primary-key order.
     Rows(usize, Vec<Vec<Value>>),
@@ -22,7 +22,7 @@ pub(super) enum FromSqlite {
     Checksum(usize, u64, String),
 }
 
-pub(super) type Sender = mpsc::Sender<Result<FromSqlite>>;
+pub(crate) type Sender = mpsc::Sender<Result<FromSqlite>>;
 
 fn not_enclave(path: &Path, reason: impl Into<String>) -> Error {
     Error::NotEnclave {
@@ -32,7 +32,7 @@ fn not_enclave(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// Opens the database read-only and checks it is an Enclave database.
-fn open_sqlite(path: &Path) -> Result<Connection> {
+pub(crate) fn open_sqlite(path: &Path) -> Result<Connection> {
     if !path.is_file() {
         return Err(not_enclave(path, "no such file"));
     }
@@ -47,7 +47,7 @@ fn open_sqlite(path: &Path) -> Result<Connection> {
 }
 
 /// Checks the schema inside the snapshot; returns its version.
-fn check_schema(conn: &Connection, path: &Path) -> Result<i64> {
+pub(crate) fn check_schema(conn: &Connection, path: &Path) -> Result<i64> {
     let version: i64 = match conn.query_row("PRAGMA user_version", [], |r| r.get(0)) {
         Ok(v) => v,
         Err(e) => return Err(not_enclave(path, e.to_string())),
@@ -121,7 +121,7 @@ fn read_value(table: &Table, col: &Column, v: ValueRef<'_>) -> Result<Value> {
 }
 
 /// Runs `each` on every row of `table` in primary-key order.
-fn scan(
+pub(crate) fn scan(
     conn: &Connection,
     table: &Table,
     version: i64,
@@ -145,7 +145,7 @@ fn scan(
 }
 
 /// The SQLite thread: everything it sends comes from one read transaction.
-pub(super) fn sqlite_reader(path: &Path, copy: bool, tx: &Sender) -> Result<()> {
+pub(crate) fn sqlite_reader(path: &Path, copy: bool, tx: &Sender) -> Result<()> {
     let conn = open_sqlite(path)?;
     conn.execute_batch("BEGIN")?;
     let result = read_snapshot(&conn, path, copy, tx);

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Steps 2 to 5 of the module docs, in one transaction.
-pub(super) async fn copy(
+pub(crate) async fn copy(
     conn: &mut PgConnection,
     rx: &mut mpsc::Receiver<Result<FromSqlite>>,
     meta: &Meta,
@@ -228,7 +228,7 @@ async fn insert(
 }
 
 /// Reads a PostgreSQL row in the canonical form.
-fn pg_values(table: &Table, row: &PgRow) -> Result<Vec<Value>> {
+pub(crate) fn pg_values(table: &Table, row: &PgRow) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(table.columns.len());
     for (i, c) in table.columns.iter().enumerate() {
         out.push(match c.ty {
@@ -250,7 +250,7 @@ fn pg_values(table: &Table, row: &PgRow) -> Result<Vec<Value>> {
 }
 
 /// Step 6 of the module docs: read the target back and compare with the SQLite checksums.
-pub(super) async fn verify(
+pub(crate) async fn verify(
     conn: &mut PgConnection,
     rx: &mut mpsc::Receiver<Result<FromSqlite>>,
     meta: &Meta,

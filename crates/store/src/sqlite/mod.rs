@@ -186,7 +186,7 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -212,13 +212,22 @@ fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Rebuilds what is derived from the rows and not copied by backups: the search index of the
+/// messages and the directory's search keys of the users (a restore calls it after filling an
+/// empty database).
+pub(crate) fn rebuild_derived(conn: &Connection) -> Result<(u64, u64)> {
+    let messages = search::index_all(conn)?;
+    let users = departments::fill_search_keys(conn)?;
+    Ok((messages, users))
+}
+
 /// Brings the schema up to date. Safe to run from several processes at once: the check and
 /// the upgrade happen under the write lock.
 ///
 /// Foreign keys are off while migrations run, so that a migration may rebuild a table others
 /// refer to (SQLite's documented way to change a constraint); every reference is checked before
 /// the commit, and a dangling one rolls the whole upgrade back.
-fn migrate(conn: &Connection) -> Result<()> {
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
     let r = migrate_unchecked(conn);
     conn.execute_batch("PRAGMA foreign_keys = ON")?;
