@@ -77,6 +77,13 @@ impl Webhooks {
         channel_id: ChannelId,
         name: &str,
     ) -> Result<WebhookSecret> {
+        // The channel first: one the caller may not see is not found, whoever asks.
+        let (channel, membership) = self
+            .store
+            .channel_for(channel_id, actor.user_id)
+            .await?
+            .ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
+        check(actor, &channel, membership.as_ref(), Action::Post)?;
         check_manage_webhooks(actor)?;
         let name = name.trim();
         if name.is_empty()
@@ -87,12 +94,6 @@ impl Webhooks {
                 DomainError::invalid("name", "1 to 64 characters, no control characters").into(),
             );
         }
-        let (channel, membership) = self
-            .store
-            .channel_for(channel_id, actor.user_id)
-            .await?
-            .ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
-        check(actor, &channel, membership.as_ref(), Action::Post)?;
         let secret = new_secret()?;
         let hook = self
             .store

@@ -46,6 +46,7 @@ const PUBLIC_ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/auth/login"),
     (Method::POST, "/api/v1/auth/login/second-factor"),
     (Method::POST, "/api/v1/auth/login/totp-setup"),
+    (Method::POST, "/api/v1/auth/login/webauthn-setup"),
     (Method::GET, "/api/v1/auth/setup"),
     (Method::GET, "/api/v1/auth/providers"),
     (Method::POST, "/api/v1/auth/sso/exchange"),
@@ -255,6 +256,25 @@ fn protected_routes() -> Vec<Route> {
             "/api/v1/admin/lockouts/{account}/{source}",
             None,
         ),
+        // Backups (administrators; tests/backup.rs tests them).
+        route(Method::GET, "/api/v1/admin/backups", None),
+        route(Method::POST, "/api/v1/admin/backups", None),
+        // Bots and incoming webhooks (tests/bots.rs and tests/webhooks.rs test them).
+        route(Method::GET, "/api/v1/bots", None),
+        route(
+            Method::POST,
+            "/api/v1/bots",
+            Some(|i| json!({ "username": format!("{}bot", i.new_name), "display_name": "Bot" })),
+        ),
+        route(Method::POST, "/api/v1/bots/{bot}/token", None),
+        route(
+            Method::POST,
+            "/api/v1/channels/{channel}/webhooks",
+            Some(|_| json!({ "name": "Alerts" })),
+        ),
+        route(Method::GET, "/api/v1/webhooks", None),
+        route(Method::POST, "/api/v1/webhooks/{webhook}/rotate", None),
+        route(Method::DELETE, "/api/v1/webhooks/{webhook}", None),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
         // Identity providers and the directory sync (tests/ldap.rs tests them with slapd).
@@ -353,6 +373,8 @@ impl Route {
             .replace("{provider}", "corp")
             .replace("{registration}", "wr_unknown")
             .replace("{key}", "999999")
+            .replace("{bot}", "999999")
+            .replace("{webhook}", "999999")
     }
 
     fn name(&self) -> String {
@@ -790,6 +812,8 @@ async fn the_route_table_covers_the_whole_api() {
         .replace("{role}", "{id}")
         .replace("{registration}", "{id}")
         .replace("{key}", "{id}")
+        .replace("{bot}", "{id}")
+        .replace("{webhook}", "{id}")
     };
     let mut tabled = BTreeSet::new();
     for r in protected_routes() {
@@ -1257,6 +1281,13 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
         ),
     ];
     let shapes: &[&str] = match route.path {
+        "/api/v1/bots" => &[
+            r#"{}"#,
+            r#"{"username": 5}"#,
+            r#"{"username": null}"#,
+            r#"{"display_name": "Bot"}"#,
+        ],
+        "/api/v1/channels/{channel}/webhooks" => &[r#"{}"#, r#"{"name": 5}"#, r#"{"name": null}"#],
         "/api/v1/auth/login" => &[
             r#"{}"#,
             r#"{"login": "admin"}"#,
@@ -1405,8 +1436,12 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
     for r in routes.into_iter().filter(|r| r.body.is_some()) {
         // The owner (the administrator, to create users) may do each of these, so only the
         // body can be at fault.
-        let departments = r.path.contains("departments") || r.path.ends_with("/manager");
+        let departments = r.path.contains("departments")
+            || r.path.ends_with("/manager")
+            || r.path.ends_with("/webhooks");
         let owner = if r.path == "/api/v1/users"
+            || r.path == "/api/v1/bots"
+            || r.path.ends_with("/webhooks")
             || r.path.starts_with("/api/v1/admin/")
             || r.path.ends_with("/roles")
             || departments
@@ -1419,6 +1454,17 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
         if departments {
             // The administrator moderates the public channel (a private one is hidden from them).
             ids.channel = w.public.clone();
+        }
+        if r.path.ends_with("/webhooks") {
+            // A webhook posts as its creator, who must be able to post there.
+            let (st, body) = server
+                .post(
+                    Some(&w.admin),
+                    &format!("/api/v1/channels/{}/join", w.public),
+                    None,
+                )
+                .await;
+            assert!(st.is_success(), "the administrator joins: {st} {body}");
         }
         ids.user = if r.path.contains("members") {
             w.member.id.clone()

@@ -317,6 +317,49 @@ fn cases() -> Vec<Case> {
             Some(|_| json!({ "require": "off", "grace_days": 7 })),
             ADMINS,
         ),
+        // Backups (export data); none is configured here, so starting one is 409 for those
+        // who may.
+        case(M::GET, "/api/v1/admin/backups", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/admin/backups",
+            None,
+            ["409", "409", "403", "403", "403"],
+        ),
+        // Bots (create bots) and incoming webhooks (manage integrations, and posting in the
+        // channel); unknown ids are 404 for those who may.
+        case(M::GET, "/api/v1/bots", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/bots",
+            Some(|f| json!({ "username": format!("bot{}", f.channel), "display_name": "Bot" })),
+            ADMINS,
+        ),
+        case(
+            M::POST,
+            "/api/v1/bots/{bot}/token",
+            None,
+            ["404", "404", "403", "403", "403"],
+        ),
+        case(
+            M::POST,
+            "/api/v1/channels/{channel}/webhooks",
+            Some(|_| json!({ "name": "Alerts" })),
+            ADMINS,
+        ),
+        case(M::GET, "/api/v1/webhooks", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/webhooks/{webhook}/rotate",
+            None,
+            ["404", "404", "403", "403", "403"],
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/webhooks/{webhook}",
+            None,
+            ["404", "404", "403", "403", "403"],
+        ),
         // The sign-in throttle's view (manage users) and the audit log (view audit log).
         case(M::GET, "/api/v1/admin/lockouts", None, ADMINS),
         case(M::DELETE, "/api/v1/admin/lockouts/{account}", None, ADMINS),
@@ -494,6 +537,7 @@ const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/login/second-factor"),
     ("POST", "/api/v1/auth/login/totp-setup"),
+    ("POST", "/api/v1/auth/login/webauthn-setup"),
     ("GET", "/api/v1/auth/setup"),
     ("GET", "/api/v1/auth/providers"),
     ("POST", "/api/v1/auth/sso/exchange"),
@@ -526,6 +570,8 @@ fn doc_path(p: &str) -> String {
     .replace("{role}", "{id}")
     .replace("{registration}", "{id}")
     .replace("{key}", "{id}")
+    .replace("{bot}", "{id}")
+    .replace("{webhook}", "{id}")
 }
 
 fn fill(path: &str, f: &Fx) -> String {
@@ -542,6 +588,8 @@ fn fill(path: &str, f: &Fx) -> String {
         .replace("{provider}", "corp")
         .replace("{registration}", "wr_unknown")
         .replace("{key}", "999999")
+        .replace("{bot}", "999999")
+        .replace("{webhook}", "999999")
 }
 
 /// One actor's credentials.
