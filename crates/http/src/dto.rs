@@ -1874,10 +1874,14 @@ pub struct SsoStatusList {
 #[ts(optional_fields = nullable)]
 pub struct CreateBotRequest {
     /// As a user's username: 2 to 32 characters of `a-z 0-9 . _ -`.
-    #[schema(max_length = 64)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[A-Za-z0-9][A-Za-z0-9._-]{1,31}[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub username: String,
     /// At most 64 characters; empty means the username.
-    #[schema(max_length = 256)]
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]{0,64})[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub display_name: Option<String>,
 }
 
@@ -1899,8 +1903,11 @@ pub struct BotList {
 
 #[derive(Debug, Deserialize, ToSchema, TS)]
 pub struct CreateWebhookRequest {
-    /// 1 to 64 characters: what the webhook is for ("CI", "监控").
-    #[schema(max_length = 256)]
+    /// 1 to 64 characters once trimmed, no control characters: what the webhook is for
+    /// ("CI", "监控").
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub name: String,
 }
 

@@ -654,7 +654,8 @@ token: string, };
 export type BotList = { bots: Array<UserDto>, };
 export type CreateWebhookRequest = {
 /**
- * 1 to 64 characters: what the webhook is for ("CI", "监控").
+ * 1 to 64 characters once trimmed, no control characters: what the webhook is for
+ * ("CI", "监控").
  */
 name: string, };
 export type WebhookDto = { id: string, channel_id: string,
