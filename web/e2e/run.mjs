@@ -733,6 +733,45 @@ async function scenario({ base, server, admin, alice, bob, general, random, newP
     await Z.context().close();
   });
 
+  await step('retention: the admin console sets the policy, runs a purge and places and releases a legal hold (en, zh)', async () => {
+    const M = await newPage();
+    await login(M, base, 'admin');
+    await M.goto(base + '/admin');
+    await M.locator('.admin .tab', { hasText: 'Retention' }).click();
+    // Ten years: nothing of this run is old enough to go.
+    await M.locator('.retention-policy input[name="message_days"]').fill('3650');
+    await M.locator('.retention-policy button[type="submit"]').click();
+    await visible(M.locator('.retention .muted', { hasText: 'Set in the admin console.' }));
+    await M.locator('.retention-override select[name="channel"]').selectOption({ index: 1 });
+    await M.locator('.retention-override input[name="days"]').fill('');
+    await M.locator('.retention-override button[type="submit"]').click();
+    await visible(M.locator('.retention-overrides tr[data-channel] td', { hasText: 'forever' }).first());
+    await M.locator('.retention-run').click();
+    await visible(M.locator('.retention-last .retention-summary', { hasText: '0 message(s)' }));
+    await M.screenshot({ path: join(TMP, 'retention-en.png'), fullPage: true });
+    await M.locator('.admin .tab', { hasText: 'Legal holds' }).click();
+    await M.locator('.hold-form select[name="target"]').selectOption({ index: 1 });
+    await M.locator('.hold-form input[name="starts_at"]').fill('2026-01-01T00:00');
+    await M.locator('.hold-form input[name="reason"]').fill('Case 42: 合同纠纷');
+    await M.locator('.hold-form button[type="submit"]').click();
+    const hold = M.locator('.holds-list tr[data-hold]', { hasText: 'Case 42' });
+    await visible(hold);
+    M.once('dialog', (d) => void d.accept());
+    await hold.locator('button', { hasText: 'Release' }).click();
+    await visible(hold.locator('td', { hasText: 'Released' }));
+    await M.screenshot({ path: join(TMP, 'holds-en.png'), fullPage: true });
+    await M.context().close();
+    const Z = await newPage({ locale: 'zh-CN' });
+    await login(Z, base, 'admin');
+    await Z.goto(base + '/admin');
+    await Z.locator('.admin .tab', { hasText: '数据保留' }).click();
+    await visible(Z.locator('.retention-run', { hasText: '立即清理' }));
+    await Z.locator('.admin .tab', { hasText: '法律保留' }).click();
+    await visible(Z.locator('.holds-list tr[data-hold]', { hasText: 'Case 42' }).locator('td', { hasText: '已于' }));
+    await Z.screenshot({ path: join(TMP, 'retention-zh.png'), fullPage: true });
+    await Z.context().close();
+  });
+
   await step('roles: an admin makes a custom role and invites a guest, who sees only their channel', async () => {
     const M = await newPage();
     await login(M, base, 'admin');

@@ -52,6 +52,7 @@ pub enum ErrorCode {
     WebauthnRefused,
     WebauthnNotFound,
     TotpUnreadable,
+    HoldNotFound,
 }
 
 /// One row of the table.
@@ -75,7 +76,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -114,6 +115,7 @@ impl ErrorCode {
         ErrorCode::WebauthnRefused,
         ErrorCode::WebauthnNotFound,
         ErrorCode::TotpUnreadable,
+        ErrorCode::HoldNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -259,6 +261,7 @@ impl ErrorCode {
                 true,
                 "The server is shutting down or its database is unreachable.",
             ),
+            ErrorCode::HoldNotFound => row("hold_not_found", false, "No legal hold has this id."),
             ErrorCode::ProviderNotFound => row(
                 "provider_not_found",
                 false,
@@ -332,6 +335,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Role => ErrorCode::RoleNotFound,
             Entity::Department => ErrorCode::DepartmentNotFound,
             Entity::Provider => ErrorCode::ProviderNotFound,
+            Entity::LegalHold => ErrorCode::HoldNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,

@@ -581,6 +581,18 @@ impl Files {
         }
     }
 
+    /// Deletes the objects (and thumbnails) of files whose rows are gone already (the retention
+    /// purge's); a failure is logged (the object is then an orphan, never a dangling row).
+    pub async fn delete_objects(&self, files: &[enclave_store::StoredFile]) {
+        for f in files {
+            for object in std::iter::once(&f.object).chain(f.thumb_object.iter()) {
+                if let Err(e) = self.blobs.delete(object).await {
+                    tracing::warn!(error = %e, object = %object, "could not delete a purged file's object");
+                }
+            }
+        }
+    }
+
     /// Time between sweeps.
     pub fn sweep_interval(&self) -> Duration {
         self.config.sweep_interval

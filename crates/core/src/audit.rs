@@ -146,11 +146,17 @@ pub enum AuditAction {
     ManagerChanged,
     /// A CSV import of the department tree ran (its counts; each change has its own entry).
     DepartmentsImported,
+    /// The retention job removed messages and files of a channel (its counts).
+    RetentionPurge,
+    /// A legal hold placed on a person or a channel.
+    LegalHoldCreated,
+    /// A legal hold released.
+    LegalHoldReleased,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and documentation).
-    pub const ALL: [AuditAction; 54] = [
+    pub const ALL: [AuditAction; 57] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -205,6 +211,9 @@ impl AuditAction {
         AuditAction::DepartmentMemberRemoved,
         AuditAction::ManagerChanged,
         AuditAction::DepartmentsImported,
+        AuditAction::RetentionPurge,
+        AuditAction::LegalHoldCreated,
+        AuditAction::LegalHoldReleased,
     ];
 
     /// The stable name, as stored and shown.
@@ -264,6 +273,9 @@ impl AuditAction {
             AuditAction::DepartmentMemberRemoved => "department_member_removed",
             AuditAction::ManagerChanged => "manager_changed",
             AuditAction::DepartmentsImported => "departments_imported",
+            AuditAction::RetentionPurge => "retention_purge",
+            AuditAction::LegalHoldCreated => "legal_hold_created",
+            AuditAction::LegalHoldReleased => "legal_hold_released",
         }
     }
 

@@ -18,6 +18,7 @@ pub mod mentions;
 pub mod model;
 pub mod permissions;
 pub mod rate;
+pub mod retention;
 pub mod roles;
 pub mod rules;
 pub mod search;

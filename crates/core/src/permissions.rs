@@ -652,6 +652,18 @@ pub fn check_backups(actor: &Actor) -> Result<(), Error> {
     }
 }
 
+/// Whether `actor` may see and change retention policies and legal holds and run the purge:
+/// [`SitePermission::ManageRetention`].
+pub fn check_retention(actor: &Actor) -> Result<(), Error> {
+    if actor.may(SitePermission::ManageRetention) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "retention and legal holds need the manage_retention permission",
+        ))
+    }
+}
+
 /// Whether `actor` may list deactivated accounts in the directory.
 pub fn sees_deactivated_users(actor: &Actor) -> bool {
     actor.may(SitePermission::ManageUsers)

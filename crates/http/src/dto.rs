@@ -154,6 +154,7 @@ impl<'de> Deserialize<'de> for WireId {
 pub use crate::backups_dto::*;
 pub use crate::departments_dto::*;
 pub use crate::ldap_dto::*;
+pub use crate::retention_dto::*;
 
 // ---------------------------------------------------------------------------------------------
 // Users and auth

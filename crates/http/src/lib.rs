@@ -15,6 +15,7 @@ pub mod extract;
 pub mod frames;
 mod ldap_dto;
 pub mod rate_limits;
+mod retention_dto;
 pub mod routes;
 
 use std::net::IpAddr;
@@ -127,6 +128,8 @@ pub struct Deps {
     pub webhooks: Arc<enclave_app::Webhooks>,
     /// The scheduled backups, for the admin console.
     pub backups: enclave_app::Backups,
+    /// Retention policies, legal holds and the purge.
+    pub retention: Arc<enclave_app::Retention>,
 }
 
 /// What every handler can reach: the application services, explicitly.
@@ -145,6 +148,7 @@ pub struct Services {
     pub ldap: Arc<enclave_app::Ldap>,
     pub webhooks: Arc<enclave_app::Webhooks>,
     pub backups: enclave_app::Backups,
+    pub retention: Arc<enclave_app::Retention>,
     pub config: HttpConfig,
     openapi_json: Bytes,
 }
@@ -176,7 +180,7 @@ impl std::ops::Deref for AppState {
         (name = "search", description = "Full-text message search and the quick switcher's channel search"),
         (name = "realtime", description = "The WebSocket gateway, event catch-up and presence (see docs/api/realtime.md)"),
         (name = "system", description = "Health and documentation"),
-        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md), identity providers and their directory sync (docs/admin/ldap.md), backups (docs/admin/backup.md)"),
+        (name = "admin", description = "Site administration: sign-in throttles (docs/admin/lockout.md), the audit log (docs/admin/audit.md), identity providers and their directory sync (docs/admin/ldap.md), backups (docs/admin/backup.md), retention and legal holds (docs/admin/retention.md)"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -208,7 +212,7 @@ impl utoipa::Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
         audit, auth, backups, bots, channels, departments, files, hooks, identity, lockouts,
-        messages, roles, search, second_factor, sessions, sso, system, users, ws,
+        messages, retention, roles, search, second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -292,6 +296,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::list))
         .routes(routes!(identity::sync))
         .routes(routes!(backups::list, backups::start))
+        .routes(routes!(retention::get, retention::put))
+        .routes(routes!(retention::set_channel, retention::clear_channel))
+        .routes(routes!(retention::run))
+        .routes(routes!(retention::holds, retention::create_hold))
+        .routes(routes!(retention::release_hold))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(departments::tree, departments::create))
@@ -407,6 +416,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         ldap,
         webhooks,
         backups,
+        retention,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
     finish_document(&mut api);
@@ -433,6 +443,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         ldap,
         webhooks,
         backups,
+        retention,
         config,
         openapi_json,
     }));

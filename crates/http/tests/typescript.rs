@@ -282,6 +282,17 @@ fn generate() -> String {
     out.decl::<BackupRunDto>();
     out.decl::<BackupDto>();
     out.decl::<BackupsDto>();
+    out.section("Administration: retention and legal holds (docs/admin/retention.md)");
+    out.decl::<ChannelRetentionDto>();
+    out.decl::<ChannelPurgeDto>();
+    out.decl::<RetentionRunDto>();
+    out.decl::<RetentionDto>();
+    out.decl::<RetentionPolicyRequest>();
+    out.decl::<ChannelRetentionRequest>();
+    out.decl::<RetentionRunStarted>();
+    out.decl::<LegalHoldDto>();
+    out.decl::<LegalHoldList>();
+    out.decl::<CreateHoldRequest>();
     out.section("Administration: the audit log");
     out.decl::<AuditQueryParams>();
     out.decl::<AuditEntryDto>();

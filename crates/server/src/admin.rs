@@ -194,15 +194,21 @@ pub fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
                     }
                 }
                 AdminCommand::RunJob { name } => {
+                    // Run from the command line, the purge runs even when its schedule is off.
+                    let mut r = config.retention_config();
+                    r.enabled = true;
+                    let retention = crate::serve::open_retention(&store, &files, r);
                     run_job(
-                        &crate::serve::background_jobs(&config, &store, &files),
+                        &crate::serve::background_jobs(&config, &store, &files, &retention),
                         &name,
                     )
                     .await
                 }
                 _ => {
+                    let retention =
+                        crate::serve::open_retention(&store, &files, config.retention_config());
                     run_job(
-                        &crate::serve::background_jobs(&config, &store, &files),
+                        &crate::serve::background_jobs(&config, &store, &files, &retention),
                         "sweep-files",
                     )
                     .await

@@ -34,6 +34,7 @@ pub struct Config {
     pub rate_limits: RateLimitsSection,
     pub audit: AuditSection,
     pub backup: BackupSection,
+    pub retention: RetentionSection,
     pub guests: GuestsSection,
     pub outbound: OutboundSection,
     pub oidc: OidcSection,
@@ -493,6 +494,37 @@ impl Default for BackupSection {
     }
 }
 
+/// Retention (`docs/admin/retention.md`): the scheduled `retention` job purges messages (their
+/// reactions, search-index entries and files) older than the policy keeps, except what a legal
+/// hold covers. The policy set in the admin console (`PUT /api/v1/admin/retention`) replaces
+/// `message_days` and `dm_days` once set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Whether the job runs on its schedule (at start, then every `interval_secs`). Off, a purge
+    /// runs only when an administrator starts one.
+    pub enabled: bool,
+    /// Seconds between the starts of two scheduled purges.
+    pub interval_secs: u64,
+    /// Days messages of public and private channels are kept; 0 keeps them forever (the
+    /// default).
+    pub message_days: u32,
+    /// Days messages of direct conversations and group direct messages are kept; 0 keeps them
+    /// forever (the default).
+    pub dm_days: u32,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            enabled: true,
+            interval_secs: 86_400,
+            message_days: 0,
+            dm_days: 0,
+        }
+    }
+}
+
 /// Guest accounts (`POST /api/v1/admin/guests`; `docs/admin/roles.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -851,6 +883,7 @@ impl Default for Config {
             rate_limits: RateLimitsSection::default(),
             audit: AuditSection::default(),
             backup: BackupSection::default(),
+            retention: RetentionSection::default(),
             guests: GuestsSection::default(),
             outbound: OutboundSection::default(),
             oidc: OidcSection::default(),
@@ -1081,6 +1114,17 @@ impl Config {
         if self.backup.keep == 0 || self.backup.keep > 10_000 {
             bail!("[backup] keep must be 1 to 10000");
         }
+        if self.retention.interval_secs < 60 {
+            bail!("[retention] interval_secs must be at least 60");
+        }
+        for (key, days) in [
+            ("message_days", self.retention.message_days),
+            ("dm_days", self.retention.dm_days),
+        ] {
+            if days > enclave_core::retention::MAX_DAYS {
+                bail!("[retention] {key} must be 0 (keep forever) to 36500");
+            }
+        }
         if self.audit.head_interval_secs == 0 {
             bail!("[audit] head_interval_secs must be at least 1");
         }
@@ -1185,6 +1229,20 @@ impl Config {
     }
 
     /// The files service's limits.
+    /// The retention job's settings (0 days: keep forever).
+    pub fn retention_config(&self) -> enclave_app::RetentionConfig {
+        let r = &self.retention;
+        let days = |d: u32| (d > 0).then_some(d);
+        enclave_app::RetentionConfig {
+            enabled: r.enabled,
+            interval: std::time::Duration::from_secs(r.interval_secs),
+            defaults: enclave_core::retention::GlobalPolicy {
+                message_days: days(r.message_days),
+                dm_days: days(r.dm_days),
+            },
+        }
+    }
+
     pub fn files_config(&self) -> enclave_app::FilesConfig {
         let f = &self.files;
         let secs = std::time::Duration::from_secs;

@@ -123,6 +123,7 @@ pub fn background_jobs(
     config: &Config,
     store: &Arc<dyn Store>,
     files: &Arc<Files>,
+    retention: &Arc<enclave_app::Retention>,
 ) -> Vec<Arc<dyn Job>> {
     let realtime = config.realtime_config();
     let mut jobs: Vec<Arc<dyn Job>> = vec![
@@ -135,6 +136,7 @@ pub fn background_jobs(
         Arc::new(SealPreviews::new(files.clone())),
         Arc::new(SweepThrottles::new(store.clone())),
         Arc::new(ExpireGuests::new(store.clone())),
+        Arc::new(retention.job()),
     ];
     if !config.backup.to.is_empty() {
         jobs.push(Arc::new(crate::backup::ScheduledBackup::new(config)));
@@ -149,6 +151,21 @@ pub fn background_jobs(
         )));
     }
     jobs
+}
+
+/// The retention service (policies, legal holds, the purge) with the `[retention]` settings
+/// `retention`.
+pub fn open_retention(
+    store: &Arc<dyn Store>,
+    files: &Arc<Files>,
+    retention: enclave_app::RetentionConfig,
+) -> Arc<enclave_app::Retention> {
+    enclave_app::Retention::new(
+        store.clone(),
+        files.clone(),
+        Audit::new(store.clone()),
+        retention,
+    )
 }
 
 /// The LDAP service on the configured providers, checking directory passwords for `accounts`.
@@ -274,7 +291,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("starting the real-time hub")?;
     let ldap = open_ldap(&config, &store, &accounts, limits.clone())?;
-    let mut job_list = background_jobs(&config, &store, &files);
+    let retention = open_retention(&store, &files, config.retention_config());
+    let mut job_list = background_jobs(&config, &store, &files, &retention);
     for job in LdapSync::for_providers(&ldap) {
         job_list.push(Arc::new(job));
     }
@@ -289,6 +307,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(crate::backup::BackupFolderView::new(&config)),
         jobs.clone(),
     );
+    retention.attach(jobs.clone());
     let http_config = enclave_http::HttpConfig {
         secure_cookies: tls || config.http.secure_cookies,
         session_ttl: config.auth_config().session_ttl,
@@ -361,6 +380,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             ldap,
             webhooks,
             backups,
+            retention,
         },
         http_config,
     );

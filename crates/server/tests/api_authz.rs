@@ -259,6 +259,34 @@ fn protected_routes() -> Vec<Route> {
         // Backups (administrators; tests/backup.rs tests them).
         route(Method::GET, "/api/v1/admin/backups", None),
         route(Method::POST, "/api/v1/admin/backups", None),
+        // Retention and legal holds (administrators; tests/retention.rs tests them). The
+        // policies keep everything; the hold starts far in the future and keeps nothing.
+        route(Method::GET, "/api/v1/admin/retention", None),
+        route(
+            Method::PUT,
+            "/api/v1/admin/retention",
+            Some(|_| json!({ "message_days": null, "dm_days": null })),
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/admin/retention/channels/{retained}",
+            Some(|_| json!({ "days": null })),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/admin/retention/channels/{retained}",
+            None,
+        ),
+        route(Method::POST, "/api/v1/admin/retention/run", None),
+        route(Method::GET, "/api/v1/admin/holds", None),
+        route(
+            Method::POST,
+            "/api/v1/admin/holds",
+            Some(
+                |i| json!({ "user_id": i.user, "starts_at": "2999-01-01T00:00:00Z", "reason": "authz" }),
+            ),
+        ),
+        route(Method::DELETE, "/api/v1/admin/holds/{hold}", None),
         // Bots and incoming webhooks (tests/bots.rs and tests/webhooks.rs test them).
         route(Method::GET, "/api/v1/bots", None),
         route(
@@ -375,6 +403,8 @@ impl Route {
             .replace("{key}", "999999")
             .replace("{bot}", "999999")
             .replace("{webhook}", "999999")
+            .replace("{hold}", "999999")
+            .replace("{retained}", &ids.public)
     }
 
     fn name(&self) -> String {
@@ -814,6 +844,8 @@ async fn the_route_table_covers_the_whole_api() {
         .replace("{key}", "{id}")
         .replace("{bot}", "{id}")
         .replace("{webhook}", "{id}")
+        .replace("{hold}", "{id}")
+        .replace("{retained}", "{id}")
     };
     let mut tabled = BTreeSet::new();
     for r in protected_routes() {
@@ -1412,6 +1444,26 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"require": 5, "grace_days": 1}"#,
             r#"{"require": "off", "grace_days": -1}"#,
             r#"{"require": "off", "grace_days": "7"}"#,
+        ],
+        "/api/v1/admin/retention" => &[
+            r#"{}"#,
+            r#"{"message_days": null}"#,
+            r#"{"message_days": "30", "dm_days": null}"#,
+            r#"{"message_days": -1, "dm_days": null}"#,
+            r#"{"message_days": null, "dm_days": null, "keep": 1}"#,
+        ],
+        "/api/v1/admin/retention/channels/{retained}" => &[
+            r#"{}"#,
+            r#"{"days": "5"}"#,
+            r#"{"days": -5}"#,
+            r#"{"day": 5}"#,
+        ],
+        "/api/v1/admin/holds" => &[
+            r#"{}"#,
+            r#"{"user_id": "1", "reason": "x"}"#,
+            r#"{"user_id": "1", "starts_at": 5, "reason": "x"}"#,
+            r#"{"user_id": "1", "starts_at": "2999-01-01T00:00:00Z"}"#,
+            r#"{"user_id": "1", "starts_at": "2999-01-01T00:00:00Z", "reason": ["x"]}"#,
         ],
         other => panic!("no malformed bodies for {other}"),
     };

@@ -326,6 +326,43 @@ fn cases() -> Vec<Case> {
             None,
             ["409", "409", "403", "403", "403"],
         ),
+        // Retention and legal holds (manage retention); a hold far in the future keeps nothing,
+        // an unknown hold is 404 for those who may.
+        case(M::GET, "/api/v1/admin/retention", None, ADMINS),
+        case(
+            M::PUT,
+            "/api/v1/admin/retention",
+            Some(|_| json!({ "message_days": null, "dm_days": null })),
+            ADMINS,
+        ),
+        case(
+            M::PUT,
+            "/api/v1/admin/retention/channels/{channel}",
+            Some(|_| json!({ "days": 36500 })),
+            ADMINS,
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/admin/retention/channels/{channel}",
+            None,
+            ADMINS,
+        ),
+        case(M::POST, "/api/v1/admin/retention/run", None, ADMINS),
+        case(M::GET, "/api/v1/admin/holds", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/admin/holds",
+            Some(
+                |f| json!({ "user_id": f.user, "starts_at": "2999-01-01T00:00:00Z", "reason": "matrix" }),
+            ),
+            ADMINS,
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/admin/holds/{hold}",
+            None,
+            ["404", "404", "403", "403", "403"],
+        ),
         // Bots (create bots) and incoming webhooks (manage integrations, and posting in the
         // channel); unknown ids are 404 for those who may.
         case(M::GET, "/api/v1/bots", None, ADMINS),
@@ -572,6 +609,7 @@ fn doc_path(p: &str) -> String {
     .replace("{key}", "{id}")
     .replace("{bot}", "{id}")
     .replace("{webhook}", "{id}")
+    .replace("{hold}", "{id}")
 }
 
 fn fill(path: &str, f: &Fx) -> String {
@@ -590,6 +628,7 @@ fn fill(path: &str, f: &Fx) -> String {
         .replace("{key}", "999999")
         .replace("{bot}", "999999")
         .replace("{webhook}", "999999")
+        .replace("{hold}", "999999")
 }
 
 /// One actor's credentials.

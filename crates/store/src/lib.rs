@@ -1307,6 +1307,133 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn delete_webhook(&self, id: i64) -> Result<bool>;
 }
 
+/// A channel's own retention policy, with what the admin console shows of the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRetention {
+    pub channel_id: ChannelId,
+    pub name: Option<String>,
+    pub kind: ChannelKind,
+    pub policy: enclave_core::retention::ChannelPolicy,
+    pub updated_at: Millis,
+    pub updated_by: Option<UserId>,
+}
+
+/// Which of a channel's messages one purge step reads: replies go before thread roots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgePhase {
+    Replies,
+    Roots,
+}
+
+/// Where a purge step stopped: the creation time and id of the last message it examined.
+pub type PurgeCursor = (Millis, MessageId);
+
+/// What one purge step ([`RetentionStore::purge_messages`]) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeBatch {
+    /// Messages examined (older than the cutoff); fewer than the limit: the phase is done.
+    pub examined: u32,
+    /// Pass as `after` to the next step.
+    pub last: Option<PurgeCursor>,
+    /// Messages removed, with their reactions, mentions, search-index entries and attachments.
+    pub messages: u64,
+    /// Messages kept because a legal hold covers them.
+    pub held: u64,
+    /// Files no message (nor a hold) refers to any more: their rows are gone, the caller deletes
+    /// their objects (and thumbnails).
+    pub files: Vec<StoredFile>,
+}
+
+/// What the purge removed from one channel in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPurge {
+    pub channel_id: ChannelId,
+    /// Filled in when reading a run.
+    pub name: Option<String>,
+    pub kind: Option<ChannelKind>,
+    pub messages: u64,
+    pub files: u64,
+    pub held: u64,
+}
+
+/// One run of the retention purge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionRun {
+    pub id: i64,
+    pub started_at: Millis,
+    pub finished_at: Millis,
+    /// Who asked for it (`None`: the schedule).
+    pub started_by: Option<UserId>,
+    pub messages: u64,
+    pub files: u64,
+    pub held: u64,
+    /// Channels where something was removed or held.
+    pub channels: Vec<ChannelPurge>,
+}
+
+/// Retention policies, legal holds and the purge (`enclave_core::retention` decides what goes;
+/// the backends read the candidates and remove what it allows, in one transaction per step).
+#[async_trait]
+pub trait RetentionStore: Send + Sync + 'static {
+    /// The global policy as set through the API; `None` when never set.
+    async fn retention_policy(&self) -> Result<Option<enclave_core::retention::GlobalPolicy>>;
+    async fn set_retention_policy(
+        &self,
+        policy: enclave_core::retention::GlobalPolicy,
+        by: UserId,
+    ) -> Result<()>;
+    /// Every channel's own policy, by channel id.
+    async fn channel_retentions(&self) -> Result<Vec<ChannelRetention>>;
+    /// Sets (or with `None` removes) a channel's own policy. A channel that does not exist is
+    /// `NotFound(Channel)`; a direct conversation is refused by
+    /// `enclave_core::retention::check_override_target`.
+    async fn set_channel_retention(
+        &self,
+        channel_id: ChannelId,
+        policy: Option<enclave_core::retention::ChannelPolicy>,
+        by: UserId,
+    ) -> Result<()>;
+    /// Every channel with its kind, for the purge.
+    async fn retention_channels(&self) -> Result<Vec<(ChannelId, ChannelKind)>>;
+    /// One step of the purge of a channel: up to `limit` messages of `phase` created before
+    /// `before`, after the cursor `after`, each removed unless an active legal hold covers it
+    /// (`enclave_core::retention::purgeable`) or, for a root, a reply of it remains
+    /// (`root_removable`). Events that refer to removed messages are dropped from the log, with
+    /// every event before them, so a client resuming from before them must resync.
+    async fn purge_messages(
+        &self,
+        channel_id: ChannelId,
+        before: Millis,
+        phase: PurgePhase,
+        after: Option<PurgeCursor>,
+        limit: u32,
+    ) -> Result<PurgeBatch>;
+    /// Legal holds, newest first (at most `enclave_core::retention::MAX_HOLDS`).
+    async fn legal_holds(&self) -> Result<Vec<enclave_core::retention::LegalHold>>;
+    /// Places a hold (checked by `enclave_core::retention::check_hold` first); an unknown user
+    /// or channel is `NotFound`.
+    async fn create_legal_hold(
+        &self,
+        target: enclave_core::retention::HoldTarget,
+        starts_at: Millis,
+        ends_at: Option<Millis>,
+        reason: String,
+        by: UserId,
+    ) -> Result<enclave_core::retention::LegalHold>;
+    /// Releases a hold: `NotFound` when there is none, `Conflict` when it is released already.
+    async fn release_legal_hold(
+        &self,
+        id: i64,
+        by: UserId,
+    ) -> Result<enclave_core::retention::LegalHold>;
+    /// Records a finished run (the newest 100 runs are kept).
+    async fn record_retention_run(&self, run: RetentionRun) -> Result<i64>;
+    /// The newest run.
+    async fn last_retention_run(&self) -> Result<Option<RetentionRun>>;
+    /// What a hold kept of a message its author deleted: its text.
+    async fn held_message_text(&self, id: MessageId) -> Result<Option<String>>;
+}
+
 /// Leases on named scheduled jobs, so that one node of a cluster runs such a job at a time
 /// (`enclave_app::jobs`). A lease is a name, its holder (a node) and the time it runs out.
 #[async_trait]
@@ -1456,6 +1583,7 @@ pub trait Store:
     + LeaseStore
     + WebhookStore
     + ImportStore
+    + RetentionStore
 {
 }
 
@@ -1477,6 +1605,7 @@ impl<T> Store for T where
         + LeaseStore
         + WebhookStore
         + ImportStore
+        + RetentionStore
         + ?Sized
 {
 }

@@ -6298,6 +6298,257 @@ async fn webauthn_keys_and_ceremonies(store: Arc<dyn Store>) {
     );
 }
 
+/// Retention: one purge step removes what `enclave_core::retention` allows (with reactions,
+/// search entries and attachments, returning files nothing refers to any more), keeps what an
+/// active hold covers and roots with replies, keeps a held message its author deleted (and its
+/// file from the sweep) until the hold is released, drops the events that name removed
+/// messages; policies, holds and runs round-trip.
+async fn purge_all(
+    store: &Arc<dyn Store>,
+    channel: ChannelId,
+    before: Millis,
+) -> enclave_store::PurgeBatch {
+    use enclave_store::PurgePhase;
+    let mut total = enclave_store::PurgeBatch::default();
+    for phase in [PurgePhase::Replies, PurgePhase::Roots] {
+        let mut after = None;
+        loop {
+            let b = store
+                .purge_messages(channel, before, phase, after, 2)
+                .await
+                .unwrap();
+            total.messages += b.messages;
+            total.held += b.held;
+            total.files.extend(b.files);
+            after = b.last;
+            if b.examined < 2 {
+                break;
+            }
+        }
+    }
+    total
+}
+
+pub async fn retention(store: Arc<dyn Store>) {
+    use enclave_core::retention::{ChannelPolicy, GlobalPolicy, HoldTarget};
+    let alice = user(&store, "alice").await;
+    let bob = user(&store, "bob").await;
+    let ch = public(&store, "general", &alice).await;
+    join(&store, ch, &bob).await;
+    let later = Millis(Millis::now().0 + 86_400_000);
+
+    let f1 = store
+        .create_file(new_file(&alice, "a.png", 10), None)
+        .await
+        .unwrap();
+    let m1 = store
+        .post_message(
+            NewMessage {
+                file_ids: vec![f1.id],
+                ..msg(ch, &alice, "quokka one")
+            },
+            rule(&alice, Action::Post),
+        )
+        .await
+        .unwrap()
+        .message;
+    let m2 = post(&store, ch, &bob, "quokka root").await;
+    let m3 = reply(&store, &m2, &alice, "quokka reply").await;
+    let m4 = post(&store, ch, &bob, "quokka four").await;
+    store
+        .set_reaction(m4.id, alice.id, "👍".into(), true, allow())
+        .await
+        .unwrap();
+    let m4_events = last_position(&store).await;
+
+    // Alice's messages are held: her reply keeps the root; only bob's plain message goes.
+    let hold = store
+        .create_legal_hold(
+            HoldTarget::User(alice.id),
+            Millis(0),
+            None,
+            "case".into(),
+            bob.id,
+        )
+        .await
+        .unwrap();
+    let b = purge_all(&store, ch, later).await;
+    assert_eq!((b.messages, b.held, b.files.len()), (1, 2, 0));
+    assert!(store.message(m4.id).await.unwrap().is_none());
+    for m in [&m1, &m2, &m3] {
+        assert!(store.message(m.id).await.unwrap().is_some());
+    }
+    assert!(find(&store, &bob, "four").await.is_empty());
+    assert_eq!(find(&store, &bob, "quokka").await.len(), 3);
+    assert!(store.first_position().await.unwrap() > m4_events);
+
+    // Released: the reply, then its root and the message with the file go; the file comes back.
+    store.release_legal_hold(hold.id, bob.id).await.unwrap();
+    assert!(matches!(
+        domain_err(store.release_legal_hold(hold.id, bob.id).await),
+        DomainError::Conflict(_)
+    ));
+    assert!(matches!(
+        domain_err(store.release_legal_hold(999_999, bob.id).await),
+        DomainError::NotFound(Entity::LegalHold)
+    ));
+    let b = purge_all(&store, ch, later).await;
+    assert_eq!((b.messages, b.held), (3, 0));
+    assert_eq!(
+        b.files
+            .iter()
+            .map(|f| f.object.as_str())
+            .collect::<Vec<_>>(),
+        ["obj/a.png"]
+    );
+    assert!(store.file(f1.id).await.unwrap().is_none());
+    assert!(find(&store, &bob, "quokka").await.is_empty());
+
+    // A held message deleted by its author keeps its text and file until the hold goes.
+    let held = store
+        .create_legal_hold(
+            HoldTarget::Channel(ch),
+            Millis(0),
+            None,
+            "case 2".into(),
+            bob.id,
+        )
+        .await
+        .unwrap();
+    let f2 = store
+        .create_file(new_file(&bob, "b.png", 10), None)
+        .await
+        .unwrap();
+    let m5 = store
+        .post_message(
+            NewMessage {
+                file_ids: vec![f2.id],
+                ..msg(ch, &bob, "quokka evidence")
+            },
+            rule(&bob, Action::Post),
+        )
+        .await
+        .unwrap()
+        .message;
+    store.delete_message(m5.id, bob.id, allow()).await.unwrap();
+    assert_eq!(
+        store.held_message_text(m5.id).await.unwrap().as_deref(),
+        Some("quokka evidence")
+    );
+    assert!(store.sweep_files(later, 100).await.unwrap().is_empty());
+    assert_eq!(purge_all(&store, ch, later).await.held, 1);
+    store.release_legal_hold(held.id, bob.id).await.unwrap();
+    let b = purge_all(&store, ch, later).await;
+    assert_eq!((b.messages, b.files.len()), (1, 1));
+    assert_eq!(store.held_message_text(m5.id).await.unwrap(), None);
+    // An old cutoff removes nothing.
+    let m6 = post(&store, ch, &bob, "quokka new").await;
+    assert_eq!(purge_all(&store, ch, Millis(0)).await.messages, 0);
+    assert!(store.message(m6.id).await.unwrap().is_some());
+
+    // Policies.
+    assert_eq!(store.retention_policy().await.unwrap(), None);
+    let p = GlobalPolicy {
+        message_days: Some(30),
+        dm_days: None,
+    };
+    store.set_retention_policy(p, alice.id).await.unwrap();
+    assert_eq!(store.retention_policy().await.unwrap(), Some(p));
+    store
+        .set_channel_retention(ch, Some(ChannelPolicy::KeepForever), alice.id)
+        .await
+        .unwrap();
+    let list = store.channel_retentions().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].channel_id, list[0].policy, list[0].kind),
+        (ch, ChannelPolicy::KeepForever, ChannelKind::Public)
+    );
+    store
+        .set_channel_retention(ch, Some(ChannelPolicy::Days(5)), alice.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.channel_retentions().await.unwrap()[0].policy,
+        ChannelPolicy::Days(5)
+    );
+    store
+        .set_channel_retention(ch, None, alice.id)
+        .await
+        .unwrap();
+    assert!(store.channel_retentions().await.unwrap().is_empty());
+    let (dm, _) = store.open_direct(alice.id, vec![bob.id]).await.unwrap();
+    assert!(matches!(
+        domain_err(
+            store
+                .set_channel_retention(dm.id, Some(ChannelPolicy::Days(1)), alice.id)
+                .await
+        ),
+        DomainError::Invalid { .. }
+    ));
+    assert!(matches!(
+        domain_err(
+            store
+                .set_channel_retention(ChannelId(999_999), None, alice.id)
+                .await
+        ),
+        DomainError::NotFound(Entity::Channel)
+    ));
+    assert!(matches!(
+        domain_err(
+            store
+                .create_legal_hold(
+                    HoldTarget::User(UserId(999_999)),
+                    Millis(0),
+                    None,
+                    "x".into(),
+                    bob.id
+                )
+                .await
+        ),
+        DomainError::NotFound(Entity::User)
+    ));
+    let kinds: Vec<_> = store
+        .retention_channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert!(kinds.contains(&ChannelKind::Dm) && kinds.contains(&ChannelKind::Public));
+    let holds = store.legal_holds().await.unwrap();
+    assert_eq!(holds.len(), 2);
+    assert_eq!(holds[0].id, held.id, "newest first");
+    assert!(holds.iter().all(|h| h.released_at.is_some()));
+
+    // Runs.
+    assert_eq!(store.last_retention_run().await.unwrap(), None);
+    let run = enclave_store::RetentionRun {
+        id: 0,
+        started_at: Millis(1),
+        finished_at: Millis(2),
+        started_by: Some(alice.id),
+        messages: 4,
+        files: 1,
+        held: 2,
+        channels: vec![enclave_store::ChannelPurge {
+            channel_id: ch,
+            name: None,
+            kind: None,
+            messages: 4,
+            files: 1,
+            held: 2,
+        }],
+    };
+    let id = store.record_retention_run(run.clone()).await.unwrap();
+    let got = store.last_retention_run().await.unwrap().unwrap();
+    assert_eq!(got.id, id);
+    assert_eq!((got.messages, got.files, got.held), (4, 1, 2));
+    assert_eq!(got.channels.len(), 1);
+    assert_eq!(got.channels[0].name.as_deref(), Some("general"));
+    assert_eq!(got.channels[0].kind, Some(ChannelKind::Public));
+}
+
 /// Job leases: one holder at a time; the holder renews; another takes it only once it ran out;
 /// leases of different jobs are independent.
 async fn job_leases(store: Arc<dyn Store>) {
@@ -6438,6 +6689,7 @@ mod sqlite {
         pruning_keeps_positions,
         concurrent_posts,
         files,
+        retention,
         file_previews,
         search_messages,
         search_follows_edits_and_deletes,
@@ -6716,6 +6968,7 @@ mod postgres {
         pruning_keeps_positions,
         concurrent_posts,
         files,
+        retention,
         file_previews,
         search_messages,
         search_follows_edits_and_deletes,

@@ -43,6 +43,7 @@ export type ErrorCode =
   | "webauthn_refused" // The security key's answer failed a check (challenge, relying-party id, origin, signature, signature counter, or an unknown key): a forged or replayed answer, or one made for another site. Nothing changed.
   | "webauthn_not_found" // No such security key or registration of this account (unknown, expired, or another account's).
   | "totp_unreadable" // The account's authenticator app cannot be checked: its secret is sealed under a master key this server no longer has (`[files] previous_keys`). Use a recovery code or a security key, or ask an administrator to reset the second factor. Nothing changed.
+  | "hold_not_found" // No legal hold has this id.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -130,6 +131,9 @@ export const AUDIT_ACTIONS = [
   "department_member_removed",
   "manager_changed",
   "departments_imported",
+  "retention_purge",
+  "legal_hold_created",
+  "legal_hold_released",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -1524,6 +1528,17 @@ backups: Array<BackupDto>,
  */
 folder_problem: string | null, };
 
+// Administration: retention and legal holds (docs/admin/retention.md)
+export type ChannelRetentionDto = { channel_id: string, name: string | null, kind: string, days: number | null, updated_at: string, updated_by: string | null, };
+export type ChannelPurgeDto = { channel_id: string, name: string | null, kind: string | null, messages: number, files: number, held: number, };
+export type RetentionRunDto = { started_at: string, finished_at: string, started_by: string | null, messages: number, files: number, held: number, channels: Array<ChannelPurgeDto>, };
+export type RetentionDto = { message_days: number | null, dm_days: number | null, policy_source: string, schedule_enabled: boolean, interval_secs: number, channels: Array<ChannelRetentionDto>, running: boolean, last_run: RetentionRunDto | null, };
+export type RetentionPolicyRequest = { message_days: number | null, dm_days: number | null, };
+export type ChannelRetentionRequest = { days: number | null, };
+export type RetentionRunStarted = { started: boolean, };
+export type LegalHoldDto = { id: string, user_id: string | null, channel_id: string | null, starts_at: string, ends_at: string | null, reason: string, created_by: string, created_at: string, released_at: string | null, released_by: string | null, };
+export type LegalHoldList = { holds: Array<LegalHoldDto>, };
+export type CreateHoldRequest = { user_id?: string | null, channel_id?: string | null, starts_at: string, ends_at?: string | null, reason: string, };
 // Administration: the audit log
 /**
  * Filters of the audit log. Every filter is optional; entries must match all given.

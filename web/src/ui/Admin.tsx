@@ -16,6 +16,7 @@ import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
 import { SsoTab } from './admin/Sso';
 import { BackupsTab } from './admin/Backups';
+import { HoldsTab, RetentionTab } from './admin/Retention';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 import { DepartmentsAdmin } from './admin/Departments';
 import { SecondFactorAdmin } from './SecondFactor';
@@ -389,7 +390,7 @@ export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
   const [tab, setTab] = useState<
-    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso' | 'backups'
+    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso' | 'backups' | 'retention' | 'holds'
   >('users');
   if (!me.is_admin) {
     return (
@@ -443,6 +444,12 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'backups'} class={cls('tab', tab === 'backups' && 'on')} onClick={() => setTab('backups')}>
             {t('backups.tab')}
           </button>
+          <button role="tab" aria-selected={tab === 'retention'} class={cls('tab', tab === 'retention' && 'on')} onClick={() => setTab('retention')}>
+            {t('retention.tab')}
+          </button>
+          <button role="tab" aria-selected={tab === 'holds'} class={cls('tab', tab === 'holds' && 'on')} onClick={() => setTab('holds')}>
+            {t('holds.tab')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
@@ -457,6 +464,8 @@ export function Admin() {
         {tab === 'audit' && <AuditTab />}
         {tab === 'sso' && <SsoTab />}
         {tab === 'backups' && <BackupsTab />}
+        {tab === 'retention' && <RetentionTab />}
+        {tab === 'holds' && <HoldsTab />}
       </div>
     </section>
   );

@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod identity;
 pub mod lockouts;
 pub mod messages;
+pub mod retention;
 pub mod roles;
 pub mod search;
 pub mod second_factor;

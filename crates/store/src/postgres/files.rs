@@ -73,7 +73,7 @@ fn stored_at(r: &PgRow, o: usize) -> std::result::Result<StoredFile, sqlx_core::
     })
 }
 
-fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
+pub(super) fn stored(r: &PgRow) -> std::result::Result<StoredFile, sqlx_core::Error> {
     stored_at(r, 0)
 }
 
@@ -250,9 +250,11 @@ pub async fn sweep(tx: &mut Tx, unattached_before: Millis, limit: u32) -> Result
         "DELETE FROM files f WHERE f.id IN (
             SELECT g.id FROM files g
              WHERE NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = g.id)
+               AND NOT EXISTS (SELECT 1 FROM held_files hf WHERE hf.file_id = g.id)
                AND (g.attached_at IS NOT NULL OR g.created_at < $1)
              ORDER BY g.id LIMIT $2 FOR UPDATE SKIP LOCKED)
            AND NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id)
+           AND NOT EXISTS (SELECT 1 FROM held_files hf WHERE hf.file_id = f.id)
          RETURNING ",
         file_cols!()
     ))

@@ -381,6 +381,7 @@ pub async fn delete_message(
     let now = tx.now;
     let (ch, m, before) = load_message_ctx(tx.c(), id, actor, Lock::Shared).await?;
     run_guard(guard, &ch, m.as_ref(), Some(&before), None)?;
+    super::retention::keep_if_held(tx, &before, actor).await?;
     q(
         "UPDATE messages SET text = '', mention_flags = 0, mention_user_ids = '', pinned_at = NULL,
               pinned_by = NULL, deleted_at = $2, search_tsv = NULL

@@ -192,6 +192,7 @@ pub fn sweep(tx: &mut Tx<'_>, unattached_before: Millis, limit: u32) -> Result<V
         .prepare_cached(&format!(
             "SELECT {FILE_COLS} FROM files f
               WHERE NOT EXISTS (SELECT 1 FROM message_files mf WHERE mf.file_id = f.id)
+                AND NOT EXISTS (SELECT 1 FROM held_files hf WHERE hf.file_id = f.id)
                 AND (attached_at IS NOT NULL OR created_at < ?1)
               ORDER BY id LIMIT ?2"
         ))?

@@ -264,6 +264,7 @@ pub fn delete_message(
     let before = live_message(tx.conn, id)?;
     let (ch, m) = load_ctx(tx.conn, before.channel_id, actor)?;
     run_guard(guard, &ch, m.as_ref(), Some(&before), None)?;
+    super::retention::keep_if_held(tx, &before, actor)?;
     tx.conn.execute(
         "UPDATE messages SET text = '', mention_flags = 0, mention_user_ids = '', pinned_at = NULL, pinned_by = NULL,
                 deleted_at = ?2 WHERE id = ?1",
