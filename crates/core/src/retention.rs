@@ -286,7 +286,7 @@ mod tests {
     fn cutoff_and_purgeable() {
         let now = Millis(100 * DAY_MS);
         assert_eq!(cutoff(None, now), None);
-        let c = cutoff(Some(10), now).unwrap();
+        let c = cutoff(Some(10), now).expect("ten days keep a cutoff");
         assert_eq!(c, Millis(90 * DAY_MS));
         let (ch, u) = (ChannelId(1), UserId(2));
         assert!(purgeable(c, &[], ch, u, Millis(90 * DAY_MS - 1)));
@@ -325,7 +325,7 @@ mod tests {
         let cutoff = Millis(1_000);
         assert!(!purgeable(
             cutoff,
-            &[by_user.clone()],
+            std::slice::from_ref(&by_user),
             other_ch,
             u,
             Millis(150)
