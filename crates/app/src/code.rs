@@ -52,6 +52,7 @@ pub enum ErrorCode {
     WebauthnRefused,
     WebauthnNotFound,
     TotpUnreadable,
+    WebhookNotFound,
 }
 
 /// One row of the table.
@@ -114,6 +115,7 @@ impl ErrorCode {
         ErrorCode::WebauthnRefused,
         ErrorCode::WebauthnNotFound,
         ErrorCode::TotpUnreadable,
+        ErrorCode::WebhookNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -259,6 +261,11 @@ impl ErrorCode {
                 true,
                 "The server is shutting down or its database is unreachable.",
             ),
+            ErrorCode::WebhookNotFound => row(
+                "webhook_not_found",
+                false,
+                "No outgoing webhook of yours has this id (another's is not found either).",
+            ),
             ErrorCode::ProviderNotFound => row(
                 "provider_not_found",
                 false,
@@ -332,6 +339,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Role => ErrorCode::RoleNotFound,
             Entity::Department => ErrorCode::DepartmentNotFound,
             Entity::Provider => ErrorCode::ProviderNotFound,
+            Entity::Webhook => ErrorCode::WebhookNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,

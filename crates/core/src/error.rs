@@ -16,6 +16,8 @@ pub enum Entity {
     Department,
     /// A configured identity provider (LDAP).
     Provider,
+    /// An outgoing webhook.
+    Webhook,
 }
 
 impl std::fmt::Display for Entity {
@@ -31,6 +33,7 @@ impl std::fmt::Display for Entity {
             Entity::Role => "role",
             Entity::Department => "department",
             Entity::Provider => "identity provider",
+            Entity::Webhook => "webhook",
         })
     }
 }

@@ -40,6 +40,7 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::RoleNotFound
         | ErrorCode::DepartmentNotFound
         | ErrorCode::ProviderNotFound
+        | ErrorCode::WebhookNotFound
         | ErrorCode::WebauthnNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
