@@ -432,7 +432,8 @@ mod tests {
 
     #[test]
     fn validation() {
-        let ok = validate(" ci ", "https://ci.example/hook", &["a".into(), "A".into()]).unwrap();
+        let ok =
+            validate(" ci ", "https://ci.example/hook", &["a".into(), "A".into()]).expect("valid");
         assert_eq!(ok, ("ci".to_owned(), vec!["a".to_owned()]));
         assert!(validate("", "https://x", &[]).is_err());
         assert!(validate("x", "ftp://x", &[]).is_err());
