@@ -125,6 +125,8 @@ pub struct Deps {
     pub ldap: Arc<enclave_app::Ldap>,
     /// Incoming webhooks.
     pub webhooks: Arc<enclave_app::Webhooks>,
+    /// Outgoing webhooks (management; the server starts their worker).
+    pub outgoing: Arc<enclave_app::Outgoing>,
     /// The scheduled backups, for the admin console.
     pub backups: enclave_app::Backups,
 }
@@ -144,6 +146,7 @@ pub struct Services {
     pub sso: Arc<Sso>,
     pub ldap: Arc<enclave_app::Ldap>,
     pub webhooks: Arc<enclave_app::Webhooks>,
+    pub outgoing: Arc<enclave_app::Outgoing>,
     pub backups: enclave_app::Backups,
     pub config: HttpConfig,
     openapi_json: Bytes,
@@ -208,7 +211,7 @@ impl utoipa::Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
         audit, auth, backups, bots, channels, departments, files, hooks, identity, lockouts,
-        messages, roles, search, second_factor, sessions, sso, system, users, ws,
+        messages, outgoing, roles, search, second_factor, sessions, sso, system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -258,6 +261,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(hooks::list))
         .routes(routes!(hooks::rotate))
         .routes(routes!(hooks::delete))
+        .routes(routes!(outgoing::list, outgoing::create))
+        .routes(routes!(outgoing::rotate))
+        .routes(routes!(outgoing::delete))
+        .routes(routes!(outgoing::deliveries))
         .routes(routes!(roles::user_roles, roles::set_user_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::update, roles::delete))
@@ -406,6 +413,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         sso,
         ldap,
         webhooks,
+        outgoing,
         backups,
     } = deps;
     let (api_router, mut api) = api_routes().split_for_parts();
@@ -432,6 +440,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         sso,
         ldap,
         webhooks,
+        outgoing,
         backups,
         config,
         openapi_json,

@@ -275,6 +275,18 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/webhooks", None),
         route(Method::POST, "/api/v1/webhooks/{webhook}/rotate", None),
         route(Method::DELETE, "/api/v1/webhooks/{webhook}", None),
+        // Outgoing webhooks (tests/outgoing_webhooks.rs tests them).
+        route(Method::GET, "/api/v1/webhooks/outgoing", None),
+        route(
+            Method::POST,
+            "/api/v1/webhooks/outgoing",
+            Some(|i| {
+                json!({ "channel_id": i.channel, "name": "Out", "url": "https://hooks.example.org/x" })
+            }),
+        ),
+        route(Method::POST, "/api/v1/webhooks/outgoing/{webhook}/rotate", None),
+        route(Method::DELETE, "/api/v1/webhooks/outgoing/{webhook}", None),
+        route(Method::GET, "/api/v1/webhooks/outgoing/{webhook}/deliveries", None),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
         // Identity providers and the directory sync (tests/ldap.rs tests them with slapd).
@@ -1288,6 +1300,14 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"display_name": "Bot"}"#,
         ],
         "/api/v1/channels/{channel}/webhooks" => &[r#"{}"#, r#"{"name": 5}"#, r#"{"name": null}"#],
+        "/api/v1/webhooks/outgoing" => &[
+            r#"{}"#,
+            r#"{"name": "x", "url": "https://a.example/x"}"#,
+            r#"{"channel_id": "1", "name": 5, "url": "https://a.example/x"}"#,
+            r#"{"channel_id": "1", "name": "x", "url": null}"#,
+            r#"{"channel_id": "1", "name": "x", "url": "https://a.example/x", "trigger_words": "deploy"}"#,
+            r#"{"channel_id": "1", "name": "x", "url": "https://a.example/x", "content_type": "xml"}"#,
+        ],
         "/api/v1/auth/login" => &[
             r#"{}"#,
             r#"{"login": "admin"}"#,
@@ -1442,6 +1462,7 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
         let owner = if r.path == "/api/v1/users"
             || r.path == "/api/v1/bots"
             || r.path.ends_with("/webhooks")
+            || r.path == "/api/v1/webhooks/outgoing"
             || r.path.starts_with("/api/v1/admin/")
             || r.path.ends_with("/roles")
             || departments

@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod identity;
 pub mod lockouts;
 pub mod messages;
+pub mod outgoing;
 pub mod roles;
 pub mod search;
 pub mod second_factor;

@@ -97,6 +97,7 @@ mod import;
 mod ldap;
 mod leases;
 mod messages;
+mod outgoing;
 mod roles;
 mod rows;
 mod search;

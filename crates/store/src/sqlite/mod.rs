@@ -26,6 +26,7 @@ mod import;
 mod ldap;
 mod leases;
 mod messages;
+mod outgoing;
 mod roles;
 mod rows;
 mod search;
@@ -74,6 +75,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("schema_18.sql")),
     (20, include_str!("schema_20.sql")),
     (21, include_str!("schema_21.sql")),
+    (22, include_str!("schema_22.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.
