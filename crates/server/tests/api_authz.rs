@@ -280,13 +280,21 @@ fn protected_routes() -> Vec<Route> {
         route(
             Method::POST,
             "/api/v1/webhooks/outgoing",
-            Some(|i| {
-                json!({ "channel_id": i.channel, "name": "Out", "url": "https://hooks.example.org/x" })
-            }),
+            Some(
+                |i| json!({ "channel_id": i.channel, "name": "Out", "url": "https://hooks.example.org/x" }),
+            ),
         ),
-        route(Method::POST, "/api/v1/webhooks/outgoing/{webhook}/rotate", None),
+        route(
+            Method::POST,
+            "/api/v1/webhooks/outgoing/{webhook}/rotate",
+            None,
+        ),
         route(Method::DELETE, "/api/v1/webhooks/outgoing/{webhook}", None),
-        route(Method::GET, "/api/v1/webhooks/outgoing/{webhook}/deliveries", None),
+        route(
+            Method::GET,
+            "/api/v1/webhooks/outgoing/{webhook}/deliveries",
+            None,
+        ),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
         // Identity providers and the directory sync (tests/ldap.rs tests them with slapd).

@@ -366,9 +366,9 @@ fn cases() -> Vec<Case> {
         case(
             M::POST,
             "/api/v1/webhooks/outgoing",
-            Some(|f| {
-                json!({ "channel_id": f.channel, "name": "Out", "url": "https://hooks.example.org/x" })
-            }),
+            Some(
+                |f| json!({ "channel_id": f.channel, "name": "Out", "url": "https://hooks.example.org/x" }),
+            ),
             ADMINS,
         ),
         case(

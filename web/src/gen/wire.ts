@@ -43,6 +43,7 @@ export type ErrorCode =
   | "webauthn_refused" // The security key's answer failed a check (challenge, relying-party id, origin, signature, signature counter, or an unknown key): a forged or replayed answer, or one made for another site. Nothing changed.
   | "webauthn_not_found" // No such security key or registration of this account (unknown, expired, or another account's).
   | "totp_unreadable" // The account's authenticator app cannot be checked: its secret is sealed under a master key this server no longer has (`[files] previous_keys`). Use a recovery code or a security key, or ask an administrator to reset the second factor. Nothing changed.
+  | "webhook_not_found" // No outgoing webhook of yours has this id (another's is not found either).
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -668,6 +669,69 @@ creator_id: string, name: string, created_at: string, rotated_at?: string, };
  */
 export type WebhookWithUrl = { webhook: WebhookDto, path: string, };
 export type WebhookList = { webhooks: Array<WebhookDto>, };
+
+// Outgoing webhooks (docs/api/integrations.md)
+/**
+ * How an outgoing webhook's body is encoded.
+ */
+export type OutgoingContentType = "form" | "json";
+export type CreateOutgoingWebhookRequest = {
+/**
+ * The channel whose messages call the webhook (one the caller may post in).
+ */
+channel_id: string,
+/**
+ * 1 to 64 characters once trimmed, no control characters.
+ */
+name: string,
+/**
+ * The receiver: an `http` or `https` URL of at most 2,000 characters. Requests go through
+ * the outbound allow-list (`[outbound] allow`); a host not on it is refused at delivery and
+ * the refusal is logged.
+ */
+url: string,
+/**
+ * At most 10 words (each 1 to 64 characters, no white space): a message whose first word is
+ * one of them (ignoring case) calls the webhook. None or empty: every message.
+ */
+trigger_words?: Array<string>,
+/**
+ * `form` (the default, as Slack) or `json`.
+ */
+content_type?: OutgoingContentType, };
+export type OutgoingWebhookDto = { id: string, channel_id: string,
+/**
+ * Its owner: replies are posted as this account.
+ */
+creator_id: string, name: string, url: string, trigger_words: Array<string>, content_type: OutgoingContentType, created_at: string, rotated_at?: string, };
+/**
+ * A webhook with the `token` it sends and the secret its requests are signed with (Slack's
+ * `X-Slack-Signature`): shown once.
+ */
+export type OutgoingWebhookWithSecret = { webhook: OutgoingWebhookDto, token: string, signing_secret: string, };
+export type OutgoingWebhookList = { webhooks: Array<OutgoingWebhookDto>, };
+/**
+ * A delivery's state.
+ */
+export type DeliveryStatusDto = "pending" | "delivered" | "failed" | "refused";
+/**
+ * One entry of the delivery log: a message that called the webhook and how its attempts went.
+ */
+export type DeliveryDto = { id: string, message_id: string, status: DeliveryStatusDto, attempts: number,
+/**
+ * The last answer's HTTP status.
+ */
+http_status?: number,
+/**
+ * Why the last attempt failed (or why a reply was not posted).
+ */
+error?: string, created_at: string, updated_at: string, next_attempt_at?: string, };
+/**
+ * The newest deliveries first (the log keeps the newest 100 finished ones and every pending one).
+ */
+export type DeliveryList = { deliveries: Array<DeliveryDto>, };
+
+// Users and auth: tokens
 export type TokenDto = { id: string,
 /**
  * `session` or `pat`.

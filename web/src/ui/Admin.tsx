@@ -16,6 +16,7 @@ import { AuditTab } from './admin/Audit';
 import { RolesTab } from './admin/Roles';
 import { SsoTab } from './admin/Sso';
 import { BackupsTab } from './admin/Backups';
+import { IntegrationsTab } from './admin/Integrations';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 import { DepartmentsAdmin } from './admin/Departments';
 import { SecondFactorAdmin } from './SecondFactor';
@@ -389,7 +390,7 @@ export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
   const [tab, setTab] = useState<
-    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso' | 'backups'
+    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso' | 'backups' | 'integrations'
   >('users');
   if (!me.is_admin) {
     return (
@@ -443,6 +444,14 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'backups'} class={cls('tab', tab === 'backups' && 'on')} onClick={() => setTab('backups')}>
             {t('backups.tab')}
           </button>
+          <button
+            role="tab"
+            aria-selected={tab === 'integrations'}
+            class={cls('tab', tab === 'integrations' && 'on')}
+            onClick={() => setTab('integrations')}
+          >
+            {t('integrations.tab')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
@@ -457,6 +466,7 @@ export function Admin() {
         {tab === 'audit' && <AuditTab />}
         {tab === 'sso' && <SsoTab />}
         {tab === 'backups' && <BackupsTab />}
+        {tab === 'integrations' && <IntegrationsTab />}
       </div>
     </section>
   );
