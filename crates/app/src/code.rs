@@ -53,6 +53,7 @@ pub enum ErrorCode {
     WebauthnNotFound,
     TotpUnreadable,
     HoldNotFound,
+    WebhookNotFound,
 }
 
 /// One row of the table.
@@ -116,6 +117,7 @@ impl ErrorCode {
         ErrorCode::WebauthnNotFound,
         ErrorCode::TotpUnreadable,
         ErrorCode::HoldNotFound,
+        ErrorCode::WebhookNotFound,
     ];
 
     /// The table: code, retryable, meaning.
@@ -262,6 +264,11 @@ impl ErrorCode {
                 "The server is shutting down or its database is unreachable.",
             ),
             ErrorCode::HoldNotFound => row("hold_not_found", false, "No legal hold has this id."),
+            ErrorCode::WebhookNotFound => row(
+                "webhook_not_found",
+                false,
+                "No outgoing webhook of yours has this id (another's is not found either).",
+            ),
             ErrorCode::ProviderNotFound => row(
                 "provider_not_found",
                 false,
@@ -336,6 +343,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Department => ErrorCode::DepartmentNotFound,
             Entity::Provider => ErrorCode::ProviderNotFound,
             Entity::LegalHold => ErrorCode::HoldNotFound,
+            Entity::Webhook => ErrorCode::WebhookNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,

@@ -199,7 +199,12 @@ impl Webhooks {
                 hook.channel_id,
                 PostInput {
                     text,
-                    client_msg_id: None,
+                    // Marks the post as an integration's: it calls no outgoing webhook.
+                    client_msg_id: Some(format!(
+                        "{}in:{}",
+                        enclave_core::outgoing::INTEGRATION_CLIENT_ID_PREFIX,
+                        new_secret().map_err(|_| HookError::ActionProhibited)?
+                    )),
                     thread_root_id: None,
                     file_ids: Vec::new(),
                 },

@@ -18,6 +18,8 @@ pub enum Entity {
     Provider,
     /// A legal hold (`retention`).
     LegalHold,
+    /// An outgoing webhook.
+    Webhook,
 }
 
 impl std::fmt::Display for Entity {
@@ -34,6 +36,7 @@ impl std::fmt::Display for Entity {
             Entity::Department => "department",
             Entity::Provider => "identity provider",
             Entity::LegalHold => "legal hold",
+            Entity::Webhook => "webhook",
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod lockout;
 pub mod mentions;
 pub mod model;
+pub mod outgoing;
 pub mod permissions;
 pub mod rate;
 pub mod retention;

@@ -491,6 +491,16 @@ pub fn check_manage_webhooks(actor: &Actor) -> Result<(), Error> {
     }
 }
 
+/// Whether `actor` may manage the outgoing webhook owned by `owner` (its creator), or make one
+/// (`owner` = `None`): [`check_manage_webhooks`], and only one's own. Another's webhook is not
+/// found (its URL, trigger words and delivery log are its owner's), whoever asks.
+pub fn check_manage_outgoing(actor: &Actor, owner: Option<UserId>) -> Result<(), Error> {
+    if owner.is_some_and(|o| o != actor.user_id) {
+        return Err(Error::NotFound(Entity::Webhook));
+    }
+    check_manage_webhooks(actor)
+}
+
 /// Whether `actor` may make or change a role granting `permissions`: they need
 /// [`SitePermission::ManageRoles`] and must hold every permission the role grants, so nobody
 /// gains through a role what they could not do themselves.

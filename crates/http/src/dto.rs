@@ -1936,3 +1936,118 @@ pub struct WebhookWithUrl {
 pub struct WebhookList {
     pub webhooks: Vec<WebhookDto>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Outgoing webhooks
+
+/// How an outgoing webhook's body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum OutgoingContentType {
+    /// `application/x-www-form-urlencoded`: Slack's outgoing webhooks.
+    Form,
+    /// `application/json`: the same fields as one object.
+    Json,
+}
+
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
+pub struct CreateOutgoingWebhookRequest {
+    /// The channel whose messages call the webhook (one the caller may post in).
+    pub channel_id: String,
+    /// 1 to 64 characters once trimmed, no control characters.
+    #[schema(
+        pattern = r"^[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{0,62}[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
+    pub name: String,
+    /// The receiver: an `http` or `https` URL of at most 2,000 characters. Requests go through
+    /// the outbound allow-list (`[outbound] allow`); a host not on it is refused at delivery and
+    /// the refusal is logged.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00-\x1f\x7f-\x9f]+$"
+    )]
+    pub url: String,
+    /// At most 10 words (each 1 to 64 characters, no white space): a message whose first word is
+    /// one of them (ignoring case) calls the webhook. None or empty: every message.
+    #[serde(default)]
+    #[ts(optional)]
+    #[schema(max_items = 10)]
+    pub trigger_words: Option<Vec<String>>,
+    /// `form` (the default, as Slack) or `json`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub content_type: Option<OutgoingContentType>,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct OutgoingWebhookDto {
+    pub id: String,
+    pub channel_id: String,
+    /// Its owner: replies are posted as this account.
+    pub creator_id: String,
+    pub name: String,
+    pub url: String,
+    pub trigger_words: Vec<String>,
+    pub content_type: OutgoingContentType,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rotated_at: Option<String>,
+}
+
+/// A webhook with the `token` it sends and the secret its requests are signed with (Slack's
+/// `X-Slack-Signature`): shown once.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct OutgoingWebhookWithSecret {
+    pub webhook: OutgoingWebhookDto,
+    pub token: String,
+    pub signing_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct OutgoingWebhookList {
+    pub webhooks: Vec<OutgoingWebhookDto>,
+}
+
+/// A delivery's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatusDto {
+    /// Waiting for its first attempt or a retry.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Given up: the attempts are spent or the receiver refused it.
+    Failed,
+    /// Never sent: the outbound client refused the destination (allow-list, private address).
+    Refused,
+}
+
+/// One entry of the delivery log: a message that called the webhook and how its attempts went.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct DeliveryDto {
+    pub id: String,
+    pub message_id: String,
+    pub status: DeliveryStatusDto,
+    pub attempts: u32,
+    /// The last answer's HTTP status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub http_status: Option<u16>,
+    /// Why the last attempt failed (or why a reply was not posted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_attempt_at: Option<String>,
+}
+
+/// The newest deliveries first (the log keeps the newest 100 finished ones and every pending one).
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryDto>,
+}

@@ -41,6 +41,7 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::DepartmentNotFound
         | ErrorCode::ProviderNotFound
         | ErrorCode::HoldNotFound
+        | ErrorCode::WebhookNotFound
         | ErrorCode::WebauthnNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -126,6 +126,8 @@ pub struct Deps {
     pub ldap: Arc<enclave_app::Ldap>,
     /// Incoming webhooks.
     pub webhooks: Arc<enclave_app::Webhooks>,
+    /// Outgoing webhooks (management; the server starts their worker).
+    pub outgoing: Arc<enclave_app::Outgoing>,
     /// The scheduled backups, for the admin console.
     pub backups: enclave_app::Backups,
     /// Retention policies, legal holds and the purge.
@@ -147,6 +149,7 @@ pub struct Services {
     pub sso: Arc<Sso>,
     pub ldap: Arc<enclave_app::Ldap>,
     pub webhooks: Arc<enclave_app::Webhooks>,
+    pub outgoing: Arc<enclave_app::Outgoing>,
     pub backups: enclave_app::Backups,
     pub retention: Arc<enclave_app::Retention>,
     pub config: HttpConfig,
@@ -212,7 +215,8 @@ impl utoipa::Modify for BearerAuth {
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
         audit, auth, backups, bots, channels, departments, files, hooks, identity, lockouts,
-        messages, retention, roles, search, second_factor, sessions, sso, system, users, ws,
+        messages, outgoing, retention, roles, search, second_factor, sessions, sso, system, users,
+        ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))
@@ -262,6 +266,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(hooks::list))
         .routes(routes!(hooks::rotate))
         .routes(routes!(hooks::delete))
+        .routes(routes!(outgoing::list, outgoing::create))
+        .routes(routes!(outgoing::rotate))
+        .routes(routes!(outgoing::delete))
+        .routes(routes!(outgoing::deliveries))
         .routes(routes!(roles::user_roles, roles::set_user_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::update, roles::delete))
@@ -415,6 +423,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         sso,
         ldap,
         webhooks,
+        outgoing,
         backups,
         retention,
     } = deps;
@@ -442,6 +451,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         sso,
         ldap,
         webhooks,
+        outgoing,
         backups,
         retention,
         config,

@@ -185,6 +185,16 @@ fn generate() -> String {
     out.decl::<WebhookDto>();
     out.decl::<WebhookWithUrl>();
     out.decl::<WebhookList>();
+    out.section("Outgoing webhooks (docs/api/integrations.md)");
+    out.decl::<OutgoingContentType>();
+    out.decl::<CreateOutgoingWebhookRequest>();
+    out.decl::<OutgoingWebhookDto>();
+    out.decl::<OutgoingWebhookWithSecret>();
+    out.decl::<OutgoingWebhookList>();
+    out.decl::<DeliveryStatusDto>();
+    out.decl::<DeliveryDto>();
+    out.decl::<DeliveryList>();
+    out.section("Users and auth: tokens");
     out.decl::<TokenDto>();
     out.decl::<TokenList>();
     out.decl::<CreateTokenRequest>();

@@ -337,7 +337,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Departments::new(store.clone(), store.clone(), store.clone(), limits.clone())
             .with_audit(audit.clone()),
         audit.clone(),
-        outbound,
+        outbound.clone(),
         config.sso_config()?,
     ));
     let webhooks = Arc::new(enclave_app::Webhooks::new(
@@ -354,6 +354,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_audit(audit.clone()),
         audit.clone(),
     ));
+    // Outgoing webhooks: the worker follows the event log (and its own cursor) on every node.
+    let outgoing = Arc::new(enclave_app::Outgoing::new(
+        store.clone(),
+        accounts.clone(),
+        Messages::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            previews.clone(),
+            limits.clone(),
+        )
+        .with_audit(audit.clone()),
+        audit.clone(),
+        outbound,
+        &config.key_ring()?,
+    ));
+    outgoing.start(&feed);
     let app = enclave_http::router(
         enclave_http::Deps {
             roles,
@@ -379,6 +397,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             audit,
             ldap,
             webhooks,
+            outgoing,
             backups,
             retention,
         },

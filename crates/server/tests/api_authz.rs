@@ -303,6 +303,26 @@ fn protected_routes() -> Vec<Route> {
         route(Method::GET, "/api/v1/webhooks", None),
         route(Method::POST, "/api/v1/webhooks/{webhook}/rotate", None),
         route(Method::DELETE, "/api/v1/webhooks/{webhook}", None),
+        // Outgoing webhooks (tests/outgoing_webhooks.rs tests them).
+        route(Method::GET, "/api/v1/webhooks/outgoing", None),
+        route(
+            Method::POST,
+            "/api/v1/webhooks/outgoing",
+            Some(
+                |i| json!({ "channel_id": i.channel, "name": "Out", "url": "https://hooks.example.org/x" }),
+            ),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/webhooks/outgoing/{webhook}/rotate",
+            None,
+        ),
+        route(Method::DELETE, "/api/v1/webhooks/outgoing/{webhook}", None),
+        route(
+            Method::GET,
+            "/api/v1/webhooks/outgoing/{webhook}/deliveries",
+            None,
+        ),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
         // Identity providers and the directory sync (tests/ldap.rs tests them with slapd).
@@ -1320,6 +1340,14 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"display_name": "Bot"}"#,
         ],
         "/api/v1/channels/{channel}/webhooks" => &[r#"{}"#, r#"{"name": 5}"#, r#"{"name": null}"#],
+        "/api/v1/webhooks/outgoing" => &[
+            r#"{}"#,
+            r#"{"name": "x", "url": "https://a.example/x"}"#,
+            r#"{"channel_id": "1", "name": 5, "url": "https://a.example/x"}"#,
+            r#"{"channel_id": "1", "name": "x", "url": null}"#,
+            r#"{"channel_id": "1", "name": "x", "url": "https://a.example/x", "trigger_words": "deploy"}"#,
+            r#"{"channel_id": "1", "name": "x", "url": "https://a.example/x", "content_type": "xml"}"#,
+        ],
         "/api/v1/auth/login" => &[
             r#"{}"#,
             r#"{"login": "admin"}"#,
@@ -1490,10 +1518,12 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
         // body can be at fault.
         let departments = r.path.contains("departments")
             || r.path.ends_with("/manager")
-            || r.path.ends_with("/webhooks");
+            || r.path.ends_with("/webhooks")
+            || r.path == "/api/v1/webhooks/outgoing";
         let owner = if r.path == "/api/v1/users"
             || r.path == "/api/v1/bots"
             || r.path.ends_with("/webhooks")
+            || r.path == "/api/v1/webhooks/outgoing"
             || r.path.starts_with("/api/v1/admin/")
             || r.path.ends_with("/roles")
             || departments
@@ -1507,7 +1537,7 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
             // The administrator moderates the public channel (a private one is hidden from them).
             ids.channel = w.public.clone();
         }
-        if r.path.ends_with("/webhooks") {
+        if r.path.ends_with("/webhooks") || r.path == "/api/v1/webhooks/outgoing" {
             // A webhook posts as its creator, who must be able to post there.
             let (st, body) = server
                 .post(

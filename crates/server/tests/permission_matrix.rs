@@ -397,6 +397,35 @@ fn cases() -> Vec<Case> {
             None,
             ["404", "404", "403", "403", "403"],
         ),
+        // Outgoing webhooks (manage integrations, and posting in the channel); a webhook is its
+        // owner's only, so an unknown one is 404 whoever asks.
+        case(M::GET, "/api/v1/webhooks/outgoing", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/webhooks/outgoing",
+            Some(
+                |f| json!({ "channel_id": f.channel, "name": "Out", "url": "https://hooks.example.org/x" }),
+            ),
+            ADMINS,
+        ),
+        case(
+            M::POST,
+            "/api/v1/webhooks/outgoing/{webhook}/rotate",
+            None,
+            ["404", "404", "404", "404", "404"],
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/webhooks/outgoing/{webhook}",
+            None,
+            ["404", "404", "404", "404", "404"],
+        ),
+        case(
+            M::GET,
+            "/api/v1/webhooks/outgoing/{webhook}/deliveries",
+            None,
+            ["404", "404", "404", "404", "404"],
+        ),
         // The sign-in throttle's view (manage users) and the audit log (view audit log).
         case(M::GET, "/api/v1/admin/lockouts", None, ADMINS),
         case(M::DELETE, "/api/v1/admin/lockouts/{account}", None, ADMINS),

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use enclave_core::audit::{AuditEntry, AuditHead, NewAuditEntry};
 use enclave_core::departments::{Department, DepartmentMember, Tree};
+use enclave_core::outgoing::{Delivery, DeliveryStatus, OutgoingWebhook};
 use enclave_core::webhooks::IncomingWebhook;
 use enclave_core::{
     Anchor, AppPasswordId, AppPasswordInfo, Channel, ChannelId, ChannelKind, ChannelRole,
@@ -1432,6 +1433,81 @@ pub trait RetentionStore: Send + Sync + 'static {
     async fn last_retention_run(&self) -> Result<Option<RetentionRun>>;
     /// What a hold kept of a message its author deleted: its text.
     async fn held_message_text(&self, id: MessageId) -> Result<Option<String>>;
+/// A new outgoing webhook as the store keeps it: the rules' record plus its token (sent in
+/// every request) and its signing secret, sealed by the application.
+#[derive(Debug, Clone)]
+pub struct NewOutgoingWebhook {
+    pub channel_id: ChannelId,
+    pub creator_id: UserId,
+    pub name: String,
+    pub url: String,
+    pub trigger_words: Vec<String>,
+    pub content_type: enclave_core::outgoing::ContentType,
+    pub secret: OutgoingSecret,
+}
+
+/// An outgoing webhook's credentials: the `token` field it sends, and its signing secret sealed
+/// under the key named `key_id` (the application seals and opens it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingSecret {
+    pub token: String,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+}
+
+/// What one attempt of a delivery changed.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    /// When pending: the next attempt.
+    pub next_attempt_at: Option<Millis>,
+}
+
+/// Outgoing webhooks (`enclave_core::outgoing`), their delivery log (a queue of pending
+/// deliveries and the newest finished ones) and the position in the event log up to which
+/// messages have been looked at.
+#[async_trait]
+pub trait OutgoingWebhookStore: Send + Sync + 'static {
+    async fn create_outgoing(&self, new: NewOutgoingWebhook) -> Result<OutgoingWebhook>;
+    async fn outgoing(&self, id: i64) -> Result<Option<OutgoingWebhook>>;
+    async fn outgoing_secret(&self, id: i64) -> Result<Option<OutgoingSecret>>;
+    /// Outgoing webhooks, oldest first, of one creator and/or one channel (at most `limit`).
+    async fn list_outgoing(
+        &self,
+        creator_id: Option<UserId>,
+        channel_id: Option<ChannelId>,
+        limit: u32,
+    ) -> Result<Vec<OutgoingWebhook>>;
+    /// Replaces the token and signing secret; false when there is no such webhook.
+    async fn rotate_outgoing(&self, id: i64, secret: OutgoingSecret) -> Result<bool>;
+    /// Deletes the webhook and its delivery log.
+    async fn delete_outgoing(&self, id: i64) -> Result<bool>;
+    /// The event position up to which messages were looked at (`None` before the first time).
+    async fn outgoing_cursor(&self) -> Result<Option<i64>>;
+    /// In one transaction: a pending delivery, due now, for each (webhook, message) not yet
+    /// recorded, and the cursor moved to `position` (never back). Returns how many were added.
+    async fn enqueue_deliveries(
+        &self,
+        position: i64,
+        items: Vec<(i64, enclave_core::MessageId)>,
+    ) -> Result<u64>;
+    /// Takes up to `limit` pending deliveries due at `now`, oldest due first, and makes them due
+    /// again at `lease_until` (so a node that stops while sending leaves them to be retried, and
+    /// two nodes never take the same one at once).
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Records an attempt's outcome; a finished delivery then drops the webhook's finished
+    /// deliveries beyond the newest `keep`.
+    async fn record_attempt(&self, id: i64, record: AttemptRecord, keep: u32) -> Result<()>;
+    /// A webhook's delivery log, newest first.
+    async fn list_deliveries(&self, webhook_id: i64, limit: u32) -> Result<Vec<Delivery>>;
 }
 
 /// Leases on named scheduled jobs, so that one node of a cluster runs such a job at a time
@@ -1582,6 +1658,7 @@ pub trait Store:
     + LdapStore
     + LeaseStore
     + WebhookStore
+    + OutgoingWebhookStore
     + ImportStore
     + RetentionStore
 {
@@ -1604,6 +1681,7 @@ impl<T> Store for T where
         + LdapStore
         + LeaseStore
         + WebhookStore
+        + OutgoingWebhookStore
         + ImportStore
         + RetentionStore
         + ?Sized

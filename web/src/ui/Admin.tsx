@@ -17,6 +17,7 @@ import { RolesTab } from './admin/Roles';
 import { SsoTab } from './admin/Sso';
 import { BackupsTab } from './admin/Backups';
 import { HoldsTab, RetentionTab } from './admin/Retention';
+import { IntegrationsTab } from './admin/Integrations';
 import { GuestBadge, InviteGuest, UserRoles } from './admin/Guests';
 import { DepartmentsAdmin } from './admin/Departments';
 import { SecondFactorAdmin } from './SecondFactor';
@@ -390,7 +391,19 @@ export function Admin() {
   const me = useStore((s) => s.me!);
   useStore((s) => s.prefs);
   const [tab, setTab] = useState<
-    'users' | 'channels' | 'departments' | 'roles' | 'mfa' | 'lockouts' | 'dirsync' | 'audit' | 'sso' | 'backups' | 'retention' | 'holds'
+    | 'users'
+    | 'channels'
+    | 'departments'
+    | 'roles'
+    | 'mfa'
+    | 'lockouts'
+    | 'dirsync'
+    | 'audit'
+    | 'sso'
+    | 'backups'
+    | 'retention'
+    | 'holds'
+    | 'integrations'
   >('users');
   if (!me.is_admin) {
     return (
@@ -450,6 +463,14 @@ export function Admin() {
           <button role="tab" aria-selected={tab === 'holds'} class={cls('tab', tab === 'holds' && 'on')} onClick={() => setTab('holds')}>
             {t('holds.tab')}
           </button>
+          <button
+            role="tab"
+            aria-selected={tab === 'integrations'}
+            class={cls('tab', tab === 'integrations' && 'on')}
+            onClick={() => setTab('integrations')}
+          >
+            {t('integrations.tab')}
+          </button>
         </div>
       </header>
       <ConnectionBanner />
@@ -466,6 +487,7 @@ export function Admin() {
         {tab === 'backups' && <BackupsTab />}
         {tab === 'retention' && <RetentionTab />}
         {tab === 'holds' && <HoldsTab />}
+        {tab === 'integrations' && <IntegrationsTab />}
       </div>
     </section>
   );

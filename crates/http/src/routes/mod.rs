@@ -13,6 +13,7 @@ pub mod identity;
 pub mod lockouts;
 pub mod messages;
 pub mod retention;
+pub mod outgoing;
 pub mod roles;
 pub mod search;
 pub mod second_factor;

@@ -98,6 +98,7 @@ mod ldap;
 mod leases;
 mod messages;
 mod retention;
+mod outgoing;
 mod roles;
 mod rows;
 mod search;

@@ -27,6 +27,7 @@ mod ldap;
 mod leases;
 mod messages;
 mod retention;
+mod outgoing;
 mod roles;
 mod rows;
 mod search;
@@ -76,6 +77,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("schema_20.sql")),
     (21, include_str!("schema_21.sql")),
     (22, include_str!("schema_22.sql")),
+    (23, include_str!("schema_23.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.
