@@ -44,6 +44,7 @@ export type Modal =
   | { kind: 'settings'; tab?: SettingsTab }
   | { kind: 'profile'; userId: string }
   | { kind: 'channelInfo' }
+  | { kind: 'shortcuts' }
   | { kind: 'confirm'; title: string; body: string; action: string; danger?: boolean; onConfirm: () => void }
   | null;
 
@@ -96,6 +97,9 @@ export interface AppState {
   focusMessage: { channelId: string; id: string; at: number } | null;
   /** Per channel: the time of the newest message seen (sorts direct conversations). */
   activity: Record<string, number>;
+  /** Conversations opened by link that one is not a member of: a public channel to preview
+   * and join, or `missing` (no such channel, or one this user may not see). */
+  outside: Record<string, Channel | 'missing'>;
 }
 
 export function initialState(prefs: Prefs): AppState {
@@ -117,6 +121,7 @@ export function initialState(prefs: Prefs): AppState {
     everConnected: false,
     outbox: [],
     route: { name: 'home' },
+    outside: {},
     panel: null,
     modal: null,
     prefs,
