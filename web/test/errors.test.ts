@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, NetworkError, isTransient, parseRetryAfter } from '../src/lib/api';
-import { rateLimitWait, sendLimitedText } from '../src/lib/errors';
-import { setLang } from '../src/i18n';
+import { errorText, rateLimitWait, sendLimitedText } from '../src/lib/errors';
+import { catalogs, setLang } from '../src/i18n';
+import { en } from '../src/i18n/en';
+import type { ErrorCode } from '../src/gen/wire';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 describe('a send refused by the rate limit', () => {
   const limited = (retryAfter?: number) =>
@@ -41,5 +45,35 @@ describe('a send refused by the rate limit', () => {
       expect(rateLimitWait(e)).toBeNull();
       expect(sendLimitedText(e)).toBeNull();
     }
+  });
+});
+
+describe('server errors are told by their code, in the interface language', () => {
+  const wire = readFileSync(join(__dirname, '../src/gen/wire.ts'), 'utf8');
+  const start = wire.indexOf('export type ErrorCode =');
+  const block = wire.slice(start, wire.indexOf('\n;', start));
+  const codes = [...block.matchAll(/\| "([a-z_0-9]+)"/g)].map((m) => m[1]);
+
+  it('every error code the server sends has a text in English and Chinese', () => {
+    expect(codes.length).toBeGreaterThan(30);
+    for (const code of codes) {
+      expect(en, code).toHaveProperty(`error.${code}`);
+      expect(catalogs['zh-CN'], code).toHaveProperty(`error.${code}`);
+    }
+  });
+
+  it("never shows the server's English message in the Chinese interface", () => {
+    setLang('zh-CN');
+    const english = 'from: needs a username or a name, as in from:@alice';
+    const refused = new ApiError(400, 'invalid_field', `invalid q: ${english}`, 'q');
+    expect(errorText(refused)).toBe('搜索条件无效。');
+    for (const code of codes) {
+      const text = errorText(new ApiError(400, code as ErrorCode, 'An English server sentence', 'q'));
+      expect(text, code).not.toContain('English server sentence');
+      expect(text, code).toMatch(/[\u4e00-\u9fff]/);
+    }
+    expect(errorText(new ApiError(418, 'http_418', 'I am a teapot'))).toBe(catalogs['zh-CN']['error.generic']);
+    setLang('en');
+    expect(errorText(refused)).toBe(`Invalid search: ${english}`);
   });
 });

@@ -43,3 +43,15 @@ describe('files', () => {
     expect(render(<Attachments files={[]} />)).toBe('');
   });
 });
+
+import { thumbBox } from '../src/lib/util';
+
+describe('thumbnail boxes', () => {
+  it('fit 320×240 keeping the aspect ratio, known before the image loads', () => {
+    expect(thumbBox(320, 200)).toEqual({ width: 320, height: 200 });
+    expect(thumbBox(640, 400)).toEqual({ width: 320, height: 200 });
+    expect(thumbBox(300, 600)).toEqual({ width: 120, height: 240 });
+    expect(thumbBox(100, 50)).toEqual({ width: 100, height: 50 });
+    expect(thumbBox(0, 0)).toEqual({ width: 320, height: 240 });
+  });
+});

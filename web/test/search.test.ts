@@ -26,6 +26,10 @@ describe('search box filters', () => {
     expect(q).toBe('budget "Q3 plan" in:"Project Room"');
     expect(getFilter(q, 'after')).toBe('');
     expect(setFilter('会议', 'after', '2026-01-31')).toBe('会议 after:2026-01-31');
+    // Display names go without '@' (the server matches a username or a display name).
+    expect(setFilter('会议', 'from', '李雷')).toBe('会议 from:李雷');
+    expect(setFilter('x', 'from', 'Alice Chen')).toBe('x from:"Alice Chen"');
+    expect(getFilter('x from:"Alice Chen"', 'from')).toBe('Alice Chen');
   });
 
   it('accepts only real days as dates', () => {

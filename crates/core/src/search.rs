@@ -207,13 +207,50 @@ fn phrase(text: &str, explicit_prefix: bool) -> Option<Term> {
     })
 }
 
+/// The author a `from:` filter names. `from:@alice` names a username only; `from:alice` or
+/// `from:李雷` (or `from:"Alice Chen"`) names a username or a display name, whichever matches:
+/// people type the name they see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    /// The username (lower-cased), when the value is a valid username.
+    pub username: Option<String>,
+    /// The display name, matched exactly; `None` for `from:@user`.
+    pub display_name: Option<String>,
+}
+
+impl Author {
+    /// Reads the value of `from:`.
+    pub fn parse(value: &str) -> Result<Author, Error> {
+        if let Some(name) = value.strip_prefix('@') {
+            let name = crate::validate::username(name).map_err(|_| {
+                Error::invalid("q", "from: needs a username or a name, as in from:@alice")
+            })?;
+            return Ok(Author {
+                username: Some(name),
+                display_name: None,
+            });
+        }
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > crate::validate::MAX_DISPLAY_NAME_CHARS {
+            return Err(Error::invalid(
+                "q",
+                "from: needs a username or a name, as in from:@alice",
+            ));
+        }
+        Ok(Author {
+            username: crate::validate::username(value).ok(),
+            display_name: Some(value.to_owned()),
+        })
+    }
+}
+
 /// A parsed search box query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
     /// Every term must match.
     pub terms: Vec<Term>,
-    /// `from:@user`: the author's username (lower-cased).
-    pub from: Option<String>,
+    /// `from:@user` or `from:name`: who wrote the message.
+    pub from: Option<Author>,
     /// `in:#channel`: the channel's name key ([`crate::validate::channel_name_key`]).
     pub in_channel: Option<String>,
     /// `before:YYYY-MM-DD`: created before that day begins (UTC).
@@ -301,7 +338,7 @@ fn set_once<T>(slot: &mut Option<T>, v: T, reason: &'static str) -> Result<(), E
 }
 
 /// Parses a search box query: words, `"quoted phrases"` (a trailing `*` on a word makes it a
-/// prefix), and the filters `from:@user`, `in:#channel` (or `in:"name with spaces"`),
+/// prefix), and the filters `from:@user` (or `from:name`, see [`Author`]), `in:#channel` (or `in:"name with spaces"`),
 /// `before:YYYY-MM-DD`, `after:YYYY-MM-DD` and `has:file`. Other `word:value` text is searched
 /// as text. Each filter may appear once.
 pub fn parse(input: &str) -> Result<Query, Error> {
@@ -334,11 +371,8 @@ pub fn parse(input: &str) -> Result<Query, Error> {
             let (value, after) = take_value(&rest[key.len()..]);
             match key {
                 "from:" => {
-                    let name = value.strip_prefix('@').unwrap_or(value);
-                    let name = crate::validate::username(name).map_err(|_| {
-                        Error::invalid("q", "from: needs a username, as in from:@alice")
-                    })?;
-                    set_once(&mut q.from, name, "from: may appear once")?;
+                    let author = Author::parse(value)?;
+                    set_once(&mut q.from, author, "from: may appear once")?;
                 }
                 "in:" => {
                     let name = value.strip_prefix('#').unwrap_or(value).trim();
@@ -588,11 +622,50 @@ mod tests {
             q.terms,
             vec![term(&["budget"], false), term(&["q3", "plan"], false)]
         );
-        assert_eq!(q.from.as_deref(), Some("alice"));
+        assert_eq!(
+            q.from,
+            Some(Author {
+                username: Some("alice".into()),
+                display_name: None
+            })
+        );
         assert_eq!(q.in_channel.as_deref(), Some("general"));
         assert_eq!(q.before, Some(Millis(1_769_904_000_000)));
         assert_eq!(q.after, Some(Millis(1_767_225_600_000 + DAY_MS)));
         assert!(q.has_file);
+    }
+
+    #[test]
+    fn from_takes_display_names() {
+        let from = |q: &str| parse(q).unwrap().from.unwrap();
+        assert_eq!(
+            from("from:李雷 会议"),
+            Author {
+                username: None,
+                display_name: Some("李雷".into())
+            }
+        );
+        assert_eq!(
+            parse("from:李雷 会议").unwrap().terms,
+            vec![term(&["会议"], false)]
+        );
+        assert_eq!(
+            from(r#"from:"Alice Chen""#),
+            Author {
+                username: None,
+                display_name: Some("Alice Chen".into())
+            }
+        );
+        // Without '@' a valid username may be either.
+        assert_eq!(
+            from("from:Alice"),
+            Author {
+                username: Some("alice".into()),
+                display_name: Some("Alice".into())
+            }
+        );
+        assert!(parse(&format!("from:{}", "名".repeat(65))).is_err());
+        assert!(parse(r#"from:"  ""#).is_err());
     }
 
     #[test]

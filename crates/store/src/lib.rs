@@ -258,8 +258,8 @@ pub struct MessageSearch {
     pub user_id: UserId,
     /// Every term must match. With no terms the filters alone select, newest first.
     pub terms: Vec<enclave_core::search::Term>,
-    /// The author's username.
-    pub from: Option<String>,
+    /// The author: by username, or by display name (exact).
+    pub from: Option<enclave_core::search::Author>,
     /// The channel's name key.
     pub in_channel: Option<String>,
     /// Created strictly before.

@@ -4544,6 +4544,41 @@ pub async fn search_messages(store: Arc<dyn Store>) {
 
     // Nothing matches text that is not there.
     assert!(find(&store, &alice, "zebra").await.is_empty());
+
+    // `from:` takes the name people see (a display name, also in Chinese), or a username
+    // without '@'; `from:@` takes usernames only.
+    let lilei = store
+        .create_user(NewUser {
+            display_name: "李雷".into(),
+            ..new_user("lilei")
+        })
+        .await
+        .unwrap();
+    join(&store, general, &lilei).await;
+    post(&store, general, &lilei, "李雷的周报 weekly report").await;
+    assert_eq!(
+        find(&store, &alice, "from:李雷").await,
+        texts(&["李雷的周报 weekly report"])
+    );
+    assert_eq!(
+        find(&store, &alice, "from:李雷 weekly").await,
+        texts(&["李雷的周报 weekly report"])
+    );
+    assert!(find(&store, &alice, "from:李 weekly").await.is_empty());
+    let by_bob = texts(&["report the bug, please", "a reply mentions the report"]);
+    assert_eq!(
+        sorted(find(&store, &alice, r#"from:"bob display" report"#).await),
+        by_bob
+    );
+    assert_eq!(
+        sorted(find(&store, &alice, "from:BOB report").await),
+        by_bob
+    );
+    assert!(
+        find(&store, &alice, r#"from:"nobody here""#)
+            .await
+            .is_empty()
+    );
 }
 
 pub async fn search_follows_edits_and_deletes(store: Arc<dyn Store>) {

@@ -2,8 +2,8 @@
 // events, the outbox of pending sends, read state, typing, presence, notifications and
 // preferences. Components call these functions and read the store; nothing here renders.
 
-import { api, ApiError, NetworkError, isTransient, setUnauthenticatedHandler } from './api';
-import { sendLimitedText, rateLimitWait } from './errors';
+import { api, ApiError, isTransient, setUnauthenticatedHandler } from './api';
+import { errorText, sendLimitedText, rateLimitWait } from './errors';
 import { Realtime } from './realtime';
 import { parseRoute, routePath } from './router';
 import { initialState, Store, type Modal, type Panel, type Prefs, type Route, type Timeline } from './store';
@@ -17,17 +17,20 @@ import {
 import type { Channel, EventFrame, Message, Presence, ServerFrame, StoredMessage, User } from './types';
 import type { SecondFactorChallengeDto } from '../gen/wire';
 import { applyRead, attentionCount, countNewMessage, mentionsUser, mergeChannelInfo } from './unread';
-import { detectLang, setLang, t, type Key, type Lang } from '../i18n';
+import { detectLang, setLang, t, type Lang } from '../i18n';
 import { plainText } from './markdown';
 import { channelLabel } from './util';
+import { clearUserStorage } from './signout';
 
 // ---------------------------------------------------------------------------------------------
 // Preferences
 
 const PREFS_KEY = 'enclave.prefs';
 
+const DEFAULT_PREFS: Prefs = { theme: 'system', lang: 'auto', notify: true };
+
 function loadPrefs(): Prefs {
-  const d: Prefs = { theme: 'system', lang: 'auto', notify: true };
+  const d: Prefs = DEFAULT_PREFS;
   try {
     const raw = localStorage.getItem(PREFS_KEY);
     if (raw) return { ...d, ...JSON.parse(raw) };
@@ -74,22 +77,7 @@ export function toast(text: string, kind: 'error' | 'info' = 'error') {
   setTimeout(() => store.set((s) => ({ toasts: s.toasts.filter((x) => x.id !== id) })), kind === 'error' ? 6000 : 3500);
 }
 
-/** A human explanation of a failed request. */
-export function errorText(e: unknown): string {
-  if (e instanceof NetworkError) return t('error.network');
-  if (e instanceof ApiError) {
-    if (e.code === 'invalid_field') {
-      const fk = `field.${e.field ?? 'other'}` as Key;
-      const field = t(fk) === fk ? t('field.other') : t(fk);
-      return t('error.invalid_field', { field, message: e.message.replace(/^invalid [\w ]+: /, '') });
-    }
-    const key = `error.${e.code}` as Key;
-    const s = t(key);
-    if (s !== key) return s;
-    return e.message || t('error.generic');
-  }
-  return t('error.generic');
-}
+export { errorText };
 
 export function reportError(e: unknown) {
   toast(errorText(e), 'error');
@@ -308,9 +296,35 @@ async function finishSso(): Promise<boolean> {
   }
 }
 
+/** Set while this browser holds a session: a visit without it goes straight to the login page
+ * (asking the server would only answer 401, logged in the console as an error). */
+const SIGNED_IN_KEY = 'enclave.signedIn';
+
+function markSignedIn(on: boolean) {
+  try {
+    if (on) localStorage.setItem(SIGNED_IN_KEY, '1');
+    else localStorage.removeItem(SIGNED_IN_KEY);
+  } catch {
+    /* storage unavailable */
+  }
+}
+
+function maybeSignedIn(): boolean {
+  try {
+    return localStorage.getItem(SIGNED_IN_KEY) !== null;
+  } catch {
+    return true;
+  }
+}
+
 async function tryBoot() {
   try {
     if (await finishSso()) return;
+    if (!maybeSignedIn()) {
+      const setup = await api.setup();
+      store.set({ phase: 'login', needsSetup: setup.needs_setup });
+      return;
+    }
     const me = await api.me();
     await startSession(me);
   } catch (e) {
@@ -341,6 +355,7 @@ export async function enterSession(me: User) {
 }
 
 async function startSession(me: User) {
+  markSignedIn(true);
   const route = parseRoute(location.pathname);
   store.set((s) => ({
     ...initialState(s.prefs),
@@ -364,19 +379,39 @@ async function startSession(me: User) {
 export async function logout() {
   await api.logout().catch(() => {});
   const provider = localStorage.getItem(SSO_PROVIDER_KEY);
+  forgetUser();
   if (provider) {
     // End the provider's session too (where it supports that); it sends the browser back.
-    localStorage.removeItem(SSO_PROVIDER_KEY);
     location.assign(`/auth/oidc/${encodeURIComponent(provider)}/logout`);
     return;
   }
   await endSession(false);
+  // Components that save on unmount (the composer's draft) do nothing once no one is signed in;
+  // clear again after they unmounted all the same.
+  setTimeout(forgetUser, 0);
+}
+
+/** Signing out leaves nothing of the user on the computer: drafts, unsent messages, activity
+ * and preferences (theme and language go back to the browser's). */
+function forgetUser() {
+  if (activityTimer) {
+    clearTimeout(activityTimer);
+    activityTimer = null;
+  }
+  try {
+    clearUserStorage(localStorage);
+  } catch {
+    /* storage unavailable */
+  }
+  store.set({ prefs: DEFAULT_PREFS });
+  applyPrefs();
 }
 
 async function endSession(expired: boolean) {
   const s = store.get();
   if (s.phase !== 'ready') return;
   rt.stop();
+  markSignedIn(false);
   const setup = await api.setup().catch(() => ({ needs_setup: false }));
   store.set((st) => ({ ...initialState(st.prefs), phase: 'login', needsSetup: setup.needs_setup }));
   history.replaceState(null, '', '/');
@@ -445,7 +480,17 @@ export async function createChannel(name: string, priv: boolean, topic: string):
 export async function joinChannel(id: string) {
   await api.join(id);
   await refreshChannel(id);
-  navigate({ name: 'channel', id });
+  const wasOutside = id in store.get().outside;
+  if (wasOutside) {
+    store.set((s) => {
+      const outside = { ...s.outside };
+      delete outside[id];
+      return { outside };
+    });
+  }
+  const r = store.get().route;
+  if (wasOutside && r.name === 'channel' && r.id === id) void enterRoute(r);
+  else navigate({ name: 'channel', id });
 }
 
 export async function leaveChannel(id: string) {
@@ -490,12 +535,17 @@ async function enterRoute(r: Route) {
   const s = store.get();
   let c = s.channels[r.id];
   if (!c) {
-    await refreshChannel(r.id);
+    const found = await api.channel(r.id).catch(() => null);
+    if (found && found.role !== undefined) {
+      store.set((st) => ({ channels: { ...st.channels, [r.id]: found } }));
+      ensureUsers(found.dm_user_ids ?? []);
+    }
     c = store.get().channels[r.id];
     if (!c) {
-      // Not a member: a public channel can be previewed and joined from the browser.
-      navigate({ name: 'home' }, false);
-      history.replaceState(null, '', '/');
+      // Not a member: a public channel is previewed with a Join button; anything else says
+      // that the channel does not exist (or is not one this user may see).
+      const outside = found && found.kind === 'public' ? found : 'missing';
+      store.set((st) => ({ outside: { ...st.outside, [r.id]: outside } }));
       return;
     }
   }

@@ -7,6 +7,9 @@ export type FilterKey = 'from' | 'in' | 'before' | 'after';
 
 const PREFIX: Record<FilterKey, string> = { from: 'from:@', in: 'in:#', before: 'before:', after: 'after:' };
 
+/** What a username may look like (enclave_core::validate::username). */
+const USERNAME = /^[a-z0-9][a-z0-9._-]{1,31}$/i;
+
 /** Quotes a filter value that holds spaces (channel names may). */
 function quoteValue(v: string): string {
   return /\s/.test(v) ? `"${v.replace(/"/g, '')}"` : v;
@@ -21,7 +24,12 @@ export function tokens(q: string): string[] {
 export function setFilter(q: string, key: FilterKey, value: string): string {
   const kept = tokens(q).filter((tok) => !tok.toLowerCase().startsWith(key + ':'));
   const v = value.trim().replace(/^[@#]/, '');
-  if (v) kept.push(`${PREFIX[key]}${quoteValue(v)}`.replace(/^in:#"/, 'in:"'));
+  if (v && key === 'from' && !USERNAME.test(v)) {
+    // A display name (`from:李雷`, `from:"Alice Chen"`): the server matches it too.
+    kept.push(`from:${quoteValue(v)}`);
+  } else if (v) {
+    kept.push(`${PREFIX[key]}${quoteValue(v)}`.replace(/^in:#"/, 'in:"'));
+  }
   return kept.join(' ');
 }
 

@@ -44,6 +44,7 @@ export type Modal =
   | { kind: 'settings'; tab?: SettingsTab }
   | { kind: 'profile'; userId: string }
   | { kind: 'channelInfo' }
+  | { kind: 'shortcuts' }
   | { kind: 'confirm'; title: string; body: string; action: string; danger?: boolean; onConfirm: () => void }
   | null;
 
@@ -96,6 +97,9 @@ export interface AppState {
   focusMessage: { channelId: string; id: string; at: number } | null;
   /** Per channel: the time of the newest message seen (sorts direct conversations). */
   activity: Record<string, number>;
+  /** Conversations opened by link that one is not a member of: a public channel to preview
+   * and join, or `missing` (no such channel, or one this user may not see). */
+  outside: Record<string, Channel | 'missing'>;
 }
 
 export function initialState(prefs: Prefs): AppState {
@@ -117,6 +121,7 @@ export function initialState(prefs: Prefs): AppState {
     everConnected: false,
     outbox: [],
     route: { name: 'home' },
+    outside: {},
     panel: null,
     modal: null,
     prefs,
@@ -162,6 +167,33 @@ export class Store {
   }
 }
 
+/**
+ * Subscribes a selection to the store and calls `changed` whenever it no longer equals what was
+ * rendered. It also looks once at once: the store may have changed between the render and this
+ * subscription (effects run after the next frame, and a fast answer can land in between; the boot
+ * page then waited forever on the splash, since no later change came to wake it).
+ */
+export function watchSelect<T>(
+  store: Store,
+  ref: { current: { select: (s: AppState) => T; value: T } },
+  changed: () => void,
+): () => void {
+  const check = () => {
+    let next: T;
+    try {
+      next = ref.current.select(store.get());
+    } catch {
+      // The slice no longer exists (say, after logout): re-render; the parent unmounts us.
+      changed();
+      return;
+    }
+    if (!Object.is(next, ref.current.value)) changed();
+  };
+  const unsubscribe = store.subscribe(check);
+  check();
+  return unsubscribe;
+}
+
 /** Subscribes a component to a slice of the store; it re-renders when the slice changes. */
 export function useSelect<T>(store: Store, select: (s: AppState) => T): T {
   const [, force] = useReducer((n: number) => n + 1, 0);
@@ -169,20 +201,6 @@ export function useSelect<T>(store: Store, select: (s: AppState) => T): T {
   const ref = useRef({ select, value });
   ref.current.select = select;
   ref.current.value = value;
-  useEffect(
-    () =>
-      store.subscribe(() => {
-        let next: T;
-        try {
-          next = ref.current.select(store.get());
-        } catch {
-          // The slice no longer exists (say, after logout): re-render; the parent unmounts us.
-          force(0);
-          return;
-        }
-        if (!Object.is(next, ref.current.value)) force(0);
-      }),
-    [store],
-  );
+  useEffect(() => watchSelect(store, ref, () => force(0)), [store]);
   return value;
 }

@@ -34,10 +34,22 @@ export function initials(name: string): string {
   return (first + second).toUpperCase();
 }
 
-const PALETTE = [
-  '#e5484d', '#f76b15', '#d6a100', '#30a46c', '#12a594', '#0090ff', '#3e63dd', '#6e56cf', '#ab4aba', '#d6409f',
-  '#8e4ec6', '#00a2c7', '#46a758', '#e54666',
+/** Avatar colours: white initials on each have at least WCAG AA's 4.5:1 contrast. */
+export const PALETTE = [
+  '#c62a2f', '#bd4b00', '#8a6400', '#18794e', '#0d7a6d', '#0b68cb', '#3451b2', '#5b45b8', '#953ea3', '#b8317f',
+  '#793aaf', '#00749c', '#2a7e3b', '#c22d55',
 ];
+
+/** The WCAG contrast ratio of two `#rrggbb` colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const lum = (hex: string) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+    const f = (c: number) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(bl);
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
 
 /** A stable colour for an id. */
 export function colorFor(id: string): string {
@@ -98,4 +110,17 @@ export function matchScore(query: string, ...fields: (string | null | undefined)
 
 export function cls(...parts: (string | false | null | undefined)[]): string {
   return parts.filter(Boolean).join(' ');
+}
+
+/** The largest a thumbnail is shown in a message (CSS pixels). */
+export const THUMB_MAX = { width: 320, height: 240 };
+
+/**
+ * The size a thumbnail takes on screen, known before it loads: the list reserves the space, so
+ * an image arriving later does not push the newest message under the composer.
+ */
+export function thumbBox(w: number, h: number): { width: number; height: number } {
+  if (!(w > 0) || !(h > 0)) return { width: THUMB_MAX.width, height: THUMB_MAX.height };
+  const scale = Math.min(1, THUMB_MAX.width / w, THUMB_MAX.height / h);
+  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
 }

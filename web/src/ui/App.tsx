@@ -2,6 +2,7 @@ import { useEffect } from 'preact/hooks';
 import { closePanel, maybeMarkRead, navigate, sendActivity, store } from '../lib/client';
 import { cls } from '../lib/util';
 import { useStore } from './common';
+import { t } from '../i18n';
 import { Admin } from './Admin';
 import { Directory } from './Directory';
 import { Conversation, Home } from './Conversation';
@@ -29,6 +30,11 @@ function useGlobalKeys() {
       if (mod && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'k') {
         e.preventDefault();
         store.set({ modal: s.modal?.kind === 'switcher' ? null : { kind: 'switcher' } });
+        return;
+      }
+      if (mod && !e.altKey && (e.key === '/' || e.code === 'Slash')) {
+        e.preventDefault();
+        store.set({ modal: s.modal?.kind === 'shortcuts' ? null : { kind: 'shortcuts' } });
         return;
       }
       if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown') && !s.modal) {
@@ -85,6 +91,18 @@ function Shell() {
   const inConversation = route.name !== 'home';
   return (
     <div class={cls('app', inConversation ? 'show-main' : 'show-side', panel && 'has-panel')}>
+      {route.name === 'channel' && (
+        <a
+          class="skip-link"
+          href="#composer"
+          onClick={(e) => {
+            e.preventDefault();
+            document.querySelector<HTMLTextAreaElement>('.conv .composer textarea')?.focus();
+          }}
+        >
+          {t('a11y.skipToComposer')}
+        </a>
+      )}
       <Sidebar />
       <main class="main">
         {route.name === 'channel' ? (

@@ -25,6 +25,8 @@ function loadDraft(key: string): string {
 }
 
 function saveDraft(key: string, text: string) {
+  // After sign-out nothing is written back (the composer unmounts after the session ended).
+  if (!store.get().me) return;
   try {
     if (text) localStorage.setItem(key, text);
     else localStorage.removeItem(key);

@@ -1,5 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
+  joinChannel,
+  reportError,
   loadLatest,
   loadOlder,
   loadUntil,
@@ -77,7 +79,7 @@ function Header({ c }: { c: Channel }) {
           <button
             class={cls('head-btn', panel?.kind === 'members' && 'on')}
             onClick={() => togglePanel('members')}
-            aria-label={t('members.title')}
+            aria-label={`${t('members.title')} ${c.n_members}`}
             title={t('members.title')}
           >
             <Users size={17} />
@@ -219,13 +221,26 @@ function MessageList({ c }: { c: Channel }) {
     return () => cancelAnimationFrame(frame);
   });
 
+  // A list at the bottom stays there when its content or its box changes size without a
+  // render: an image that loads, the composer growing or shrinking (its upload tray).
   useEffect(() => {
-    const onResize = () => {
-      const el = ref.current;
-      if (el && snap.current.atBottom) el.scrollTop = el.scrollHeight;
+    const el = ref.current;
+    const stick = () => {
+      if (el && snap.current.atBottom) {
+        el.scrollTop = el.scrollHeight;
+        snap.current.height = el.scrollHeight;
+        snap.current.top = el.scrollTop;
+      }
     };
-    window.addEventListener('resize', onResize);
-    return () => window.removeEventListener('resize', onResize);
+    window.addEventListener('resize', stick);
+    el?.addEventListener('load', stick, true);
+    const ro = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(stick);
+    if (el && ro) ro.observe(el);
+    return () => {
+      window.removeEventListener('resize', stick);
+      el?.removeEventListener('load', stick, true);
+      ro?.disconnect();
+    };
   }, []);
 
   const onScroll = () => {
@@ -233,6 +248,23 @@ function MessageList({ c }: { c: Channel }) {
     const el = ref.current;
     if (el && el.scrollTop < 400 && tl?.hasMoreBefore && !tl.loading) void loadOlder(c.id);
     if (snap.current.atBottom) maybeMarkRead();
+  };
+
+  // The list is one Tab stop; ↑ and ↓ move between messages (a focused message shows its
+  // actions, which Tab then reaches).
+  const onListKey = (e: KeyboardEvent) => {
+    if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown' && e.key !== 'Home' && e.key !== 'End') return;
+    const el = ref.current;
+    const target = e.target as HTMLElement;
+    if (!el || (target !== el && !target.classList.contains('msg'))) return;
+    const items = [...el.querySelectorAll<HTMLElement>('.msg[data-msg-id]')];
+    if (items.length === 0) return;
+    e.preventDefault();
+    const i = items.indexOf(target);
+    const next =
+      e.key === 'Home' ? 0 : e.key === 'End' ? items.length - 1 : i < 0 ? items.length - 1 : Math.min(items.length - 1, Math.max(0, i + (e.key === 'ArrowUp' ? -1 : 1)));
+    items[next].focus();
+    items[next].scrollIntoView({ block: 'nearest' });
   };
 
   const jumpToUnread = async () => {
@@ -270,7 +302,16 @@ function MessageList({ c }: { c: Channel }) {
           </button>
         </div>
       )}
-      <div class="messages" ref={ref} onScroll={onScroll} role="log" aria-live="polite" aria-label={t('conv.messages')}>
+      <div
+        class="messages"
+        ref={ref}
+        onScroll={onScroll}
+        onKeyDown={onListKey}
+        tabIndex={0}
+        role="log"
+        aria-live="polite"
+        aria-label={t('conv.messages')}
+      >
         {tl && !tl.hasMoreBefore && tl.loaded && <Intro c={c} />}
         {tl?.loading && (
           <div class="list-loading">
@@ -330,8 +371,10 @@ export function Conversation({ id }: { id: string }) {
   const c = useStore((s) => s.channels[id]);
   const me = useStore((s) => s.me!);
   const users = useStore((s) => s.users);
+  const outside = useStore((s) => s.outside[id]);
   useStore((s) => s.prefs);
   if (!c) {
+    if (outside) return <Outside id={id} c={outside === 'missing' ? null : outside} />;
     return (
       <div class="conv conv-empty">
         <Spinner />
@@ -351,6 +394,62 @@ export function Conversation({ id }: { id: string }) {
         placeholder={direct ? t('composer.placeholderDm', { name: label }) : t('composer.placeholder', { name: label })}
         onEditLast={() => editLastOwn(c.id, null)}
       />
+    </section>
+  );
+}
+
+/** A conversation opened by link that one is not in: a public channel's preview with a Join
+ * button, or a message that it does not exist. */
+function Outside({ id, c }: { id: string; c: Channel | null }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <section class="conv home outside" aria-label={c ? `#${c.name}` : t('outside.missingTitle')}>
+      <header class="conv-head">
+        <button class="icon-btn back-btn" onClick={() => navigate({ name: 'home' })} aria-label={t('common.back')}>
+          <ChevronLeft size={20} />
+        </button>
+      </header>
+      <div class="home-body">
+        {c ? (
+          <>
+            <div class="intro-icon">
+              <Hash size={30} />
+            </div>
+            <h1 class="outside-name">{c.name}</h1>
+            {c.topic && <p class="outside-topic">{c.topic}</p>}
+            {c.purpose && <p class="muted">{c.purpose}</p>}
+            <p class="muted">{tn('outside.members', c.n_members)}</p>
+            {c.archived ? (
+              <p class="muted">{t('outside.archived')}</p>
+            ) : (
+              <div class="home-actions">
+                <button
+                  class="btn btn-primary outside-join"
+                  disabled={busy}
+                  onClick={() => {
+                    setBusy(true);
+                    joinChannel(id)
+                      .catch(reportError)
+                      .finally(() => setBusy(false));
+                  }}
+                >
+                  {t('outside.join', { name: c.name ?? '' })}
+                </button>
+              </div>
+            )}
+          </>
+        ) : (
+          <>
+            <h1>{t('outside.missingTitle')}</h1>
+            <p class="muted outside-missing">{t('outside.missingBody')}</p>
+            <div class="home-actions">
+              <button class="btn" onClick={() => store.set({ modal: { kind: 'browse' } })}>
+                {t('sidebar.browse')}
+              </button>
+            </div>
+          </>
+        )}
+      </div>
     </section>
   );
 }

@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiErrorBody, ErrorCode, FileInfo } from '../lib/types';
 import { t } from '../i18n';
+import { thumbBox } from '../lib/util';
 import { X } from './icons';
 
 const BASE = '/api/v1/files';
@@ -166,7 +167,14 @@ export function Attachments({ files }: { files: FileInfo[] | undefined }) {
             aria-label={t('files.open', { name: f.name })}
             title={f.name}
           >
-            <img src={thumbUrl(f.id)} width={f.thumbnail.width} height={f.thumbnail.height} alt={f.name} loading="lazy" />
+            <img
+              src={thumbUrl(f.id)}
+              width={f.thumbnail.width}
+              height={f.thumbnail.height}
+              style={{ width: `${thumbBox(f.thumbnail.width, f.thumbnail.height).width}px` }}
+              alt={f.name}
+              loading="lazy"
+            />
           </button>
         ) : (
           <div key={f.id} class="attachment-file">

@@ -245,15 +245,16 @@ export const MessageItem = memo(function MessageItem({
             {formatTime(m.created_at)}
           </time>
         ) : (
-          <button class="avatar-btn" onClick={() => openProfileFor(m.user_id)} aria-label={displayName(author)}>
+          <button class="avatar-btn" tabIndex={-1} onClick={() => openProfileFor(m.user_id)}>
             <UserAvatar userId={m.user_id} size={36} />
+            <span class="sr-only">{displayName(author)}</span>
           </button>
         )}
       </div>
       <div class="msg-body">
         {!continued && (
           <div class="msg-head">
-            <button class="msg-author" onClick={() => openProfileFor(m.user_id)}>
+            <button class="msg-author" tabIndex={-1} onClick={() => openProfileFor(m.user_id)}>
               {displayName(author)}
             </button>
             {author?.is_bot && <span class="tag">{t('user.bot')}</span>}

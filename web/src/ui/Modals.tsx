@@ -144,7 +144,7 @@ function Switcher() {
           aria-label={t('switcher.placeholder')}
         />
       </div>
-      <div class="switcher-list" ref={listRef} role="listbox">
+      <div class="switcher-list" ref={listRef} role="listbox" aria-label={t('switcher.title')}>
         {items.length === 0 && <div class="switcher-empty muted">{t('switcher.none')}</div>}
         {items.map((it, i) => (
           <button
@@ -819,7 +819,39 @@ export function Modals() {
       return <ChannelInfo />;
     case 'confirm':
       return <Confirm m={modal} />;
+    case 'shortcuts':
+      return <Shortcuts />;
   }
+}
+
+/** Ctrl+/ : the keyboard shortcuts. */
+function Shortcuts() {
+  const mod = /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl';
+  const rows: [string, string][] = [
+    [`${mod}+K`, t('shortcuts.switcher')],
+    [`${mod}+/`, t('shortcuts.help')],
+    ['Alt+↑ / Alt+↓', t('shortcuts.prevNext')],
+    ['↑ / ↓', t('shortcuts.messages')],
+    ['↑', t('shortcuts.editLast')],
+    ['Enter', t('shortcuts.send')],
+    ['Esc', t('shortcuts.close')],
+  ];
+  return (
+    <Modal title={t('shortcuts.title')} onClose={() => store.set({ modal: null })} class="shortcuts">
+      <div class="modal-body">
+        <dl class="shortcut-list">
+          {rows.map(([keys, what]) => (
+            <div key={keys + what} class="shortcut-row">
+              <dt>
+                <kbd>{keys}</kbd>
+              </dt>
+              <dd>{what}</dd>
+            </div>
+          ))}
+        </dl>
+      </div>
+    </Modal>
+  );
 }
 
 export function Toasts() {

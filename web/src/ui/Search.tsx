@@ -6,9 +6,10 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api';
 import { ensureUsers, errorText, loadLatest, loadUntil, navigate, store } from '../lib/client';
 import { type FilterKey, getFilter, hasFile, isDay, type SearchResult, setFilter, setHasFile } from '../lib/search';
+import { cleanSnippet } from '../lib/snippet';
 import { channelLabel, displayName, formatDate, formatTime } from '../lib/util';
 import { t } from '../i18n';
-import { Spinner, useStore } from './common';
+import { Spinner, useFocusTrap, useStore } from './common';
 import { Search as SearchIcon, X } from './icons';
 
 const PAGE = 20;
@@ -54,7 +55,8 @@ function ResultItem({ r, onOpen }: { r: SearchResult; onOpen: () => void }) {
           </span>
         </div>
         <div class="search-snippet">
-          {r.snippet.map((seg, i) => (seg.hit ? <mark key={i}>{seg.text}</mark> : <span key={i}>{seg.text}</span>))}
+          {r.message.thread_root_id && <span class="tag search-thread">{t('search.inThread')}</span>}
+          {cleanSnippet(r.snippet).map((seg, i) => (seg.hit ? <mark key={i}>{seg.text}</mark> : <span key={i}>{seg.text}</span>))}
         </div>
       </button>
     </li>
@@ -62,7 +64,13 @@ function ResultItem({ r, onOpen }: { r: SearchResult; onOpen: () => void }) {
 }
 
 function SearchOverlay({ onClose }: { onClose: () => void }) {
-  const [q, setQ] = useState('');
+  // `text` is what the box shows, `q` the query searched: they differ while an IME composes.
+  const [text, setText] = useState('');
+  const [q, setQuery] = useState('');
+  const setQ = (v: string) => {
+    setText(v);
+    setQuery(v);
+  };
   const [results, setResults] = useState<SearchResult[]>([]);
   const [next, setNext] = useState<number | null>(null);
   const [searched, setSearched] = useState(false);
@@ -70,6 +78,10 @@ function SearchOverlay({ onClose }: { onClose: () => void }) {
   const [loading, setLoading] = useState(false);
   const generation = useRef(0);
   const input = useRef<HTMLInputElement>(null);
+  const box = useRef<HTMLDivElement>(null);
+  // While an IME composes (pinyin `hui` on its way to 会), the text is not the query yet.
+  const composing = useRef(false);
+  useFocusTrap(box);
 
   const run = async (query: string, offset: number) => {
     const mine = ++generation.current;
@@ -113,7 +125,7 @@ function SearchOverlay({ onClose }: { onClose: () => void }) {
       <input
         type="text"
         value={getFilter(q, key)}
-        placeholder={key === 'from' ? '@username' : '#channel'}
+        placeholder={key === 'from' ? t('search.fromPlaceholder') : '#channel'}
         onInput={onFilter(key, false)}
       />
     </label>
@@ -129,6 +141,7 @@ function SearchOverlay({ onClose }: { onClose: () => void }) {
     <div
       class="search-overlay"
       role="dialog"
+      aria-modal="true"
       aria-label={t('search.title')}
       onKeyDown={(e) => {
         if (e.key === 'Escape') {
@@ -140,20 +153,37 @@ function SearchOverlay({ onClose }: { onClose: () => void }) {
         if (e.target === e.currentTarget) onClose();
       }}
     >
-      <div class="search-box">
+      <div class="search-box" ref={box}>
         <div class="search-head">
           <SearchIcon size={16} />
           <input
             ref={input}
             class="search-input"
-            type="search"
+            type="text"
+            role="searchbox"
+            enterKeyHint="search"
+            autoComplete="off"
             maxLength={500}
-            value={q}
+            value={text}
             placeholder={t('search.placeholder')}
             aria-label={t('search.title')}
-            onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+            onInput={(e) => {
+              const v = (e.target as HTMLInputElement).value;
+              setText(v);
+              if (!composing.current && !(e as InputEvent).isComposing) setQuery(v);
+            }}
+            onCompositionStart={() => {
+              composing.current = true;
+            }}
+            onCompositionEnd={(e) => {
+              composing.current = false;
+              setQ((e.target as HTMLInputElement).value);
+            }}
             onKeyDown={(e) => {
-              if (e.key === 'Enter') void run(q, 0);
+              if (e.key === 'Enter' && !composing.current && !e.isComposing && e.keyCode !== 229) {
+                e.preventDefault();
+                void run((e.target as HTMLInputElement).value, 0);
+              }
             }}
           />
           {loading && <Spinner />}

@@ -302,8 +302,11 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
     return <RecoveryCodes codes={done.recovery_codes} onDone={() => void enterSession(done.user)} />;
   }
   if (enrol && enrolKeyView) {
+    // Its own key: without it Preact would turn the button just clicked ("enrol a key instead",
+    // type=button) into this form's submit button while the click is still being dispatched,
+    // and the browser would then submit it (registering at once, before the name is read).
     return (
-      <form class="form mfa-step" onSubmit={enrolWithKey} novalidate>
+      <form key="enrol-key" class="form mfa-step" onSubmit={enrolWithKey} novalidate>
         <h2>{t('mfa.title')}</h2>
         <p class="small">{t('mfa.key.enrolPrompt')}</p>
         <KeyNameField value={keyName} onInput={setKeyName} />
@@ -371,7 +374,7 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
     );
   }
   return (
-    <form class="form mfa-step" onSubmit={submit} novalidate>
+    <form key="code" class="form mfa-step" onSubmit={submit} novalidate>
       <h2>{t('mfa.title')}</h2>
       {enrol ? (
         <>

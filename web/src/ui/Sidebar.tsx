@@ -170,8 +170,9 @@ export function Sidebar() {
           <span>Enclave</span>
         </div>
         <div class="me-wrap">
-          <button class="me-btn" onClick={() => setMenu(!menu)} aria-label={t('sidebar.account')} aria-haspopup="menu">
+          <button class="me-btn" onClick={() => setMenu(!menu)} aria-haspopup="menu" title={t('sidebar.account')}>
             <UserAvatar userId={me.id} size={28} presence />
+            <span class="sr-only">{t('sidebar.account')}</span>
           </button>
           {menu && (
             <Menu onClose={() => setMenu(false)} class="me-menu">

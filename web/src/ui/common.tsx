@@ -6,6 +6,7 @@ import { store } from '../lib/client';
 import { useSelect } from '../lib/store';
 import type { User } from '../lib/types';
 import { cls, colorFor, displayName, initials } from '../lib/util';
+import { trapFocus } from '../lib/focus';
 import { t } from '../i18n';
 import { X } from './icons';
 
@@ -57,6 +58,14 @@ export function UserAvatar({ userId, size, presence }: { userId: string; size?: 
   return <Avatar user={user} userId={userId} size={size} presence={presence} />;
 }
 
+/** Keeps keyboard focus inside the element while the component is mounted (modal dialogs). */
+export function useFocusTrap(ref: { current: HTMLElement | null }) {
+  useEffect(() => {
+    const el = ref.current;
+    return el ? trapFocus(el) : undefined;
+  }, []);
+}
+
 export function Modal({
   title,
   onClose,
@@ -79,6 +88,7 @@ export function Modal({
     first?.focus();
     return () => prev?.focus?.();
   }, []);
+  useFocusTrap(ref);
   return (
     <div
       class="modal-backdrop"

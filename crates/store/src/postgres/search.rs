@@ -99,10 +99,23 @@ pub async fn search_messages(c: &mut PgConnection, q_: &MessageSearch) -> Result
         sql.push_str(&format!("AND m.search_tsv @@ {p}::tsquery "));
         Some(p)
     };
-    if let Some(name) = &q_.from {
-        let p = arg(&mut args, Arg::T(name.clone()));
+    if let Some(author) = &q_.from {
+        // `from:@alice` names the username alone; `from:name` a username or a display name.
+        let mut either = Vec::new();
+        if let Some(name) = &author.username {
+            let p = arg(&mut args, Arg::T(name.clone()));
+            either.push(format!("username = {p}"));
+        }
+        if let Some(name) = &author.display_name {
+            let p = arg(&mut args, Arg::T(name.clone()));
+            either.push(format!("display_name = {p}"));
+        }
+        if either.is_empty() {
+            either.push("FALSE".to_owned());
+        }
         sql.push_str(&format!(
-            "AND m.user_id = (SELECT id FROM users WHERE username = {p}) "
+            "AND m.user_id IN (SELECT id FROM users WHERE {}) ",
+            either.join(" OR ")
         ));
     }
     if let Some(t) = q_.before {

@@ -80,9 +80,14 @@ pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>
         sql.push_str("AND messages_fts MATCH ? ");
         args.push(Value::Text(fts_expression(&q.terms)));
     }
-    if let Some(name) = &q.from {
-        sql.push_str("AND m.user_id = (SELECT id FROM users WHERE username = ?) ");
-        args.push(Value::Text(name.clone()));
+    if let Some(author) = &q.from {
+        // A NULL side matches nothing: `from:@alice` names the username alone.
+        sql.push_str(
+            "AND m.user_id IN (SELECT id FROM users WHERE username = ? OR display_name = ?) ",
+        );
+        let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+        args.push(text(&author.username));
+        args.push(text(&author.display_name));
     }
     if let Some(t) = q.before {
         sql.push_str("AND m.created_at < ? ");
