@@ -1433,6 +1433,8 @@ pub trait RetentionStore: Send + Sync + 'static {
     async fn last_retention_run(&self) -> Result<Option<RetentionRun>>;
     /// What a hold kept of a message its author deleted: its text.
     async fn held_message_text(&self, id: MessageId) -> Result<Option<String>>;
+}
+
 /// A new outgoing webhook as the store keeps it: the rules' record plus its token (sent in
 /// every request) and its signing secret, sealed by the application.
 #[derive(Debug, Clone)]
