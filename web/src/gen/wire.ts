@@ -43,6 +43,7 @@ export type ErrorCode =
   | "webauthn_refused" // The security key's answer failed a check (challenge, relying-party id, origin, signature, signature counter, or an unknown key): a forged or replayed answer, or one made for another site. Nothing changed.
   | "webauthn_not_found" // No such security key or registration of this account (unknown, expired, or another account's).
   | "totp_unreadable" // The account's authenticator app cannot be checked: its secret is sealed under a master key this server no longer has (`[files] previous_keys`). Use a recovery code or a security key, or ask an administrator to reset the second factor. Nothing changed.
+  | "hold_not_found" // No legal hold has this id.
   | "webhook_not_found" // No outgoing webhook of yours has this id (another's is not found either).
 ;
 /** The `type` of an event frame. */
@@ -131,6 +132,9 @@ export const AUDIT_ACTIONS = [
   "department_member_removed",
   "manager_changed",
   "departments_imported",
+  "retention_purge",
+  "legal_hold_created",
+  "legal_hold_released",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -1587,6 +1591,148 @@ backups: Array<BackupDto>,
  * Why the folder could not be listed.
  */
 folder_problem: string | null, };
+
+// Administration: retention and legal holds (docs/admin/retention.md)
+/**
+ * A channel's own policy.
+ */
+export type ChannelRetentionDto = { channel_id: string,
+/**
+ * `null` for a channel without a name.
+ */
+name: string | null,
+/**
+ * `public` or `private` (direct conversations take no policy of their own).
+ */
+kind: string,
+/**
+ * Days messages are kept; `null`: kept forever.
+ */
+days: number | null, updated_at: string, updated_by: string | null, };
+/**
+ * What the purge removed from (or kept under a hold in) one channel.
+ */
+export type ChannelPurgeDto = { channel_id: string, name: string | null,
+/**
+ * `public`, `private`, `dm` or `group_dm`; `null` when the channel is gone.
+ */
+kind: string | null, messages: number, files: number,
+/**
+ * Messages past the policy kept because a legal hold covers them.
+ */
+held: number, };
+/**
+ * One run of the `retention` job.
+ */
+export type RetentionRunDto = { started_at: string, finished_at: string,
+/**
+ * Who started it (`null`: the schedule).
+ */
+started_by: string | null, messages: number, files: number, held: number,
+/**
+ * Channels where something was removed or held, most removed first.
+ */
+channels: Array<ChannelPurgeDto>, };
+/**
+ * Retention as the admin console shows it.
+ */
+export type RetentionDto = {
+/**
+ * Days messages of public and private channels are kept; `null`: forever.
+ */
+message_days: number | null,
+/**
+ * Days messages of direct conversations and group direct messages are kept; `null`: forever.
+ */
+dm_days: number | null,
+/**
+ * `api` when set here, `config` while the `[retention]` configuration applies.
+ */
+policy_source: string,
+/**
+ * Whether the job runs on its schedule (`[retention] enabled`).
+ */
+schedule_enabled: boolean, interval_secs: number,
+/**
+ * Channels with a policy of their own.
+ */
+channels: Array<ChannelRetentionDto>,
+/**
+ * Whether a purge runs now (on the node that answered).
+ */
+running: boolean, last_run: RetentionRunDto | null, };
+/**
+ * The global policy (both keys are required; `null` keeps forever).
+ */
+export type RetentionPolicyRequest = {
+/**
+ * Days (1 to 36500) messages of public and private channels are kept; `null`: forever.
+ */
+message_days: number | null,
+/**
+ * Days (1 to 36500) messages of direct conversations are kept; `null`: forever.
+ */
+dm_days: number | null, };
+/**
+ * A channel's own policy (`days` is required; `null` keeps forever).
+ */
+export type ChannelRetentionRequest = {
+/**
+ * Days (1 to 36500) its messages are kept; `null`: forever.
+ */
+days: number | null, };
+/**
+ * Whether "Run now" started a purge.
+ */
+export type RetentionRunStarted = {
+/**
+ * `false` when one runs already.
+ */
+started: boolean, };
+/**
+ * A legal hold.
+ */
+export type LegalHoldDto = { id: string,
+/**
+ * The person held (every message they wrote), or `null`.
+ */
+user_id: string | null,
+/**
+ * The channel held (every message in it), or `null`.
+ */
+channel_id: string | null,
+/**
+ * Messages created at or after this time are held.
+ */
+starts_at: string,
+/**
+ * Messages created before this time are held; `null`: no end.
+ */
+ends_at: string | null, reason: string, created_by: string, created_at: string,
+/**
+ * `null` while the hold is in force.
+ */
+released_at: string | null, released_by: string | null, };
+/**
+ * The legal holds, newest first.
+ */
+export type LegalHoldList = { holds: Array<LegalHoldDto>, };
+/**
+ * A legal hold to place: exactly one of `user_id` and `channel_id`.
+ */
+export type CreateHoldRequest = { user_id?: WireId | null, channel_id?: WireId | null,
+/**
+ * RFC 3339: messages created at or after it are held.
+ */
+starts_at: string,
+/**
+ * RFC 3339, after `starts_at`: messages created before it are held; `null`: no end.
+ */
+ends_at?: string | null,
+/**
+ * 1 to 1000 characters (a case, a request), no control characters but line breaks.
+ */
+reason: string, };
 
 // Administration: the audit log
 /**
