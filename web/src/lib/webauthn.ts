@@ -112,6 +112,16 @@ export async function createCredential(options: Record<string, unknown>): Promis
   return credentialJson(c as unknown as CredentialLike);
 }
 
+/** [`createCredential`], or `null` when the browser refuses (the person cancelled, it timed
+ * out): the browser's own refusal is a DOMException, which the caller tells as "cancelled". */
+export async function createCredentialOrRefused(options: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+  try {
+    return await createCredential(options);
+  } catch {
+    return null;
+  }
+}
+
 /** Proves a key at sign-in: the browser's answer to the server's options, as JSON for the server. */
 export async function getAssertion(options: Record<string, unknown>): Promise<Record<string, unknown>> {
   const c = await navigator.credentials.get(requestOptions(options));

@@ -21,7 +21,7 @@ import type {
   WebAuthnRegisteredDto,
   WebAuthnRegistrationDto,
 } from '../gen/wire';
-import { createCredential, getAssertion, webauthnSupported } from '../lib/webauthn';
+import { createCredentialOrRefused, getAssertion, webauthnSupported } from '../lib/webauthn';
 import { displayName, formatDate } from '../lib/util';
 import { t, tn } from '../i18n';
 import { Spinner } from './common';
@@ -280,11 +280,8 @@ export function SecondFactorStep({ challenge, onCancel }: { challenge: SecondFac
     setError('');
     try {
       const reg = await secondFactorApi.loginKeySetup(challenge.challenge);
-      let credential: Record<string, unknown>;
-      try {
-        credential = await createCredential(reg.options);
-      } catch {
-        // The browser's own refusal (cancelled, timed out) is a DOMException.
+      const credential = await createCredentialOrRefused(reg.options);
+      if (!credential) {
         setError(t('mfa.key.cancelled'));
         setBusy(false);
         return;
@@ -603,10 +600,8 @@ export function SecurityKeys() {
     setBusy(true);
     try {
       const reg = await secondFactorApi.beginKey(reauthFor(hasPassword, secret));
-      let credential: Record<string, unknown>;
-      try {
-        credential = await createCredential(reg.options);
-      } catch {
+      const credential = await createCredentialOrRefused(reg.options);
+      if (!credential) {
         toast(t('mfa.key.cancelled'));
         setBusy(false);
         return;
