@@ -6,6 +6,8 @@
 //! the purge resync. Messages are made old by moving their creation time back in the database
 //! (the one thing a test cannot wait for).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
