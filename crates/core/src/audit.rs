@@ -1014,7 +1014,7 @@ mod tests {
             assert_eq!(TargetKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(AuditAction::parse("nope"), None);
-        assert_eq!(names.len(), 54);
+        assert_eq!(names.len(), 57);
     }
 
     #[test]
