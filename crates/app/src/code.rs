@@ -54,6 +54,8 @@ pub enum ErrorCode {
     TotpUnreadable,
     HoldNotFound,
     WebhookNotFound,
+    CommandNotFound,
+    CommandFailed,
 }
 
 /// One row of the table.
@@ -77,7 +79,7 @@ const fn row(code: &'static str, retryable: bool, meaning: &'static str) -> Code
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::BadJson,
         ErrorCode::BadRequest,
         ErrorCode::InvalidField,
@@ -118,6 +120,8 @@ impl ErrorCode {
         ErrorCode::TotpUnreadable,
         ErrorCode::HoldNotFound,
         ErrorCode::WebhookNotFound,
+        ErrorCode::CommandNotFound,
+        ErrorCode::CommandFailed,
     ];
 
     /// The table: code, retryable, meaning.
@@ -269,6 +273,16 @@ impl ErrorCode {
                 false,
                 "No outgoing webhook of yours has this id (another's is not found either).",
             ),
+            ErrorCode::CommandNotFound => row(
+                "command_not_found",
+                false,
+                "No slash command has this name (built-in or custom), or no custom command has this id.",
+            ),
+            ErrorCode::CommandFailed => row(
+                "command_failed",
+                true,
+                "A custom slash command's service did not answer within 3 seconds, could not be reached, or answered an error; nothing was posted.",
+            ),
             ErrorCode::ProviderNotFound => row(
                 "provider_not_found",
                 false,
@@ -344,6 +358,7 @@ pub fn domain_code(e: &DomainError) -> ErrorCode {
             Entity::Provider => ErrorCode::ProviderNotFound,
             Entity::LegalHold => ErrorCode::HoldNotFound,
             Entity::Webhook => ErrorCode::WebhookNotFound,
+            Entity::Command => ErrorCode::CommandNotFound,
         },
         DomainError::Forbidden(_) => ErrorCode::Forbidden,
         DomainError::Conflict(_) => ErrorCode::Conflict,
@@ -409,7 +424,8 @@ mod tests {
                 "internal",
                 "unavailable",
                 "sso_provider_unavailable",
-                "directory_unavailable"
+                "directory_unavailable",
+                "command_failed"
             ]
         );
     }

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod backups;
 mod channels;
 mod code;
+pub mod commands;
 pub mod departments;
 mod encoded;
 mod error;
@@ -32,6 +33,7 @@ pub mod realtime;
 pub mod retention;
 mod roles;
 mod search;
+pub mod slack;
 pub mod sso;
 pub mod webhooks;
 
@@ -47,6 +49,10 @@ pub use audit::{Audit, AuditRecord, AuditSource, RequestContext};
 pub use backups::Backups;
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
+pub use commands::{
+    CommandInput, CommandOutcome, CommandSpec, Commands, CustomCommandInput, CustomCommandWithSecret,
+    Invocation,
+};
 pub use departments::{
     Card, DepartmentInput, DepartmentUpdate, Departments, ImportReport, ImportRow, Placement,
     SyncReport, TreeView,

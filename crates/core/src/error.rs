@@ -20,6 +20,8 @@ pub enum Entity {
     LegalHold,
     /// An outgoing webhook.
     Webhook,
+    /// A slash command (an unknown name, or a custom command's id).
+    Command,
 }
 
 impl std::fmt::Display for Entity {
@@ -37,6 +39,7 @@ impl std::fmt::Display for Entity {
             Entity::Provider => "identity provider",
             Entity::LegalHold => "legal hold",
             Entity::Webhook => "webhook",
+            Entity::Command => "command",
         })
     }
 }

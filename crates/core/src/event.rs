@@ -37,10 +37,14 @@ pub enum EventKind {
     /// A custom role was created, changed or deleted: caches of actors must forget everyone
     /// (the effective permissions of its holders may have changed).
     RolesChanged,
+    /// A text shown to one person only, in a conversation (a slash command's answer or an
+    /// integration's follow-up): `user_id` the person, `channel_id` the conversation,
+    /// `message_id` the thread root when it belongs to a thread, `extra` the Markdown text.
+    EphemeralPosted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::MessageCreated,
         EventKind::MessageEdited,
         EventKind::MessageDeleted,
@@ -61,6 +65,7 @@ impl EventKind {
         EventKind::UserUpdated,
         EventKind::TokensRevoked,
         EventKind::RolesChanged,
+        EventKind::EphemeralPosted,
     ];
 
     /// The `noun.verb` name used on every wire and in the store.
@@ -86,6 +91,7 @@ impl EventKind {
             EventKind::UserUpdated => "user.updated",
             EventKind::TokensRevoked => "tokens.revoked",
             EventKind::RolesChanged => "roles.changed",
+            EventKind::EphemeralPosted => "ephemeral.posted",
         }
     }
 
@@ -205,7 +211,8 @@ impl Event {
     pub fn audience(&self) -> Audience {
         match (self.kind, self.channel_id, self.user_id) {
             (EventKind::TokensRevoked | EventKind::RolesChanged, _, _) => Audience::Nobody,
-            (EventKind::ReadUpdated, _, Some(u)) => Audience::User(u),
+            (EventKind::ReadUpdated | EventKind::EphemeralPosted, _, Some(u)) => Audience::User(u),
+            (EventKind::EphemeralPosted, _, None) => Audience::Nobody,
             (EventKind::UserCreated | EventKind::UserUpdated, _, Some(u)) => Audience::People(u),
             (EventKind::UserCreated | EventKind::UserUpdated, _, None) => Audience::Everyone,
             (
@@ -291,6 +298,8 @@ mod tests {
             (K::MemberRemoved, true, [true, true, false]),
             (K::MemberUpdated, true, [true, true, false]),
             (K::ReadUpdated, true, [false, true, false]),
+            // Shown to the one person it is for, never to the channel's other members.
+            (K::EphemeralPosted, true, [false, true, false]),
             (K::UserCreated, false, [true, true, true]),
             (K::UserUpdated, false, [true, true, true]),
             (K::TokensRevoked, false, [false, false, false]),

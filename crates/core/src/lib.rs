@@ -9,6 +9,7 @@
 //! what another refuses. [`audit`] holds the audit log's vocabulary and its hash chain.
 
 pub mod audit;
+pub mod commands;
 pub mod departments;
 pub mod error;
 pub mod event;

@@ -491,6 +491,19 @@ pub fn check_manage_webhooks(actor: &Actor) -> Result<(), Error> {
     }
 }
 
+/// Whether `actor` may create, rotate or delete custom slash commands (site-wide: a trigger
+/// belongs to everyone): [`SitePermission::ManageIntegrations`], as for webhooks.
+pub fn check_manage_commands(actor: &Actor) -> Result<(), Error> {
+    check_write(actor)?;
+    if actor.may(SitePermission::ManageIntegrations) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only integration managers may manage slash commands",
+        ))
+    }
+}
+
 /// Whether `actor` may manage the outgoing webhook owned by `owner` (its creator), or make one
 /// (`owner` = `None`): [`check_manage_webhooks`], and only one's own. Another's webhook is not
 /// found (its URL, trigger words and delivery log are its owner's), whoever asks.

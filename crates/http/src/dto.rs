@@ -152,6 +152,7 @@ impl<'de> Deserialize<'de> for WireId {
 // ---------------------------------------------------------------------------------------------
 // Departments and the directory: in `departments_dto.rs`.
 pub use crate::backups_dto::*;
+pub use crate::commands_dto::*;
 pub use crate::departments_dto::*;
 pub use crate::ldap_dto::*;
 pub use crate::retention_dto::*;

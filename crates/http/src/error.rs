@@ -42,6 +42,7 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::ProviderNotFound
         | ErrorCode::HoldNotFound
         | ErrorCode::WebhookNotFound
+        | ErrorCode::CommandNotFound
         | ErrorCode::WebauthnNotFound => StatusCode::NOT_FOUND,
         ErrorCode::ImageTooLarge | ErrorCode::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -54,7 +55,7 @@ pub const fn http_status(code: ErrorCode) -> StatusCode {
         ErrorCode::TotpUnreadable => StatusCode::CONFLICT,
         ErrorCode::PasswordLoginDisabled => StatusCode::FORBIDDEN,
         ErrorCode::SsoFailed => StatusCode::UNAUTHORIZED,
-        ErrorCode::SsoProviderUnavailable => StatusCode::BAD_GATEWAY,
+        ErrorCode::SsoProviderUnavailable | ErrorCode::CommandFailed => StatusCode::BAD_GATEWAY,
         ErrorCode::WebauthnInvalid => StatusCode::BAD_REQUEST,
         ErrorCode::WebauthnRefused => StatusCode::UNAUTHORIZED,
     }

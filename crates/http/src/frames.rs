@@ -57,6 +57,15 @@ pub enum EventBody {
     Read { channel_id: String, seq: i64 },
     /// `user.*`.
     User { user: UserDto },
+    /// `ephemeral.posted`: a text shown to this person only (a slash command's answer), in a
+    /// conversation or one of its threads; not kept in history.
+    Ephemeral {
+        channel_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        thread_root_id: Option<String>,
+        text: String,
+    },
     /// The object is gone (or the event is not for clients): the ids the event names, so the
     /// client can refetch.
     Gone {
@@ -107,6 +116,15 @@ impl EventFrame {
             },
             Payload::User(u) => EventBody::User {
                 user: UserDto::new(u, false),
+            },
+            Payload::Ephemeral {
+                channel_id,
+                thread_root_id,
+                text,
+            } => EventBody::Ephemeral {
+                channel_id: channel_id.to_string(),
+                thread_root_id: thread_root_id.map(|m| m.to_string()),
+                text: text.clone(),
             },
             Payload::Hidden => EventBody::Gone {
                 channel_id: e.channel_id.map(|c| c.to_string()),

@@ -7,6 +7,7 @@
 //! (`utoipa_axum::routes!`), so the document covers the router by construction.
 
 mod backups_dto;
+mod commands_dto;
 pub mod contract;
 mod departments_dto;
 pub mod dto;
@@ -128,6 +129,8 @@ pub struct Deps {
     pub webhooks: Arc<enclave_app::Webhooks>,
     /// Outgoing webhooks (management; the server starts their worker).
     pub outgoing: Arc<enclave_app::Outgoing>,
+    /// Slash commands (built-in and custom) and their `response_url`s.
+    pub commands: Arc<enclave_app::Commands>,
     /// The scheduled backups, for the admin console.
     pub backups: enclave_app::Backups,
     /// Retention policies, legal holds and the purge.
@@ -150,6 +153,7 @@ pub struct Services {
     pub ldap: Arc<enclave_app::Ldap>,
     pub webhooks: Arc<enclave_app::Webhooks>,
     pub outgoing: Arc<enclave_app::Outgoing>,
+    pub commands: Arc<enclave_app::Commands>,
     pub backups: enclave_app::Backups,
     pub retention: Arc<enclave_app::Retention>,
     pub config: HttpConfig,
@@ -174,7 +178,7 @@ impl std::ops::Deref for AppState {
         (name = "auth", description = "Login, sessions (devices), personal access tokens and app passwords (see docs/admin/sessions.md)"),
         (name = "users", description = "The user directory and accounts"),
         (name = "bots", description = "Bot accounts and their tokens"),
-        (name = "integrations", description = "Incoming webhooks (Slack-compatible, see docs/api/integrations.md)"),
+        (name = "integrations", description = "Incoming and outgoing webhooks and slash commands (Slack-compatible, see docs/api/integrations.md)"),
         (name = "roles", description = "Custom roles, the roles accounts hold, and guest invitations (see docs/admin/roles.md)"),
         (name = "channels", description = "Channels, members, direct conversations, read state"),
         (name = "messages", description = "Messages, threads, reactions, pins"),
@@ -214,7 +218,7 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, backups, bots, channels, departments, files, hooks, identity, lockouts,
+        audit, auth, backups, bots, channels, commands, departments, files, hooks, identity, lockouts,
         messages, outgoing, retention, roles, search, second_factor, sessions, sso, system, users,
         ws,
     };
@@ -270,6 +274,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(outgoing::rotate))
         .routes(routes!(outgoing::delete))
         .routes(routes!(outgoing::deliveries))
+        .routes(routes!(commands::run))
+        .routes(routes!(commands::list))
+        .routes(routes!(commands::list_custom, commands::create))
+        .routes(routes!(commands::rotate))
+        .routes(routes!(commands::delete))
         .routes(routes!(roles::user_roles, roles::set_user_roles))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::update, roles::delete))
@@ -424,6 +433,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         ldap,
         webhooks,
         outgoing,
+        commands,
         backups,
         retention,
     } = deps;
@@ -452,6 +462,7 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         ldap,
         webhooks,
         outgoing,
+        commands,
         backups,
         retention,
         config,
@@ -483,6 +494,12 @@ pub fn router(deps: Deps, config: HttpConfig) -> Router {
         .route(
             "/hooks/{secret}",
             axum::routing::post(routes::hooks::incoming).layer(DefaultBodyLimit::max(
+                enclave_core::webhooks::MAX_BODY_BYTES,
+            )),
+        )
+        .route(
+            "/hooks/commands/{token}",
+            axum::routing::post(routes::commands::respond).layer(DefaultBodyLimit::max(
                 enclave_core::webhooks::MAX_BODY_BYTES,
             )),
         )

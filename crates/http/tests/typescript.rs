@@ -194,6 +194,15 @@ fn generate() -> String {
     out.decl::<DeliveryStatusDto>();
     out.decl::<DeliveryDto>();
     out.decl::<DeliveryList>();
+    out.section("Slash commands (docs/api/integrations.md)");
+    out.decl::<RunCommandRequest>();
+    out.decl::<CommandResultDto>();
+    out.decl::<CommandSpecDto>();
+    out.decl::<CommandList>();
+    out.decl::<CreateCommandRequest>();
+    out.decl::<CustomCommandDto>();
+    out.decl::<CustomCommandWithSecretDto>();
+    out.decl::<CustomCommandList>();
     out.section("Users and auth: tokens");
     out.decl::<TokenDto>();
     out.decl::<TokenList>();

@@ -368,10 +368,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .with_audit(audit.clone()),
         audit.clone(),
-        outbound,
+        outbound.clone(),
         &config.key_ring()?,
     ));
     outgoing.start(&feed);
+    // Slash commands: built-ins through the same services as the API; custom ones through the
+    // outbound client; `response_url`s are made from the public address.
+    let commands = Arc::new(enclave_app::Commands::new(
+        store.clone(),
+        accounts.clone(),
+        Channels::new(store.clone(), store.clone(), limits.clone()).with_audit(audit.clone()),
+        Messages::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            previews.clone(),
+            limits.clone(),
+        )
+        .with_audit(audit.clone()),
+        audit.clone(),
+        outbound,
+        &config.key_ring()?,
+        config.public_base_url()?,
+    ));
     let app = enclave_http::router(
         enclave_http::Deps {
             roles,
@@ -398,6 +418,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             ldap,
             webhooks,
             outgoing,
+            commands,
             backups,
             retention,
         },

@@ -323,6 +323,30 @@ fn protected_routes() -> Vec<Route> {
             "/api/v1/webhooks/outgoing/{webhook}/deliveries",
             None,
         ),
+        // Slash commands (tests/commands.rs tests them).
+        route(
+            Method::POST,
+            "/api/v1/channels/{channel}/commands",
+            Some(|_| json!({ "text": "/help" })),
+        ),
+        route(Method::GET, "/api/v1/commands", None),
+        route(Method::GET, "/api/v1/commands/custom", None),
+        route(
+            Method::POST,
+            "/api/v1/commands/custom",
+            Some(|i| {
+                let trigger: String = i
+                    .new_name
+                    .to_lowercase()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(30)
+                    .collect();
+                json!({ "trigger": format!("c{trigger}"), "url": "https://hooks.example.org/x" })
+            }),
+        ),
+        route(Method::POST, "/api/v1/commands/custom/{webhook}/rotate", None),
+        route(Method::DELETE, "/api/v1/commands/custom/{webhook}", None),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),
         // Identity providers and the directory sync (tests/ldap.rs tests them with slapd).
@@ -1340,6 +1364,13 @@ fn malformed_bodies(route: &Route) -> Vec<BadBody> {
             r#"{"display_name": "Bot"}"#,
         ],
         "/api/v1/channels/{channel}/webhooks" => &[r#"{}"#, r#"{"name": 5}"#, r#"{"name": null}"#],
+        "/api/v1/channels/{channel}/commands" => &[r#"{}"#, r#"{"text": 5}"#, r#"{"text": null}"#],
+        "/api/v1/commands/custom" => &[
+            r#"{}"#,
+            r#"{"trigger": "x"}"#,
+            r#"{"trigger": 5, "url": "https://a.example/x"}"#,
+            r#"{"trigger": "x", "url": null}"#,
+        ],
         "/api/v1/webhooks/outgoing" => &[
             r#"{}"#,
             r#"{"name": "x", "url": "https://a.example/x"}"#,
@@ -1521,6 +1552,7 @@ async fn malformed_bodies_are_refused_and_change_nothing() {
             || r.path.ends_with("/webhooks")
             || r.path == "/api/v1/webhooks/outgoing";
         let owner = if r.path == "/api/v1/users"
+            || r.path == "/api/v1/commands/custom"
             || r.path == "/api/v1/bots"
             || r.path.ends_with("/webhooks")
             || r.path == "/api/v1/webhooks/outgoing"

@@ -426,6 +426,43 @@ fn cases() -> Vec<Case> {
             None,
             ["404", "404", "404", "404", "404"],
         ),
+        // Slash commands: running one needs only what the command does (`/help`: seeing the
+        // conversation); custom commands are managed by integration managers (site-wide).
+        case(
+            M::POST,
+            "/api/v1/channels/{channel}/commands",
+            Some(|_| json!({ "text": "/help" })),
+            ALL_OK,
+        ),
+        case(M::GET, "/api/v1/commands", None, ALL_OK),
+        case(M::GET, "/api/v1/commands/custom", None, ADMINS),
+        case(
+            M::POST,
+            "/api/v1/commands/custom",
+            Some(|f| {
+                let trigger: String = f
+                    .new_name
+                    .to_lowercase()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(30)
+                    .collect();
+                json!({ "trigger": format!("c{trigger}"), "url": "https://hooks.example.org/x" })
+            }),
+            ADMINS,
+        ),
+        case(
+            M::POST,
+            "/api/v1/commands/custom/{webhook}/rotate",
+            None,
+            ["404", "404", "403", "403", "403"],
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/commands/custom/{webhook}",
+            None,
+            ["404", "404", "403", "403", "403"],
+        ),
         // The sign-in throttle's view (manage users) and the audit log (view audit log).
         case(M::GET, "/api/v1/admin/lockouts", None, ADMINS),
         case(M::DELETE, "/api/v1/admin/lockouts/{account}", None, ADMINS),

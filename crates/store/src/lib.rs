@@ -1512,6 +1512,69 @@ pub trait OutgoingWebhookStore: Send + Sync + 'static {
     async fn list_deliveries(&self, webhook_id: i64, limit: u32) -> Result<Vec<Delivery>>;
 }
 
+/// A custom slash command about to be recorded (its secret sealed by the application, as an
+/// outgoing webhook's).
+#[derive(Debug, Clone)]
+pub struct NewCommand {
+    pub trigger: String,
+    pub description: String,
+    pub usage_hint: String,
+    pub url: String,
+    pub creator_id: UserId,
+    pub secret: OutgoingSecret,
+}
+
+/// Where a command's `response_url` answers: the conversation (and thread) it was typed in, and
+/// for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseTarget {
+    pub command_id: i64,
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub thread_root_id: Option<enclave_core::MessageId>,
+}
+
+/// Custom slash commands (`enclave_core::commands`), their `response_url`s, and texts shown to
+/// one person only (appended to the event log as `ephemeral.posted`).
+#[async_trait]
+pub trait CommandStore: Send + Sync + 'static {
+    /// Records a command; a trigger in use is a conflict.
+    async fn create_command(&self, new: NewCommand) -> Result<enclave_core::commands::CustomCommand>;
+    async fn command(&self, id: i64) -> Result<Option<enclave_core::commands::CustomCommand>>;
+    async fn command_by_trigger(
+        &self,
+        trigger: &str,
+    ) -> Result<Option<enclave_core::commands::CustomCommand>>;
+    /// Every command, by trigger (at most `limit`).
+    async fn list_commands(&self, limit: u32) -> Result<Vec<enclave_core::commands::CustomCommand>>;
+    async fn command_secret(&self, id: i64) -> Result<Option<OutgoingSecret>>;
+    /// Replaces the token and signing secret; false when there is no such command.
+    async fn rotate_command(&self, id: i64, secret: OutgoingSecret) -> Result<bool>;
+    /// Deletes the command and its open `response_url`s.
+    async fn delete_command(&self, id: i64) -> Result<bool>;
+    /// Records a `response_url` (its token's SHA-256) open until `expires_at`; drops those that
+    /// expired before `now`.
+    async fn create_response_url(
+        &self,
+        token_hash: String,
+        target: ResponseTarget,
+        expires_at: Millis,
+        now: Millis,
+    ) -> Result<()>;
+    /// Takes one use of a `response_url` open at `now` (the core's rule,
+    /// `commands::response_url_open`); `None` when unknown, expired or used up.
+    async fn take_response_url(&self, token_hash: &str, now: Millis)
+    -> Result<Option<ResponseTarget>>;
+    /// Appends `ephemeral.posted` for `target.user_id` in `target.channel_id` with `text`.
+    async fn post_ephemeral(
+        &self,
+        user_id: UserId,
+        channel_id: ChannelId,
+        thread_root_id: Option<enclave_core::MessageId>,
+        text: String,
+    ) -> Result<()>;
+}
+
 /// Leases on named scheduled jobs, so that one node of a cluster runs such a job at a time
 /// (`enclave_app::jobs`). A lease is a name, its holder (a node) and the time it runs out.
 #[async_trait]
@@ -1661,6 +1724,7 @@ pub trait Store:
     + LeaseStore
     + WebhookStore
     + OutgoingWebhookStore
+    + CommandStore
     + ImportStore
     + RetentionStore
 {
@@ -1684,6 +1748,7 @@ impl<T> Store for T where
         + LeaseStore
         + WebhookStore
         + OutgoingWebhookStore
+        + CommandStore
         + ImportStore
         + RetentionStore
         + ?Sized

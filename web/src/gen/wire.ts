@@ -45,6 +45,8 @@ export type ErrorCode =
   | "totp_unreadable" // The account's authenticator app cannot be checked: its secret is sealed under a master key this server no longer has (`[files] previous_keys`). Use a recovery code or a security key, or ask an administrator to reset the second factor. Nothing changed.
   | "hold_not_found" // No legal hold has this id.
   | "webhook_not_found" // No outgoing webhook of yours has this id (another's is not found either).
+  | "command_not_found" // No slash command has this name (built-in or custom), or no custom command has this id.
+  | "command_failed" // A custom slash command's service did not answer within 3 seconds, could not be reached, or answered an error; nothing was posted.
 ;
 /** The `type` of an event frame. */
 export type EventKind =
@@ -68,6 +70,7 @@ export type EventKind =
   | "user.updated"
   | "tokens.revoked"
   | "roles.changed"
+  | "ephemeral.posted"
 ;
 /** The four kinds of conversation. */
 export type ChannelKind =
@@ -714,6 +717,14 @@ creator_id: string, name: string, url: string, trigger_words: Array<string>, con
  */
 export type OutgoingWebhookWithSecret = { webhook: OutgoingWebhookDto, token: string, signing_secret: string, };
 export type OutgoingWebhookList = { webhooks: Array<OutgoingWebhookDto>, };
+export type RunCommandRequest = { text: string, thread_root_id?: string | null, };
+export type CommandResultDto = { result: string, response_type: string, text: string, message?: MessageDto, channel?: ChannelDto, user?: UserDto, users?: Array<UserDto>, already?: Array<UserDto>, status_text?: string, dnd?: boolean, commands?: Array<CommandSpecDto>, };
+export type CommandSpecDto = { name: string, usage: string, description: string, builtin: boolean, };
+export type CommandList = { commands: Array<CommandSpecDto>, };
+export type CreateCommandRequest = { trigger: string, url: string, description?: string | null, usage_hint?: string | null, };
+export type CustomCommandDto = { id: string, trigger: string, description: string, usage_hint: string, url: string, creator_id: string, created_at: string, rotated_at?: string, };
+export type CustomCommandWithSecretDto = { command: CustomCommandDto, token: string, signing_secret: string, };
+export type CustomCommandList = { commands: Array<CustomCommandDto>, };
 /**
  * A delivery's state.
  */
@@ -1295,7 +1306,7 @@ type: EventKind, position: number, } & ({ message: MessageDto, } | { message: Me
  * What an event frame carries besides its kind and position; which one follows from the kind
  * (the table in `docs/api/realtime.md`), or is `Gone`.
  */
-export type EventBody = { message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id?: string, message_id?: string, user_id?: string, };
+export type EventBody = { message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id: string, thread_root_id?: string, text: string, } | { channel_id?: string, message_id?: string, user_id?: string, };
 /**
  * Every frame the server sends without a position: not stored, not replayed.
  */

@@ -45,6 +45,9 @@ import type {
   RoleList,
   UpdateRoleRequest,
   UserRolesDto,
+  CommandList,
+  CommandResultDto,
+  RunCommandRequest,
 } from '../gen/wire';
 import type { Channel, Membership, Message, User } from './types';
 
@@ -214,6 +217,10 @@ export const api = {
   userRoles: (id: string) => request<UserRolesDto>('GET', `/users/${enc(id)}/roles`),
   setUserRoles: (id: string, roles: string[]) => request<UserRolesDto>('PUT', `/users/${enc(id)}/roles`, { roles }),
   inviteGuest: (body: InviteGuestRequest) => request<User>('POST', '/admin/guests', body),
+
+  // Slash commands (docs/api/integrations.md)
+  commands: () => request<CommandList>('GET', '/commands').then((r) => r.commands),
+  runCommand: (id: string, body: RunCommandRequest) => request<CommandResultDto>('POST', `/channels/${enc(id)}/commands`, body),
 
   presence: (ids: string[]) =>
     request<PresenceList>('GET', '/presence' + qs({ user_ids: ids.join(',') })).then((r) => r.presence),

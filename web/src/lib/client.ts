@@ -6,7 +6,7 @@ import { api, ApiError, isTransient, setUnauthenticatedHandler } from './api';
 import { errorText, sendLimitedText, rateLimitWait } from './errors';
 import { Realtime } from './realtime';
 import { parseRoute, routePath } from './router';
-import { initialState, Store, type Modal, type Panel, type Prefs, type Route, type Timeline } from './store';
+import { initialState, Store, type Ephemeral, type Modal, type Panel, type Prefs, type Route, type Timeline } from './store';
 import {
   confirmPending,
   mergeMessages,
@@ -15,7 +15,7 @@ import {
   type Pending,
 } from './timeline';
 import type { Channel, EventFrame, Message, Presence, ServerFrame, StoredMessage, User } from './types';
-import type { SecondFactorChallengeDto } from '../gen/wire';
+import type { CommandSpecDto, SecondFactorChallengeDto } from '../gen/wire';
 import { applyRead, attentionCount, countNewMessage, mentionsUser, mergeChannelInfo } from './unread';
 import { detectLang, setLang, t, type Lang } from '../i18n';
 import { plainText } from './markdown';
@@ -503,6 +503,101 @@ export async function openDm(userIds: string[]) {
   setChannel(c);
   ensureUsers(c.dm_user_ids ?? []);
   navigate({ name: 'channel', id: c.id });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slash commands (docs/api/integrations.md): every line that starts with `/` goes to the server,
+// which decides whether it is a command (the core's rule) and answers what it did.
+
+let nextEphemeralId = 1;
+
+/** Shows a text to this person only, under the conversation (or thread) it belongs to. */
+export function addEphemeral(channelId: string, threadRootId: string | null, text: string, help?: CommandSpecDto[]) {
+  const e: Ephemeral = { id: nextEphemeralId++, channelId, threadRootId, text, help, at: Date.now() };
+  // At most 20 kept: older ones go first.
+  store.set((s) => ({ ephemerals: [...s.ephemerals, e].slice(-20) }));
+  if (threadRootId === null) view.atBottom = true;
+}
+
+export function dismissEphemeral(id: number) {
+  store.set((s) => ({ ephemerals: s.ephemerals.filter((e) => e.id !== id) }));
+}
+
+/** The commands one may type, loaded once per session. */
+export async function loadCommands(): Promise<CommandSpecDto[]> {
+  const have = store.get().commands;
+  if (have) return have;
+  const list = await api.commands();
+  store.set({ commands: list });
+  return list;
+}
+
+const names = (users: User[] | undefined) => (users ?? []).map((u) => '@' + u.username).join(', ');
+
+/** Runs a line typed in a conversation; shows its answer. Throws what the server refused. */
+export async function runCommand(channelId: string, text: string, threadRootId: string | null) {
+  const r = await api.runCommand(channelId, { text, thread_root_id: threadRootId });
+  const here = (s: string) => addEphemeral(channelId, threadRootId, s);
+  if (r.users) addUsers(r.users);
+  if (r.already) addUsers(r.already);
+  if (r.user) addUsers([r.user]);
+  switch (r.result) {
+    case 'joined':
+    case 'opened':
+      if (r.channel) {
+        setChannel(r.channel);
+        ensureUsers(r.channel.dm_user_ids ?? []);
+        navigate({ name: 'channel', id: r.channel.id });
+      }
+      return;
+    case 'left':
+      removeChannel(channelId);
+      toast(t('cmd.left'), 'info');
+      return;
+    case 'invited': {
+      const parts = [];
+      if (r.users?.length) parts.push(t('cmd.invited', { names: names(r.users) }));
+      if (r.already?.length) parts.push(t('cmd.already', { names: names(r.already) }));
+      here(parts.join(' '));
+      return;
+    }
+    case 'removed':
+      here(t('cmd.removed', { names: names(r.users) }));
+      return;
+    case 'topic':
+    case 'topic_set':
+    case 'purpose':
+    case 'purpose_set': {
+      const c = r.channel;
+      if (!c) return;
+      setChannel(c);
+      const topic = r.result.startsWith('topic');
+      const value = topic ? c.topic : c.purpose;
+      here(
+        r.result.endsWith('_set')
+          ? t(topic ? 'cmd.topicSet' : 'cmd.purposeSet', { text: value })
+          : value
+            ? t(topic ? 'cmd.topic' : 'cmd.purpose', { text: value })
+            : t(topic ? 'cmd.noTopic' : 'cmd.noPurpose'),
+      );
+      return;
+    }
+    case 'status':
+      here(r.status_text ? t('cmd.status', { text: r.status_text }) : t('cmd.statusCleared'));
+      return;
+    case 'dnd':
+      here(r.dnd ? t('cmd.dndOn') : t('cmd.dndOff'));
+      return;
+    case 'help':
+      addEphemeral(channelId, threadRootId, '', r.commands ?? []);
+      return;
+    case 'custom':
+      if (r.response_type === 'ephemeral' && r.text) here(r.text);
+      return;
+    default:
+      // `posted`: the message arrives over the socket like any other.
+      if (threadRootId === null) view.atBottom = true;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,6 +1213,8 @@ function onEvent(f: EventFrame) {
   applyEvent(f);
 }
 
+const seenEphemeral = new Set<number>();
+
 function applyEvent(f: EventFrame) {
   const s = store.get();
   const me = s.me?.id ?? '';
@@ -1228,6 +1325,14 @@ function applyEvent(f: EventFrame) {
     case 'user.created':
     case 'user.updated': {
       if (f.user) addUsers([f.user]);
+      return;
+    }
+    case 'ephemeral.posted': {
+      // An integration's follow-up for this person only (replayed on resume: shown once).
+      if (f.channel_id && typeof f.text === 'string' && !seenEphemeral.has(v)) {
+        seenEphemeral.add(v);
+        addEphemeral(f.channel_id, f.thread_root_id ?? null, f.text);
+      }
       return;
     }
     default: {

@@ -5,6 +5,7 @@
 import { useEffect, useReducer, useRef } from 'preact/hooks';
 import type { Channel, Presence, StoredMessage, User } from './types';
 import type { Pending } from './timeline';
+import type { CommandSpecDto } from '../gen/wire';
 
 export interface Timeline {
   /** Top-level messages, ascending by seq, a contiguous range ending at the newest. */
@@ -100,6 +101,22 @@ export interface AppState {
   /** Conversations opened by link that one is not a member of: a public channel to preview
    * and join, or `missing` (no such channel, or one this user may not see). */
   outside: Record<string, Channel | 'missing'>;
+  /** Texts shown to this person only (slash commands' answers), newest last; kept until
+   * dismissed or the page reloads. */
+  ephemerals: Ephemeral[];
+  /** The commands one may type (`GET /api/v1/commands`), loaded on first use. */
+  commands: CommandSpecDto[] | null;
+}
+
+/** A text for this person only, in a conversation (or a thread of it). */
+export interface Ephemeral {
+  id: number;
+  channelId: string;
+  threadRootId: string | null;
+  /** Markdown to show; or the commands list for `/help`. */
+  text: string;
+  help?: CommandSpecDto[];
+  at: number;
 }
 
 export function initialState(prefs: Prefs): AppState {
@@ -131,6 +148,8 @@ export function initialState(prefs: Prefs): AppState {
     editAfterSend: null,
     focusMessage: null,
     activity: {},
+    ephemerals: [],
+    commands: null,
   };
 }
 

@@ -1,5 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { send, sendTyping, store, toast, typingKey } from '../lib/client';
+import { loadCommands, runCommand, send, sendTyping, store, toast, typingKey } from '../lib/client';
+import { ApiError } from '../lib/api';
+import { errorText } from '../lib/errors';
+import type { CommandSpecDto } from '../gen/wire';
 import { searchEmoji } from '../lib/emoji';
 import { lastOwnToEdit } from '../lib/timeline';
 import type { Channel, User } from '../lib/types';
@@ -38,7 +41,27 @@ function saveDraft(key: string, text: string) {
 type Suggestion =
   | { kind: 'user'; user: User; insert: string }
   | { kind: 'group'; name: string; insert: string }
-  | { kind: 'emoji'; name: string; char: string; insert: string };
+  | { kind: 'emoji'; name: string; char: string; insert: string }
+  | { kind: 'command'; spec: CommandSpecDto; insert: string };
+
+/** A command's description in the interface's language (built-ins are translated). */
+export function commandDescription(spec: CommandSpecDto): string {
+  if (!spec.builtin) return spec.description;
+  const key = `cmd.desc.${spec.name}` as 'cmd.desc.me';
+  const s = t(key);
+  return s === key ? spec.description : s;
+}
+
+/** What to tell the person when a command was refused. */
+export function commandErrorText(e: unknown, line: string): string {
+  const name = /^\s*\/(\S+)/.exec(line)?.[1]?.toLowerCase() ?? '';
+  if (e instanceof ApiError && e.code === 'command_not_found') return t('cmd.unknown', { name });
+  if (e instanceof ApiError && e.code === 'invalid_field' && e.field === 'text') {
+    const spec = store.get().commands?.find((c) => c.name === name);
+    if (spec) return t('cmd.usage', { usage: `/${spec.name}${spec.usage ? ' ' + spec.usage : ''}` });
+  }
+  return errorText(e);
+}
 
 interface AutoState {
   start: number;
@@ -134,6 +157,23 @@ export function Composer({
   };
 
   const refreshAuto = (value: string, caret: number) => {
+    const cm = /^\/([A-Za-z0-9_-]{0,32})$/.exec(value.slice(0, caret));
+    if (cm && caret === value.length) {
+      const list = store.get().commands;
+      if (!list) {
+        loadCommands().then(
+          () => refreshAuto(textRef.current, Math.min(caret, textRef.current.length)),
+          () => {},
+        );
+        return setAuto(null);
+      }
+      const q = cm[1].toLowerCase();
+      const items: Suggestion[] = list
+        .filter((c) => c.name.startsWith(q))
+        .slice(0, 12)
+        .map((c) => ({ kind: 'command', spec: c, insert: '/' + c.name + ' ' }));
+      return setAuto(items.length ? { start: 0, end: caret, items, index: 0 } : null);
+    }
     const tok = findToken(value, caret);
     if (!tok) return setAuto(null);
     const items: Suggestion[] =
@@ -178,6 +218,20 @@ export function Composer({
     }
     const fileIds = uploads.ready;
     if (!value.trim() && fileIds.length === 0) return;
+    if (fileIds.length === 0 && /^\s*\//.test(value)) {
+      // A slash command (the server decides: `//x` and `/a/b` are posted as text).
+      const line = value;
+      setText('');
+      saveDraft(key, '');
+      setAuto(null);
+      if (store.get().commands === null) void loadCommands().catch(() => {});
+      runCommand(channel.id, line, threadRootId).catch((e) => {
+        // Nothing happened: the line comes back to be corrected.
+        if (!textRef.current) setText(line);
+        toast(commandErrorText(e, line));
+      });
+      return;
+    }
     if ([...value].length > MAX_TEXT) {
       toast(t('composer.tooLong', { n: MAX_TEXT }));
       return;
@@ -265,6 +319,14 @@ export function Composer({
                   <UserAvatar userId={s.user.id} size={22} presence />
                   <span class="ac-name">{displayName(s.user)}</span>
                   <span class="muted">@{s.user.username}</span>
+                </>
+              ) : s.kind === 'command' ? (
+                <>
+                  <span class="ac-name">
+                    /{s.spec.name}
+                    {s.spec.usage && <span class="muted"> {s.spec.usage}</span>}
+                  </span>
+                  <span class="muted ac-desc">{commandDescription(s.spec)}</span>
                 </>
               ) : s.kind === 'group' ? (
                 <>

@@ -19,6 +19,7 @@ import { Spinner, UserAvatar, useStore } from './common';
 import { Composer, editLastOwn } from './Composer';
 import { ArrowDown, ArrowUp, ChevronLeft, Hash, Info, Lock, Pin, Users, WifiOff } from './icons';
 import { MessageItem, PendingItem } from './Message';
+import { Ephemerals } from './Ephemeral';
 import { ChannelIcon } from './Sidebar';
 
 export function ConnectionBanner() {
@@ -356,6 +357,7 @@ function MessageList({ c }: { c: Channel }) {
               return <PendingItem key={r.key} p={r.pending} continued={r.continued} />;
           }
         })}
+        <Ephemerals channelId={c.id} threadRootId={null} />
         <div class="list-end" />
       </div>
       {newBelow && (

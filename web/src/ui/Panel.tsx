@@ -1,5 +1,6 @@
 // The right-hand panel: a thread, the channel's pins, or its members.
 
+import { Ephemerals } from './Ephemeral';
 import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { addMember, closePanel, loadUntil, navigate, openDm, removeMember, reportError, store } from '../lib/client';
 import { buildRows, pendingFor } from '../lib/timeline';
@@ -71,6 +72,7 @@ function ThreadPanel({ c, rootId }: { c: Channel; rootId: string }) {
             <PendingItem key={r.key} p={r.pending} continued={r.continued} />
           ) : null,
         )}
+        <Ephemerals channelId={c.id} threadRootId={rootId} />
       </div>
       {th?.root && !th.root.deleted && (
         <Composer

@@ -27,6 +27,12 @@ pub enum Payload {
         seq: i64,
     },
     User(User),
+    /// A text for one person only (a slash command's answer).
+    Ephemeral {
+        channel_id: ChannelId,
+        thread_root_id: Option<MessageId>,
+        text: String,
+    },
     /// Not for clients (credential revocations), or its object is gone.
     Hidden,
 }

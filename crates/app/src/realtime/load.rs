@@ -39,7 +39,10 @@ pub async fn build_envelopes(
             | EventKind::MemberRemoved
             | EventKind::MemberUpdated => channel_ids.extend(e.channel_id),
             EventKind::UserCreated | EventKind::UserUpdated => user_ids.extend(e.user_id),
-            EventKind::ReadUpdated | EventKind::TokensRevoked | EventKind::RolesChanged => {}
+            EventKind::ReadUpdated
+            | EventKind::TokensRevoked
+            | EventKind::RolesChanged
+            | EventKind::EphemeralPosted => {}
         }
     }
     message_ids.sort();
@@ -144,6 +147,14 @@ pub async fn build_envelopes(
                     None => Payload::Hidden,
                 }
             }
+            EventKind::EphemeralPosted => match (e.channel_id, &e.extra) {
+                (Some(channel_id), Some(text)) => Payload::Ephemeral {
+                    channel_id,
+                    thread_root_id: e.message_id,
+                    text: text.clone(),
+                },
+                _ => Payload::Hidden,
+            },
             EventKind::TokensRevoked | EventKind::RolesChanged => Payload::Hidden,
         };
         out.push(Envelope::new(e, payload));

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backups;
 pub mod bots;
 pub mod channels;
+pub mod commands;
 pub mod departments;
 pub mod files;
 pub mod hooks;

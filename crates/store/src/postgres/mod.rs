@@ -90,6 +90,7 @@ mod accounts;
 mod audit;
 pub use audit::AUDIT_LOCK;
 mod channels;
+mod commands;
 mod departments;
 mod events;
 mod files;

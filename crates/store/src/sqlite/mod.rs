@@ -19,6 +19,7 @@
 mod accounts;
 mod audit;
 mod channels;
+mod commands;
 mod departments;
 mod events;
 mod files;
@@ -78,6 +79,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("schema_21.sql")),
     (22, include_str!("schema_22.sql")),
     (23, include_str!("schema_23.sql")),
+    (24, include_str!("schema_24.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.

@@ -7,6 +7,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { request } from '../../lib/api';
 import { reportError, toast } from '../../lib/client';
 import type {
+  CreateCommandRequest,
+  CustomCommandList,
+  CustomCommandWithSecretDto,
   DeliveryList,
   OutgoingWebhookDto,
   OutgoingWebhookList,
@@ -30,6 +33,10 @@ export const integrationsApi = {
   rotateOutgoing: (id: string) => request<OutgoingWebhookWithSecret>('POST', `/webhooks/outgoing/${encodeURIComponent(id)}/rotate`),
   deleteOutgoing: (id: string) => request<void>('DELETE', `/webhooks/outgoing/${encodeURIComponent(id)}`),
   deliveries: (id: string) => request<DeliveryList>('GET', `/webhooks/outgoing/${encodeURIComponent(id)}/deliveries`),
+  commands: () => request<CustomCommandList>('GET', '/commands/custom'),
+  createCommand: (body: CreateCommandRequest) => request<CustomCommandWithSecretDto>('POST', '/commands/custom', body),
+  rotateCommand: (id: string) => request<CustomCommandWithSecretDto>('POST', `/commands/custom/${encodeURIComponent(id)}/rotate`),
+  deleteCommand: (id: string) => request<void>('DELETE', `/commands/custom/${encodeURIComponent(id)}`),
 };
 
 /** Splits the trigger-word field (spaces or commas, full-width ones too). */
@@ -362,11 +369,144 @@ function Outgoing() {
   );
 }
 
+/** Custom slash commands (site-wide triggers): make, copy the token and secret once, rotate, delete. */
+function Commands() {
+  const [list, setList] = useState<CustomCommandList | null>(null);
+  const [trigger, setTrigger] = useState('');
+  const [url, setUrl] = useState('');
+  const [description, setDescription] = useState('');
+  const [hint, setHint] = useState('');
+  const [shown, setShown] = useState<CustomCommandWithSecretDto | null>(null);
+  const load = () => integrationsApi.commands().then(setList, reportError);
+  useEffect(() => void load(), []);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const made = await integrationsApi.createCommand({ trigger, url, description, usage_hint: hint });
+      setShown(made);
+      toast(t('integrations.commandCreated', { trigger: made.command.trigger }), 'info');
+      setTrigger('');
+      setUrl('');
+      setDescription('');
+      setHint('');
+      void load();
+    } catch (err) {
+      reportError(err);
+    }
+  };
+  const rotate = async (id: string) => {
+    try {
+      setShown(await integrationsApi.rotateCommand(id));
+      void load();
+    } catch (err) {
+      reportError(err);
+    }
+  };
+  const remove = async (id: string) => {
+    if (!confirm(t('integrations.confirmDelete'))) return;
+    try {
+      await integrationsApi.deleteCommand(id);
+      void load();
+    } catch (err) {
+      reportError(err);
+    }
+  };
+  return (
+    <div class="admin-section integrations-commands">
+      <h3>{t('integrations.commands')}</h3>
+      <p class="muted small">{t('integrations.commandsHint')}</p>
+      <form class="admin-toolbar" onSubmit={create}>
+        <input
+          aria-label={t('integrations.trigger')}
+          placeholder="/weather"
+          value={trigger}
+          maxLength={33}
+          onInput={(e) => setTrigger((e.target as HTMLInputElement).value)}
+        />
+        <input
+          aria-label={t('integrations.url')}
+          placeholder="https://"
+          type="url"
+          value={url}
+          maxLength={2000}
+          onInput={(e) => setUrl((e.target as HTMLInputElement).value)}
+        />
+        <input
+          aria-label={t('integrations.description')}
+          placeholder={t('integrations.description')}
+          value={description}
+          maxLength={120}
+          onInput={(e) => setDescription((e.target as HTMLInputElement).value)}
+        />
+        <input
+          aria-label={t('integrations.usageHint')}
+          placeholder={t('integrations.usageHint')}
+          value={hint}
+          maxLength={60}
+          onInput={(e) => setHint((e.target as HTMLInputElement).value)}
+        />
+        <button class="btn btn-primary" type="submit" disabled={!trigger.trim() || !url.trim()}>
+          {t('integrations.create')}
+        </button>
+      </form>
+      {shown && (
+        <>
+          <Once label={t('integrations.secretOnce')} value={shown.signing_secret} />
+          <Once label="token" value={shown.token} />
+        </>
+      )}
+      {!list ? (
+        <Spinner />
+      ) : list.commands.length === 0 ? (
+        <p class="muted">{t('integrations.noCommands')}</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="table">
+            <thead>
+              <tr>
+                <th>{t('integrations.trigger')}</th>
+                <th>{t('integrations.url')}</th>
+                <th>{t('integrations.description')}</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {list.commands.map((c) => (
+                <tr key={c.id}>
+                  <td>
+                    <code>
+                      /{c.trigger}
+                      {c.usage_hint ? ' ' + c.usage_hint : ''}
+                    </code>
+                  </td>
+                  <td class="small">
+                    <code>{c.url}</code>
+                  </td>
+                  <td>{c.description}</td>
+                  <td class="actions">
+                    <button class="btn btn-sm" onClick={() => void rotate(c.id)}>
+                      {t('integrations.rotate')}
+                    </button>
+                    <button class="btn btn-sm btn-danger" onClick={() => void remove(c.id)}>
+                      {t('integrations.delete')}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
 export function IntegrationsTab() {
   return (
     <div class="integrations">
       <Incoming />
       <Outgoing />
+      <Commands />
     </div>
   );
 }
