@@ -382,9 +382,10 @@ impl Commands {
             }
             Call::Msg { to, text } => {
                 let other = self.users(std::slice::from_ref(&to)).await?;
-                let other = other.into_iter().next().ok_or_else(|| {
-                    Error::Domain(DomainError::NotFound(Entity::User))
-                })?;
+                let other = other
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Domain(DomainError::NotFound(Entity::User)))?;
                 let others = if other.id == actor.user_id {
                     Vec::new()
                 } else {
@@ -516,11 +517,14 @@ impl Commands {
             response_url: format!("{}/hooks/commands/{token}", self.base_url),
             trigger_id: random_hex(12)?,
         };
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in fields.pairs() {
-            ser.append_pair(k, &v);
-        }
-        let body = ser.finish().into_bytes();
+        // The serializer is not `Send`: it ends before the next await.
+        let body = {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields.pairs() {
+                ser.append_pair(k, &v);
+            }
+            ser.finish().into_bytes()
+        };
         let ts = now.0 / 1000;
         let sig = enclave_core::outgoing::signature(&key, ts, &body);
         let request = http::Request::post(command.url.as_str())
@@ -535,7 +539,11 @@ impl Commands {
             .map_err(|e| Error::internal(format!("bad command request: {e}")))?;
         let response = match tokio::time::timeout(ANSWER_WITHIN, self.outbound.send(request)).await
         {
-            Err(_) => return Err(failed("the command's service did not answer within 3 seconds")),
+            Err(_) => {
+                return Err(failed(
+                    "the command's service did not answer within 3 seconds",
+                ));
+            }
             Ok(Err(
                 OutboundError::NotAllowed(_)
                 | OutboundError::PrivateAddress { .. }
@@ -570,7 +578,8 @@ impl Commands {
         } else if json {
             let v: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|_| failed("the command's service answered malformed JSON"))?;
-            answer_of(&v).map_err(|_| failed("the command's service answered a malformed message"))?
+            answer_of(&v)
+                .map_err(|_| failed("the command's service answered a malformed message"))?
         } else {
             let text = std::str::from_utf8(body)
                 .map_err(|_| failed("the command's service answered text that is not UTF-8"))?;
@@ -583,17 +592,27 @@ impl Commands {
             )
         };
         let text = reply_markdown(&payload);
+        let mut response_type = response_type;
         let posted = match response_type {
             ResponseType::Ephemeral => None,
             ResponseType::InChannel if text.is_empty() => None,
-            ResponseType::InChannel => {
-                // As Slack shows it: the caller's command line, then the answer.
-                self.post(actor, inv, inv.text.trim().to_owned()).await?;
-                Some(
-                    self.post_as_creator(command, channel.id, inv.thread_root_id, text.clone())
-                        .await?,
-                )
-            }
+            ResponseType::InChannel => match self.creator_actor(command, channel.id).await {
+                // The answer is posted as the command's creator: one who cannot post there
+                // (not a member, deactivated) leaves it to the caller alone, and nothing is
+                // posted at all (not even the caller's line).
+                None => {
+                    response_type = ResponseType::Ephemeral;
+                    None
+                }
+                Some(creator) => {
+                    // As Slack shows it: the caller's command line, then the answer.
+                    self.post(actor, inv, inv.text.trim().to_owned()).await?;
+                    Some(
+                        self.post_as(&creator, channel.id, inv.thread_root_id, text.clone())
+                            .await?,
+                    )
+                }
+            },
         };
         Ok(CommandOutcome::Custom {
             response_type,
@@ -602,26 +621,33 @@ impl Commands {
         })
     }
 
-    async fn post_as_creator(
+    /// The command's creator as an actor, when they may post in `channel_id`.
+    async fn creator_actor(&self, command: &CustomCommand, channel_id: ChannelId) -> Option<Actor> {
+        let owner = match self.store.user(command.creator_id).await {
+            Ok(Some(u)) if u.active => u,
+            _ => return None,
+        };
+        let actor = self.accounts.actor_of(&owner).await.ok()?;
+        let (channel, membership) = self
+            .store
+            .channel_for(channel_id, actor.user_id)
+            .await
+            .ok()??;
+        check(&actor, &channel, membership.as_ref(), Action::Post).ok()?;
+        Some(actor)
+    }
+
+    async fn post_as(
         &self,
-        command: &CustomCommand,
+        actor: &Actor,
         channel_id: ChannelId,
         thread_root_id: Option<MessageId>,
         text: String,
     ) -> Result<Message> {
-        let owner = match self.store.user(command.creator_id).await? {
-            Some(u) if u.active => u,
-            _ => {
-                return Err(failed(
-                    "the command's creator is deactivated: its answers cannot be posted",
-                ));
-            }
-        };
-        let actor = self.accounts.actor_of(&owner).await?;
         Ok(self
             .messages
             .post(
-                &actor,
+                actor,
                 channel_id,
                 PostInput {
                     text,
@@ -660,10 +686,20 @@ impl Commands {
         else {
             return Ok(false);
         };
-        let command = self.store.command(target.command_id).await?.ok_or_else(not_found)?;
+        let command = self
+            .store
+            .command(target.command_id)
+            .await?
+            .ok_or_else(not_found)?;
         match input.response_type {
             ResponseType::InChannel => {
-                self.post_as_creator(&command, target.channel_id, target.thread_root_id, text)
+                let creator = self
+                    .creator_actor(&command, target.channel_id)
+                    .await
+                    .ok_or(Error::Domain(DomainError::Forbidden(
+                        "the command's creator cannot post in this conversation",
+                    )))?;
+                self.post_as(&creator, target.channel_id, target.thread_root_id, text)
                     .await?;
             }
             ResponseType::Ephemeral => {
@@ -725,7 +761,11 @@ impl Commands {
                     && u.as_str().len() <= 2000
             })
             .ok_or_else(|| DomainError::invalid("url", "not a valid http or https URL"))?;
-        if self.store.list_commands(MAX_CUSTOM_COMMANDS as u32).await?.len()
+        if self
+            .store
+            .list_commands(MAX_CUSTOM_COMMANDS as u32)
+            .await?
+            .len()
             >= MAX_CUSTOM_COMMANDS
         {
             return Err(DomainError::LimitExceeded("at most 200 custom commands").into());

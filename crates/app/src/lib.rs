@@ -50,8 +50,8 @@ pub use backups::Backups;
 pub use channels::{ChannelInput, ChannelUpdate, Channels};
 pub use code::{CodeInfo, ErrorCode, domain_code};
 pub use commands::{
-    CommandInput, CommandOutcome, CommandSpec, Commands, CustomCommandInput, CustomCommandWithSecret,
-    Invocation,
+    CommandInput, CommandOutcome, CommandSpec, Commands, CustomCommandInput,
+    CustomCommandWithSecret, Invocation,
 };
 pub use departments::{
     Card, DepartmentInput, DepartmentUpdate, Departments, ImportReport, ImportRow, Placement,

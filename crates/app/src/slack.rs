@@ -150,4 +150,3 @@ pub fn payload_of(v: &Value) -> Result<Payload, HookError> {
     }
     Ok(p)
 }
-

@@ -165,7 +165,10 @@ pub enum Call {
     Invite(Vec<String>),
     Kick(Vec<String>),
     /// Open a direct conversation with `to` and post `text` there when it is not empty.
-    Msg { to: String, text: String },
+    Msg {
+        to: String,
+        text: String,
+    },
     /// Set (or with an empty text clear) one's status.
     Status(String),
     /// Do not disturb on, off, or (`None`) the other way round.
@@ -459,7 +462,10 @@ mod tests {
     fn lines_that_are_text() {
         assert_eq!(split("hello"), Line::Text("hello".into()));
         assert_eq!(split("//me"), Line::Text("/me".into()));
-        assert_eq!(split("/usr/bin is full"), Line::Text("/usr/bin is full".into()));
+        assert_eq!(
+            split("/usr/bin is full"),
+            Line::Text("/usr/bin is full".into())
+        );
         assert_eq!(split("/ alone"), Line::Text("/ alone".into()));
         assert_eq!(split("/"), Line::Text("/".into()));
     }

@@ -41,11 +41,11 @@ pub struct CommandResultDto {
     pub user: Option<UserDto>,
     /// `invited`: those added; `removed`: those removed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[ts(optional)]
+    #[ts(as = "Option<_>", optional)]
     pub users: Vec<UserDto>,
     /// `invited`: those who were members already.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[ts(optional)]
+    #[ts(as = "Option<_>", optional)]
     pub already: Vec<UserDto>,
     /// `status`: the status now (empty: cleared).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,7 +57,7 @@ pub struct CommandResultDto {
     pub dnd: Option<bool>,
     /// `help`: every command.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[ts(optional)]
+    #[ts(as = "Option<_>", optional)]
     pub commands: Vec<CommandSpecDto>,
 }
 
@@ -97,7 +97,9 @@ impl CommandResultDto {
                 channel: Some(ChannelDto::new(c)),
                 ..Self::base("joined", "ephemeral", format!("You joined ~{}.", label(c)))
             },
-            CommandOutcome::Left(_) => Self::base("left", "ephemeral", "You left the channel.".into()),
+            CommandOutcome::Left(_) => {
+                Self::base("left", "ephemeral", "You left the channel.".into())
+            }
             CommandOutcome::Invited { added, already } => {
                 let mut text = if added.is_empty() {
                     String::new()

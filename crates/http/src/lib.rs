@@ -218,9 +218,9 @@ impl utoipa::Modify for BearerAuth {
 
 fn api_routes() -> OpenApiRouter<AppState> {
     use routes::{
-        audit, auth, backups, bots, channels, commands, departments, files, hooks, identity, lockouts,
-        messages, outgoing, retention, roles, search, second_factor, sessions, sso, system, users,
-        ws,
+        audit, auth, backups, bots, channels, commands, departments, files, hooks, identity,
+        lockouts, messages, outgoing, retention, roles, search, second_factor, sessions, sso,
+        system, users, ws,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::healthz))

@@ -345,7 +345,11 @@ fn protected_routes() -> Vec<Route> {
                 json!({ "trigger": format!("c{trigger}"), "url": "https://hooks.example.org/x" })
             }),
         ),
-        route(Method::POST, "/api/v1/commands/custom/{webhook}/rotate", None),
+        route(
+            Method::POST,
+            "/api/v1/commands/custom/{webhook}/rotate",
+            None,
+        ),
         route(Method::DELETE, "/api/v1/commands/custom/{webhook}", None),
         route(Method::GET, "/api/v1/admin/audit", None),
         route(Method::GET, "/api/v1/admin/audit/export", None),

@@ -68,7 +68,11 @@ async fn receive(
     State(r): State<Receiver>,
     headers: HeaderMap,
     body: Bytes,
-) -> (axum::http::StatusCode, [(&'static str, &'static str); 1], String) {
+) -> (
+    axum::http::StatusCode,
+    [(&'static str, &'static str); 1],
+    String,
+) {
     let secret = r.secret.lock().unwrap().clone();
     let fields = url_decode(&String::from_utf8_lossy(&body));
     let got = Got {
@@ -232,7 +236,9 @@ async fn commands(
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    for b in ["me", "shrug", "topic", "join", "invite", "msg", "status", "help"] {
+    for b in [
+        "me", "shrug", "topic", "join", "invite", "msg", "status", "help",
+    ] {
         assert!(names.contains(&b), "{b} missing from {names:?}");
     }
 
@@ -270,7 +276,11 @@ async fn commands(
     assert_eq!(body["result"], "joined");
     assert_eq!(body["channel"]["id"], channel.as_str());
     let (st, body) = run(server, &han, &channel, &format!("/kick @{li_name}")).await;
-    assert_eq!(st, StatusCode::FORBIDDEN, "a member may not remove the owner: {body}");
+    assert_eq!(
+        st,
+        StatusCode::FORBIDDEN,
+        "a member may not remove the owner: {body}"
+    );
     let (st, body) = run(server, &li, &channel, &format!("/kick @{han_name}")).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["result"], "removed");
@@ -281,7 +291,13 @@ async fn commands(
     assert_eq!(body["already"][0]["id"], han_id.as_str(), "{body}");
 
     // /msg opens a direct conversation and posts there.
-    let (st, body) = run(server, &han, &channel, &format!("/msg @{li_name} 下午三点开会")).await;
+    let (st, body) = run(
+        server,
+        &han,
+        &channel,
+        &format!("/msg @{li_name} 下午三点开会"),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["result"], "opened");
     let dm = body["channel"]["id"].as_str().unwrap().to_owned();
@@ -321,7 +337,13 @@ async fn commands(
         )
         .await;
     assert!(st.is_client_error());
-    let (st, _) = run(server, &li, &channel, &format!("/me {}", "x".repeat(16_001))).await;
+    let (st, _) = run(
+        server,
+        &li,
+        &channel,
+        &format!("/me {}", "x".repeat(16_001)),
+    )
+    .await;
     assert!(st.is_client_error());
     // Someone outside a private channel cannot run commands there.
     let secret_channel = server
@@ -391,14 +413,37 @@ async fn commands(
     assert!(response_url.contains("/hooks/commands/"), "{response_url}");
     assert_eq!(texts(server, &han, &channel).await.len(), before);
 
-    // In the channel: the caller's line, then the answer as Markdown.
+    // In the channel, as the command's creator: one who is not a member cannot post there, so
+    // the answer is the caller's alone and nothing is posted.
+    let (_, body) = run(server, &han, &channel, "/weather public 上海").await;
+    assert_eq!(body["response_type"], "ephemeral", "{body}");
+    assert!(
+        body["text"].as_str().unwrap().contains("Forecast for 上海"),
+        "{body}"
+    );
+    let _ = next(&mut rx).await;
+    assert_eq!(texts(server, &han, &channel).await.len(), before);
+    let (st, _) = server
+        .post(
+            Some(&admin),
+            &format!("/api/v1/channels/{channel}/join"),
+            None,
+        )
+        .await;
+    assert!(st.is_success());
+    // A member: the caller's line, then the answer as Markdown.
     let (_, body) = run(server, &han, &channel, "/weather public 上海").await;
     assert_eq!(body["response_type"], "in_channel", "{body}");
     let _ = next(&mut rx).await;
     let after = texts(server, &han, &channel).await;
-    assert!(after.iter().any(|t| t == "/weather public 上海"), "{after:?}");
     assert!(
-        after.iter().any(|t| t.contains("Forecast for 上海: sunny") && t.contains("Details")),
+        after.iter().any(|t| t == "/weather public 上海"),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|t| t.contains("Forecast for 上海: sunny") && t.contains("Details")),
         "{after:?}"
     );
     // Nothing to say: nothing shown.
@@ -425,7 +470,11 @@ async fn commands(
     let han_since = position(server, &han).await;
     let li_since = position(server, &li).await;
     let (st, body) = server
-        .post(None, &path, Some(json!({ "text": "Still working on 北京…" })))
+        .post(
+            None,
+            &path,
+            Some(json!({ "text": "Still working on 北京…" })),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body, "ok");
@@ -450,9 +499,18 @@ async fn commands(
         )
         .await;
     assert_eq!(st, StatusCode::OK);
-    assert!(texts(server, &li, &channel).await.iter().any(|t| t == "北京: 晴"));
+    assert!(
+        texts(server, &li, &channel)
+            .await
+            .iter()
+            .any(|t| t == "北京: 晴")
+    );
     // Bad follow-ups change nothing and do not use the URL up.
-    for bad in [json!({ "text": "" }), json!([1, 2]), json!({ "blocks": [{ "type": "nope" }] })] {
+    for bad in [
+        json!({ "text": "" }),
+        json!([1, 2]),
+        json!({ "blocks": [{ "type": "nope" }] }),
+    ] {
         let (st, _) = server.post(None, &path, Some(bad.clone())).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -478,7 +536,11 @@ async fn commands(
     assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body, "expired_url");
     let (st, _) = server
-        .post(None, "/hooks/commands/not-a-token", Some(json!({ "text": "x" })))
+        .post(
+            None,
+            "/hooks/commands/not-a-token",
+            Some(json!({ "text": "x" })),
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 

@@ -1539,14 +1539,18 @@ pub struct ResponseTarget {
 #[async_trait]
 pub trait CommandStore: Send + Sync + 'static {
     /// Records a command; a trigger in use is a conflict.
-    async fn create_command(&self, new: NewCommand) -> Result<enclave_core::commands::CustomCommand>;
+    async fn create_command(
+        &self,
+        new: NewCommand,
+    ) -> Result<enclave_core::commands::CustomCommand>;
     async fn command(&self, id: i64) -> Result<Option<enclave_core::commands::CustomCommand>>;
     async fn command_by_trigger(
         &self,
         trigger: &str,
     ) -> Result<Option<enclave_core::commands::CustomCommand>>;
     /// Every command, by trigger (at most `limit`).
-    async fn list_commands(&self, limit: u32) -> Result<Vec<enclave_core::commands::CustomCommand>>;
+    async fn list_commands(&self, limit: u32)
+    -> Result<Vec<enclave_core::commands::CustomCommand>>;
     async fn command_secret(&self, id: i64) -> Result<Option<OutgoingSecret>>;
     /// Replaces the token and signing secret; false when there is no such command.
     async fn rotate_command(&self, id: i64, secret: OutgoingSecret) -> Result<bool>;
@@ -1563,8 +1567,11 @@ pub trait CommandStore: Send + Sync + 'static {
     ) -> Result<()>;
     /// Takes one use of a `response_url` open at `now` (the core's rule,
     /// `commands::response_url_open`); `None` when unknown, expired or used up.
-    async fn take_response_url(&self, token_hash: &str, now: Millis)
-    -> Result<Option<ResponseTarget>>;
+    async fn take_response_url(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<ResponseTarget>>;
     /// Appends `ephemeral.posted` for `target.user_id` in `target.channel_id` with `text`.
     async fn post_ephemeral(
         &self,

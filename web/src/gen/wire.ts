@@ -717,14 +717,6 @@ creator_id: string, name: string, url: string, trigger_words: Array<string>, con
  */
 export type OutgoingWebhookWithSecret = { webhook: OutgoingWebhookDto, token: string, signing_secret: string, };
 export type OutgoingWebhookList = { webhooks: Array<OutgoingWebhookDto>, };
-export type RunCommandRequest = { text: string, thread_root_id?: string | null, };
-export type CommandResultDto = { result: string, response_type: string, text: string, message?: MessageDto, channel?: ChannelDto, user?: UserDto, users?: Array<UserDto>, already?: Array<UserDto>, status_text?: string, dnd?: boolean, commands?: Array<CommandSpecDto>, };
-export type CommandSpecDto = { name: string, usage: string, description: string, builtin: boolean, };
-export type CommandList = { commands: Array<CommandSpecDto>, };
-export type CreateCommandRequest = { trigger: string, url: string, description?: string | null, usage_hint?: string | null, };
-export type CustomCommandDto = { id: string, trigger: string, description: string, usage_hint: string, url: string, creator_id: string, created_at: string, rotated_at?: string, };
-export type CustomCommandWithSecretDto = { command: CustomCommandDto, token: string, signing_secret: string, };
-export type CustomCommandList = { commands: Array<CustomCommandDto>, };
 /**
  * A delivery's state.
  */
@@ -745,6 +737,100 @@ error?: string, created_at: string, updated_at: string, next_attempt_at?: string
  * The newest deliveries first (the log keeps the newest 100 finished ones and every pending one).
  */
 export type DeliveryList = { deliveries: Array<DeliveryDto>, };
+
+// Slash commands (docs/api/integrations.md)
+/**
+ * A line typed in a conversation's composer.
+ */
+export type RunCommandRequest = {
+/**
+ * The whole line, `/name arguments` (1 to 16,000 characters). `//text` posts `/text`; a
+ * first word holding another `/` (`/usr/bin`) is posted as it is.
+ */
+text: string,
+/**
+ * The thread it was typed in.
+ */
+thread_root_id?: WireId | null, };
+/**
+ * What a command did. `result` names it; the fields that go with it are present, the others
+ * absent. `text` is an English line for the caller only (clients may show their own).
+ */
+export type CommandResultDto = {
+/**
+ * `posted`, `joined`, `left`, `invited`, `removed`, `topic` (shown), `topic_set`,
+ * `purpose`, `purpose_set`, `opened`, `status`, `dnd`, `help` or `custom`.
+ */
+result: string,
+/**
+ * `ephemeral` (for the caller only), `in_channel` (posted), or `none`.
+ */
+response_type: string, text: string, message?: MessageDto, channel?: ChannelDto, user?: UserDto,
+/**
+ * `invited`: those added; `removed`: those removed.
+ */
+users?: Array<UserDto>,
+/**
+ * `invited`: those who were members already.
+ */
+already?: Array<UserDto>,
+/**
+ * `status`: the status now (empty: cleared).
+ */
+status_text?: string,
+/**
+ * `dnd`: do-not-disturb now.
+ */
+dnd?: boolean,
+/**
+ * `help`: every command.
+ */
+commands?: Array<CommandSpecDto>, };
+/**
+ * A command as autocomplete shows it.
+ */
+export type CommandSpecDto = {
+/**
+ * Typed after `/`.
+ */
+name: string,
+/**
+ * What follows the name (`[]` optional).
+ */
+usage: string, description: string,
+/**
+ * A built-in (the web client shows its own translation of the description).
+ */
+builtin: boolean, };
+export type CommandList = { commands: Array<CommandSpecDto>, };
+/**
+ * Makes a custom command.
+ */
+export type CreateCommandRequest = {
+/**
+ * 1 to 32 of `a-z 0-9 _ -` (a leading `/` is dropped, upper case is lowered); not a
+ * built-in's name.
+ */
+trigger: string,
+/**
+ * Where the request goes (http or https; through the outbound allow-list).
+ */
+url: string,
+/**
+ * At most 120 characters, no control characters.
+ */
+description?: string | null,
+/**
+ * What follows the trigger, at most 60 characters (`[city]`).
+ */
+usage_hint?: string | null, };
+export type CustomCommandDto = { id: string, trigger: string, description: string, usage_hint: string, url: string, creator_id: string, created_at: string, rotated_at?: string, };
+/**
+ * A custom command with its `token` (sent in every request) and signing secret (Slack's
+ * `v0` signature): shown once.
+ */
+export type CustomCommandWithSecretDto = { command: CustomCommandDto, token: string, signing_secret: string, };
+export type CustomCommandList = { commands: Array<CustomCommandDto>, };
 
 // Users and auth: tokens
 export type TokenDto = { id: string,
@@ -1301,7 +1387,7 @@ export type EventFrame = {
 /**
  * `noun.verb`.
  */
-type: EventKind, position: number, } & ({ message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id?: string, message_id?: string, user_id?: string, });
+type: EventKind, position: number, } & ({ message: MessageDto, } | { message: MessageDto, emoji: string, user_id: string, } | { channel: ChannelDto, } | { channel_id: string, user_id: string, channel: ChannelDto, membership?: MembershipDto, } | { channel_id: string, seq: number, } | { user: UserDto, } | { channel_id: string, thread_root_id?: string, text: string, } | { channel_id?: string, message_id?: string, user_id?: string, });
 /**
  * What an event frame carries besides its kind and position; which one follows from the kind
  * (the table in `docs/api/realtime.md`), or is `Gone`.

@@ -67,7 +67,10 @@ pub async fn run(
 /// Every command one may type: the built-ins, then the custom commands by trigger.
 #[utoipa::path(get, path = "/api/v1/commands", tag = "integrations",
     responses((status = 200, body = CommandList), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Auth(authed): Auth) -> ApiResult<Json<CommandList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(authed): Auth,
+) -> ApiResult<Json<CommandList>> {
     let specs = state.commands.list(&authed.actor()).await?;
     Ok(Json(CommandList {
         commands: specs.iter().map(CommandSpecDto::new).collect(),

@@ -9,8 +9,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use enclave_core::ChannelId;
 use enclave_app::slack::payload_of;
+use enclave_core::ChannelId;
 use enclave_core::webhooks::{HookError, MAX_BODY_BYTES, Payload};
 use serde_json::Value;
 

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use enclave_core::commands::CustomCommand;
-use enclave_core::{ChannelId, Error as DomainError, EventKind, MessageId, Millis, NewEvent, UserId};
+use enclave_core::{
+    ChannelId, Error as DomainError, EventKind, MessageId, Millis, NewEvent, UserId,
+};
 use sqlx_core::row::Row;
 use sqlx_postgres::PgRow;
 
@@ -54,8 +56,10 @@ impl CommandStore for PgStore {
 
     async fn command(&self, id: i64) -> Result<Option<CustomCommand>> {
         let mut c = self.conn().await?;
-        q("SELECT id, trigger, description, usage_hint, url, creator_id, created_at, rotated_at
-             FROM slash_commands WHERE id = $1")
+        q(
+            "SELECT id, trigger, description, usage_hint, url, creator_id, created_at, rotated_at
+             FROM slash_commands WHERE id = $1",
+        )
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
@@ -66,8 +70,10 @@ impl CommandStore for PgStore {
 
     async fn command_by_trigger(&self, trigger: &str) -> Result<Option<CustomCommand>> {
         let mut c = self.conn().await?;
-        q("SELECT id, trigger, description, usage_hint, url, creator_id, created_at, rotated_at
-             FROM slash_commands WHERE trigger = $1")
+        q(
+            "SELECT id, trigger, description, usage_hint, url, creator_id, created_at, rotated_at
+             FROM slash_commands WHERE trigger = $1",
+        )
         .bind(trigger.to_owned())
         .fetch_optional(&mut *c)
         .await?
@@ -78,8 +84,10 @@ impl CommandStore for PgStore {
 
     async fn list_commands(&self, max: u32) -> Result<Vec<CustomCommand>> {
         let mut c = self.conn().await?;
-        q("SELECT id, trigger, description, usage_hint, url, creator_id, created_at, rotated_at
-             FROM slash_commands ORDER BY trigger LIMIT $1")
+        q(
+            "SELECT id, trigger, description, usage_hint, url, creator_id, created_at, rotated_at
+             FROM slash_commands ORDER BY trigger LIMIT $1",
+        )
         .bind(limit(max))
         .fetch_all(&mut *c)
         .await?
@@ -152,8 +160,10 @@ impl CommandStore for PgStore {
                 .bind(now.0)
                 .execute(tx.c())
                 .await?;
-            q("INSERT INTO command_responses (token_hash, command_id, channel_id, user_id,
-                 thread_root_id, expires_at, uses) VALUES ($1, $2, $3, $4, $5, $6, 0)")
+            q(
+                "INSERT INTO command_responses (token_hash, command_id, channel_id, user_id,
+                 thread_root_id, expires_at, uses) VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            )
             .bind(token_hash)
             .bind(target.command_id)
             .bind(target.channel_id.0)
@@ -176,8 +186,10 @@ impl CommandStore for PgStore {
         let mut tx = self.begin().await?;
         let token_hash = token_hash.to_owned();
         let result: Result<Option<ResponseTarget>> = async {
-            let r = q("SELECT command_id, channel_id, user_id, thread_root_id, expires_at, uses
-                         FROM command_responses WHERE token_hash = $1 FOR UPDATE")
+            let r = q(
+                "SELECT command_id, channel_id, user_id, thread_root_id, expires_at, uses
+                         FROM command_responses WHERE token_hash = $1 FOR UPDATE",
+            )
             .bind(&token_hash)
             .fetch_optional(tx.c())
             .await?;

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use enclave_core::commands::CustomCommand;
-use enclave_core::{ChannelId, Error as DomainError, EventKind, MessageId, Millis, NewEvent, UserId};
+use enclave_core::{
+    ChannelId, Error as DomainError, EventKind, MessageId, Millis, NewEvent, UserId,
+};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
@@ -68,9 +70,11 @@ impl CommandStore for SqliteStore {
 
     async fn command(&self, id: i64) -> Result<Option<CustomCommand>> {
         self.read(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {COLUMNS} FROM slash_commands WHERE id = ?1"))?
-                .query_row([id], row)
-                .optional()?)
+            Ok(c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM slash_commands WHERE id = ?1"
+            ))?
+            .query_row([id], row)
+            .optional()?)
         })
         .await
     }
@@ -212,7 +216,9 @@ impl CommandStore for SqliteStore {
                 return Ok(None);
             }
             tx.conn
-                .prepare_cached("UPDATE command_responses SET uses = uses + 1 WHERE token_hash = ?1")?
+                .prepare_cached(
+                    "UPDATE command_responses SET uses = uses + 1 WHERE token_hash = ?1",
+                )?
                 .execute([&token_hash])?;
             Ok(Some(target))
         })
