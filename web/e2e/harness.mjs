@@ -40,6 +40,8 @@ export class Server {
   constructor(bin, opts = {}) {
     this.bin = bin;
     this.extra = opts.config ? ['--config', opts.config] : [];
+    /** More ENCLAVE_* configuration for this server (`opts.env`). */
+    this.extraEnv = opts.env ?? {};
     mkdirSync(TMP, { recursive: true });
     this.data = mkdtempSync(join(tmpdir(), 'enclave-e2e-'));
     // Scheduled backups (the admin console's Backups tab): the first one when the server starts.
@@ -52,7 +54,7 @@ export class Server {
   env() {
     // The server reads every ENCLAVE_* variable as configuration: pass only ours.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENCLAVE_')));
-    return { ...env, ...FAST_HASH, ENCLAVE_BACKUP__TO: this.backups, NO_COLOR: '1' };
+    return { ...env, ...FAST_HASH, ENCLAVE_BACKUP__TO: this.backups, NO_COLOR: '1', ...this.extraEnv };
   }
 
   createAdmin(name, password) {

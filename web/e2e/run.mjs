@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Api, ROOT, Server, TMP, enclaveBinary, findChromium, launchBrowser, until } from './harness.mjs';
 import { takeScreenshots } from './screenshots.mjs';
 import { dayTwo } from './daytwo.mjs';
+import { slashCommands } from './commands.mjs';
 import { PEOPLE, SERVICE_DN, SERVICE_PW, Slapd, slapdInstalled } from './slapd.mjs';
 import { writeFileSync } from 'node:fs';
 
@@ -199,6 +200,7 @@ async function main() {
   try {
     if (!ONLY_SCREENSHOTS && !ONLY_DAY_TWO) await scenario({ base, server, admin, alice, bob, general, random, newPage });
     if (!ONLY_SCREENSHOTS) await dayTwo({ base, admin, step, newPage, password: PASSWORD, makePng });
+    if (!ONLY_SCREENSHOTS && !ONLY_DAY_TWO) await slashCommands({ bin, step, newPage, password: PASSWORD });
     if (!ONLY_SCREENSHOTS && !ONLY_DAY_TWO) await directorySync({ bin, newPage });
     if (SCREENSHOTS || ONLY_SCREENSHOTS) {
       // A fresh server, so the pictures show a tidy workspace rather than test leftovers.

@@ -523,10 +523,10 @@ export function dismissEphemeral(id: number) {
   store.set((s) => ({ ephemerals: s.ephemerals.filter((e) => e.id !== id) }));
 }
 
-/** The commands one may type, loaded once per session. */
-export async function loadCommands(): Promise<CommandSpecDto[]> {
+/** The commands one may type (loaded once, or again with `fresh`: custom ones come and go). */
+export async function loadCommands(fresh = false): Promise<CommandSpecDto[]> {
   const have = store.get().commands;
-  if (have) return have;
+  if (have && !fresh) return have;
   const list = await api.commands();
   store.set({ commands: list });
   return list;

@@ -160,12 +160,16 @@ export function Composer({
     const cm = /^\/([A-Za-z0-9_-]{0,32})$/.exec(value.slice(0, caret));
     if (cm && caret === value.length) {
       const list = store.get().commands;
-      if (!list) {
-        loadCommands().then(
-          () => refreshAuto(textRef.current, Math.min(caret, textRef.current.length)),
+      // Looked up again as a command starts (an administrator may have added one).
+      if (!list || cm[1] === '') {
+        loadCommands(true).then(
+          () => {
+            const now = textRef.current;
+            if (list === null || now !== value) refreshAuto(now, now.length);
+          },
           () => {},
         );
-        return setAuto(null);
+        if (!list) return setAuto(null);
       }
       const q = cm[1].toLowerCase();
       const items: Suggestion[] = list
