@@ -244,13 +244,15 @@ impl Commands {
             }
             Line::Command { name, args } => (name, args.to_owned()),
         };
-        // The conversation must be one the caller can see, whatever the command.
+        // Commands are typed where one may post (a member, the channel not archived), whatever
+        // the command: a conversation one cannot see is not found, one one may only read is
+        // forbidden.
         let (channel, membership) = self
             .store
             .channel_for(inv.channel_id, actor.user_id)
             .await?
             .ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
-        check(actor, &channel, membership.as_ref(), Action::View)?;
+        check(actor, &channel, membership.as_ref(), Action::Post)?;
         if let Some(b) = Builtin::lookup(&name) {
             let call = commands::parse(b, &args)?;
             return self.builtin(actor, &inv, channel, call).await;
@@ -260,7 +262,6 @@ impl Commands {
             .command_by_trigger(&name)
             .await?
             .ok_or_else(not_found)?;
-        check(actor, &channel, membership.as_ref(), Action::Post)?;
         self.custom(actor, &inv, &channel, &custom, &args).await
     }
 
