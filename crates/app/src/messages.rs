@@ -248,7 +248,21 @@ impl Messages {
         self.limits.check(actor, Kind::Write)?;
         let text = validate::message_text(text)?;
         let mentions = self.mentions(&text).await?;
-        let g = message_guard(*actor, |author| Action::EditMessage { author });
+        let actor_copy = *actor;
+        let g: enclave_store::Guard = Box::new(move |ctx: &enclave_store::GuardCtx<'_>| {
+            let Some(msg) = ctx.message else {
+                return Err(DomainError::NotFound(Entity::Message));
+            };
+            enclave_core::notices::check_editable(msg)?;
+            permissions::check(
+                &actor_copy,
+                ctx.channel,
+                ctx.membership,
+                Action::EditMessage {
+                    author: msg.user_id,
+                },
+            )
+        });
         hide_channel(
             self.store
                 .edit_message(id, actor.user_id, text, mentions, g)

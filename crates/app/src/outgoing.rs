@@ -336,7 +336,8 @@ impl Outgoing {
                 let Some(message) = self.store.message(message_id).await? else {
                     continue;
                 };
-                if message.is_deleted() {
+                // Notices (someone joined, the topic changed) call no integration.
+                if message.is_deleted() || message.notice.is_some() {
                     continue;
                 }
                 let is_bot = self

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod lockout;
 pub mod mentions;
 pub mod model;
+pub mod notices;
 pub mod outgoing;
 pub mod permissions;
 pub mod rate;

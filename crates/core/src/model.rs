@@ -218,6 +218,8 @@ pub struct Message {
     pub reactions: Vec<ReactionGroup>,
     /// Files attached to the message, in the order they were given.
     pub files: Vec<FileMeta>,
+    /// A notice about the conversation itself (`notices`): `None` for what people wrote.
+    pub notice: Option<crate::notices::NoticeKind>,
 }
 
 impl Message {

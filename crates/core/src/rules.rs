@@ -19,12 +19,18 @@ pub struct RootRow {
     /// The message is itself a reply (it has a thread root).
     pub is_reply: bool,
     pub deleted: bool,
+    /// The message is a notice (`notices`), which takes no replies.
+    pub notice: bool,
 }
 
 /// A reply in `channel` may name `root` as its thread root: a live root message of the same
 /// channel. `root` is `None` when no message has that id.
 pub fn check_thread_root(channel: ChannelId, root: Option<RootRow>) -> Result<(), Error> {
     match root {
+        Some(r) if r.channel_id == channel && r.notice => Err(Error::invalid(
+            "thread_root_id",
+            "a notice takes no replies",
+        )),
         Some(r) if r.channel_id == channel && !r.is_reply && !r.deleted => Ok(()),
         Some(r) if r.channel_id == channel && r.is_reply => Err(Error::invalid(
             "thread_root_id",
@@ -100,8 +106,15 @@ mod tests {
                 channel_id,
                 is_reply,
                 deleted,
+                notice: false,
             })
         };
+        let notice_root = Some(RootRow {
+            channel_id: HERE,
+            is_reply: false,
+            deleted: false,
+            notice: true,
+        });
         let no_such = Err(Error::invalid(
             "thread_root_id",
             "no such message in this channel",
@@ -126,6 +139,7 @@ mod tests {
             ("root: a reply", check_thread_root(HERE, root(HERE, true, false)), not_root.clone()),
             ("root: a deleted reply", check_thread_root(HERE, root(HERE, true, true)), not_root),
             ("root: a reply elsewhere", check_thread_root(HERE, root(THERE, true, false)), no_such),
+            ("root: a notice", check_thread_root(HERE, notice_root), Err(Error::invalid("thread_root_id", "a notice takes no replies"))),
             ("reaction: first", check_reaction(&[], "e0"), Ok(())),
             ("reaction: new below the limit", check_reaction(&groups(max_r - 1), "new"), Ok(())),
             ("reaction: new at the limit", check_reaction(&groups(max_r), "new"), too_many_reactions),

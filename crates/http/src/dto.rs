@@ -799,6 +799,12 @@ pub struct MessageDto {
     pub mentions: MentionsDto,
     /// Attached files (empty once the message is deleted).
     pub files: Vec<FileDto>,
+    /// A notice about the conversation itself (clients render it in their own language):
+    /// `joined`, `left`, `added` / `removed` (`text` is the person's id), `topic`, `purpose`,
+    /// `renamed` (`text` is the new value). Absent for what people wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "NoticeKind")]
+    pub notice: Option<String>,
 }
 
 impl MessageDto {
@@ -835,6 +841,7 @@ impl MessageDto {
                 here: m.mentions.here,
             },
             files: m.files.iter().map(FileDto::new).collect(),
+            notice: m.notice.map(|k| k.as_str().to_owned()),
         }
     }
 }

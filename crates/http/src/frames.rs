@@ -374,6 +374,7 @@ mod tests {
                 user_ids: vec![UserId(8)],
             }],
             files: Vec::new(),
+            notice: None,
         }
     }
 

@@ -110,6 +110,15 @@ fn generate() -> String {
     );
     let kinds: Vec<(&str, &str)> = EventKind::ALL.iter().map(|k| (k.as_str(), "")).collect();
     out.union("EventKind", "The `type` of an event frame.", &kinds);
+    let notices: Vec<(&str, &str)> = enclave_core::notices::NoticeKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), ""))
+        .collect();
+    out.union(
+        "NoticeKind",
+        "What a notice (a message about the conversation itself) says.",
+        &notices,
+    );
     let channel_kinds: Vec<(&str, &str)> =
         ChannelKind::ALL.iter().map(|k| (k.as_str(), "")).collect();
     out.union(

@@ -221,6 +221,11 @@ pub static TABLES: &[Table] = &[
             col("created_at", Int),
             col("edited_at", Int),
             col("deleted_at", Int),
+            Column {
+                name: "notice",
+                ty: Text,
+                since: (25, "NULL"),
+            },
         ],
         sqlite_order: "id",
         key: &["id"],

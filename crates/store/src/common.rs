@@ -221,6 +221,7 @@ pub fn posted_message(
         pinned_by: None,
         reactions: Vec::new(),
         files,
+        notice: None,
     }
 }
 

@@ -72,6 +72,16 @@ export type EventKind =
   | "roles.changed"
   | "ephemeral.posted"
 ;
+/** What a notice (a message about the conversation itself) says. */
+export type NoticeKind =
+  | "joined"
+  | "left"
+  | "added"
+  | "removed"
+  | "topic"
+  | "purpose"
+  | "renamed"
+;
 /** The four kinds of conversation. */
 export type ChannelKind =
   | "public"
@@ -1086,7 +1096,7 @@ text: string, thread_root_id: string | null, client_msg_id: string | null, creat
 /**
  * Attached files (empty once the message is deleted).
  */
-files: Array<FileDto>, };
+files: Array<FileDto>, notice?: NoticeKind, };
 /**
  * A thumbnail of an image file, served at `GET /api/v1/files/{id}/thumbnail`.
  */

@@ -131,7 +131,7 @@ export function lastOwnToEdit(
   if (waiting.length > 0) return { afterSend: waiting[waiting.length - 1].clientMsgId };
   for (let i = list.length - 1; i >= 0; i--) {
     const m = list[i];
-    if (m.user_id === me && !m.deleted) return { edit: m.id };
+    if (m.user_id === me && !m.deleted && !m.notice) return { edit: m.id };
   }
   return null;
 }
@@ -187,14 +187,15 @@ export function buildRows(
       lastDay = day;
       breakGroup = true;
     }
-    if (!unreadPlaced && unreadAfterSeq !== null && m.seq > unreadAfterSeq && m.user_id !== me) {
+    if (!unreadPlaced && unreadAfterSeq !== null && m.seq > unreadAfterSeq && m.user_id !== me && !m.notice) {
       rows.push({ kind: 'unread', key: 'unread' });
       unreadPlaced = true;
       breakGroup = true;
     }
-    const continued = !breakGroup && !m.deleted && m.user_id === lastUser && at - lastAt < GROUP_MS;
+    // A notice stands alone: it neither continues a group nor starts one.
+    const continued = !breakGroup && !m.deleted && !m.notice && m.user_id === lastUser && at - lastAt < GROUP_MS;
     rows.push({ kind: 'message', key: m.id, message: m, continued });
-    lastUser = m.deleted ? '' : m.user_id;
+    lastUser = m.deleted || m.notice ? '' : m.user_id;
     lastAt = at;
   }
   for (const p of pending) {

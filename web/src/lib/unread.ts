@@ -20,7 +20,8 @@ export function countNewMessage(c: Channel, m: Message, me: string, seen: boolea
     // Posting advances the poster's read position (the server does the same).
     return { ...next, last_read_seq: m.seq, unread_count: 0, mention_count: 0 };
   }
-  if (m.deleted) return next;
+  // Deleted messages and notices (someone joined, the topic changed) are not unread news.
+  if (m.deleted || m.notice) return next;
   if (seen) {
     return { ...next, last_read_seq: m.seq, unread_count: 0, mention_count: 0 };
   }

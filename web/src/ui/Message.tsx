@@ -5,6 +5,7 @@ import {
   deleteMessage,
   discard,
   editMessage,
+  ensureUsers,
   markUnreadFrom,
   openThread,
   reportError,
@@ -15,6 +16,7 @@ import {
 } from '../lib/client';
 import { emojiChar, PALETTE, QUICK_REACTIONS } from '../lib/emoji';
 import { isEmojiOnly } from '../lib/markdown';
+import { noticeText } from '../lib/notices';
 import { Markdown, type RenderContext } from '../lib/markdown-render';
 import { mayUnpin } from '../lib/permissions';
 import type { Pending } from '../lib/timeline';
@@ -230,6 +232,8 @@ export const MessageItem = memo(function MessageItem({
     );
   }
 
+  if (m.notice) return <NoticeItem m={m} />;
+
   const big = isEmojiOnly(m.text);
   return (
     <div
@@ -371,6 +375,23 @@ function ThreadSummary({ m }: { m: StoredMessage }) {
       <span class="thread-count">{tn('thread.replies', m.reply_count)}</span>
       {m.last_reply_at && <span class="muted">{t('thread.lastReply', { time: formatTime(m.last_reply_at) })}</span>}
     </button>
+  );
+}
+
+/** A notice: one centred line about the conversation itself. */
+function NoticeItem({ m }: { m: StoredMessage }) {
+  const users = useStore((s) => s.users);
+  useStore((s) => s.prefs);
+  const person = m.notice === 'added' || m.notice === 'removed' ? m.text : null;
+  useEffect(() => ensureUsers(person ? [m.user_id, person] : [m.user_id]), [m.user_id, person]);
+  const text = noticeText(m.notice!, displayName(users[m.user_id]), person ? displayName(users[person]) : '', m.text);
+  return (
+    <div class="msg msg-notice" data-msg-id={m.id} data-seq={m.seq} data-notice={m.notice} role="note">
+      <span class="notice-text">{text}</span>
+      <time class="muted" dateTime={m.created_at} title={formatFull(m.created_at)}>
+        {formatTime(m.created_at)}
+      </time>
+    </div>
   );
 }
 

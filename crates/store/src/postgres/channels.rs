@@ -192,7 +192,8 @@ pub async fn my_channels(
         ",
          (SELECT count(*) FROM messages msg
            WHERE msg.channel_id = m.channel_id AND msg.seq > m.last_read_seq
-             AND msg.thread_root_id IS NULL AND msg.deleted_at IS NULL AND msg.user_id <> m.user_id),
+             AND msg.thread_root_id IS NULL AND msg.deleted_at IS NULL AND msg.user_id <> m.user_id
+             AND msg.notice IS NULL),
          (SELECT count(*) FROM (
              SELECT mn.seq FROM mentions mn JOIN messages msg ON msg.id = mn.message_id
               WHERE mn.user_id = m.user_id AND mn.channel_id = m.channel_id
@@ -346,6 +347,18 @@ pub async fn update_channel(
     for e in channel_update_events(&before, &after, actor) {
         tx.event(e);
     }
+    let notices = enclave_core::notices::update(&before, &after, actor);
+    if !notices.is_empty() {
+        for n in notices {
+            super::messages::post_notice(tx, id, n).await?;
+        }
+        // The notices took sequence numbers.
+        after.last_seq = q("SELECT last_seq FROM channels WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(tx.c())
+            .await?
+            .try_get(0)?;
+    }
     Ok(after)
 }
 
@@ -381,6 +394,9 @@ pub async fn add_member(
             .user(user_id)
             .actor(actor),
     );
+    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, true) {
+        super::messages::post_notice(tx, id, n).await?;
+    }
     let added = membership(tx.c(), id, user_id)
         .await?
         .ok_or(Error::Domain(DomainError::NotFound(Entity::Member)))?;
@@ -415,6 +431,9 @@ pub async fn remove_member(
             .user(user_id)
             .actor(actor),
     );
+    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, false) {
+        super::messages::post_notice(tx, id, n).await?;
+    }
     Ok(())
 }
 

@@ -211,7 +211,7 @@ async fn import_messages(
         if let Some(ext) = &m.thread_root {
             if let Some(rid) = mapped(tx.c(), source, ImportKind::Message, ext).await? {
                 let row = q(
-                    "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL
+                    "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL, notice IS NOT NULL
                              FROM messages WHERE id = $1",
                 )
                 .bind(rid)
@@ -222,6 +222,7 @@ async fn import_messages(
                         channel_id: ChannelId(r.try_get(0)?),
                         is_reply: r.try_get(1)?,
                         deleted: r.try_get(2)?,
+                        notice: r.try_get(3)?,
                     }),
                     None => None,
                 };

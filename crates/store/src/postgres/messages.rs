@@ -65,6 +65,52 @@ async fn message_raw(c: &mut PgConnection, id: MessageId) -> Result<Option<Messa
     one(row, rows::message)
 }
 
+/// Posts a notice about the conversation (`enclave_core::notices`), in the change's own
+/// transaction: the next sequence number, no search entry, no mentions; its author has read it.
+pub async fn post_notice(
+    tx: &mut Tx,
+    channel_id: ChannelId,
+    n: enclave_core::notices::NewNotice,
+) -> Result<()> {
+    let seq: i64 =
+        q("UPDATE channels SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+            .bind(channel_id.0)
+            .fetch_one(tx.c())
+            .await?
+            .try_get(0)?;
+    let (flags, ids) = mention_columns(&enclave_core::Mentions::default());
+    let now = tx.now;
+    let id = MessageId(
+        q("INSERT INTO messages (channel_id, seq, user_id, text, mention_flags, mention_user_ids,
+                                 created_at, notice)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+        .bind(channel_id.0)
+        .bind(seq)
+        .bind(n.author.0)
+        .bind(n.text)
+        .bind(flags)
+        .bind(ids)
+        .bind(now.0)
+        .bind(n.kind.as_str())
+        .fetch_one(tx.c())
+        .await?
+        .try_get(0)?,
+    );
+    q("UPDATE members SET last_read_seq = greatest(last_read_seq, $3) WHERE channel_id = $1 AND user_id = $2")
+        .bind(channel_id.0)
+        .bind(n.author.0)
+        .bind(seq)
+        .execute(tx.c())
+        .await?;
+    tx.event(
+        enclave_core::NewEvent::new(enclave_core::EventKind::MessageCreated)
+            .channel(channel_id)
+            .actor(n.author)
+            .message(id),
+    );
+    Ok(())
+}
+
 pub async fn message(c: &mut PgConnection, id: MessageId) -> Result<Option<Message>> {
     let Some(m) = message_raw(c, id).await? else {
         return Ok(None);
@@ -159,7 +205,7 @@ pub async fn post_message(tx: &mut Tx, new: NewMessage, guard: Guard) -> Result<
     }
     if let Some(root) = new.thread_root_id {
         let row = q(
-            "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL
+            "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL, notice IS NOT NULL
                        FROM messages WHERE id = $1",
         )
         .bind(root.0)
@@ -170,6 +216,7 @@ pub async fn post_message(tx: &mut Tx, new: NewMessage, guard: Guard) -> Result<
                 channel_id: ChannelId(r.try_get(0)?),
                 is_reply: r.try_get(1)?,
                 deleted: r.try_get(2)?,
+                notice: r.try_get(3)?,
             })
         })?;
         rules::check_thread_root(new.channel_id, root_row)?;

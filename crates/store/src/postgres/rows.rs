@@ -115,7 +115,7 @@ macro_rules! message_cols {
     () => {
         "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
          mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, \
-         edited_at, deleted_at"
+         edited_at, deleted_at, notice"
     };
     ($p:literal) => {
         concat!(
@@ -150,7 +150,9 @@ macro_rules! message_cols {
             $p,
             ".edited_at, ",
             $p,
-            ".deleted_at"
+            ".deleted_at, ",
+            $p,
+            ".notice"
         )
     };
 }
@@ -313,6 +315,9 @@ pub fn message(r: &PgRow) -> R<Message> {
         deleted_at: opt_millis(r, 15)?,
         reactions: Vec::new(),
         files: Vec::new(),
+        notice: r
+            .try_get::<Option<String>, _>(16)?
+            .and_then(|k| enclave_core::notices::NoticeKind::parse(&k)),
     })
 }
 

@@ -91,7 +91,7 @@ pub async fn search_messages(c: &mut PgConnection, q_: &MessageSearch) -> Result
             "JOIN channels c ON c.id = m.channel_id AND c.name_key = {p} "
         ));
     }
-    sql.push_str("WHERE m.deleted_at IS NULL ");
+    sql.push_str("WHERE m.deleted_at IS NULL AND m.notice IS NULL ");
     let tsq = if q_.terms.is_empty() {
         None
     } else {

@@ -119,7 +119,7 @@ pub fn open_direct(
 fn unread_counts(c: &Connection, m: &Membership) -> Result<(i64, i64)> {
     let mut unread = c.prepare_cached(
         "SELECT count(*) FROM messages WHERE channel_id = ?1 AND seq > ?2
-           AND thread_root_id IS NULL AND deleted_at IS NULL AND user_id <> ?3",
+           AND thread_root_id IS NULL AND deleted_at IS NULL AND user_id <> ?3 AND notice IS NULL",
     )?;
     let u: i64 = unread.query_row(params![m.channel_id.0, m.last_read_seq, m.user_id.0], |r| {
         r.get(0)
@@ -301,6 +301,14 @@ pub fn update_channel(
     for e in channel_update_events(&before, &after, actor) {
         tx.event(e)?;
     }
+    let notices = enclave_core::notices::update(&before, &after, actor);
+    if !notices.is_empty() {
+        for n in notices {
+            super::messages::post_notice(tx, id, n)?;
+        }
+        // The notices took sequence numbers.
+        after = channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
+    }
     Ok(after)
 }
 
@@ -335,6 +343,9 @@ pub fn add_member(
             .user(user_id)
             .actor(actor),
     )?;
+    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, true) {
+        super::messages::post_notice(tx, id, n)?;
+    }
     let added = membership(tx.conn, id, user_id)?
         .ok_or(Error::Domain(DomainError::NotFound(Entity::Member)))?;
     Ok((added, true))
@@ -367,6 +378,9 @@ pub fn remove_member(
             .user(user_id)
             .actor(actor),
     )?;
+    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, false) {
+        super::messages::post_notice(tx, id, n)?;
+    }
     Ok(())
 }
 

@@ -163,13 +163,14 @@ fn import_messages(
                 let row = tx
                     .conn
                     .prepare_cached(
-                        "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL FROM messages WHERE id = ?1",
+                        "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL, notice IS NOT NULL FROM messages WHERE id = ?1",
                     )?
                     .query_row([rid], |r| {
                         Ok(rules::RootRow {
                             channel_id: ChannelId(r.get(0)?),
                             is_reply: r.get(1)?,
                             deleted: r.get(2)?,
+                            notice: r.get(3)?,
                         })
                     })
                     .optional()?;

@@ -94,7 +94,7 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
         let root_row = tx
             .conn
             .prepare_cached(
-                "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL
+                "SELECT channel_id, thread_root_id IS NOT NULL, deleted_at IS NOT NULL, notice IS NOT NULL
                    FROM messages WHERE id = ?1",
             )?
             .query_row([root.0], |r| {
@@ -102,6 +102,7 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
                     channel_id: ChannelId(r.get(0)?),
                     is_reply: r.get(1)?,
                     deleted: r.get(2)?,
+                    notice: r.get(3)?,
                 })
             })
             .optional()?;
@@ -154,6 +155,51 @@ pub fn post_message(tx: &mut Tx<'_>, new: NewMessage, guard: Guard) -> Result<Po
         message: posted_message(new, id, seq, tx.now, files),
         created: true,
     })
+}
+
+/// Posts a notice about the conversation (`enclave_core::notices`), in the change's own
+/// transaction: the next sequence number, no search entry, no mentions; its author has read it.
+pub fn post_notice(
+    tx: &mut Tx<'_>,
+    channel_id: ChannelId,
+    n: enclave_core::notices::NewNotice,
+) -> Result<()> {
+    let seq: i64 = tx
+        .conn
+        .prepare_cached(
+            "UPDATE channels SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )?
+        .query_row([channel_id.0], |r| r.get(0))?;
+    let (flags, ids) = mention_columns(&enclave_core::Mentions::default());
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO messages (channel_id, seq, user_id, text, mention_flags, mention_user_ids,
+                                   created_at, notice)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            channel_id.0,
+            seq,
+            n.author.0,
+            n.text,
+            flags,
+            ids,
+            tx.now.0,
+            n.kind.as_str()
+        ])?;
+    let id = MessageId(tx.conn.last_insert_rowid());
+    tx.conn
+        .prepare_cached(
+            "UPDATE members SET last_read_seq = max(last_read_seq, ?3) WHERE channel_id = ?1 AND user_id = ?2",
+        )?
+        .execute(params![channel_id.0, n.author.0, seq])?;
+    tx.event(
+        enclave_core::NewEvent::new(enclave_core::EventKind::MessageCreated)
+            .channel(channel_id)
+            .actor(n.author)
+            .message(id),
+    )?;
+    Ok(())
 }
 
 const VISIBLE: &str = "(deleted_at IS NULL OR reply_count > 0) AND (?3 OR thread_root_id IS NULL)";

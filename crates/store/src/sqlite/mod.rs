@@ -80,6 +80,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (22, include_str!("schema_22.sql")),
     (23, include_str!("schema_23.sql")),
     (24, include_str!("schema_24.sql")),
+    (25, include_str!("schema_25.sql")),
 ];
 /// The schema version that creates the directory's search keys, which are then filled from the
 /// users.

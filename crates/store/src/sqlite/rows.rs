@@ -19,7 +19,7 @@ pub const CHANNEL_COLS: &str = "id, kind, name, topic, purpose, creator_id, last
 pub const N_CHANNEL_COLS: usize = 12;
 pub const MEMBER_COLS: &str = "channel_id, user_id, role, last_read_seq, joined_at";
 pub const MESSAGE_COLS: &str = "id, channel_id, seq, user_id, text, thread_root_id, client_msg_id, mention_flags, \
-     mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, edited_at, deleted_at";
+     mention_user_ids, reply_count, last_reply_at, pinned_at, pinned_by, created_at, edited_at, deleted_at, notice";
 pub const TOKEN_COLS: &str =
     "id, user_id, kind, name, created_at, last_used_at, expires_at, scope, client, ip";
 /// How many columns [`TOKEN_COLS`] has (a joined user's columns follow them).
@@ -123,6 +123,9 @@ pub fn message(r: &Row<'_>) -> rusqlite::Result<Message> {
         deleted_at: opt_millis(r, 15)?,
         reactions: Vec::new(),
         files: Vec::new(),
+        notice: r
+            .get::<_, Option<String>>(16)?
+            .and_then(|k| enclave_core::notices::NoticeKind::parse(&k)),
     })
 }
 

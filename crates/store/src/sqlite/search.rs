@@ -75,7 +75,7 @@ pub fn search_messages(c: &Connection, q: &MessageSearch) -> Result<Vec<Message>
         sql.push_str("CROSS JOIN channels c ON c.id = m.channel_id AND c.name_key = ? ");
         args.push(Value::Text(key.clone()));
     }
-    sql.push_str("WHERE m.deleted_at IS NULL ");
+    sql.push_str("WHERE m.deleted_at IS NULL AND m.notice IS NULL ");
     if text {
         sql.push_str("AND messages_fts MATCH ? ");
         args.push(Value::Text(fts_expression(&q.terms)));

@@ -1,0 +1,3 @@
+-- Version 25: notices (`enclave_core::notices`): a message about the conversation itself
+-- (joined, left, added, removed, topic, purpose, renamed); NULL for what people wrote.
+ALTER TABLE messages ADD COLUMN notice TEXT;
