@@ -1,5 +1,5 @@
-//! Notices: the messages a conversation shows about itself: someone joined, left, was added or
-//! removed; the topic, purpose or name changed. A notice is a message of the conversation
+//! Notices: the messages a conversation shows about itself: its topic, purpose or name changed.
+//! A notice is a message of the conversation
 //! (ordered with the others, in history, deleted by retention), authored by whoever caused it,
 //! with a kind that clients render in their own language. Notices take no replies and no
 //! edits, do not count as unread, are not searched and call no integration.
@@ -9,19 +9,11 @@
 
 use crate::error::Error;
 use crate::ids::UserId;
-use crate::model::{Channel, ChannelKind, Message};
+use crate::model::{Channel, Message};
 
 /// What a notice says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NoticeKind {
-    /// The author joined.
-    Joined,
-    /// The author left.
-    Left,
-    /// The author added the person whose id is the text.
-    Added,
-    /// The author removed the person whose id is the text.
-    Removed,
     /// The author set the topic to the text (empty: cleared).
     Topic,
     /// The author set the purpose to the text.
@@ -31,23 +23,11 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 7] = [
-        NoticeKind::Joined,
-        NoticeKind::Left,
-        NoticeKind::Added,
-        NoticeKind::Removed,
-        NoticeKind::Topic,
-        NoticeKind::Purpose,
-        NoticeKind::Renamed,
-    ];
+    pub const ALL: [NoticeKind; 3] = [NoticeKind::Topic, NoticeKind::Purpose, NoticeKind::Renamed];
 
     /// The stable name (stored, and on every wire).
     pub fn as_str(self) -> &'static str {
         match self {
-            NoticeKind::Joined => "joined",
-            NoticeKind::Left => "left",
-            NoticeKind::Added => "added",
-            NoticeKind::Removed => "removed",
             NoticeKind::Topic => "topic",
             NoticeKind::Purpose => "purpose",
             NoticeKind::Renamed => "renamed",
@@ -65,25 +45,6 @@ pub struct NewNotice {
     pub author: UserId,
     pub kind: NoticeKind,
     pub text: String,
-}
-
-/// The notice a membership change posts: none in direct conversations (their membership is
-/// fixed), `joined`/`left` when people act for themselves, `added`/`removed` otherwise.
-pub fn membership(kind: ChannelKind, actor: UserId, member: UserId, added: bool) -> Option<NewNotice> {
-    if kind.is_direct() {
-        return None;
-    }
-    let (kind, text) = match (added, actor == member) {
-        (true, true) => (NoticeKind::Joined, String::new()),
-        (true, false) => (NoticeKind::Added, member.0.to_string()),
-        (false, true) => (NoticeKind::Left, String::new()),
-        (false, false) => (NoticeKind::Removed, member.0.to_string()),
-    };
-    Some(NewNotice {
-        author: actor,
-        kind,
-        text,
-    })
 }
 
 /// The notices a change of a conversation's fields posts: one per changed topic, purpose and
@@ -124,6 +85,7 @@ pub fn check_editable(message: &Message) -> Result<(), Error> {
 mod tests {
     use super::*;
     use crate::ids::{ChannelId, Millis};
+    use crate::model::ChannelKind;
 
     fn channel(kind: ChannelKind, name: Option<&str>, topic: &str) -> Channel {
         Channel {
@@ -140,30 +102,6 @@ mod tests {
             updated_at: Millis(0),
             announcement: false,
         }
-    }
-
-    #[test]
-    fn membership_changes() {
-        let (a, b) = (UserId(1), UserId(2));
-        let k = |n: Option<NewNotice>| n.map(|n| (n.kind, n.text));
-        assert_eq!(
-            k(membership(ChannelKind::Public, a, a, true)),
-            Some((NoticeKind::Joined, String::new()))
-        );
-        assert_eq!(
-            k(membership(ChannelKind::Private, a, b, true)),
-            Some((NoticeKind::Added, "2".into()))
-        );
-        assert_eq!(
-            k(membership(ChannelKind::Public, b, b, false)),
-            Some((NoticeKind::Left, String::new()))
-        );
-        assert_eq!(
-            k(membership(ChannelKind::Public, a, b, false)),
-            Some((NoticeKind::Removed, "2".into()))
-        );
-        assert_eq!(membership(ChannelKind::Dm, a, b, true), None);
-        assert_eq!(membership(ChannelKind::GroupDm, a, a, false), None);
     }
 
     #[test]

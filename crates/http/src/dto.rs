@@ -800,8 +800,7 @@ pub struct MessageDto {
     /// Attached files (empty once the message is deleted).
     pub files: Vec<FileDto>,
     /// A notice about the conversation itself (clients render it in their own language):
-    /// `joined`, `left`, `added` / `removed` (`text` is the person's id), `topic`, `purpose`,
-    /// `renamed` (`text` is the new value). Absent for what people wrote.
+    /// `topic`, `purpose` or `renamed`, `text` the new value. Absent for what people wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "NoticeKind")]
     pub notice: Option<String>,

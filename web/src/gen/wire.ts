@@ -74,10 +74,6 @@ export type EventKind =
 ;
 /** What a notice (a message about the conversation itself) says. */
 export type NoticeKind =
-  | "joined"
-  | "left"
-  | "added"
-  | "removed"
   | "topic"
   | "purpose"
   | "renamed"

@@ -382,9 +382,8 @@ function ThreadSummary({ m }: { m: StoredMessage }) {
 function NoticeItem({ m }: { m: StoredMessage }) {
   const users = useStore((s) => s.users);
   useStore((s) => s.prefs);
-  const person = m.notice === 'added' || m.notice === 'removed' ? m.text : null;
-  useEffect(() => ensureUsers(person ? [m.user_id, person] : [m.user_id]), [m.user_id, person]);
-  const text = noticeText(m.notice!, displayName(users[m.user_id]), person ? displayName(users[person]) : '', m.text);
+  useEffect(() => ensureUsers([m.user_id]), [m.user_id]);
+  const text = noticeText(m.notice!, displayName(users[m.user_id]), m.text);
   return (
     <div class="msg msg-notice" data-msg-id={m.id} data-seq={m.seq} data-notice={m.notice} role="note">
       <span class="notice-text">{text}</span>

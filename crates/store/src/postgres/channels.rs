@@ -394,9 +394,6 @@ pub async fn add_member(
             .user(user_id)
             .actor(actor),
     );
-    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, true) {
-        super::messages::post_notice(tx, id, n).await?;
-    }
     let added = membership(tx.c(), id, user_id)
         .await?
         .ok_or(Error::Domain(DomainError::NotFound(Entity::Member)))?;
@@ -431,9 +428,6 @@ pub async fn remove_member(
             .user(user_id)
             .actor(actor),
     );
-    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, false) {
-        super::messages::post_notice(tx, id, n).await?;
-    }
     Ok(())
 }
 

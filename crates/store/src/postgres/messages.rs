@@ -81,9 +81,11 @@ pub async fn post_notice(
     let (flags, ids) = mention_columns(&enclave_core::Mentions::default());
     let now = tx.now;
     let id = MessageId(
-        q("INSERT INTO messages (channel_id, seq, user_id, text, mention_flags, mention_user_ids,
+        q(
+            "INSERT INTO messages (channel_id, seq, user_id, text, mention_flags, mention_user_ids,
                                  created_at, notice)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
         .bind(channel_id.0)
         .bind(seq)
         .bind(n.author.0)

@@ -307,7 +307,8 @@ pub fn update_channel(
             super::messages::post_notice(tx, id, n)?;
         }
         // The notices took sequence numbers.
-        after = channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
+        after =
+            channel(tx.conn, id)?.ok_or(Error::Domain(DomainError::NotFound(Entity::Channel)))?;
     }
     Ok(after)
 }
@@ -343,9 +344,6 @@ pub fn add_member(
             .user(user_id)
             .actor(actor),
     )?;
-    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, true) {
-        super::messages::post_notice(tx, id, n)?;
-    }
     let added = membership(tx.conn, id, user_id)?
         .ok_or(Error::Domain(DomainError::NotFound(Entity::Member)))?;
     Ok((added, true))
@@ -378,9 +376,6 @@ pub fn remove_member(
             .user(user_id)
             .actor(actor),
     )?;
-    if let Some(n) = enclave_core::notices::membership(ch.kind, actor, user_id, false) {
-        super::messages::post_notice(tx, id, n)?;
-    }
     Ok(())
 }
 
