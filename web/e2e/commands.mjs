@@ -1,7 +1,8 @@
 // End-to-end steps for slash commands (issue 16, docs/api/integrations.md): the composer's
 // autocomplete, built-ins, answers only the caller sees, Chinese help, and a custom command
 // made in the admin console that calls a receiver written here on 127.0.0.1, which checks
-// Slack's v0 signature with node's HMAC and follows up through its response_url. Run by run.mjs
+// Slack's v0 signature with node's HMAC and follows up through its response_url; the topic
+// notice in both languages. Run by run.mjs
 // on a server of its own (its outbound allow-list names the receiver).
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -96,6 +97,8 @@ export async function slashCommands({ bin, step, newPage, password }) {
       await visible(M.locator('.conv .msg-ephemeral', { hasText: 'Topic set to: Budget 2027' }));
       await visible(M.locator('.conv .msg-ephemeral', { hasText: 'Only visible to you' }));
       await visible(T.locator('.conv-topic', { hasText: 'Budget 2027' }));
+      // Everyone sees the change as a notice in the conversation.
+      await visible(T.locator('.conv .msg-notice', { hasText: '韩梅梅 set the topic: Budget 2027' }));
       if ((await T.locator('.msg-ephemeral').count()) !== 0) throw new Error('another member sees the answer');
       await type(M, '/me waves hello');
       await visible(T.locator('.conv .messages .msg em', { hasText: 'waves hello' }));
@@ -111,6 +114,7 @@ export async function slashCommands({ bin, step, newPage, password }) {
       const Z = await newPage({ locale: 'zh-CN' });
       await login(Z, base, 'tom', password);
       await openChannel(Z, ops.id);
+      await visible(Z.locator('.conv .msg-notice', { hasText: '韩梅梅 将主题设为：Budget 2027' }));
       await type(Z, '/help');
       const help = Z.locator('.conv .msg-ephemeral', { hasText: '可用的命令' });
       await visible(help);

@@ -270,8 +270,14 @@ async fn commands(
     assert_eq!(body["result"], "topic", "{body}");
     assert_eq!(body["text"], "Topic: 预算 2027");
 
-    // /join by name (with ~), then /invite and /kick as the channel's owner.
-    let (st, body) = run(server, &han, &channel, &format!("/join ~{cname}")).await;
+    // /join by name (with ~), typed where one may post (one's own channel), then /invite and
+    // /kick as the channel's owner. Typed in a channel one only reads, a command is refused.
+    let (st, _) = run(server, &han, &channel, &format!("/join ~{cname}")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let lobby = server
+        .create_channel(&han, &unique_name("lobby"), "public")
+        .await;
+    let (st, body) = run(server, &han, &lobby, &format!("/join ~{cname}")).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["result"], "joined");
     assert_eq!(body["channel"]["id"], channel.as_str());

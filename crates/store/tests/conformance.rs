@@ -23,6 +23,7 @@ use enclave_core::audit::{
     TargetKind,
 };
 use enclave_core::lockout::{Counts, Step, Tally};
+use enclave_core::notices::NoticeKind;
 use enclave_core::permissions::{self, Action, Actor};
 use enclave_core::{
     Anchor, ChannelId, ChannelKind, ChannelRole, Entity, Error as DomainError, Event, EventKind,
@@ -1137,6 +1138,7 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
 
     // Updating a channel.
     let before = last_position(&store).await;
+    let seq_before = store.channel(general.id).await.unwrap().unwrap().last_seq;
     let updated = store
         .update_channel(
             general.id,
@@ -1156,9 +1158,33 @@ pub async fn channels_and_members(store: Arc<dyn Store>) {
     );
     assert_eq!(store.channel(general.id).await.unwrap().unwrap(), updated);
     let evs = events_after(&store, before, 10).await;
+    // The change, then its notices (enclave_core::notices) in the same transaction.
     assert_eq!(
         evs.iter().map(|e| e.kind).collect::<Vec<_>>(),
-        [EventKind::ChannelUpdated]
+        [
+            EventKind::ChannelUpdated,
+            EventKind::MessageCreated,
+            EventKind::MessageCreated
+        ]
+    );
+    let notes: Vec<_> = store
+        .history(general.id, Anchor::Latest, 10, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.notice.map(|k| (k, m.text, m.user_id)))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            (NoticeKind::Renamed, "Town Square".to_owned(), alice.id),
+            (NoticeKind::Topic, "news".to_owned(), alice.id)
+        ]
+    );
+    assert_eq!(
+        updated.last_seq,
+        seq_before + 2,
+        "the notices took sequence numbers"
     );
     // The old name is free again; a taken one is refused and changes nothing.
     store
