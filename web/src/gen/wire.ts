@@ -1092,7 +1092,12 @@ text: string, thread_root_id: string | null, client_msg_id: string | null, creat
 /**
  * Attached files (empty once the message is deleted).
  */
-files: Array<FileDto>, notice?: NoticeKind, };
+files: Array<FileDto>,
+/**
+ * A notice about the conversation itself (clients render it in their own language):
+ * `topic`, `purpose` or `renamed`, `text` the new value. Absent for what people wrote.
+ */
+notice?: NoticeKind, };
 /**
  * A thumbnail of an image file, served at `GET /api/v1/files/{id}/thumbnail`.
  */
