@@ -58,10 +58,10 @@ pub fn update(before: &Channel, after: &Channel, actor: UserId) -> Vec<NewNotice
             text: text.to_owned(),
         })
     };
-    if before.name != after.name {
-        if let Some(name) = &after.name {
-            note(NoticeKind::Renamed, name);
-        }
+    if before.name != after.name
+        && let Some(name) = &after.name
+    {
+        note(NoticeKind::Renamed, name);
     }
     if before.topic != after.topic {
         note(NoticeKind::Topic, &after.topic);
