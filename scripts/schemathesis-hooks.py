@@ -271,11 +271,43 @@ def filter_failure(ctx, failure, case, response):
     #     conversation is the server's state (like 8.).
     if (
         path == "/api/v1/admin/retention/channels/{id}"
-        and method == "PUT"
+        and method in ("PUT", "DELETE")
         and status == 400
         and code == "invalid_field"
         and field == "channel_id"
         and "dm_days" in message
+    ):
+        return False
+
+    # 16. Slash commands (docs/api/integrations.md): what a line asks for is a small language
+    #     over the server's state (which commands and people exist, what a command takes), like
+    #     the search query language (3.); its refusals name the field `text`. A reply names
+    #     its thread's root, which is the server's state (like 4.).
+    if (
+        path == "/api/v1/channels/{id}/commands"
+        and method == "POST"
+        and status == 400
+        and code == "invalid_field"
+        and (
+            field == "text"
+            or (
+                field == "thread_root_id"
+                and isinstance(case.body, dict)
+                and case.body.get("thread_root_id") is not None
+            )
+        )
+    ):
+        return False
+
+    # 17. A custom command's trigger may not be a built-in's name, and its URL must parse (the
+    #     schema states the scheme, characters and length; the URL grammar is the url crate's);
+    #     an outgoing webhook's URL likewise.
+    if (
+        path in ("/api/v1/commands/custom", "/api/v1/webhooks/outgoing")
+        and method == "POST"
+        and status == 400
+        and code == "invalid_field"
+        and (field == "url" or (field == "trigger" and "built-in" in message))
     ):
         return False
 

@@ -72,10 +72,11 @@ pub fn update(before: &Channel, after: &Channel, actor: UserId) -> Vec<NewNotice
     out
 }
 
-/// A message may be edited only when it is not a notice.
+/// A message may be edited only when it is not a notice (409: the message's state, not the
+/// request, is at fault).
 pub fn check_editable(message: &Message) -> Result<(), Error> {
     if message.notice.is_some() {
-        Err(Error::invalid("id", "a notice cannot be edited"))
+        Err(Error::Conflict("a notice cannot be edited"))
     } else {
         Ok(())
     }

@@ -255,8 +255,12 @@ pub struct CreateCommandRequest {
     /// built-in's name.
     #[schema(pattern = r"^/?[A-Za-z0-9_-]{1,32}$")]
     pub trigger: String,
-    /// Where the request goes (http or https; through the outbound allow-list).
-    #[schema(max_length = 2000)]
+    /// Where the request goes: an `http` or `https` URL of at most 2,000 characters, through
+    /// the outbound allow-list.
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub url: String,
     /// At most 120 characters, no control characters.
     #[schema(max_length = 120, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]

@@ -924,6 +924,23 @@ pub struct MessageList {
 }
 
 /// `file_ids`: at most 10 ids, each once.
+/// Trigger words: at most 10, each 1 to 64 characters without white space or control characters
+/// (or `null`: none).
+fn trigger_words_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(64))
+                .pattern(Some(r"^[^\s\x00-\x1f\x7f-\x9f]+$")),
+        )
+        .max_items(Some(10))
+        .build()
+}
+
 fn attached_file_ids() -> utoipa::openapi::schema::Array {
     utoipa::openapi::schema::ArrayBuilder::new()
         .items(<WireId as utoipa::PartialSchema>::schema())
@@ -1979,7 +1996,7 @@ pub struct CreateOutgoingWebhookRequest {
     /// one of them (ignoring case) calls the webhook. None or empty: every message.
     #[serde(default)]
     #[ts(optional)]
-    #[schema(max_items = 10)]
+    #[schema(schema_with = trigger_words_schema)]
     pub trigger_words: Option<Vec<String>>,
     /// `form` (the default, as Slack) or `json`.
     #[serde(default)]

@@ -75,11 +75,11 @@ pub struct RetentionDto {
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicyRequest {
     /// Days (1 to 36500) messages of public and private channels are kept; `null`: forever.
-    #[serde(deserialize_with = "Option::deserialize")]
+    #[serde(deserialize_with = "crate::dto::int::opt_u32")]
     #[schema(required = true, minimum = 1, maximum = 36500)]
     pub message_days: Option<u32>,
     /// Days (1 to 36500) messages of direct conversations are kept; `null`: forever.
-    #[serde(deserialize_with = "Option::deserialize")]
+    #[serde(deserialize_with = "crate::dto::int::opt_u32")]
     #[schema(required = true, minimum = 1, maximum = 36500)]
     pub dm_days: Option<u32>,
 }
@@ -89,7 +89,7 @@ pub struct RetentionPolicyRequest {
 #[serde(deny_unknown_fields)]
 pub struct ChannelRetentionRequest {
     /// Days (1 to 36500) its messages are kept; `null`: forever.
-    #[serde(deserialize_with = "Option::deserialize")]
+    #[serde(deserialize_with = "crate::dto::int::opt_u32")]
     #[schema(required = true, minimum = 1, maximum = 36500)]
     pub days: Option<u32>,
 }

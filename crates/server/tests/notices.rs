@@ -143,7 +143,7 @@ async fn notices_flow(server: &TestServer) {
         .await;
     assert_eq!(
         st,
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
         "the author may not edit it either: {body}"
     );
     let (st, body) = server

@@ -819,7 +819,8 @@ export type CreateCommandRequest = {
  */
 trigger: string,
 /**
- * Where the request goes (http or https; through the outbound allow-list).
+ * Where the request goes: an `http` or `https` URL of at most 2,000 characters, through
+ * the outbound allow-list.
  */
 url: string,
 /**
