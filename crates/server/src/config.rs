@@ -1310,11 +1310,16 @@ impl Config {
     /// The address people reach the server at, without a trailing slash: `[oidc] public_url`
     /// when set, else made from `listen` (`localhost` for an unspecified address).
     pub fn public_base_url(&self) -> anyhow::Result<String> {
+        self.public_base_url_at(self.listen_addr()?)
+    }
+
+    /// [`Config::public_base_url`] for a server listening on `addr` (the address it was given,
+    /// when `listen` names port 0).
+    pub fn public_base_url_at(&self, addr: std::net::SocketAddr) -> anyhow::Result<String> {
         let public = self.oidc.public_url.trim().trim_end_matches('/');
         if !public.is_empty() {
             return Ok(public.to_owned());
         }
-        let addr = self.listen_addr()?;
         let scheme = if self.tls.cert.is_empty() {
             "http"
         } else {

@@ -372,6 +372,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         &config.key_ring()?,
     ));
     outgoing.start(&feed);
+    // The listener is bound here: the `response_url`s of slash commands name the address it
+    // got (a port chosen by the system when `listen` asks for port 0).
+    let std_listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    std_listener.set_nonblocking(true)?;
+    let local = std_listener.local_addr()?;
     // Slash commands: built-ins through the same services as the API; custom ones through the
     // outbound client; `response_url`s are made from the public address.
     let commands = Arc::new(enclave_app::Commands::new(
@@ -390,7 +396,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         audit.clone(),
         outbound,
         &config.key_ring()?,
-        config.public_base_url()?,
+        config.public_base_url_at(local)?,
     ));
     let app = enclave_http::router(
         enclave_http::Deps {
@@ -425,10 +431,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         http_config,
     );
     let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let std_listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-    std_listener.set_nonblocking(true)?;
-    let local = std_listener.local_addr()?;
     let scheme = if tls { "https" } else { "http" };
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let timeouts = Timeouts {

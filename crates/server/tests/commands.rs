@@ -416,7 +416,12 @@ async fn commands(
     assert_eq!(got.fields["user_id"], han_id);
     assert_eq!(got.fields["user_name"], han_name);
     let response_url = got.fields["response_url"].clone();
-    assert!(response_url.contains("/hooks/commands/"), "{response_url}");
+    // At the server's own address (the port it listens on, also when it was chosen at start).
+    let port = server.base_url().rsplit(':').next().unwrap().to_owned();
+    assert!(
+        response_url.starts_with(&format!("http://localhost:{port}/hooks/commands/")),
+        "{response_url} is not at port {port}"
+    );
     assert_eq!(texts(server, &han, &channel).await.len(), before);
 
     // In the channel, as the command's creator: one who is not a member cannot post there, so

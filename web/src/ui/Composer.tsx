@@ -255,9 +255,12 @@ export function Composer({
         setAuto({ ...auto, index: (auto.index + (e.key === 'ArrowDown' ? 1 : n - 1)) % n });
         return;
       }
-      if (e.key === 'Enter' || e.key === 'Tab') {
+      const chosen = auto.items[auto.index];
+      // Enter on a command typed out in full runs it (as Slack does); Tab still completes it.
+      const typedOut = e.key === 'Enter' && chosen.kind === 'command' && text.trim().toLowerCase() === '/' + chosen.spec.name;
+      if ((e.key === 'Enter' || e.key === 'Tab') && !typedOut) {
         e.preventDefault();
-        apply(auto.items[auto.index]);
+        apply(chosen);
         return;
       }
       if (e.key === 'Escape') {

@@ -1,7 +1,7 @@
 // Small shared pieces: avatars with presence, modals, menus, empty states.
 
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { store } from '../lib/client';
 import { useSelect } from '../lib/store';
 import type { User } from '../lib/types';
@@ -58,9 +58,12 @@ export function UserAvatar({ userId, size, presence }: { userId: string; size?: 
   return <Avatar user={user} userId={userId} size={size} presence={presence} />;
 }
 
-/** Keeps keyboard focus inside the element while the component is mounted (modal dialogs). */
+/**
+ * Keeps keyboard focus inside the element while the component is mounted (modal dialogs). Set
+ * before the dialog is first painted, so a Tab pressed as soon as it shows stays inside.
+ */
 export function useFocusTrap(ref: { current: HTMLElement | null }) {
-  useEffect(() => {
+  useLayoutEffect(() => {
     const el = ref.current;
     return el ? trapFocus(el) : undefined;
   }, []);
