@@ -23,7 +23,7 @@ use enclave_core::{
     Actor, Channel, ChannelId, ChannelKind, Entity, Error as DomainError, Message, MessageId,
     Millis, User, validate,
 };
-use enclave_store::{NewCommand, OutgoingSecret, ResponseTarget, Store};
+use enclave_store::{NewCommand, ResponseTarget, Store};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::Accounts;
@@ -32,6 +32,7 @@ use crate::channels::{ChannelUpdate, Channels};
 use crate::error::{Error, Result};
 use crate::messages::{Messages, PostInput};
 use crate::outbound::{Outbound, OutboundError};
+use crate::signing::{SigningSecrets, hex, random_hex};
 use crate::{BrowseQuery, ErrorCode};
 
 /// The label of the key command signing secrets are sealed under.
@@ -130,30 +131,13 @@ pub struct Commands {
     messages: Messages,
     audit: Audit,
     outbound: Outbound,
-    keys: enclave_files::DerivedKeys,
+    secrets: SigningSecrets,
     /// Where people reach the server (`response_url`s are made from it).
     base_url: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn random_hex(n: usize) -> Result<String> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::internal(format!("random source failed: {e}")))?;
-    Ok(hex(&bytes))
-}
-
 fn hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn aad(token: &str) -> Vec<u8> {
-    let mut a = b"slash command ".to_vec();
-    a.extend_from_slice(token.as_bytes());
-    a
 }
 
 fn not_found() -> Error {
@@ -207,7 +191,7 @@ impl Commands {
             messages,
             audit,
             outbound,
-            keys: ring.derive(SECRET_LABEL),
+            secrets: SigningSecrets::new(ring, SECRET_LABEL, b"slash command "),
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -488,7 +472,7 @@ impl Commands {
             .command_secret(command.id)
             .await?
             .ok_or_else(not_found)?;
-        let key = self.open(&secret)?;
+        let key = self.secrets.open(&secret)?;
         let token = random_hex(24)?;
         let now = Millis::now();
         self.store
@@ -718,33 +702,6 @@ impl Commands {
         Ok(true)
     }
 
-    fn new_secret(&self) -> Result<(OutgoingSecret, String, String)> {
-        let token = random_hex(24)?;
-        let signing_secret = random_hex(32)?;
-        let sealed = self.keys.seal(&aad(&token), signing_secret.as_bytes());
-        Ok((
-            OutgoingSecret {
-                token: token.clone(),
-                key_id: sealed.key_id,
-                sealed: sealed.bytes,
-            },
-            token,
-            signing_secret,
-        ))
-    }
-
-    fn open(&self, s: &OutgoingSecret) -> Result<Vec<u8>> {
-        self.keys
-            .open(
-                &enclave_files::SealedValue {
-                    key_id: s.key_id.clone(),
-                    bytes: s.sealed.clone(),
-                },
-                &aad(&s.token),
-            )
-            .map_err(|e| Error::internal(format!("cannot open the command's signing secret: {e}")))
-    }
-
     /// Makes a custom command (integration managers).
     pub async fn create(
         &self,
@@ -771,7 +728,7 @@ impl Commands {
         {
             return Err(DomainError::LimitExceeded("at most 200 custom commands").into());
         }
-        let (secret, token, signing_secret) = self.new_secret()?;
+        let (secret, token, signing_secret) = self.secrets.generate()?;
         let command = self
             .store
             .create_command(NewCommand {
@@ -801,7 +758,7 @@ impl Commands {
     pub async fn rotate(&self, actor: &Actor, id: i64) -> Result<CustomCommandWithSecret> {
         check_manage_commands(actor)?;
         let command = self.store.command(id).await?.ok_or_else(not_found)?;
-        let (secret, token, signing_secret) = self.new_secret()?;
+        let (secret, token, signing_secret) = self.secrets.generate()?;
         if !self.store.rotate_command(id, secret).await? {
             return Err(not_found());
         }

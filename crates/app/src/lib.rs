@@ -33,6 +33,7 @@ pub mod realtime;
 pub mod retention;
 mod roles;
 mod search;
+mod signing;
 pub mod slack;
 pub mod sso;
 pub mod webhooks;

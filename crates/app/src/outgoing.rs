@@ -31,7 +31,7 @@ use enclave_core::outgoing::{
 };
 use enclave_core::permissions::{Action, check, check_manage_outgoing};
 use enclave_core::{Actor, ChannelId, Entity, Error as DomainError, EventKind, Millis};
-use enclave_store::{AttemptRecord, NewOutgoingWebhook, OutgoingSecret, Store};
+use enclave_store::{AttemptRecord, NewOutgoingWebhook, Store};
 use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
@@ -40,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::feed::EventFeed;
 use crate::messages::{Messages, PostInput};
 use crate::outbound::{Outbound, OutboundError};
+use crate::signing::SigningSecrets;
 
 /// The label of the key the signing secrets are sealed under (derived from the file master key).
 const SECRET_LABEL: &str = "enclave outgoing webhook secret v1";
@@ -78,25 +79,8 @@ pub struct Outgoing {
     messages: Messages,
     audit: Audit,
     outbound: Outbound,
-    keys: enclave_files::DerivedKeys,
+    secrets: SigningSecrets,
     wake: Notify,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn random_hex(n: usize) -> Result<String> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::internal(format!("random source failed: {e}")))?;
-    Ok(hex(&bytes))
-}
-
-fn aad(token: &str) -> Vec<u8> {
-    let mut a = b"outgoing webhook ".to_vec();
-    a.extend_from_slice(token.as_bytes());
-    a
 }
 
 fn not_found() -> Error {
@@ -126,36 +110,9 @@ impl Outgoing {
             messages,
             audit,
             outbound,
-            keys: ring.derive(SECRET_LABEL),
+            secrets: SigningSecrets::new(ring, SECRET_LABEL, b"outgoing webhook "),
             wake: Notify::new(),
         }
-    }
-
-    fn new_secret(&self) -> Result<(OutgoingSecret, String, String)> {
-        let token = random_hex(24)?;
-        let signing_secret = random_hex(32)?;
-        let sealed = self.keys.seal(&aad(&token), signing_secret.as_bytes());
-        Ok((
-            OutgoingSecret {
-                token: token.clone(),
-                key_id: sealed.key_id,
-                sealed: sealed.bytes,
-            },
-            token,
-            signing_secret,
-        ))
-    }
-
-    fn open(&self, s: &OutgoingSecret) -> Result<Vec<u8>> {
-        self.keys
-            .open(
-                &enclave_files::SealedValue {
-                    key_id: s.key_id.clone(),
-                    bytes: s.sealed.clone(),
-                },
-                &aad(&s.token),
-            )
-            .map_err(|e| Error::internal(format!("cannot open the signing secret: {e}")))
     }
 
     /// Makes an outgoing webhook for `channel_id`, owned by `actor`.
@@ -188,7 +145,7 @@ impl Outgoing {
                 DomainError::LimitExceeded("at most 20 outgoing webhooks per channel").into(),
             );
         }
-        let (secret, token, signing_secret) = self.new_secret()?;
+        let (secret, token, signing_secret) = self.secrets.generate()?;
         let hook = self
             .store
             .create_outgoing(NewOutgoingWebhook {
@@ -227,7 +184,7 @@ impl Outgoing {
     /// New token and signing secret: requests are signed with the new secret at once.
     pub async fn rotate(&self, actor: &Actor, id: i64) -> Result<OutgoingWithSecret> {
         let hook = self.owned(actor, id).await?;
-        let (secret, token, signing_secret) = self.new_secret()?;
+        let (secret, token, signing_secret) = self.secrets.generate()?;
         if !self.store.rotate_outgoing(id, secret).await? {
             return Err(not_found());
         }
@@ -447,7 +404,7 @@ impl Outgoing {
             .await
             .map_err(store_err)?
             .ok_or("the webhook was deleted")?;
-        let key = self.open(&secret).map_err(|e| e.to_string())?;
+        let key = self.secrets.open(&secret).map_err(|e| e.to_string())?;
         let trigger = outgoing::triggers(
             &hook,
             channel.id,

@@ -298,7 +298,8 @@ pub struct UpdateUserRequest {
 #[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct UserListQuery {
-    /// Substring of username or display name; blank means every user.
+    /// Substring of username or display name, at most 64 characters; blank means every user.
+    #[param(max_length = 64)]
     pub q: Option<String>,
     /// Continue after this username.
     pub after: Option<String>,
@@ -645,7 +646,8 @@ pub struct UpdateChannelRequest {
 #[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 pub struct BrowseQueryParams {
-    /// Substring of name or topic; blank means every channel.
+    /// Substring of name or topic, at most 64 characters; blank means every channel.
+    #[param(max_length = 64)]
     pub q: Option<String>,
     /// Continue after this channel id (a decimal id).
     #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
