@@ -632,7 +632,7 @@ expires_at?: string | null,
 channel_ids: Array<WireId>, };
 export type UserListQuery = {
 /**
- * Substring of username or display name; blank means every user.
+ * Substring of username or display name, at most 64 characters; blank means every user.
  */
 q?: string,
 /**
@@ -1029,7 +1029,7 @@ archived?: boolean | null,
 announcement?: boolean | null, };
 export type BrowseQueryParams = {
 /**
- * Substring of name or topic; blank means every channel.
+ * Substring of name or topic, at most 64 characters; blank means every channel.
  */
 q?: string,
 /**
