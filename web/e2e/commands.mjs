@@ -141,6 +141,10 @@ export async function slashCommands({ bin, step, newPage, password }) {
       await visible(secret);
       receiver.state.secret = (await secret.textContent()).trim();
       await visible(A.locator('.integrations-commands td code', { hasText: '/weather [city]' }));
+      await visible(A.locator('.integrations-commands .secret-once', { hasText: 'The token sent in every request' }));
+      // The console's many tabs wrap: nothing pushes the page sideways at 1280 px.
+      const overflow = await A.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) throw new Error(`the admin console is ${overflow} px wider than the window`);
       await A.screenshot({ path: join(TMP, 'commands-admin-en.png'), fullPage: true });
       await A.context().close();
 

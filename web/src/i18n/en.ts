@@ -830,6 +830,7 @@ export const en = {
   'integrations.usageHint': "Usage hint",
   'integrations.description': "Description",
   'integrations.noCommands': "No custom commands yet.",
+  'integrations.tokenOnce': "The token sent in every request (Slack's field token; shown once):",
   'integrations.commandCreated': "Command /{trigger} created. Keep the token and signing secret now: they are not shown again.",
   // Day two (issue 17)
   "outside.members_one": "{n} member",

@@ -829,6 +829,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   'integrations.usageHint': "用法提示",
   'integrations.description': "说明",
   'integrations.noCommands': "还没有自定义命令。",
+  'integrations.tokenOnce': "每次请求都会发送的令牌（Slack 的 token 字段，仅显示一次）：",
   'integrations.commandCreated': "已创建命令 /{trigger}。请立即保存令牌和签名密钥：之后不会再显示。",
   // Day two (issue 17)
   "outside.members_one": "{n} 位成员",

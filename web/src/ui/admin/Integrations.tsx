@@ -452,7 +452,7 @@ function Commands() {
       {shown && (
         <>
           <Once label={t('integrations.secretOnce')} value={shown.signing_secret} />
-          <Once label="token" value={shown.token} />
+          <Once label={t('integrations.tokenOnce')} value={shown.token} />
         </>
       )}
       {!list ? (
