@@ -24,7 +24,6 @@ use enclave_core::{
     Millis, User, validate,
 };
 use enclave_store::{NewCommand, ResponseTarget, Store};
-use sha2::{Digest, Sha256};
 
 use crate::accounts::Accounts;
 use crate::audit::{Audit, AuditRecord};
@@ -32,7 +31,7 @@ use crate::channels::{ChannelUpdate, Channels};
 use crate::error::{Error, Result};
 use crate::messages::{Messages, PostInput};
 use crate::outbound::{Outbound, OutboundError};
-use crate::signing::{SigningSecrets, hex, random_hex};
+use crate::signing::{SigningSecrets, random_hex, sha256_hex};
 use crate::{BrowseQuery, ErrorCode};
 
 /// The label of the key command signing secrets are sealed under.
@@ -134,10 +133,6 @@ pub struct Commands {
     secrets: SigningSecrets,
     /// Where people reach the server (`response_url`s are made from it).
     base_url: String,
-}
-
-fn hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn not_found() -> Error {
@@ -477,7 +472,7 @@ impl Commands {
         let now = Millis::now();
         self.store
             .create_response_url(
-                hash(&token),
+                sha256_hex(&token),
                 ResponseTarget {
                     command_id: command.id,
                     channel_id: channel.id,
@@ -666,7 +661,7 @@ impl Commands {
         }
         let Some(target) = self
             .store
-            .take_response_url(&hash(token), Millis::now())
+            .take_response_url(&sha256_hex(token), Millis::now())
             .await?
         else {
             return Ok(false);

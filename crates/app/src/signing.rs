@@ -1,7 +1,7 @@
 //! Integration credentials: a `token` sent in every request and a signing secret (Slack's `v0`
 //! HMAC key), sealed under a key derived from the file master key with the token as associated
 //! data. Outgoing webhooks and custom slash commands keep theirs the same way, each under its
-//! own derived key.
+//! own derived key. The hex, random and hashing helpers serve incoming webhooks too.
 
 use enclave_store::OutgoingSecret;
 
@@ -18,6 +18,13 @@ pub(crate) fn random_hex(n: usize) -> Result<String> {
     getrandom::fill(&mut bytes)
         .map_err(|e| Error::internal(format!("random source failed: {e}")))?;
     Ok(hex(&bytes))
+}
+
+/// The SHA-256 of a secret, as hex: what is kept of a secret that is only ever compared (an
+/// incoming webhook's URL, a command's `response_url`).
+pub(crate) fn sha256_hex(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Seals and opens one kind of integration's signing secrets.

@@ -15,12 +15,12 @@ use enclave_core::webhooks::{
 use enclave_core::{Actor, ChannelId, Entity, Error as DomainError, Millis};
 use enclave_store::Store;
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 
 use crate::accounts::Accounts;
 use crate::audit::{Audit, AuditRecord};
 use crate::error::{Error, Result};
 use crate::messages::{Messages, PostInput};
+use crate::signing::{random_hex, sha256_hex};
 
 /// A webhook and its secret (shown once, at creation and rotation).
 #[derive(Debug, Clone)]
@@ -37,21 +37,6 @@ pub struct Webhooks {
     audit: Audit,
     /// Per webhook: the minute and the requests taken in it.
     window: Mutex<HashMap<i64, (i64, u32)>>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn new_secret() -> Result<String> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::internal(format!("random source failed: {e}")))?;
-    Ok(hex(&bytes))
 }
 
 impl Webhooks {
@@ -94,10 +79,15 @@ impl Webhooks {
                 DomainError::invalid("name", "1 to 64 characters, no control characters").into(),
             );
         }
-        let secret = new_secret()?;
+        let secret = random_hex(24)?;
         let hook = self
             .store
-            .create_webhook(channel_id, actor.user_id, name.to_owned(), hash(&secret))
+            .create_webhook(
+                channel_id,
+                actor.user_id,
+                name.to_owned(),
+                sha256_hex(&secret),
+            )
             .await?;
         self.record(actor, &hook, "created").await;
         Ok(WebhookSecret { hook, secret })
@@ -116,8 +106,12 @@ impl Webhooks {
     /// Replaces a webhook's secret: the old URL stops working at once.
     pub async fn rotate(&self, actor: &Actor, id: i64) -> Result<WebhookSecret> {
         check_manage_webhooks(actor)?;
-        let secret = new_secret()?;
-        if !self.store.rotate_webhook_secret(id, hash(&secret)).await? {
+        let secret = random_hex(24)?;
+        if !self
+            .store
+            .rotate_webhook_secret(id, sha256_hex(&secret))
+            .await?
+        {
             return Err(DomainError::NotFound(Entity::Channel).into());
         }
         let hook = self
@@ -166,7 +160,7 @@ impl Webhooks {
         if secret.is_empty() || secret.len() > 128 {
             return Err(HookError::NoService);
         }
-        let hook = match self.store.webhook_by_secret(&hash(secret)).await {
+        let hook = match self.store.webhook_by_secret(&sha256_hex(secret)).await {
             Ok(Some(h)) => h,
             Ok(None) => return Err(HookError::NoService),
             Err(e) => {
@@ -203,7 +197,7 @@ impl Webhooks {
                     client_msg_id: Some(format!(
                         "{}in:{}",
                         enclave_core::outgoing::INTEGRATION_CLIENT_ID_PREFIX,
-                        new_secret().map_err(|_| HookError::ActionProhibited)?
+                        random_hex(24).map_err(|_| HookError::ActionProhibited)?
                     )),
                     thread_root_id: None,
                     file_ids: Vec::new(),
